@@ -1,0 +1,152 @@
+//! `uptime`, `version`, `pwd`, `arg`, `which`, `ps`, `kill`, `list_tcp_conns`, `help`.
+
+use super::{command, recipe};
+use crate::error::MiError;
+use crate::json::{object, Value};
+use crate::params::Params;
+use crate::registry::{Command, Context};
+use crate::time::ctime;
+
+type Outcome = Result<Value, MiError>;
+
+fn unknown_command() -> MiError {
+    MiError::new(404, "unknown MI command")
+}
+
+fn uptime(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    let clock = ctx.host.clock();
+    Ok(object([
+        ("Now", Value::str(ctime(clock.now, clock.now_offset))),
+        ("Up since", Value::str(ctime(clock.started, clock.started_offset))),
+        ("Up time", Value::str(format!("{} [sec]", clock.now - clock.started))),
+    ]))
+}
+
+fn server_members(ctx: &Context<'_>) -> (Vec<(String, Value)>, crate::host::BuildInfo) {
+    let build = ctx.host.build_info();
+    let server = format!("{} ({} ({}))", build.name, build.version, build.platform);
+    (vec![("Server".to_string(), Value::str(server))], build)
+}
+
+fn version(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    Ok(Value::Object(server_members(ctx).0))
+}
+
+fn version_revision(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    let (mut members, build) = server_members(ctx);
+    members.push((build.vcs, Value::str(build.revision)));
+    Ok(Value::Object(members))
+}
+
+fn pwd(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    let dir = ctx
+        .host
+        .working_dir()
+        .ok_or_else(MiError::handler_returned_null)?;
+    Ok(object([("WD", Value::str(dir))]))
+}
+
+fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    Ok(Value::Array(
+        ctx.host.arguments().into_iter().map(Value::String).collect(),
+    ))
+}
+
+fn which(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    Ok(Value::Array(
+        ctx.registry
+            .commands()
+            .iter()
+            .map(|c| Value::str(c.name))
+            .collect(),
+    ))
+}
+
+fn which_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
+    let name = params.string("command")?;
+    let command = ctx.registry.find(&name).ok_or_else(unknown_command)?;
+    Ok(Value::Array(
+        command
+            .recipe_names()
+            .into_iter()
+            .map(|names| Value::Array(names.into_iter().map(Value::str).collect()))
+            .collect(),
+    ))
+}
+
+fn ps(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    let processes = ctx
+        .host
+        .processes()
+        .into_iter()
+        .map(|p| {
+            object([
+                ("ID", Value::num(p.id)),
+                ("PID", Value::num(p.pid)),
+                ("Type", Value::String(p.kind)),
+            ])
+        })
+        .collect();
+    Ok(object([("Processes", Value::Array(processes))]))
+}
+
+fn kill(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
+    ctx.host.shutdown();
+    Ok(Value::str("OK"))
+}
+
+/// miwa carries no SIP connections: the answer OpenSIPS gives with TCP disabled.
+fn list_tcp_conns(_: &Context<'_>, _: &Params<'_>) -> Outcome {
+    Ok(Value::Null)
+}
+
+fn help(_: &Context<'_>, _: &Params<'_>) -> Outcome {
+    Ok(Value::str(
+        "Usage: help mi_cmd - returns information about 'mi_cmd'",
+    ))
+}
+
+fn help_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
+    let name = params.string("mi_cmd")?;
+    let command = ctx.registry.find(&name).ok_or_else(unknown_command)?;
+    Ok(object([
+        (
+            "Help",
+            Value::str(command.help.unwrap_or("help not available for this command")),
+        ),
+        ("Exported by", Value::str(command.module)),
+    ]))
+}
+
+/// `uptime` … `kill`, which OpenSIPS registers before the logging commands.
+pub fn commands_before_logging() -> Vec<Command> {
+    vec![
+        command("core", "uptime", "prints various time information about OpenSIPS - when it started to run, for how long it runs", vec![recipe(&[], uptime)]),
+        command("core", "version", "prints the version string of a running OpenSIPS", vec![recipe(&[], version), recipe(&["revision"], version_revision)]),
+        command("core", "pwd", "prints the working directory of OpenSIPS", vec![recipe(&[], pwd)]),
+        command("core", "arg", "returns the full list of arguments used at startup", vec![recipe(&[], arg)]),
+        command("core", "which", "lists all available MI commands", vec![recipe(&[], which), recipe(&["command"], which_command)]),
+        command("core", "ps", "lists all processes used by OpenSIPS", vec![recipe(&[], ps)]),
+        command("core", "kill", "terminates OpenSIPS", vec![recipe(&[], kill)]),
+    ]
+}
+
+/// `list_tcp_conns`, registered after the event commands.
+pub fn commands_after_events() -> Vec<Command> {
+    vec![command(
+        "core",
+        "list_tcp_conns",
+        "list all ongoing TCP based connections",
+        vec![recipe(&[], list_tcp_conns)],
+    )]
+}
+
+/// `help`, the last core command.
+pub fn commands_last() -> Vec<Command> {
+    vec![command(
+        "core",
+        "help",
+        "prints information about MI commands usage",
+        vec![recipe(&[], help), recipe(&["mi_cmd"], help_command)],
+    )]
+}

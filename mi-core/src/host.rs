@@ -1,0 +1,227 @@
+//! What the core asks of the world. All mutable state lives behind this trait, in the host.
+//!
+//! The daemon implements it natively (`host-native`), the component build implements it with
+//! the WIT imports of `miwa:mi/host`, and the browser build with a simulation.
+
+/// Wall-clock readings, in Unix seconds, with the local UTC offset of each (for `ctime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Now.
+    pub now: i64,
+    /// UTC offset of the local time zone at `now`, in seconds.
+    pub now_offset: i32,
+    /// When the daemon started.
+    pub started: i64,
+    /// UTC offset of the local time zone at `started`, in seconds.
+    pub started_offset: i32,
+}
+
+/// Facts about the running build, for `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// Server name and version, e.g. `miwa`, `0.1.0`.
+    pub name: String,
+    /// Version `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    /// `arch/os` of the host, e.g. `x86_64/linux`.
+    pub platform: String,
+    /// Version control system of the build (`git`, or `unknown`).
+    pub vcs: String,
+    /// Revision of the build.
+    pub revision: String,
+}
+
+/// One running process (a thread or worker of the daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// Internal index, 0 = main.
+    pub id: u32,
+    /// OS identifier (the thread id).
+    pub pid: i32,
+    /// Free-text description.
+    pub kind: String,
+    /// Current log level.
+    pub log_level: i32,
+}
+
+/// The state of one log consumer (`stderror`, `syslog`, `event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConsumer {
+    /// Level filter.
+    pub level_filter: i32,
+    /// Mute state (0 or 1).
+    pub muted: i32,
+}
+
+/// One statistic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statistic {
+    /// Group ("module") name.
+    pub group: String,
+    /// Statistic name.
+    pub name: String,
+    /// Current value.
+    pub value: u64,
+    /// Counter (resettable) or computed/no-reset.
+    pub incremental: bool,
+}
+
+/// Why a cache operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheError {
+    /// No cache system of that name.
+    UnknownSystem,
+    /// The store is full (its configured size limit).
+    Full,
+}
+
+/// One identifier of a status-report group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusIdentifier {
+    /// Identifier name (`main` is every group's default).
+    pub name: String,
+    /// Status: < 0 not ready.
+    pub status: i32,
+    /// Status text.
+    pub details: Option<String>,
+    /// Log reports, oldest first.
+    pub reports: Vec<StatusReport>,
+}
+
+/// One status-report log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// UTC offset at `timestamp`, seconds.
+    pub offset: i32,
+    /// The text.
+    pub log: String,
+}
+
+/// A status-report group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusGroup {
+    /// Group name.
+    pub name: String,
+    /// Identifiers in registration order.
+    pub identifiers: Vec<StatusIdentifier>,
+}
+
+/// Which memory a dump command asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryKind {
+    /// One process's private memory (`mem_pkg_dump`).
+    Private,
+    /// Shared memory (`mem_shm_dump`).
+    Shared,
+    /// Restart-persistent memory (`mem_rpm_dump`).
+    Persistent,
+}
+
+/// One subscriber of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// `transport:address` as subscribed.
+    pub socket: String,
+    /// Configured lifetime, seconds.
+    pub expire: u32,
+    /// Seconds left (≤ 0 = expired).
+    pub ttl: i64,
+}
+
+/// An event with its subscribers (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSubscribers {
+    /// Event name.
+    pub name: String,
+    /// Event id (publication index).
+    pub id: u32,
+    /// Live subscribers.
+    pub subscribers: Vec<Subscriber>,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeError {
+    /// Unknown event, unknown transport or a socket that does not parse.
+    BadValue,
+}
+
+/// Event parameters as `raise_event` builds them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventParams {
+    /// No parameters.
+    None,
+    /// Unnamed string parameters.
+    Unnamed(Vec<String>),
+    /// Named parameters; values are JSON texts (numbers, strings, or compact JSON).
+    Named(Vec<(String, crate::json::Value)>),
+}
+
+/// Why an event was not raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaiseError {
+    /// The event is not published.
+    NotRegistered,
+    /// Nobody listens.
+    NoSubscribers,
+    /// Delivery could not be queued.
+    Failed,
+}
+
+/// Everything the core needs from its host.
+pub trait Host {
+    /// The current time and the start time.
+    fn clock(&self) -> Clock;
+    /// Build facts for `version`.
+    fn build_info(&self) -> BuildInfo;
+    /// The daemon's working directory, if it can be read.
+    fn working_dir(&self) -> Option<String>;
+    /// The daemon's command line, `argv[0]` first.
+    fn arguments(&self) -> Vec<String>;
+    /// The running processes, in `ID` order.
+    fn processes(&self) -> Vec<Process>;
+    /// Sets every process's level and the global level.
+    fn set_log_level(&self, level: i32);
+    /// Sets one process's level; false if no process has that OS id.
+    fn set_process_log_level(&self, pid: i32, level: i32) -> bool;
+    /// The script logging level.
+    fn xlog_level(&self) -> i32;
+    /// Sets the script logging level.
+    fn set_xlog_level(&self, level: i32);
+    /// A log consumer's state, `None` if unknown.
+    fn log_consumer(&self, name: &str) -> Option<LogConsumer>;
+    /// Sets a consumer's level filter; false if unknown.
+    fn set_log_consumer_filter(&self, name: &str, level: i32) -> bool;
+    /// Sets a consumer's mute state; false if unknown.
+    fn set_log_consumer_muted(&self, name: &str, muted: i32) -> bool;
+    /// Writes a line to the daemon's log at an OpenSIPS level.
+    fn log(&self, level: i32, message: &str);
+    /// Starts a graceful shutdown after the current reply is sent.
+    fn shutdown(&self);
+    /// Every visible statistic, groups and statistics in registration order.
+    fn statistics(&self) -> Vec<Statistic>;
+    /// Resets one counter (no effect on computed statistics).
+    fn reset_statistic(&self, group: &str, name: &str);
+    /// Resets every counter.
+    fn reset_all_statistics(&self);
+    /// Stores a value; `expire` 0 = never.
+    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), CacheError>;
+    /// Fetches a value; `Ok(None)` if absent or expired.
+    fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError>;
+    /// Removes a value (absent is fine).
+    fn cache_remove(&self, system: &str, key: &str) -> Result<(), CacheError>;
+    /// Published event names, in id order.
+    fn events(&self) -> Vec<String>;
+    /// Events with live subscribers (expired ones purged first).
+    fn subscribers(&self) -> Vec<EventSubscribers>;
+    /// Adds or refreshes a subscription.
+    fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError>;
+    /// Queues an event for delivery.
+    fn raise_event(&self, event: &str, params: &EventParams) -> Result<(), RaiseError>;
+    /// The status-report groups.
+    fn status_groups(&self) -> Vec<StatusGroup>;
+    /// Writes a memory summary to the log; `false` if `pid` names no process.
+    fn memory_dump(&self, kind: MemoryKind, pid: Option<i32>, level: Option<i32>) -> bool;
+}

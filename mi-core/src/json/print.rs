@@ -1,0 +1,214 @@
+//! The cJSON printer: compact (the default on every transport) and pretty.
+
+use super::Value;
+use std::fmt::Write;
+
+/// Prints `value` the way OpenSIPS does by default: no whitespace, no trailing newline.
+pub fn to_compact(value: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    write_compact(&mut out, value);
+    out
+}
+
+/// Prints `value` in cJSON's pretty form (TAB indentation, inline arrays).
+pub fn to_pretty(value: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_pretty(&mut out, value, 0);
+    out
+}
+
+/// Appends the compact form of `value` to `out`.
+pub fn write_compact(out: &mut String, value: &Value) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_compact(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, key);
+                out.push(':');
+                write_compact(out, item);
+            }
+            out.push('}');
+        }
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+/// Appends the pretty form of `value`, nested `depth` levels deep, to `out`.
+pub fn write_pretty(out: &mut String, value: &Value, depth: usize) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_pretty(out, item, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push_str("{\n");
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                push_tabs(out, depth + 1);
+                write_string(out, key);
+                out.push_str(":\t");
+                write_pretty(out, item, depth + 1);
+            }
+            if !members.is_empty() {
+                out.push('\n');
+            }
+            push_tabs(out, depth);
+            out.push('}');
+        }
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+fn push_tabs(out: &mut String, count: usize) {
+    out.extend(std::iter::repeat_n('\t', count));
+}
+
+fn write_scalar(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(out, *number),
+        Value::String(text) => write_string(out, text),
+        Value::Array(_) | Value::Object(_) => unreachable!("containers are printed by the callers"),
+    }
+}
+
+/// cJSON's number rules: integers in the `i32` range as `%d`, other integral values below
+/// 1e60 as `%.0f`, tiny or huge values as `%e`, the rest as `%f`; NaN and infinities as `null`.
+fn write_number(out: &mut String, number: f64) {
+    if number == 0.0 {
+        out.push('0');
+    } else if !number.is_finite() {
+        out.push_str("null");
+    } else if (f64::from(Value::int_view(number)) - number).abs() <= f64::EPSILON
+        && number <= f64::from(i32::MAX)
+        && number >= f64::from(i32::MIN)
+    {
+        let _ = write!(out, "{}", Value::int_view(number));
+    } else if (number.floor() - number).abs() <= f64::EPSILON && number.abs() < 1.0e60 {
+        let _ = write!(out, "{number:.0}");
+    } else if number.abs() < 1.0e-6 || number.abs() > 1.0e9 {
+        let text = format!("{number:.6e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        let _ = write!(out, "{mantissa}e{sign}{:02}", exponent.unsigned_abs());
+    } else {
+        let _ = write!(out, "{number:.6}");
+    }
+}
+
+/// cJSON string escaping: `"` `\` and the named control escapes, other bytes below 0x20 as
+/// `\u00xx`; everything else (including `/` and non-ASCII) raw. A NUL ends the string.
+fn write_string(out: &mut String, text: &str) {
+    let text = text.split('\0').next().unwrap_or("");
+    out.push('"');
+    let mut plain_from = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x01..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        plain_from = i + 1;
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::object;
+
+    fn num(number: f64) -> String {
+        to_compact(&Value::Number(number))
+    }
+
+    #[test]
+    fn numbers_print_like_cjson() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(-0.0), "0");
+        assert_eq!(num(-3.0), "-3");
+        assert_eq!(num(123.0), "123");
+        assert_eq!(num(2147483647.0), "2147483647");
+        assert_eq!(num(4294967296.0), "4294967296");
+        assert_eq!(num(-4294967296.0), "-4294967296");
+        assert_eq!(num(1.0e-7), "1.000000e-07");
+        assert_eq!(num(1.5e60), "1.500000e+60");
+        assert_eq!(num(1234567890.5), "1.234568e+09");
+        assert_eq!(num(0.5), "0.500000");
+        assert_eq!(num(3.25), "3.250000");
+        assert_eq!(num(f64::NAN), "null");
+        assert_eq!(num(f64::INFINITY), "null");
+    }
+
+    #[test]
+    fn strings_escape_like_cjson() {
+        let printed = to_compact(&Value::str("a\"b\\c/\u{1}\u{7f}é\n\t\r\u{8}\u{c}"));
+        assert_eq!(printed, "\"a\\\"b\\\\c/\\u0001\u{7f}é\\n\\t\\r\\b\\f\"");
+        assert_eq!(to_compact(&Value::str("cut\0here")), "\"cut\"");
+    }
+
+    #[test]
+    fn compact_has_no_whitespace() {
+        let value = object([
+            ("a", Value::Array(vec![Value::num(1), Value::Null, Value::Bool(true)])),
+            ("b", object::<&str>([])),
+        ]);
+        assert_eq!(to_compact(&value), r#"{"a":[1,null,true],"b":{}}"#);
+    }
+
+    #[test]
+    fn pretty_matches_the_documented_layout() {
+        let value = object([
+            ("jsonrpc", Value::str("2.0")),
+            (
+                "result",
+                Value::Array(vec![
+                    Value::str("x"),
+                    Value::Array(vec![Value::num(1), Value::num(2)]),
+                    object([("k", Value::str("v"))]),
+                ]),
+            ),
+            ("empty", object::<&str>([])),
+            ("id", Value::num(2)),
+        ]);
+        let expected = "{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\":\t[\"x\", [1, 2], {\n\t\t\t\"k\":\t\"v\"\n\t\t}],\n\t\"empty\":\t{\n\t},\n\t\"id\":\t2\n}";
+        assert_eq!(to_pretty(&value), expected);
+    }
+}

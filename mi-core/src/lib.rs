@@ -1,0 +1,47 @@
+//! The miwa MI core: the OpenSIPS 3.6 Management Interface command registry, its JSON-RPC
+//! layer and the core commands.
+//!
+//! Pure logic: no sockets, threads or clocks. Everything stateful is asked of a [`Host`].
+//! It compiles natively (tests, benchmark baseline), as a wasm32-wasip2 component (what the
+//! daemon runs, see `mi-core/component`) and for the browser (`host-wasm-web`).
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod error;
+pub mod host;
+pub mod json;
+pub mod params;
+pub mod registry;
+pub mod rpc;
+pub mod time;
+
+pub use error::MiError;
+pub use host::Host;
+pub use registry::Registry;
+pub use rpc::{handle, HandleOptions, Handled, Reply};
+
+/// A ready core: the registry of all commands.
+#[derive(Debug)]
+pub struct Core {
+    registry: Registry,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            registry: commands::core_registry(),
+        }
+    }
+}
+
+impl Core {
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Handles one JSON-RPC request text (see [`rpc::handle`]).
+    pub fn handle(&self, host: &dyn Host, request: &[u8], options: HandleOptions) -> Handled {
+        rpc::handle(&self.registry, host, request, options)
+    }
+}
