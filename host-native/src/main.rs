@@ -1,1 +1,168 @@
-fn main() {}
+//! `miwa`: the OpenSIPS-compatible Management Interface daemon and its command-line client.
+
+mod client;
+mod config;
+mod dispatch;
+mod logging;
+mod runtime;
+mod state;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use config::Config;
+use dispatch::{Executor, MiDispatcher};
+use state::{readiness, HostState};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use transports::http::{self, HttpSettings};
+
+#[derive(Parser)]
+#[command(name = "miwa", version, about = "OpenSIPS Management Interface daemon and client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the daemon.
+    Serve {
+        /// Configuration file (TOML); without it the embedded defaults are used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Runs mi-core natively instead of as a WebAssembly component. A benchmark
+        /// baseline only: it gives up the sandbox.
+        #[arg(long)]
+        native_core_baseline: bool,
+    },
+    /// Calls one MI command on a running daemon and prints its result.
+    Call {
+        /// JSON-RPC endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8888/mi", env = "MIWA_URL")]
+        url: String,
+        /// JSON-decode positional arguments (opensips-cli's `-j`).
+        #[arg(short = 'j', long = "json")]
+        json: bool,
+        /// The command.
+        command: String,
+        /// Its arguments: `name=value` pairs (named) or plain values (positional).
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, native_core_baseline } => match serve(config, native_core_baseline) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("miwa: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Call { url, json, command, args } => call(&url, json, &command, &args),
+    }
+}
+
+fn call(url: &str, json_values: bool, command: &str, args: &[String]) -> ExitCode {
+    let params = client::build_params(command, args, json_values);
+    let body = client::request_body(command, &params);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("miwa: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let reply = match runtime.block_on(client::post_http(url, body)) {
+        Ok(reply) => reply,
+        Err(error) => {
+            eprintln!("miwa: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client::interpret(&reply) {
+        Ok(result) => {
+            println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(line) => {
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Result<()> {
+    let config = match &config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let state = HostState::start(&config, std::env::args().collect()).context("starting host services")?;
+    logging::init(state.processes.global_level());
+    state.processes.register_current("main");
+
+    let executor = if native_core_baseline {
+        tracing::warn!("running the core natively (benchmark baseline): no sandbox");
+        Executor::NativeBaseline(mi_core::Core::default())
+    } else {
+        Executor::Component(runtime::CoreRuntime::new(&config.core, state.clone())?)
+    };
+    let threshold = (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
+    let dispatcher: Arc<dyn transports::Dispatcher> =
+        Arc::new(MiDispatcher::new(executor, state.clone(), config.core.max_json_depth, threshold));
+
+    let workers = config.http.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let start_state = state.clone();
+    let stop_state = state.clone();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("mi-worker")
+        .on_thread_start(move || {
+            start_state.processes.register_current("MI worker");
+        })
+        .on_thread_stop(move || stop_state.processes.unregister_current())
+        .enable_all()
+        .build()?;
+    tokio.block_on(run(config, state, dispatcher))
+}
+
+async fn run(config: Config, state: Arc<HostState>, dispatcher: Arc<dyn transports::Dispatcher>) -> anyhow::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut endpoints = Vec::new();
+    if config.http.enabled {
+        let address = std::net::SocketAddr::new(config.http.ip, config.http.port);
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (key http.ip / http.port)"))?;
+        let bound = listener.local_addr()?;
+        let settings = HttpSettings {
+            root: config.http.root.clone(),
+            max_body: config.http.max_body,
+            idle_timeout: (config.http.conn_timeout > 0).then(|| Duration::from_secs(config.http.conn_timeout)),
+            pretty: config.http.pretty_printing,
+        };
+        state.set_status("mi_http", "main", readiness::RUNNING, &format!("listening on {bound}"));
+        tasks.spawn(http::serve(listener, settings, dispatcher.clone(), state.shutdown_signal()));
+        endpoints.push(format!("http={bound}"));
+    }
+    state.set_status("core", "main", readiness::RUNNING, "running");
+    tracing::info!(endpoints = %endpoints.join(" "), "miwa ready");
+    println!("miwa ready: {}", endpoints.join(" "));
+
+    let mut shutdown = state.shutdown_signal();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = shutdown.wait_for(|stop| *stop) => {}
+        _ = terminate.recv() => state.request_shutdown(),
+        _ = tokio::signal::ctrl_c() => state.request_shutdown(),
+    }
+    tracing::info!("shutting down");
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        tracing::warn!("some connections did not finish within 5 s");
+    }
+    Ok(())
+}

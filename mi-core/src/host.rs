@@ -155,8 +155,17 @@ pub enum EventParams {
     None,
     /// Unnamed string parameters.
     Unnamed(Vec<String>),
-    /// Named parameters; values are JSON texts (numbers, strings, or compact JSON).
-    Named(Vec<(String, crate::json::Value)>),
+    /// Named parameters.
+    Named(Vec<(String, EventValue)>),
+}
+
+/// The value of a named event parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventValue {
+    /// An integer parameter.
+    Int(i32),
+    /// A string parameter (other JSON values arrive as their compact text).
+    Text(String),
 }
 
 /// Why an event was not raised.

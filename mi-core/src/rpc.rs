@@ -198,6 +198,21 @@ pub fn handle(
     Handled { reply, calls }
 }
 
+/// The error reply for a request the host could not run (the core trapped or ran out of
+/// time): `error` carrying the request's `id` under the usual echo rules. A notification
+/// gets nothing; an unreadable request or a batch gets `"id":null`.
+pub fn failure_reply(request: &[u8], error: MiError, options: HandleOptions) -> Reply {
+    let id = match json::parse(request, options.max_depth) {
+        Ok((value @ Value::Object(_), _)) => read_id(&value),
+        _ => Id::Echo(Value::Null),
+    };
+    match id {
+        Id::Echo(id) => Reply::Text(print(&envelope(Err(error), id), options)),
+        Id::Absent => Reply::Nothing,
+        Id::Unprintable => Reply::Unprintable,
+    }
+}
+
 /// Runs one command by name with already-built parameters (XML-RPC, HTML and script calls).
 ///
 /// `params` is `None`, an array (positional) or an object (named); anything else is -32600.

@@ -1,1 +1,42 @@
-//! x
+//! The MI transports of miwa. Each moves bytes and talks to one [`Dispatcher`]; none knows
+//! how the core is run.
+#![forbid(unsafe_code)]
+
+pub mod http;
+
+/// What a transport must send back for one JSON-RPC request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A JSON-RPC reply text.
+    Text(String),
+    /// Nothing (a notification).
+    Nothing,
+    /// The reply cannot be rendered (an `id` of a bad type, a core failure with no reply):
+    /// each transport answers with its own failure form.
+    Unprintable,
+}
+
+/// Which transport carried a request (statistics, logs, events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// JSON-RPC over HTTP (`/mi`).
+    Http,
+}
+
+impl TransportKind {
+    /// A short stable name (`http`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::Http => "http",
+        }
+    }
+}
+
+/// Runs JSON-RPC requests. Implemented by the daemon over the core component.
+///
+/// Calls are synchronous and short (microseconds, bounded by the host's deadline); a
+/// transport may call them on its async worker threads.
+pub trait Dispatcher: Send + Sync + 'static {
+    /// Handles one JSON-RPC request text (or batch), with compact or pretty replies.
+    fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply;
+}

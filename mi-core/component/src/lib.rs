@@ -1,1 +1,61 @@
-//! x
+//! mi-core as a WebAssembly component of the `miwa:mi/core` world.
+//!
+//! The `Host` trait of mi-core is implemented with the WIT imports; the `engine` export
+//! hands requests to the core. Built for `wasm32-wasip2` only (by `host-native/build.rs`).
+#![cfg(target_arch = "wasm32")]
+
+mod convert;
+
+use mi_core::{Core, HandleOptions, Reply};
+use std::sync::OnceLock;
+
+/// Generated bindings of the `core` world; the glue wit-bindgen emits needs `unsafe`.
+#[allow(unsafe_code, missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "core",
+    });
+
+    use super::Component;
+    export!(Component);
+}
+
+use bindings::exports::miwa::mi::engine;
+
+/// The registry, built once per instance.
+fn core() -> &'static Core {
+    static CORE: OnceLock<Core> = OnceLock::new();
+    CORE.get_or_init(Core::default)
+}
+
+struct Component;
+
+impl engine::Guest for Component {
+    fn handle(request: Vec<u8>, options: engine::HandleOptions) -> engine::Handled {
+        let handled = core().handle(
+            &convert::ImportedHost,
+            &request,
+            HandleOptions {
+                pretty: options.pretty,
+                max_depth: options.max_depth,
+            },
+        );
+        engine::Handled {
+            reply: match handled.reply {
+                Reply::Text(text) => engine::Reply::Text(text),
+                Reply::Nothing => engine::Reply::Nothing,
+                Reply::Unprintable => engine::Reply::Unprintable,
+            },
+            calls: handled
+                .calls
+                .into_iter()
+                .map(|c| engine::CallRecord {
+                    command: c.command,
+                    error: c.error,
+                })
+                .collect(),
+        }
+    }
+}
+

@@ -2,7 +2,7 @@
 
 use super::{command, recipe};
 use crate::error::MiError;
-use crate::host::{EventParams, EventSubscribers, RaiseError, Subscriber};
+use crate::host::{EventParams, EventSubscribers, EventValue, RaiseError, Subscriber};
 use crate::json::{self, object, Value};
 use crate::params::Params;
 use crate::registry::{Command, Context};
@@ -141,9 +141,9 @@ fn event_params(value: &Value) -> Result<EventParams, MiError> {
                     .into_iter()
                     .map(|(k, v)| {
                         let v = match v {
-                            Value::Number(n) => Value::num(Value::int_view(n)),
-                            Value::String(s) => Value::String(s),
-                            other => Value::String(json::to_compact(&other)),
+                            Value::Number(n) => EventValue::Int(Value::int_view(n)),
+                            Value::String(s) => EventValue::Text(s),
+                            other => EventValue::Text(json::to_compact(&other)),
                         };
                         (k, v)
                     })

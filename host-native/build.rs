@@ -1,0 +1,68 @@
+//! Builds the MI core component (`mi-core/component`) for wasm32-wasip2 with a nested cargo,
+//! so that a plain `cargo build` / `cargo test` of the daemon always embeds a fresh core.
+//!
+//! The nested build uses its own target directory (`target/component`, stable across builds,
+//! so it is incremental) and a scrubbed environment, so the host's flags never leak into the
+//! guest.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let workspace = manifest_dir.parent().expect("host-native sits in the workspace").to_path_buf();
+    let target_dir = env::var_os("MIWA_COMPONENT_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target").join("component"));
+
+    for watched in ["mi-core/src", "mi-core/wit", "mi-core/component/src", "mi-core/Cargo.toml", "mi-core/component/Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=MIWA_COMPONENT_TARGET_DIR");
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&workspace)
+        .args(["build", "--package", "mi-core-component", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
+        .arg(&target_dir);
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        let inherited = (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || matches!(
+                key.as_str(),
+                "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER" | "TARGET" | "HOST" | "PROFILE" | "OPT_LEVEL" | "DEBUG" | "OUT_DIR" | "NUM_JOBS" | "RUSTDOC" | "RUSTC_LINKER"
+            );
+        if inherited {
+            command.env_remove(&key);
+        }
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "building the MI core component failed (is the wasm32-wasip2 target installed? run: rustup target add wasm32-wasip2)");
+
+    let artifact = target_dir.join("wasm32-wasip2").join("component").join("mi_core_component.wasm");
+    assert!(artifact.exists(), "component not found at {}", artifact.display());
+    println!("cargo:rustc-env=MIWA_CORE_COMPONENT={}", artifact.display());
+
+    let revision = Command::new("git")
+        .args(["rev-parse", "--short=8", "HEAD"])
+        .current_dir(&workspace)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|r| !r.is_empty());
+    match revision {
+        Some(rev) => {
+            println!("cargo:rustc-env=MIWA_VCS=git");
+            println!("cargo:rustc-env=MIWA_REVISION={rev}");
+        }
+        None => {
+            println!("cargo:rustc-env=MIWA_VCS=unknown");
+            println!("cargo:rustc-env=MIWA_REVISION=unknown");
+        }
+    }
+    println!("cargo:rerun-if-changed={}", workspace.join(".git/HEAD").display());
+    println!("cargo:rerun-if-changed={}", workspace.join(".git/refs/heads").display());
+}

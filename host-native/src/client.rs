@@ -1,0 +1,147 @@
+//! `miwa call`: sends one MI command the way opensips-cli does and prints the outcome.
+
+use anyhow::{bail, Context as _};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+/// Commands whose parameter at (index, name) is an array (opensips-cli's table).
+const ARRAY_PARAMS: [(&str, usize, &str); 9] = [
+    ("get_statistics", 0, "statistics"),
+    ("list_statistics", 0, "statistics"),
+    ("reset_statistics", 0, "statistics"),
+    ("raise_event", 1, "params"),
+    ("trace_start", 0, "filter"),
+    ("dlg_push_var", 2, "DID"),
+    ("fs_subscribe", 1, "events"),
+    ("fs_unsubscribe", 1, "events"),
+    ("cluster_broadcast_mi", 2, "cmd_params"),
+];
+
+fn is_named(arg: &str) -> bool {
+    match arg.split_once('=') {
+        Some((name, _)) => !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic() || matches!(b, b'.' | b'_' | b'-')),
+        None => false,
+    }
+}
+
+/// Builds `params` from command-line arguments with opensips-cli's rules: all `name=value`
+/// → named; otherwise positional strings; array parameters gather the rest; with `json`,
+/// positional values are JSON-decoded where they parse.
+pub fn build_params(command: &str, args: &[String], json_values: bool) -> Value {
+    let array = ARRAY_PARAMS.iter().find(|(c, _, _)| *c == command);
+    if args.is_empty() {
+        return json!({});
+    }
+    if args.iter().all(|a| is_named(a)) {
+        let mut named = serde_json::Map::new();
+        for arg in args {
+            let (name, value) = arg.split_once('=').expect("checked by is_named");
+            let value = match array {
+                Some((_, _, array_name)) if *array_name == name && !json_values => {
+                    Value::Array(value.split_whitespace().map(|v| Value::String(v.into())).collect())
+                }
+                _ => Value::String(value.into()),
+            };
+            named.insert(name.to_string(), value);
+        }
+        return Value::Object(named);
+    }
+    let decode = |arg: &String| {
+        if json_values {
+            serde_json::from_str(arg).unwrap_or_else(|_| Value::String(arg.clone()))
+        } else {
+            Value::String(arg.clone())
+        }
+    };
+    match array {
+        Some((_, index, _)) if !json_values && args.len() > *index => {
+            let mut values: Vec<Value> = args[..*index].iter().map(decode).collect();
+            values.push(Value::Array(args[*index..].iter().map(|a| Value::String(a.clone())).collect()));
+            Value::Array(values)
+        }
+        _ => Value::Array(args.iter().map(decode).collect()),
+    }
+}
+
+/// The request text sent for a command.
+pub fn request_body(command: &str, params: &Value) -> String {
+    let id = std::process::id() % 32768;
+    json!({"jsonrpc": "2.0", "id": id.to_string(), "method": command, "params": params}).to_string()
+}
+
+/// POSTs `body` to `url` (`http://host:port/path`) and returns the response body.
+pub async fn post_http(url: &str, body: String) -> anyhow::Result<String> {
+    let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
+    if uri.scheme_str() != Some("http") {
+        bail!("only http:// URLs are supported: {url}");
+    }
+    let host = uri.host().context("URL without host")?.to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header(hyper::header::HOST, format!("{host}:{port}"))
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!("HTTP error {status}");
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What a reply means for the command line: the result, or an error line.
+pub fn interpret(reply: &str) -> Result<Value, String> {
+    let value: Value = serde_json::from_str(reply.trim()).map_err(|e| format!("could not decode the reply ({e}): {reply}"))?;
+    if let Some(error) = value.get("error").filter(|e| e.is_object()) {
+        let code = error.get("code").and_then(Value::as_i64).unwrap_or(500);
+        let message = error.get("message").and_then(Value::as_str).unwrap_or("");
+        return Err(match error.get("data") {
+            Some(Value::String(data)) => format!("{code}: {message} ({data})"),
+            Some(data) if !data.is_null() => format!("{code}: {message} ({data})"),
+            _ => format!("{code}: {message}"),
+        });
+    }
+    value.get("result").cloned().ok_or_else(|| "-32603: Internal error (reply without result)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn opensips_cli_parameter_rules() {
+        assert_eq!(build_params("ps", &[], false), json!({}));
+        assert_eq!(build_params("log_level", &args(&["level=4"]), false), json!({"level": "4"}));
+        assert_eq!(build_params("log_level", &args(&["4", "123"]), false), json!(["4", "123"]));
+        assert_eq!(build_params("log_level", &args(&["level=4", "9"]), false), json!(["level=4", "9"]));
+        assert_eq!(build_params("get_statistics", &args(&["core:", "shmem:"]), false), json!([["core:", "shmem:"]]));
+        assert_eq!(build_params("get_statistics", &args(&["statistics=load: net:"]), false), json!({"statistics": ["load:", "net:"]}));
+        assert_eq!(build_params("raise_event", &args(&["E_X", "a", "b"]), false), json!(["E_X", ["a", "b"]]));
+        assert_eq!(build_params("raise_event", &args(&["E_X", "[\"a\", 5]"]), true), json!(["E_X", ["a", 5]]));
+    }
+
+    #[test]
+    fn reply_interpretation() {
+        assert_eq!(interpret(r#"{"jsonrpc":"2.0","result":{"a":1},"id":"1"}"#), Ok(json!({"a": 1})));
+        assert_eq!(interpret(r#"{"jsonrpc":"2.0","result":null,"id":"1"}"#), Ok(Value::Null));
+        assert_eq!(
+            interpret(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"Bad PID"},"id":"1"}"#),
+            Err("-32602: Invalid params (Bad PID)".into())
+        );
+        assert_eq!(interpret(r#"{"jsonrpc":"2.0","error":{"code":404,"message":"unknown MI command"},"id":"1"}"#), Err("404: unknown MI command".into()));
+        assert!(interpret("400 Parse_error").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! `miwa.toml`: every key, its default (OpenSIPS's where one exists) and its validation.
+
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key and line).
+        message: String,
+    },
+    /// A key has a value outside its range.
+    #[error("{path}: key `{key}`: {problem}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[core]`: how the MI core component runs.
+    pub core: CoreConfig,
+    /// `[log]`: logging.
+    pub log: LogConfig,
+    /// `[http]`: the HTTP listener (JSON-RPC at `/mi`).
+    pub http: HttpConfig,
+    /// `[cache]`: the `local` key-value store of `cache_*`.
+    pub cache: CacheConfig,
+    /// `[events]`: the event interface.
+    pub events: EventsConfig,
+}
+
+/// `[core]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoreConfig {
+    /// Wall-clock limit of one core call, milliseconds (`call_timeout_ms`, default 1000).
+    pub call_timeout_ms: u64,
+    /// Linear-memory cap of one core instance, bytes (`max_memory`, default 64 MiB).
+    pub max_memory: usize,
+    /// WebAssembly stack limit of the core, bytes (`max_wasm_stack`, default 512 KiB).
+    pub max_wasm_stack: usize,
+    /// Deepest JSON nesting accepted in a request (`max_json_depth`, default 128).
+    pub max_json_depth: u32,
+    /// Where precompiled core artifacts are cached (`cache_dir`; default
+    /// `$XDG_CACHE_HOME/miwa` or `~/.cache/miwa`; empty string = no cache).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            call_timeout_ms: 1000,
+            max_memory: 64 << 20,
+            max_wasm_stack: 512 << 10,
+            max_json_depth: mi_core::rpc::DEFAULT_MAX_DEPTH,
+            cache_dir: None,
+        }
+    }
+}
+
+impl CoreConfig {
+    /// The call deadline.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Initial OpenSIPS log level (-3 ALERT … 4 DEBUG; `level`, default 3 = INFO).
+    pub level: i32,
+    /// Initial `xlog_level` (default 3).
+    pub xlog_level: i32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: 3,
+            xlog_level: 3,
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Serve HTTP at all (`enabled`, default true).
+    pub enabled: bool,
+    /// Listen address (`ip`, default `127.0.0.1`: loopback only).
+    pub ip: IpAddr,
+    /// Listen port (`port`, default 8888; 0 = any free port).
+    pub port: u16,
+    /// JSON-RPC root (`root`, default `mi`).
+    pub root: String,
+    /// Largest request body, bytes (`max_body`, default 1 MiB); larger → 413.
+    pub max_body: usize,
+    /// Idle connection timeout, seconds (`conn_timeout`, default 30; 0 = never).
+    pub conn_timeout: u64,
+    /// Pretty-print JSON replies (`pretty_printing`, default false).
+    pub pretty_printing: bool,
+    /// Worker threads serving HTTP (`workers`, default: the number of cores).
+    pub workers: Option<usize>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port: 8888,
+            root: "mi".into(),
+            max_body: 1 << 20,
+            conn_timeout: 30,
+            pretty_printing: false,
+            workers: None,
+        }
+    }
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Cache system names accepted by `cache_*` (`systems`, default `["local"]`).
+    pub systems: Vec<String>,
+    /// Total size limit of keys plus values, bytes (`max_bytes`, default 64 MiB).
+    pub max_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            systems: vec!["local".into()],
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// An MI command slower than this raises `E_CORE_THRESHOLD`, milliseconds
+    /// (`threshold_ms`, default 1000; 0 = never).
+    pub threshold_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { threshold_ms: 1000 }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                problem: problem.to_string(),
+            })
+        };
+        if self.core.call_timeout_ms == 0 {
+            return invalid("core.call_timeout_ms", "must be at least 1");
+        }
+        if self.core.max_memory < (1 << 20) {
+            return invalid("core.max_memory", "must be at least 1048576 (1 MiB)");
+        }
+        if !(16 << 10..=(1 << 30)).contains(&self.core.max_wasm_stack) {
+            return invalid("core.max_wasm_stack", "must be between 16384 and 1073741824");
+        }
+        if self.core.max_json_depth == 0 {
+            return invalid("core.max_json_depth", "must be at least 1");
+        }
+        if self.http.root.is_empty() || !self.http.root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return invalid("http.root", "must be letters, digits and '_' only");
+        }
+        if self.http.max_body == 0 {
+            return invalid("http.max_body", "must be at least 1");
+        }
+        if self.http.workers == Some(0) {
+            return invalid("http.workers", "must be at least 1");
+        }
+        if self.cache.systems.iter().any(|s| s.is_empty()) {
+            return invalid("cache.systems", "names must not be empty");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("miwa.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_opensips_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.http.port, 8888);
+        assert_eq!(config.http.ip, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(config.http.root, "mi");
+        assert_eq!(config.log.level, 3);
+        assert_eq!(config.cache.systems, vec!["local".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let unknown = parse("[http]\nprot = 1\n").unwrap_err().to_string();
+        assert!(unknown.contains("miwa.toml") && unknown.contains("prot"), "{unknown}");
+        let mistyped = parse("[http]\nport = \"x\"\n").unwrap_err().to_string();
+        assert!(mistyped.contains("port"), "{mistyped}");
+        let invalid = parse("[http]\nroot = \"a/b\"\n").unwrap_err().to_string();
+        assert!(invalid.contains("http.root"), "{invalid}");
+        let zero = parse("[core]\ncall_timeout_ms = 0\n").unwrap_err().to_string();
+        assert!(zero.contains("core.call_timeout_ms"), "{zero}");
+    }
+
+    #[test]
+    fn stack_limit_edges() {
+        assert!(parse("[core]\nmax_wasm_stack = 16384\n").is_ok());
+        assert!(parse("[core]\nmax_wasm_stack = 16383\n").is_err());
+    }
+}

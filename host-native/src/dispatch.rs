@@ -1,0 +1,98 @@
+//! The dispatcher the transports call: runs a request on the core, counts it, times it.
+
+use crate::runtime::{CoreFailure, CoreReply, CoreRuntime};
+use crate::state::{processes, HostState};
+use mi_core::rpc::{failure_reply, HandleOptions};
+use mi_core::{Host, MiError, Reply as CoreRpcReply};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use transports::{Dispatcher, Reply, TransportKind};
+
+/// How requests are executed.
+pub enum Executor {
+    /// The core component under wasmtime: what the daemon always runs.
+    Component(Arc<CoreRuntime>),
+    /// mi-core compiled natively: a benchmark baseline only (`--native-core-baseline`).
+    NativeBaseline(mi_core::Core),
+}
+
+/// Runs requests for every transport.
+pub struct MiDispatcher {
+    executor: Executor,
+    state: Arc<HostState>,
+    max_depth: u32,
+    threshold: Option<Duration>,
+}
+
+impl MiDispatcher {
+    /// A dispatcher over `executor`; commands slower than `threshold` raise `E_CORE_THRESHOLD`.
+    pub fn new(executor: Executor, state: Arc<HostState>, max_depth: u32, threshold: Option<Duration>) -> Self {
+        MiDispatcher { executor, state, max_depth, threshold }
+    }
+
+    fn run(&self, request: &[u8], pretty: bool) -> (Reply, Vec<(String, Option<i32>)>) {
+        match &self.executor {
+            Executor::Component(runtime) => match runtime.handle(request, pretty) {
+                Ok(handled) => {
+                    let reply = match handled.reply {
+                        CoreReply::Text(text) => Reply::Text(text),
+                        CoreReply::Nothing => Reply::Nothing,
+                        CoreReply::Unprintable => Reply::Unprintable,
+                    };
+                    (reply, handled.calls.into_iter().map(|c| (c.command, c.error)).collect())
+                }
+                Err(failure) => {
+                    tracing::error!(%failure, "request failed inside the core");
+                    (self.failure(request, &failure, pretty), Vec::new())
+                }
+            },
+            Executor::NativeBaseline(core) => {
+                let handled = core.handle(self.state.as_ref() as &dyn Host, request, HandleOptions { pretty, max_depth: self.max_depth });
+                let reply = match handled.reply {
+                    CoreRpcReply::Text(text) => Reply::Text(text),
+                    CoreRpcReply::Nothing => Reply::Nothing,
+                    CoreRpcReply::Unprintable => Reply::Unprintable,
+                };
+                (reply, handled.calls.into_iter().map(|c| (c.command, c.error)).collect())
+            }
+        }
+    }
+
+    fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
+        let options = HandleOptions { pretty, max_depth: self.max_depth };
+        match failure_reply(request, MiError::server_error(failure.to_string()), options) {
+            CoreRpcReply::Text(text) => Reply::Text(text),
+            CoreRpcReply::Nothing => Reply::Nothing,
+            CoreRpcReply::Unprintable => Reply::Unprintable,
+        }
+    }
+}
+
+impl Dispatcher for MiDispatcher {
+    fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply {
+        let started = Instant::now();
+        let (reply, calls) = self.run(request, pretty);
+        let elapsed = started.elapsed();
+        if let Some(process) = processes::current() {
+            process.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        }
+        let counters = self.state.counters.transport(transport.name());
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        counters.rx_bytes.fetch_add(request.len() as u64, Ordering::Relaxed);
+        if let Reply::Text(text) = &reply {
+            counters.tx_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+        }
+        let failed = calls.is_empty() || calls.iter().any(|(_, e)| e.is_some()) || reply == Reply::Unprintable;
+        if failed {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        for (command, error) in &calls {
+            self.state.counters.count_command(command, error.is_some());
+            if self.threshold.is_some_and(|t| elapsed > t) {
+                self.state.raise_threshold(command, transport.name(), elapsed.as_micros() as u64);
+            }
+        }
+        reply
+    }
+}

@@ -1,0 +1,138 @@
+//! Runs the MI core component: one engine, one pre-instantiated component, one warm
+//! instance per worker thread, every call under an epoch deadline.
+
+mod artifact;
+mod bindings;
+
+pub use artifact::default_cache_dir;
+
+use crate::config::CoreConfig;
+use crate::state::{processes, HostState};
+use anyhow::Context as _;
+use bindings::exports::miwa::mi::engine;
+use bindings::{CorePre, MemoryLimiter, StoreData};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+/// Epoch tick period: the granularity of call deadlines.
+const TICK: Duration = Duration::from_millis(2);
+
+/// Why a core call produced no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreFailure {
+    /// The call ran past its deadline and was interrupted.
+    #[error("core call exceeded its {0} ms time limit")]
+    Deadline(u64),
+    /// The core trapped (stack overflow, memory cap, a bug).
+    #[error("core trapped: {0}")]
+    Trap(String),
+    /// A fresh instance could not be built.
+    #[error("core instance unavailable: {0}")]
+    Instantiate(String),
+}
+
+/// A handled request as the component returns it.
+pub type Handled = engine::Handled;
+/// The reply of a handled request.
+pub type CoreReply = engine::Reply;
+
+struct Warm {
+    runtime: u64,
+    store: Store<StoreData>,
+    core: bindings::Core,
+}
+
+thread_local! {
+    static WARM: RefCell<Option<Warm>> = const { RefCell::new(None) };
+}
+
+static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
+
+/// The loaded core component, shared by every worker.
+pub struct CoreRuntime {
+    id: u64,
+    engine: Engine,
+    pre: CorePre<StoreData>,
+    state: Arc<HostState>,
+    deadline_ticks: u64,
+    timeout_ms: u64,
+    max_memory: usize,
+    max_depth: u32,
+}
+
+impl CoreRuntime {
+    /// Creates the engine, loads (or compiles and caches) the core and starts the epoch ticker.
+    pub fn new(config: &CoreConfig, state: Arc<HostState>) -> anyhow::Result<Arc<Self>> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true).max_wasm_stack(config.max_wasm_stack);
+        let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("creating the wasm engine")?;
+        let cache_dir = match &config.cache_dir {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) => Some(dir.clone()),
+            None => default_cache_dir(),
+        };
+        let component = artifact::load_core(&engine, cache_dir.as_deref())?;
+        let mut linker = Linker::<StoreData>::new(&engine);
+        bindings::Core::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
+        linker.define_unknown_imports_as_traps(&component)?;
+        let pre = CorePre::new(linker.instantiate_pre(&component)?)?;
+        let ticker = engine.weak();
+        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })?;
+        let timeout = config.call_timeout();
+        Ok(Arc::new(CoreRuntime {
+            id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
+            engine,
+            pre,
+            state,
+            deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
+            timeout_ms: config.call_timeout_ms,
+            max_memory: config.max_memory,
+            max_depth: config.max_json_depth,
+        }))
+    }
+
+    fn instantiate(&self) -> Result<Warm, CoreFailure> {
+        let data = StoreData {
+            state: self.state.clone(),
+            limiter: MemoryLimiter { cap: self.max_memory, process: processes::current() },
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|data| &mut data.limiter);
+        store.set_epoch_deadline(self.deadline_ticks);
+        let core = self.pre.instantiate(&mut store).map_err(|e| CoreFailure::Instantiate(e.to_string()))?;
+        Ok(Warm { runtime: self.id, store, core })
+    }
+
+    /// Handles one JSON-RPC request on this thread's warm instance (built on first use,
+    /// rebuilt after any trap).
+    pub fn handle(&self, request: &[u8], pretty: bool) -> Result<Handled, CoreFailure> {
+        WARM.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_none_or(|w| w.runtime != self.id) {
+                *slot = Some(self.instantiate()?);
+            }
+            let warm = slot.as_mut().expect("an instance was just put in place");
+            warm.store.set_epoch_deadline(self.deadline_ticks);
+            let options = engine::HandleOptions { pretty, max_depth: self.max_depth };
+            let outcome = warm.core.miwa_mi_engine().call_handle(&mut warm.store, request, options);
+            outcome.map_err(|error| {
+                *slot = None;
+                match error.downcast_ref::<Trap>() {
+                    Some(Trap::Interrupt) => CoreFailure::Deadline(self.timeout_ms),
+                    Some(trap) => CoreFailure::Trap(trap.to_string()),
+                    None => CoreFailure::Trap(format!("{error:#}")),
+                }
+            })
+        })
+    }
+}

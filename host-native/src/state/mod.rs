@@ -1,0 +1,333 @@
+//! The daemon's state: everything mutable the core reaches through its `host` imports.
+//!
+//! [`HostState`] implements mi-core's `Host` trait; the component's imports and the native
+//! benchmark baseline both go through it, so both see the same daemon.
+
+pub mod cache;
+pub mod events;
+pub mod load;
+pub mod processes;
+pub mod stats;
+pub mod status;
+pub mod system;
+
+use crate::config::Config;
+use chrono::{Local, Offset, TimeZone};
+use mi_core::host::{
+    self as core, BuildInfo, CacheError, Clock, EventParams, EventValue, Host, LogConsumer, MemoryKind, Process,
+    RaiseError, Statistic, StatusGroup, SubscribeError,
+};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// The log consumers `log_level_filter` and `log_mute_state` know.
+const CONSUMERS: [&str; 3] = ["stderror", "syslog", "event"];
+
+/// Status-report statuses of the `core` group.
+pub mod readiness {
+    /// Starting up.
+    pub const INITIALIZING: i32 = -1;
+    /// Serving.
+    pub const RUNNING: i32 = 1;
+    /// Stopping.
+    pub const SHUTTING_DOWN: i32 = -2;
+}
+
+/// The shared daemon state.
+pub struct HostState {
+    started: i64,
+    arguments: Vec<String>,
+    /// The process table.
+    pub processes: Arc<processes::ProcessTable>,
+    xlog_level: AtomicI32,
+    consumers: Mutex<[LogConsumer; 3]>,
+    /// Transport and command counters.
+    pub counters: stats::Counters,
+    load: Arc<load::LoadTracker>,
+    cache: cache::Cache,
+    events: events::Events,
+    status: status::StatusBoard,
+    shutdown: watch::Sender<bool>,
+    core_memory_cap: u64,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn utc_offset(secs: i64) -> i32 {
+    Local.timestamp_opt(secs, 0).single().map_or(0, |t| t.offset().fix().local_minus_utc())
+}
+
+/// Maps an OpenSIPS log level to a `tracing` level (`None` = below ALERT: silent).
+pub fn tracing_level(level: i32) -> Option<tracing::Level> {
+    Some(match level {
+        i32::MIN..=-4 => return None,
+        -3..=-1 => tracing::Level::ERROR,
+        0 | 1 => tracing::Level::WARN,
+        2 | 3 => tracing::Level::INFO,
+        4 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    })
+}
+
+impl HostState {
+    /// Builds the state from the configuration and starts its helper threads.
+    pub fn start(config: &Config, arguments: Vec<String>) -> std::io::Result<Arc<Self>> {
+        let (shutdown, _) = watch::channel(false);
+        let state = Arc::new(HostState {
+            started: unix_now(),
+            arguments,
+            processes: Arc::new(processes::ProcessTable::new(config.log.level)),
+            xlog_level: AtomicI32::new(config.log.xlog_level),
+            consumers: Mutex::new([LogConsumer { level_filter: config.log.level, muted: 0 }; 3]),
+            counters: stats::Counters::default(),
+            load: Arc::new(load::LoadTracker::default()),
+            cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
+            events: events::Events::start()?,
+            status: status::StatusBoard::default(),
+            shutdown,
+            core_memory_cap: config.core.max_memory as u64,
+        });
+        state.set_status("core", "main", readiness::INITIALIZING, "initializing");
+        state.load.start(state.processes.clone())?;
+        Ok(state)
+    }
+
+    /// Sets a status-report identifier, raising `E_CORE_SR_STATUS_CHANGED` when it moves.
+    pub fn set_status(&self, group: &str, identifier: &str, status: i32, details: &str) {
+        let now = unix_now();
+        if let Some(change) = self.status.set(group, identifier, status, details, now, utc_offset(now)) {
+            let params = EventParams::Named(vec![
+                ("group".into(), EventValue::Text(change.group)),
+                ("identifier".into(), EventValue::Text(change.identifier)),
+                ("status".into(), EventValue::Int(change.status)),
+                ("details".into(), EventValue::Text(change.details)),
+                ("old_status".into(), EventValue::Int(change.old_status)),
+            ]);
+            let _ = self.events.raise(events::CORE_EVENTS[0], &params);
+        }
+    }
+
+    /// Raises `E_CORE_THRESHOLD` for a slow command (ignored when nobody listens).
+    pub fn raise_threshold(&self, command: &str, transport: &str, duration_us: u64) {
+        let params = EventParams::Named(vec![
+            ("command".into(), EventValue::Text(command.into())),
+            ("transport".into(), EventValue::Text(transport.into())),
+            ("duration_us".into(), EventValue::Text(duration_us.to_string())),
+        ]);
+        let _ = self.events.raise(events::CORE_EVENTS[1], &params);
+    }
+
+    /// A receiver that turns true when a shutdown was requested (`kill`, signals).
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Requests a graceful shutdown.
+    pub fn request_shutdown(&self) {
+        self.set_status("core", "main", readiness::SHUTTING_DOWN, "shutting down");
+        self.shutdown.send_replace(true);
+    }
+
+    fn computed_statistics(&self) -> Vec<Statistic> {
+        let stat = |group: &str, name: String, value: u64| Statistic { group: group.into(), name, value, incremental: false };
+        let memory = system::memory();
+        let mut out = vec![
+            stat("shmem", "total_size".into(), memory.total),
+            stat("shmem", "max_used_size".into(), memory.resident_peak),
+            stat("shmem", "free_size".into(), memory.available),
+            stat("shmem", "used_size".into(), memory.data),
+            stat("shmem", "real_used_size".into(), memory.resident),
+            stat("core", "timestamp".into(), (unix_now() - self.started).max(0) as u64),
+        ];
+        let workers: Vec<_> = self
+            .processes
+            .snapshot()
+            .into_iter()
+            .filter(|p| p.core_memory.load(Ordering::Relaxed) > 0)
+            .collect();
+        let loads: Vec<_> = workers.iter().map(|p| (p.id, self.load.load(p.id))).collect();
+        let average = |pick: fn(&load::Load) -> u64| {
+            if loads.is_empty() { 0 } else { loads.iter().map(|(_, l)| pick(l)).sum::<u64>() / loads.len() as u64 }
+        };
+        out.push(stat("load", "load".into(), average(|l| l.last)));
+        out.push(stat("load", "load1m".into(), average(|l| l.minute)));
+        out.push(stat("load", "load10m".into(), average(|l| l.ten_minutes)));
+        out.push(stat("load", "processes_number".into(), self.processes.snapshot().len() as u64));
+        for (id, l) in &loads {
+            out.push(stat("load", format!("load-proc-{id}"), l.last));
+            out.push(stat("load", format!("load1m-proc-{id}"), l.minute));
+            out.push(stat("load", format!("load10m-proc-{id}"), l.ten_minutes));
+        }
+        for p in &workers {
+            let used = p.core_memory.load(Ordering::Relaxed);
+            out.push(stat("pkmem", format!("{}-total_size", p.id), self.core_memory_cap));
+            out.push(stat("pkmem", format!("{}-used_size", p.id), used));
+            out.push(stat("pkmem", format!("{}-real_used_size", p.id), used));
+            out.push(stat("pkmem", format!("{}-max_used_size", p.id), p.core_memory_peak.load(Ordering::Relaxed)));
+            out.push(stat("pkmem", format!("{}-free_size", p.id), self.core_memory_cap.saturating_sub(used)));
+        }
+        out
+    }
+}
+
+impl Host for HostState {
+    fn clock(&self) -> Clock {
+        let now = unix_now();
+        Clock { now, now_offset: utc_offset(now), started: self.started, started_offset: utc_offset(self.started) }
+    }
+
+    fn build_info(&self) -> BuildInfo {
+        BuildInfo {
+            name: "miwa".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            platform: format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+            vcs: env!("MIWA_VCS").into(),
+            revision: env!("MIWA_REVISION").into(),
+        }
+    }
+
+    fn working_dir(&self) -> Option<String> {
+        std::env::current_dir().ok().map(|p| p.display().to_string())
+    }
+
+    fn arguments(&self) -> Vec<String> {
+        self.arguments.clone()
+    }
+
+    fn processes(&self) -> Vec<Process> {
+        self.processes
+            .snapshot()
+            .iter()
+            .map(|p| Process { id: p.id, pid: p.pid, kind: p.kind.clone(), log_level: p.log_level.load(Ordering::Relaxed) })
+            .collect()
+    }
+
+    fn set_log_level(&self, level: i32) {
+        self.processes.set_all_levels(level);
+    }
+
+    fn set_process_log_level(&self, pid: i32, level: i32) -> bool {
+        self.processes.set_level(pid, level)
+    }
+
+    fn xlog_level(&self) -> i32 {
+        self.xlog_level.load(Ordering::Relaxed)
+    }
+
+    fn set_xlog_level(&self, level: i32) {
+        self.xlog_level.store(level, Ordering::Relaxed);
+    }
+
+    fn log_consumer(&self, name: &str) -> Option<LogConsumer> {
+        let i = CONSUMERS.iter().position(|c| *c == name)?;
+        Some(self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i])
+    }
+
+    fn set_log_consumer_filter(&self, name: &str, level: i32) -> bool {
+        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else { return false };
+        self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].level_filter = level;
+        true
+    }
+
+    fn set_log_consumer_muted(&self, name: &str, muted: i32) -> bool {
+        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else { return false };
+        self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].muted = muted;
+        true
+    }
+
+    fn log(&self, level: i32, message: &str) {
+        match tracing_level(level) {
+            Some(tracing::Level::ERROR) => tracing::error!(target: "miwa::core", "{message}"),
+            Some(tracing::Level::WARN) => tracing::warn!(target: "miwa::core", "{message}"),
+            Some(tracing::Level::INFO) => tracing::info!(target: "miwa::core", "{message}"),
+            Some(tracing::Level::DEBUG) => tracing::debug!(target: "miwa::core", "{message}"),
+            Some(_) => tracing::trace!(target: "miwa::core", "{message}"),
+            None => {}
+        }
+    }
+
+    fn shutdown(&self) {
+        self.request_shutdown();
+    }
+
+    fn statistics(&self) -> Vec<Statistic> {
+        let mut out = self.computed_statistics();
+        out.extend(self.counters.values().into_iter().map(|c| Statistic {
+            group: c.group.into(),
+            name: c.name,
+            value: c.value,
+            incremental: true,
+        }));
+        out
+    }
+
+    fn reset_statistic(&self, group: &str, name: &str) {
+        self.counters.reset(group, name);
+    }
+
+    fn reset_all_statistics(&self) {
+        self.counters.reset_all();
+    }
+
+    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), CacheError> {
+        self.cache.store(system, key, value, expire)
+    }
+
+    fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError> {
+        self.cache.fetch(system, key)
+    }
+
+    fn cache_remove(&self, system: &str, key: &str) -> Result<(), CacheError> {
+        self.cache.remove(system, key)
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events.names()
+    }
+
+    fn subscribers(&self) -> Vec<core::EventSubscribers> {
+        self.events.subscribers()
+    }
+
+    fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
+        self.events.subscribe(event, socket, expire)
+    }
+
+    fn raise_event(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
+        self.events.raise(event, params)
+    }
+
+    fn status_groups(&self) -> Vec<StatusGroup> {
+        self.status.groups()
+    }
+
+    fn memory_dump(&self, kind: MemoryKind, pid: Option<i32>, level: Option<i32>) -> bool {
+        let level = level.unwrap_or(3);
+        let summary = match kind {
+            MemoryKind::Private => {
+                let Some(p) = self.processes.snapshot().into_iter().find(|p| Some(p.pid) == pid) else { return false };
+                format!(
+                    "memory of process {} ({}): core instance {} bytes of {} (peak {})",
+                    p.id,
+                    p.kind,
+                    p.core_memory.load(Ordering::Relaxed),
+                    self.core_memory_cap,
+                    p.core_memory_peak.load(Ordering::Relaxed)
+                )
+            }
+            MemoryKind::Shared | MemoryKind::Persistent => {
+                let m = system::memory();
+                format!(
+                    "daemon memory: resident {} bytes (peak {}), data {} bytes; machine total {}, available {}",
+                    m.resident, m.resident_peak, m.data, m.total, m.available
+                )
+            }
+        };
+        self.log(level, &summary);
+        true
+    }
+}

@@ -1,0 +1,215 @@
+//! mi-core's `Host` trait over the `miwa:mi/host` imports.
+
+use crate::bindings::miwa::mi::host as wit;
+use mi_core::host::{self as core, Host};
+
+/// The host reached through the component's imports.
+pub struct ImportedHost;
+
+fn cache_error(error: wit::CacheError) -> core::CacheError {
+    match error {
+        wit::CacheError::UnknownSystem => core::CacheError::UnknownSystem,
+        wit::CacheError::Full => core::CacheError::Full,
+    }
+}
+
+impl Host for ImportedHost {
+    fn clock(&self) -> core::Clock {
+        let c = wit::clock();
+        core::Clock {
+            now: c.now,
+            now_offset: c.now_offset,
+            started: c.started,
+            started_offset: c.started_offset,
+        }
+    }
+
+    fn build_info(&self) -> core::BuildInfo {
+        let b = wit::build_info();
+        core::BuildInfo {
+            name: b.name,
+            version: b.version,
+            platform: b.platform,
+            vcs: b.vcs,
+            revision: b.revision,
+        }
+    }
+
+    fn working_dir(&self) -> Option<String> {
+        wit::working_dir()
+    }
+
+    fn arguments(&self) -> Vec<String> {
+        wit::arguments()
+    }
+
+    fn processes(&self) -> Vec<core::Process> {
+        wit::processes()
+            .into_iter()
+            .map(|p| core::Process {
+                id: p.id,
+                pid: p.pid,
+                kind: p.kind,
+                log_level: p.log_level,
+            })
+            .collect()
+    }
+
+    fn set_log_level(&self, level: i32) {
+        wit::set_log_level(level)
+    }
+
+    fn set_process_log_level(&self, pid: i32, level: i32) -> bool {
+        wit::set_process_log_level(pid, level)
+    }
+
+    fn xlog_level(&self) -> i32 {
+        wit::xlog_level()
+    }
+
+    fn set_xlog_level(&self, level: i32) {
+        wit::set_xlog_level(level)
+    }
+
+    fn log_consumer(&self, name: &str) -> Option<core::LogConsumer> {
+        wit::log_consumer(name).map(|c| core::LogConsumer {
+            level_filter: c.level_filter,
+            muted: c.muted,
+        })
+    }
+
+    fn set_log_consumer_filter(&self, name: &str, level: i32) -> bool {
+        wit::set_log_consumer_filter(name, level)
+    }
+
+    fn set_log_consumer_muted(&self, name: &str, muted: i32) -> bool {
+        wit::set_log_consumer_muted(name, muted)
+    }
+
+    fn log(&self, level: i32, message: &str) {
+        wit::log(level, message)
+    }
+
+    fn shutdown(&self) {
+        wit::shutdown()
+    }
+
+    fn statistics(&self) -> Vec<core::Statistic> {
+        wit::statistics()
+            .into_iter()
+            .map(|s| core::Statistic {
+                group: s.group,
+                name: s.name,
+                value: s.value,
+                incremental: s.incremental,
+            })
+            .collect()
+    }
+
+    fn reset_statistic(&self, group: &str, name: &str) {
+        wit::reset_statistic(group, name)
+    }
+
+    fn reset_all_statistics(&self) {
+        wit::reset_all_statistics()
+    }
+
+    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), core::CacheError> {
+        wit::cache_store(system, key, value, expire).map_err(cache_error)
+    }
+
+    fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, core::CacheError> {
+        wit::cache_fetch(system, key).map_err(cache_error)
+    }
+
+    fn cache_remove(&self, system: &str, key: &str) -> Result<(), core::CacheError> {
+        wit::cache_remove(system, key).map_err(cache_error)
+    }
+
+    fn events(&self) -> Vec<String> {
+        wit::events()
+    }
+
+    fn subscribers(&self) -> Vec<core::EventSubscribers> {
+        wit::subscribers()
+            .into_iter()
+            .map(|e| core::EventSubscribers {
+                name: e.name,
+                id: e.id,
+                subscribers: e
+                    .subscribers
+                    .into_iter()
+                    .map(|s| core::Subscriber {
+                        socket: s.socket,
+                        expire: s.expire,
+                        ttl: s.ttl,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), core::SubscribeError> {
+        wit::subscribe(event, socket, expire).map_err(|wit::SubscribeError::BadValue| core::SubscribeError::BadValue)
+    }
+
+    fn raise_event(&self, event: &str, params: &core::EventParams) -> Result<(), core::RaiseError> {
+        let params = match params {
+            core::EventParams::None => wit::EventParams::None,
+            core::EventParams::Unnamed(items) => wit::EventParams::Unnamed(items.clone()),
+            core::EventParams::Named(members) => wit::EventParams::Named(
+                members
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            core::EventValue::Int(n) => wit::EventValue::Int(*n),
+                            core::EventValue::Text(t) => wit::EventValue::Text(t.clone()),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+        };
+        wit::raise_event(event, &params).map_err(|e| match e {
+            wit::RaiseError::NotRegistered => core::RaiseError::NotRegistered,
+            wit::RaiseError::NoSubscribers => core::RaiseError::NoSubscribers,
+            wit::RaiseError::Failed => core::RaiseError::Failed,
+        })
+    }
+
+    fn status_groups(&self) -> Vec<core::StatusGroup> {
+        wit::status_groups()
+            .into_iter()
+            .map(|g| core::StatusGroup {
+                name: g.name,
+                identifiers: g
+                    .identifiers
+                    .into_iter()
+                    .map(|i| core::StatusIdentifier {
+                        name: i.name,
+                        status: i.status,
+                        details: i.details,
+                        reports: i
+                            .reports
+                            .into_iter()
+                            .map(|r| core::StatusReport {
+                                timestamp: r.timestamp,
+                                offset: r.offset,
+                                log: r.log,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn memory_dump(&self, kind: core::MemoryKind, pid: Option<i32>, level: Option<i32>) -> bool {
+        let kind = match kind {
+            core::MemoryKind::Private => wit::MemoryKind::ProcessPrivate,
+            core::MemoryKind::Shared => wit::MemoryKind::Shared,
+            core::MemoryKind::Persistent => wit::MemoryKind::RestartPersistent,
+        };
+        wit::memory_dump(kind, pid, level)
+    }
+}
