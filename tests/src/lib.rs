@@ -1,1 +1,306 @@
-//! x
+//! Helpers for miwa's end-to-end tests: a daemon under test, raw HTTP exchanges, and the
+//! comparison rules of the conformance recordings.
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+}
+
+/// The `miwa` binary built next to this test binary (`MIWA_BIN` overrides).
+pub fn miwa_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("MIWA_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("miwa");
+    assert!(bin.exists(), "{} not built: run `cargo build --release -p host-native` first (make test does)", bin.display());
+    bin
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A running `miwa serve`, killed when dropped.
+pub struct Daemon {
+    child: Child,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// Its configuration directory (kept alive as long as the daemon).
+    pub dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts a daemon on a free HTTP port with `extra` TOML appended to the configuration
+    /// (inside `[http]` keys may follow; other sections must be complete tables).
+    pub fn start(extra: &str) -> anyhow::Result<Daemon> {
+        Self::start_with_args(extra, &[])
+    }
+
+    /// Like [`Daemon::start`] with extra `miwa serve` arguments.
+    pub fn start_with_args(extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let config = format!(
+            "[core]\ncache_dir = \"{}\"\n\n[http]\nport = {port}\n{extra}\n",
+            dir.path().join("cache").display()
+        );
+        let config_path = dir.path().join("miwa.toml");
+        std::fs::write(&config_path, config)?;
+        let mut child = Command::new(miwa_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning miwa")?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        if !line.starts_with("miwa ready") {
+            let _ = child.kill();
+            bail!("miwa did not start: {line:?}");
+        }
+        Ok(Daemon { child, http: SocketAddr::from(([127, 0, 0, 1], port)), dir })
+    }
+
+    /// The JSON-RPC URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/mi", self.http)
+    }
+
+    /// POSTs a JSON-RPC body to `/mi` and returns the parsed response.
+    pub fn post(&self, body: &str) -> anyhow::Result<HttpResponse> {
+        let request = format!(
+            "POST /mi HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.http,
+            body.len()
+        );
+        let raw = exchange(self.http, request.as_bytes(), Duration::from_secs(5))?;
+        parse_responses(&raw).into_iter().next().context("no HTTP response")
+    }
+
+    /// Calls a method and returns the reply parsed as JSON.
+    pub fn rpc(&self, body: &str) -> anyhow::Result<Value> {
+        let response = self.post(body)?;
+        serde_json::from_slice(&response.body).with_context(|| format!("reply is not JSON: {:?}", String::from_utf8_lossy(&response.body)))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `limit` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `request` on a fresh connection and reads until the peer closes or stays silent
+/// for `quiet` after some bytes arrived (or 2 × `quiet` with none).
+pub fn exchange(addr: SocketAddr, request: &[u8], quiet: Duration) -> anyhow::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.write_all(request)?;
+    read_until_quiet(&mut stream, quiet)
+}
+
+/// Reads until `count` complete responses arrived, the peer closed, or `quiet` passed
+/// without new bytes.
+pub fn read_responses(stream: &mut TcpStream, count: usize, quiet: Duration) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    stream.set_read_timeout(Some(quiet))?;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                let responses = parse_responses(&out);
+                if responses.len() >= count && responses.iter().all(|r| r.complete) {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionReset) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads from `stream` until EOF, or until it stays silent long enough.
+pub fn read_until_quiet(stream: &mut TcpStream, quiet: Duration) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    let started = Instant::now();
+    loop {
+        let wait = if out.is_empty() { quiet * 2 } else { quiet };
+        stream.set_read_timeout(Some(wait))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if complete(&out) {
+                    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e.into()),
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn complete(raw: &[u8]) -> bool {
+    let responses = parse_responses(raw);
+    !responses.is_empty() && responses.iter().all(|r| r.complete)
+}
+
+/// One parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in wire order.
+    pub headers: Vec<(String, String)>,
+    /// De-chunked body.
+    pub body: Vec<u8>,
+    /// Whether the whole body arrived.
+    pub complete: bool,
+}
+
+impl HttpResponse {
+    /// A header value by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses back-to-back HTTP/1.x responses (skipping `100 Continue`).
+pub fn parse_responses(raw: &[u8]) -> Vec<HttpResponse> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(end) = find(rest, b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        rest = &rest[end + 4..];
+        if status == 100 {
+            continue;
+        }
+        let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let mut body = Vec::new();
+        let mut complete = true;
+        if get("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            complete = false;
+            while let Some(line_end) = find(rest, b"\r\n") {
+                let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16).unwrap_or(0);
+                if rest.len() < line_end + 2 + size + 2 {
+                    break;
+                }
+                body.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
+                rest = &rest[line_end + 2 + size + 2..];
+                if size == 0 {
+                    complete = true;
+                    break;
+                }
+            }
+        } else if let Some(length) = get("Content-Length").and_then(|v| v.parse::<usize>().ok()) {
+            let take = length.min(rest.len());
+            complete = take == length;
+            body.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+        }
+        out.push(HttpResponse { status, headers, body, complete });
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Shape equality: same member names in the same order and the same JSON types at every
+/// level; arrays compare their first elements and may differ in length.
+pub fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same_shape(va, vb))
+        }
+        (Value::Array(x), Value::Array(y)) => match (x.first(), y.first()) {
+            (Some(p), Some(q)) => same_shape(p, q),
+            _ => true,
+        },
+        (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) | (Value::Null, Value::Null) => true,
+        _ => false,
+    }
+}
+
+/// Reads a conformance recording (one JSON object per line).
+pub fn recording(name: &str) -> Vec<Value> {
+    let path = workspace().join("tests").join("conformance").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("valid recording line"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes() {
+        assert!(same_shape(&json!({"a": 1, "b": ["x"]}), &json!({"a": 2, "b": ["y", "z"]})));
+        assert!(!same_shape(&json!({"a": 1, "b": 2}), &json!({"b": 2, "a": 1})));
+        assert!(!same_shape(&json!({"a": 1}), &json!({"a": "1"})));
+        assert!(same_shape(&json!([]), &json!([{"x": 1}])));
+    }
+
+    #[test]
+    fn parses_chunked_and_pipelined() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+        let responses = parse_responses(raw);
+        assert_eq!(responses.len(), 2);
+        assert_eq!((responses[0].status, responses[0].body.as_slice(), responses[0].complete), (200, &b"abc"[..], true));
+        assert_eq!(responses[1].status, 202);
+    }
+}
