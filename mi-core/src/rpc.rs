@@ -198,11 +198,16 @@ pub fn handle(
     Handled { reply, calls }
 }
 
+/// Nesting read by [`failure_reply`]: the `id` is a top-level member, so a shallow parse
+/// finds it, and the host (which runs this natively, outside the sandbox) never recurses
+/// deeply on hostile input.
+const FAILURE_PARSE_DEPTH: u32 = 32;
+
 /// The error reply for a request the host could not run (the core trapped or ran out of
 /// time): `error` carrying the request's `id` under the usual echo rules. A notification
-/// gets nothing; an unreadable request or a batch gets `"id":null`.
+/// gets nothing; an unreadable or too deeply nested request, or a batch, gets `"id":null`.
 pub fn failure_reply(request: &[u8], error: MiError, options: HandleOptions) -> Reply {
-    let id = match json::parse(request, options.max_depth) {
+    let id = match json::parse(request, options.max_depth.min(FAILURE_PARSE_DEPTH)) {
         Ok((value @ Value::Object(_), _)) => read_id(&value),
         _ => Id::Echo(Value::Null),
     };

@@ -42,7 +42,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts a daemon on a free HTTP port with `extra` TOML appended to the configuration
-    /// (inside `[http]` keys may follow; other sections must be complete tables).
+    /// right after `[http]`'s `port` key: more `[http]` keys, then other tables. Compiled
+    /// core artifacts are cached in `target/test-cache`.
     pub fn start(extra: &str) -> anyhow::Result<Daemon> {
         Self::start_with_args(extra, &[])
     }
@@ -51,10 +52,7 @@ impl Daemon {
     pub fn start_with_args(extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::tempdir()?;
         let port = free_port();
-        let config = format!(
-            "[core]\ncache_dir = \"{}\"\n\n[http]\nport = {port}\n{extra}\n",
-            dir.path().join("cache").display()
-        );
+        let config = format!("[http]\nport = {port}\n{extra}\n");
         let config_path = dir.path().join("miwa.toml");
         std::fs::write(&config_path, config)?;
         let mut child = Command::new(miwa_bin())
@@ -63,8 +61,9 @@ impl Daemon {
             .arg(&config_path)
             .args(args)
             .current_dir(dir.path())
+            .env("XDG_CACHE_HOME", workspace().join("target").join("test-cache"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log"))?)
             .spawn()
             .context("spawning miwa")?;
         let stdout = child.stdout.take().expect("piped");
@@ -72,7 +71,9 @@ impl Daemon {
         BufReader::new(stdout).read_line(&mut line)?;
         if !line.starts_with("miwa ready") {
             let _ = child.kill();
-            bail!("miwa did not start: {line:?}");
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+            bail!("miwa did not start: {line:?}\n{log}");
         }
         Ok(Daemon { child, http: SocketAddr::from(([127, 0, 0, 1], port)), dir })
     }
