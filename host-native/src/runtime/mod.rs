@@ -136,3 +136,84 @@ impl CoreRuntime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use mi_core::rpc::HandleOptions;
+
+    fn runtime(config: &Config) -> (Arc<HostState>, Arc<CoreRuntime>) {
+        let state = HostState::start(config, vec!["miwa".into()]).unwrap();
+        let mut core = config.core.clone();
+        core.cache_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache/miwa"));
+        let runtime = CoreRuntime::new(&core, state.clone()).unwrap();
+        (state, runtime)
+    }
+
+    fn text(handled: Handled) -> Option<String> {
+        match handled.reply {
+            CoreReply::Text(t) => Some(t),
+            CoreReply::Nothing => None,
+            CoreReply::Unprintable => Some("<unprintable>".into()),
+        }
+    }
+
+    /// Requests whose replies do not depend on the moment: the component in wasmtime and
+    /// mi-core compiled natively must answer them byte for byte alike.
+    #[test]
+    fn component_answers_like_the_native_core() {
+        let (state, runtime) = runtime(&Config::default());
+        let native = mi_core::Core::default();
+        let requests = [
+            r#"{"jsonrpc":"2.0","method":"which","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"which","params":{"command":"log_level"},"id":"x"}"#,
+            r#"{"jsonrpc":"2.0","method":"help","params":["ps"],"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"version","params":["r"],"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"log_level","params":[3],"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"log_level","params":{"level":"x"},"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"get_statistics","params":[[]],"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"cache_fetch","params":["local","none"],"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"sr_list_identifiers","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"events_list","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"list_tcp_conns","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"uptime"}"#,
+            r#"{"jsonrpc":"2.0","method":"ps","id":true}"#,
+            r#"[{"jsonrpc":"2.0","method":"pwd","id":1},{"jsonrpc":"2.0","method":"nope","id":2}]"#,
+            r#"{"jsonrpc":"2.0","method":"ps","id":1"#,
+            "[]",
+        ];
+        for request in requests {
+            let wasm = text(runtime.handle(request.as_bytes(), false).unwrap());
+            let native = match native.handle(state.as_ref(), request.as_bytes(), HandleOptions::default()).reply {
+                mi_core::Reply::Text(t) => Some(t),
+                mi_core::Reply::Nothing => None,
+                mi_core::Reply::Unprintable => Some("<unprintable>".into()),
+            };
+            assert_eq!(wasm, native, "{request}");
+        }
+    }
+
+    #[test]
+    fn a_trap_replaces_the_instance() {
+        let mut config = Config::default();
+        config.core.max_json_depth = 1_000_000;
+        config.core.max_wasm_stack = 64 << 10;
+        let (_state, runtime) = runtime(&config);
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(runtime.handle(deep.as_bytes(), false), Err(CoreFailure::Trap(_))));
+        let after = text(runtime.handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false).unwrap()).unwrap();
+        assert!(after.contains(r#""WD":"#), "{after}");
+    }
+
+    #[test]
+    fn memory_cap_is_enforced() {
+        let mut config = Config::default();
+        config.core.max_memory = 2 << 20;
+        let (_state, runtime) = runtime(&config);
+        let big = format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#, "x".repeat(4 << 20));
+        assert!(matches!(runtime.handle(big.as_bytes(), false), Err(CoreFailure::Trap(_))));
+        let small = text(runtime.handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false).unwrap()).unwrap();
+        assert!(small.contains(r#""WD":"#), "{small}");
+    }
+}

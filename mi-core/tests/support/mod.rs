@@ -1,0 +1,122 @@
+//! A deterministic in-memory host for the JSON-RPC tests.
+
+use mi_core::host::*;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// Fixed clock, two processes, a map cache, one event.
+pub struct FakeHost {
+    levels: RefCell<Vec<i32>>,
+    cache: RefCell<BTreeMap<String, String>>,
+    pub shutdowns: RefCell<u32>,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost { levels: RefCell::new(vec![3, 3]), cache: RefCell::default(), shutdowns: RefCell::new(0) }
+    }
+}
+
+const PIDS: [i32; 2] = [100, 101];
+
+impl Host for FakeHost {
+    fn clock(&self) -> Clock {
+        Clock { now: 1_795_728_893, now_offset: 0, started: 1_795_728_821, started_offset: 0 }
+    }
+    fn build_info(&self) -> BuildInfo {
+        BuildInfo { name: "miwa".into(), version: "0.1.0".into(), platform: "x86_64/linux".into(), vcs: "git".into(), revision: "abc".into() }
+    }
+    fn working_dir(&self) -> Option<String> {
+        Some("/".into())
+    }
+    fn arguments(&self) -> Vec<String> {
+        vec!["miwa".into(), "serve".into()]
+    }
+    fn processes(&self) -> Vec<Process> {
+        let levels = self.levels.borrow();
+        vec![
+            Process { id: 0, pid: PIDS[0], kind: "main".into(), log_level: levels[0] },
+            Process { id: 1, pid: PIDS[1], kind: "MI worker".into(), log_level: levels[1] },
+        ]
+    }
+    fn set_log_level(&self, level: i32) {
+        self.levels.borrow_mut().iter_mut().for_each(|l| *l = level);
+    }
+    fn set_process_log_level(&self, pid: i32, level: i32) -> bool {
+        match PIDS.iter().position(|p| *p == pid) {
+            Some(i) => {
+                self.levels.borrow_mut()[i] = level;
+                true
+            }
+            None => false,
+        }
+    }
+    fn xlog_level(&self) -> i32 {
+        3
+    }
+    fn set_xlog_level(&self, _: i32) {}
+    fn log_consumer(&self, name: &str) -> Option<LogConsumer> {
+        (name == "syslog").then_some(LogConsumer { level_filter: 3, muted: 0 })
+    }
+    fn set_log_consumer_filter(&self, name: &str, _: i32) -> bool {
+        name == "syslog"
+    }
+    fn set_log_consumer_muted(&self, name: &str, _: i32) -> bool {
+        name == "syslog"
+    }
+    fn log(&self, _: i32, _: &str) {}
+    fn shutdown(&self) {
+        *self.shutdowns.borrow_mut() += 1;
+    }
+    fn statistics(&self) -> Vec<Statistic> {
+        let stat = |group: &str, name: &str, value, incremental| Statistic { group: group.into(), name: name.into(), value, incremental };
+        vec![
+            stat("shmem", "total_size", 4_294_967_296, false),
+            stat("core", "timestamp", 72, false),
+            stat("commands", "ps_calls", 5, true),
+        ]
+    }
+    fn reset_statistic(&self, _: &str, _: &str) {}
+    fn reset_all_statistics(&self) {}
+    fn cache_store(&self, system: &str, key: &str, value: &str, _: u32) -> Result<(), CacheError> {
+        if system != "local" {
+            return Err(CacheError::UnknownSystem);
+        }
+        self.cache.borrow_mut().insert(key.into(), value.into());
+        Ok(())
+    }
+    fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError> {
+        if system != "local" {
+            return Err(CacheError::UnknownSystem);
+        }
+        Ok(self.cache.borrow().get(key).cloned())
+    }
+    fn cache_remove(&self, system: &str, key: &str) -> Result<(), CacheError> {
+        if system != "local" {
+            return Err(CacheError::UnknownSystem);
+        }
+        self.cache.borrow_mut().remove(key);
+        Ok(())
+    }
+    fn events(&self) -> Vec<String> {
+        vec!["E_CORE_THRESHOLD".into()]
+    }
+    fn subscribers(&self) -> Vec<EventSubscribers> {
+        Vec::new()
+    }
+    fn subscribe(&self, _: &str, _: &str, _: u32) -> Result<(), SubscribeError> {
+        Ok(())
+    }
+    fn raise_event(&self, _: &str, _: &EventParams) -> Result<(), RaiseError> {
+        Ok(())
+    }
+    fn status_groups(&self) -> Vec<StatusGroup> {
+        vec![StatusGroup {
+            name: "core".into(),
+            identifiers: vec![StatusIdentifier { name: "main".into(), status: 1, details: Some("running".into()), reports: Vec::new() }],
+        }]
+    }
+    fn memory_dump(&self, _: MemoryKind, pid: Option<i32>, _: Option<i32>) -> bool {
+        pid.is_none_or(|p| PIDS.contains(&p))
+    }
+}
