@@ -18,6 +18,10 @@ pub fn init(global_level: Arc<AtomicI32>) {
             .unwrap_or_else(|| global_level.load(Ordering::Relaxed));
         tracing_level(level).is_some_and(|max| *meta.level() <= max)
     });
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_filter(filter);
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }

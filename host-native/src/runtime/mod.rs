@@ -81,12 +81,15 @@ impl CoreRuntime {
         linker.define_unknown_imports_as_traps(&component)?;
         let pre = CorePre::new(linker.instantiate_pre(&component)?)?;
         let ticker = engine.weak();
+        let processes = state.processes.clone();
         std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            processes.register_current("epoch ticker");
             while let Some(engine) = ticker.upgrade() {
                 engine.increment_epoch();
                 drop(engine);
                 std::thread::sleep(TICK);
             }
+            processes.unregister_current();
         })?;
         let timeout = config.call_timeout();
         Ok(Arc::new(CoreRuntime {

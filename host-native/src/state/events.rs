@@ -8,7 +8,8 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Mutex;
+use super::processes::ProcessTable;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Events miwa publishes, in id order.
@@ -65,12 +66,13 @@ pub struct Events {
 }
 
 impl Events {
-    /// The registry, with its delivery thread started.
-    pub fn start() -> std::io::Result<Self> {
+    /// The registry, with its delivery thread started (and listed in `processes`).
+    pub fn start(processes: Arc<ProcessTable>) -> std::io::Result<Self> {
         let (queue, receiver) = sync_channel(QUEUE_DEPTH);
-        std::thread::Builder::new()
-            .name("event-delivery".into())
-            .spawn(move || deliver(receiver))?;
+        std::thread::Builder::new().name("event-delivery".into()).spawn(move || {
+            processes.register_current("event delivery");
+            deliver(receiver);
+        })?;
         Ok(Events {
             subscriptions: Mutex::new(Vec::new()),
             queue,

@@ -74,19 +74,22 @@ pub fn tracing_level(level: i32) -> Option<tracing::Level> {
 }
 
 impl HostState {
-    /// Builds the state from the configuration and starts its helper threads.
+    /// Builds the state from the configuration, registers the calling thread as process 0
+    /// (`main`) and starts the helper threads.
     pub fn start(config: &Config, arguments: Vec<String>) -> std::io::Result<Arc<Self>> {
         let (shutdown, _) = watch::channel(false);
+        let processes = Arc::new(processes::ProcessTable::new(config.log.level));
+        processes.register_current("main");
         let state = Arc::new(HostState {
             started: unix_now(),
             arguments,
-            processes: Arc::new(processes::ProcessTable::new(config.log.level)),
+            processes: processes.clone(),
             xlog_level: AtomicI32::new(config.log.xlog_level),
             consumers: Mutex::new([LogConsumer { level_filter: config.log.level, muted: 0 }; 3]),
             counters: stats::Counters::default(),
             load: Arc::new(load::LoadTracker::default()),
             cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
-            events: events::Events::start()?,
+            events: events::Events::start(processes)?,
             status: status::StatusBoard::default(),
             shutdown,
             core_memory_cap: config.core.max_memory as u64,

@@ -1,0 +1,36 @@
+# miwa: the two entry points are `make run` (the daemon on its embedded defaults) and
+# `make test` (the whole test suite). Both install what they need.
+
+CARGO ?= cargo
+VENV := tests/.venv
+PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1
+
+.PHONY: setup run test bench lint
+
+## Rust targets for the core component (wasm32-wasip2) and the browser build.
+setup:
+	rustup target add wasm32-wasip2 wasm32-unknown-unknown
+
+## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888).
+run: setup
+	$(CARGO) run --release -p host-native --bin miwa -- serve
+
+## The real MI clients the end-to-end tests drive.
+$(VENV)/bin/opensips-cli:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
+
+## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients.
+test: setup $(VENV)/bin/opensips-cli
+	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	$(CARGO) build --release
+	$(CARGO) test --release
+
+## Criterion benchmarks of the core (component vs native).
+bench: setup
+	$(CARGO) bench -p host-native
+
+## Formatting and lints as CI expects them.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
