@@ -16,7 +16,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("component"));
 
-    for watched in ["mi-core/src", "mi-core/wit", "mi-core/component/src", "mi-core/Cargo.toml", "mi-core/component/Cargo.toml", "Cargo.lock"] {
+    for watched in ["Cargo.toml", "Cargo.lock", "mi-core/src", "mi-core/wit", "mi-core/component/src", "mi-core/Cargo.toml", "mi-core/component/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=MIWA_COMPONENT_TARGET_DIR");

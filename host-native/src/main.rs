@@ -1,17 +1,11 @@
 //! `miwa`: the OpenSIPS-compatible Management Interface daemon and its command-line client.
 
-mod client;
-mod config;
-mod dispatch;
-mod logging;
-mod runtime;
-mod state;
-
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use config::Config;
-use dispatch::{Executor, MiDispatcher};
-use state::{readiness, HostState};
+use host_native::config::Config;
+use host_native::dispatch::{Executor, MiDispatcher};
+use host_native::state::{readiness, HostState};
+use host_native::{client, logging, runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

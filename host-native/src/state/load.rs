@@ -64,13 +64,15 @@ impl LoadTracker {
         })
     }
 
-    /// Starts the once-a-second sampler thread.
-    pub fn start(self: &Arc<Self>, processes: Arc<ProcessTable>) -> std::io::Result<()> {
+    /// Starts the once-a-second sampler thread; `every_second` runs on it after each sample
+    /// (the host refreshes slow-moving readings there).
+    pub fn start(self: &Arc<Self>, processes: Arc<ProcessTable>, every_second: impl Fn() + Send + 'static) -> std::io::Result<()> {
         let tracker = self.clone();
         std::thread::Builder::new().name("load-sampler".into()).spawn(move || {
             processes.register_current("load sampler");
             loop {
                 tracker.sample(&processes);
+                every_second();
                 std::thread::sleep(Duration::from_secs(1));
             }
         })?;

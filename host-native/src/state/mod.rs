@@ -51,12 +51,16 @@ pub struct HostState {
     status: status::StatusBoard,
     shutdown: watch::Sender<bool>,
     core_memory_cap: u64,
+    started_offset: i32,
+    now_offset: Arc<AtomicI32>,
 }
 
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The local UTC offset at `secs`, from the time-zone database (a few microseconds: read
+/// once a second by the load sampler, not per request).
 fn utc_offset(secs: i64) -> i32 {
     Local.timestamp_opt(secs, 0).single().map_or(0, |t| t.offset().fix().local_minus_utc())
 }
@@ -80,8 +84,12 @@ impl HostState {
         let (shutdown, _) = watch::channel(false);
         let processes = Arc::new(processes::ProcessTable::new(config.log.level));
         processes.register_current("main");
+        let started = unix_now();
+        let now_offset = Arc::new(AtomicI32::new(utc_offset(started)));
         let state = Arc::new(HostState {
-            started: unix_now(),
+            started,
+            started_offset: utc_offset(started),
+            now_offset: now_offset.clone(),
             arguments,
             processes: processes.clone(),
             xlog_level: AtomicI32::new(config.log.xlog_level),
@@ -95,7 +103,7 @@ impl HostState {
             core_memory_cap: config.core.max_memory as u64,
         });
         state.set_status("core", "main", readiness::INITIALIZING, "initializing");
-        state.load.start(state.processes.clone())?;
+        state.load.start(state.processes.clone(), move || now_offset.store(utc_offset(unix_now()), Ordering::Relaxed))?;
         Ok(state)
     }
 
@@ -179,8 +187,12 @@ impl HostState {
 
 impl Host for HostState {
     fn clock(&self) -> Clock {
-        let now = unix_now();
-        Clock { now, now_offset: utc_offset(now), started: self.started, started_offset: utc_offset(self.started) }
+        Clock {
+            now: unix_now(),
+            now_offset: self.now_offset.load(Ordering::Relaxed),
+            started: self.started,
+            started_offset: self.started_offset,
+        }
     }
 
     fn build_info(&self) -> BuildInfo {

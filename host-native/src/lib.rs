@@ -1,0 +1,9 @@
+//! The miwa daemon's parts: configuration, host state, the wasmtime runtime of the core
+//! component, the dispatcher the transports call, logging, and the `miwa call` client.
+
+pub mod client;
+pub mod config;
+pub mod dispatch;
+pub mod logging;
+pub mod runtime;
+pub mod state;
