@@ -16,7 +16,7 @@ fn core(c: &mut Criterion) {
     let state = HostState::start(&config, vec!["miwa".into()]).expect("host state");
     let runtime = CoreRuntime::new(&config.core, state.clone()).expect("core component");
     let native = mi_core::Core::default();
-    for (name, request) in [("uptime", UPTIME), ("which", WHICH)] {
+    for (name, request) in [("uptime", UPTIME), ("which", WHICH), ("empty", &b"[]"[..])] {
         let mut group = c.benchmark_group(name);
         group.bench_function("component", |b| b.iter(|| runtime.handle(black_box(request), false).expect("reply")));
         group.bench_function("native", |b| {

@@ -265,6 +265,18 @@ mod tests {
     }
 
     #[test]
+    fn example_file_lists_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../miwa.example.toml");
+        let example = Config::load(&path).unwrap();
+        let defaults = Config::default();
+        assert_eq!(format!("{:?}", example.http), format!("{:?}", defaults.http));
+        assert_eq!(format!("{:?}", example.core), format!("{:?}", defaults.core));
+        assert_eq!(format!("{:?}", example.cache), format!("{:?}", defaults.cache));
+        assert_eq!(example.log.level, defaults.log.level);
+        assert_eq!(example.events.threshold_ms, defaults.events.threshold_ms);
+    }
+
+    #[test]
     fn stack_limit_edges() {
         assert!(parse("[core]\nmax_wasm_stack = 16384\n").is_ok());
         assert!(parse("[core]\nmax_wasm_stack = 16383\n").is_err());

@@ -1,6 +1,7 @@
 //! The dispatcher the transports call: runs a request on the core, counts it, times it.
 
 use crate::runtime::{CoreFailure, CoreReply, CoreRuntime};
+use crate::state::stats::TransportCounters;
 use crate::state::{processes, HostState};
 use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::{Host, MiError, Reply as CoreRpcReply};
@@ -21,6 +22,7 @@ pub enum Executor {
 pub struct MiDispatcher {
     executor: Executor,
     state: Arc<HostState>,
+    transport_counters: Vec<(TransportKind, Arc<TransportCounters>)>,
     max_depth: u32,
     threshold: Option<Duration>,
 }
@@ -28,7 +30,8 @@ pub struct MiDispatcher {
 impl MiDispatcher {
     /// A dispatcher over `executor`; commands slower than `threshold` raise `E_CORE_THRESHOLD`.
     pub fn new(executor: Executor, state: Arc<HostState>, max_depth: u32, threshold: Option<Duration>) -> Self {
-        MiDispatcher { executor, state, max_depth, threshold }
+        let transport_counters = TransportKind::ALL.iter().map(|&k| (k, state.counters.transport(k.name()))).collect();
+        MiDispatcher { executor, state, transport_counters, max_depth, threshold }
     }
 
     fn run(&self, request: &[u8], pretty: bool) -> (Reply, Vec<(String, Option<i32>)>) {
@@ -77,7 +80,10 @@ impl Dispatcher for MiDispatcher {
         if let Some(process) = processes::current() {
             process.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         }
-        let counters = self.state.counters.transport(transport.name());
+        let counters = match self.transport_counters.iter().find(|(k, _)| *k == transport) {
+            Some((_, counters)) => counters.clone(),
+            None => self.state.counters.transport(transport.name()),
+        };
         counters.requests.fetch_add(1, Ordering::Relaxed);
         counters.rx_bytes.fetch_add(request.len() as u64, Ordering::Relaxed);
         if let Reply::Text(text) = &reply {

@@ -26,6 +26,12 @@ pub struct Recipe {
     pub handler: Handler,
 }
 
+impl AsRef<[&'static str]> for Recipe {
+    fn as_ref(&self) -> &[&'static str] {
+        self.params
+    }
+}
+
 /// A registered MI command.
 #[derive(Debug, Clone)]
 pub struct Command {

@@ -134,8 +134,7 @@ fn run_command(
                 "Command only supports named parameters",
             ));
         }
-        let names: Vec<&[&str]> = command.recipes.iter().map(|r| r.params).collect();
-        let chosen = match_recipe(&names, params).map_err(|m| m.to_error())?;
+        let chosen = match_recipe(&command.recipes, params).map_err(|m| m.to_error())?;
         let recipe = &command.recipes[chosen];
         let context = Context { host, registry };
         (recipe.handler)(&context, &Params::new(params, recipe.params))

@@ -12,16 +12,26 @@ pub fn ctime(secs: i64, offset: i32) -> String {
     let days = local.div_euclid(86_400);
     let in_day = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60,
-        year
-    )
+    let mut out = String::with_capacity(24);
+    out.push_str(DAYS[days.rem_euclid(7) as usize]);
+    out.push(' ');
+    out.push_str(MONTHS[(month - 1) as usize]);
+    out.push(' ');
+    out.push(if day >= 10 { digit(day / 10) } else { ' ' });
+    out.push(digit(day % 10));
+    for (i, part) in [in_day / 3600, in_day % 3600 / 60, in_day % 60].into_iter().enumerate() {
+        out.push(if i == 0 { ' ' } else { ':' });
+        out.push(digit(part / 10));
+        out.push(digit(part % 10));
+    }
+    out.push(' ');
+    out.push_str(&year.to_string());
+    out
+}
+
+/// The ASCII digit of `n` (0-9).
+fn digit(n: i64) -> char {
+    char::from(b'0' + n as u8)
 }
 
 /// Year, month (1-12) and day (1-31) of a day count since 1970-01-01 (proleptic Gregorian).

@@ -24,6 +24,9 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
+    /// Every transport, in the order their statistics are listed.
+    pub const ALL: [TransportKind; 1] = [TransportKind::Http];
+
     /// A short stable name (`http`).
     pub fn name(self) -> &'static str {
         match self {

@@ -125,8 +125,15 @@ fn write_number(out: &mut String, number: f64) {
 fn write_string(out: &mut String, text: &str) {
     let text = text.split('\0').next().unwrap_or("");
     out.push('"');
-    let mut plain_from = 0;
-    for (i, byte) in text.bytes().enumerate() {
+    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+    let Some(first) = text.bytes().position(|b| needs_escape(&b)) else {
+        out.push_str(text);
+        out.push('"');
+        return;
+    };
+    out.push_str(&text[..first]);
+    let mut plain_from = first;
+    for (i, byte) in text.bytes().enumerate().skip(first) {
         let escape = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
