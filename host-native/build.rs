@@ -11,13 +11,27 @@ use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let workspace = manifest_dir.parent().expect("host-native sits in the workspace").to_path_buf();
+    let workspace = manifest_dir
+        .parent()
+        .expect("host-native sits in the workspace")
+        .to_path_buf();
     let target_dir = env::var_os("MIWA_COMPONENT_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("component"));
 
-    for watched in ["Cargo.toml", "Cargo.lock", "mi-core/src", "mi-core/wit", "mi-core/component/src", "mi-core/Cargo.toml", "mi-core/component/Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "mi-core/src",
+        "mi-core/wit",
+        "mi-core/component/src",
+        "mi-core/Cargo.toml",
+        "mi-core/component/Cargo.toml",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=MIWA_COMPONENT_TARGET_DIR");
 
@@ -25,14 +39,34 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
-        .args(["build", "--package", "mi-core-component", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
+        .args([
+            "build",
+            "--package",
+            "mi-core-component",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "component",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (key, _) in env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         let inherited = (key.starts_with("CARGO_") && key != "CARGO_HOME")
             || matches!(
                 key.as_str(),
-                "RUSTFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER" | "TARGET" | "HOST" | "PROFILE" | "OPT_LEVEL" | "DEBUG" | "OUT_DIR" | "NUM_JOBS" | "RUSTDOC" | "RUSTC_LINKER"
+                "RUSTFLAGS"
+                    | "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "TARGET"
+                    | "HOST"
+                    | "PROFILE"
+                    | "OPT_LEVEL"
+                    | "DEBUG"
+                    | "OUT_DIR"
+                    | "NUM_JOBS"
+                    | "RUSTDOC"
+                    | "RUSTC_LINKER"
             );
         if inherited {
             command.env_remove(&key);
@@ -41,8 +75,15 @@ fn main() {
     let status = command.status().expect("cargo runs");
     assert!(status.success(), "building the MI core component failed (is the wasm32-wasip2 target installed? run: rustup target add wasm32-wasip2)");
 
-    let artifact = target_dir.join("wasm32-wasip2").join("component").join("mi_core_component.wasm");
-    assert!(artifact.exists(), "component not found at {}", artifact.display());
+    let artifact = target_dir
+        .join("wasm32-wasip2")
+        .join("component")
+        .join("mi_core_component.wasm");
+    assert!(
+        artifact.exists(),
+        "component not found at {}",
+        artifact.display()
+    );
     println!("cargo:rustc-env=MIWA_CORE_COMPONENT={}", artifact.display());
 
     let revision = Command::new("git")
@@ -63,6 +104,12 @@ fn main() {
             println!("cargo:rustc-env=MIWA_REVISION=unknown");
         }
     }
-    println!("cargo:rerun-if-changed={}", workspace.join(".git/HEAD").display());
-    println!("cargo:rerun-if-changed={}", workspace.join(".git/refs/heads").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join(".git/HEAD").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join(".git/refs/heads").display()
+    );
 }

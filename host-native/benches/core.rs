@@ -18,7 +18,9 @@ fn core(c: &mut Criterion) {
     let native = mi_core::Core::default();
     for (name, request) in [("uptime", UPTIME), ("which", WHICH), ("empty", &b"[]"[..])] {
         let mut group = c.benchmark_group(name);
-        group.bench_function("component", |b| b.iter(|| runtime.handle(black_box(request), false).expect("reply")));
+        group.bench_function("component", |b| {
+            b.iter(|| runtime.handle(black_box(request), false).expect("reply"))
+        });
         group.bench_function("native", |b| {
             b.iter(|| native.handle(state.as_ref(), black_box(request), HandleOptions::default()))
         });

@@ -22,7 +22,12 @@ const ARRAY_PARAMS: [(&str, usize, &str); 9] = [
 
 fn is_named(arg: &str) -> bool {
     match arg.split_once('=') {
-        Some((name, _)) => !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic() || matches!(b, b'.' | b'_' | b'-')),
+        Some((name, _)) => {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphabetic() || matches!(b, b'.' | b'_' | b'-'))
+        }
         None => false,
     }
 }
@@ -40,9 +45,12 @@ pub fn build_params(command: &str, args: &[String], json_values: bool) -> Value 
         for arg in args {
             let (name, value) = arg.split_once('=').expect("checked by is_named");
             let value = match array {
-                Some((_, _, array_name)) if *array_name == name && !json_values => {
-                    Value::Array(value.split_whitespace().map(|v| Value::String(v.into())).collect())
-                }
+                Some((_, _, array_name)) if *array_name == name && !json_values => Value::Array(
+                    value
+                        .split_whitespace()
+                        .map(|v| Value::String(v.into()))
+                        .collect(),
+                ),
                 _ => Value::String(value.into()),
             };
             named.insert(name.to_string(), value);
@@ -59,7 +67,12 @@ pub fn build_params(command: &str, args: &[String], json_values: bool) -> Value 
     match array {
         Some((_, index, _)) if !json_values && args.len() > *index => {
             let mut values: Vec<Value> = args[..*index].iter().map(decode).collect();
-            values.push(Value::Array(args[*index..].iter().map(|a| Value::String(a.clone())).collect()));
+            values.push(Value::Array(
+                args[*index..]
+                    .iter()
+                    .map(|a| Value::String(a.clone()))
+                    .collect(),
+            ));
             Value::Array(values)
         }
         _ => Value::Array(args.iter().map(decode).collect()),
@@ -83,7 +96,8 @@ pub async fn post_http(url: &str, body: String) -> anyhow::Result<String> {
     let stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, format!("{host}:{port}"))
@@ -100,7 +114,8 @@ pub async fn post_http(url: &str, body: String) -> anyhow::Result<String> {
 
 /// What a reply means for the command line: the result, or an error line.
 pub fn interpret(reply: &str) -> Result<Value, String> {
-    let value: Value = serde_json::from_str(reply.trim()).map_err(|e| format!("could not decode the reply ({e}): {reply}"))?;
+    let value: Value = serde_json::from_str(reply.trim())
+        .map_err(|e| format!("could not decode the reply ({e}): {reply}"))?;
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
         let code = error.get("code").and_then(Value::as_i64).unwrap_or(500);
         let message = error.get("message").and_then(Value::as_str).unwrap_or("");
@@ -110,7 +125,10 @@ pub fn interpret(reply: &str) -> Result<Value, String> {
             _ => format!("{code}: {message}"),
         });
     }
-    value.get("result").cloned().ok_or_else(|| "-32603: Internal error (reply without result)".to_string())
+    value
+        .get("result")
+        .cloned()
+        .ok_or_else(|| "-32603: Internal error (reply without result)".to_string())
 }
 
 #[cfg(test)]
@@ -124,24 +142,58 @@ mod tests {
     #[test]
     fn opensips_cli_parameter_rules() {
         assert_eq!(build_params("ps", &[], false), json!({}));
-        assert_eq!(build_params("log_level", &args(&["level=4"]), false), json!({"level": "4"}));
-        assert_eq!(build_params("log_level", &args(&["4", "123"]), false), json!(["4", "123"]));
-        assert_eq!(build_params("log_level", &args(&["level=4", "9"]), false), json!(["level=4", "9"]));
-        assert_eq!(build_params("get_statistics", &args(&["core:", "shmem:"]), false), json!([["core:", "shmem:"]]));
-        assert_eq!(build_params("get_statistics", &args(&["statistics=load: net:"]), false), json!({"statistics": ["load:", "net:"]}));
-        assert_eq!(build_params("raise_event", &args(&["E_X", "a", "b"]), false), json!(["E_X", ["a", "b"]]));
-        assert_eq!(build_params("raise_event", &args(&["E_X", "[\"a\", 5]"]), true), json!(["E_X", ["a", 5]]));
+        assert_eq!(
+            build_params("log_level", &args(&["level=4"]), false),
+            json!({"level": "4"})
+        );
+        assert_eq!(
+            build_params("log_level", &args(&["4", "123"]), false),
+            json!(["4", "123"])
+        );
+        assert_eq!(
+            build_params("log_level", &args(&["level=4", "9"]), false),
+            json!(["level=4", "9"])
+        );
+        assert_eq!(
+            build_params("get_statistics", &args(&["core:", "shmem:"]), false),
+            json!([["core:", "shmem:"]])
+        );
+        assert_eq!(
+            build_params("get_statistics", &args(&["statistics=load: net:"]), false),
+            json!({"statistics": ["load:", "net:"]})
+        );
+        assert_eq!(
+            build_params("raise_event", &args(&["E_X", "a", "b"]), false),
+            json!(["E_X", ["a", "b"]])
+        );
+        assert_eq!(
+            build_params("raise_event", &args(&["E_X", "[\"a\", 5]"]), true),
+            json!(["E_X", ["a", 5]])
+        );
     }
 
     #[test]
     fn reply_interpretation() {
-        assert_eq!(interpret(r#"{"jsonrpc":"2.0","result":{"a":1},"id":"1"}"#), Ok(json!({"a": 1})));
-        assert_eq!(interpret(r#"{"jsonrpc":"2.0","result":null,"id":"1"}"#), Ok(Value::Null));
         assert_eq!(
-            interpret(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"Bad PID"},"id":"1"}"#),
+            interpret(r#"{"jsonrpc":"2.0","result":{"a":1},"id":"1"}"#),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(
+            interpret(r#"{"jsonrpc":"2.0","result":null,"id":"1"}"#),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            interpret(
+                r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"Bad PID"},"id":"1"}"#
+            ),
             Err("-32602: Invalid params (Bad PID)".into())
         );
-        assert_eq!(interpret(r#"{"jsonrpc":"2.0","error":{"code":404,"message":"unknown MI command"},"id":"1"}"#), Err("404: unknown MI command".into()));
+        assert_eq!(
+            interpret(
+                r#"{"jsonrpc":"2.0","error":{"code":404,"message":"unknown MI command"},"id":"1"}"#
+            ),
+            Err("404: unknown MI command".into())
+        );
         assert!(interpret("400 Parse_error").is_err());
     }
 }

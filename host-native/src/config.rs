@@ -213,12 +213,21 @@ impl Config {
             return invalid("core.max_memory", "must be at least 1048576 (1 MiB)");
         }
         if !(16 << 10..=(1 << 30)).contains(&self.core.max_wasm_stack) {
-            return invalid("core.max_wasm_stack", "must be between 16384 and 1073741824");
+            return invalid(
+                "core.max_wasm_stack",
+                "must be between 16384 and 1073741824",
+            );
         }
         if self.core.max_json_depth == 0 {
             return invalid("core.max_json_depth", "must be at least 1");
         }
-        if self.http.root.is_empty() || !self.http.root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if self.http.root.is_empty()
+            || !self
+                .http
+                .root
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return invalid("http.root", "must be letters, digits and '_' only");
         }
         if self.http.max_body == 0 {
@@ -255,12 +264,17 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_key() {
         let unknown = parse("[http]\nprot = 1\n").unwrap_err().to_string();
-        assert!(unknown.contains("miwa.toml") && unknown.contains("prot"), "{unknown}");
+        assert!(
+            unknown.contains("miwa.toml") && unknown.contains("prot"),
+            "{unknown}"
+        );
         let mistyped = parse("[http]\nport = \"x\"\n").unwrap_err().to_string();
         assert!(mistyped.contains("port"), "{mistyped}");
         let invalid = parse("[http]\nroot = \"a/b\"\n").unwrap_err().to_string();
         assert!(invalid.contains("http.root"), "{invalid}");
-        let zero = parse("[core]\ncall_timeout_ms = 0\n").unwrap_err().to_string();
+        let zero = parse("[core]\ncall_timeout_ms = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(zero.contains("core.call_timeout_ms"), "{zero}");
     }
 
@@ -269,9 +283,18 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../miwa.example.toml");
         let example = Config::load(&path).unwrap();
         let defaults = Config::default();
-        assert_eq!(format!("{:?}", example.http), format!("{:?}", defaults.http));
-        assert_eq!(format!("{:?}", example.core), format!("{:?}", defaults.core));
-        assert_eq!(format!("{:?}", example.cache), format!("{:?}", defaults.cache));
+        assert_eq!(
+            format!("{:?}", example.http),
+            format!("{:?}", defaults.http)
+        );
+        assert_eq!(
+            format!("{:?}", example.core),
+            format!("{:?}", defaults.core)
+        );
+        assert_eq!(
+            format!("{:?}", example.cache),
+            format!("{:?}", defaults.cache)
+        );
         assert_eq!(example.log.level, defaults.log.level);
         assert_eq!(example.events.threshold_ms, defaults.events.threshold_ms);
     }

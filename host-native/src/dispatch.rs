@@ -29,9 +29,23 @@ pub struct MiDispatcher {
 
 impl MiDispatcher {
     /// A dispatcher over `executor`; commands slower than `threshold` raise `E_CORE_THRESHOLD`.
-    pub fn new(executor: Executor, state: Arc<HostState>, max_depth: u32, threshold: Option<Duration>) -> Self {
-        let transport_counters = TransportKind::ALL.iter().map(|&k| (k, state.counters.transport(k.name()))).collect();
-        MiDispatcher { executor, state, transport_counters, max_depth, threshold }
+    pub fn new(
+        executor: Executor,
+        state: Arc<HostState>,
+        max_depth: u32,
+        threshold: Option<Duration>,
+    ) -> Self {
+        let transport_counters = TransportKind::ALL
+            .iter()
+            .map(|&k| (k, state.counters.transport(k.name())))
+            .collect();
+        MiDispatcher {
+            executor,
+            state,
+            transport_counters,
+            max_depth,
+            threshold,
+        }
     }
 
     fn run(&self, request: &[u8], pretty: bool) -> (Reply, Vec<(String, Option<i32>)>) {
@@ -43,7 +57,14 @@ impl MiDispatcher {
                         CoreReply::Nothing => Reply::Nothing,
                         CoreReply::Unprintable => Reply::Unprintable,
                     };
-                    (reply, handled.calls.into_iter().map(|c| (c.command, c.error)).collect())
+                    (
+                        reply,
+                        handled
+                            .calls
+                            .into_iter()
+                            .map(|c| (c.command, c.error))
+                            .collect(),
+                    )
                 }
                 Err(failure) => {
                     tracing::error!(%failure, "request failed inside the core");
@@ -51,19 +72,36 @@ impl MiDispatcher {
                 }
             },
             Executor::NativeBaseline(core) => {
-                let handled = core.handle(self.state.as_ref() as &dyn Host, request, HandleOptions { pretty, max_depth: self.max_depth });
+                let handled = core.handle(
+                    self.state.as_ref() as &dyn Host,
+                    request,
+                    HandleOptions {
+                        pretty,
+                        max_depth: self.max_depth,
+                    },
+                );
                 let reply = match handled.reply {
                     CoreRpcReply::Text(text) => Reply::Text(text),
                     CoreRpcReply::Nothing => Reply::Nothing,
                     CoreRpcReply::Unprintable => Reply::Unprintable,
                 };
-                (reply, handled.calls.into_iter().map(|c| (c.command, c.error)).collect())
+                (
+                    reply,
+                    handled
+                        .calls
+                        .into_iter()
+                        .map(|c| (c.command, c.error))
+                        .collect(),
+                )
             }
         }
     }
 
     fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
-        let options = HandleOptions { pretty, max_depth: self.max_depth };
+        let options = HandleOptions {
+            pretty,
+            max_depth: self.max_depth,
+        };
         match failure_reply(request, MiError::server_error(failure.to_string()), options) {
             CoreRpcReply::Text(text) => Reply::Text(text),
             CoreRpcReply::Nothing => Reply::Nothing,
@@ -78,25 +116,38 @@ impl Dispatcher for MiDispatcher {
         let (reply, calls) = self.run(request, pretty);
         let elapsed = started.elapsed();
         if let Some(process) = processes::current() {
-            process.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+            process
+                .busy_ns
+                .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         }
-        let counters = match self.transport_counters.iter().find(|(k, _)| *k == transport) {
+        let counters = match self
+            .transport_counters
+            .iter()
+            .find(|(k, _)| *k == transport)
+        {
             Some((_, counters)) => counters.clone(),
             None => self.state.counters.transport(transport.name()),
         };
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        counters.rx_bytes.fetch_add(request.len() as u64, Ordering::Relaxed);
+        counters
+            .rx_bytes
+            .fetch_add(request.len() as u64, Ordering::Relaxed);
         if let Reply::Text(text) = &reply {
-            counters.tx_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+            counters
+                .tx_bytes
+                .fetch_add(text.len() as u64, Ordering::Relaxed);
         }
-        let failed = calls.is_empty() || calls.iter().any(|(_, e)| e.is_some()) || reply == Reply::Unprintable;
+        let failed = calls.is_empty()
+            || calls.iter().any(|(_, e)| e.is_some())
+            || reply == Reply::Unprintable;
         if failed {
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
         for (command, error) in &calls {
             self.state.counters.count_command(command, error.is_some());
             if self.threshold.is_some_and(|t| elapsed > t) {
-                self.state.raise_threshold(command, transport.name(), elapsed.as_micros() as u64);
+                self.state
+                    .raise_threshold(command, transport.name(), elapsed.as_micros() as u64);
             }
         }
         reply

@@ -13,7 +13,11 @@ use std::time::Duration;
 use transports::http::{self, HttpSettings};
 
 #[derive(Parser)]
-#[command(name = "miwa", version, about = "OpenSIPS Management Interface daemon and client")]
+#[command(
+    name = "miwa",
+    version,
+    about = "OpenSIPS Management Interface daemon and client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,21 +53,32 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, native_core_baseline } => match serve(config, native_core_baseline) {
+        Command::Serve {
+            config,
+            native_core_baseline,
+        } => match serve(config, native_core_baseline) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("miwa: {error:#}");
                 ExitCode::FAILURE
             }
         },
-        Command::Call { url, json, command, args } => call(&url, json, &command, &args),
+        Command::Call {
+            url,
+            json,
+            command,
+            args,
+        } => call(&url, json, &command, &args),
     }
 }
 
 fn call(url: &str, json_values: bool, command: &str, args: &[String]) -> ExitCode {
     let params = client::build_params(command, args, json_values);
     let body = client::request_body(command, &params);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("miwa: {error}");
@@ -79,7 +94,10 @@ fn call(url: &str, json_values: bool, command: &str, args: &[String]) -> ExitCod
     };
     match client::interpret(&reply) {
         Ok(result) => {
-            println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&result).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(line) => {
@@ -94,7 +112,8 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let state = HostState::start(&config, std::env::args().collect()).context("starting host services")?;
+    let state =
+        HostState::start(&config, std::env::args().collect()).context("starting host services")?;
     logging::init(state.processes.global_level());
 
     let executor = if native_core_baseline {
@@ -103,11 +122,19 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     } else {
         Executor::Component(runtime::CoreRuntime::new(&config.core, state.clone())?)
     };
-    let threshold = (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
-    let dispatcher: Arc<dyn transports::Dispatcher> =
-        Arc::new(MiDispatcher::new(executor, state.clone(), config.core.max_json_depth, threshold));
+    let threshold =
+        (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
+    let dispatcher: Arc<dyn transports::Dispatcher> = Arc::new(MiDispatcher::new(
+        executor,
+        state.clone(),
+        config.core.max_json_depth,
+        threshold,
+    ));
 
-    let workers = config.http.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = config
+        .http
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let start_state = state.clone();
     let stop_state = state.clone();
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -122,7 +149,11 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     tokio.block_on(run(config, state, dispatcher))
 }
 
-async fn run(config: Config, state: Arc<HostState>, dispatcher: Arc<dyn transports::Dispatcher>) -> anyhow::Result<()> {
+async fn run(
+    config: Config,
+    state: Arc<HostState>,
+    dispatcher: Arc<dyn transports::Dispatcher>,
+) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut endpoints = Vec::new();
     if config.http.enabled {
@@ -134,11 +165,22 @@ async fn run(config: Config, state: Arc<HostState>, dispatcher: Arc<dyn transpor
         let settings = HttpSettings {
             root: config.http.root.clone(),
             max_body: config.http.max_body,
-            idle_timeout: (config.http.conn_timeout > 0).then(|| Duration::from_secs(config.http.conn_timeout)),
+            idle_timeout: (config.http.conn_timeout > 0)
+                .then(|| Duration::from_secs(config.http.conn_timeout)),
             pretty: config.http.pretty_printing,
         };
-        state.set_status("mi_http", "main", readiness::RUNNING, &format!("listening on {bound}"));
-        tasks.spawn(http::serve(listener, settings, dispatcher.clone(), state.shutdown_signal()));
+        state.set_status(
+            "mi_http",
+            "main",
+            readiness::RUNNING,
+            &format!("listening on {bound}"),
+        );
+        tasks.spawn(http::serve(
+            listener,
+            settings,
+            dispatcher.clone(),
+            state.shutdown_signal(),
+        ));
         endpoints.push(format!("http={bound}"));
     }
     state.set_status("core", "main", readiness::RUNNING, "running");
@@ -154,7 +196,10 @@ async fn run(config: Config, state: Arc<HostState>, dispatcher: Arc<dyn transpor
     }
     tracing::info!("shutting down");
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish within 5 s");
     }
     Ok(())

@@ -216,7 +216,13 @@ pub trait Host {
     /// Resets every counter.
     fn reset_all_statistics(&self);
     /// Stores a value; `expire` 0 = never.
-    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), CacheError>;
+    fn cache_store(
+        &self,
+        system: &str,
+        key: &str,
+        value: &str,
+        expire: u32,
+    ) -> Result<(), CacheError>;
     /// Fetches a value; `Ok(None)` if absent or expired.
     fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError>;
     /// Removes a value (absent is fine).

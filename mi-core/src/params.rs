@@ -15,15 +15,16 @@ pub enum RawParams<'a> {
 }
 
 impl<'a> RawParams<'a> {
-    /// Classifies a `params` member; `Err` if it is neither array nor object.
-    pub fn from_member(params: Option<&'a Value>) -> Result<Self, ()> {
+    /// Classifies a `params` member; `None` if it is neither array nor object (an
+    /// invalid request).
+    pub fn from_member(params: Option<&'a Value>) -> Option<Self> {
         match params {
-            None => Ok(RawParams::None),
-            Some(Value::Array(items)) if items.is_empty() => Ok(RawParams::None),
-            Some(Value::Array(items)) => Ok(RawParams::Positional(items)),
-            Some(Value::Object(members)) if members.is_empty() => Ok(RawParams::None),
-            Some(Value::Object(members)) => Ok(RawParams::Named(members)),
-            Some(_) => Err(()),
+            None => Some(RawParams::None),
+            Some(Value::Array(items)) if items.is_empty() => Some(RawParams::None),
+            Some(Value::Array(items)) => Some(RawParams::Positional(items)),
+            Some(Value::Object(members)) if members.is_empty() => Some(RawParams::None),
+            Some(Value::Object(members)) => Some(RawParams::Named(members)),
+            Some(_) => None,
         }
     }
 }
@@ -246,7 +247,10 @@ mod tests {
         let r = vec![vec!["a", "b"], vec!["c", "d"]];
         assert_eq!(pick(&r, "[1,2]"), Err(RecipeMismatch::Ambiguous));
         assert_eq!(pick(&r, r#"{"c":1,"d":2}"#), Ok(1));
-        assert_eq!(pick(&r, r#"{"a":1,"a":2}"#), Err(RecipeMismatch::NamesDoNotMatch));
+        assert_eq!(
+            pick(&r, r#"{"a":1,"a":2}"#),
+            Err(RecipeMismatch::NamesDoNotMatch)
+        );
     }
 
     #[test]
@@ -260,8 +264,11 @@ mod tests {
 
     #[test]
     fn int_getter_coercions() {
-        let value = params_of(r#"[4.7, "12", "-", "+7", "12a", "", "x4", true, null, [1], 1e12, "-3"]"#);
-        let Value::Array(items) = &value else { unreachable!() };
+        let value =
+            params_of(r#"[4.7, "12", "-", "+7", "12a", "", "x4", true, null, [1], 1e12, "-3"]"#);
+        let Value::Array(items) = &value else {
+            unreachable!()
+        };
         let got: Vec<Option<i32>> = items.iter().map(int_of).collect();
         assert_eq!(
             got,
@@ -293,7 +300,9 @@ mod tests {
     #[test]
     fn getter_errors_name_the_parameter() {
         let value = params_of(r#"[[], [{"x":1}], "all"]"#);
-        let Value::Array(items) = &value else { unreachable!() };
+        let Value::Array(items) = &value else {
+            unreachable!()
+        };
         let names = ["a", "b", "c"];
         let params = Params::new(RawParams::Positional(items), &names);
         assert_eq!(
@@ -309,13 +318,18 @@ mod tests {
             Some("Bad type for parameter 'c'")
         );
         let missing = params.int("zzz").unwrap_err();
-        assert_eq!((missing.code, missing.data.as_deref()), (-32000, Some("Failed to handle parameter")));
+        assert_eq!(
+            (missing.code, missing.data.as_deref()),
+            (-32000, Some("Failed to handle parameter"))
+        );
     }
 
     #[test]
     fn named_lookup_is_case_insensitive_first_match() {
         let value = params_of(r#"{"Level":"5","level":6}"#);
-        let Value::Object(members) = &value else { unreachable!() };
+        let Value::Object(members) = &value else {
+            unreachable!()
+        };
         let names = ["level"];
         let params = Params::new(RawParams::Named(members), &names);
         assert_eq!(params.int("level"), Ok(5));

@@ -101,7 +101,7 @@ fn handle_value(
     let params = RawParams::from_member(request.get_ci("params"));
     let valid = matches!(request, Value::Object(_)) && !matches!(id, Id::Unprintable) && jsonrpc_ok;
     let (method, params) = match (valid, method, params) {
-        (true, Some(method), Ok(params)) => (method, params),
+        (true, Some(method), Some(params)) => (method, params),
         _ => {
             return match id {
                 Id::Unprintable => Err(()),
@@ -175,12 +175,12 @@ pub fn handle(
         Ok((Value::Array(members), _)) if !members.is_empty() => {
             let replies: Vec<Value> = members
                 .iter()
-                .filter_map(|member| {
-                    match handle_value(registry, host, member, &mut calls) {
+                .filter_map(
+                    |member| match handle_value(registry, host, member, &mut calls) {
                         Ok(reply) => reply,
                         Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
-                    }
-                })
+                    },
+                )
                 .collect();
             if replies.is_empty() {
                 Reply::Nothing
@@ -228,8 +228,8 @@ pub fn call(
 ) -> (Result<Value, MiError>, Vec<CallRecord>) {
     let mut calls = Vec::new();
     let outcome = match RawParams::from_member(params) {
-        Ok(raw) => run_command(registry, host, command, raw, &mut calls),
-        Err(()) => Err(MiError::invalid_request()),
+        Some(raw) => run_command(registry, host, command, raw, &mut calls),
+        None => Err(MiError::invalid_request()),
     };
     (outcome, calls)
 }

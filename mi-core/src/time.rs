@@ -19,7 +19,10 @@ pub fn ctime(secs: i64, offset: i32) -> String {
     out.push(' ');
     out.push(if day >= 10 { digit(day / 10) } else { ' ' });
     out.push(digit(day % 10));
-    for (i, part) in [in_day / 3600, in_day % 3600 / 60, in_day % 60].into_iter().enumerate() {
+    for (i, part) in [in_day / 3600, in_day % 3600 / 60, in_day % 60]
+        .into_iter()
+        .enumerate()
+    {
         out.push(if i == 0 { ' ' } else { ':' });
         out.push(digit(part / 10));
         out.push(digit(part % 10));

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
 }
 
 /// The `miwa` binary built next to this test binary (`MIWA_BIN` overrides).
@@ -20,15 +23,25 @@ pub fn miwa_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let bin = profile_dir.join("miwa");
-    assert!(bin.exists(), "{} not built: run `cargo build --release -p host-native` first (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build --release -p host-native` first (make test does)",
+        bin.display()
+    );
     bin
 }
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running `miwa serve`, killed when dropped.
@@ -61,7 +74,10 @@ impl Daemon {
             .arg(&config_path)
             .args(args)
             .current_dir(dir.path())
-            .env("XDG_CACHE_HOME", workspace().join("target").join("test-cache"))
+            .env(
+                "XDG_CACHE_HOME",
+                workspace().join("target").join("test-cache"),
+            )
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.path().join("stderr.log"))?)
             .spawn()
@@ -75,7 +91,11 @@ impl Daemon {
             let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
             bail!("miwa did not start: {line:?}\n{log}");
         }
-        Ok(Daemon { child, http: SocketAddr::from(([127, 0, 0, 1], port)), dir })
+        Ok(Daemon {
+            child,
+            http: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        })
     }
 
     /// The JSON-RPC URL.
@@ -91,13 +111,21 @@ impl Daemon {
             body.len()
         );
         let raw = exchange(self.http, request.as_bytes(), Duration::from_secs(5))?;
-        parse_responses(&raw).into_iter().next().context("no HTTP response")
+        parse_responses(&raw)
+            .into_iter()
+            .next()
+            .context("no HTTP response")
     }
 
     /// Calls a method and returns the reply parsed as JSON.
     pub fn rpc(&self, body: &str) -> anyhow::Result<Value> {
         let response = self.post(body)?;
-        serde_json::from_slice(&response.body).with_context(|| format!("reply is not JSON: {:?}", String::from_utf8_lossy(&response.body)))
+        serde_json::from_slice(&response.body).with_context(|| {
+            format!(
+                "reply is not JSON: {:?}",
+                String::from_utf8_lossy(&response.body)
+            )
+        })
     }
 
     /// Whether the process is still running.
@@ -135,7 +163,11 @@ pub fn exchange(addr: SocketAddr, request: &[u8], quiet: Duration) -> anyhow::Re
 
 /// Reads until `count` complete responses arrived, the peer closed, or `quiet` passed
 /// without new bytes.
-pub fn read_responses(stream: &mut TcpStream, count: usize, quiet: Duration) -> anyhow::Result<Vec<u8>> {
+pub fn read_responses(
+    stream: &mut TcpStream,
+    count: usize,
+    quiet: Duration,
+) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     stream.set_read_timeout(Some(quiet))?;
@@ -149,7 +181,16 @@ pub fn read_responses(stream: &mut TcpStream, count: usize, quiet: Duration) -> 
                     break;
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::ConnectionReset) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                break
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -172,7 +213,14 @@ pub fn read_until_quiet(stream: &mut TcpStream, quiet: Duration) -> anyhow::Resu
                     stream.set_read_timeout(Some(Duration::from_millis(50)))?;
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(e) => return Err(e.into()),
         }
@@ -204,7 +252,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// A header value by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -215,7 +266,11 @@ pub fn parse_responses(raw: &[u8]) -> Vec<HttpResponse> {
     while let Some(end) = find(rest, b"\r\n\r\n") {
         let head = String::from_utf8_lossy(&rest[..end]).into_owned();
         let mut lines = head.split("\r\n");
-        let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -224,13 +279,20 @@ pub fn parse_responses(raw: &[u8]) -> Vec<HttpResponse> {
         if status == 100 {
             continue;
         }
-        let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
         let mut body = Vec::new();
         let mut complete = true;
         if get("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
             complete = false;
             while let Some(line_end) = find(rest, b"\r\n") {
-                let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16).unwrap_or(0);
+                let size =
+                    usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16)
+                        .unwrap_or(0);
                 if rest.len() < line_end + 2 + size + 2 {
                     break;
                 }
@@ -247,7 +309,12 @@ pub fn parse_responses(raw: &[u8]) -> Vec<HttpResponse> {
             body.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
         }
-        out.push(HttpResponse { status, headers, body, complete });
+        out.push(HttpResponse {
+            status,
+            headers,
+            body,
+            complete,
+        });
     }
     out
 }
@@ -261,13 +328,19 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn same_shape(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same_shape(va, vb))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_shape(va, vb))
         }
         (Value::Array(x), Value::Array(y)) => match (x.first(), y.first()) {
             (Some(p), Some(q)) => same_shape(p, q),
             _ => true,
         },
-        (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) | (Value::Null, Value::Null) => true,
+        (Value::Number(_), Value::Number(_))
+        | (Value::String(_), Value::String(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Null, Value::Null) => true,
         _ => false,
     }
 }
@@ -290,8 +363,14 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert!(same_shape(&json!({"a": 1, "b": ["x"]}), &json!({"a": 2, "b": ["y", "z"]})));
-        assert!(!same_shape(&json!({"a": 1, "b": 2}), &json!({"b": 2, "a": 1})));
+        assert!(same_shape(
+            &json!({"a": 1, "b": ["x"]}),
+            &json!({"a": 2, "b": ["y", "z"]})
+        ));
+        assert!(!same_shape(
+            &json!({"a": 1, "b": 2}),
+            &json!({"b": 2, "a": 1})
+        ));
         assert!(!same_shape(&json!({"a": 1}), &json!({"a": "1"})));
         assert!(same_shape(&json!([]), &json!([{"x": 1}])));
     }
@@ -301,7 +380,14 @@ mod tests {
         let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
         let responses = parse_responses(raw);
         assert_eq!(responses.len(), 2);
-        assert_eq!((responses[0].status, responses[0].body.as_slice(), responses[0].complete), (200, &b"abc"[..], true));
+        assert_eq!(
+            (
+                responses[0].status,
+                responses[0].body.as_slice(),
+                responses[0].complete
+            ),
+            (200, &b"abc"[..], true)
+        );
         assert_eq!(responses[1].status, 202);
     }
 }

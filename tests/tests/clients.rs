@@ -8,37 +8,75 @@ use std::process::{Command, Output};
 
 fn venv_tool(name: &str) -> PathBuf {
     let tool = workspace().join("tests/.venv/bin").join(name);
-    assert!(tool.exists(), "{} is missing: `make test` installs the Python clients into tests/.venv", tool.display());
+    assert!(
+        tool.exists(),
+        "{} is missing: `make test` installs the Python clients into tests/.venv",
+        tool.display()
+    );
     tool
 }
 
 fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 fn stdout_json(output: &Output) -> Value {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 fn assert_processes(ps: &Value) {
     let processes = ps["Processes"].as_array().expect("Processes array");
     assert!(processes.iter().any(|p| p["Type"] == "MI worker"), "{ps}");
     for p in processes {
-        assert!(p["ID"].is_u64() && p["PID"].as_u64().is_some_and(|pid| pid > 0), "{p}");
+        assert!(
+            p["ID"].is_u64() && p["PID"].as_u64().is_some_and(|pid| pid > 0),
+            "{p}"
+        );
     }
 }
 
 #[test]
 fn curl_posts_json_rpc() {
     let daemon = Daemon::start("").unwrap();
-    let output = run(Command::new("curl").args(["-s", "-H", "Content-Type: application/json", "-d", r#"{"jsonrpc":"2.0","method":"ps","id":1}"#, &daemon.url()]));
+    let output = run(Command::new("curl").args([
+        "-s",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+        &daemon.url(),
+    ]));
     let reply = stdout_json(&output);
     assert_eq!(reply["jsonrpc"], "2.0");
     assert_eq!(reply["id"], 1);
     assert_processes(&reply["result"]);
-    let output = run(Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "x=1", &daemon.url()]));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "400", "form bodies are refused as OpenSIPS does");
+    let output = run(Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-d",
+        "x=1",
+        &daemon.url(),
+    ]));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "400",
+        "form bodies are refused as OpenSIPS does"
+    );
 }
 
 #[test]
@@ -52,12 +90,19 @@ fn opensips_cli_over_http() {
             .env("HOME", daemon.dir.path()))
     };
     assert_processes(&stdout_json(&cli(&["ps"])));
-    assert_eq!(stdout_json(&cli(&["log_level", "level=4"])), serde_json::json!({"New global log level": 4}));
+    assert_eq!(
+        stdout_json(&cli(&["log_level", "level=4"])),
+        serde_json::json!({"New global log level": 4})
+    );
     let stats = stdout_json(&cli(&["get_statistics", "core:", "shmem:"]));
-    assert!(stats["core:timestamp"].is_u64() && stats["shmem:real_used_size"].as_u64().unwrap() > 0, "{stats}");
+    assert!(
+        stats["core:timestamp"].is_u64() && stats["shmem:real_used_size"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
     let failed = cli(&["log_level", "3", "999999"]);
     assert!(!failed.status.success());
-    let text = String::from_utf8_lossy(&failed.stderr).to_string() + &String::from_utf8_lossy(&failed.stdout);
+    let text = String::from_utf8_lossy(&failed.stderr).to_string()
+        + &String::from_utf8_lossy(&failed.stdout);
     assert!(text.contains("-32602: Invalid params (Bad PID)"), "{text}");
 }
 
@@ -65,30 +110,67 @@ fn opensips_cli_over_http() {
 fn opensips_mi_over_http() {
     let daemon = Daemon::start("").unwrap();
     let port = daemon.http.port().to_string();
-    let mi = |args: &[&str]| run(Command::new(venv_tool("opensips-mi")).args(["-t", "http", "-p", &port]).args(args));
+    let mi = |args: &[&str]| {
+        run(Command::new(venv_tool("opensips-mi"))
+            .args(["-t", "http", "-p", &port])
+            .args(args))
+    };
     assert_processes(&stdout_json(&mi(&["ps"])));
     let uptime = stdout_json(&mi(&["uptime"]));
-    assert!(uptime["Up time"].as_str().unwrap().ends_with(" [sec]"), "{uptime}");
-    assert_eq!(stdout_json(&mi(&["log_level", "-j", r#"{"level": 2}"#])), serde_json::json!({"New global log level": 2}));
+    assert!(
+        uptime["Up time"].as_str().unwrap().ends_with(" [sec]"),
+        "{uptime}"
+    );
+    assert_eq!(
+        stdout_json(&mi(&["log_level", "-j", r#"{"level": 2}"#])),
+        serde_json::json!({"New global log level": 2})
+    );
     let stats = stdout_json(&mi(&["-s", "core:", "load:"]));
-    assert!(stats["load:processes_number"].as_u64().unwrap() >= 3, "{stats}");
+    assert!(
+        stats["load:processes_number"].as_u64().unwrap() >= 3,
+        "{stats}"
+    );
 }
 
 #[test]
 fn miwa_call_prints_results_and_errors() {
     let daemon = Daemon::start("").unwrap();
-    let call = |args: &[&str]| run(Command::new(miwa_bin()).args(["call", "--url", &daemon.url()]).args(args));
+    let call = |args: &[&str]| {
+        run(Command::new(miwa_bin())
+            .args(["call", "--url", &daemon.url()])
+            .args(args))
+    };
     assert_processes(&stdout_json(&call(&["ps"])));
-    assert_eq!(stdout_json(&call(&["log_level", "level=4"])), serde_json::json!({"New global log level": 4}));
+    assert_eq!(
+        stdout_json(&call(&["log_level", "level=4"])),
+        serde_json::json!({"New global log level": 4})
+    );
     let levels = stdout_json(&call(&["log_level"]));
-    assert!(levels["Processes"].as_array().unwrap().iter().all(|p| p["Log level"] == 4), "{levels}");
+    assert!(
+        levels["Processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["Log level"] == 4),
+        "{levels}"
+    );
     let stats = stdout_json(&call(&["get_statistics", "core:", "shmem:"]));
     let keys: Vec<&String> = stats.as_object().unwrap().keys().collect();
-    assert!(keys.first().is_some_and(|k| *k == "core:timestamp") && keys.last().is_some_and(|k| k.starts_with("shmem:")), "{stats}");
+    assert!(
+        keys.first().is_some_and(|k| *k == "core:timestamp")
+            && keys.last().is_some_and(|k| k.starts_with("shmem:")),
+        "{stats}"
+    );
     let failed = call(&["log_level", "level=x"]);
     assert!(!failed.status.success());
-    assert_eq!(String::from_utf8_lossy(&failed.stderr).trim(), "-32602: Invalid params (Bad type for parameter 'level')");
+    assert_eq!(
+        String::from_utf8_lossy(&failed.stderr).trim(),
+        "-32602: Invalid params (Bad type for parameter 'level')"
+    );
     let missing = call(&["no_such"]);
     assert!(!missing.status.success());
-    assert_eq!(String::from_utf8_lossy(&missing.stderr).trim(), "-32601: Method not found");
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "-32601: Method not found"
+    );
 }

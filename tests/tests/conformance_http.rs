@@ -9,23 +9,53 @@ use std::time::Duration;
 /// Cases recording OpenSIPS defects miwa fixes (stalled empty replies, dropped bodies):
 /// left out of scoring, see docs/compatibility.md.
 const DEFECTS: &[&str] = &[
-    "id_object", "id_array", "id_bool", "notification_uptime", "notification_log_level_set",
-    "notification_unknown_method", "notification_bad_params", "empty_body", "get_mi",
-    "post_content_type_form_urlencoded", "post_content_type_form_urlencoded_kv",
-    "post_empty_body_content_length_0", "post_no_content_length_no_body",
-    "pipelined_two_requests_keepalive", "size_1025", "size_4000", "size_5000", "size_65457",
-    "size_200k", "size_200k_with_repeated_pokes", "post_body_1551_bytes_in_two_writes",
+    "id_object",
+    "id_array",
+    "id_bool",
+    "notification_uptime",
+    "notification_log_level_set",
+    "notification_unknown_method",
+    "notification_bad_params",
+    "empty_body",
+    "get_mi",
+    "post_content_type_form_urlencoded",
+    "post_content_type_form_urlencoded_kv",
+    "post_empty_body_content_length_0",
+    "post_no_content_length_no_body",
+    "pipelined_two_requests_keepalive",
+    "size_1025",
+    "size_4000",
+    "size_5000",
+    "size_65457",
+    "size_200k",
+    "size_200k_with_repeated_pokes",
+    "post_body_1551_bytes_in_two_writes",
     "error_batch_two",
 ];
 
 /// Deliberate deviations: a POST with an unsupported Content-Type gets 415 instead of a
 /// silently closed connection.
-const DEVIATIONS: &[&str] = &["post_content_type_text_html", "post_content_type_octet_stream", "post_no_content_type"];
+const DEVIATIONS: &[&str] = &[
+    "post_content_type_text_html",
+    "post_content_type_octet_stream",
+    "post_no_content_type",
+];
 
 /// Results that describe the server itself: compared by shape.
 const SHAPE_METHODS: &[&str] = &[
-    "ps", "version", "arg", "pwd", "help", "uptime", "get_statistics", "list_statistics",
-    "events_list", "subscribers_list", "cache_fetch_chunk", "httpd_list_root_path", "sr_list_identifiers",
+    "ps",
+    "version",
+    "arg",
+    "pwd",
+    "help",
+    "uptime",
+    "get_statistics",
+    "list_statistics",
+    "events_list",
+    "subscribers_list",
+    "cache_fetch_chunk",
+    "httpd_list_root_path",
+    "sr_list_identifiers",
 ];
 
 fn body_of(request: &str) -> &str {
@@ -41,13 +71,18 @@ fn method_of(request: &str) -> (String, bool) {
         .and_then(|at| request[at + 8..].split('"').nth(1))
         .unwrap_or_default()
         .to_string();
-    (method, lower.contains("\"params\":{\"") || lower.contains("\"params\":[") && !lower.contains("\"params\":[]"))
+    (
+        method,
+        lower.contains("\"params\":{\"")
+            || lower.contains("\"params\":[") && !lower.contains("\"params\":[]"),
+    )
 }
 
 /// Whether a request's result is server-dependent (compared by shape).
 fn shape_only(request: &str) -> bool {
     let (method, has_params) = method_of(request);
-    SHAPE_METHODS.contains(&method.as_str()) || (!has_params && matches!(method.as_str(), "which" | "log_level"))
+    SHAPE_METHODS.contains(&method.as_str())
+        || (!has_params && matches!(method.as_str(), "which" | "log_level"))
 }
 
 /// A message cut to a readable length.
@@ -55,31 +90,56 @@ fn short(text: String) -> String {
     if text.len() <= 240 {
         return text;
     }
-    let cut = (0..=240).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let cut = (0..=240)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
     format!("{}… ({} bytes)", &text[..cut], text.len())
 }
 
 fn media(response: &HttpResponse) -> String {
-    response.header("Content-Type").unwrap_or("").replace(' ', "").to_ascii_lowercase()
+    response
+        .header("Content-Type")
+        .unwrap_or("")
+        .replace(' ', "")
+        .to_ascii_lowercase()
 }
 
 /// Compares one expected response with ours: status, content type, body.
-fn matches(expected: &HttpResponse, got: &HttpResponse, request_body: &str) -> Result<&'static str, String> {
+fn matches(
+    expected: &HttpResponse,
+    got: &HttpResponse,
+    request_body: &str,
+) -> Result<&'static str, String> {
     if expected.status != got.status {
         return Err(format!("status {} != {}", got.status, expected.status));
     }
     if media(expected) != media(got) {
-        return Err(format!("content type {:?} != {:?}", media(got), media(expected)));
+        return Err(format!(
+            "content type {:?} != {:?}",
+            media(got),
+            media(expected)
+        ));
     }
     if expected.body == got.body {
         return Ok("exact");
     }
-    let (Ok(want), Ok(have)) = (serde_json::from_slice::<Value>(&expected.body), serde_json::from_slice::<Value>(&got.body)) else {
-        return Err(format!("body {:?} != {:?}", String::from_utf8_lossy(&got.body), String::from_utf8_lossy(&expected.body)));
+    let (Ok(want), Ok(have)) = (
+        serde_json::from_slice::<Value>(&expected.body),
+        serde_json::from_slice::<Value>(&got.body),
+    ) else {
+        return Err(format!(
+            "body {:?} != {:?}",
+            String::from_utf8_lossy(&got.body),
+            String::from_utf8_lossy(&expected.body)
+        ));
     };
-    let envelope_equal = want.get("jsonrpc") == have.get("jsonrpc") && want.get("id") == have.get("id");
+    let envelope_equal =
+        want.get("jsonrpc") == have.get("jsonrpc") && want.get("id") == have.get("id");
     match (want.get("result"), have.get("result")) {
-        (Some(w), Some(h)) if envelope_equal && shape_only(request_body) && same_shape(w, h) => Ok("shape"),
+        (Some(w), Some(h)) if envelope_equal && shape_only(request_body) && same_shape(w, h) => {
+            Ok("shape")
+        }
         _ => Err(format!("body {have} != {want}")),
     }
 }
@@ -90,7 +150,8 @@ fn send(daemon: &Daemon, requests: &[String], per_request: usize) -> Vec<HttpRes
     let mut responses = Vec::new();
     for request in requests {
         stream.write_all(request.as_bytes()).expect("write");
-        let raw = read_responses(&mut stream, per_request, Duration::from_millis(400)).expect("read");
+        let raw =
+            read_responses(&mut stream, per_request, Duration::from_millis(400)).expect("read");
         responses.extend(parse_responses(&raw));
     }
     responses
@@ -106,7 +167,13 @@ fn with_pid(request: &str, recorded: &str, ours: &str) -> String {
     let head = &request[..request.len() - body.len()];
     let head = head
         .split("\r\n")
-        .map(|line| if line.to_ascii_lowercase().starts_with("content-length:") { format!("Content-Length: {}", new_body.len()) } else { line.to_string() })
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", new_body.len())
+            } else {
+                line.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\r\n");
     format!("{head}{new_body}")
@@ -119,11 +186,19 @@ fn http_recordings_replay() {
         .iter()
         .find(|c| c["name"] == "ps")
         .and_then(|c| serde_json::from_str::<Value>(c["response_body"].as_str()?).ok())
-        .and_then(|ps| ps["result"]["Processes"].as_array()?.iter().find(|p| p["Type"] == "timer").map(|p| p["PID"].to_string()))
+        .and_then(|ps| {
+            ps["result"]["Processes"]
+                .as_array()?
+                .iter()
+                .find(|p| p["Type"] == "timer")
+                .map(|p| p["PID"].to_string())
+        })
         .expect("the recording lists a timer process");
 
     let daemon = Daemon::start("").expect("daemon starts");
-    let ps = daemon.rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#).unwrap();
+    let ps = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+        .unwrap();
     let our_pid = ps["result"]["Processes"][0]["PID"].to_string();
 
     let (mut compared, mut exact, mut shape) = (0, 0, 0);
@@ -132,34 +207,63 @@ fn http_recordings_replay() {
     for case in &cases {
         let name = case["name"].as_str().unwrap_or_default();
         let requests: Vec<String> = match &case["request"] {
-            Value::Array(list) => list.iter().filter_map(Value::as_str).map(String::from).collect(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
             Value::String(one) => vec![one.clone()],
             _ => continue,
         };
-        let requests: Vec<String> = requests.iter().map(|r| with_pid(r, &recorded_timer_pid, &our_pid)).collect();
+        let requests: Vec<String> = requests
+            .iter()
+            .map(|r| with_pid(r, &recorded_timer_pid, &our_pid))
+            .collect();
         let expected: Vec<HttpResponse> = match &case["response"] {
-            Value::Array(list) => list.iter().filter_map(Value::as_str).flat_map(|r| parse_responses(r.as_bytes())).collect(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .flat_map(|r| parse_responses(r.as_bytes()))
+                .collect(),
             Value::String(raw) => parse_responses(raw.as_bytes()),
             _ => Vec::new(),
         };
-        let per_request = if requests.len() > 1 { 1 } else { expected.len().max(1) };
+        let per_request = if requests.len() > 1 {
+            1
+        } else {
+            expected.len().max(1)
+        };
         let got = send(&daemon, &requests, per_request);
         if DEFECTS.contains(&name) {
-            assert!(!got.is_empty() && got.iter().all(|r| r.complete), "{name}: miwa must answer completely and at once");
+            assert!(
+                !got.is_empty() && got.iter().all(|r| r.complete),
+                "{name}: miwa must answer completely and at once"
+            );
             if name.starts_with("size_") || name.starts_with("post_body_") {
-                assert_eq!(got[0].status, 200, "{name}: a valid body under the limit is served");
+                assert_eq!(
+                    got[0].status, 200,
+                    "{name}: a valid body under the limit is served"
+                );
             }
             excluded.push(name);
             continue;
         }
         if DEVIATIONS.contains(&name) {
-            assert_eq!(got.first().map(|r| r.status), Some(415), "{name}: unsupported Content-Type must get 415");
+            assert_eq!(
+                got.first().map(|r| r.status),
+                Some(415),
+                "{name}: unsupported Content-Type must get 415"
+            );
             deviations.push(name);
             continue;
         }
         compared += 1;
         let outcome = if expected.len() != got.len() {
-            Err(format!("{} responses, expected {}", got.len(), expected.len()))
+            Err(format!(
+                "{} responses, expected {}",
+                got.len(),
+                expected.len()
+            ))
         } else {
             expected
                 .iter()
@@ -167,7 +271,13 @@ fn http_recordings_replay() {
                 .zip(requests.iter().cycle())
                 .map(|((e, g), r)| matches(e, g, r))
                 .collect::<Result<Vec<_>, _>>()
-                .map(|kinds| if kinds.contains(&"shape") { "shape" } else { "exact" })
+                .map(|kinds| {
+                    if kinds.contains(&"shape") {
+                        "shape"
+                    } else {
+                        "exact"
+                    }
+                })
         };
         match outcome {
             Ok("exact") => exact += 1,
@@ -180,5 +290,8 @@ fn http_recordings_replay() {
     for line in &mismatches {
         println!("  mismatch {line}");
     }
-    assert!(matched * 100 >= compared * 90, "only {matched}/{compared} cases match");
+    assert!(
+        matched * 100 >= compared * 90,
+        "only {matched}/{compared} cases match"
+    );
 }

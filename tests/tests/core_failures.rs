@@ -5,13 +5,18 @@ use miwa_tests::Daemon;
 use serde_json::Value;
 
 fn assert_uptime_works(daemon: &Daemon) {
-    let reply = daemon.rpc(r#"{"jsonrpc":"2.0","method":"uptime","id":2}"#).unwrap();
+    let reply = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"uptime","id":2}"#)
+        .unwrap();
     assert!(reply["result"]["Up time"].is_string(), "{reply}");
 }
 
 #[test]
 fn stack_overflow_in_the_core_is_one_failed_request() {
-    let daemon = Daemon::start("max_body = 8388608\n\n[core]\nmax_json_depth = 10000000\nmax_wasm_stack = 65536\n").unwrap();
+    let daemon = Daemon::start(
+        "max_body = 8388608\n\n[core]\nmax_json_depth = 10000000\nmax_wasm_stack = 65536\n",
+    )
+    .unwrap();
     let depth = 200_000;
     let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     for _ in 0..3 {
@@ -32,7 +37,10 @@ fn deadline_in_the_core_is_one_failed_request() {
     let reply = daemon.rpc(&body).unwrap();
     assert_eq!(reply["error"]["code"], -32000, "{reply}");
     assert_eq!(reply["error"]["message"], "Server error");
-    assert_eq!(reply["error"]["data"], "core call exceeded its 1 ms time limit");
+    assert_eq!(
+        reply["error"]["data"],
+        "core call exceeded its 1 ms time limit"
+    );
     assert_eq!(reply["id"], 7);
     assert_uptime_works(&daemon);
 }
@@ -40,10 +48,15 @@ fn deadline_in_the_core_is_one_failed_request() {
 #[test]
 fn depth_limit_edge_is_a_parse_error() {
     let daemon = Daemon::start("[core]\nmax_json_depth = 4\n").unwrap();
-    let at_limit = r#"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":[["x"]]},"id":1}"#;
+    let at_limit =
+        r#"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":[["x"]]},"id":1}"#;
     let reply = daemon.rpc(at_limit).unwrap();
-    assert_eq!(reply["error"]["data"], "Bad type for array item in parameter 'statistics'", "{reply}");
-    let over = r#"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":[[["x"]]]},"id":1}"#;
+    assert_eq!(
+        reply["error"]["data"], "Bad type for array item in parameter 'statistics'",
+        "{reply}"
+    );
+    let over =
+        r#"{"jsonrpc":"2.0","method":"get_statistics","params":{"statistics":[[["x"]]]},"id":1}"#;
     let reply = daemon.rpc(over).unwrap();
     assert_eq!(reply["error"]["code"], -32700, "{reply}");
 }

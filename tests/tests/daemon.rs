@@ -10,7 +10,10 @@ fn post(daemon: &Daemon, content_type: &str, body: &str) -> miwa_tests::HttpResp
         body.len()
     );
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
-    parse_responses(&raw).into_iter().next().expect("a response")
+    parse_responses(&raw)
+        .into_iter()
+        .next()
+        .expect("a response")
 }
 
 #[test]
@@ -18,12 +21,23 @@ fn invalid_configuration_names_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[http]\nroot = \"a/b\"\n").unwrap();
-    let output = Command::new(miwa_bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let output = Command::new(miwa_bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml") && stderr.contains("http.root"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("http.root"),
+        "{stderr}"
+    );
     std::fs::write(&path, "[htp]\nport = 1\n").unwrap();
-    let output = Command::new(miwa_bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let output = Command::new(miwa_bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("htp"));
 }
@@ -31,19 +45,40 @@ fn invalid_configuration_names_file_and_key() {
 #[test]
 fn body_limit_edge_and_status_codes() {
     let daemon = Daemon::start("max_body = 100\n").unwrap();
-    let exact = format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#, "x".repeat(100 - 48));
+    let exact = format!(
+        r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#,
+        "x".repeat(100 - 48)
+    );
     assert_eq!(exact.len(), 100);
     let ok = post(&daemon, "application/json", &exact);
     assert_eq!(ok.status, 200, "{:?}", String::from_utf8_lossy(&ok.body));
-    let over = format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#, "x".repeat(101 - 48));
+    let over = format!(
+        r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#,
+        "x".repeat(101 - 48)
+    );
     assert_eq!(post(&daemon, "application/json", &over).status, 413);
     assert_eq!(post(&daemon, "text/plain", &exact).status, 415);
-    assert_eq!(post(&daemon, "application/json", r#"{"jsonrpc":"2.0","method":"pwd"}"#).status, 202);
-    let unprintable = post(&daemon, "application/json", r#"{"jsonrpc":"2.0","method":"pwd","id":{}}"#);
+    assert_eq!(
+        post(
+            &daemon,
+            "application/json",
+            r#"{"jsonrpc":"2.0","method":"pwd"}"#
+        )
+        .status,
+        202
+    );
+    let unprintable = post(
+        &daemon,
+        "application/json",
+        r#"{"jsonrpc":"2.0","method":"pwd","id":{}}"#,
+    );
     assert_eq!((unprintable.status, unprintable.body.len()), (500, 0));
     assert_eq!(post(&daemon, "application/json", "").status, 400);
     let parse_error = post(&daemon, "application/json; charset=utf-8", "hello");
-    assert_eq!(String::from_utf8_lossy(&parse_error.body), r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#);
+    assert_eq!(
+        String::from_utf8_lossy(&parse_error.body),
+        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#
+    );
 }
 
 #[test]
@@ -51,7 +86,12 @@ fn keep_alive_pipelining_and_expect_continue() {
     let daemon = Daemon::start("").unwrap();
     let body = r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#;
     let one = format!("POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-    let raw = exchange(daemon.http, format!("{one}{one}{one}").as_bytes(), Duration::from_millis(500)).unwrap();
+    let raw = exchange(
+        daemon.http,
+        format!("{one}{one}{one}").as_bytes(),
+        Duration::from_millis(500),
+    )
+    .unwrap();
     let responses = parse_responses(&raw);
     assert_eq!(responses.len(), 3);
     assert!(responses.iter().all(|r| r.status == 200 && r.complete));
@@ -70,9 +110,13 @@ fn keep_alive_pipelining_and_expect_continue() {
 #[test]
 fn kill_replies_then_shuts_down() {
     let mut daemon = Daemon::start("").unwrap();
-    let reply = daemon.rpc(r#"{"jsonrpc":"2.0","method":"kill","id":1}"#).unwrap();
+    let reply = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"kill","id":1}"#)
+        .unwrap();
     assert_eq!(reply["result"], "OK");
-    let status = daemon.wait_exit(Duration::from_secs(10)).expect("the daemon exits after kill");
+    let status = daemon
+        .wait_exit(Duration::from_secs(10))
+        .expect("the daemon exits after kill");
     assert!(status.success(), "{status:?}");
 }
 
@@ -80,33 +124,50 @@ fn kill_replies_then_shuts_down() {
 fn statistics_count_real_traffic() {
     let daemon = Daemon::start("").unwrap();
     for _ in 0..3 {
-        daemon.rpc(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#).unwrap();
+        daemon
+            .rpc(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#)
+            .unwrap();
     }
-    daemon.rpc(r#"{"jsonrpc":"2.0","method":"log_level","params":["x"],"id":1}"#).unwrap();
+    daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_level","params":["x"],"id":1}"#)
+        .unwrap();
     let stats = daemon.rpc(r#"{"jsonrpc":"2.0","method":"get_statistics","params":[["commands:","http_requests"]],"id":1}"#).unwrap();
     let result = &stats["result"];
     assert_eq!(result["commands:pwd_calls"], 3, "{result}");
     assert_eq!(result["commands:log_level_errors"], 1, "{result}");
-    assert_eq!(result["transports:http_requests"], 4, "the requests before this one: {result}");
-    let reset = daemon.rpc(r#"{"jsonrpc":"2.0","method":"reset_statistics","params":[["pwd_calls"]],"id":1}"#).unwrap();
+    assert_eq!(
+        result["transports:http_requests"], 4,
+        "the requests before this one: {result}"
+    );
+    let reset = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"reset_statistics","params":[["pwd_calls"]],"id":1}"#)
+        .unwrap();
     assert_eq!(reset["result"], "OK");
-    let after = daemon.rpc(r#"{"jsonrpc":"2.0","method":"get_statistics","params":[["pwd_calls"]],"id":1}"#).unwrap();
+    let after = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"get_statistics","params":[["pwd_calls"]],"id":1}"#)
+        .unwrap();
     assert_eq!(after["result"]["commands:pwd_calls"], 0, "{after}");
 }
 
 #[test]
 fn per_process_log_level() {
     let daemon = Daemon::start("").unwrap();
-    let levels = daemon.rpc(r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#).unwrap();
+    let levels = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#)
+        .unwrap();
     let processes = levels["result"]["Processes"].as_array().unwrap().clone();
     let target = processes.last().unwrap()["PID"].clone();
     let set = daemon.rpc(&format!(r#"{{"jsonrpc":"2.0","method":"log_level","params":{{"level":1,"pid":{target}}},"id":1}}"#)).unwrap();
     assert_eq!(set["result"]["Log level"], 1);
-    let after = daemon.rpc(r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#).unwrap();
+    let after = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#)
+        .unwrap();
     for p in after["result"]["Processes"].as_array().unwrap() {
         let want = if p["PID"] == target { 1 } else { 3 };
         assert_eq!(p["Log level"], want, "{p}");
     }
-    let bad = daemon.rpc(r#"{"jsonrpc":"2.0","method":"log_level","params":[3,999999],"id":1}"#).unwrap();
+    let bad = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_level","params":[3,999999],"id":1}"#)
+        .unwrap();
     assert_eq!(bad["error"]["data"], "Bad PID");
 }

@@ -12,30 +12,38 @@ use hyper_util::rt::TokioIo;
 
 const REPLY: &str = r#"{"jsonrpc":"2.0","result":{"Now":"Thu Nov 26 21:34:53 2026","Up since":"Thu Nov 26 21:33:41 2026","Up time":"72 [sec]"},"id":1}"#;
 
-async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn answer(
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     request.into_body().collect().await?;
     let mut response = Response::new(Full::new(Bytes::from_static(REPLY.as_bytes())));
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
 fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8890".into());
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&address).await?;
-        println!("bare http ready: {address}");
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = http1::Builder::new()
-                    .keep_alive(true)
-                    .pipeline_flush(true)
-                    .serve_connection(TokioIo::new(stream), service_fn(answer))
-                    .await;
-            });
-        }
-    })
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8890".into());
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind(&address).await?;
+            println!("bare http ready: {address}");
+            loop {
+                let (stream, _) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let _ = http1::Builder::new()
+                        .keep_alive(true)
+                        .pipeline_flush(true)
+                        .serve_connection(TokioIo::new(stream), service_fn(answer))
+                        .await;
+                });
+            }
+        })
 }

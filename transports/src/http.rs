@@ -37,7 +37,11 @@ const HTML: &str = "text/html";
 const BAD_URL: &str = "<html><body>Unable to parse URL!</body></html>";
 const BAD_METHOD: &str = "<html><body>Unsupported HTTP request!</body></html>";
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response
@@ -56,7 +60,14 @@ fn under_root(path: &str, root: &str) -> bool {
 /// The media type of a `Content-Type` header, lower-cased, parameters dropped.
 fn media_type(request: &Request<Incoming>) -> Option<String> {
     let value = request.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 async fn serve_request(
@@ -80,12 +91,24 @@ async fn serve_request(
     let body_is_raw = match media_type(&request).as_deref() {
         Some("application/json" | "text/xml") => true,
         Some("application/x-www-form-urlencoded" | "multipart/form-data") => false,
-        _ => return Ok(respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, JSON, Bytes::new())),
+        _ => {
+            return Ok(respond(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                JSON,
+                Bytes::new(),
+            ))
+        }
     };
-    let body = match Limited::new(request.into_body(), settings.max_body).collect().await {
+    let body = match Limited::new(request.into_body(), settings.max_body)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
-            if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, JSON, Bytes::new()));
             }
             return Ok(respond(StatusCode::BAD_REQUEST, JSON, Bytes::new()));
@@ -94,11 +117,13 @@ async fn serve_request(
     if !body_is_raw || body.is_empty() {
         return Ok(respond(StatusCode::BAD_REQUEST, JSON, Bytes::new()));
     }
-    Ok(match dispatcher.dispatch(TransportKind::Http, &body, settings.pretty) {
-        Reply::Text(text) => respond(StatusCode::OK, JSON, text),
-        Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
-        Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
-    })
+    Ok(
+        match dispatcher.dispatch(TransportKind::Http, &body, settings.pretty) {
+            Reply::Text(text) => respond(StatusCode::OK, JSON, text),
+            Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
+            Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
+        },
+    )
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true; then stops accepting and lets
@@ -145,7 +170,10 @@ async fn serve_connection(
         serve_request(request, service_settings.clone(), dispatcher.clone())
     });
     let mut builder = http1::Builder::new();
-    builder.keep_alive(true).pipeline_flush(true).timer(TokioTimer::new());
+    builder
+        .keep_alive(true)
+        .pipeline_flush(true)
+        .timer(TokioTimer::new());
     if let Some(idle) = settings.idle_timeout {
         builder.header_read_timeout(idle);
     }

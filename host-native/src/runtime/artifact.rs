@@ -24,7 +24,9 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 fn artifact_path(engine: &Engine, dir: &Path, bytes: &[u8]) -> PathBuf {
     let mut engine_hash = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let digest = Sha256::digest(bytes);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     dir.join(format!("core-{hex}-{:016x}.cwasm", engine_hash.finish()))
@@ -34,16 +36,22 @@ fn artifact_path(engine: &Engine, dir: &Path, bytes: &[u8]) -> PathBuf {
 /// it (and stores the artifact when `cache_dir` is given).
 pub fn load_core(engine: &Engine, cache_dir: Option<&Path>) -> anyhow::Result<Component> {
     let Some(dir) = cache_dir else {
-        return Component::new(engine, CORE_COMPONENT).map_err(anyhow::Error::from).context("compiling the core component");
+        return Component::new(engine, CORE_COMPONENT)
+            .map_err(anyhow::Error::from)
+            .context("compiling the core component");
     };
     let path = artifact_path(engine, dir, CORE_COMPONENT);
     if path.exists() {
         match deserialize(engine, &path) {
             Ok(component) => return Ok(component),
-            Err(error) => tracing::warn!(path = %path.display(), %error, "ignoring unusable core artifact"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "ignoring unusable core artifact")
+            }
         }
     }
-    let component = Component::new(engine, CORE_COMPONENT).map_err(anyhow::Error::from).context("compiling the core component")?;
+    let component = Component::new(engine, CORE_COMPONENT)
+        .map_err(anyhow::Error::from)
+        .context("compiling the core component")?;
     if let Err(error) = store(&component, dir, &path) {
         tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled core");
     }
@@ -55,7 +63,10 @@ fn deserialize(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::symlink_metadata(path)?;
     anyhow::ensure!(meta.file_type().is_file(), "not a regular file");
-    anyhow::ensure!(meta.uid() == rustix::process::geteuid().as_raw(), "owned by another user");
+    anyhow::ensure!(
+        meta.uid() == rustix::process::geteuid().as_raw(),
+        "owned by another user"
+    );
     anyhow::ensure!(meta.mode() & 0o022 == 0, "writable by others");
     // SAFETY: the artifact was written by this daemon's own user (checked above: a regular
     // file of ours, not writable by others, in a directory created with mode 0700), and
@@ -65,12 +76,19 @@ fn deserialize(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
 
 fn store(component: &Component, dir: &Path, path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let bytes = component.serialize()?;
     let temp = path.with_extension(format!("tmp{}", std::process::id()));
     {
         use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
         file.write_all(&bytes)?;
     }
     std::fs::rename(&temp, path)?;

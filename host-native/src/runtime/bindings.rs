@@ -30,18 +30,29 @@ pub struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             return Ok(false);
         }
         if let Some(p) = &self.process {
             p.core_memory.store(desired as u64, Ordering::Relaxed);
-            p.core_memory_peak.fetch_max(desired as u64, Ordering::Relaxed);
+            p.core_memory_peak
+                .fetch_max(desired as u64, Ordering::Relaxed);
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -56,12 +67,23 @@ fn cache_error(error: core::CacheError) -> wit::CacheError {
 impl wit::Host for StoreData {
     fn clock(&mut self) -> wit::TimeReading {
         let c = self.state.clock();
-        wit::TimeReading { now: c.now, now_offset: c.now_offset, started: c.started, started_offset: c.started_offset }
+        wit::TimeReading {
+            now: c.now,
+            now_offset: c.now_offset,
+            started: c.started,
+            started_offset: c.started_offset,
+        }
     }
 
     fn build_info(&mut self) -> wit::BuildFacts {
         let b = self.state.build_info();
-        wit::BuildFacts { name: b.name, version: b.version, platform: b.platform, vcs: b.vcs, revision: b.revision }
+        wit::BuildFacts {
+            name: b.name,
+            version: b.version,
+            platform: b.platform,
+            vcs: b.vcs,
+            revision: b.revision,
+        }
     }
 
     fn working_dir(&mut self) -> Option<String> {
@@ -76,7 +98,12 @@ impl wit::Host for StoreData {
         self.state
             .processes()
             .into_iter()
-            .map(|p| wit::Process { id: p.id, pid: p.pid, kind: p.kind, log_level: p.log_level })
+            .map(|p| wit::Process {
+                id: p.id,
+                pid: p.pid,
+                kind: p.kind,
+                log_level: p.log_level,
+            })
             .collect()
     }
 
@@ -97,9 +124,10 @@ impl wit::Host for StoreData {
     }
 
     fn log_consumer(&mut self, name: String) -> Option<wit::ConsumerState> {
-        self.state
-            .log_consumer(&name)
-            .map(|c| wit::ConsumerState { level_filter: c.level_filter, muted: c.muted })
+        self.state.log_consumer(&name).map(|c| wit::ConsumerState {
+            level_filter: c.level_filter,
+            muted: c.muted,
+        })
     }
 
     fn set_log_consumer_filter(&mut self, name: String, level: i32) -> bool {
@@ -122,7 +150,12 @@ impl wit::Host for StoreData {
         self.state
             .statistics()
             .into_iter()
-            .map(|s| wit::Statistic { group: s.group, name: s.name, value: s.value, incremental: s.incremental })
+            .map(|s| wit::Statistic {
+                group: s.group,
+                name: s.name,
+                value: s.value,
+                incremental: s.incremental,
+            })
             .collect()
     }
 
@@ -134,11 +167,23 @@ impl wit::Host for StoreData {
         self.state.reset_all_statistics()
     }
 
-    fn cache_store(&mut self, system: String, key: String, value: String, expire: u32) -> Result<(), wit::CacheError> {
-        self.state.cache_store(&system, &key, &value, expire).map_err(cache_error)
+    fn cache_store(
+        &mut self,
+        system: String,
+        key: String,
+        value: String,
+        expire: u32,
+    ) -> Result<(), wit::CacheError> {
+        self.state
+            .cache_store(&system, &key, &value, expire)
+            .map_err(cache_error)
     }
 
-    fn cache_fetch(&mut self, system: String, key: String) -> Result<Option<String>, wit::CacheError> {
+    fn cache_fetch(
+        &mut self,
+        system: String,
+        key: String,
+    ) -> Result<Option<String>, wit::CacheError> {
         self.state.cache_fetch(&system, &key).map_err(cache_error)
     }
 
@@ -160,19 +205,32 @@ impl wit::Host for StoreData {
                 subscribers: e
                     .subscribers
                     .into_iter()
-                    .map(|s| wit::Subscriber { socket: s.socket, expire: s.expire, ttl: s.ttl })
+                    .map(|s| wit::Subscriber {
+                        socket: s.socket,
+                        expire: s.expire,
+                        ttl: s.ttl,
+                    })
                     .collect(),
             })
             .collect()
     }
 
-    fn subscribe(&mut self, event: String, socket: String, expire: u32) -> Result<(), wit::SubscribeError> {
+    fn subscribe(
+        &mut self,
+        event: String,
+        socket: String,
+        expire: u32,
+    ) -> Result<(), wit::SubscribeError> {
         self.state
             .subscribe(&event, &socket, expire)
             .map_err(|core::SubscribeError::BadValue| wit::SubscribeError::BadValue)
     }
 
-    fn raise_event(&mut self, event: String, params: wit::EventParams) -> Result<(), wit::RaiseError> {
+    fn raise_event(
+        &mut self,
+        event: String,
+        params: wit::EventParams,
+    ) -> Result<(), wit::RaiseError> {
         let params = match params {
             wit::EventParams::None => core::EventParams::None,
             wit::EventParams::Unnamed(items) => core::EventParams::Unnamed(items),
@@ -189,11 +247,13 @@ impl wit::Host for StoreData {
                     .collect(),
             ),
         };
-        self.state.raise_event(&event, &params).map_err(|e| match e {
-            core::RaiseError::NotRegistered => wit::RaiseError::NotRegistered,
-            core::RaiseError::NoSubscribers => wit::RaiseError::NoSubscribers,
-            core::RaiseError::Failed => wit::RaiseError::Failed,
-        })
+        self.state
+            .raise_event(&event, &params)
+            .map_err(|e| match e {
+                core::RaiseError::NotRegistered => wit::RaiseError::NotRegistered,
+                core::RaiseError::NoSubscribers => wit::RaiseError::NoSubscribers,
+                core::RaiseError::Failed => wit::RaiseError::Failed,
+            })
     }
 
     fn status_groups(&mut self) -> Vec<wit::StatusGroup> {
@@ -212,7 +272,11 @@ impl wit::Host for StoreData {
                         reports: i
                             .reports
                             .into_iter()
-                            .map(|r| wit::StatusReport { timestamp: r.timestamp, offset: r.offset, log: r.log })
+                            .map(|r| wit::StatusReport {
+                                timestamp: r.timestamp,
+                                offset: r.offset,
+                                log: r.log,
+                            })
                             .collect(),
                     })
                     .collect(),

@@ -68,8 +68,11 @@ impl CoreRuntime {
     /// Creates the engine, loads (or compiles and caches) the core and starts the epoch ticker.
     pub fn new(config: &CoreConfig, state: Arc<HostState>) -> anyhow::Result<Arc<Self>> {
         let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true).max_wasm_stack(config.max_wasm_stack);
-        let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("creating the wasm engine")?;
+        wasm.epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack);
+        let engine = Engine::new(&wasm)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasm engine")?;
         let cache_dir = match &config.cache_dir {
             Some(dir) if dir.as_os_str().is_empty() => None,
             Some(dir) => Some(dir.clone()),
@@ -82,15 +85,17 @@ impl CoreRuntime {
         let pre = CorePre::new(linker.instantiate_pre(&component)?)?;
         let ticker = engine.weak();
         let processes = state.processes.clone();
-        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-            processes.register_current("epoch ticker");
-            while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-            processes.unregister_current();
-        })?;
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                processes.register_current("epoch ticker");
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+                processes.unregister_current();
+            })?;
         let timeout = config.call_timeout();
         Ok(Arc::new(CoreRuntime {
             id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
@@ -107,13 +112,23 @@ impl CoreRuntime {
     fn instantiate(&self) -> Result<Warm, CoreFailure> {
         let data = StoreData {
             state: self.state.clone(),
-            limiter: MemoryLimiter { cap: self.max_memory, process: processes::current() },
+            limiter: MemoryLimiter {
+                cap: self.max_memory,
+                process: processes::current(),
+            },
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|data| &mut data.limiter);
         store.set_epoch_deadline(self.deadline_ticks);
-        let core = self.pre.instantiate(&mut store).map_err(|e| CoreFailure::Instantiate(e.to_string()))?;
-        Ok(Warm { runtime: self.id, store, core })
+        let core = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| CoreFailure::Instantiate(e.to_string()))?;
+        Ok(Warm {
+            runtime: self.id,
+            store,
+            core,
+        })
     }
 
     /// Handles one JSON-RPC request on this thread's warm instance (built on first use,
@@ -126,8 +141,14 @@ impl CoreRuntime {
             }
             let warm = slot.as_mut().expect("an instance was just put in place");
             warm.store.set_epoch_deadline(self.deadline_ticks);
-            let options = engine::HandleOptions { pretty, max_depth: self.max_depth };
-            let outcome = warm.core.miwa_mi_engine().call_handle(&mut warm.store, request, options);
+            let options = engine::HandleOptions {
+                pretty,
+                max_depth: self.max_depth,
+            };
+            let outcome = warm
+                .core
+                .miwa_mi_engine()
+                .call_handle(&mut warm.store, request, options);
             outcome.map_err(|error| {
                 *slot = None;
                 match error.downcast_ref::<Trap>() {
@@ -149,7 +170,9 @@ mod tests {
     fn runtime(config: &Config) -> (Arc<HostState>, Arc<CoreRuntime>) {
         let state = HostState::start(config, vec!["miwa".into()]).unwrap();
         let mut core = config.core.clone();
-        core.cache_dir = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache/miwa"));
+        core.cache_dir = Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache/miwa"),
+        );
         let runtime = CoreRuntime::new(&core, state.clone()).unwrap();
         (state, runtime)
     }
@@ -188,7 +211,10 @@ mod tests {
         ];
         for request in requests {
             let wasm = text(runtime.handle(request.as_bytes(), false).unwrap());
-            let native = match native.handle(state.as_ref(), request.as_bytes(), HandleOptions::default()).reply {
+            let native = match native
+                .handle(state.as_ref(), request.as_bytes(), HandleOptions::default())
+                .reply
+            {
                 mi_core::Reply::Text(t) => Some(t),
                 mi_core::Reply::Nothing => None,
                 mi_core::Reply::Unprintable => Some("<unprintable>".into()),
@@ -204,8 +230,16 @@ mod tests {
         config.core.max_wasm_stack = 64 << 10;
         let (_state, runtime) = runtime(&config);
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(matches!(runtime.handle(deep.as_bytes(), false), Err(CoreFailure::Trap(_))));
-        let after = text(runtime.handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false).unwrap()).unwrap();
+        assert!(matches!(
+            runtime.handle(deep.as_bytes(), false),
+            Err(CoreFailure::Trap(_))
+        ));
+        let after = text(
+            runtime
+                .handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false)
+                .unwrap(),
+        )
+        .unwrap();
         assert!(after.contains(r#""WD":"#), "{after}");
     }
 
@@ -214,9 +248,20 @@ mod tests {
         let mut config = Config::default();
         config.core.max_memory = 2 << 20;
         let (_state, runtime) = runtime(&config);
-        let big = format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#, "x".repeat(4 << 20));
-        assert!(matches!(runtime.handle(big.as_bytes(), false), Err(CoreFailure::Trap(_))));
-        let small = text(runtime.handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false).unwrap()).unwrap();
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#,
+            "x".repeat(4 << 20)
+        );
+        assert!(matches!(
+            runtime.handle(big.as_bytes(), false),
+            Err(CoreFailure::Trap(_))
+        ));
+        let small = text(
+            runtime
+                .handle(br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#, false)
+                .unwrap(),
+        )
+        .unwrap();
         assert!(small.contains(r#""WD":"#), "{small}");
     }
 }

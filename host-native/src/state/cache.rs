@@ -70,14 +70,23 @@ impl Cache {
     }
 
     /// Stores `value`; `expire` seconds from now (0 = never).
-    pub fn store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), CacheError> {
+    pub fn store(
+        &self,
+        system: &str,
+        key: &str,
+        value: &str,
+        expire: u32,
+    ) -> Result<(), CacheError> {
         self.check(system)?;
         let key = (system.to_string(), key.to_string());
         let now = Instant::now();
         let mut store = self.lock();
         let size = entry_size(&key, value);
         let fits = |store: &Store| {
-            let replaced = store.entries.get(&key).map_or(0, |e| entry_size(&key, &e.value));
+            let replaced = store
+                .entries
+                .get(&key)
+                .map_or(0, |e| entry_size(&key, &e.value));
             store.bytes - replaced + size <= self.max_bytes
         };
         if !fits(&store) {
@@ -89,7 +98,13 @@ impl Cache {
         store.remove(&key);
         let expires = (expire > 0).then(|| now + Duration::from_secs(u64::from(expire)));
         store.bytes += size;
-        store.entries.insert(key, Entry { value: value.to_string(), expires });
+        store.entries.insert(
+            key,
+            Entry {
+                value: value.to_string(),
+                expires,
+            },
+        );
         Ok(())
     }
 
@@ -125,9 +140,16 @@ mod tests {
         let cache = Cache::new(vec!["local".into()], 5 + 2 + 3);
         assert_eq!(cache.store("local", "ab", "xyz", 0), Ok(()));
         assert_eq!(cache.store("local", "ab", "xyzw", 0), Err(CacheError::Full));
-        assert_eq!(cache.fetch("local", "ab"), Ok(Some("xyz".into())), "a refused overwrite keeps the old value");
+        assert_eq!(
+            cache.fetch("local", "ab"),
+            Ok(Some("xyz".into())),
+            "a refused overwrite keeps the old value"
+        );
         assert_eq!(cache.store("local", "ab", "123", 0), Ok(()));
         assert_eq!(cache.fetch("local", "ab"), Ok(Some("123".into())));
-        assert_eq!(cache.store("other", "a", "b", 0), Err(CacheError::UnknownSystem));
+        assert_eq!(
+            cache.store("other", "a", "b", 0),
+            Err(CacheError::UnknownSystem)
+        );
     }
 }

@@ -2,13 +2,15 @@
 //! events as JSON-RPC notifications. Delivery runs on its own thread behind a bounded queue,
 //! so raising never waits for a subscriber.
 
-use mi_core::host::{EventParams, EventSubscribers, EventValue, RaiseError, SubscribeError, Subscriber};
+use super::processes::ProcessTable;
+use mi_core::host::{
+    EventParams, EventSubscribers, EventValue, RaiseError, SubscribeError, Subscriber,
+};
 use mi_core::json::{self, Value};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use super::processes::ProcessTable;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -69,10 +71,12 @@ impl Events {
     /// The registry, with its delivery thread started (and listed in `processes`).
     pub fn start(processes: Arc<ProcessTable>) -> std::io::Result<Self> {
         let (queue, receiver) = sync_channel(QUEUE_DEPTH);
-        std::thread::Builder::new().name("event-delivery".into()).spawn(move || {
-            processes.register_current("event delivery");
-            deliver(receiver);
-        })?;
+        std::thread::Builder::new()
+            .name("event-delivery".into())
+            .spawn(move || {
+                processes.register_current("event delivery");
+                deliver(receiver);
+            })?;
         Ok(Events {
             subscriptions: Mutex::new(Vec::new()),
             queue,
@@ -93,16 +97,31 @@ impl Events {
 
     /// Adds or refreshes a subscription.
     pub fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
-        let event = CORE_EVENTS.iter().position(|e| *e == event).ok_or(SubscribeError::BadValue)?;
+        let event = CORE_EVENTS
+            .iter()
+            .position(|e| *e == event)
+            .ok_or(SubscribeError::BadValue)?;
         let target = parse_socket(socket).ok_or(SubscribeError::BadValue)?;
         let mut subs = self.lock();
         let now = Instant::now();
-        if let Some(existing) = subs.iter_mut().find(|s| s.event == event && s.target == target) {
+        if let Some(existing) = subs
+            .iter_mut()
+            .find(|s| s.event == event && s.target == target)
+        {
             existing.expire = expire;
             existing.since = now;
             return Ok(());
         }
-        subs.insert(0, Subscription { event, socket: socket.to_string(), target, expire, since: now });
+        subs.insert(
+            0,
+            Subscription {
+                event,
+                socket: socket.to_string(),
+                target,
+                expire,
+                since: now,
+            },
+        );
         Ok(())
     }
 
@@ -117,17 +136,33 @@ impl Events {
                 let list: Vec<Subscriber> = subs
                     .iter()
                     .filter(|s| s.event == id)
-                    .map(|s| Subscriber { socket: s.socket.clone(), expire: s.expire, ttl: s.ttl(now) })
+                    .map(|s| Subscriber {
+                        socket: s.socket.clone(),
+                        expire: s.expire,
+                        ttl: s.ttl(now),
+                    })
                     .collect();
-                (!list.is_empty()).then(|| EventSubscribers { name: name.to_string(), id: id as u32, subscribers: list })
+                (!list.is_empty()).then(|| EventSubscribers {
+                    name: name.to_string(),
+                    id: id as u32,
+                    subscribers: list,
+                })
             })
             .collect()
     }
 
     /// Queues `event` for every live subscriber.
     pub fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
-        let id = CORE_EVENTS.iter().position(|e| *e == event).ok_or(RaiseError::NotRegistered)?;
-        let targets: Vec<Target> = self.lock().iter().filter(|s| s.event == id).map(|s| s.target.clone()).collect();
+        let id = CORE_EVENTS
+            .iter()
+            .position(|e| *e == event)
+            .ok_or(RaiseError::NotRegistered)?;
+        let targets: Vec<Target> = self
+            .lock()
+            .iter()
+            .filter(|s| s.event == id)
+            .map(|s| s.target.clone())
+            .collect();
         if targets.is_empty() {
             return Err(RaiseError::NoSubscribers);
         }
@@ -135,7 +170,9 @@ impl Events {
         for target in targets {
             match self.queue.try_send((target, payload.clone())) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => tracing::warn!(event, "event queue full, delivery dropped"),
+                Err(TrySendError::Full(_)) => {
+                    tracing::warn!(event, "event queue full, delivery dropped")
+                }
                 Err(TrySendError::Disconnected(_)) => return Err(RaiseError::Failed),
             }
         }
@@ -145,10 +182,16 @@ impl Events {
 
 /// The JSON-RPC notification subscribers receive.
 pub fn notification(event: &str, params: &EventParams) -> String {
-    let mut members = vec![("jsonrpc", Value::str("2.0")), ("method", Value::str(event))];
+    let mut members = vec![
+        ("jsonrpc", Value::str("2.0")),
+        ("method", Value::str(event)),
+    ];
     match params {
         EventParams::None => {}
-        EventParams::Unnamed(items) => members.push(("params", Value::Array(items.iter().cloned().map(Value::String).collect()))),
+        EventParams::Unnamed(items) => members.push((
+            "params",
+            Value::Array(items.iter().cloned().map(Value::String).collect()),
+        )),
         EventParams::Named(pairs) => members.push((
             "params",
             Value::Object(
@@ -188,19 +231,46 @@ mod tests {
 
     #[test]
     fn socket_syntax() {
-        assert_eq!(parse_socket("udp:127.0.0.1:9999"), Some(Target::Udp("127.0.0.1:9999".parse().unwrap())));
-        assert_eq!(parse_socket("udp:[::1]:9999"), Some(Target::Udp("[::1]:9999".parse().unwrap())));
-        assert_eq!(parse_socket("unix:/tmp/x.sock"), Some(Target::Unix("/tmp/x.sock".into())));
-        for bad in ["udp:127.0.0.1", "udp:127.0.0.1:99999", "tcp:1.2.3.4:5", "unix:", "nothing"] {
+        assert_eq!(
+            parse_socket("udp:127.0.0.1:9999"),
+            Some(Target::Udp("127.0.0.1:9999".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_socket("udp:[::1]:9999"),
+            Some(Target::Udp("[::1]:9999".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_socket("unix:/tmp/x.sock"),
+            Some(Target::Unix("/tmp/x.sock".into()))
+        );
+        for bad in [
+            "udp:127.0.0.1",
+            "udp:127.0.0.1:99999",
+            "tcp:1.2.3.4:5",
+            "unix:",
+            "nothing",
+        ] {
             assert_eq!(parse_socket(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn notification_format() {
-        let named = EventParams::Named(vec![("ip".into(), EventValue::Text("10.0.0.1".into())), ("port".into(), EventValue::Int(5060))]);
-        assert_eq!(notification("E_MY", &named), r#"{"jsonrpc":"2.0","method":"E_MY","params":{"ip":"10.0.0.1","port":5060}}"#);
-        assert_eq!(notification("E_MY", &EventParams::None), r#"{"jsonrpc":"2.0","method":"E_MY"}"#);
-        assert_eq!(notification("E_MY", &EventParams::Unnamed(vec!["a".into(), "5".into()])), r#"{"jsonrpc":"2.0","method":"E_MY","params":["a","5"]}"#);
+        let named = EventParams::Named(vec![
+            ("ip".into(), EventValue::Text("10.0.0.1".into())),
+            ("port".into(), EventValue::Int(5060)),
+        ]);
+        assert_eq!(
+            notification("E_MY", &named),
+            r#"{"jsonrpc":"2.0","method":"E_MY","params":{"ip":"10.0.0.1","port":5060}}"#
+        );
+        assert_eq!(
+            notification("E_MY", &EventParams::None),
+            r#"{"jsonrpc":"2.0","method":"E_MY"}"#
+        );
+        assert_eq!(
+            notification("E_MY", &EventParams::Unnamed(vec!["a".into(), "5".into()])),
+            r#"{"jsonrpc":"2.0","method":"E_MY","params":["a","5"]}"#
+        );
     }
 }

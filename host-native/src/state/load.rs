@@ -28,7 +28,10 @@ pub struct LoadTracker {
 }
 
 fn percent(samples: &VecDeque<(Instant, u64)>, back: usize) -> u64 {
-    let (Some(&(t1, b1)), Some(&(t0, b0))) = (samples.back(), samples.get(samples.len().saturating_sub(back + 1))) else {
+    let (Some(&(t1, b1)), Some(&(t0, b0))) = (
+        samples.back(),
+        samples.get(samples.len().saturating_sub(back + 1)),
+    ) else {
         return 0;
     };
     let wall = t1.duration_since(t0).as_nanos() as u64;
@@ -66,16 +69,22 @@ impl LoadTracker {
 
     /// Starts the once-a-second sampler thread; `every_second` runs on it after each sample
     /// (the host refreshes slow-moving readings there).
-    pub fn start(self: &Arc<Self>, processes: Arc<ProcessTable>, every_second: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    pub fn start(
+        self: &Arc<Self>,
+        processes: Arc<ProcessTable>,
+        every_second: impl Fn() + Send + 'static,
+    ) -> std::io::Result<()> {
         let tracker = self.clone();
-        std::thread::Builder::new().name("load-sampler".into()).spawn(move || {
-            processes.register_current("load sampler");
-            loop {
-                tracker.sample(&processes);
-                every_second();
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("load-sampler".into())
+            .spawn(move || {
+                processes.register_current("load sampler");
+                loop {
+                    tracker.sample(&processes);
+                    every_second();
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })?;
         Ok(())
     }
 }

@@ -14,8 +14,8 @@ pub mod system;
 use crate::config::Config;
 use chrono::{Local, Offset, TimeZone};
 use mi_core::host::{
-    self as core, BuildInfo, CacheError, Clock, EventParams, EventValue, Host, LogConsumer, MemoryKind, Process,
-    RaiseError, Statistic, StatusGroup, SubscribeError,
+    self as core, BuildInfo, CacheError, Clock, EventParams, EventValue, Host, LogConsumer,
+    MemoryKind, Process, RaiseError, Statistic, StatusGroup, SubscribeError,
 };
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,13 +56,18 @@ pub struct HostState {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The local UTC offset at `secs`, from the time-zone database (a few microseconds: read
 /// once a second by the load sampler, not per request).
 fn utc_offset(secs: i64) -> i32 {
-    Local.timestamp_opt(secs, 0).single().map_or(0, |t| t.offset().fix().local_minus_utc())
+    Local
+        .timestamp_opt(secs, 0)
+        .single()
+        .map_or(0, |t| t.offset().fix().local_minus_utc())
 }
 
 /// Maps an OpenSIPS log level to a `tracing` level (`None` = below ALERT: silent).
@@ -93,7 +98,12 @@ impl HostState {
             arguments,
             processes: processes.clone(),
             xlog_level: AtomicI32::new(config.log.xlog_level),
-            consumers: Mutex::new([LogConsumer { level_filter: config.log.level, muted: 0 }; 3]),
+            consumers: Mutex::new(
+                [LogConsumer {
+                    level_filter: config.log.level,
+                    muted: 0,
+                }; 3],
+            ),
             counters: stats::Counters::default(),
             load: Arc::new(load::LoadTracker::default()),
             cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
@@ -103,14 +113,19 @@ impl HostState {
             core_memory_cap: config.core.max_memory as u64,
         });
         state.set_status("core", "main", readiness::INITIALIZING, "initializing");
-        state.load.start(state.processes.clone(), move || now_offset.store(utc_offset(unix_now()), Ordering::Relaxed))?;
+        state.load.start(state.processes.clone(), move || {
+            now_offset.store(utc_offset(unix_now()), Ordering::Relaxed)
+        })?;
         Ok(state)
     }
 
     /// Sets a status-report identifier, raising `E_CORE_SR_STATUS_CHANGED` when it moves.
     pub fn set_status(&self, group: &str, identifier: &str, status: i32, details: &str) {
         let now = unix_now();
-        if let Some(change) = self.status.set(group, identifier, status, details, now, utc_offset(now)) {
+        if let Some(change) =
+            self.status
+                .set(group, identifier, status, details, now, utc_offset(now))
+        {
             let params = EventParams::Named(vec![
                 ("group".into(), EventValue::Text(change.group)),
                 ("identifier".into(), EventValue::Text(change.identifier)),
@@ -127,7 +142,10 @@ impl HostState {
         let params = EventParams::Named(vec![
             ("command".into(), EventValue::Text(command.into())),
             ("transport".into(), EventValue::Text(transport.into())),
-            ("duration_us".into(), EventValue::Text(duration_us.to_string())),
+            (
+                "duration_us".into(),
+                EventValue::Text(duration_us.to_string()),
+            ),
         ]);
         let _ = self.events.raise(events::CORE_EVENTS[1], &params);
     }
@@ -144,7 +162,12 @@ impl HostState {
     }
 
     fn computed_statistics(&self) -> Vec<Statistic> {
-        let stat = |group: &str, name: String, value: u64| Statistic { group: group.into(), name, value, incremental: false };
+        let stat = |group: &str, name: String, value: u64| Statistic {
+            group: group.into(),
+            name,
+            value,
+            incremental: false,
+        };
         let memory = system::memory();
         let mut out = vec![
             stat("shmem", "total_size".into(), memory.total),
@@ -152,7 +175,11 @@ impl HostState {
             stat("shmem", "free_size".into(), memory.available),
             stat("shmem", "used_size".into(), memory.data),
             stat("shmem", "real_used_size".into(), memory.resident),
-            stat("core", "timestamp".into(), (unix_now() - self.started).max(0) as u64),
+            stat(
+                "core",
+                "timestamp".into(),
+                (unix_now() - self.started).max(0) as u64,
+            ),
         ];
         let workers: Vec<_> = self
             .processes
@@ -160,14 +187,25 @@ impl HostState {
             .into_iter()
             .filter(|p| p.core_memory.load(Ordering::Relaxed) > 0)
             .collect();
-        let loads: Vec<_> = workers.iter().map(|p| (p.id, self.load.load(p.id))).collect();
+        let loads: Vec<_> = workers
+            .iter()
+            .map(|p| (p.id, self.load.load(p.id)))
+            .collect();
         let average = |pick: fn(&load::Load) -> u64| {
-            if loads.is_empty() { 0 } else { loads.iter().map(|(_, l)| pick(l)).sum::<u64>() / loads.len() as u64 }
+            if loads.is_empty() {
+                0
+            } else {
+                loads.iter().map(|(_, l)| pick(l)).sum::<u64>() / loads.len() as u64
+            }
         };
         out.push(stat("load", "load".into(), average(|l| l.last)));
         out.push(stat("load", "load1m".into(), average(|l| l.minute)));
         out.push(stat("load", "load10m".into(), average(|l| l.ten_minutes)));
-        out.push(stat("load", "processes_number".into(), self.processes.snapshot().len() as u64));
+        out.push(stat(
+            "load",
+            "processes_number".into(),
+            self.processes.snapshot().len() as u64,
+        ));
         for (id, l) in &loads {
             out.push(stat("load", format!("load-proc-{id}"), l.last));
             out.push(stat("load", format!("load1m-proc-{id}"), l.minute));
@@ -175,11 +213,23 @@ impl HostState {
         }
         for p in &workers {
             let used = p.core_memory.load(Ordering::Relaxed);
-            out.push(stat("pkmem", format!("{}-total_size", p.id), self.core_memory_cap));
+            out.push(stat(
+                "pkmem",
+                format!("{}-total_size", p.id),
+                self.core_memory_cap,
+            ));
             out.push(stat("pkmem", format!("{}-used_size", p.id), used));
             out.push(stat("pkmem", format!("{}-real_used_size", p.id), used));
-            out.push(stat("pkmem", format!("{}-max_used_size", p.id), p.core_memory_peak.load(Ordering::Relaxed)));
-            out.push(stat("pkmem", format!("{}-free_size", p.id), self.core_memory_cap.saturating_sub(used)));
+            out.push(stat(
+                "pkmem",
+                format!("{}-max_used_size", p.id),
+                p.core_memory_peak.load(Ordering::Relaxed),
+            ));
+            out.push(stat(
+                "pkmem",
+                format!("{}-free_size", p.id),
+                self.core_memory_cap.saturating_sub(used),
+            ));
         }
         out
     }
@@ -206,7 +256,9 @@ impl Host for HostState {
     }
 
     fn working_dir(&self) -> Option<String> {
-        std::env::current_dir().ok().map(|p| p.display().to_string())
+        std::env::current_dir()
+            .ok()
+            .map(|p| p.display().to_string())
     }
 
     fn arguments(&self) -> Vec<String> {
@@ -217,7 +269,12 @@ impl Host for HostState {
         self.processes
             .snapshot()
             .iter()
-            .map(|p| Process { id: p.id, pid: p.pid, kind: p.kind.clone(), log_level: p.log_level.load(Ordering::Relaxed) })
+            .map(|p| Process {
+                id: p.id,
+                pid: p.pid,
+                kind: p.kind.clone(),
+                log_level: p.log_level.load(Ordering::Relaxed),
+            })
             .collect()
     }
 
@@ -243,13 +300,17 @@ impl Host for HostState {
     }
 
     fn set_log_consumer_filter(&self, name: &str, level: i32) -> bool {
-        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else { return false };
+        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else {
+            return false;
+        };
         self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].level_filter = level;
         true
     }
 
     fn set_log_consumer_muted(&self, name: &str, muted: i32) -> bool {
-        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else { return false };
+        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else {
+            return false;
+        };
         self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].muted = muted;
         true
     }
@@ -288,7 +349,13 @@ impl Host for HostState {
         self.counters.reset_all();
     }
 
-    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), CacheError> {
+    fn cache_store(
+        &self,
+        system: &str,
+        key: &str,
+        value: &str,
+        expire: u32,
+    ) -> Result<(), CacheError> {
         self.cache.store(system, key, value, expire)
     }
 
@@ -324,7 +391,14 @@ impl Host for HostState {
         let level = level.unwrap_or(3);
         let summary = match kind {
             MemoryKind::Private => {
-                let Some(p) = self.processes.snapshot().into_iter().find(|p| Some(p.pid) == pid) else { return false };
+                let Some(p) = self
+                    .processes
+                    .snapshot()
+                    .into_iter()
+                    .find(|p| Some(p.pid) == pid)
+                else {
+                    return false;
+                };
                 format!(
                     "memory of process {} ({}): core instance {} bytes of {} (peak {})",
                     p.id,

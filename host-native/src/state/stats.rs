@@ -35,11 +35,18 @@ pub struct CommandCounters {
     pub errors: AtomicU64,
 }
 
+/// Command counters in first-call order, with a name index.
+#[derive(Debug, Default)]
+struct CommandTable {
+    list: Vec<(String, Arc<CommandCounters>)>,
+    index: HashMap<String, usize>,
+}
+
 /// All counters, in registration order.
 #[derive(Debug, Default)]
 pub struct Counters {
     transports: RwLock<Vec<(&'static str, Arc<TransportCounters>)>>,
-    commands: RwLock<(Vec<(String, Arc<CommandCounters>)>, HashMap<String, usize>)>,
+    commands: RwLock<CommandTable>,
 }
 
 /// One counter as `statistics()` lists it.
@@ -70,17 +77,19 @@ impl Counters {
     /// Counts one run of `command`.
     pub fn count_command(&self, command: &str, failed: bool) {
         let counters = {
-            let guard = read(&self.commands);
-            guard.1.get(command).map(|&i| guard.0[i].1.clone())
+            let table = read(&self.commands);
+            table.index.get(command).map(|&i| table.list[i].1.clone())
         };
         let counters = counters.unwrap_or_else(|| {
             let mut guard = write(&self.commands);
-            let (list, index) = &mut *guard;
-            let i = *index.entry(command.to_string()).or_insert_with(|| {
-                list.push((command.to_string(), Arc::new(CommandCounters::default())));
-                list.len() - 1
+            let table = &mut *guard;
+            let i = *table.index.entry(command.to_string()).or_insert_with(|| {
+                table
+                    .list
+                    .push((command.to_string(), Arc::new(CommandCounters::default())));
+                table.list.len() - 1
             });
-            list[i].1.clone()
+            table.list[i].1.clone()
         });
         counters.calls.fetch_add(1, Ordering::Relaxed);
         if failed {
@@ -93,7 +102,12 @@ impl Counters {
     pub fn values(&self) -> Vec<CounterValue> {
         let mut out = Vec::new();
         for (name, c) in read(&self.transports).iter() {
-            for (suffix, counter) in [("requests", &c.requests), ("errors", &c.errors), ("rx_bytes", &c.rx_bytes), ("tx_bytes", &c.tx_bytes)] {
+            for (suffix, counter) in [
+                ("requests", &c.requests),
+                ("errors", &c.errors),
+                ("rx_bytes", &c.rx_bytes),
+                ("tx_bytes", &c.tx_bytes),
+            ] {
                 out.push(CounterValue {
                     group: "transports",
                     name: format!("{name}_{suffix}"),
@@ -101,7 +115,7 @@ impl Counters {
                 });
             }
         }
-        for (name, c) in read(&self.commands).0.iter() {
+        for (name, c) in read(&self.commands).list.iter() {
             for (suffix, counter) in [("calls", &c.calls), ("errors", &c.errors)] {
                 out.push(CounterValue {
                     group: "commands",
@@ -128,7 +142,7 @@ impl Counters {
                 counter.store(0, Ordering::Relaxed);
                 true
             }),
-            "commands" => read(&self.commands).0.iter().any(|(cmd, c)| {
+            "commands" => read(&self.commands).list.iter().any(|(cmd, c)| {
                 let counter = match name.strip_prefix(cmd.as_str()) {
                     Some("_calls") => &c.calls,
                     Some("_errors") => &c.errors,
@@ -146,7 +160,7 @@ impl Counters {
         for (_, c) in read(&self.transports).iter() {
             c.reset();
         }
-        for (_, c) in read(&self.commands).0.iter() {
+        for (_, c) in read(&self.commands).list.iter() {
             c.calls.store(0, Ordering::Relaxed);
             c.errors.store(0, Ordering::Relaxed);
         }

@@ -30,12 +30,23 @@ pub struct StatusBoard {
 impl StatusBoard {
     /// Sets (creating if needed) `group`/`identifier` to `status` with `details`, logs it at
     /// `now`, and returns the change when the status moved.
-    pub fn set(&self, group: &str, identifier: &str, status: i32, details: &str, now: i64, offset: i32) -> Option<StatusChange> {
+    pub fn set(
+        &self,
+        group: &str,
+        identifier: &str,
+        status: i32,
+        details: &str,
+        now: i64,
+        offset: i32,
+    ) -> Option<StatusChange> {
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         let group_index = match groups.iter().position(|g| g.name == group) {
             Some(i) => i,
             None => {
-                groups.push(StatusGroup { name: group.to_string(), identifiers: Vec::new() });
+                groups.push(StatusGroup {
+                    name: group.to_string(),
+                    identifiers: Vec::new(),
+                });
                 groups.len() - 1
             }
         };
@@ -43,7 +54,12 @@ impl StatusBoard {
         let id_index = match identifiers.iter().position(|i| i.name == identifier) {
             Some(i) => i,
             None => {
-                identifiers.push(StatusIdentifier { name: identifier.to_string(), status, details: None, reports: Vec::new() });
+                identifiers.push(StatusIdentifier {
+                    name: identifier.to_string(),
+                    status,
+                    details: None,
+                    reports: Vec::new(),
+                });
                 identifiers.len() - 1
             }
         };
@@ -52,7 +68,11 @@ impl StatusBoard {
         let moved = entry.details.is_some() && old_status != status;
         entry.status = status;
         entry.details = Some(details.to_string());
-        entry.reports.push(StatusReport { timestamp: now, offset, log: format!("status changed to {status} ({details})") });
+        entry.reports.push(StatusReport {
+            timestamp: now,
+            offset,
+            log: format!("status changed to {status} ({details})"),
+        });
         if entry.reports.len() > MAX_REPORTS {
             entry.reports.remove(0);
         }
@@ -67,6 +87,9 @@ impl StatusBoard {
 
     /// A snapshot of every group.
     pub fn groups(&self) -> Vec<StatusGroup> {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }

@@ -43,6 +43,9 @@ mod tests {
     #[test]
     fn reads_real_figures() {
         let m = super::memory();
-        assert!(m.total > 0 && m.resident > 0 && m.resident <= m.resident_peak, "{m:?}");
+        assert!(
+            m.total > 0 && m.resident > 0 && m.resident <= m.resident_peak,
+            "{m:?}"
+        );
     }
 }

@@ -114,7 +114,13 @@ impl Host for ImportedHost {
         wit::reset_all_statistics()
     }
 
-    fn cache_store(&self, system: &str, key: &str, value: &str, expire: u32) -> Result<(), core::CacheError> {
+    fn cache_store(
+        &self,
+        system: &str,
+        key: &str,
+        value: &str,
+        expire: u32,
+    ) -> Result<(), core::CacheError> {
         wit::cache_store(system, key, value, expire).map_err(cache_error)
     }
 
@@ -149,8 +155,14 @@ impl Host for ImportedHost {
             .collect()
     }
 
-    fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), core::SubscribeError> {
-        wit::subscribe(event, socket, expire).map_err(|wit::SubscribeError::BadValue| core::SubscribeError::BadValue)
+    fn subscribe(
+        &self,
+        event: &str,
+        socket: &str,
+        expire: u32,
+    ) -> Result<(), core::SubscribeError> {
+        wit::subscribe(event, socket, expire)
+            .map_err(|wit::SubscribeError::BadValue| core::SubscribeError::BadValue)
     }
 
     fn raise_event(&self, event: &str, params: &core::EventParams) -> Result<(), core::RaiseError> {

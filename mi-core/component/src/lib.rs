@@ -58,4 +58,3 @@ impl engine::Guest for Component {
         }
     }
 }
-

@@ -51,7 +51,10 @@ fn store(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 fn fetch(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let (system, key) = system_and_key(params)?;
     match ctx.host.cache_fetch(&system, &key) {
-        Ok(Some(value)) => Ok(object([("key", Value::str(key)), ("value", Value::str(value))])),
+        Ok(Some(value)) => Ok(object([
+            ("key", Value::str(key)),
+            ("value", Value::str(value)),
+        ])),
         Ok(None) => Err(MiError::new(400, "Value not found")),
         Err(e) => Err(failure("fetch", e, &system)),
     }
@@ -68,11 +71,26 @@ fn remove(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 /// The cache commands.
 pub fn commands() -> Vec<Command> {
     vec![
-        command("core", "cache_store", "stores in a cache system a string value", vec![
-            recipe(&["system", "attr", "value"], store),
-            recipe(&["system", "attr", "value", "expire"], store),
-        ]),
-        command("core", "cache_fetch", "queries for a cache stored value", vec![recipe(&["system", "attr"], fetch)]),
-        command("core", "cache_remove", "removes a record from the cache system", vec![recipe(&["system", "attr"], remove)]),
+        command(
+            "core",
+            "cache_store",
+            "stores in a cache system a string value",
+            vec![
+                recipe(&["system", "attr", "value"], store),
+                recipe(&["system", "attr", "value", "expire"], store),
+            ],
+        ),
+        command(
+            "core",
+            "cache_fetch",
+            "queries for a cache stored value",
+            vec![recipe(&["system", "attr"], fetch)],
+        ),
+        command(
+            "core",
+            "cache_remove",
+            "removes a record from the cache system",
+            vec![recipe(&["system", "attr"], remove)],
+        ),
     ]
 }

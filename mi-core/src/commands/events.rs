@@ -157,7 +157,7 @@ fn event_params(value: &Value) -> Result<EventParams, MiError> {
 
 fn raise(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let event = params.string("event")?;
-    if !ctx.host.events().iter().any(|e| *e == event) {
+    if !ctx.host.events().contains(&event) {
         return Err(MiError::new(404, "Event not registered"));
     }
     let listened = ctx
@@ -186,19 +186,39 @@ fn raise(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 /// The event interface commands.
 pub fn commands() -> Vec<Command> {
     vec![
-        command("core", "event_subscribe", "subscribes an event to the Event Interface", vec![
-            recipe(&["event", "socket"], subscribe),
-            recipe(&["event", "socket", "expire"], subscribe),
-        ]),
-        command("core", "events_list", "lists all the events advertised through the Event Interface", vec![recipe(&[], events_list)]),
-        command("core", "subscribers_list", "lists all the Event Interface subscribers; params: [event [socket]]", vec![
-            recipe(&[], subscribers_all),
-            recipe(&["event"], subscribers_event),
-            recipe(&["event", "socket"], subscribers_socket),
-        ]),
-        command("core", "raise_event", "raises an event through the Event Interface; params: event [params]", vec![
-            recipe(&["event"], raise),
-            recipe(&["event", "params"], raise),
-        ]),
+        command(
+            "core",
+            "event_subscribe",
+            "subscribes an event to the Event Interface",
+            vec![
+                recipe(&["event", "socket"], subscribe),
+                recipe(&["event", "socket", "expire"], subscribe),
+            ],
+        ),
+        command(
+            "core",
+            "events_list",
+            "lists all the events advertised through the Event Interface",
+            vec![recipe(&[], events_list)],
+        ),
+        command(
+            "core",
+            "subscribers_list",
+            "lists all the Event Interface subscribers; params: [event [socket]]",
+            vec![
+                recipe(&[], subscribers_all),
+                recipe(&["event"], subscribers_event),
+                recipe(&["event", "socket"], subscribers_socket),
+            ],
+        ),
+        command(
+            "core",
+            "raise_event",
+            "raises an event through the Event Interface; params: event [params]",
+            vec![
+                recipe(&["event"], raise),
+                recipe(&["event", "params"], raise),
+            ],
+        ),
     ]
 }

@@ -17,8 +17,14 @@ fn uptime(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
     let clock = ctx.host.clock();
     Ok(object([
         ("Now", Value::str(ctime(clock.now, clock.now_offset))),
-        ("Up since", Value::str(ctime(clock.started, clock.started_offset))),
-        ("Up time", Value::str(format!("{} [sec]", clock.now - clock.started))),
+        (
+            "Up since",
+            Value::str(ctime(clock.started, clock.started_offset)),
+        ),
+        (
+            "Up time",
+            Value::str(format!("{} [sec]", clock.now - clock.started)),
+        ),
     ]))
 }
 
@@ -48,7 +54,11 @@ fn pwd(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 
 fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
     Ok(Value::Array(
-        ctx.host.arguments().into_iter().map(Value::String).collect(),
+        ctx.host
+            .arguments()
+            .into_iter()
+            .map(Value::String)
+            .collect(),
     ))
 }
 
@@ -112,7 +122,11 @@ fn help_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     Ok(object([
         (
             "Help",
-            Value::str(command.help.unwrap_or("help not available for this command")),
+            Value::str(
+                command
+                    .help
+                    .unwrap_or("help not available for this command"),
+            ),
         ),
         ("Exported by", Value::str(command.module)),
     ]))

@@ -55,8 +55,14 @@ fn unknown_consumer() -> MiError {
 
 fn filter_get(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let consumer = params.string("consumer")?;
-    let state = ctx.host.log_consumer(&consumer).ok_or_else(unknown_consumer)?;
-    Ok(object([("Log level filter", Value::num(state.level_filter))]))
+    let state = ctx
+        .host
+        .log_consumer(&consumer)
+        .ok_or_else(unknown_consumer)?;
+    Ok(object([(
+        "Log level filter",
+        Value::num(state.level_filter),
+    )]))
 }
 
 fn filter_set(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
@@ -70,7 +76,10 @@ fn filter_set(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 
 fn mute_get(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let consumer = params.string("consumer")?;
-    let state = ctx.host.log_consumer(&consumer).ok_or_else(unknown_consumer)?;
+    let state = ctx
+        .host
+        .log_consumer(&consumer)
+        .ok_or_else(unknown_consumer)?;
     Ok(object([("mute state", Value::num(state.muted))]))
 }
 
@@ -86,22 +95,39 @@ fn mute_set(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 /// The logging commands.
 pub fn commands() -> Vec<Command> {
     vec![
-        command("core", "log_level", "gets/sets the per process or global log level", vec![
-            recipe(&[], list_levels),
-            recipe(&["level"], set_global),
-            recipe(&["level", "pid"], set_process),
-        ]),
-        command("core", "xlog_level", "gets/sets the xlog() logging level", vec![
-            recipe(&[], xlog_get),
-            recipe(&["level"], xlog_set),
-        ]),
-        command("core", "log_level_filter", "gets/sets the level filter of a log consumer (stderror, syslog, event)", vec![
-            recipe(&["consumer"], filter_get),
-            recipe(&["consumer", "level_filter"], filter_set),
-        ]),
-        command("core", "log_mute_state", "gets/sets the mute state of a log consumer (stderror, syslog, event)", vec![
-            recipe(&["consumer"], mute_get),
-            recipe(&["consumer", "mute_state"], mute_set),
-        ]),
+        command(
+            "core",
+            "log_level",
+            "gets/sets the per process or global log level",
+            vec![
+                recipe(&[], list_levels),
+                recipe(&["level"], set_global),
+                recipe(&["level", "pid"], set_process),
+            ],
+        ),
+        command(
+            "core",
+            "xlog_level",
+            "gets/sets the xlog() logging level",
+            vec![recipe(&[], xlog_get), recipe(&["level"], xlog_set)],
+        ),
+        command(
+            "core",
+            "log_level_filter",
+            "gets/sets the level filter of a log consumer (stderror, syslog, event)",
+            vec![
+                recipe(&["consumer"], filter_get),
+                recipe(&["consumer", "level_filter"], filter_set),
+            ],
+        ),
+        command(
+            "core",
+            "log_mute_state",
+            "gets/sets the mute state of a log consumer (stderror, syslog, event)",
+            vec![
+                recipe(&["consumer"], mute_get),
+                recipe(&["consumer", "mute_state"], mute_set),
+            ],
+        ),
     ]
 }

@@ -41,17 +41,32 @@ fn persistent_dump(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 /// The memory dump commands.
 pub fn commands() -> Vec<Command> {
     vec![
-        command("core", "mem_pkg_dump", "logs the private memory status of a process", vec![
-            recipe(&["pid"], pkg_dump),
-            recipe(&["pid", "log_level"], pkg_dump),
-        ]),
-        command("core", "mem_shm_dump", "logs the shared memory status", vec![
-            recipe(&[], shared_dump),
-            recipe(&["log_level"], shared_dump),
-        ]),
-        command("core", "mem_rpm_dump", "logs the restart persistent memory status", vec![
-            recipe(&[], persistent_dump),
-            recipe(&["log_level"], persistent_dump),
-        ]),
+        command(
+            "core",
+            "mem_pkg_dump",
+            "logs the private memory status of a process",
+            vec![
+                recipe(&["pid"], pkg_dump),
+                recipe(&["pid", "log_level"], pkg_dump),
+            ],
+        ),
+        command(
+            "core",
+            "mem_shm_dump",
+            "logs the shared memory status",
+            vec![
+                recipe(&[], shared_dump),
+                recipe(&["log_level"], shared_dump),
+            ],
+        ),
+        command(
+            "core",
+            "mem_rpm_dump",
+            "logs the restart persistent memory status",
+            vec![
+                recipe(&[], persistent_dump),
+                recipe(&["log_level"], persistent_dump),
+            ],
+        ),
     ]
 }

@@ -110,9 +110,29 @@ fn reset_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 pub fn commands() -> Vec<Command> {
     let group = "statistics";
     vec![
-        command(group, "get_statistics", "prints the statistics (all, group or one) real time values.", vec![recipe(&["statistics"], get)]),
-        command(group, "list_statistics", "lists all the registered statistics and their types", vec![recipe(&[], list_all), recipe(&["statistics"], list)]),
-        command(group, "reset_statistics", "resets the value of a statistic variable", vec![recipe(&["statistics"], reset)]),
-        command(group, "reset_all_statistics", "resets the value of all resetable variables", vec![recipe(&[], reset_all)]),
+        command(
+            group,
+            "get_statistics",
+            "prints the statistics (all, group or one) real time values.",
+            vec![recipe(&["statistics"], get)],
+        ),
+        command(
+            group,
+            "list_statistics",
+            "lists all the registered statistics and their types",
+            vec![recipe(&[], list_all), recipe(&["statistics"], list)],
+        ),
+        command(
+            group,
+            "reset_statistics",
+            "resets the value of a statistic variable",
+            vec![recipe(&["statistics"], reset)],
+        ),
+        command(
+            group,
+            "reset_all_statistics",
+            "resets the value of all resetable variables",
+            vec![recipe(&[], reset_all)],
+        ),
     ]
 }

@@ -107,7 +107,10 @@ fn list_status_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
             .map(|g| {
                 object([
                     ("Name", Value::str(g.name.clone())),
-                    ("Identifiers", Value::Array(g.identifiers.iter().map(named_status).collect())),
+                    (
+                        "Identifiers",
+                        Value::Array(g.identifiers.iter().map(named_status).collect()),
+                    ),
                 ])
             })
             .collect(),
@@ -116,7 +119,9 @@ fn list_status_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 
 fn list_status_group(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let group = find_group(ctx, params)?;
-    Ok(Value::Array(group.identifiers.iter().map(named_status).collect()))
+    Ok(Value::Array(
+        group.identifiers.iter().map(named_status).collect(),
+    ))
 }
 
 fn list_reports_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
@@ -127,7 +132,10 @@ fn list_reports_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
             .map(|g| {
                 object([
                     ("Name", Value::str(g.name.clone())),
-                    ("Identifiers", Value::Array(g.identifiers.iter().map(named_reports).collect())),
+                    (
+                        "Identifiers",
+                        Value::Array(g.identifiers.iter().map(named_reports).collect()),
+                    ),
                 ])
             })
             .collect(),
@@ -136,7 +144,9 @@ fn list_reports_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 
 fn list_reports_group(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     let group = find_group(ctx, params)?;
-    Ok(Value::Array(group.identifiers.iter().map(named_reports).collect()))
+    Ok(Value::Array(
+        group.identifiers.iter().map(named_reports).collect(),
+    ))
 }
 
 fn list_reports_identifier(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
@@ -155,13 +165,25 @@ fn identifiers_value(group: &StatusGroup) -> Value {
         ("Group", Value::str(group.name.clone())),
         (
             "Identifiers",
-            Value::Array(group.identifiers.iter().map(|i| Value::str(i.name.clone())).collect()),
+            Value::Array(
+                group
+                    .identifiers
+                    .iter()
+                    .map(|i| Value::str(i.name.clone()))
+                    .collect(),
+            ),
         ),
     ])
 }
 
 fn list_identifiers_all(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
-    Ok(Value::Array(ctx.host.status_groups().iter().map(identifiers_value).collect()))
+    Ok(Value::Array(
+        ctx.host
+            .status_groups()
+            .iter()
+            .map(identifiers_value)
+            .collect(),
+    ))
 }
 
 fn list_identifiers_group(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
@@ -171,22 +193,42 @@ fn list_identifiers_group(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
 /// The status-report commands.
 pub fn commands() -> Vec<Command> {
     vec![
-        command("core", "sr_get_status", "gets the status of an identifier of a status report group", vec![
-            recipe(&["group"], get_main),
-            recipe(&["group", "identifier"], get_identifier),
-        ]),
-        command("core", "sr_list_status", "lists the status of the identifiers of status report groups", vec![
-            recipe(&[], list_status_all),
-            recipe(&["group"], list_status_group),
-        ]),
-        command("core", "sr_list_reports", "lists the reports of status report identifiers", vec![
-            recipe(&[], list_reports_all),
-            recipe(&["group"], list_reports_group),
-            recipe(&["group", "identifier"], list_reports_identifier),
-        ]),
-        command("core", "sr_list_identifiers", "lists the identifiers of status report groups", vec![
-            recipe(&[], list_identifiers_all),
-            recipe(&["group"], list_identifiers_group),
-        ]),
+        command(
+            "core",
+            "sr_get_status",
+            "gets the status of an identifier of a status report group",
+            vec![
+                recipe(&["group"], get_main),
+                recipe(&["group", "identifier"], get_identifier),
+            ],
+        ),
+        command(
+            "core",
+            "sr_list_status",
+            "lists the status of the identifiers of status report groups",
+            vec![
+                recipe(&[], list_status_all),
+                recipe(&["group"], list_status_group),
+            ],
+        ),
+        command(
+            "core",
+            "sr_list_reports",
+            "lists the reports of status report identifiers",
+            vec![
+                recipe(&[], list_reports_all),
+                recipe(&["group"], list_reports_group),
+                recipe(&["group", "identifier"], list_reports_identifier),
+            ],
+        ),
+        command(
+            "core",
+            "sr_list_identifiers",
+            "lists the identifiers of status report groups",
+            vec![
+                recipe(&[], list_identifiers_all),
+                recipe(&["group"], list_identifiers_group),
+            ],
+        ),
     ]
 }

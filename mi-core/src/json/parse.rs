@@ -180,7 +180,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self.text.get(self.pos..self.pos + 4).ok_or(ParseError::Syntax)?;
+        let digits = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .ok_or(ParseError::Syntax)?;
         let mut value = 0u32;
         for &d in digits {
             value = value * 16 + (d as char).to_digit(16).ok_or(ParseError::Syntax)?;
@@ -233,8 +236,11 @@ fn strtod(text: &[u8]) -> Option<(f64, usize)> {
         _ => false,
     };
     let body = &text[pos..];
-    let (magnitude, used) = if starts_with_ci(body, b"0x") && body.get(2).is_some_and(u8::is_ascii_hexdigit)
-        || starts_with_ci(body, b"0x") && body.get(2) == Some(&b'.') && body.get(3).is_some_and(u8::is_ascii_hexdigit)
+    let (magnitude, used) = if starts_with_ci(body, b"0x")
+        && body.get(2).is_some_and(u8::is_ascii_hexdigit)
+        || starts_with_ci(body, b"0x")
+            && body.get(2) == Some(&b'.')
+            && body.get(3).is_some_and(u8::is_ascii_hexdigit)
     {
         hex_float(&body[2..]).map(|(v, n)| (v, n + 2))?
     } else if starts_with_ci(body, b"infinity") {
@@ -244,7 +250,10 @@ fn strtod(text: &[u8]) -> Option<(f64, usize)> {
     } else if starts_with_ci(body, b"nan") {
         let mut n = 3;
         if body.get(3) == Some(&b'(') {
-            if let Some(close) = body[4..].iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'_')) {
+            if let Some(close) = body[4..]
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+            {
                 if body[4 + close] == b')' {
                     n = 4 + close + 1;
                 }
@@ -262,7 +271,9 @@ fn starts_with_ci(text: &[u8], prefix: &[u8]) -> bool {
 }
 
 fn count_digits(text: &[u8], radix: u32) -> usize {
-    text.iter().take_while(|&&b| (b as char).is_digit(radix)).count()
+    text.iter()
+        .take_while(|&&b| (b as char).is_digit(radix))
+        .count()
 }
 
 fn decimal_float(text: &[u8]) -> Option<(f64, usize)> {
@@ -375,7 +386,13 @@ mod tests {
         assert_eq!(one("\"tab\there\""), Value::str("tab\there"));
         assert_eq!(one(r#""\q\/""#), Value::str("q/"));
         assert_eq!(one(r#""\ud83d\ude00""#), Value::str("😀"));
-        for bad in [r#""\u0000""#, r#""\udc00""#, r#""\ud83dx""#, r#""\u12g4""#, "\"open"] {
+        for bad in [
+            r#""\u0000""#,
+            r#""\udc00""#,
+            r#""\ud83dx""#,
+            r#""\u12g4""#,
+            "\"open",
+        ] {
             assert_eq!(parse(bad.as_bytes(), 4), Err(ParseError::Syntax), "{bad}");
         }
     }
@@ -393,7 +410,16 @@ mod tests {
 
     #[test]
     fn structure_errors() {
-        for bad in ["[1,]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}", "[1 2]", "", "   ", "hello"] {
+        for bad in [
+            "[1,]",
+            "{\"a\" 1}",
+            "{\"a\":1,}",
+            "{1:2}",
+            "[1 2]",
+            "",
+            "   ",
+            "hello",
+        ] {
             assert_eq!(parse(bad.as_bytes(), 8), Err(ParseError::Syntax), "{bad:?}");
         }
     }

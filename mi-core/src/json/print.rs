@@ -194,7 +194,10 @@ mod tests {
     #[test]
     fn compact_has_no_whitespace() {
         let value = object([
-            ("a", Value::Array(vec![Value::num(1), Value::Null, Value::Bool(true)])),
+            (
+                "a",
+                Value::Array(vec![Value::num(1), Value::Null, Value::Bool(true)]),
+            ),
             ("b", object::<&str>([])),
         ]);
         assert_eq!(to_compact(&value), r#"{"a":[1,null,true],"b":{}}"#);

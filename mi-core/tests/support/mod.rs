@@ -13,7 +13,11 @@ pub struct FakeHost {
 
 impl Default for FakeHost {
     fn default() -> Self {
-        FakeHost { levels: RefCell::new(vec![3, 3]), cache: RefCell::default(), shutdowns: RefCell::new(0) }
+        FakeHost {
+            levels: RefCell::new(vec![3, 3]),
+            cache: RefCell::default(),
+            shutdowns: RefCell::new(0),
+        }
     }
 }
 
@@ -21,10 +25,21 @@ const PIDS: [i32; 2] = [100, 101];
 
 impl Host for FakeHost {
     fn clock(&self) -> Clock {
-        Clock { now: 1_795_728_893, now_offset: 0, started: 1_795_728_821, started_offset: 0 }
+        Clock {
+            now: 1_795_728_893,
+            now_offset: 0,
+            started: 1_795_728_821,
+            started_offset: 0,
+        }
     }
     fn build_info(&self) -> BuildInfo {
-        BuildInfo { name: "miwa".into(), version: "0.1.0".into(), platform: "x86_64/linux".into(), vcs: "git".into(), revision: "abc".into() }
+        BuildInfo {
+            name: "miwa".into(),
+            version: "0.1.0".into(),
+            platform: "x86_64/linux".into(),
+            vcs: "git".into(),
+            revision: "abc".into(),
+        }
     }
     fn working_dir(&self) -> Option<String> {
         Some("/".into())
@@ -35,8 +50,18 @@ impl Host for FakeHost {
     fn processes(&self) -> Vec<Process> {
         let levels = self.levels.borrow();
         vec![
-            Process { id: 0, pid: PIDS[0], kind: "main".into(), log_level: levels[0] },
-            Process { id: 1, pid: PIDS[1], kind: "MI worker".into(), log_level: levels[1] },
+            Process {
+                id: 0,
+                pid: PIDS[0],
+                kind: "main".into(),
+                log_level: levels[0],
+            },
+            Process {
+                id: 1,
+                pid: PIDS[1],
+                kind: "MI worker".into(),
+                log_level: levels[1],
+            },
         ]
     }
     fn set_log_level(&self, level: i32) {
@@ -56,7 +81,10 @@ impl Host for FakeHost {
     }
     fn set_xlog_level(&self, _: i32) {}
     fn log_consumer(&self, name: &str) -> Option<LogConsumer> {
-        (name == "syslog").then_some(LogConsumer { level_filter: 3, muted: 0 })
+        (name == "syslog").then_some(LogConsumer {
+            level_filter: 3,
+            muted: 0,
+        })
     }
     fn set_log_consumer_filter(&self, name: &str, _: i32) -> bool {
         name == "syslog"
@@ -69,7 +97,12 @@ impl Host for FakeHost {
         *self.shutdowns.borrow_mut() += 1;
     }
     fn statistics(&self) -> Vec<Statistic> {
-        let stat = |group: &str, name: &str, value, incremental| Statistic { group: group.into(), name: name.into(), value, incremental };
+        let stat = |group: &str, name: &str, value, incremental| Statistic {
+            group: group.into(),
+            name: name.into(),
+            value,
+            incremental,
+        };
         vec![
             stat("shmem", "total_size", 4_294_967_296, false),
             stat("core", "timestamp", 72, false),
@@ -113,7 +146,12 @@ impl Host for FakeHost {
     fn status_groups(&self) -> Vec<StatusGroup> {
         vec![StatusGroup {
             name: "core".into(),
-            identifiers: vec![StatusIdentifier { name: "main".into(), status: 1, details: Some("running".into()), reports: Vec::new() }],
+            identifiers: vec![StatusIdentifier {
+                name: "main".into(),
+                status: 1,
+                details: Some("running".into()),
+                reports: Vec::new(),
+            }],
         }]
     }
     fn memory_dump(&self, _: MemoryKind, pid: Option<i32>, _: Option<i32>) -> bool {
