@@ -24,7 +24,7 @@ $(VENV)/bin/opensips-cli:
 test: setup $(VENV)/bin/opensips-cli
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	$(CARGO) build --release
-	$(CARGO) test --release
+	$(CARGO) test --release -- --show-output
 
 ## Criterion benchmarks of the core (component vs native).
 bench: setup

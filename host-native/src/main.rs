@@ -114,7 +114,7 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     };
     let state =
         HostState::start(&config, std::env::args().collect()).context("starting host services")?;
-    logging::init(state.processes.global_level());
+    logging::init(state.processes.global_level(), state.consumers.clone());
 
     let executor = if native_core_baseline {
         tracing::warn!("running the core natively (benchmark baseline): no sandbox");

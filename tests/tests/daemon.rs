@@ -171,3 +171,40 @@ fn per_process_log_level() {
         .unwrap();
     assert_eq!(bad["error"]["data"], "Bad PID");
 }
+
+#[test]
+fn log_level_and_consumers_steer_the_real_log() {
+    let daemon = Daemon::start("\n[log]\nlevel = 1\n").unwrap();
+    let call = |body: &str| {
+        let reply = daemon.rpc(body).unwrap();
+        assert!(reply.get("result").is_some(), "{reply}");
+    };
+    let dumps = || daemon.log().matches("daemon memory:").count();
+    let dump_at = |level: i32| {
+        call(&format!(
+            r#"{{"jsonrpc":"2.0","method":"mem_shm_dump","params":[{level}],"id":1}}"#
+        ))
+    };
+    dump_at(3);
+    assert_eq!(dumps(), 0, "an INFO line is below log level 1 (WARN)");
+    call(r#"{"jsonrpc":"2.0","method":"log_level","params":[3],"id":1}"#);
+    dump_at(3);
+    assert_eq!(dumps(), 1, "log_level 3 lets INFO through");
+    call(r#"{"jsonrpc":"2.0","method":"log_mute_state","params":["stderror",1],"id":1}"#);
+    dump_at(3);
+    assert_eq!(dumps(), 1, "a muted stderror consumer writes nothing");
+    call(r#"{"jsonrpc":"2.0","method":"log_mute_state","params":["stderror",0],"id":1}"#);
+    call(r#"{"jsonrpc":"2.0","method":"log_level_filter","params":["stderror",1],"id":1}"#);
+    dump_at(3);
+    assert_eq!(dumps(), 1, "the stderror filter at 1 holds INFO back");
+    dump_at(1);
+    assert_eq!(dumps(), 2, "a WARN line passes the filter");
+    let state = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_level_filter","params":["stderror"],"id":1}"#)
+        .unwrap();
+    assert_eq!(state["result"]["Log level filter"], 1);
+    let unknown = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"log_mute_state","params":["nope"],"id":1}"#)
+        .unwrap();
+    assert_eq!(unknown["error"]["message"], "Unknown log consumer");
+}

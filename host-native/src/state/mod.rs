@@ -12,18 +12,16 @@ pub mod status;
 pub mod system;
 
 use crate::config::Config;
+use crate::logging::LogConsumers;
 use chrono::{Local, Offset, TimeZone};
 use mi_core::host::{
     self as core, BuildInfo, CacheError, Clock, EventParams, EventValue, Host, LogConsumer,
     MemoryKind, Process, RaiseError, Statistic, StatusGroup, SubscribeError,
 };
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
-
-/// The log consumers `log_level_filter` and `log_mute_state` know.
-const CONSUMERS: [&str; 3] = ["stderror", "syslog", "event"];
 
 /// Status-report statuses of the `core` group.
 pub mod readiness {
@@ -42,7 +40,8 @@ pub struct HostState {
     /// The process table.
     pub processes: Arc<processes::ProcessTable>,
     xlog_level: AtomicI32,
-    consumers: Mutex<[LogConsumer; 3]>,
+    /// Log consumers (`stderror`, `syslog`, `event`).
+    pub consumers: Arc<LogConsumers>,
     /// Transport and command counters.
     pub counters: stats::Counters,
     load: Arc<load::LoadTracker>,
@@ -98,12 +97,7 @@ impl HostState {
             arguments,
             processes: processes.clone(),
             xlog_level: AtomicI32::new(config.log.xlog_level),
-            consumers: Mutex::new(
-                [LogConsumer {
-                    level_filter: config.log.level,
-                    muted: 0,
-                }; 3],
-            ),
+            consumers: Arc::new(LogConsumers::new(LogConsumers::DEFAULT_FILTER)),
             counters: stats::Counters::default(),
             load: Arc::new(load::LoadTracker::default()),
             cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
@@ -295,24 +289,15 @@ impl Host for HostState {
     }
 
     fn log_consumer(&self, name: &str) -> Option<LogConsumer> {
-        let i = CONSUMERS.iter().position(|c| *c == name)?;
-        Some(self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i])
+        self.consumers.get(name)
     }
 
     fn set_log_consumer_filter(&self, name: &str, level: i32) -> bool {
-        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else {
-            return false;
-        };
-        self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].level_filter = level;
-        true
+        self.consumers.set_filter(name, level)
     }
 
     fn set_log_consumer_muted(&self, name: &str, muted: i32) -> bool {
-        let Some(i) = CONSUMERS.iter().position(|c| *c == name) else {
-            return false;
-        };
-        self.consumers.lock().unwrap_or_else(|e| e.into_inner())[i].muted = muted;
-        true
+        self.consumers.set_muted(name, muted)
     }
 
     fn log(&self, level: i32, message: &str) {
