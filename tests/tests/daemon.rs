@@ -208,3 +208,32 @@ fn log_level_and_consumers_steer_the_real_log() {
         .unwrap();
     assert_eq!(unknown["error"]["message"], "Unknown log consumer");
 }
+
+#[test]
+fn slow_headers_are_cut_after_conn_timeout() {
+    use std::io::{Read, Write};
+    let daemon = Daemon::start("conn_timeout = 1\n").unwrap();
+    let mut stream = std::net::TcpStream::connect(daemon.http).unwrap();
+    stream
+        .write_all(b"POST /mi HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let outcome = stream.read(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        outcome.is_ok(),
+        "the server must end the connection, not leave it hanging: {outcome:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "closed after {waited:?}"
+    );
+    let reply = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#)
+        .unwrap();
+    assert!(reply["result"]["WD"].is_string(), "the daemon still serves");
+}
