@@ -54,6 +54,7 @@ impl MiDispatcher {
                 Ok(handled) => {
                     let reply = match handled.reply {
                         CoreReply::Text(text) => Reply::Text(text),
+                        CoreReply::ParseError(text) => Reply::ParseError(text),
                         CoreReply::Nothing => Reply::Nothing,
                         CoreReply::Unprintable => Reply::Unprintable,
                     };
@@ -82,6 +83,7 @@ impl MiDispatcher {
                 );
                 let reply = match handled.reply {
                     CoreRpcReply::Text(text) => Reply::Text(text),
+                    CoreRpcReply::ParseError(text) => Reply::ParseError(text),
                     CoreRpcReply::Nothing => Reply::Nothing,
                     CoreRpcReply::Unprintable => Reply::Unprintable,
                 };
@@ -103,7 +105,7 @@ impl MiDispatcher {
             max_depth: self.max_depth,
         };
         match failure_reply(request, MiError::server_error(failure.to_string()), options) {
-            CoreRpcReply::Text(text) => Reply::Text(text),
+            CoreRpcReply::Text(text) | CoreRpcReply::ParseError(text) => Reply::Text(text),
             CoreRpcReply::Nothing => Reply::Nothing,
             CoreRpcReply::Unprintable => Reply::Unprintable,
         }
@@ -132,7 +134,7 @@ impl Dispatcher for MiDispatcher {
         counters
             .rx_bytes
             .fetch_add(request.len() as u64, Ordering::Relaxed);
-        if let Reply::Text(text) = &reply {
+        if let Reply::Text(text) | Reply::ParseError(text) = &reply {
             counters
                 .tx_bytes
                 .fetch_add(text.len() as u64, Ordering::Relaxed);

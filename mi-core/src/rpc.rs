@@ -32,6 +32,9 @@ pub const DEFAULT_MAX_DEPTH: u32 = 128;
 pub enum Reply {
     /// A JSON-RPC reply text.
     Text(String),
+    /// The request is not JSON: the -32700 reply text (datagram transports answer the
+    /// plain text `400 Parse_error` instead, as OpenSIPS does).
+    ParseError(String),
     /// Nothing (a notification).
     Nothing,
     /// The request's `id` has a type that cannot be echoed: the transport's own failure
@@ -168,7 +171,7 @@ pub fn handle(
     let mut calls = Vec::new();
     let parsed = json::parse(request, options.max_depth);
     let reply = match parsed {
-        Err(_) => Reply::Text(print(
+        Err(_) => Reply::ParseError(print(
             &envelope(Err(MiError::parse_error()), Value::Null),
             options,
         )),

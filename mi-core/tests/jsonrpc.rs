@@ -17,7 +17,7 @@ fn reply(request: &str) -> Reply {
 
 fn text(request: &str) -> String {
     match reply(request) {
-        Reply::Text(text) => text,
+        Reply::Text(text) | Reply::ParseError(text) => text,
         other => panic!("{request}: expected a reply, got {other:?}"),
     }
 }

@@ -119,7 +119,7 @@ async fn serve_request(
     }
     Ok(
         match dispatcher.dispatch(TransportKind::Http, &body, settings.pretty) {
-            Reply::Text(text) => respond(StatusCode::OK, JSON, text),
+            Reply::Text(text) | Reply::ParseError(text) => respond(StatusCode::OK, JSON, text),
             Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
             Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
         },

@@ -9,6 +9,9 @@ pub mod http;
 pub enum Reply {
     /// A JSON-RPC reply text.
     Text(String),
+    /// The -32700 reply text for a request that is not JSON (datagram answers
+    /// `400 Parse_error` instead).
+    ParseError(String),
     /// Nothing (a notification).
     Nothing,
     /// The reply cannot be rendered (an `id` of a bad type, a core failure with no reply):

@@ -180,6 +180,7 @@ mod tests {
     fn text(handled: Handled) -> Option<String> {
         match handled.reply {
             CoreReply::Text(t) => Some(t),
+            CoreReply::ParseError(t) => Some(format!("parse error: {t}")),
             CoreReply::Nothing => None,
             CoreReply::Unprintable => Some("<unprintable>".into()),
         }
@@ -216,6 +217,7 @@ mod tests {
                 .reply
             {
                 mi_core::Reply::Text(t) => Some(t),
+                mi_core::Reply::ParseError(t) => Some(format!("parse error: {t}")),
                 mi_core::Reply::Nothing => None,
                 mi_core::Reply::Unprintable => Some("<unprintable>".into()),
             };

@@ -44,6 +44,7 @@ impl engine::Guest for Component {
         engine::Handled {
             reply: match handled.reply {
                 Reply::Text(text) => engine::Reply::Text(text),
+                Reply::ParseError(text) => engine::Reply::ParseError(text),
                 Reply::Nothing => engine::Reply::Nothing,
                 Reply::Unprintable => engine::Reply::Unprintable,
             },
