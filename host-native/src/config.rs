@@ -46,6 +46,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[http]`: the HTTP listener (JSON-RPC at `/mi`).
     pub http: HttpConfig,
+    /// `[datagram]`: JSON-RPC over UDP and UNIX datagram sockets.
+    pub datagram: DatagramConfig,
     /// `[cache]`: the `local` key-value store of `cache_*`.
     pub cache: CacheConfig,
     /// `[events]`: the event interface.
@@ -144,6 +146,55 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[datagram]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatagramConfig {
+    /// UDP sockets, `host:port` or `udp:host:port` (`udp`, default `["127.0.0.1:8080"]`).
+    pub udp: Vec<String>,
+    /// UNIX datagram socket paths (`unix`, default `["/tmp/miwa_mi.sock"]`).
+    pub unix: Vec<PathBuf>,
+    /// Permissions of the UNIX socket files (`unix_socket_mode`, default `0o660`).
+    pub unix_socket_mode: u32,
+    /// Worker threads per socket (`workers`, default: the number of cores).
+    pub workers: Option<usize>,
+    /// Largest request read and reply sent, bytes (`max_datagram`, default 65457).
+    pub max_datagram: usize,
+    /// Pretty-print JSON replies (`pretty_printing`, default false).
+    pub pretty_printing: bool,
+}
+
+impl Default for DatagramConfig {
+    fn default() -> Self {
+        DatagramConfig {
+            udp: vec!["127.0.0.1:8080".into()],
+            unix: vec![PathBuf::from("/tmp/miwa_mi.sock")],
+            unix_socket_mode: 0o660,
+            workers: None,
+            max_datagram: transports::datagram::MAX_DATAGRAM,
+            pretty_printing: false,
+        }
+    }
+}
+
+impl DatagramConfig {
+    /// The UDP addresses, resolved.
+    pub fn udp_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
+        use std::net::ToSocketAddrs;
+        self.udp
+            .iter()
+            .map(|entry| {
+                let address = entry.strip_prefix("udp:").unwrap_or(entry);
+                address
+                    .to_socket_addrs()
+                    .map_err(|e| format!("`{entry}`: {e}"))?
+                    .next()
+                    .ok_or_else(|| format!("`{entry}` resolves to no address"))
+            })
+            .collect()
+    }
+}
+
 /// `[cache]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -232,6 +283,29 @@ impl Config {
         }
         if self.http.max_body == 0 {
             return invalid("http.max_body", "must be at least 1");
+        }
+        if let Err(problem) = self.datagram.udp_addresses() {
+            return invalid("datagram.udp", &problem);
+        }
+        if self
+            .datagram
+            .unix
+            .iter()
+            .any(|p| p.as_os_str().is_empty() || p.as_os_str().len() > 107)
+        {
+            return invalid("datagram.unix", "paths must be 1 to 107 bytes long");
+        }
+        if self.datagram.unix_socket_mode > 0o777 {
+            return invalid(
+                "datagram.unix_socket_mode",
+                "must be a permission mode (0o000 to 0o777)",
+            );
+        }
+        if self.datagram.workers == Some(0) {
+            return invalid("datagram.workers", "must be at least 1");
+        }
+        if !(64..=transports::datagram::MAX_DATAGRAM).contains(&self.datagram.max_datagram) {
+            return invalid("datagram.max_datagram", "must be between 64 and 65457");
         }
         if self.http.workers == Some(0) {
             return invalid("http.workers", "must be at least 1");

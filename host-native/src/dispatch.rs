@@ -154,4 +154,12 @@ impl Dispatcher for MiDispatcher {
         }
         reply
     }
+
+    fn thread_started(&self, name: &str) {
+        self.state.processes.register_current(name);
+    }
+
+    fn thread_stopped(&self) {
+        self.state.processes.unregister_current();
+    }
 }

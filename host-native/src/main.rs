@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use transports::datagram::{DatagramServer, DatagramSettings};
 use transports::http::{self, HttpSettings};
 
 #[derive(Parser)]
@@ -149,6 +150,49 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     tokio.block_on(run(config, state, dispatcher))
 }
 
+/// Binds the datagram sockets and starts their workers; `None` when none is configured.
+fn start_datagram(
+    config: &Config,
+    state: &HostState,
+    dispatcher: &Arc<dyn transports::Dispatcher>,
+) -> anyhow::Result<Option<(DatagramServer, String)>> {
+    let datagram = &config.datagram;
+    let mut udp = Vec::new();
+    let mut described = Vec::new();
+    for address in datagram.udp_addresses().map_err(anyhow::Error::msg)? {
+        let socket = std::net::UdpSocket::bind(address)
+            .with_context(|| format!("cannot bind udp:{address} (key datagram.udp)"))?;
+        described.push(format!("udp={}", socket.local_addr()?));
+        udp.push(socket);
+    }
+    let mut unix = Vec::new();
+    for path in &datagram.unix {
+        let socket = transports::datagram::bind_unix(path, datagram.unix_socket_mode)
+            .with_context(|| format!("cannot bind unix:{} (key datagram.unix)", path.display()))?;
+        described.push(format!("unix={}", path.display()));
+        unix.push((path.clone(), socket));
+    }
+    if udp.is_empty() && unix.is_empty() {
+        return Ok(None);
+    }
+    let settings = DatagramSettings {
+        workers: datagram
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        max_datagram: datagram.max_datagram,
+        pretty: datagram.pretty_printing,
+    };
+    let server = DatagramServer::start(udp, unix, settings, dispatcher.clone())?;
+    let described = described.join(" ");
+    state.set_status(
+        "mi_datagram",
+        "main",
+        readiness::RUNNING,
+        &format!("listening on {described}"),
+    );
+    Ok(Some((server, described)))
+}
+
 async fn run(
     config: Config,
     state: Arc<HostState>,
@@ -183,6 +227,10 @@ async fn run(
         ));
         endpoints.push(format!("http={bound}"));
     }
+    let datagram = start_datagram(&config, &state, &dispatcher)?;
+    if let Some((_, described)) = &datagram {
+        endpoints.push(described.clone());
+    }
     state.set_status("core", "main", readiness::RUNNING, "running");
     tracing::info!(endpoints = %endpoints.join(" "), "miwa ready");
     println!("miwa ready: {}", endpoints.join(" "));
@@ -195,6 +243,9 @@ async fn run(
         _ = tokio::signal::ctrl_c() => state.request_shutdown(),
     }
     tracing::info!("shutting down");
+    if let Some((server, _)) = datagram {
+        tokio::task::spawn_blocking(move || server.stop()).await?;
+    }
     let drain = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(5), drain)
         .await

@@ -44,11 +44,86 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A UDP port nobody uses right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free udp port")
+}
+
+/// Sends `request` from a fresh UDP socket and waits up to `wait` for one reply.
+pub fn udp_exchange(
+    to: SocketAddr,
+    request: &[u8],
+    wait: Duration,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    socket.send_to(request, to)?;
+    socket.set_read_timeout(Some(wait))?;
+    let mut buf = vec![0u8; 70000];
+    match socket.recv(&mut buf) {
+        Ok(n) => Ok(Some(buf[..n].to_vec())),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends `request` to a UNIX datagram socket from a client bound in `dir` (or unbound) and
+/// waits up to `wait` for one reply.
+pub fn unix_exchange(
+    to: &Path,
+    dir: &Path,
+    bind: bool,
+    request: &[u8],
+    wait: Duration,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    use std::os::unix::net::UnixDatagram;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let path = dir.join(format!(
+        "client-{}.sock",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let socket = if bind {
+        UnixDatagram::bind(&path)?
+    } else {
+        UnixDatagram::unbound()?
+    };
+    socket.send_to(request, to)?;
+    socket.set_read_timeout(Some(wait))?;
+    let mut buf = vec![0u8; 70000];
+    let outcome = match socket.recv(&mut buf) {
+        Ok(n) => Ok(Some(buf[..n].to_vec())),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    };
+    let _ = std::fs::remove_file(&path);
+    outcome
+}
+
 /// A running `miwa serve`, killed when dropped.
 pub struct Daemon {
     child: Child,
     /// HTTP address.
     pub http: SocketAddr,
+    /// UDP datagram address.
+    pub udp: SocketAddr,
+    /// UNIX datagram socket path.
+    pub unix: PathBuf,
     /// Its configuration directory (kept alive as long as the daemon).
     pub dir: tempfile::TempDir,
 }
@@ -63,9 +138,23 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with extra `miwa serve` arguments.
     pub fn start_with_args(extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
+        Self::launch("", extra, args)
+    }
+
+    /// Starts a daemon with extra `[datagram]` keys.
+    pub fn start_datagram(datagram_keys: &str) -> anyhow::Result<Daemon> {
+        Self::launch(datagram_keys, "", &[])
+    }
+
+    fn launch(datagram_keys: &str, extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::tempdir()?;
         let port = free_port();
-        let config = format!("[http]\nport = {port}\n{extra}\n");
+        let udp = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+        let unix = dir.path().join("mi.sock");
+        let config = format!(
+            "[datagram]\nudp = [\"{udp}\"]\nunix = [\"{}\"]\n{datagram_keys}\n\n[http]\nport = {port}\n{extra}\n",
+            unix.display()
+        );
         let config_path = dir.path().join("miwa.toml");
         std::fs::write(&config_path, config)?;
         let mut child = Command::new(miwa_bin())
@@ -94,6 +183,8 @@ impl Daemon {
         Ok(Daemon {
             child,
             http: SocketAddr::from(([127, 0, 0, 1], port)),
+            udp,
+            unix,
             dir,
         })
     }
@@ -348,6 +439,103 @@ pub fn same_shape(a: &Value, b: &Value) -> bool {
         | (Value::Null, Value::Null) => true,
         _ => false,
     }
+}
+
+/// Results that describe the server itself: compared by shape.
+pub const SHAPE_METHODS: &[&str] = &[
+    "ps",
+    "version",
+    "arg",
+    "pwd",
+    "help",
+    "uptime",
+    "get_statistics",
+    "list_statistics",
+    "events_list",
+    "subscribers_list",
+    "cache_fetch_chunk",
+    "httpd_list_root_path",
+    "sr_list_identifiers",
+];
+
+/// The `method` of a request text, found leniently (case-insensitive member name, any
+/// framing around it), and whether it carries parameters.
+pub fn method_of(request: &str) -> (String, bool) {
+    let lower = request.to_ascii_lowercase();
+    let method = lower
+        .find("\"method\"")
+        .and_then(|at| request[at + 8..].split('"').nth(1))
+        .unwrap_or_default()
+        .to_string();
+    (
+        method,
+        lower.contains("\"params\":{\"")
+            || lower.contains("\"params\":[") && !lower.contains("\"params\":[]"),
+    )
+}
+
+/// Whether a request's result is server-dependent (compared by shape).
+pub fn shape_only(request: &str) -> bool {
+    let (method, has_params) = method_of(request);
+    SHAPE_METHODS.contains(&method.as_str())
+        || (!has_params && matches!(method.as_str(), "which" | "log_level"))
+}
+
+/// A message cut to a readable length.
+pub fn short(text: String) -> String {
+    if text.len() <= 240 {
+        return text;
+    }
+    let cut = (0..=240)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes)", &text[..cut], text.len())
+}
+
+/// Compares a recorded reply body with ours: byte for byte, or (for results that describe
+/// the server) the same envelope and a result of the same shape.
+pub fn compare_bodies(expected: &[u8], got: &[u8], request: &str) -> Result<&'static str, String> {
+    if expected == got {
+        return Ok("exact");
+    }
+    let (Ok(want), Ok(have)) = (
+        serde_json::from_slice::<Value>(expected),
+        serde_json::from_slice::<Value>(got),
+    ) else {
+        return Err(format!(
+            "body {:?} != {:?}",
+            String::from_utf8_lossy(got),
+            String::from_utf8_lossy(expected)
+        ));
+    };
+    let envelope_equal =
+        want.get("jsonrpc") == have.get("jsonrpc") && want.get("id") == have.get("id");
+    match (want.get("result"), have.get("result")) {
+        (Some(w), Some(h)) if envelope_equal && shape_only(request) && same_shape(w, h) => {
+            Ok("shape")
+        }
+        _ => Err(format!("body {have} != {want}")),
+    }
+}
+
+/// The PID of the recording server's `timer` process (from a recorded `ps` reply).
+pub fn recorded_timer_pid(cases: &[Value]) -> String {
+    cases
+        .iter()
+        .find(|c| c["name"] == "ps")
+        .and_then(|c| {
+            let body = c["response_body"].as_str().or(c["response"].as_str())?;
+            serde_json::from_str::<Value>(body).ok()
+        })
+        .and_then(|ps| {
+            ps["result"]["Processes"]
+                .as_array()?
+                .iter()
+                .find(|p| p["Type"] == "timer")
+                .map(|p| p["PID"].to_string())
+        })
+        .expect("the recording lists a timer process")
 }
 
 /// Reads a conformance recording (one JSON object per line).

@@ -174,3 +174,49 @@ fn miwa_call_prints_results_and_errors() {
         "-32601: Method not found"
     );
 }
+
+#[test]
+fn opensips_cli_and_opensips_mi_over_datagrams() {
+    let daemon = Daemon::start("").unwrap();
+    let udp_port = daemon.udp.port().to_string();
+    let unix_socket = daemon.unix.display().to_string();
+    let cli = |options: &[String], args: &[&str]| {
+        let mut command = Command::new(venv_tool("opensips-cli"));
+        for option in options {
+            command.args(["-o", option]);
+        }
+        run(command
+            .args(["-x", "mi"])
+            .args(args)
+            .env("HOME", daemon.dir.path()))
+    };
+    let udp = vec![
+        "communication_type=datagram".to_string(),
+        "datagram_ip=127.0.0.1".to_string(),
+        format!("datagram_port={udp_port}"),
+    ];
+    assert_processes(&stdout_json(&cli(&udp, &["ps"])));
+    let unix = vec![
+        "communication_type=datagram".to_string(),
+        format!("datagram_unix_socket={unix_socket}"),
+    ];
+    assert_processes(&stdout_json(&cli(&unix, &["ps"])));
+    assert_eq!(
+        stdout_json(&cli(&unix, &["log_level", "level=2"])),
+        serde_json::json!({"New global log level": 2})
+    );
+
+    let mi = |args: &[&str]| run(Command::new(venv_tool("opensips-mi")).args(args));
+    assert_processes(&stdout_json(&mi(&[
+        "-t", "datagram", "-p", &udp_port, "ps",
+    ])));
+    assert_processes(&stdout_json(&mi(&[
+        "-t",
+        "datagram",
+        "-ds",
+        &unix_socket,
+        "ps",
+    ])));
+    let uptime = stdout_json(&mi(&["-t", "datagram", "-p", &udp_port, "uptime"]));
+    assert!(uptime["Up time"].is_string(), "{uptime}");
+}

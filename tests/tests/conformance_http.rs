@@ -1,6 +1,9 @@
 //! Replays `conformance/http.jsonl` (real OpenSIPS 3.6.8 traffic) against a running miwa.
 
-use miwa_tests::{parse_responses, read_responses, recording, same_shape, Daemon, HttpResponse};
+use miwa_tests::{
+    compare_bodies, parse_responses, read_responses, recorded_timer_pid, recording, short, Daemon,
+    HttpResponse,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::net::TcpStream;
@@ -41,62 +44,6 @@ const DEVIATIONS: &[&str] = &[
     "post_no_content_type",
 ];
 
-/// Results that describe the server itself: compared by shape.
-const SHAPE_METHODS: &[&str] = &[
-    "ps",
-    "version",
-    "arg",
-    "pwd",
-    "help",
-    "uptime",
-    "get_statistics",
-    "list_statistics",
-    "events_list",
-    "subscribers_list",
-    "cache_fetch_chunk",
-    "httpd_list_root_path",
-    "sr_list_identifiers",
-];
-
-fn body_of(request: &str) -> &str {
-    request.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
-/// The `method` of a request text, found leniently (case-insensitive member name, any
-/// framing around it), and whether it carries parameters.
-fn method_of(request: &str) -> (String, bool) {
-    let lower = request.to_ascii_lowercase();
-    let method = lower
-        .find("\"method\"")
-        .and_then(|at| request[at + 8..].split('"').nth(1))
-        .unwrap_or_default()
-        .to_string();
-    (
-        method,
-        lower.contains("\"params\":{\"")
-            || lower.contains("\"params\":[") && !lower.contains("\"params\":[]"),
-    )
-}
-
-/// Whether a request's result is server-dependent (compared by shape).
-fn shape_only(request: &str) -> bool {
-    let (method, has_params) = method_of(request);
-    SHAPE_METHODS.contains(&method.as_str())
-        || (!has_params && matches!(method.as_str(), "which" | "log_level"))
-}
-
-/// A message cut to a readable length.
-fn short(text: String) -> String {
-    if text.len() <= 240 {
-        return text;
-    }
-    let cut = (0..=240)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}… ({} bytes)", &text[..cut], text.len())
-}
-
 fn media(response: &HttpResponse) -> String {
     response
         .header("Content-Type")
@@ -121,27 +68,7 @@ fn matches(
             media(expected)
         ));
     }
-    if expected.body == got.body {
-        return Ok("exact");
-    }
-    let (Ok(want), Ok(have)) = (
-        serde_json::from_slice::<Value>(&expected.body),
-        serde_json::from_slice::<Value>(&got.body),
-    ) else {
-        return Err(format!(
-            "body {:?} != {:?}",
-            String::from_utf8_lossy(&got.body),
-            String::from_utf8_lossy(&expected.body)
-        ));
-    };
-    let envelope_equal =
-        want.get("jsonrpc") == have.get("jsonrpc") && want.get("id") == have.get("id");
-    match (want.get("result"), have.get("result")) {
-        (Some(w), Some(h)) if envelope_equal && shape_only(request_body) && same_shape(w, h) => {
-            Ok("shape")
-        }
-        _ => Err(format!("body {have} != {want}")),
-    }
+    compare_bodies(&expected.body, &got.body, request_body)
 }
 
 /// Sends each request on one connection, reading `per_request` responses after each.
@@ -155,6 +82,10 @@ fn send(daemon: &Daemon, requests: &[String], per_request: usize) -> Vec<HttpRes
         responses.extend(parse_responses(&raw));
     }
     responses
+}
+
+fn body_of(request: &str) -> &str {
+    request.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
 /// Puts our pid where the recording has the recording server's `timer` pid.
@@ -182,18 +113,7 @@ fn with_pid(request: &str, recorded: &str, ours: &str) -> String {
 #[test]
 fn http_recordings_replay() {
     let cases = recording("http.jsonl");
-    let recorded_timer_pid = cases
-        .iter()
-        .find(|c| c["name"] == "ps")
-        .and_then(|c| serde_json::from_str::<Value>(c["response_body"].as_str()?).ok())
-        .and_then(|ps| {
-            ps["result"]["Processes"]
-                .as_array()?
-                .iter()
-                .find(|p| p["Type"] == "timer")
-                .map(|p| p["PID"].to_string())
-        })
-        .expect("the recording lists a timer process");
+    let recorded_timer_pid = recorded_timer_pid(&cases);
 
     let daemon = Daemon::start("").expect("daemon starts");
     let ps = daemon

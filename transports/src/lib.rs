@@ -2,6 +2,7 @@
 //! how the core is run.
 #![forbid(unsafe_code)]
 
+pub mod datagram;
 pub mod http;
 
 /// What a transport must send back for one JSON-RPC request.
@@ -24,16 +25,23 @@ pub enum Reply {
 pub enum TransportKind {
     /// JSON-RPC over HTTP (`/mi`).
     Http,
+    /// JSON-RPC in UDP datagrams.
+    Udp,
+    /// JSON-RPC in UNIX datagrams.
+    Unix,
 }
 
 impl TransportKind {
     /// Every transport, in the order their statistics are listed.
-    pub const ALL: [TransportKind; 1] = [TransportKind::Http];
+    pub const ALL: [TransportKind; 3] =
+        [TransportKind::Http, TransportKind::Udp, TransportKind::Unix];
 
-    /// A short stable name (`http`).
+    /// A short stable name (`http`, `udp`, `unix`).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Http => "http",
+            TransportKind::Udp => "udp",
+            TransportKind::Unix => "unix",
         }
     }
 }
@@ -45,4 +53,11 @@ impl TransportKind {
 pub trait Dispatcher: Send + Sync + 'static {
     /// Handles one JSON-RPC request text (or batch), with compact or pretty replies.
     fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply;
+
+    /// Called on a thread a transport starts for itself, before it serves: the host lists
+    /// it as a process named `name`.
+    fn thread_started(&self, name: &str);
+
+    /// Called on a transport thread right before it ends.
+    fn thread_stopped(&self);
 }

@@ -1,0 +1,199 @@
+//! Replays `conformance/udp.jsonl` and `conformance/unix.jsonl` (real OpenSIPS 3.6.8
+//! traffic) against miwa's UDP and UNIX datagram sockets.
+
+use miwa_tests::{
+    compare_bodies, recorded_timer_pid, recording, short, udp_exchange, unix_exchange, Daemon,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Cases left out of scoring: a JSON-RPC batch (answered per JSON-RPC 2.0), and a 200 KB
+/// datagram the client cannot even send.
+const NOT_SCORED: &[&str] = &["error_batch_two", "size_200k"];
+
+/// How long a case that expects no reply waits for one.
+const SILENCE: Duration = Duration::from_millis(300);
+
+fn replay(file: &str, daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
+    let cases = recording(file);
+    let recorded_pid = recorded_timer_pid(&cases);
+    let (mut compared, mut matched, mut mismatches) = (0, 0, Vec::new());
+    for case in &cases {
+        let name = case["name"].as_str().unwrap_or_default();
+        if NOT_SCORED.contains(&name) {
+            continue;
+        }
+        let requests: Vec<String> = match &case["request"] {
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            Value::String(one) => vec![one.clone()],
+            _ => continue,
+        };
+        let expected: Vec<Option<String>> = match &case["response"] {
+            Value::Array(list) => list.iter().map(|r| r.as_str().map(String::from)).collect(),
+            Value::String(one) => vec![Some(one.clone())],
+            _ => vec![None],
+        };
+        compared += 1;
+        let mut outcome = Ok("exact");
+        for (i, request) in requests.iter().enumerate() {
+            let request = request.replace(&recorded_pid, our_pid);
+            let want = expected.get(i).cloned().flatten();
+            let wait = if want.is_some() {
+                Duration::from_secs(3)
+            } else {
+                SILENCE
+            };
+            let got = if file.starts_with("udp") {
+                udp_exchange(daemon.udp, request.as_bytes(), wait)
+            } else {
+                unix_exchange(
+                    &daemon.unix,
+                    daemon.dir.path(),
+                    case.get("client_path").is_some(),
+                    request.as_bytes(),
+                    wait,
+                )
+            }
+            .expect("exchange");
+            outcome = match (&want, &got) {
+                (None, None) => Ok("exact"),
+                (Some(w), Some(g)) => compare_bodies(w.as_bytes(), g, &request),
+                (None, Some(g)) => {
+                    Err(format!("unexpected reply {:?}", String::from_utf8_lossy(g)))
+                }
+                (Some(w), None) => Err(format!("no reply, expected {w}")),
+            };
+            if outcome.is_err() {
+                break;
+            }
+        }
+        match outcome {
+            Ok(_) => matched += 1,
+            Err(why) => mismatches.push(short(format!("{name}: {why}"))),
+        }
+    }
+    (compared, matched, mismatches)
+}
+
+#[test]
+fn datagram_recordings_replay() {
+    let daemon = Daemon::start("").expect("daemon starts");
+    let ps = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+        .unwrap();
+    let our_pid = ps["result"]["Processes"][0]["PID"].to_string();
+    for file in ["udp.jsonl", "unix.jsonl"] {
+        let (compared, matched, mismatches) = replay(file, &daemon, &our_pid);
+        println!(
+            "{file} conformance: {matched}/{compared} matched; {} cases not scored",
+            NOT_SCORED.len()
+        );
+        for line in &mismatches {
+            println!("  mismatch {line}");
+        }
+        assert!(
+            matched * 100 >= compared * 90,
+            "{file}: only {matched}/{compared} cases match"
+        );
+    }
+}
+
+#[test]
+fn datagram_edges() {
+    let daemon = Daemon::start_datagram("max_datagram = 200\n").unwrap();
+    let wait = Duration::from_secs(3);
+    let reply = |body: &str| udp_exchange(daemon.udp, body.as_bytes(), wait).unwrap();
+    let exact = format!(
+        r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#,
+        "x".repeat(200 - 48)
+    );
+    assert_eq!(exact.len(), 200);
+    let ok = reply(&exact).expect("a reply");
+    assert!(String::from_utf8_lossy(&ok).contains(r#""WD":"#));
+    let over = format!(
+        r#"{{"jsonrpc":"2.0","method":"pwd","id":1,"pad":"{}"}}"#,
+        "x".repeat(201 - 48)
+    );
+    assert_eq!(
+        reply(&over).as_deref(),
+        Some(&b"400 Parse_error"[..]),
+        "a truncated request does not parse"
+    );
+    let big = reply(r#"{"jsonrpc":"2.0","method":"which","id":1}"#).expect("a reply");
+    assert_eq!(
+        big, b"500 Internal error",
+        "a reply over max_datagram is refused"
+    );
+    assert_eq!(reply("").as_deref(), None, "an empty datagram is ignored");
+    assert_eq!(
+        reply(r#"{"jsonrpc":"2.0","method":"pwd"}"#),
+        None,
+        "a notification gets nothing"
+    );
+    let unbound = unix_exchange(
+        &daemon.unix,
+        daemon.dir.path(),
+        false,
+        br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#,
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    assert_eq!(unbound, None, "an unbound UNIX client cannot get a reply");
+    let bound = unix_exchange(
+        &daemon.unix,
+        daemon.dir.path(),
+        true,
+        br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#,
+        wait,
+    )
+    .unwrap();
+    assert!(bound.is_some_and(|b| String::from_utf8_lossy(&b).contains(r#""WD":"#)));
+}
+
+#[test]
+fn datagram_workers_are_listed_and_counted() {
+    let daemon = Daemon::start_datagram("workers = 3\n").unwrap();
+    let ps = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+        .unwrap();
+    let kinds: Vec<String> = ps["result"]["Processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.starts_with("MI Datagram udp:"))
+            .count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.starts_with("MI Datagram unix:"))
+            .count(),
+        3,
+        "{kinds:?}"
+    );
+    udp_exchange(
+        daemon.udp,
+        br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#,
+        Duration::from_secs(3),
+    )
+    .unwrap()
+    .expect("reply");
+    let stats = daemon.rpc(r#"{"jsonrpc":"2.0","method":"get_statistics","params":[["udp_requests","unix_requests"]],"id":1}"#).unwrap();
+    assert_eq!(stats["result"]["transports:udp_requests"], 1, "{stats}");
+    assert_eq!(stats["result"]["transports:unix_requests"], 0, "{stats}");
+    let status = daemon
+        .rpc(r#"{"jsonrpc":"2.0","method":"sr_get_status","params":["mi_datagram"],"id":1}"#)
+        .unwrap();
+    assert_eq!(status["result"]["Readiness"], true, "{status}");
+}

@@ -1,0 +1,243 @@
+//! JSON-RPC in datagrams (`mi_datagram`): UDP and UNIX sockets, one request per datagram,
+//! one reply datagram to the sender.
+//!
+//! Each socket is served by its own worker threads (a blocking receive each), so several
+//! sockets and several workers per socket run at once; OpenSIPS allows one socket.
+
+use crate::{Dispatcher, Reply, TransportKind};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// OpenSIPS's datagram buffer: longer requests are truncated, longer replies refused.
+pub const MAX_DATAGRAM: usize = 65457;
+
+/// Plain-text reply to a request that is not JSON.
+pub const PARSE_ERROR: &[u8] = b"400 Parse_error";
+
+/// Plain-text reply when no JSON reply can be sent (unprintable `id`, reply too large).
+pub const INTERNAL_ERROR: &[u8] = b"500 Internal error";
+
+/// How often an idle worker looks at the stop flag.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Settings shared by every datagram socket.
+#[derive(Debug, Clone)]
+pub struct DatagramSettings {
+    /// Worker threads per socket.
+    pub workers: usize,
+    /// Largest request read and largest reply sent, bytes.
+    pub max_datagram: usize,
+    /// Pretty-print JSON replies.
+    pub pretty: bool,
+}
+
+/// The bytes to send back for a dispatcher reply, if any.
+pub fn reply_bytes(reply: Reply, max_datagram: usize) -> Option<Vec<u8>> {
+    match reply {
+        Reply::Nothing => None,
+        Reply::ParseError(_) => Some(PARSE_ERROR.to_vec()),
+        Reply::Unprintable => Some(INTERNAL_ERROR.to_vec()),
+        Reply::Text(text) if text.len() > max_datagram => Some(INTERNAL_ERROR.to_vec()),
+        Reply::Text(text) => Some(text.into_bytes()),
+    }
+}
+
+/// Running datagram workers; stopped (and their UNIX socket files removed) by [`Self::stop`].
+pub struct DatagramServer {
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    unix_paths: Vec<PathBuf>,
+}
+
+/// A bound datagram socket.
+enum Socket {
+    Udp(UdpSocket),
+    Unix(UnixDatagram),
+}
+
+impl Socket {
+    fn try_clone(&self) -> io::Result<Socket> {
+        Ok(match self {
+            Socket::Udp(s) => Socket::Udp(s.try_clone()?),
+            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
+        })
+    }
+
+    fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Socket::Udp(s) => s.set_read_timeout(Some(timeout)),
+            Socket::Unix(s) => s.set_read_timeout(Some(timeout)),
+        }
+    }
+}
+
+/// Binds a UNIX datagram socket at `path` (an old file there is removed) with `mode`.
+pub fn bind_unix(path: &Path, mode: u32) -> io::Result<UnixDatagram> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} is a directory", path.display()),
+            ))
+        }
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let socket = UnixDatagram::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(socket)
+}
+
+impl DatagramServer {
+    /// Starts `settings.workers` threads on every socket.
+    pub fn start(
+        udp: Vec<UdpSocket>,
+        unix: Vec<(PathBuf, UnixDatagram)>,
+        settings: DatagramSettings,
+        dispatcher: Arc<dyn Dispatcher>,
+    ) -> io::Result<DatagramServer> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut server = DatagramServer {
+            stop: stop.clone(),
+            workers: Vec::new(),
+            unix_paths: Vec::new(),
+        };
+        let mut sockets: Vec<(String, TransportKind, Socket)> = Vec::new();
+        for socket in udp {
+            let name = format!("MI Datagram udp:{}", socket.local_addr()?);
+            sockets.push((name, TransportKind::Udp, Socket::Udp(socket)));
+        }
+        for (path, socket) in unix {
+            sockets.push((
+                format!("MI Datagram unix:{}", path.display()),
+                TransportKind::Unix,
+                Socket::Unix(socket),
+            ));
+            server.unix_paths.push(path);
+        }
+        for (name, kind, socket) in sockets {
+            socket.set_read_timeout(POLL)?;
+            for _ in 0..settings.workers.max(1) {
+                let socket = socket.try_clone()?;
+                let (name, settings, dispatcher, stop) = (
+                    name.clone(),
+                    settings.clone(),
+                    dispatcher.clone(),
+                    stop.clone(),
+                );
+                let worker = std::thread::Builder::new()
+                    .name("mi-datagram".into())
+                    .spawn(move || {
+                        dispatcher.thread_started(&name);
+                        serve(&socket, kind, &settings, dispatcher.as_ref(), &stop);
+                        dispatcher.thread_stopped();
+                    })?;
+                server.workers.push(worker);
+            }
+        }
+        Ok(server)
+    }
+
+    /// Stops every worker (each finishes the request in hand) and removes UNIX socket files.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+        for path in self.unix_paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn serve(
+    socket: &Socket,
+    kind: TransportKind,
+    settings: &DatagramSettings,
+    dispatcher: &dyn Dispatcher,
+    stop: &AtomicBool,
+) {
+    let mut buffer = vec![0u8; settings.max_datagram];
+    while !stop.load(Ordering::Relaxed) {
+        let received = match socket {
+            Socket::Udp(s) => s
+                .recv_from(&mut buffer)
+                .map(|(n, from)| (n, Peer::Udp(from))),
+            Socket::Unix(s) => s
+                .recv_from(&mut buffer)
+                .map(|(n, from)| (n, Peer::Unix(from.as_pathname().map(Path::to_path_buf)))),
+        };
+        let (length, peer) = match received {
+            Ok(pair) => pair,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "datagram receive failed");
+                std::thread::sleep(POLL);
+                continue;
+            }
+        };
+        if length == 0 {
+            continue;
+        }
+        let reply = dispatcher.dispatch(kind, &buffer[..length], settings.pretty);
+        let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
+            continue;
+        };
+        let sent = match (socket, &peer) {
+            (Socket::Udp(s), Peer::Udp(to)) => s.send_to(&bytes, to).map(drop),
+            (Socket::Unix(s), Peer::Unix(Some(to))) => s.send_to(&bytes, to).map(drop),
+            _ => Ok(()),
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, ?peer, "datagram reply not delivered");
+        }
+    }
+}
+
+/// Where a request came from.
+#[derive(Debug)]
+enum Peer {
+    Udp(SocketAddr),
+    /// The client's bound path; `None` for an unbound client, which cannot get a reply.
+    Unix(Option<PathBuf>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_mapping_and_size_edge() {
+        assert_eq!(reply_bytes(Reply::Nothing, 10), None);
+        assert_eq!(
+            reply_bytes(Reply::ParseError("{}".into()), 10).unwrap(),
+            PARSE_ERROR
+        );
+        assert_eq!(reply_bytes(Reply::Unprintable, 10).unwrap(), INTERNAL_ERROR);
+        assert_eq!(
+            reply_bytes(Reply::Text("x".repeat(10)), 10).unwrap(),
+            b"xxxxxxxxxx"
+        );
+        assert_eq!(
+            reply_bytes(Reply::Text("x".repeat(11)), 10).unwrap(),
+            INTERNAL_ERROR
+        );
+    }
+}
