@@ -48,6 +48,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[datagram]`: JSON-RPC over UDP and UNIX datagram sockets.
     pub datagram: DatagramConfig,
+    /// `[fifo]`: JSON-RPC over a named pipe.
+    pub fifo: FifoConfig,
     /// `[cache]`: the `local` key-value store of `cache_*`.
     pub cache: CacheConfig,
     /// `[events]`: the event interface.
@@ -195,6 +197,104 @@ impl DatagramConfig {
     }
 }
 
+/// `[fifo]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FifoConfig {
+    /// Serve the FIFO at all (`enabled`, default true).
+    pub enabled: bool,
+    /// The request FIFO (`fifo_name`, default `/tmp/opensips_fifo`).
+    pub fifo_name: PathBuf,
+    /// Its permissions (`fifo_mode`, default `0o660`; 0 means `0o600`).
+    pub fifo_mode: u32,
+    /// Its owner, a user name or uid (`fifo_user`, default: the daemon's).
+    pub fifo_user: Option<String>,
+    /// Its group, a group name or gid (`fifo_group`, default: the daemon's).
+    pub fifo_group: Option<String>,
+    /// Prefix of reply FIFO paths, used as-is (`reply_dir`, default `/tmp/`).
+    pub reply_dir: String,
+    /// Largest request, framing included, bytes (`max_request`, default 1 MiB).
+    pub max_request: usize,
+    /// How long a partial request waits for its remaining bytes, ms (`reassembly_timeout_ms`, 1000).
+    pub reassembly_timeout_ms: u64,
+    /// Extra attempts to open a reply FIFO nobody reads yet (`reply_open_retries`, 4).
+    pub reply_open_retries: u32,
+    /// Pause between those attempts, ms (`reply_open_pause_ms`, 80).
+    pub reply_open_pause_ms: u64,
+    /// How long a client may take to read its reply, ms (`reply_timeout_ms`, 5000).
+    pub reply_timeout_ms: u64,
+    /// Worker threads (`workers`, default: the number of cores).
+    pub workers: Option<usize>,
+    /// How often the FIFO is checked and recreated if removed or replaced, ms (`check_interval_ms`, 1000).
+    pub check_interval_ms: u64,
+    /// Pretty-print JSON replies (`pretty_printing`, default false; breaks opensips-cli).
+    pub pretty_printing: bool,
+}
+
+impl Default for FifoConfig {
+    fn default() -> Self {
+        FifoConfig {
+            enabled: true,
+            fifo_name: PathBuf::from("/tmp/opensips_fifo"),
+            fifo_mode: 0o660,
+            fifo_user: None,
+            fifo_group: None,
+            reply_dir: "/tmp/".into(),
+            max_request: 1 << 20,
+            reassembly_timeout_ms: 1000,
+            reply_open_retries: 4,
+            reply_open_pause_ms: 80,
+            reply_timeout_ms: 5000,
+            workers: None,
+            check_interval_ms: 1000,
+            pretty_printing: false,
+        }
+    }
+}
+
+/// Resolves a user or group given by name or number through `/etc/passwd` or `/etc/group`.
+fn resolve_id(value: &str, database: &str) -> Result<u32, String> {
+    if let Ok(id) = value.parse::<u32>() {
+        return Ok(id);
+    }
+    let text =
+        std::fs::read_to_string(database).map_err(|e| format!("cannot read {database}: {e}"))?;
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&value))
+        .and_then(|fields| fields.get(2)?.parse().ok())
+        .ok_or_else(|| format!("no such name `{value}` in {database}"))
+}
+
+impl FifoConfig {
+    /// The owner and group ids to set on the FIFO, if any.
+    pub fn owner(&self) -> Result<Option<(Option<u32>, Option<u32>)>, String> {
+        if self.fifo_user.is_none() && self.fifo_group.is_none() {
+            return Ok(None);
+        }
+        let uid = self
+            .fifo_user
+            .as_deref()
+            .map(|u| resolve_id(u, "/etc/passwd"))
+            .transpose()?;
+        let gid = self
+            .fifo_group
+            .as_deref()
+            .map(|g| resolve_id(g, "/etc/group"))
+            .transpose()?;
+        Ok(Some((uid, gid)))
+    }
+
+    /// The permissions to create the FIFO with (0 means 0o600, as in OpenSIPS).
+    pub fn mode(&self) -> u32 {
+        if self.fifo_mode == 0 {
+            0o600
+        } else {
+            self.fifo_mode
+        }
+    }
+}
+
 /// `[cache]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -307,6 +407,39 @@ impl Config {
         if !(64..=transports::datagram::MAX_DATAGRAM).contains(&self.datagram.max_datagram) {
             return invalid("datagram.max_datagram", "must be between 64 and 65457");
         }
+        if self.fifo.enabled {
+            let reply_dir = Path::new(&self.fifo.reply_dir);
+            if !self.fifo.reply_dir.ends_with('/') || !reply_dir.is_dir() {
+                return invalid(
+                    "fifo.reply_dir",
+                    "must be an existing directory, ending with '/'",
+                );
+            }
+            if self.fifo.fifo_name.as_os_str().is_empty() {
+                return invalid("fifo.fifo_name", "must not be empty");
+            }
+        }
+        if self.fifo.fifo_mode > 0o777 {
+            return invalid(
+                "fifo.fifo_mode",
+                "must be a permission mode (0o000 to 0o777)",
+            );
+        }
+        if let Err(problem) = self.fifo.owner() {
+            return invalid("fifo.fifo_user / fifo.fifo_group", &problem);
+        }
+        if self.fifo.max_request < 64 {
+            return invalid("fifo.max_request", "must be at least 64");
+        }
+        if self.fifo.workers == Some(0) {
+            return invalid("fifo.workers", "must be at least 1");
+        }
+        if self.fifo.reassembly_timeout_ms == 0
+            || self.fifo.reply_timeout_ms == 0
+            || self.fifo.check_interval_ms == 0
+        {
+            return invalid("fifo.*_ms", "timeouts and intervals must be at least 1 ms");
+        }
         if self.http.workers == Some(0) {
             return invalid("http.workers", "must be at least 1");
         }
@@ -371,6 +504,28 @@ mod tests {
         );
         assert_eq!(example.log.level, defaults.log.level);
         assert_eq!(example.events.threshold_ms, defaults.events.threshold_ms);
+        assert_eq!(
+            format!("{:?}", example.datagram),
+            format!("{:?}", defaults.datagram)
+        );
+        assert_eq!(
+            format!("{:?}", example.fifo),
+            format!("{:?}", defaults.fifo)
+        );
+    }
+
+    #[test]
+    fn fifo_owner_names_resolve() {
+        let config = parse("[fifo]\nfifo_user = \"root\"\nfifo_group = \"0\"\n").unwrap();
+        assert_eq!(config.fifo.owner(), Ok(Some((Some(0), Some(0)))));
+        let bad = parse("[fifo]\nfifo_user = \"no-such-user-here\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("fifo.fifo_user"), "{bad}");
+        let dir = parse("[fifo]\nreply_dir = \"/tmp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(dir.contains("fifo.reply_dir"), "{dir}");
     }
 
     #[test]

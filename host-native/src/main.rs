@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use transports::datagram::{DatagramServer, DatagramSettings};
+use transports::fifo::{FifoServer, FifoSettings};
 use transports::http::{self, HttpSettings};
 
 #[derive(Parser)]
@@ -193,6 +194,47 @@ fn start_datagram(
     Ok(Some((server, described)))
 }
 
+/// Creates the request FIFO and starts its reader and workers; `None` when disabled.
+fn start_fifo(
+    config: &Config,
+    state: &HostState,
+    dispatcher: &Arc<dyn transports::Dispatcher>,
+) -> anyhow::Result<Option<FifoServer>> {
+    let fifo = &config.fifo;
+    if !fifo.enabled {
+        return Ok(None);
+    }
+    let settings = FifoSettings {
+        path: fifo.fifo_name.clone(),
+        mode: fifo.mode(),
+        owner: fifo.owner().map_err(anyhow::Error::msg)?,
+        reply_dir: fifo.reply_dir.clone(),
+        max_request: fifo.max_request,
+        reassembly_timeout: Duration::from_millis(fifo.reassembly_timeout_ms),
+        reply_open_retries: fifo.reply_open_retries,
+        reply_open_pause: Duration::from_millis(fifo.reply_open_pause_ms),
+        reply_timeout: Duration::from_millis(fifo.reply_timeout_ms),
+        workers: fifo
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        check_interval: Duration::from_millis(fifo.check_interval_ms),
+        pretty: fifo.pretty_printing,
+    };
+    let server = FifoServer::start(settings, dispatcher.clone()).with_context(|| {
+        format!(
+            "cannot create the FIFO {} (key fifo.fifo_name)",
+            fifo.fifo_name.display()
+        )
+    })?;
+    state.set_status(
+        "mi_fifo",
+        "main",
+        readiness::RUNNING,
+        &format!("reading {}", fifo.fifo_name.display()),
+    );
+    Ok(Some(server))
+}
+
 async fn run(
     config: Config,
     state: Arc<HostState>,
@@ -228,6 +270,10 @@ async fn run(
         endpoints.push(format!("http={bound}"));
     }
     let datagram = start_datagram(&config, &state, &dispatcher)?;
+    let fifo = start_fifo(&config, &state, &dispatcher)?;
+    if fifo.is_some() {
+        endpoints.push(format!("fifo={}", config.fifo.fifo_name.display()));
+    }
     if let Some((_, described)) = &datagram {
         endpoints.push(described.clone());
     }
@@ -237,13 +283,25 @@ async fn run(
 
     let mut shutdown = state.shutdown_signal();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = shutdown.wait_for(|stop| *stop) => {}
-        _ = terminate.recv() => state.request_shutdown(),
-        _ = tokio::signal::ctrl_c() => state.request_shutdown(),
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = terminate.recv() => state.request_shutdown(),
+            _ = tokio::signal::ctrl_c() => state.request_shutdown(),
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: recreating the request FIFO");
+                if let Some(server) = &fifo {
+                    server.recreate();
+                }
+            }
+        }
     }
     tracing::info!("shutting down");
     if let Some((server, _)) = datagram {
+        tokio::task::spawn_blocking(move || server.stop()).await?;
+    }
+    if let Some(server) = fifo {
         tokio::task::spawn_blocking(move || server.stop()).await?;
     }
     let drain = async { while tasks.join_next().await.is_some() {} };

@@ -115,6 +115,70 @@ pub fn unix_exchange(
     outcome
 }
 
+/// A reply FIFO a test listens on, opened for reading before the request is written.
+pub struct ReplyFifo {
+    path: PathBuf,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl ReplyFifo {
+    /// Creates `dir/name` (mode 0666) and opens it for reading without blocking.
+    pub fn create(dir: &Path, name: &str) -> anyhow::Result<ReplyFifo> {
+        use rustix::fs::{mknodat, open, FileType, Mode, OFlags, CWD};
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o666), 0)?;
+        let fd = open(
+            &path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(ReplyFifo { path, fd })
+    }
+
+    /// Reads until the writer closes (`Some`, possibly empty) or `wait` passes with no
+    /// writer having come and gone (`None`).
+    pub fn read(&self, wait: Duration) -> anyhow::Result<Option<Vec<u8>>> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let deadline = Instant::now() + wait;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            poll(&mut fds, Some(&Timespec::try_from(left)?))?;
+            let events = fds[0].revents();
+            if events.is_empty() {
+                continue;
+            }
+            loop {
+                match rustix::io::read(&self.fd, &mut buf) {
+                    Ok(0) => return Ok(Some(out)),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(rustix::io::Errno::AGAIN) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ReplyFifo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Writes `request` to the server FIFO in one `write()`.
+pub fn fifo_write(fifo: &Path, request: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).open(fifo)?;
+    file.write_all(request)?;
+    Ok(())
+}
+
 /// A running `miwa serve`, killed when dropped.
 pub struct Daemon {
     child: Child,
@@ -124,6 +188,8 @@ pub struct Daemon {
     pub udp: SocketAddr,
     /// UNIX datagram socket path.
     pub unix: PathBuf,
+    /// The request FIFO.
+    pub fifo: PathBuf,
     /// Its configuration directory (kept alive as long as the daemon).
     pub dir: tempfile::TempDir,
 }
@@ -146,14 +212,33 @@ impl Daemon {
         Self::launch(datagram_keys, "", &[])
     }
 
+    /// Starts a daemon with extra `[fifo]` keys.
+    pub fn start_fifo(fifo_keys: &str) -> anyhow::Result<Daemon> {
+        Self::launch("", &format!("\n[fifo]\n{fifo_keys}\n"), &[])
+    }
+
+    /// The directory reply FIFOs are created in (the daemon's `reply_dir`).
+    pub fn reply_dir(&self) -> PathBuf {
+        self.dir.path().join("replies")
+    }
+
     fn launch(datagram_keys: &str, extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::tempdir()?;
         let port = free_port();
         let udp = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
         let unix = dir.path().join("mi.sock");
+        let fifo = dir.path().join("mi_fifo");
+        let replies = dir.path().join("replies");
+        std::fs::create_dir(&replies)?;
+        let (fifo_table, extra) = match extra.split_once("[fifo]\n") {
+            Some((before, fifo_keys)) => (fifo_keys.to_string(), before.to_string()),
+            None => (String::new(), extra.to_string()),
+        };
         let config = format!(
-            "[datagram]\nudp = [\"{udp}\"]\nunix = [\"{}\"]\n{datagram_keys}\n\n[http]\nport = {port}\n{extra}\n",
-            unix.display()
+            "[datagram]\nudp = [\"{udp}\"]\nunix = [\"{}\"]\n{datagram_keys}\n\n[fifo]\nfifo_name = \"{}\"\nreply_dir = \"{}/\"\n{fifo_table}\n\n[http]\nport = {port}\n{extra}\n",
+            unix.display(),
+            fifo.display(),
+            replies.display()
         );
         let config_path = dir.path().join("miwa.toml");
         std::fs::write(&config_path, config)?;
@@ -185,6 +270,7 @@ impl Daemon {
             http: SocketAddr::from(([127, 0, 0, 1], port)),
             udp,
             unix,
+            fifo,
             dir,
         })
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod datagram;
+pub mod fifo;
 pub mod http;
 
 /// What a transport must send back for one JSON-RPC request.
@@ -29,6 +30,8 @@ pub enum TransportKind {
     Udp,
     /// JSON-RPC in UNIX datagrams.
     Unix,
+    /// JSON-RPC over a named pipe.
+    Fifo,
 }
 
 impl TransportKind {
@@ -36,12 +39,13 @@ impl TransportKind {
     pub const ALL: [TransportKind; 3] =
         [TransportKind::Http, TransportKind::Udp, TransportKind::Unix];
 
-    /// A short stable name (`http`, `udp`, `unix`).
+    /// A short stable name (`http`, `udp`, `unix`, `fifo`).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Http => "http",
             TransportKind::Udp => "udp",
             TransportKind::Unix => "unix",
+            TransportKind::Fifo => "fifo",
         }
     }
 }

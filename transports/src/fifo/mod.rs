@@ -1,0 +1,410 @@
+//! JSON-RPC over a named pipe (`mi_fifo`): `:reply_name:{json}` requests written to the
+//! server FIFO, replies written to `reply_dir + reply_name`.
+//!
+//! Better than OpenSIPS: a request whose reply name was readable always gets a reply
+//! (-32700 for bad JSON, instead of silence that hangs opensips-cli); requests split across
+//! writes are reassembled up to a limit; the FIFO is checked periodically and recreated if
+//! it was removed or replaced, and on demand (SIGHUP).
+
+mod framing;
+mod reply;
+
+pub use framing::{next_frame, Frame};
+pub use reply::{open_reply, write_reply, ReplyError};
+
+use crate::{Dispatcher, Reply, TransportKind};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fs::{fstat, lstat, open, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Written to the reply FIFO when the reply cannot be rendered (an `id` of a bad type).
+pub const PRINT_FAILURE: &[u8] = b"failed to print response";
+
+/// Settings of the FIFO transport.
+#[derive(Debug, Clone)]
+pub struct FifoSettings {
+    /// The request FIFO.
+    pub path: PathBuf,
+    /// Its permissions.
+    pub mode: u32,
+    /// Its owner and group, when set.
+    pub owner: Option<(Option<u32>, Option<u32>)>,
+    /// Prefix of reply paths (concatenated as-is: it must end with `/`).
+    pub reply_dir: String,
+    /// Longest accepted request (framing included), bytes; longer ones are refused.
+    pub max_request: usize,
+    /// How long a partial request may wait for the rest of its bytes.
+    pub reassembly_timeout: Duration,
+    /// Extra attempts to open a reply FIFO nobody reads yet, and the pause between them.
+    pub reply_open_retries: u32,
+    /// Pause between reply-open attempts.
+    pub reply_open_pause: Duration,
+    /// How long a reader may take to drain a reply.
+    pub reply_timeout: Duration,
+    /// Worker threads running requests and writing replies.
+    pub workers: usize,
+    /// How often the FIFO is checked (and recreated if it was removed or replaced).
+    pub check_interval: Duration,
+    /// Pretty-print JSON replies.
+    pub pretty: bool,
+}
+
+/// One request handed from the reader to a worker.
+struct Job {
+    reply_name: String,
+    body: Body,
+}
+
+/// What a job carries.
+enum Body {
+    /// The JSON-RPC text (possibly not JSON: the core answers -32700).
+    Json(Vec<u8>),
+    /// A request over `max_request`, cut off: answered -32700 without running anything.
+    TooLarge,
+}
+
+/// The running FIFO transport.
+pub struct FifoServer {
+    stop: Arc<AtomicBool>,
+    recreate: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+/// Creates the FIFO at `settings.path` (replacing any file there) and opens it for reading
+/// and writing (its own writer, so the reader never sees end-of-file).
+fn create(settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat)> {
+    match std::fs::symlink_metadata(&settings.path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} is a directory", settings.path.display()),
+            ))
+        }
+        Ok(_) => std::fs::remove_file(&settings.path)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mode = Mode::from_raw_mode(settings.mode);
+    rustix::fs::mknodat(rustix::fs::CWD, &settings.path, FileType::Fifo, mode, 0)?;
+    rustix::fs::chmod(&settings.path, mode)?;
+    if let Some((uid, gid)) = settings.owner {
+        rustix::fs::chown(
+            &settings.path,
+            uid.map(rustix::process::Uid::from_raw),
+            gid.map(rustix::process::Gid::from_raw),
+        )?;
+    }
+    let fd = open(
+        &settings.path,
+        OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let stat = fstat(&fd)?;
+    Ok((fd, stat))
+}
+
+/// Whether the FIFO at `path` is still the one `opened` describes.
+fn still_ours(path: &Path, opened: &rustix::fs::Stat) -> bool {
+    match lstat(path) {
+        Ok(now) => {
+            FileType::from_raw_mode(now.st_mode) == FileType::Fifo
+                && now.st_nlink == 1
+                && now.st_dev == opened.st_dev
+                && now.st_ino == opened.st_ino
+        }
+        Err(_) => false,
+    }
+}
+
+impl FifoServer {
+    /// Creates the FIFO and starts the reader and the workers.
+    pub fn start(
+        settings: FifoSettings,
+        dispatcher: Arc<dyn Dispatcher>,
+    ) -> std::io::Result<FifoServer> {
+        let (fd, stat) = create(&settings)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let recreate = Arc::new(AtomicBool::new(false));
+        let (jobs, queue) = sync_channel::<Job>(1024);
+        let queue = Arc::new(Mutex::new(queue));
+        let mut threads = Vec::new();
+        for _ in 0..settings.workers.max(1) {
+            let (settings, dispatcher, queue) =
+                (settings.clone(), dispatcher.clone(), queue.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("mi-fifo-worker".into())
+                    .spawn(move || {
+                        dispatcher.thread_started("MI FIFO worker");
+                        work(&settings, dispatcher.as_ref(), &queue);
+                        dispatcher.thread_stopped();
+                    })?,
+            );
+        }
+        let reader = {
+            let (settings, dispatcher, stop, recreate) = (
+                settings.clone(),
+                dispatcher.clone(),
+                stop.clone(),
+                recreate.clone(),
+            );
+            std::thread::Builder::new()
+                .name("mi-fifo".into())
+                .spawn(move || {
+                    dispatcher.thread_started(&format!("MI FIFO {}", settings.path.display()));
+                    read_loop(
+                        &settings,
+                        dispatcher.as_ref(),
+                        fd,
+                        stat,
+                        jobs,
+                        &stop,
+                        &recreate,
+                    );
+                    dispatcher.thread_stopped();
+                })?
+        };
+        threads.push(reader);
+        Ok(FifoServer {
+            stop,
+            recreate,
+            threads,
+            path: settings.path,
+        })
+    }
+
+    /// Asks the reader to recreate the FIFO (SIGHUP).
+    pub fn recreate(&self) {
+        self.recreate.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops reading, lets the workers finish the requests in hand, removes the FIFO.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn read_loop(
+    settings: &FifoSettings,
+    dispatcher: &dyn Dispatcher,
+    mut fd: OwnedFd,
+    mut stat: rustix::fs::Stat,
+    jobs: SyncSender<Job>,
+    stop: &AtomicBool,
+    recreate: &AtomicBool,
+) {
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 65536];
+    let mut pending_since: Option<Instant> = None;
+    let mut last_check = Instant::now();
+    let tick = Duration::from_millis(100);
+    while !stop.load(Ordering::Relaxed) {
+        let forced = recreate.swap(false, Ordering::Relaxed);
+        if forced
+            || (last_check.elapsed() >= settings.check_interval
+                && !still_ours(&settings.path, &stat))
+        {
+            match create(settings) {
+                Ok((new_fd, new_stat)) => {
+                    tracing::info!(path = %settings.path.display(), forced, "request FIFO recreated");
+                    fd = new_fd;
+                    stat = new_stat;
+                    buffer.clear();
+                    pending_since = None;
+                }
+                Err(error) => {
+                    tracing::error!(path = %settings.path.display(), %error, "cannot recreate the request FIFO")
+                }
+            }
+        }
+        if last_check.elapsed() >= settings.check_interval {
+            last_check = Instant::now();
+        }
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let wait = Timespec::try_from(tick).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        });
+        match poll(&mut fds, Some(&wait)) {
+            Ok(0) | Err(Errno::INTR) => {}
+            Ok(_) => match rustix::io::read(&fd, &mut chunk) {
+                Ok(n) => {
+                    buffer.extend_from_slice(&chunk[..n]);
+                    pending_since.get_or_insert_with(Instant::now);
+                }
+                Err(Errno::AGAIN | Errno::INTR) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "reading the request FIFO failed");
+                    std::thread::sleep(tick);
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "polling the request FIFO failed");
+                std::thread::sleep(tick);
+            }
+        }
+        let timed_out =
+            pending_since.is_some_and(|since| since.elapsed() >= settings.reassembly_timeout);
+        drain(&mut buffer, settings, dispatcher, &jobs, timed_out);
+        pending_since = if buffer.iter().all(u8::is_ascii_whitespace) {
+            buffer.clear();
+            None
+        } else if timed_out {
+            Some(Instant::now())
+        } else {
+            pending_since
+        };
+    }
+}
+
+/// Hands every complete request of `buffer` to the workers and removes it. A request that
+/// wants no reply (`::{…}`) runs right here, so it completes before any later request of
+/// the stream starts. With `flush` (the reassembly timeout passed), an incomplete tail is
+/// handed over as it is, so its client gets the core's parse error instead of waiting.
+fn drain(
+    buffer: &mut Vec<u8>,
+    settings: &FifoSettings,
+    dispatcher: &dyn Dispatcher,
+    jobs: &SyncSender<Job>,
+    flush: bool,
+) {
+    let mut used_total = 0;
+    loop {
+        let rest = &buffer[used_total..];
+        match next_frame(rest) {
+            Frame::Request {
+                reply_name: "",
+                json,
+                used,
+            } => {
+                dispatcher.dispatch(TransportKind::Fifo, json, settings.pretty);
+                used_total += used;
+            }
+            Frame::Request {
+                reply_name,
+                json,
+                used,
+            } => {
+                send(jobs, reply_name, Body::Json(json.to_vec()));
+                used_total += used;
+            }
+            Frame::BadJson { reply_name } => {
+                let json_start =
+                    rest.iter().position(|&b| b == b':').unwrap_or(0) + reply_name.len() + 2;
+                send(
+                    jobs,
+                    reply_name,
+                    Body::Json(rest[json_start.min(rest.len())..].to_vec()),
+                );
+                used_total = buffer.len();
+                break;
+            }
+            Frame::Garbage { used } => {
+                tracing::warn!(bytes = used, "dropping FIFO input that is not a request");
+                used_total += used.max(1);
+            }
+            Frame::Incomplete => {
+                let tail = &buffer[used_total..];
+                let oversized = tail.len() > settings.max_request;
+                if (flush || oversized) && !tail.iter().all(u8::is_ascii_whitespace) {
+                    flush_tail(tail, settings, jobs, oversized);
+                    used_total = buffer.len();
+                }
+                break;
+            }
+        }
+    }
+    buffer.drain(..used_total);
+}
+
+/// Answers an incomplete or oversized request whose reply name is readable.
+fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &SyncSender<Job>, oversized: bool) {
+    let start = tail
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let named = tail[start..].strip_prefix(b":").and_then(|r| {
+        let end = r.iter().position(|&b| b == b':')?;
+        let name = std::str::from_utf8(&r[..end]).ok()?;
+        (!name.contains(['.', '/', '\\'])).then_some((name, &r[end + 1..]))
+    });
+    match named {
+        Some((name, _)) if oversized => {
+            tracing::warn!(
+                limit = settings.max_request,
+                "FIFO request over the size limit"
+            );
+            send(jobs, name, Body::TooLarge);
+        }
+        Some((name, json)) => send(jobs, name, Body::Json(json.to_vec())),
+        None => tracing::warn!("dropping an incomplete FIFO request without a reply name"),
+    }
+}
+
+fn send(jobs: &SyncSender<Job>, reply_name: &str, body: Body) {
+    if jobs
+        .send(Job {
+            reply_name: reply_name.to_string(),
+            body,
+        })
+        .is_err()
+    {
+        tracing::error!("FIFO workers are gone");
+    }
+}
+
+fn work(settings: &FifoSettings, dispatcher: &dyn Dispatcher, queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv_timeout(Duration::from_millis(200))
+        {
+            Ok(job) => job,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        serve_job(settings, dispatcher, job);
+    }
+}
+
+/// The -32700 reply for a request whose JSON was cut off at the size limit.
+const TOO_LARGE: &str = r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"request too large"},"id":null}"#;
+
+fn serve_job(settings: &FifoSettings, dispatcher: &dyn Dispatcher, job: Job) {
+    let path = PathBuf::from(format!("{}{}", settings.reply_dir, job.reply_name));
+    let fd = match open_reply(
+        &path,
+        settings.reply_open_retries,
+        settings.reply_open_pause,
+    ) {
+        Ok(fd) => fd,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "request not run: no usable reply FIFO");
+            return;
+        }
+    };
+    let bytes = match &job.body {
+        Body::TooLarge => TOO_LARGE.as_bytes().to_vec(),
+        Body::Json(json) => match dispatcher.dispatch(TransportKind::Fifo, json, settings.pretty) {
+            Reply::Text(text) | Reply::ParseError(text) => text.into_bytes(),
+            Reply::Nothing => Vec::new(),
+            Reply::Unprintable => PRINT_FAILURE.to_vec(),
+        },
+    };
+    if let Err(error) = write_reply(&fd, &bytes, settings.reply_timeout) {
+        tracing::warn!(path = %path.display(), %error, "reply not delivered");
+    }
+}
