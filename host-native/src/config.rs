@@ -268,7 +268,7 @@ fn resolve_id(value: &str, database: &str) -> Result<u32, String> {
 
 impl FifoConfig {
     /// The owner and group ids to set on the FIFO, if any.
-    pub fn owner(&self) -> Result<Option<(Option<u32>, Option<u32>)>, String> {
+    pub fn owner(&self) -> Result<Option<transports::fifo::Owner>, String> {
         if self.fifo_user.is_none() && self.fifo_group.is_none() {
             return Ok(None);
         }
@@ -282,7 +282,7 @@ impl FifoConfig {
             .as_deref()
             .map(|g| resolve_id(g, "/etc/group"))
             .transpose()?;
-        Ok(Some((uid, gid)))
+        Ok(Some(transports::fifo::Owner { uid, gid }))
     }
 
     /// The permissions to create the FIFO with (0 means 0o600, as in OpenSIPS).
@@ -517,7 +517,13 @@ mod tests {
     #[test]
     fn fifo_owner_names_resolve() {
         let config = parse("[fifo]\nfifo_user = \"root\"\nfifo_group = \"0\"\n").unwrap();
-        assert_eq!(config.fifo.owner(), Ok(Some((Some(0), Some(0)))));
+        assert_eq!(
+            config.fifo.owner(),
+            Ok(Some(transports::fifo::Owner {
+                uid: Some(0),
+                gid: Some(0)
+            }))
+        );
         let bad = parse("[fifo]\nfifo_user = \"no-such-user-here\"\n")
             .unwrap_err()
             .to_string();

@@ -35,7 +35,7 @@ pub struct FifoSettings {
     /// Its permissions.
     pub mode: u32,
     /// Its owner and group, when set.
-    pub owner: Option<(Option<u32>, Option<u32>)>,
+    pub owner: Option<Owner>,
     /// Prefix of reply paths (concatenated as-is: it must end with `/`).
     pub reply_dir: String,
     /// Longest accepted request (framing included), bytes; longer ones are refused.
@@ -54,6 +54,15 @@ pub struct FifoSettings {
     pub check_interval: Duration,
     /// Pretty-print JSON replies.
     pub pretty: bool,
+}
+
+/// Owner and group to give the request FIFO (`None` keeps the daemon's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: Option<u32>,
+    /// Group id.
+    pub gid: Option<u32>,
 }
 
 /// One request handed from the reader to a worker.
@@ -95,11 +104,11 @@ fn create(settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat
     let mode = Mode::from_raw_mode(settings.mode);
     rustix::fs::mknodat(rustix::fs::CWD, &settings.path, FileType::Fifo, mode, 0)?;
     rustix::fs::chmod(&settings.path, mode)?;
-    if let Some((uid, gid)) = settings.owner {
+    if let Some(owner) = settings.owner {
         rustix::fs::chown(
             &settings.path,
-            uid.map(rustix::process::Uid::from_raw),
-            gid.map(rustix::process::Gid::from_raw),
+            owner.uid.map(rustix::process::Uid::from_raw),
+            owner.gid.map(rustix::process::Gid::from_raw),
         )?;
     }
     let fd = open(
