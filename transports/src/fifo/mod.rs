@@ -294,6 +294,18 @@ fn drain(
         let rest = &buffer[used_total..];
         match next_frame(rest) {
             Frame::Request {
+                reply_name, used, ..
+            } if request_size(rest, used) > settings.max_request => {
+                tracing::warn!(
+                    limit = settings.max_request,
+                    "FIFO request over the size limit"
+                );
+                if !reply_name.is_empty() {
+                    send(jobs, reply_name, Body::TooLarge);
+                }
+                used_total += used;
+            }
+            Frame::Request {
                 reply_name: "",
                 json,
                 used,
@@ -336,6 +348,14 @@ fn drain(
         }
     }
     buffer.drain(..used_total);
+}
+
+/// The size of the request framed in the first `used` bytes, leading whitespace excluded.
+fn request_size(bytes: &[u8], used: usize) -> usize {
+    used - bytes[..used]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count()
 }
 
 /// Answers an incomplete or oversized request whose reply name is readable.
