@@ -123,6 +123,8 @@ pub struct HttpConfig {
     pub port: u16,
     /// JSON-RPC root (`root`, default `mi`).
     pub root: String,
+    /// XML-RPC root (`xmlrpc_root`, default `RPC2`; empty string disables XML-RPC).
+    pub xmlrpc_root: String,
     /// Largest request body, bytes (`max_body`, default 1 MiB); larger → 413.
     pub max_body: usize,
     /// Idle connection timeout, seconds (`conn_timeout`, default 30; 0 = never).
@@ -140,6 +142,7 @@ impl Default for HttpConfig {
             ip: IpAddr::from([127, 0, 0, 1]),
             port: 8888,
             root: "mi".into(),
+            xmlrpc_root: "RPC2".into(),
             max_body: 1 << 20,
             conn_timeout: 30,
             pretty_printing: false,
@@ -380,6 +383,18 @@ impl Config {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
             return invalid("http.root", "must be letters, digits and '_' only");
+        }
+        if !self
+            .http
+            .xmlrpc_root
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || self.http.xmlrpc_root == self.http.root
+        {
+            return invalid(
+                "http.xmlrpc_root",
+                "must be letters, digits and '_' only, and differ from http.root",
+            );
         }
         if self.http.max_body == 0 {
             return invalid("http.max_body", "must be at least 1");

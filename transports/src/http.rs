@@ -1,9 +1,11 @@
-//! JSON-RPC over HTTP (`mi_http`), with httpd's routing and method rules.
+//! The HTTP server: JSON-RPC (`mi_http`) and XML-RPC (`mi_xmlrpc_ng`), with httpd's routing
+//! and method rules.
 //!
 //! Differences from OpenSIPS, all deliberate: replies with an empty body complete at once;
 //! the body limit is configurable and an oversize body gets `413`; a POST with an
 //! unsupported `Content-Type` gets `415` instead of a dropped connection.
 
+use crate::xmlrpc::{self, CallError};
 use crate::{Dispatcher, Reply, TransportKind};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -13,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mi_core::json::{object, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,15 +27,18 @@ use tokio::sync::watch;
 pub struct HttpSettings {
     /// URL root of the JSON-RPC handler (`mi` → `/mi`).
     pub root: String,
+    /// URL root of the XML-RPC handler (`RPC2` → `/RPC2`); `None` disables it.
+    pub xmlrpc_root: Option<String>,
     /// Largest accepted request body, bytes; larger bodies get `413`.
     pub max_body: usize,
-    /// Idle keep-alive connection timeout (`None` = never).
+    /// How long a connection may take to send a request's headers (`None` = no limit).
     pub idle_timeout: Option<Duration>,
     /// Pretty-print JSON replies.
     pub pretty: bool,
 }
 
 const JSON: &str = "application/json";
+const XML: &str = "text/xml; charset=utf-8";
 const HTML: &str = "text/html";
 const BAD_URL: &str = "<html><body>Unable to parse URL!</body></html>";
 const BAD_METHOD: &str = "<html><body>Unsupported HTTP request!</body></html>";
@@ -57,17 +63,40 @@ fn under_root(path: &str, root: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The media type of a `Content-Type` header, lower-cased, parameters dropped.
-fn media_type(request: &Request<Incoming>) -> Option<String> {
-    let value = request.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
+/// How a POST body is handled, from its `Content-Type` (media type compared
+/// case-insensitively, parameters ignored).
+enum BodyKind {
+    /// `application/json` or `text/xml`: the raw body is the request.
+    Raw,
+    /// A form encoding: the handlers see no body (400, as in OpenSIPS).
+    Form,
+    /// Anything else, or no `Content-Type`: 415.
+    Unsupported,
+}
+
+fn body_kind(request: &Request<Incoming>) -> BodyKind {
+    let Some(value) = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return BodyKind::Unsupported;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    let is = |name: &str| media.eq_ignore_ascii_case(name);
+    if is("application/json") || is("text/xml") {
+        BodyKind::Raw
+    } else if is("application/x-www-form-urlencoded") || is("multipart/form-data") {
+        BodyKind::Form
+    } else {
+        BodyKind::Unsupported
+    }
+}
+
+/// Which handler a path reaches.
+enum Handler {
+    JsonRpc,
+    XmlRpc,
 }
 
 async fn serve_request(
@@ -82,48 +111,102 @@ async fn serve_request(
             .insert(CONNECTION, HeaderValue::from_static("close"));
         return Ok(response);
     }
-    if !under_root(request.uri().path(), &settings.root) {
-        return Ok(respond(StatusCode::BAD_REQUEST, HTML, BAD_URL));
-    }
-    if request.method() == Method::GET {
-        return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, JSON, Bytes::new()));
-    }
-    let body_is_raw = match media_type(&request).as_deref() {
-        Some("application/json" | "text/xml") => true,
-        Some("application/x-www-form-urlencoded" | "multipart/form-data") => false,
-        _ => {
-            return Ok(respond(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                JSON,
-                Bytes::new(),
-            ))
-        }
-    };
-    let body = match Limited::new(request.into_body(), settings.max_body)
-        .collect()
-        .await
+    let path = request.uri().path();
+    let handler = if under_root(path, &settings.root) {
+        Handler::JsonRpc
+    } else if settings
+        .xmlrpc_root
+        .as_deref()
+        .is_some_and(|root| under_root(path, root))
     {
+        Handler::XmlRpc
+    } else {
+        return Ok(respond(StatusCode::BAD_REQUEST, HTML, BAD_URL));
+    };
+    let content_type = match handler {
+        Handler::JsonRpc => JSON,
+        Handler::XmlRpc => XML,
+    };
+    let body = match read_body(request, settings.max_body).await {
+        Ok(body) => body,
+        Err(status) => return Ok(respond(status, content_type, Bytes::new())),
+    };
+    Ok(match handler {
+        Handler::JsonRpc => json_rpc(&body, &settings, dispatcher.as_ref()),
+        Handler::XmlRpc => xml_rpc(&body, dispatcher.as_ref()),
+    })
+}
+
+/// The raw body of a POST, or the status refusing it (405 not a POST, 415 unsupported
+/// `Content-Type`, 413 over the limit, 400 empty or form-encoded).
+async fn read_body(request: Request<Incoming>, max_body: usize) -> Result<Bytes, StatusCode> {
+    if request.method() == Method::GET {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let body_is_raw = match body_kind(&request) {
+        BodyKind::Raw => true,
+        BodyKind::Form => false,
+        BodyKind::Unsupported => return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    };
+    let body = match Limited::new(request.into_body(), max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(error) => {
+        Err(error)
             if error
                 .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, JSON, Bytes::new()));
-            }
-            return Ok(respond(StatusCode::BAD_REQUEST, JSON, Bytes::new()));
+                .is_some() =>
+        {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE)
         }
+        Err(_) => return Err(StatusCode::BAD_REQUEST),
     };
     if !body_is_raw || body.is_empty() {
-        return Ok(respond(StatusCode::BAD_REQUEST, JSON, Bytes::new()));
+        return Err(StatusCode::BAD_REQUEST);
     }
-    Ok(
-        match dispatcher.dispatch(TransportKind::Http, &body, settings.pretty) {
-            Reply::Text(text) | Reply::ParseError(text) => respond(StatusCode::OK, JSON, text),
-            Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
-            Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
+    Ok(body)
+}
+
+/// A JSON-RPC request.
+fn json_rpc(
+    body: &[u8],
+    settings: &HttpSettings,
+    dispatcher: &dyn Dispatcher,
+) -> Response<Full<Bytes>> {
+    match dispatcher.dispatch(TransportKind::Http, body, settings.pretty) {
+        Reply::Text(text) | Reply::ParseError(text) => respond(StatusCode::OK, JSON, text),
+        Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
+        Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
+    }
+}
+
+/// An XML-RPC call: translated to JSON-RPC for the core, the reply translated back.
+fn xml_rpc(body: &[u8], dispatcher: &dyn Dispatcher) -> Response<Full<Bytes>> {
+    let fault = |code| respond(StatusCode::OK, XML, xmlrpc::fault(code, ""));
+    let call = match xmlrpc::parse_call(body) {
+        Ok(call) => call,
+        Err(CallError::Parse) => return fault(-32700),
+        Err(CallError::Invalid) => return fault(-32600),
+    };
+    let params = match call.params {
+        Ok(params) => params,
+        Err(_) => {
+            let probe = xmlrpc::request_text(
+                "which",
+                Some(object([("command", Value::str(call.method.as_str()))])),
+            );
+            let known = matches!(dispatcher.dispatch(TransportKind::Xmlrpc, probe.as_bytes(), false), Reply::Text(t) if !t.contains(r#""error""#));
+            return fault(if known { -32600 } else { -32601 });
+        }
+    };
+    let request = xmlrpc::request_text(&call.method, params);
+    match dispatcher.dispatch(TransportKind::Xmlrpc, request.as_bytes(), false) {
+        Reply::Text(text) | Reply::ParseError(text) => match xmlrpc::response(&text) {
+            Some(xml) => respond(StatusCode::OK, XML, xml),
+            None => respond(StatusCode::INTERNAL_SERVER_ERROR, XML, Bytes::new()),
         },
-    )
+        Reply::Nothing | Reply::Unprintable => {
+            respond(StatusCode::INTERNAL_SERVER_ERROR, XML, Bytes::new())
+        }
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true; then stops accepting and lets
@@ -170,12 +253,9 @@ async fn serve_connection(
         serve_request(request, service_settings.clone(), dispatcher.clone())
     });
     let mut builder = http1::Builder::new();
-    builder
-        .keep_alive(true)
-        .pipeline_flush(true)
-        .timer(TokioTimer::new());
+    builder.keep_alive(true).pipeline_flush(true);
     if let Some(idle) = settings.idle_timeout {
-        builder.header_read_timeout(idle);
+        builder.timer(TokioTimer::new()).header_read_timeout(idle);
     }
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);

@@ -5,6 +5,7 @@
 pub mod datagram;
 pub mod fifo;
 pub mod http;
+pub mod xmlrpc;
 
 /// What a transport must send back for one JSON-RPC request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,20 +33,28 @@ pub enum TransportKind {
     Unix,
     /// JSON-RPC over a named pipe.
     Fifo,
+    /// XML-RPC over HTTP (`/RPC2`).
+    Xmlrpc,
 }
 
 impl TransportKind {
     /// Every transport, in the order their statistics are listed.
-    pub const ALL: [TransportKind; 3] =
-        [TransportKind::Http, TransportKind::Udp, TransportKind::Unix];
+    pub const ALL: [TransportKind; 5] = [
+        TransportKind::Http,
+        TransportKind::Udp,
+        TransportKind::Unix,
+        TransportKind::Fifo,
+        TransportKind::Xmlrpc,
+    ];
 
-    /// A short stable name (`http`, `udp`, `unix`, `fifo`).
+    /// A short stable name (`http`, `udp`, `unix`, `fifo`, `xmlrpc`).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Http => "http",
             TransportKind::Udp => "udp",
             TransportKind::Unix => "unix",
             TransportKind::Fifo => "fifo",
+            TransportKind::Xmlrpc => "xmlrpc",
         }
     }
 }
