@@ -6,6 +6,8 @@ use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Commands whose parameter at (index, name) is an array (opensips-cli's table).
 const ARRAY_PARAMS: [(&str, usize, &str); 9] = [
@@ -85,8 +87,142 @@ pub fn request_body(command: &str, params: &Value) -> String {
     json!({"jsonrpc": "2.0", "id": id.to_string(), "method": command, "params": params}).to_string()
 }
 
+/// Where `miwa call` and `miwa script` send their requests.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// JSON-RPC over HTTP at this URL.
+    Http(String),
+    /// XML-RPC at this URL.
+    Xmlrpc(String),
+    /// A UDP datagram socket.
+    Udp(String),
+    /// A UNIX datagram socket.
+    Unix(PathBuf),
+    /// The request FIFO, and the directory reply FIFOs are created in.
+    Fifo {
+        /// The daemon's request FIFO.
+        fifo: PathBuf,
+        /// Where the reply FIFO is created (the daemon's `reply_dir`).
+        reply_dir: PathBuf,
+    },
+}
+
+/// How long a datagram or FIFO exchange waits for its reply.
+const REPLY_WAIT: Duration = Duration::from_secs(5);
+
+impl Endpoint {
+    /// Sends one JSON-RPC request text and returns the JSON-RPC reply text.
+    pub fn exchange(&self, request: &str) -> anyhow::Result<String> {
+        match self {
+            Endpoint::Http(url) => run_async(post(url, "application/json", request.to_string())),
+            Endpoint::Xmlrpc(url) => {
+                let (parsed, _) = mi_core::json::parse(request.as_bytes(), 128)
+                    .map_err(|_| anyhow::anyhow!("bad request"))?;
+                let method = match parsed.get_ci("method") {
+                    Some(mi_core::json::Value::String(m)) => m.clone(),
+                    _ => bail!("request without method"),
+                };
+                let call = transports::xmlrpc::call_text(&method, parsed.get_ci("params"));
+                let body = run_async(post(url, "text/xml", call))?;
+                let reply = transports::xmlrpc::parse_response(body.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("bad XML-RPC reply ({e:?}): {body}"))?;
+                Ok(mi_core::json::to_compact(&reply))
+            }
+            Endpoint::Udp(address) => {
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                socket
+                    .connect(address.strip_prefix("udp:").unwrap_or(address))
+                    .with_context(|| format!("cannot reach udp:{address}"))?;
+                socket.send(request.as_bytes())?;
+                socket.set_read_timeout(Some(REPLY_WAIT))?;
+                let mut buf = vec![0u8; 65536];
+                let n = socket
+                    .recv(&mut buf)
+                    .context("no reply datagram (is miwa running?)")?;
+                Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+            }
+            Endpoint::Unix(path) => {
+                let local =
+                    std::env::temp_dir().join(format!("miwa_call_{}.sock", std::process::id()));
+                let _ = std::fs::remove_file(&local);
+                let socket = std::os::unix::net::UnixDatagram::bind(&local)?;
+                let outcome = (|| {
+                    socket
+                        .send_to(request.as_bytes(), path)
+                        .with_context(|| format!("cannot reach {}", path.display()))?;
+                    socket.set_read_timeout(Some(REPLY_WAIT))?;
+                    let mut buf = vec![0u8; 65536];
+                    let n = socket
+                        .recv(&mut buf)
+                        .context("no reply datagram (is miwa running?)")?;
+                    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+                })();
+                let _ = std::fs::remove_file(&local);
+                outcome
+            }
+            Endpoint::Fifo { fifo, reply_dir } => fifo_exchange(fifo, reply_dir, request),
+        }
+    }
+}
+
+/// One FIFO exchange: a reply FIFO is created and opened first, then the framed request
+/// is written in one `write()`, then the reply is read until the daemon closes it.
+fn fifo_exchange(fifo: &Path, reply_dir: &Path, request: &str) -> anyhow::Result<String> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::fs::{mknodat, open, FileType, Mode, OFlags, CWD};
+    use std::io::Write;
+    let name = format!("miwa_reply_{}", std::process::id());
+    let path = reply_dir.join(&name);
+    let _ = std::fs::remove_file(&path);
+    mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
+    let outcome = (|| {
+        let fd = open(
+            &path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut server = std::fs::OpenOptions::new()
+            .write(true)
+            .open(fifo)
+            .with_context(|| format!("cannot open {} (is miwa running?)", fifo.display()))?;
+        server.write_all(format!(":{name}:{request}").as_bytes())?;
+        drop(server);
+        let deadline = std::time::Instant::now() + REPLY_WAIT;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                bail!("no reply on the FIFO within {} s", REPLY_WAIT.as_secs());
+            }
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            poll(&mut fds, Some(&Timespec::try_from(left)?))?;
+            if fds[0].revents().is_empty() {
+                continue;
+            }
+            loop {
+                match rustix::io::read(&fd, &mut buf) {
+                    Ok(0) => return Ok(String::from_utf8_lossy(&out).into_owned()),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(rustix::io::Errno::AGAIN) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    })();
+    let _ = std::fs::remove_file(&path);
+    outcome
+}
+
+fn run_async<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
 /// POSTs `body` to `url` (`http://host:port/path`) and returns the response body.
-pub async fn post_http(url: &str, body: String) -> anyhow::Result<String> {
+async fn post(url: &str, content_type: &str, body: String) -> anyhow::Result<String> {
     let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
     if uri.scheme_str() != Some("http") {
         bail!("only http:// URLs are supported: {url}");
@@ -101,7 +237,7 @@ pub async fn post_http(url: &str, body: String) -> anyhow::Result<String> {
     tokio::spawn(connection);
     let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, format!("{host}:{port}"))
-        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::CONTENT_TYPE, content_type)
         .body(Full::new(Bytes::from(body)))?;
     let response = sender.send_request(request).await?;
     let status = response.status();

@@ -39,9 +39,8 @@ enum Command {
     },
     /// Calls one MI command on a running daemon and prints its result.
     Call {
-        /// JSON-RPC endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:8888/mi", env = "MIWA_URL")]
-        url: String,
+        #[command(flatten)]
+        target: Target,
         /// JSON-decode positional arguments (opensips-cli's `-j`).
         #[arg(short = 'j', long = "json")]
         json: bool,
@@ -50,6 +49,68 @@ enum Command {
         /// Its arguments: `name=value` pairs (named) or plain values (positional).
         args: Vec<String>,
     },
+    /// Runs MI calls in the mi_script form, one per line (`cache_store local k1 v1`,
+    /// `log_level level=4`), from FILE or standard input, printing each result.
+    Script {
+        #[command(flatten)]
+        target: Target,
+        /// The script; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Which transport a client command uses, and where.
+#[derive(clap::Args)]
+struct Target {
+    /// Transport: http, xmlrpc, udp, unix or fifo.
+    #[arg(long, short = 't', default_value = "http")]
+    transport: TransportName,
+    /// URL for http and xmlrpc (default http://127.0.0.1:8888/mi, or /RPC2 for xmlrpc).
+    #[arg(long, env = "MIWA_URL")]
+    url: Option<String>,
+    /// UDP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    udp: String,
+    /// UNIX datagram socket.
+    #[arg(long, default_value = "/tmp/miwa_mi.sock")]
+    unix: PathBuf,
+    /// Request FIFO.
+    #[arg(long, default_value = "/tmp/opensips_fifo")]
+    fifo: PathBuf,
+    /// Directory for the reply FIFO (the daemon's `fifo.reply_dir`).
+    #[arg(long, default_value = "/tmp/")]
+    reply_dir: PathBuf,
+}
+
+/// The transports a client command can use.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TransportName {
+    Http,
+    Xmlrpc,
+    Udp,
+    Unix,
+    Fifo,
+}
+
+impl Target {
+    fn endpoint(self) -> client::Endpoint {
+        match self.transport {
+            TransportName::Http => client::Endpoint::Http(
+                self.url
+                    .unwrap_or_else(|| "http://127.0.0.1:8888/mi".into()),
+            ),
+            TransportName::Xmlrpc => client::Endpoint::Xmlrpc(
+                self.url
+                    .unwrap_or_else(|| "http://127.0.0.1:8888/RPC2".into()),
+            ),
+            TransportName::Udp => client::Endpoint::Udp(self.udp),
+            TransportName::Unix => client::Endpoint::Unix(self.unix),
+            TransportName::Fifo => client::Endpoint::Fifo {
+                fifo: self.fifo,
+                reply_dir: self.reply_dir,
+            },
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -66,28 +127,24 @@ fn main() -> ExitCode {
             }
         },
         Command::Call {
-            url,
+            target,
             json,
             command,
             args,
-        } => call(&url, json, &command, &args),
+        } => call(&target.endpoint(), json, &command, &args),
+        Command::Script { target, file } => script(&target.endpoint(), file),
     }
 }
 
-fn call(url: &str, json_values: bool, command: &str, args: &[String]) -> ExitCode {
+fn call(
+    endpoint: &client::Endpoint,
+    json_values: bool,
+    command: &str,
+    args: &[String],
+) -> ExitCode {
     let params = client::build_params(command, args, json_values);
     let body = client::request_body(command, &params);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(error) => {
-            eprintln!("miwa: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let reply = match runtime.block_on(client::post_http(url, body)) {
+    let reply = match endpoint.exchange(&body) {
         Ok(reply) => reply,
         Err(error) => {
             eprintln!("miwa: {error:#}");
@@ -106,6 +163,41 @@ fn call(url: &str, json_values: bool, command: &str, args: &[String]) -> ExitCod
             eprintln!("{line}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn script(endpoint: &client::Endpoint, file: Option<PathBuf>) -> ExitCode {
+    let text = match file.filter(|f| f.as_os_str() != "-") {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display())),
+        None => std::io::read_to_string(std::io::stdin()).context("cannot read standard input"),
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("miwa: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut all_ok = true;
+    for (number, line) in text.lines().enumerate() {
+        let Some(call) = mi_core::script::parse_line(line) else {
+            continue;
+        };
+        let (rc, value) = match endpoint.exchange(&call.request(number as u32 + 1)) {
+            Ok(reply) => mi_core::script::outcome(&reply),
+            Err(error) => (-3, format!("{error:#}")),
+        };
+        println!("{value}");
+        if rc != 1 {
+            all_ok = false;
+            eprintln!("line {}: {}: rc {rc}", number + 1, call.command);
+        }
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

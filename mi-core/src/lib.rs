@@ -13,6 +13,7 @@ pub mod json;
 pub mod params;
 pub mod registry;
 pub mod rpc;
+pub mod script;
 pub mod time;
 
 pub use error::MiError;

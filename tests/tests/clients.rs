@@ -220,3 +220,89 @@ fn opensips_cli_and_opensips_mi_over_datagrams() {
     let uptime = stdout_json(&mi(&["-t", "datagram", "-p", &udp_port, "uptime"]));
     assert!(uptime["Up time"].is_string(), "{uptime}");
 }
+
+fn target_args(daemon: &Daemon, transport: &str) -> Vec<String> {
+    let mut args = vec!["--transport".to_string(), transport.to_string()];
+    match transport {
+        "http" => args.extend(["--url".into(), daemon.url()]),
+        "xmlrpc" => args.extend(["--url".into(), format!("http://{}/RPC2", daemon.http)]),
+        "udp" => args.extend(["--udp".into(), daemon.udp.to_string()]),
+        "unix" => args.extend(["--unix".into(), daemon.unix.display().to_string()]),
+        _ => args.extend([
+            "--fifo".into(),
+            daemon.fifo.display().to_string(),
+            "--reply-dir".into(),
+            daemon.reply_dir().display().to_string(),
+        ]),
+    }
+    args
+}
+
+#[test]
+fn miwa_call_over_every_transport() {
+    let daemon = Daemon::start("").unwrap();
+    for transport in ["http", "xmlrpc", "udp", "unix", "fifo"] {
+        let target = target_args(&daemon, transport);
+        let ps = run(Command::new(miwa_bin()).arg("call").args(&target).arg("ps"));
+        assert_processes(&stdout_json(&ps));
+        let set = run(Command::new(miwa_bin())
+            .arg("call")
+            .args(&target)
+            .args(["log_level", "level=3"]));
+        assert_eq!(
+            stdout_json(&set),
+            serde_json::json!({"New global log level": 3}),
+            "{transport}"
+        );
+        let bad = run(Command::new(miwa_bin()).arg("call").args(&target).args([
+            "cache_fetch",
+            "local",
+            "none",
+        ]));
+        assert!(!bad.status.success(), "{transport}");
+        assert_eq!(
+            String::from_utf8_lossy(&bad.stderr).trim(),
+            "400: Value not found",
+            "{transport}"
+        );
+    }
+}
+
+#[test]
+fn miwa_script_runs_mi_script_lines() {
+    let daemon = Daemon::start("").unwrap();
+    let script = "# a comment\ncache_store local k1 v1\ncache_fetch local k1\nlog_level level=4\nget_statistics statistics=__array(pwd_calls)\ncache_remove local k1\ncache_fetch local k1\nno_such_cmd\n\nlog_level abc\n";
+    for transport in ["http", "fifo"] {
+        let path = daemon.dir.path().join("calls.mi");
+        std::fs::write(&path, script).unwrap();
+        let output = run(Command::new(miwa_bin())
+            .arg("script")
+            .args(target_args(&daemon, transport))
+            .arg(&path));
+        assert!(!output.status.success(), "a failed line makes the run fail");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                r#""OK""#,
+                r#"{"key":"k1","value":"v1"}"#,
+                r#"{"New global log level":4}"#
+            ],
+            "{transport}: {stdout}"
+        );
+        assert!(
+            lines[3].starts_with(r#"{"commands:pwd_calls":"#) || lines[3] == "{}",
+            "{transport}: {stdout}"
+        );
+        assert_eq!(
+            lines[4..],
+            [r#""OK""#, "Value not found", "", "Invalid params"],
+            "{transport}: {stdout}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("line 7: cache_fetch: rc -400"), "{stderr}");
+        assert!(stderr.contains("line 8: no_such_cmd: rc -1"), "{stderr}");
+        assert!(stderr.contains("line 10: log_level: rc -32602"), "{stderr}");
+    }
+}

@@ -492,3 +492,163 @@ mod tests {
         assert!(fault(-32700, "").contains("<int>32700</int>"));
     }
 }
+
+fn write_param(out: &mut String, value: &Value) {
+    match value {
+        Value::String(s) => {
+            out.push_str("<value><string>");
+            escape(out, s);
+            out.push_str("</string></value>");
+        }
+        other => write_value(out, other),
+    }
+}
+
+/// A `methodCall` for `method` with JSON-RPC-style params: an array gives positional
+/// params, an object one `<struct>` of named params.
+pub fn call_text(method: &str, params: Option<&Value>) -> String {
+    let mut out = String::from("<?xml version=\"1.0\"?>\n<methodCall><methodName>");
+    escape(&mut out, method);
+    out.push_str("</methodName><params>");
+    match params {
+        Some(Value::Array(items)) => {
+            for item in items {
+                out.push_str("<param>");
+                write_param(&mut out, item);
+                out.push_str("</param>");
+            }
+        }
+        Some(object @ Value::Object(members)) if !members.is_empty() => {
+            out.push_str("<param>");
+            write_value(&mut out, object);
+            out.push_str("</param>");
+        }
+        _ => {}
+    }
+    out.push_str("</params></methodCall>");
+    out
+}
+
+fn decode_value(value: &Element) -> Result<Value, CallError> {
+    let Some(typed) = value.elements().next() else {
+        return Ok(Value::String(value.text()));
+    };
+    match typed.name.as_str() {
+        "string" => Ok(Value::String(typed.text())),
+        "int" | "i4" | "double" => typed
+            .text()
+            .trim()
+            .parse::<f64>()
+            .map(Value::Number)
+            .map_err(|_| CallError::Invalid),
+        "boolean" => Ok(Value::Bool(typed.text().trim() == "1")),
+        "nil" => Ok(Value::Null),
+        "array" => typed
+            .child("data")
+            .map(|data| {
+                data.elements()
+                    .filter(|e| e.name == "value")
+                    .map(decode_value)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or(Ok(Vec::new()))
+            .map(Value::Array),
+        "struct" => typed
+            .elements()
+            .filter(|m| m.name == "member")
+            .map(|m| {
+                let name = m
+                    .child("name")
+                    .map(Element::text)
+                    .ok_or(CallError::Invalid)?;
+                Ok((
+                    name,
+                    decode_value(m.child("value").ok_or(CallError::Invalid)?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Object),
+        _ => Err(CallError::Invalid),
+    }
+}
+
+/// Decodes a `methodResponse` into the JSON-RPC reply it stands for
+/// (`{"jsonrpc":"2.0","result":…}` or `{"jsonrpc":"2.0","error":{"code":…,"message":…}}`).
+pub fn parse_response(body: &[u8]) -> Result<Value, CallError> {
+    let root = parse_document(body)?;
+    if root.name != "methodresponse" {
+        return Err(CallError::Invalid);
+    }
+    if let Some(fault) = root.child("fault") {
+        let Value::Object(members) = decode_value(fault.child("value").ok_or(CallError::Invalid)?)?
+        else {
+            return Err(CallError::Invalid);
+        };
+        let find = |key: &str| {
+            members
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Null)
+        };
+        let error = json::object([
+            ("code", find("faultCode")),
+            ("message", find("faultString")),
+        ]);
+        return Ok(json::object([
+            ("jsonrpc", Value::str("2.0")),
+            ("error", error),
+        ]));
+    }
+    let value = root
+        .child("params")
+        .and_then(|p| p.child("param"))
+        .and_then(|p| p.child("value"))
+        .ok_or(CallError::Invalid)?;
+    Ok(json::object([
+        ("jsonrpc", Value::str("2.0")),
+        ("result", decode_value(value)?),
+    ]))
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn call_and_response_round_trip() {
+        let params = Value::Array(vec![
+            Value::str("a<b"),
+            Value::num(4),
+            Value::Array(vec![Value::str("core:")]),
+        ]);
+        let call = parse_call(call_text("get_statistics", Some(&params)).as_bytes()).unwrap();
+        assert_eq!(call.method, "get_statistics");
+        assert_eq!(call.params.unwrap(), Some(params));
+        let named = json::object([("level", Value::str("4"))]);
+        assert_eq!(
+            parse_call(call_text("log_level", Some(&named)).as_bytes())
+                .unwrap()
+                .params
+                .unwrap(),
+            Some(named)
+        );
+        let reply = parse_response(
+            success(&json::object([(
+                "a",
+                Value::Array(vec![Value::num(1), Value::Null]),
+            )]))
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            json::to_compact(&reply),
+            r#"{"jsonrpc":"2.0","result":{"a":[1,null]}}"#
+        );
+        let fault = parse_response(fault(404, "unknown MI command").as_bytes()).unwrap();
+        assert_eq!(
+            json::to_compact(&fault),
+            r#"{"jsonrpc":"2.0","error":{"code":404,"message":"unknown MI command"}}"#
+        );
+    }
+}
