@@ -21,8 +21,13 @@ $(VENV)/bin/opensips-cli:
 	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
 
 ## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients.
-test: setup $(VENV)/bin/opensips-cli
+## playwright-core drives Debian's chromium in the browser tests.
+tests/browser/node_modules/playwright-core: tests/browser/package.json
+	cd tests/browser && npm ci --no-audit --no-fund
+
+test: setup $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(CARGO) build --release
 	$(CARGO) test --release -- --show-output
 

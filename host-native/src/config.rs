@@ -125,6 +125,8 @@ pub struct HttpConfig {
     pub root: String,
     /// XML-RPC root (`xmlrpc_root`, default `RPC2`; empty string disables XML-RPC).
     pub xmlrpc_root: String,
+    /// HTML interface root (`html_root`, default `html`; empty string disables it).
+    pub html_root: String,
     /// Largest request body, bytes (`max_body`, default 1 MiB); larger → 413.
     pub max_body: usize,
     /// Idle connection timeout, seconds (`conn_timeout`, default 30; 0 = never).
@@ -143,6 +145,7 @@ impl Default for HttpConfig {
             port: 8888,
             root: "mi".into(),
             xmlrpc_root: "RPC2".into(),
+            html_root: "html".into(),
             max_body: 1 << 20,
             conn_timeout: 30,
             pretty_printing: false,
@@ -394,6 +397,16 @@ impl Config {
             return invalid(
                 "http.xmlrpc_root",
                 "must be letters, digits and '_' only, and differ from http.root",
+            );
+        }
+        let html = &self.http.html_root;
+        if !html.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || *html == self.http.root
+            || (!html.is_empty() && *html == self.http.xmlrpc_root)
+        {
+            return invalid(
+                "http.html_root",
+                "must be letters, digits and '_' only, and differ from the other roots",
             );
         }
         if self.http.max_body == 0 {

@@ -7,8 +7,9 @@ use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::{Host, MiError, Reply as CoreRpcReply};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use transports::{Dispatcher, Reply, TransportKind};
+use transports::{CommandInfo, Dispatcher, Reply, TransportKind};
 
 /// How requests are executed.
 pub enum Executor {
@@ -25,6 +26,7 @@ pub struct MiDispatcher {
     transport_counters: Vec<(TransportKind, Arc<TransportCounters>)>,
     max_depth: u32,
     threshold: Option<Duration>,
+    commands: OnceLock<Vec<CommandInfo>>,
 }
 
 impl MiDispatcher {
@@ -45,6 +47,7 @@ impl MiDispatcher {
             transport_counters,
             max_depth,
             threshold,
+            commands: OnceLock::new(),
         }
     }
 
@@ -153,6 +156,43 @@ impl Dispatcher for MiDispatcher {
             }
         }
         reply
+    }
+
+    fn commands(&self) -> Vec<CommandInfo> {
+        self.commands
+            .get_or_init(|| match &self.executor {
+                Executor::Component(runtime) => match runtime.commands() {
+                    Ok(list) => list
+                        .into_iter()
+                        .map(|c| CommandInfo {
+                            name: c.name,
+                            module: c.module,
+                            help: c.help,
+                            recipes: c.recipes,
+                        })
+                        .collect(),
+                    Err(failure) => {
+                        tracing::error!(%failure, "cannot list the core's commands");
+                        Vec::new()
+                    }
+                },
+                Executor::NativeBaseline(core) => core
+                    .registry()
+                    .commands()
+                    .iter()
+                    .map(|c| CommandInfo {
+                        name: c.name.into(),
+                        module: c.module.into(),
+                        help: c.help.map(str::to_string),
+                        recipes: c
+                            .recipe_names()
+                            .into_iter()
+                            .map(|r| r.into_iter().map(str::to_string).collect())
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .clone()
     }
 
     fn thread_started(&self, name: &str) {

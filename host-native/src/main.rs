@@ -343,6 +343,7 @@ async fn run(
         let settings = HttpSettings {
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
+            html_root: Some(config.http.html_root.clone()).filter(|r| !r.is_empty()),
             max_body: config.http.max_body,
             idle_timeout: (config.http.conn_timeout > 0)
                 .then(|| Duration::from_secs(config.http.conn_timeout)),

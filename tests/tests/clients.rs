@@ -306,3 +306,59 @@ fn miwa_script_runs_mi_script_lines() {
         assert!(stderr.contains("line 10: log_level: rc -32602"), "{stderr}");
     }
 }
+
+#[test]
+fn html_interface_in_headless_chromium() {
+    let daemon = Daemon::start("").unwrap();
+    let browser = workspace().join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").exists(),
+        "make test installs playwright-core in tests/browser"
+    );
+    let shots = workspace().join("tests/artifacts");
+    let output = run(Command::new("node")
+        .arg(browser.join("html.mjs"))
+        .arg(format!("http://{}", daemon.http))
+        .arg(&shots)
+        .current_dir(&browser));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(shots.join("html-ps.png").exists() && shots.join("html-log_level-error.png").exists());
+}
+
+#[test]
+fn html_routes_and_escaping() {
+    let daemon = Daemon::start("").unwrap();
+    let get = |path: &str| {
+        let raw = miwa_tests::exchange(
+            daemon.http,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            std::time::Duration::from_millis(500),
+        )
+        .unwrap();
+        miwa_tests::parse_responses(&raw)
+            .into_iter()
+            .next()
+            .expect("a response")
+    };
+    assert_eq!(get("/html").status, 200);
+    assert_eq!(get("/html/nope").status, 406);
+    assert_eq!(get("/html/core/nope").status, 406);
+    assert_eq!(get("/html/core/ps?arg=%5B").status, 500, "bad JSON in arg");
+    let page = get("/html/core/cache_store?arg=%5B%22local%22%2C%22%3Cb%3E%22%2C%22%3Cscript%3Ex%3C%2Fscript%3E%22%5D");
+    assert_eq!(page.status, 200);
+    let fetched = get("/html/core/cache_fetch?arg=%5B%22local%22%2C%22%3Cb%3E%22%5D");
+    let body = String::from_utf8_lossy(&fetched.body);
+    assert!(
+        body.contains("&lt;script&gt;x&lt;/script&gt;") && !body.contains("<script>"),
+        "values are escaped"
+    );
+    assert_eq!(
+        fetched.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+}

@@ -5,6 +5,7 @@
 //! the body limit is configurable and an oversize body gets `413`; a POST with an
 //! unsupported `Content-Type` gets `415` instead of a dropped connection.
 
+use crate::html;
 use crate::xmlrpc::{self, CallError};
 use crate::{Dispatcher, Reply, TransportKind};
 use bytes::Bytes;
@@ -29,6 +30,8 @@ pub struct HttpSettings {
     pub root: String,
     /// URL root of the XML-RPC handler (`RPC2` → `/RPC2`); `None` disables it.
     pub xmlrpc_root: Option<String>,
+    /// URL root of the HTML interface (`html` → `/html`); `None` disables it.
+    pub html_root: Option<String>,
     /// Largest accepted request body, bytes; larger bodies get `413`.
     pub max_body: usize,
     /// How long a connection may take to send a request's headers (`None` = no limit).
@@ -40,6 +43,7 @@ pub struct HttpSettings {
 const JSON: &str = "application/json";
 const XML: &str = "text/xml; charset=utf-8";
 const HTML: &str = "text/html";
+const HTML_PAGE: &str = "text/html; charset=utf-8";
 const BAD_URL: &str = "<html><body>Unable to parse URL!</body></html>";
 const BAD_METHOD: &str = "<html><body>Unsupported HTTP request!</body></html>";
 
@@ -99,6 +103,47 @@ enum Handler {
     XmlRpc,
 }
 
+/// The `arg` field of a query string or form body, if present.
+fn arg_field(encoded: &[u8]) -> Option<String> {
+    form_urlencoded::parse(encoded)
+        .find(|(k, _)| k == "arg")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The HTML interface: GET (or a POSTed form) under the HTML root.
+async fn html(
+    request: Request<Incoming>,
+    root: &str,
+    max_body: usize,
+    dispatcher: &dyn Dispatcher,
+) -> Response<Full<Bytes>> {
+    let path = request
+        .uri()
+        .path()
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(root))
+        .unwrap_or("")
+        .to_string();
+    let query_arg = request.uri().query().and_then(|q| arg_field(q.as_bytes()));
+    let post = request.method() == Method::POST;
+    let arg = if post {
+        let form = matches!(body_kind(&request), BodyKind::Form);
+        match Limited::new(request.into_body(), max_body).collect().await {
+            Ok(body) if form => arg_field(&body.to_bytes()).or(query_arg),
+            Ok(_) => query_arg,
+            Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, HTML, Bytes::new()),
+        }
+    } else {
+        query_arg
+    };
+    let page = html::page(root, &path, arg.as_deref(), post, dispatcher);
+    respond(
+        StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
+        HTML_PAGE,
+        page.body,
+    )
+}
+
 async fn serve_request(
     request: Request<Incoming>,
     settings: Arc<HttpSettings>,
@@ -112,6 +157,13 @@ async fn serve_request(
         return Ok(response);
     }
     let path = request.uri().path();
+    if let Some(root) = settings
+        .html_root
+        .as_deref()
+        .filter(|root| under_root(path, root))
+    {
+        return Ok(html(request, root, settings.max_body, dispatcher.as_ref()).await);
+    }
     let handler = if under_root(path, &settings.root) {
         Handler::JsonRpc
     } else if settings

@@ -4,6 +4,7 @@
 
 pub mod datagram;
 pub mod fifo;
+pub mod html;
 pub mod http;
 pub mod xmlrpc;
 
@@ -35,19 +36,22 @@ pub enum TransportKind {
     Fifo,
     /// XML-RPC over HTTP (`/RPC2`).
     Xmlrpc,
+    /// The HTML interface (`/html`).
+    Html,
 }
 
 impl TransportKind {
     /// Every transport, in the order their statistics are listed.
-    pub const ALL: [TransportKind; 5] = [
+    pub const ALL: [TransportKind; 6] = [
         TransportKind::Http,
         TransportKind::Udp,
         TransportKind::Unix,
         TransportKind::Fifo,
         TransportKind::Xmlrpc,
+        TransportKind::Html,
     ];
 
-    /// A short stable name (`http`, `udp`, `unix`, `fifo`, `xmlrpc`).
+    /// A short stable name (`http`, `udp`, `unix`, `fifo`, `xmlrpc`, `html`).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Http => "http",
@@ -55,8 +59,22 @@ impl TransportKind {
             TransportKind::Unix => "unix",
             TransportKind::Fifo => "fifo",
             TransportKind::Xmlrpc => "xmlrpc",
+            TransportKind::Html => "html",
         }
     }
+}
+
+/// One command as the HTML page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// Command name.
+    pub name: String,
+    /// Owning module.
+    pub module: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// Parameter names of each recipe.
+    pub recipes: Vec<Vec<String>>,
 }
 
 /// Runs JSON-RPC requests. Implemented by the daemon over the core component.
@@ -66,6 +84,9 @@ impl TransportKind {
 pub trait Dispatcher: Send + Sync + 'static {
     /// Handles one JSON-RPC request text (or batch), with compact or pretty replies.
     fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply;
+
+    /// Every command the core serves, in registration order.
+    fn commands(&self) -> Vec<CommandInfo>;
 
     /// Called on a thread a transport starts for itself, before it serves: the host lists
     /// it as a process named `name`.

@@ -131,9 +131,12 @@ impl CoreRuntime {
         })
     }
 
-    /// Handles one JSON-RPC request on this thread's warm instance (built on first use,
-    /// rebuilt after any trap).
-    pub fn handle(&self, request: &[u8], pretty: bool) -> Result<Handled, CoreFailure> {
+    /// Runs `call` on this thread's warm instance (built on first use, rebuilt after any
+    /// trap), under the call deadline.
+    fn with_instance<T>(
+        &self,
+        call: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
+    ) -> Result<T, CoreFailure> {
         WARM.with(|cell| {
             let mut slot = cell.borrow_mut();
             if slot.as_ref().is_none_or(|w| w.runtime != self.id) {
@@ -141,15 +144,7 @@ impl CoreRuntime {
             }
             let warm = slot.as_mut().expect("an instance was just put in place");
             warm.store.set_epoch_deadline(self.deadline_ticks);
-            let options = engine::HandleOptions {
-                pretty,
-                max_depth: self.max_depth,
-            };
-            let outcome = warm
-                .core
-                .miwa_mi_engine()
-                .call_handle(&mut warm.store, request, options);
-            outcome.map_err(|error| {
+            call(warm).map_err(|error| {
                 *slot = None;
                 match error.downcast_ref::<Trap>() {
                     Some(Trap::Interrupt) => CoreFailure::Deadline(self.timeout_ms),
@@ -158,6 +153,24 @@ impl CoreRuntime {
                 }
             })
         })
+    }
+
+    /// Handles one JSON-RPC request.
+    pub fn handle(&self, request: &[u8], pretty: bool) -> Result<Handled, CoreFailure> {
+        let options = engine::HandleOptions {
+            pretty,
+            max_depth: self.max_depth,
+        };
+        self.with_instance(|warm| {
+            warm.core
+                .miwa_mi_engine()
+                .call_handle(&mut warm.store, request, options)
+        })
+    }
+
+    /// Every command the core registers, in registration order.
+    pub fn commands(&self) -> Result<Vec<engine::CommandInfo>, CoreFailure> {
+        self.with_instance(|warm| warm.core.miwa_mi_engine().call_commands(&mut warm.store))
     }
 }
 

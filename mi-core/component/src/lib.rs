@@ -32,6 +32,25 @@ fn core() -> &'static Core {
 struct Component;
 
 impl engine::Guest for Component {
+    fn commands() -> Vec<engine::CommandInfo> {
+        core()
+            .registry()
+            .commands()
+            .iter()
+            .map(|c| engine::CommandInfo {
+                name: c.name.to_string(),
+                module: c.module.to_string(),
+                help: c.help.map(str::to_string),
+                named_only: c.named_only,
+                recipes: c
+                    .recipe_names()
+                    .into_iter()
+                    .map(|r| r.into_iter().map(str::to_string).collect())
+                    .collect(),
+            })
+            .collect()
+    }
+
     fn handle(request: Vec<u8>, options: engine::HandleOptions) -> engine::Handled {
         let handled = core().handle(
             &convert::ImportedHost,

@@ -1,0 +1,298 @@
+//! The HTML interface (`mi_html`): browse commands by module, read their help and recipes,
+//! run one with a form. Plain HTML and inline CSS: no scripts, no external assets, every
+//! value escaped.
+//!
+//! URL scheme (as OpenSIPS): `/<root>`, `/<root>/<module>`, `/<root>/<module>/<command>`,
+//! and `?arg=<JSON params>` (or a POSTed form field `arg`) to run the command.
+
+use crate::{CommandInfo, Dispatcher, Reply, TransportKind};
+use mi_core::json::{self, Value};
+use std::fmt::Write;
+
+/// What the HTML handler answers.
+pub struct Page {
+    /// HTTP status: 200, 406 (unknown module or command) or 500 (bad `arg`, no reply).
+    pub status: u16,
+    /// The document.
+    pub body: String,
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path segment.
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+const STYLE: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1b1f24;background:#f6f8fa}\
+header{background:#0b3d62;color:#fff;padding:1rem 1.5rem}header h1{margin:0;font-size:1.4rem}header p{margin:.25rem 0 0;color:#d6e4f0}\
+nav ul{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;margin:0;padding:.75rem 1.5rem;background:#e8eef4}\
+nav a,.commands a{color:#0b3d62}nav a[aria-current]{font-weight:700;text-decoration:none}\
+main{display:grid;grid-template-columns:minmax(12rem,16rem) 1fr;gap:1.5rem;padding:1.5rem;max-width:72rem}\
+@media (max-width:40rem){main{grid-template-columns:1fr}}\
+.commands ul{list-style:none;margin:0;padding:0}.commands li{padding:.15rem 0}\
+section.command,section.result{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem 1.25rem;margin-bottom:1rem}\
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}input{width:100%;box-sizing:border-box;font:inherit;padding:.4rem;border:1px solid #8c959f;border-radius:4px}\
+button{margin-top:.5rem;font:inherit;padding:.4rem 1rem;background:#0b3d62;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+button:focus,input:focus,a:focus{outline:3px solid #f0b400;outline-offset:2px}\
+pre{background:#f6f8fa;padding:.75rem;overflow:auto;tab-size:2;white-space:pre-wrap}\
+.error{border-color:#cf222e}.error h3{color:#a40e26}code{background:#eef1f4;padding:0 .25rem;border-radius:3px}\
+footer{padding:1rem 1.5rem;color:#57606a;font-size:.875rem}";
+
+fn modules(commands: &[CommandInfo]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in commands {
+        if !out.contains(&c.module.as_str()) {
+            out.push(&c.module);
+        }
+    }
+    out
+}
+
+fn recipe_text(names: &[String]) -> String {
+    if names.is_empty() {
+        return "no parameters".into();
+    }
+    let positional = names
+        .iter()
+        .map(|n| format!("\"<{n}>\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let named = names
+        .iter()
+        .map(|n| format!("\"{n}\": …"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("[{positional}]  or  {{{named}}}")
+}
+
+/// One run of a command: the JSON-RPC reply parsed, or why there is none.
+enum Outcome {
+    Result(Value),
+    Error(Value),
+}
+
+fn run(dispatcher: &dyn Dispatcher, command: &str, arg: &str) -> Result<Outcome, String> {
+    let mut members = vec![
+        ("jsonrpc", Value::str("2.0")),
+        ("method", Value::str(command)),
+    ];
+    if !arg.trim().is_empty() {
+        let (params, _) = json::parse(arg.as_bytes(), 64)
+            .map_err(|_| "the arg parameter is not valid JSON".to_string())?;
+        members.push(("params", params));
+    }
+    members.push(("id", Value::num(1)));
+    let request = json::to_compact(&json::object(members));
+    let text = match dispatcher.dispatch(TransportKind::Html, request.as_bytes(), false) {
+        Reply::Text(text) | Reply::ParseError(text) => text,
+        Reply::Nothing | Reply::Unprintable => return Err("the command produced no reply".into()),
+    };
+    let (reply, _) =
+        json::parse(text.as_bytes(), 1024).map_err(|_| "the reply is not JSON".to_string())?;
+    let Value::Object(members) = reply else {
+        return Err("the reply is not an object".into());
+    };
+    for (key, value) in members {
+        match key.as_str() {
+            "result" => return Ok(Outcome::Result(value)),
+            "error" => return Ok(Outcome::Error(value)),
+            _ => {}
+        }
+    }
+    Err("the reply has neither result nor error".into())
+}
+
+/// A value of the reply as the page shows it (cJSON's pretty layout).
+fn show(value: &Value) -> String {
+    escape(&json::to_pretty(value))
+}
+
+fn server_line(dispatcher: &dyn Dispatcher) -> String {
+    let ask = |method: &str, key: &str| match run(dispatcher, method, "") {
+        Ok(Outcome::Result(v)) => match v.get_ci(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (ask("version", "Server"), ask("uptime", "Up since")) {
+        (Some(server), Some(since)) => format!(
+            "{} is running since <time>{}</time>",
+            escape(&server),
+            escape(&since)
+        ),
+        (Some(server), None) => escape(&server),
+        _ => String::new(),
+    }
+}
+
+fn document(title: &str, dispatcher: &dyn Dispatcher, nav: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Cache-Control\" content=\"no-cache\"><title>{}</title><style>{STYLE}</style></head><body><header><h1>Management Interface</h1><p>{}</p></header>{nav}<main>{main}</main><footer>miwa — OpenSIPS-compatible Management Interface</footer></body></html>\n",
+        escape(title),
+        server_line(dispatcher)
+    )
+}
+
+/// Renders the page for `path` (the part after the root, without the leading `/`) and the
+/// `arg` parameter, when present.
+pub fn page(
+    root: &str,
+    path: &str,
+    arg: Option<&str>,
+    post_form: bool,
+    dispatcher: &dyn Dispatcher,
+) -> Page {
+    let commands = dispatcher.commands();
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let module = segments.next();
+    let command = segments.next();
+    let modules = modules(&commands);
+    if module.is_some_and(|m| !modules.contains(&m))
+        || command.is_some_and(|c| {
+            !commands
+                .iter()
+                .any(|x| Some(x.module.as_str()) == module && x.name == c)
+        })
+    {
+        return Page { status: 406, body: "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head><body><p>Unable to parse URL: unknown module or command.</p></body></html>\n".into() };
+    }
+    let mut nav = String::from("<nav aria-label=\"Modules\"><ul>");
+    for m in &modules {
+        let current = if Some(*m) == module {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            nav,
+            "<li><a href=\"/{root}/{}\"{current}>{}</a></li>",
+            encode(m),
+            escape(m)
+        );
+    }
+    nav.push_str("</ul></nav>");
+    let mut main = String::new();
+    match module {
+        None => main.push_str("<section class=\"commands\"><h2>Modules</h2><p>Pick a module above to see its commands.</p></section>"),
+        Some(m) => {
+            let _ = write!(main, "<section class=\"commands\" aria-labelledby=\"commands-title\"><h2 id=\"commands-title\">{} commands</h2><ul>", escape(m));
+            for c in commands.iter().filter(|c| c.module == m) {
+                let current = if Some(c.name.as_str()) == command { " aria-current=\"page\"" } else { "" };
+                let _ = write!(main, "<li><a href=\"/{root}/{}/{}\"{current}>{}</a></li>", encode(m), encode(&c.name), escape(&c.name));
+            }
+            main.push_str("</ul></section>");
+        }
+    }
+    let Some(info) = command.and_then(|c| {
+        commands
+            .iter()
+            .find(|x| x.name == c && Some(x.module.as_str()) == module)
+    }) else {
+        let body = document("Management Interface", dispatcher, &nav, &main);
+        return Page { status: 200, body };
+    };
+    let mut detail = format!("<div><section class=\"command\" aria-labelledby=\"command-title\"><h2 id=\"command-title\">{}</h2>", escape(&info.name));
+    if let Some(help) = &info.help {
+        let _ = write!(detail, "<p>{}</p>", escape(help));
+    }
+    detail.push_str("<h3>Recipes</h3><ul>");
+    for recipe in &info.recipes {
+        let _ = write!(
+            detail,
+            "<li><code>{}</code></li>",
+            escape(&recipe_text(recipe))
+        );
+    }
+    let method = if post_form { "post" } else { "get" };
+    let _ = write!(
+        detail,
+        "</ul><form method=\"{method}\" action=\"/{root}/{}/{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
+        encode(&info.module),
+        encode(&info.name),
+        escape(arg.unwrap_or("")),
+        escape(&info.name)
+    );
+    let mut status = 200;
+    if let Some(arg) = arg {
+        match run(dispatcher, &info.name, arg) {
+            Ok(Outcome::Result(value)) => {
+                let _ = write!(detail, "<section class=\"result\" aria-live=\"polite\"><h3>Result</h3><pre>{}</pre></section>", show(&value));
+            }
+            Ok(Outcome::Error(error)) => {
+                let field = |k: &str| {
+                    error.get_ci(k).map(|v| match v {
+                        Value::String(s) => escape(s),
+                        other => escape(&json::to_compact(other)),
+                    })
+                };
+                let _ = write!(
+                    detail,
+                    "<section class=\"result error\" aria-live=\"polite\"><h3>Error {}: {}</h3>{}<pre>{}</pre></section>",
+                    field("code").unwrap_or_default(),
+                    field("message").unwrap_or_default(),
+                    field("data").map(|d| format!("<p>{d}</p>")).unwrap_or_default(),
+                    show(&error)
+                );
+            }
+            Err(problem) => {
+                status = 500;
+                let _ = write!(detail, "<section class=\"result error\" aria-live=\"polite\"><h3>Cannot run {}</h3><p>{}</p></section>", escape(&info.name), escape(&problem));
+            }
+        }
+    }
+    detail.push_str("</div>");
+    main.push_str(&detail);
+    Page {
+        status,
+        body: document(
+            &format!("{} — Management Interface", info.name),
+            dispatcher,
+            &nav,
+            &main,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_encoding() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(encode("get_statistics"), "get_statistics");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(
+            recipe_text(&["level".into(), "pid".into()]),
+            r#"["<level>", "<pid>"]  or  {"level": …, "pid": …}"#
+        );
+    }
+}
