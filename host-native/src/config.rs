@@ -127,6 +127,8 @@ pub struct HttpConfig {
     pub xmlrpc_root: String,
     /// HTML interface root (`html_root`, default `html`; empty string disables it).
     pub html_root: String,
+    /// Deepest XML nesting in an XML-RPC call (`max_xml_depth`, default 64).
+    pub max_xml_depth: usize,
     /// Largest request body, bytes (`max_body`, default 1 MiB); larger → 413.
     pub max_body: usize,
     /// Idle connection timeout, seconds (`conn_timeout`, default 30; 0 = never).
@@ -146,6 +148,7 @@ impl Default for HttpConfig {
             root: "mi".into(),
             xmlrpc_root: "RPC2".into(),
             html_root: "html".into(),
+            max_xml_depth: 64,
             max_body: 1 << 20,
             conn_timeout: 30,
             pretty_printing: false,
@@ -170,6 +173,8 @@ pub struct DatagramConfig {
     pub max_datagram: usize,
     /// Pretty-print JSON replies (`pretty_printing`, default false).
     pub pretty_printing: bool,
+    /// How long a reply waits for room in a slow peer's queue, ms (`reply_timeout_ms`, 100).
+    pub reply_timeout_ms: u64,
 }
 
 impl Default for DatagramConfig {
@@ -181,6 +186,7 @@ impl Default for DatagramConfig {
             workers: None,
             max_datagram: transports::datagram::MAX_DATAGRAM,
             pretty_printing: false,
+            reply_timeout_ms: 100,
         }
     }
 }
@@ -409,6 +415,9 @@ impl Config {
                 "must be letters, digits and '_' only, and differ from the other roots",
             );
         }
+        if self.http.max_xml_depth < 4 {
+            return invalid("http.max_xml_depth", "must be at least 4");
+        }
         if self.http.max_body == 0 {
             return invalid("http.max_body", "must be at least 1");
         }
@@ -428,6 +437,9 @@ impl Config {
                 "datagram.unix_socket_mode",
                 "must be a permission mode (0o000 to 0o777)",
             );
+        }
+        if self.datagram.reply_timeout_ms == 0 {
+            return invalid("datagram.reply_timeout_ms", "must be at least 1");
         }
         if self.datagram.workers == Some(0) {
             return invalid("datagram.workers", "must be at least 1");

@@ -274,6 +274,7 @@ fn start_datagram(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         max_datagram: datagram.max_datagram,
         pretty: datagram.pretty_printing,
+        reply_timeout: Duration::from_millis(datagram.reply_timeout_ms),
     };
     let server = DatagramServer::start(udp, unix, settings, dispatcher.clone())?;
     let described = described.join(" ");
@@ -344,6 +345,8 @@ async fn run(
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
             html_root: Some(config.http.html_root.clone()).filter(|r| !r.is_empty()),
+            max_xml_depth: config.http.max_xml_depth,
+            max_json_depth: config.core.max_json_depth,
             max_body: config.http.max_body,
             idle_timeout: (config.http.conn_timeout > 0)
                 .then(|| Duration::from_secs(config.http.conn_timeout)),
@@ -355,6 +358,22 @@ async fn run(
             readiness::RUNNING,
             &format!("listening on {bound}"),
         );
+        if let Some(root) = &settings.xmlrpc_root {
+            state.set_status(
+                "mi_xmlrpc",
+                "main",
+                readiness::RUNNING,
+                &format!("serving http://{bound}/{root}"),
+            );
+        }
+        if let Some(root) = &settings.html_root {
+            state.set_status(
+                "mi_html",
+                "main",
+                readiness::RUNNING,
+                &format!("serving http://{bound}/{root}"),
+            );
+        }
         tasks.spawn(http::serve(
             listener,
             settings,

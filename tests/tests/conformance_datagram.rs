@@ -197,3 +197,45 @@ fn datagram_workers_are_listed_and_counted() {
         .unwrap();
     assert_eq!(status["result"]["Readiness"], true, "{status}");
 }
+
+#[test]
+fn a_unix_client_that_never_reads_does_not_hold_the_workers() {
+    let daemon = Daemon::start_datagram("workers = 1\nreply_timeout_ms = 50\n").unwrap();
+    let hostile_path = daemon.dir.path().join("deaf.sock");
+    let hostile = std::os::unix::net::UnixDatagram::bind(&hostile_path).unwrap();
+    hostile.set_nonblocking(true).unwrap();
+    let mut sent = 0;
+    let flood_started = std::time::Instant::now();
+    while sent < 60 && flood_started.elapsed() < Duration::from_secs(10) {
+        match hostile.send_to(
+            br#"{"jsonrpc":"2.0","method":"which","id":1}"#,
+            &daemon.unix,
+        ) {
+            Ok(_) => sent += 1,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    assert_eq!(
+        sent, 60,
+        "the flood went out: more replies than the deaf client's queue holds"
+    );
+    let started = std::time::Instant::now();
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(20) && !answered {
+        answered = unix_exchange(
+            &daemon.unix,
+            daemon.dir.path(),
+            true,
+            br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#,
+            Duration::from_secs(1),
+        )
+        .unwrap()
+        .is_some();
+    }
+    assert!(
+        answered,
+        "a well-behaved client is served despite the deaf one"
+    );
+    let udp = udp_exchange(daemon.udp, b"\x00\xff\xfe garbage", Duration::from_secs(3)).unwrap();
+    assert_eq!(udp.as_deref(), Some(&b"400 Parse_error"[..]));
+}

@@ -9,10 +9,15 @@ use std::time::Duration;
 
 /// The error texts a recorded result cell shows, if any.
 fn error_texts(page: &str) -> Vec<&'static str> {
-    ["Invalid params", "Too few or too many parameters", "Bad type for parameter", "unknown MI command"]
-        .into_iter()
-        .filter(|t| page.contains(t))
-        .collect()
+    [
+        "Invalid params",
+        "Too few or too many parameters",
+        "Bad type for parameter",
+        "unknown MI command",
+    ]
+    .into_iter()
+    .filter(|t| page.contains(t))
+    .collect()
 }
 
 #[test]
@@ -21,7 +26,10 @@ fn html_recordings_replay() {
     let (mut compared, mut matched, mut mismatches) = (0, 0, Vec::new());
     for case in recording("html.jsonl") {
         let name = case["name"].as_str().unwrap_or_default();
-        let request = case["request"].as_str().unwrap_or_default().replace("Connection: keep-alive", "Connection: close");
+        let request = case["request"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("Connection: keep-alive", "Connection: close");
         let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
         let got = parse_responses(&raw).into_iter().next();
         compared += 1;
@@ -29,11 +37,18 @@ fn html_recordings_replay() {
         let recorded = case["response_body"].as_str().unwrap_or_default();
         let outcome = match &got {
             None => Err("no response".to_string()),
-            Some(g) if g.status != want_status => Err(format!("status {} != {want_status}", g.status)),
+            Some(g) if g.status != want_status => {
+                Err(format!("status {} != {want_status}", g.status))
+            }
             Some(g) => {
                 let page = String::from_utf8_lossy(&g.body).replace("&#39;", "'");
-                let missing: Vec<&str> = error_texts(recorded).into_iter().filter(|t| !page.contains(t)).collect();
-                let result_expected = name.ends_with("_result") || name == "cmd_get_statistics" || name == "post_form_ps";
+                let missing: Vec<&str> = error_texts(recorded)
+                    .into_iter()
+                    .filter(|t| !page.contains(t))
+                    .collect();
+                let result_expected = name.ends_with("_result")
+                    || name == "cmd_get_statistics"
+                    || name == "post_form_ps";
                 if !missing.is_empty() {
                     Err(format!("the page does not show {missing:?}"))
                 } else if result_expected && !page.contains("<h3>Result</h3>") {
@@ -52,5 +67,8 @@ fn html_recordings_replay() {
     for line in &mismatches {
         println!("  mismatch {line}");
     }
-    assert!(matched * 100 >= compared * 90, "only {matched}/{compared} cases match");
+    assert!(
+        matched * 100 >= compared * 90,
+        "only {matched}/{compared} cases match"
+    );
 }

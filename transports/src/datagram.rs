@@ -35,6 +35,8 @@ pub struct DatagramSettings {
     pub max_datagram: usize,
     /// Pretty-print JSON replies.
     pub pretty: bool,
+    /// How long a reply may wait for room in the peer's receive queue.
+    pub reply_timeout: Duration,
 }
 
 /// The bytes to send back for a dispatcher reply, if any.
@@ -69,10 +71,19 @@ impl Socket {
         })
     }
 
-    fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+    /// Receives wake up every `read` to look at the stop flag; a reply to a peer whose
+    /// queue is full gives up after `write` (a UNIX client that never reads cannot hold a
+    /// worker).
+    fn set_timeouts(&self, read: Duration, write: Duration) -> io::Result<()> {
         match self {
-            Socket::Udp(s) => s.set_read_timeout(Some(timeout)),
-            Socket::Unix(s) => s.set_read_timeout(Some(timeout)),
+            Socket::Udp(s) => {
+                s.set_read_timeout(Some(read))?;
+                s.set_write_timeout(Some(write))
+            }
+            Socket::Unix(s) => {
+                s.set_read_timeout(Some(read))?;
+                s.set_write_timeout(Some(write))
+            }
         }
     }
 }
@@ -124,7 +135,7 @@ impl DatagramServer {
             server.unix_paths.push(path);
         }
         for (name, kind, socket) in sockets {
-            socket.set_read_timeout(POLL)?;
+            socket.set_timeouts(POLL, settings.reply_timeout)?;
             for _ in 0..settings.workers.max(1) {
                 let socket = socket.try_clone()?;
                 let (name, settings, dispatcher, stop) = (

@@ -95,14 +95,20 @@ enum Outcome {
     Error(Value),
 }
 
-fn run(dispatcher: &dyn Dispatcher, command: &str, arg: &str) -> Result<Outcome, String> {
+fn run(
+    dispatcher: &dyn Dispatcher,
+    command: &str,
+    arg: &str,
+    max_depth: u32,
+) -> Result<Outcome, String> {
     let mut members = vec![
         ("jsonrpc", Value::str("2.0")),
         ("method", Value::str(command)),
     ];
     if !arg.trim().is_empty() {
-        let (params, _) = json::parse(arg.as_bytes(), 64)
-            .map_err(|_| "the arg parameter is not valid JSON".to_string())?;
+        let (params, _) = json::parse(arg.as_bytes(), max_depth).map_err(|_| {
+            "the arg parameter is not valid JSON (or nested too deeply)".to_string()
+        })?;
         members.push(("params", params));
     }
     members.push(("id", Value::num(1)));
@@ -132,7 +138,7 @@ fn show(value: &Value) -> String {
 }
 
 fn server_line(dispatcher: &dyn Dispatcher) -> String {
-    let ask = |method: &str, key: &str| match run(dispatcher, method, "") {
+    let ask = |method: &str, key: &str| match run(dispatcher, method, "", 1) {
         Ok(Outcome::Result(v)) => match v.get_ci(key) {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -165,6 +171,7 @@ pub fn page(
     path: &str,
     arg: Option<&str>,
     post_form: bool,
+    max_depth: u32,
     dispatcher: &dyn Dispatcher,
 ) -> Page {
     let commands = dispatcher.commands();
@@ -239,7 +246,7 @@ pub fn page(
     );
     let mut status = 200;
     if let Some(arg) = arg {
-        match run(dispatcher, &info.name, arg) {
+        match run(dispatcher, &info.name, arg, max_depth) {
             Ok(Outcome::Result(value)) => {
                 let _ = write!(detail, "<section class=\"result\" aria-live=\"polite\"><h3>Result</h3><pre>{}</pre></section>", show(&value));
             }

@@ -38,6 +38,10 @@ pub struct HttpSettings {
     pub idle_timeout: Option<Duration>,
     /// Pretty-print JSON replies.
     pub pretty: bool,
+    /// Deepest XML element nesting accepted in an XML-RPC call.
+    pub max_xml_depth: usize,
+    /// Deepest JSON nesting accepted in the HTML interface's `arg`.
+    pub max_json_depth: u32,
 }
 
 const JSON: &str = "application/json";
@@ -114,7 +118,7 @@ fn arg_field(encoded: &[u8]) -> Option<String> {
 async fn html(
     request: Request<Incoming>,
     root: &str,
-    max_body: usize,
+    settings: &HttpSettings,
     dispatcher: &dyn Dispatcher,
 ) -> Response<Full<Bytes>> {
     let path = request
@@ -128,7 +132,10 @@ async fn html(
     let post = request.method() == Method::POST;
     let arg = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
-        match Limited::new(request.into_body(), max_body).collect().await {
+        match Limited::new(request.into_body(), settings.max_body)
+            .collect()
+            .await
+        {
             Ok(body) if form => arg_field(&body.to_bytes()).or(query_arg),
             Ok(_) => query_arg,
             Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, HTML, Bytes::new()),
@@ -136,7 +143,14 @@ async fn html(
     } else {
         query_arg
     };
-    let page = html::page(root, &path, arg.as_deref(), post, dispatcher);
+    let page = html::page(
+        root,
+        &path,
+        arg.as_deref(),
+        post,
+        settings.max_json_depth,
+        dispatcher,
+    );
     respond(
         StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
         HTML_PAGE,
@@ -162,7 +176,7 @@ async fn serve_request(
         .as_deref()
         .filter(|root| under_root(path, root))
     {
-        return Ok(html(request, root, settings.max_body, dispatcher.as_ref()).await);
+        return Ok(html(request, root, &settings, dispatcher.as_ref()).await);
     }
     let handler = if under_root(path, &settings.root) {
         Handler::JsonRpc
@@ -185,7 +199,7 @@ async fn serve_request(
     };
     Ok(match handler {
         Handler::JsonRpc => json_rpc(&body, &settings, dispatcher.as_ref()),
-        Handler::XmlRpc => xml_rpc(&body, dispatcher.as_ref()),
+        Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, dispatcher.as_ref()),
     })
 }
 
@@ -231,9 +245,9 @@ fn json_rpc(
 }
 
 /// An XML-RPC call: translated to JSON-RPC for the core, the reply translated back.
-fn xml_rpc(body: &[u8], dispatcher: &dyn Dispatcher) -> Response<Full<Bytes>> {
+fn xml_rpc(body: &[u8], max_depth: usize, dispatcher: &dyn Dispatcher) -> Response<Full<Bytes>> {
     let fault = |code| respond(StatusCode::OK, XML, xmlrpc::fault(code, ""));
-    let call = match xmlrpc::parse_call(body) {
+    let call = match xmlrpc::parse_call(body, max_depth) {
         Ok(call) => call,
         Err(CallError::Parse) => return fault(-32700),
         Err(CallError::Invalid) => return fault(-32600),

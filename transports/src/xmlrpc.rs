@@ -9,9 +9,6 @@ use mi_core::json::{self, Value};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-/// Deepest element nesting accepted in a call.
-const MAX_DEPTH: usize = 64;
-
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<methodResponse>\r\n";
 
 /// An XML element of the call, names lower-cased (XML-RPC names are matched case-insensitively).
@@ -77,8 +74,12 @@ fn element_name(start: &quick_xml::events::BytesStart<'_>) -> String {
     name.to_ascii_lowercase()
 }
 
-/// Parses the document into its root element.
-fn parse_document(body: &[u8]) -> Result<Element, CallError> {
+/// Nesting accepted in replies the client decodes (they come from the daemon).
+const REPLY_DEPTH: usize = 1024;
+
+/// Parses the document into its root element; nesting deeper than `max_depth` elements is
+/// a parse error.
+fn parse_document(body: &[u8], max_depth: usize) -> Result<Element, CallError> {
     let text = std::str::from_utf8(body).map_err(|_| CallError::Parse)?;
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
@@ -87,7 +88,7 @@ fn parse_document(body: &[u8]) -> Result<Element, CallError> {
         let event = reader.read_event().map_err(|_| CallError::Parse)?;
         match event {
             Event::Start(start) => {
-                if stack.len() >= MAX_DEPTH || root.is_some() {
+                if stack.len() >= max_depth || root.is_some() {
                     return Err(CallError::Parse);
                 }
                 let name = element_name(&start);
@@ -235,9 +236,9 @@ pub struct Call {
     pub params: Result<Option<Value>, CallError>,
 }
 
-/// Parses an XML-RPC `methodCall`.
-pub fn parse_call(body: &[u8]) -> Result<Call, CallError> {
-    let root = parse_document(body)?;
+/// Parses an XML-RPC `methodCall`, at most `max_depth` elements deep.
+pub fn parse_call(body: &[u8], max_depth: usize) -> Result<Call, CallError> {
+    let root = parse_document(body, max_depth)?;
     if root.name != "methodcall" {
         return Err(CallError::Invalid);
     }
@@ -415,7 +416,7 @@ mod tests {
     use super::*;
 
     fn call(xml: &str) -> Result<Call, CallError> {
-        parse_call(xml.as_bytes())
+        parse_call(xml.as_bytes(), 64)
     }
 
     #[test]
@@ -466,12 +467,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(empty.params.unwrap_err(), CallError::Invalid);
-        let deep = format!(
-            "<methodCall>{}{}</methodCall>",
-            "<a>".repeat(100),
-            "</a>".repeat(100)
+        let deep = |n: usize| {
+            format!(
+                "<methodCall>{}{}</methodCall>",
+                "<a>".repeat(n),
+                "</a>".repeat(n)
+            )
+        };
+        assert_eq!(
+            call(&deep(63)).unwrap_err(),
+            CallError::Invalid,
+            "64 levels parse (then lack a name)"
         );
-        assert_eq!(call(&deep).unwrap_err(), CallError::Parse);
+        assert_eq!(
+            call(&deep(64)).unwrap_err(),
+            CallError::Parse,
+            "65 levels do not"
+        );
     }
 
     #[test]
@@ -575,7 +587,7 @@ fn decode_value(value: &Element) -> Result<Value, CallError> {
 /// Decodes a `methodResponse` into the JSON-RPC reply it stands for
 /// (`{"jsonrpc":"2.0","result":…}` or `{"jsonrpc":"2.0","error":{"code":…,"message":…}}`).
 pub fn parse_response(body: &[u8]) -> Result<Value, CallError> {
-    let root = parse_document(body)?;
+    let root = parse_document(body, REPLY_DEPTH)?;
     if root.name != "methodresponse" {
         return Err(CallError::Invalid);
     }
@@ -622,12 +634,12 @@ mod client_tests {
             Value::num(4),
             Value::Array(vec![Value::str("core:")]),
         ]);
-        let call = parse_call(call_text("get_statistics", Some(&params)).as_bytes()).unwrap();
+        let call = parse_call(call_text("get_statistics", Some(&params)).as_bytes(), 64).unwrap();
         assert_eq!(call.method, "get_statistics");
         assert_eq!(call.params.unwrap(), Some(params));
         let named = json::object([("level", Value::str("4"))]);
         assert_eq!(
-            parse_call(call_text("log_level", Some(&named)).as_bytes())
+            parse_call(call_text("log_level", Some(&named)).as_bytes(), 64)
                 .unwrap()
                 .params
                 .unwrap(),
