@@ -362,3 +362,41 @@ fn html_routes_and_escaping() {
         Some("text/html; charset=utf-8")
     );
 }
+
+#[test]
+fn curl_reads_the_html_page_and_survives_binary_bodies() {
+    let daemon = Daemon::start("").unwrap();
+    let page = run(Command::new("curl").args([
+        "-s",
+        &format!("http://{}/html/core/uptime?arg=", daemon.http),
+    ]));
+    let text = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        text.contains("<h3>Result</h3>") && text.contains("Up time"),
+        "{text}"
+    );
+    let garbage = daemon.dir.path().join("garbage.bin");
+    std::fs::write(&garbage, [0u8, 159, 146, 150, 255, 0, 1, 2]).unwrap();
+    let reply = run(Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", garbage.display()))
+        .arg(daemon.url()));
+    assert_eq!(
+        String::from_utf8_lossy(&reply.stdout),
+        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#
+    );
+    let ps = stdout_json(&run(Command::new("curl").args([
+        "-s",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+        &daemon.url(),
+    ])));
+    assert_processes(&ps["result"]);
+}

@@ -208,3 +208,28 @@ fn notifications_get_an_empty_reply_and_bad_ids_a_plain_text_one() {
         Some("failed to print response")
     );
 }
+
+#[test]
+fn fifo_mode_and_a_reader_that_never_drains() {
+    let daemon =
+        Daemon::start_fifo("fifo_mode = 0o600\nworkers = 1\nreply_timeout_ms = 300\n").unwrap();
+    let mode = std::fs::metadata(&daemon.fifo).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","method":"cache_store","params":["local","big","{}"],"id":1}}"#,
+        "x".repeat(200_000)
+    );
+    assert_eq!(
+        ask(&daemon, "store", &big).as_deref(),
+        Some(r#"{"jsonrpc":"2.0","result":"OK","id":1}"#)
+    );
+    let stalled = ReplyFifo::create(&daemon.reply_dir(), "stalled").unwrap();
+    fifo_write(
+        &daemon.fifo,
+        br#":stalled:{"jsonrpc":"2.0","method":"cache_fetch","params":["local","big"],"id":2}"#,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_serves(&daemon);
+    drop(stalled);
+}
