@@ -20,6 +20,12 @@ pub struct Page {
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// Appends `text` to `out` with `< > & " '` escaped (HTML and XML alike).
+pub fn escape_into(out: &mut String, text: &str) {
     for ch in text.chars() {
         match ch {
             '<' => out.push_str("&lt;"),
@@ -30,7 +36,6 @@ pub fn escape(text: &str) -> String {
             other => out.push(other),
         }
     }
-    out
 }
 
 /// Percent-encodes a path segment.

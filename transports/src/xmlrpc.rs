@@ -299,16 +299,7 @@ pub fn request_text(method: &str, params: Option<Value>) -> String {
 }
 
 fn escape(out: &mut String, text: &str) {
-    for ch in text.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
+    crate::html::escape_into(out, text);
 }
 
 fn write_value(out: &mut String, value: &Value) {
