@@ -18,8 +18,9 @@ start() { # name port command...
   for _ in $(seq 100); do grep -q ready "$work/$name.out" 2>/dev/null && return; sleep 0.05; done
   echo "$name did not start" >&2; exit 1
 }
-printf '[http]\nport = 8891\n' > "$work/component.toml"
-printf '[http]\nport = 8892\n' > "$work/native.toml"
+only_http='[datagram]\nudp = []\nunix = []\n[fifo]\nenabled = false\n'
+printf "[http]\nport = 8891\n$only_http" > "$work/component.toml"
+printf "[http]\nport = 8892\n$only_http" > "$work/native.toml"
 start bare 8890 target/release/examples/bare_http 127.0.0.1:8890
 start component 8891 target/release/miwa serve --config "$work/component.toml"
 start native 8892 target/release/miwa serve --config "$work/native.toml" --native-core-baseline

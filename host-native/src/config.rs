@@ -131,7 +131,7 @@ pub struct HttpConfig {
     pub max_xml_depth: usize,
     /// Largest request body, bytes (`max_body`, default 1 MiB); larger → 413.
     pub max_body: usize,
-    /// Idle connection timeout, seconds (`conn_timeout`, default 30; 0 = never).
+    /// Seconds a connection may stay without receiving a byte (`conn_timeout`, default 30; 0 = never).
     pub conn_timeout: u64,
     /// Pretty-print JSON replies (`pretty_printing`, default false).
     pub pretty_printing: bool,

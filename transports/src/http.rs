@@ -15,11 +15,15 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use mi_core::json::{object, Value};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -34,7 +38,8 @@ pub struct HttpSettings {
     pub html_root: Option<String>,
     /// Largest accepted request body, bytes; larger bodies get `413`.
     pub max_body: usize,
-    /// How long a connection may take to send a request's headers (`None` = no limit).
+    /// How long a connection may stay without receiving a byte — idle between requests or
+    /// stalled inside one (`None` = no limit).
     pub idle_timeout: Option<Duration>,
     /// Pretty-print JSON replies.
     pub pretty: bool,
@@ -307,6 +312,70 @@ pub async fn serve(
     }
 }
 
+/// A stream that records when bytes last arrived (milliseconds since `epoch`), so one
+/// coarse per-connection timer can enforce `conn_timeout` instead of a timer per request.
+struct Watched<S> {
+    inner: S,
+    last_read: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let now = self.epoch.elapsed().as_millis() as u64;
+            self.last_read.store(now, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Waits for the next idle check, or forever when there is no idle limit.
+async fn next_check(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -320,20 +389,40 @@ async fn serve_connection(
     });
     let mut builder = http1::Builder::new();
     builder.keep_alive(true).pipeline_flush(true);
-    if let Some(idle) = settings.idle_timeout {
-        builder.timer(TokioTimer::new()).header_read_timeout(idle);
-    }
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let epoch = Instant::now();
+    let last_read = Arc::new(AtomicU64::new(0));
+    let io = Watched {
+        inner: stream,
+        last_read: last_read.clone(),
+        epoch,
+    };
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "http connection ended with an error");
+    let idle = settings.idle_timeout;
+    let mut ticker = idle.map(|limit| {
+        let period = (limit / 4).max(Duration::from_millis(50));
+        tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+    });
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "http connection ended with an error");
+                }
+                return;
             }
-        }
-        _ = shutdown.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            _ = shutdown.changed() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+                return;
+            }
+            _ = next_check(&mut ticker) => {
+                let quiet = epoch.elapsed().saturating_sub(Duration::from_millis(last_read.load(Ordering::Relaxed)));
+                if idle.is_some_and(|limit| quiet >= limit) {
+                    tracing::debug!(%peer, "closing an idle http connection");
+                    return;
+                }
+            }
         }
     }
 }
