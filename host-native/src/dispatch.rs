@@ -1,10 +1,10 @@
 //! The dispatcher the transports call: runs a request on the core, counts it, times it.
 
-use crate::runtime::{CoreFailure, CoreReply, CoreRuntime};
+use crate::runtime::{CoreFailure, CoreRuntime};
 use crate::state::stats::TransportCounters;
 use crate::state::{processes, HostState};
 use mi_core::rpc::{failure_reply, HandleOptions};
-use mi_core::{Host, MiError, Reply as CoreRpcReply};
+use mi_core::{Host, MiError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -54,22 +54,14 @@ impl MiDispatcher {
     fn run(&self, request: &[u8], pretty: bool) -> (Reply, Vec<(String, Option<i32>)>) {
         match &self.executor {
             Executor::Component(runtime) => match runtime.handle(request, pretty) {
-                Ok(handled) => {
-                    let reply = match handled.reply {
-                        CoreReply::Text(text) => Reply::Text(text),
-                        CoreReply::ParseError(text) => Reply::ParseError(text),
-                        CoreReply::Nothing => Reply::Nothing,
-                        CoreReply::Unprintable => Reply::Unprintable,
-                    };
-                    (
-                        reply,
-                        handled
-                            .calls
-                            .into_iter()
-                            .map(|c| (c.command, c.error))
-                            .collect(),
-                    )
-                }
+                Ok(handled) => (
+                    handled.reply.into(),
+                    handled
+                        .calls
+                        .into_iter()
+                        .map(|c| (c.command, c.error))
+                        .collect(),
+                ),
                 Err(failure) => {
                     tracing::error!(%failure, "request failed inside the core");
                     (self.failure(request, &failure, pretty), Vec::new())
@@ -84,14 +76,8 @@ impl MiDispatcher {
                         max_depth: self.max_depth,
                     },
                 );
-                let reply = match handled.reply {
-                    CoreRpcReply::Text(text) => Reply::Text(text),
-                    CoreRpcReply::ParseError(text) => Reply::ParseError(text),
-                    CoreRpcReply::Nothing => Reply::Nothing,
-                    CoreRpcReply::Unprintable => Reply::Unprintable,
-                };
                 (
-                    reply,
+                    handled.reply.into(),
                     handled
                         .calls
                         .into_iter()
@@ -107,11 +93,7 @@ impl MiDispatcher {
             pretty,
             max_depth: self.max_depth,
         };
-        match failure_reply(request, MiError::server_error(failure.to_string()), options) {
-            CoreRpcReply::Text(text) | CoreRpcReply::ParseError(text) => Reply::Text(text),
-            CoreRpcReply::Nothing => Reply::Nothing,
-            CoreRpcReply::Unprintable => Reply::Unprintable,
-        }
+        failure_reply(request, MiError::server_error(failure.to_string()), options).into()
     }
 }
 

@@ -23,6 +23,17 @@ pub enum Reply {
     Unprintable,
 }
 
+impl From<mi_core::Reply> for Reply {
+    fn from(reply: mi_core::Reply) -> Self {
+        match reply {
+            mi_core::Reply::Text(text) => Reply::Text(text),
+            mi_core::Reply::ParseError(text) => Reply::ParseError(text),
+            mi_core::Reply::Nothing => Reply::Nothing,
+            mi_core::Reply::Unprintable => Reply::Unprintable,
+        }
+    }
+}
+
 /// Which transport carried a request (statistics, logs, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {

@@ -35,6 +35,17 @@ pub enum CoreFailure {
     Instantiate(String),
 }
 
+impl From<CoreReply> for transports::Reply {
+    fn from(reply: CoreReply) -> Self {
+        match reply {
+            CoreReply::Text(text) => transports::Reply::Text(text),
+            CoreReply::ParseError(text) => transports::Reply::ParseError(text),
+            CoreReply::Nothing => transports::Reply::Nothing,
+            CoreReply::Unprintable => transports::Reply::Unprintable,
+        }
+    }
+}
+
 /// A handled request as the component returns it.
 pub type Handled = engine::Handled;
 /// The reply of a handled request.
@@ -191,11 +202,9 @@ mod tests {
     }
 
     fn text(handled: Handled) -> Option<String> {
-        match handled.reply {
-            CoreReply::Text(t) => Some(t),
-            CoreReply::ParseError(t) => Some(format!("parse error: {t}")),
-            CoreReply::Nothing => None,
-            CoreReply::Unprintable => Some("<unprintable>".into()),
+        match transports::Reply::from(handled.reply) {
+            transports::Reply::Text(t) => Some(t),
+            other => panic!("expected a reply text, got {other:?}"),
         }
     }
 
@@ -224,16 +233,13 @@ mod tests {
             "[]",
         ];
         for request in requests {
-            let wasm = text(runtime.handle(request.as_bytes(), false).unwrap());
-            let native = match native
-                .handle(state.as_ref(), request.as_bytes(), HandleOptions::default())
-                .reply
-            {
-                mi_core::Reply::Text(t) => Some(t),
-                mi_core::Reply::ParseError(t) => Some(format!("parse error: {t}")),
-                mi_core::Reply::Nothing => None,
-                mi_core::Reply::Unprintable => Some("<unprintable>".into()),
-            };
+            let wasm =
+                transports::Reply::from(runtime.handle(request.as_bytes(), false).unwrap().reply);
+            let native = transports::Reply::from(
+                native
+                    .handle(state.as_ref(), request.as_bytes(), HandleOptions::default())
+                    .reply,
+            );
             assert_eq!(wasm, native, "{request}");
         }
     }
