@@ -28,7 +28,7 @@ pub fn ctime(secs: i64, offset: i32) -> String {
         out.push(digit(part % 10));
     }
     out.push(' ');
-    out.push_str(&year.to_string());
+    crate::json::push_int(&mut out, year);
     out
 }
 

@@ -23,7 +23,12 @@ fn uptime(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
         ),
         (
             "Up time",
-            Value::str(format!("{} [sec]", clock.now - clock.started)),
+            Value::String({
+                let mut up = String::with_capacity(16);
+                crate::json::push_int(&mut up, clock.now - clock.started);
+                up.push_str(" [sec]");
+                up
+            }),
         ),
     ]))
 }

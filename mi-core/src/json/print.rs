@@ -80,6 +80,28 @@ pub fn write_pretty(out: &mut String, value: &Value, depth: usize) {
     }
 }
 
+/// Appends the decimal text of `n` without the formatting machinery (hot: every number of
+/// every reply goes through here).
+pub fn push_int(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 fn push_tabs(out: &mut String, count: usize) {
     out.extend(std::iter::repeat_n('\t', count));
 }
@@ -106,7 +128,7 @@ fn write_number(out: &mut String, number: f64) {
         && number <= f64::from(i32::MAX)
         && number >= f64::from(i32::MIN)
     {
-        let _ = write!(out, "{}", Value::int_view(number));
+        push_int(out, i64::from(Value::int_view(number)));
     } else if (number.floor() - number).abs() <= f64::EPSILON && number.abs() < 1.0e60 {
         let _ = write!(out, "{number:.0}");
     } else if number.abs() < 1.0e-6 || number.abs() > 1.0e9 {
@@ -182,6 +204,15 @@ mod tests {
         assert_eq!(num(3.25), "3.250000");
         assert_eq!(num(f64::NAN), "null");
         assert_eq!(num(f64::INFINITY), "null");
+    }
+
+    #[test]
+    fn integers_print_without_fmt() {
+        for n in [0i64, 7, -7, 10, 2147483647, -2147483648, i64::MIN, i64::MAX] {
+            let mut out = String::new();
+            push_int(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 
     #[test]
