@@ -135,11 +135,7 @@ impl Endpoint {
                     .with_context(|| format!("cannot reach udp:{address}"))?;
                 socket.send(request.as_bytes())?;
                 socket.set_read_timeout(Some(REPLY_WAIT))?;
-                let mut buf = vec![0u8; 65536];
-                let n = socket
-                    .recv(&mut buf)
-                    .context("no reply datagram (is miwa running?)")?;
-                Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+                reply_datagram(|buf| socket.recv(buf))
             }
             Endpoint::Unix(path) => {
                 let local =
@@ -151,11 +147,7 @@ impl Endpoint {
                         .send_to(request.as_bytes(), path)
                         .with_context(|| format!("cannot reach {}", path.display()))?;
                     socket.set_read_timeout(Some(REPLY_WAIT))?;
-                    let mut buf = vec![0u8; 65536];
-                    let n = socket
-                        .recv(&mut buf)
-                        .context("no reply datagram (is miwa running?)")?;
-                    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    reply_datagram(|buf| socket.recv(buf))
                 })();
                 let _ = std::fs::remove_file(&local);
                 outcome
@@ -163,6 +155,15 @@ impl Endpoint {
             Endpoint::Fifo { fifo, reply_dir } => fifo_exchange(fifo, reply_dir, request),
         }
     }
+}
+
+/// The reply datagram read by `recv`, as text.
+fn reply_datagram(
+    recv: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; 65536];
+    let n = recv(&mut buf).context("no reply datagram (is miwa running?)")?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// One FIFO exchange: a reply FIFO is created and opened first, then the framed request

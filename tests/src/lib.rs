@@ -61,8 +61,15 @@ pub fn udp_exchange(
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     socket.send_to(request, to)?;
     socket.set_read_timeout(Some(wait))?;
+    datagram_reply(|buf| socket.recv(buf))
+}
+
+/// One reply datagram read by `recv`: `None` if its read timeout passed first.
+fn datagram_reply(
+    recv: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+) -> anyhow::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 70000];
-    match socket.recv(&mut buf) {
+    match recv(&mut buf) {
         Ok(n) => Ok(Some(buf[..n].to_vec())),
         Err(e)
             if matches!(
@@ -98,19 +105,7 @@ pub fn unix_exchange(
     };
     socket.send_to(request, to)?;
     socket.set_read_timeout(Some(wait))?;
-    let mut buf = vec![0u8; 70000];
-    let outcome = match socket.recv(&mut buf) {
-        Ok(n) => Ok(Some(buf[..n].to_vec())),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    };
+    let outcome = datagram_reply(|buf| socket.recv(buf));
     let _ = std::fs::remove_file(&path);
     outcome
 }
@@ -627,6 +622,16 @@ pub fn recorded_timer_pid(cases: &[Value]) -> String {
                 .map(|p| p["PID"].to_string())
         })
         .expect("the recording lists a timer process")
+}
+
+/// The messages of a recorded `request` or `response` member: one string, or a list
+/// (`None` for a list entry that recorded no message).
+pub fn recorded_messages(member: &Value) -> Vec<Option<String>> {
+    match member {
+        Value::Array(list) => list.iter().map(|m| m.as_str().map(String::from)).collect(),
+        Value::String(one) => vec![Some(one.clone())],
+        _ => Vec::new(),
+    }
 }
 
 /// Reads a conformance recording (one JSON object per line).

@@ -2,9 +2,9 @@
 //! traffic) against miwa's UDP and UNIX datagram sockets.
 
 use miwa_tests::{
-    compare_bodies, recorded_timer_pid, recording, short, udp_exchange, unix_exchange, Daemon,
+    compare_bodies, recorded_messages, recorded_timer_pid, recording, short, udp_exchange,
+    unix_exchange, Daemon,
 };
-use serde_json::Value;
 use std::time::Duration;
 
 /// Cases left out of scoring: a JSON-RPC batch (answered per JSON-RPC 2.0), and a 200 KB
@@ -23,20 +23,17 @@ fn replay(file: &str, daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<Stri
         if NOT_SCORED.contains(&name) {
             continue;
         }
-        let requests: Vec<String> = match &case["request"] {
-            Value::Array(list) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect(),
-            Value::String(one) => vec![one.clone()],
-            _ => continue,
-        };
-        let expected: Vec<Option<String>> = match &case["response"] {
-            Value::Array(list) => list.iter().map(|r| r.as_str().map(String::from)).collect(),
-            Value::String(one) => vec![Some(one.clone())],
-            _ => vec![None],
-        };
+        let requests: Vec<String> = recorded_messages(&case["request"])
+            .into_iter()
+            .flatten()
+            .collect();
+        if requests.is_empty() {
+            continue;
+        }
+        let mut expected = recorded_messages(&case["response"]);
+        if expected.is_empty() {
+            expected.push(None);
+        }
         compared += 1;
         let mut outcome = Ok("exact");
         for (i, request) in requests.iter().enumerate() {

@@ -2,7 +2,8 @@
 //! checks the FIFO behaviours around it: defects fixed, reply-FIFO safety, recreation.
 
 use miwa_tests::{
-    compare_bodies, fifo_write, recorded_timer_pid, recording, short, Daemon, ReplyFifo,
+    compare_bodies, fifo_write, recorded_messages, recorded_timer_pid, recording, short, Daemon,
+    ReplyFifo,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -109,11 +110,10 @@ fn fifo_recordings_replay() {
             let fifo = ReplyFifo::create(&dir, &names[0]).unwrap();
             got.push(fifo.read(SILENCE).unwrap());
         }
-        let expected: Vec<Option<String>> = match &case["response"] {
-            Value::Array(list) => list.iter().map(|r| r.as_str().map(String::from)).collect(),
-            Value::String(one) => vec![Some(one.clone())],
-            _ => vec![None],
-        };
+        let mut expected = recorded_messages(&case["response"]);
+        if expected.is_empty() {
+            expected.push(None);
+        }
         for (i, fifo) in fifos.iter().enumerate() {
             let want = expected.get(i).cloned().flatten();
             got.push(

@@ -1,8 +1,8 @@
 //! Replays `conformance/http.jsonl` (real OpenSIPS 3.6.8 traffic) against a running miwa.
 
 use miwa_tests::{
-    compare_bodies, parse_responses, read_responses, recorded_timer_pid, recording, short, Daemon,
-    HttpResponse,
+    compare_bodies, parse_responses, read_responses, recorded_messages, recorded_timer_pid,
+    recording, short, Daemon, HttpResponse,
 };
 use serde_json::Value;
 use std::io::Write;
@@ -126,15 +126,13 @@ fn http_recordings_replay() {
     let mut mismatches = Vec::new();
     for case in &cases {
         let name = case["name"].as_str().unwrap_or_default();
-        let requests: Vec<String> = match &case["request"] {
-            Value::Array(list) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect(),
-            Value::String(one) => vec![one.clone()],
-            _ => continue,
-        };
+        let requests: Vec<String> = recorded_messages(&case["request"])
+            .into_iter()
+            .flatten()
+            .collect();
+        if requests.is_empty() {
+            continue;
+        }
         let requests: Vec<String> = requests
             .iter()
             .map(|r| with_pid(r, &recorded_timer_pid, &our_pid))
