@@ -1,6 +1,7 @@
 //! `miwa.toml`: every key, its default (OpenSIPS's where one exists) and its validation.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,6 +55,100 @@ pub struct Config {
     pub cache: CacheConfig,
     /// `[events]`: the event interface.
     pub events: EventsConfig,
+    /// `[modules.<name>]`: third-party command modules, by name.
+    pub modules: BTreeMap<String, ModuleConfig>,
+}
+
+/// Capabilities a module can be granted.
+pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
+
+/// `[modules.<name>]`: one third-party command module and the sandbox it runs in.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModuleConfig {
+    /// The component file (`path`, required).
+    pub path: PathBuf,
+    /// Loaded at start and on reload (`enabled`, default true); `module_load` loads a
+    /// disabled one.
+    pub enabled: bool,
+    /// Wall-clock limit of one call, host calls included, milliseconds (`timeout_ms`,
+    /// default 100).
+    pub timeout_ms: u64,
+    /// Linear-memory cap of one instance, bytes (`max_memory`, default 16 MiB).
+    pub max_memory: usize,
+    /// WebAssembly stack cap, bytes (`max_wasm_stack`, default 256 KiB).
+    pub max_wasm_stack: usize,
+    /// Largest result of one call, bytes (`max_reply`, default 1 MiB).
+    pub max_reply: usize,
+    /// Most instances running at once; more concurrent calls are refused
+    /// (`max_instances`, default 8).
+    pub max_instances: u32,
+    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi` (`grants`, default
+    /// none).
+    pub grants: Vec<String>,
+    /// Commands the `mi` capability may call (`mi_allow`, default none; `"*"` = all).
+    pub mi_allow: Vec<String>,
+    /// Deepest nesting of `mi` calls made by modules (`mi_depth`, default 2).
+    pub mi_depth: u32,
+}
+
+impl Default for ModuleConfig {
+    fn default() -> Self {
+        ModuleConfig {
+            path: PathBuf::new(),
+            enabled: true,
+            timeout_ms: 100,
+            max_memory: 16 << 20,
+            max_wasm_stack: 256 << 10,
+            max_reply: 1 << 20,
+            max_instances: 8,
+            grants: Vec::new(),
+            mi_allow: Vec::new(),
+            mi_depth: 2,
+        }
+    }
+}
+
+/// A module or command name: letters, digits, `_`, `-`, `.`; 1 to 64 bytes.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+impl ModuleConfig {
+    fn problem(&self) -> Option<String> {
+        if self.path.as_os_str().is_empty() {
+            return Some("`path` is required".into());
+        }
+        if self.timeout_ms == 0 {
+            return Some("`timeout_ms` must be at least 1".into());
+        }
+        if self.max_memory < (1 << 20) {
+            return Some("`max_memory` must be at least 1048576 (1 MiB)".into());
+        }
+        if !(16 << 10..=(64 << 20)).contains(&self.max_wasm_stack) {
+            return Some("`max_wasm_stack` must be between 16384 and 67108864".into());
+        }
+        if self.max_reply == 0 {
+            return Some("`max_reply` must be at least 1".into());
+        }
+        if self.max_instances == 0 {
+            return Some("`max_instances` must be at least 1".into());
+        }
+        if let Some(unknown) = self
+            .grants
+            .iter()
+            .find(|g| !CAPABILITIES.contains(&g.as_str()))
+        {
+            return Some(format!(
+                "unknown capability `{unknown}` in `grants` (known: {})",
+                CAPABILITIES.join(", ")
+            ));
+        }
+        None
+    }
 }
 
 /// `[core]`.
@@ -486,6 +581,17 @@ impl Config {
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");
         }
+        for (name, module) in &self.modules {
+            if !valid_name(name) {
+                return invalid(
+                    "modules",
+                    &format!("bad module name `{name}`: use 1-64 letters, digits, `_`, `-`, `.`"),
+                );
+            }
+            if let Some(problem) = module.problem() {
+                return invalid("modules", &format!("[modules.{name}]: {problem}"));
+            }
+        }
         Ok(())
     }
 }
@@ -572,6 +678,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(dir.contains("fifo.reply_dir"), "{dir}");
+    }
+
+    #[test]
+    fn module_sections_are_validated() {
+        let config = parse("[modules.ds]\npath = \"/m/ds.wasm\"\ngrants = [\"cache\"]\n").unwrap();
+        let ds = &config.modules["ds"];
+        assert_eq!(ds.grants, vec!["cache".to_string()]);
+        assert_eq!(ds.timeout_ms, 100);
+        let no_path = parse("[modules.ds]\n").unwrap_err().to_string();
+        assert!(
+            no_path.contains("[modules.ds]") && no_path.contains("path"),
+            "{no_path}"
+        );
+        let grant = parse("[modules.ds]\npath = \"x\"\ngrants = [\"files\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(grant.contains("files"), "{grant}");
+        let name = parse("[modules.\"a b\"]\npath = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(name.contains("a b"), "{name}");
+        assert!(parse("[modules.ds]\npath = \"x\"\nmax_wasm_stack = 16384\n").is_ok());
+        assert!(parse("[modules.ds]\npath = \"x\"\nmax_wasm_stack = 16383\n").is_err());
+        assert!(parse("[modules.ds]\npath = \"x\"\nmax_memory = 1048575\n").is_err());
+        assert!(parse("[modules.ds]\npath = \"x\"\nmax_instances = 0\n").is_err());
+        assert!(parse("[modules.ds]\npath = \"x\"\ntimeout_ms = 0\n").is_err());
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl Dispatcher for MiDispatcher {
         reply
     }
 
+    /// The core's commands (listed once) followed by the loaded modules' (live).
     fn commands(&self) -> Vec<CommandInfo> {
         self.commands
             .get_or_init(|| match &self.executor {
@@ -174,7 +175,20 @@ impl Dispatcher for MiDispatcher {
                     })
                     .collect(),
             })
-            .clone()
+            .iter()
+            .cloned()
+            .chain(
+                self.state
+                    .module_commands()
+                    .into_iter()
+                    .map(|c| CommandInfo {
+                        name: c.name,
+                        module: c.module,
+                        help: c.help,
+                        recipes: c.recipes,
+                    }),
+            )
+            .collect()
     }
 
     fn thread_started(&self, name: &str) {

@@ -5,5 +5,6 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod logging;
+pub mod modules;
 pub mod runtime;
 pub mod state;

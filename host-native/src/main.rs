@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
+use host_native::modules::Modules;
 use host_native::state::{readiness, HostState};
 use host_native::{client, logging, runtime};
 use std::path::PathBuf;
@@ -210,11 +211,14 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         HostState::start(&config, std::env::args().collect()).context("starting host services")?;
     logging::init(state.processes.global_level(), state.consumers.clone());
 
-    let executor = if native_core_baseline {
-        tracing::warn!("running the core natively (benchmark baseline): no sandbox");
-        Executor::NativeBaseline(mi_core::Core::default())
+    let (executor, modules) = if native_core_baseline {
+        tracing::warn!("running the core natively (benchmark baseline): no sandbox, no modules");
+        (Executor::NativeBaseline(mi_core::Core::default()), None)
     } else {
-        Executor::Component(runtime::CoreRuntime::new(&config.core, state.clone())?)
+        let runtime = runtime::CoreRuntime::new(&config.core, state.clone())?;
+        let modules = Modules::new(&state, &runtime, &config, config_path.clone())?;
+        modules.start();
+        (Executor::Component(runtime), Some(modules))
     };
     let threshold =
         (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
@@ -240,7 +244,7 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         .on_thread_stop(move || stop_state.processes.unregister_current())
         .enable_all()
         .build()?;
-    tokio.block_on(run(config, state, dispatcher))
+    tokio.block_on(run(config, state, dispatcher, modules))
 }
 
 /// Binds the datagram sockets and starts their workers; `None` when none is configured.
@@ -332,6 +336,7 @@ async fn run(
     config: Config,
     state: Arc<HostState>,
     dispatcher: Arc<dyn transports::Dispatcher>,
+    modules: Option<Arc<Modules>>,
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut endpoints = Vec::new();
@@ -403,9 +408,16 @@ async fn run(
             _ = terminate.recv() => state.request_shutdown(),
             _ = tokio::signal::ctrl_c() => state.request_shutdown(),
             _ = hangup.recv() => {
-                tracing::info!("SIGHUP: recreating the request FIFO");
+                tracing::info!("SIGHUP: recreating the request FIFO, reconciling modules with the configuration");
                 if let Some(server) = &fifo {
                     server.recreate();
+                }
+                if let Some(modules) = modules.clone() {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(error) = modules.reconcile() {
+                            tracing::error!("module reload on SIGHUP: {}", error.message);
+                        }
+                    });
                 }
             }
         }

@@ -3,6 +3,8 @@
 //! The daemon implements it natively (`host-native`), the component build implements it with
 //! the WIT imports of `miwa:mi/host`, and the browser build with a simulation.
 
+use crate::error::MiError;
+
 /// Wall-clock readings, in Unix seconds, with the local UTC offset of each (for `ctime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
@@ -148,6 +150,11 @@ pub enum SubscribeError {
     BadValue,
 }
 
+/// The error for a module name the host does not know.
+pub fn no_such_module(name: &str) -> MiError {
+    MiError::new(404, format!("module '{name}' is not declared"))
+}
+
 /// Event parameters as `raise_event` builds them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventParams {
@@ -177,6 +184,61 @@ pub enum RaiseError {
     NoSubscribers,
     /// Delivery could not be queued.
     Failed,
+}
+
+/// A command exported by a loaded module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleCommand {
+    /// Unique command name.
+    pub name: String,
+    /// The module that exports it.
+    pub module: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// Rejects positional parameters.
+    pub named_only: bool,
+    /// Alternative parameter sets, in matching order.
+    pub recipes: Vec<Vec<String>>,
+}
+
+/// The limits a module runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleLimits {
+    /// Wall-clock limit of one call, milliseconds.
+    pub timeout_ms: u64,
+    /// Linear-memory cap, bytes.
+    pub max_memory: u64,
+    /// WebAssembly stack cap, bytes.
+    pub max_wasm_stack: u64,
+    /// Largest result, bytes.
+    pub max_reply: u64,
+    /// Most instances running at once.
+    pub max_instances: u32,
+}
+
+/// A module declared in the configuration, as `module_list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleStatus {
+    /// Configured name.
+    pub name: String,
+    /// `loaded`, `failed` or `unloaded`.
+    pub state: String,
+    /// Why the last load failed.
+    pub error: Option<String>,
+    /// The component file.
+    pub path: String,
+    /// SHA-256 of the loaded component, hex.
+    pub sha256: Option<String>,
+    /// The version the module declared.
+    pub version: Option<String>,
+    /// Its commands, in registration order.
+    pub commands: Vec<String>,
+    /// The capabilities granted.
+    pub grants: Vec<String>,
+    /// Its limits.
+    pub limits: ModuleLimits,
+    /// Instances alive (idle or busy).
+    pub instances: u32,
 }
 
 /// Everything the core needs from its host.
@@ -239,4 +301,38 @@ pub trait Host {
     fn status_groups(&self) -> Vec<StatusGroup>;
     /// Writes a memory summary to the log; `false` if `pid` names no process.
     fn memory_dump(&self, kind: MemoryKind, pid: Option<i32>, level: Option<i32>) -> bool;
+
+    /// The module command called `name` (or `module:name`), if a loaded module exports it.
+    /// A host without modules has none.
+    fn module_command(&self, _name: &str) -> Option<ModuleCommand> {
+        None
+    }
+    /// Every module command, modules in load order.
+    fn module_commands(&self) -> Vec<ModuleCommand> {
+        Vec::new()
+    }
+    /// Runs a module command with the matched recipe's parameters as a JSON object; the
+    /// result as JSON text, or the MI error to answer (module failures included).
+    fn call_module(&self, _module: &str, _command: &str, _params: &str) -> Result<String, MiError> {
+        Err(MiError::method_not_found())
+    }
+    /// The modules declared in the configuration.
+    fn modules(&self) -> Vec<ModuleStatus> {
+        Vec::new()
+    }
+    /// Loads a module declared in the configuration.
+    fn load_module(&self, name: &str) -> Result<(), MiError> {
+        Err(no_such_module(name))
+    }
+    /// Unloads a module; calls in flight finish first.
+    fn unload_module(&self, name: &str) -> Result<(), MiError> {
+        Err(no_such_module(name))
+    }
+    /// Reloads one module (or every loaded one) from its file and configuration.
+    fn reload_modules(&self, name: Option<&str>) -> Result<(), MiError> {
+        match name {
+            Some(name) => Err(no_such_module(name)),
+            None => Ok(()),
+        }
+    }
 }

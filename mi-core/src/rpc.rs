@@ -1,7 +1,7 @@
 //! The JSON-RPC 2.0 layer: validation, error precedence, `id` echo, notifications, batches.
 
 use crate::error::MiError;
-use crate::host::Host;
+use crate::host::{Host, ModuleCommand};
 use crate::json::{self, Value};
 use crate::params::{match_recipe, Params, RawParams};
 use crate::registry::{Context, Registry};
@@ -129,13 +129,19 @@ fn run_command(
     calls: &mut Vec<CallRecord>,
 ) -> Result<Value, MiError> {
     let Some(command) = registry.find(method) else {
-        return Err(MiError::method_not_found());
+        let Some(command) = host.module_command(method) else {
+            return Err(MiError::method_not_found());
+        };
+        let outcome = run_module_command(host, &command, params);
+        calls.push(CallRecord {
+            command: command.name,
+            error: outcome.as_ref().err().map(|e| e.code),
+        });
+        return outcome;
     };
     let outcome = (|| {
         if command.named_only && matches!(params, RawParams::Positional(_)) {
-            return Err(MiError::invalid_params(
-                "Command only supports named parameters",
-            ));
+            return Err(named_only_error());
         }
         let chosen = match_recipe(&command.recipes, params).map_err(|m| m.to_error())?;
         let recipe = &command.recipes[chosen];
@@ -147,6 +153,49 @@ fn run_command(
         error: outcome.as_ref().err().map(|e| e.code),
     });
     outcome
+}
+
+fn named_only_error() -> MiError {
+    MiError::invalid_params("Command only supports named parameters")
+}
+
+/// Matches a module command's recipe like a core command's, then hands the parameters to
+/// the module as one JSON object (positional values named by the recipe) and reads its
+/// JSON result.
+fn run_module_command(
+    host: &dyn Host,
+    command: &ModuleCommand,
+    params: RawParams<'_>,
+) -> Result<Value, MiError> {
+    if command.named_only && matches!(params, RawParams::Positional(_)) {
+        return Err(named_only_error());
+    }
+    let chosen = match_recipe(&command.recipes, params).map_err(|m| m.to_error())?;
+    let members = match params {
+        RawParams::None => Vec::new(),
+        RawParams::Positional(values) => command.recipes[chosen]
+            .iter()
+            .cloned()
+            .zip(values.iter().cloned())
+            .collect(),
+        RawParams::Named(members) => members.to_vec(),
+    };
+    let result = host.call_module(
+        &command.module,
+        &command.name,
+        &json::to_compact(&Value::Object(members)),
+    )?;
+    json::parse(result.as_bytes(), DEFAULT_MAX_DEPTH)
+        .map(|(value, _)| value)
+        .map_err(|_| {
+            MiError::new(
+                500,
+                format!(
+                    "module '{}' returned a result that is not JSON (or nested deeper than {DEFAULT_MAX_DEPTH})",
+                    command.module
+                ),
+            )
+        })
 }
 
 fn print(value: &Value, options: HandleOptions) -> String {

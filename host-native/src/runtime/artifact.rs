@@ -22,38 +22,50 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|base| base.join("miwa"))
 }
 
-fn artifact_path(engine: &Engine, dir: &Path, bytes: &[u8]) -> PathBuf {
+fn artifact_path(engine: &Engine, dir: &Path, bytes: &[u8], kind: &str) -> PathBuf {
     let mut engine_hash = DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hash);
     let digest = Sha256::digest(bytes);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("core-{hex}-{:016x}.cwasm", engine_hash.finish()))
+    dir.join(format!("{kind}-{hex}-{:016x}.cwasm", engine_hash.finish()))
 }
 
 /// Loads the core component: from the cache when a valid artifact is there, else compiles
 /// it (and stores the artifact when `cache_dir` is given).
 pub fn load_core(engine: &Engine, cache_dir: Option<&Path>) -> anyhow::Result<Component> {
-    let Some(dir) = cache_dir else {
-        return Component::new(engine, CORE_COMPONENT)
+    load_component(engine, CORE_COMPONENT, cache_dir, "core")
+}
+
+/// Loads a component from its bytes, through the artifact cache when `cache_dir` is given;
+/// `kind` prefixes the artifact's file name (`core`, `module`).
+pub fn load_component(
+    engine: &Engine,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+    kind: &str,
+) -> anyhow::Result<Component> {
+    let compile = || {
+        Component::new(engine, bytes)
             .map_err(anyhow::Error::from)
-            .context("compiling the core component");
+            .with_context(|| format!("compiling the {kind} component"))
     };
-    let path = artifact_path(engine, dir, CORE_COMPONENT);
+    let Some(dir) = cache_dir else {
+        return compile();
+    };
+    let path = artifact_path(engine, dir, bytes, kind);
     if path.exists() {
         match deserialize(engine, &path) {
             Ok(component) => return Ok(component),
             Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "ignoring unusable core artifact")
+                tracing::warn!(path = %path.display(), %error, "ignoring unusable {kind} artifact")
             }
         }
     }
-    let component = Component::new(engine, CORE_COMPONENT)
-        .map_err(anyhow::Error::from)
-        .context("compiling the core component")?;
+    let component = compile()?;
     if let Err(error) = store(&component, dir, &path) {
-        tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled core");
+        tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled {kind}");
     }
     Ok(component)
 }

@@ -5,6 +5,7 @@ use crate::state::HostState;
 use mi_core::host::{self as core, Host as _};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 wasmtime::component::bindgen!({
     path: "../mi-core/wit",
@@ -19,6 +20,10 @@ pub struct StoreData {
     pub state: Arc<HostState>,
     /// The memory cap and the tracking of this instance's linear memory.
     pub limiter: MemoryLimiter,
+    /// When the current call began.
+    pub call_started: Instant,
+    /// Time the current call spent waiting on module calls (they have their own deadline).
+    pub in_modules: Duration,
 }
 
 /// Caps a core instance's linear memory and reports its size to the owning process.
@@ -291,5 +296,84 @@ impl wit::Host for StoreData {
             wit::MemoryKind::RestartPersistent => core::MemoryKind::Persistent,
         };
         self.state.memory_dump(kind, pid, level)
+    }
+
+    fn find_module_command(&mut self, name: String) -> Option<wit::ModuleCommand> {
+        self.state.module_command(&name).map(module_command)
+    }
+
+    fn module_commands(&mut self) -> Vec<wit::ModuleCommand> {
+        self.state
+            .module_commands()
+            .into_iter()
+            .map(module_command)
+            .collect()
+    }
+
+    fn call_module(
+        &mut self,
+        module: String,
+        command: String,
+        params: String,
+    ) -> Result<String, wit::MiError> {
+        let started = Instant::now();
+        let outcome = self.state.call_module(&module, &command, &params);
+        self.in_modules += started.elapsed();
+        outcome.map_err(mi_error)
+    }
+
+    fn modules(&mut self) -> Vec<wit::ModuleStatus> {
+        self.state
+            .modules()
+            .into_iter()
+            .map(|m| wit::ModuleStatus {
+                name: m.name,
+                state: m.state,
+                error: m.error,
+                path: m.path,
+                sha256: m.sha256,
+                version: m.version,
+                commands: m.commands,
+                grants: m.grants,
+                limits: wit::ModuleLimits {
+                    timeout_ms: m.limits.timeout_ms,
+                    max_memory: m.limits.max_memory,
+                    max_wasm_stack: m.limits.max_wasm_stack,
+                    max_reply: m.limits.max_reply,
+                    max_instances: m.limits.max_instances,
+                },
+                instances: m.instances,
+            })
+            .collect()
+    }
+
+    fn load_module(&mut self, name: String) -> Result<(), wit::MiError> {
+        self.state.load_module(&name).map_err(mi_error)
+    }
+
+    fn unload_module(&mut self, name: String) -> Result<(), wit::MiError> {
+        self.state.unload_module(&name).map_err(mi_error)
+    }
+
+    fn reload_modules(&mut self, name: Option<String>) -> Result<(), wit::MiError> {
+        self.state.reload_modules(name.as_deref()).map_err(mi_error)
+    }
+}
+
+fn module_command(c: core::ModuleCommand) -> wit::ModuleCommand {
+    wit::ModuleCommand {
+        name: c.name,
+        module: c.module,
+        help: c.help,
+        named_only: c.named_only,
+        recipes: c.recipes,
+    }
+}
+
+fn mi_error(e: mi_core::MiError) -> wit::MiError {
+    wit::MiError {
+        code: e.code,
+        message: e.message,
+        data: e.data,
     }
 }

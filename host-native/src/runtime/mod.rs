@@ -1,10 +1,12 @@
 //! Runs the MI core component: one engine, one pre-instantiated component, one warm
 //! instance per worker thread, every call under an epoch deadline.
 
-mod artifact;
+pub(crate) mod artifact;
 mod bindings;
+mod ticker;
 
 pub use artifact::default_cache_dir;
+pub use ticker::{EpochTicker, TICK};
 
 use crate::config::CoreConfig;
 use crate::state::{processes, HostState};
@@ -12,14 +14,12 @@ use anyhow::Context as _;
 use bindings::exports::miwa::mi::engine;
 use bindings::{CorePre, MemoryLimiter, StoreData};
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Engine, Store, Trap};
-
-/// Epoch tick period: the granularity of call deadlines.
-const TICK: Duration = Duration::from_millis(2);
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 /// Why a core call produced no reply.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,9 @@ struct Warm {
 }
 
 thread_local! {
-    static WARM: RefCell<Option<Warm>> = const { RefCell::new(None) };
+    /// This thread's idle core instances: one in the common case, more while a module's
+    /// `mi()` call runs the core again from inside a core call.
+    static WARM: RefCell<Vec<Warm>> = const { RefCell::new(Vec::new()) };
 }
 
 static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
@@ -69,10 +71,18 @@ pub struct CoreRuntime {
     engine: Engine,
     pre: CorePre<StoreData>,
     state: Arc<HostState>,
+    ticker: Arc<EpochTicker>,
+    cache_dir: Option<PathBuf>,
     deadline_ticks: u64,
+    timeout: Duration,
     timeout_ms: u64,
     max_memory: usize,
     max_depth: u32,
+}
+
+/// Epoch ticks covering `span`, plus one for the tick in progress.
+fn ticks(span: Duration) -> u64 {
+    span.as_millis().div_ceil(TICK.as_millis()) as u64 + 1
 }
 
 impl CoreRuntime {
@@ -94,26 +104,17 @@ impl CoreRuntime {
         bindings::Core::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
         linker.define_unknown_imports_as_traps(&component)?;
         let pre = CorePre::new(linker.instantiate_pre(&component)?)?;
-        let ticker = engine.weak();
-        let processes = state.processes.clone();
-        std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                processes.register_current("epoch ticker");
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(TICK);
-                }
-                processes.unregister_current();
-            })?;
+        let ticker = EpochTicker::start(&engine, state.processes.clone())?;
         let timeout = config.call_timeout();
         Ok(Arc::new(CoreRuntime {
             id: NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed),
             engine,
             pre,
             state,
-            deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
+            ticker,
+            cache_dir,
+            deadline_ticks: ticks(timeout),
+            timeout,
             timeout_ms: config.call_timeout_ms,
             max_memory: config.max_memory,
             max_depth: config.max_json_depth,
@@ -127,10 +128,21 @@ impl CoreRuntime {
                 cap: self.max_memory,
                 process: processes::current(),
             },
+            call_started: Instant::now(),
+            in_modules: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|data| &mut data.limiter);
         store.set_epoch_deadline(self.deadline_ticks);
+        let timeout = self.timeout;
+        store.epoch_deadline_callback(move |store| {
+            let data = store.data();
+            let spent = data.call_started.elapsed().saturating_sub(data.in_modules);
+            Ok(match timeout.checked_sub(spent) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
         let core = self
             .pre
             .instantiate(&mut store)
@@ -142,28 +154,47 @@ impl CoreRuntime {
         })
     }
 
-    /// Runs `call` on this thread's warm instance (built on first use, rebuilt after any
-    /// trap), under the call deadline.
+    /// Runs `call` on one of this thread's warm instances (built on first use, dropped
+    /// after any trap), under the call deadline. Time spent in module calls does not count
+    /// against the core's deadline: modules have their own.
     fn with_instance<T>(
         &self,
         call: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
     ) -> Result<T, CoreFailure> {
-        WARM.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.as_ref().is_none_or(|w| w.runtime != self.id) {
-                *slot = Some(self.instantiate()?);
+        let pooled = WARM.with(|cell| {
+            let mut idle = cell.borrow_mut();
+            idle.retain(|w| w.runtime == self.id);
+            idle.pop()
+        });
+        let mut warm = match pooled {
+            Some(warm) => warm,
+            None => self.instantiate()?,
+        };
+        warm.store.set_epoch_deadline(self.deadline_ticks);
+        let data = warm.store.data_mut();
+        data.call_started = Instant::now();
+        data.in_modules = Duration::ZERO;
+        match call(&mut warm) {
+            Ok(value) => {
+                WARM.with(|cell| cell.borrow_mut().push(warm));
+                Ok(value)
             }
-            let warm = slot.as_mut().expect("an instance was just put in place");
-            warm.store.set_epoch_deadline(self.deadline_ticks);
-            call(warm).map_err(|error| {
-                *slot = None;
-                match error.downcast_ref::<Trap>() {
-                    Some(Trap::Interrupt) => CoreFailure::Deadline(self.timeout_ms),
-                    Some(trap) => CoreFailure::Trap(trap.to_string()),
-                    None => CoreFailure::Trap(format!("{error:#}")),
-                }
-            })
-        })
+            Err(error) => Err(match error.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => CoreFailure::Deadline(self.timeout_ms),
+                Some(trap) => CoreFailure::Trap(trap.to_string()),
+                None => CoreFailure::Trap(format!("{error:#}")),
+            }),
+        }
+    }
+
+    /// The ticker that advances this runtime's epochs (and the modules' engines).
+    pub fn ticker(&self) -> &EpochTicker {
+        &self.ticker
+    }
+
+    /// Where precompiled artifacts are cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 
     /// Handles one JSON-RPC request.

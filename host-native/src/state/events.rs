@@ -64,6 +64,9 @@ impl Subscription {
 /// The event registry and its delivery queue.
 pub struct Events {
     subscriptions: Mutex<Vec<Subscription>>,
+    /// Events declared by modules, numbered after the core's; never removed, so ids and
+    /// subscriptions survive a module reload.
+    declared: Mutex<Vec<String>>,
     queue: SyncSender<(Target, Vec<u8>)>,
 }
 
@@ -79,6 +82,7 @@ impl Events {
             })?;
         Ok(Events {
             subscriptions: Mutex::new(Vec::new()),
+            declared: Mutex::new(Vec::new()),
             queue,
         })
     }
@@ -90,17 +94,31 @@ impl Events {
         subs
     }
 
-    /// Published event names.
+    /// Published event names, in id order: the core's, then those modules declared.
     pub fn names(&self) -> Vec<String> {
-        CORE_EVENTS.iter().map(|s| s.to_string()).collect()
+        let declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        CORE_EVENTS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(declared.iter().cloned())
+            .collect()
+    }
+
+    /// Publishes an event a module declared (no effect if it is already published).
+    pub fn declare(&self, event: &str) {
+        let mut declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        if !CORE_EVENTS.contains(&event) && !declared.iter().any(|d| d == event) {
+            declared.push(event.to_string());
+        }
+    }
+
+    fn id(&self, event: &str) -> Option<usize> {
+        self.names().iter().position(|e| e == event)
     }
 
     /// Adds or refreshes a subscription.
     pub fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
-        let event = CORE_EVENTS
-            .iter()
-            .position(|e| *e == event)
-            .ok_or(SubscribeError::BadValue)?;
+        let event = self.id(event).ok_or(SubscribeError::BadValue)?;
         let target = parse_socket(socket).ok_or(SubscribeError::BadValue)?;
         let mut subs = self.lock();
         let now = Instant::now();
@@ -127,9 +145,10 @@ impl Events {
 
     /// Events that have live subscribers, with them (newest first).
     pub fn subscribers(&self) -> Vec<EventSubscribers> {
+        let names = self.names();
         let subs = self.lock();
         let now = Instant::now();
-        CORE_EVENTS
+        names
             .iter()
             .enumerate()
             .filter_map(|(id, name)| {
@@ -153,10 +172,7 @@ impl Events {
 
     /// Queues `event` for every live subscriber.
     pub fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
-        let id = CORE_EVENTS
-            .iter()
-            .position(|e| *e == event)
-            .ok_or(RaiseError::NotRegistered)?;
+        let id = self.id(event).ok_or(RaiseError::NotRegistered)?;
         let targets: Vec<Target> = self
             .lock()
             .iter()

@@ -13,13 +13,15 @@ pub mod system;
 
 use crate::config::Config;
 use crate::logging::LogConsumers;
+use crate::modules::Modules;
 use chrono::{Local, Offset, TimeZone};
 use mi_core::host::{
     self as core, BuildInfo, CacheError, Clock, EventParams, EventValue, Host, LogConsumer,
     MemoryKind, Process, RaiseError, Statistic, StatusGroup, SubscribeError,
 };
+use mi_core::MiError;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -46,8 +48,11 @@ pub struct HostState {
     pub counters: stats::Counters,
     load: Arc<load::LoadTracker>,
     cache: cache::Cache,
-    events: events::Events,
+    /// The event registry.
+    pub events: events::Events,
     status: status::StatusBoard,
+    /// Third-party command modules, once the core runtime exists.
+    pub modules: OnceLock<Arc<Modules>>,
     shutdown: watch::Sender<bool>,
     core_memory_cap: u64,
     started_offset: i32,
@@ -103,6 +108,7 @@ impl HostState {
             cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
             events: events::Events::start(processes)?,
             status: status::StatusBoard::default(),
+            modules: OnceLock::new(),
             shutdown,
             core_memory_cap: config.core.max_memory as u64,
         });
@@ -323,15 +329,25 @@ impl Host for HostState {
             value: c.value,
             incremental: true,
         }));
+        if let Some(modules) = self.modules.get() {
+            out.extend(modules.statistics());
+        }
         out
     }
 
     fn reset_statistic(&self, group: &str, name: &str) {
-        self.counters.reset(group, name);
+        if !self.counters.reset(group, name) {
+            if let Some(modules) = self.modules.get() {
+                modules.reset_statistic(group, name);
+            }
+        }
     }
 
     fn reset_all_statistics(&self) {
         self.counters.reset_all();
+        if let Some(modules) = self.modules.get() {
+            modules.reset_all_statistics();
+        }
     }
 
     fn cache_store(
@@ -403,5 +419,45 @@ impl Host for HostState {
         };
         self.log(level, &summary);
         true
+    }
+
+    fn module_command(&self, name: &str) -> Option<core::ModuleCommand> {
+        self.modules.get()?.find(name)
+    }
+
+    fn module_commands(&self) -> Vec<core::ModuleCommand> {
+        self.modules.get().map(|m| m.commands()).unwrap_or_default()
+    }
+
+    fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
+        match self.modules.get() {
+            Some(modules) => modules.call(module, command, params),
+            None => Err(MiError::method_not_found()),
+        }
+    }
+
+    fn modules(&self) -> Vec<core::ModuleStatus> {
+        self.modules.get().map(|m| m.statuses()).unwrap_or_default()
+    }
+
+    fn load_module(&self, name: &str) -> Result<(), MiError> {
+        match self.modules.get() {
+            Some(modules) => modules.load(name),
+            None => Err(core::no_such_module(name)),
+        }
+    }
+
+    fn unload_module(&self, name: &str) -> Result<(), MiError> {
+        match self.modules.get() {
+            Some(modules) => modules.unload(name),
+            None => Err(core::no_such_module(name)),
+        }
+    }
+
+    fn reload_modules(&self, name: Option<&str>) -> Result<(), MiError> {
+        match self.modules.get() {
+            Some(modules) => modules.reload(name),
+            None => Ok(()),
+        }
     }
 }

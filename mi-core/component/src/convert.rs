@@ -2,6 +2,7 @@
 
 use crate::bindings::miwa::mi::host as wit;
 use mi_core::host::{self as core, Host};
+use mi_core::MiError;
 
 /// The host reached through the component's imports.
 pub struct ImportedHost;
@@ -223,5 +224,74 @@ impl Host for ImportedHost {
             core::MemoryKind::Persistent => wit::MemoryKind::RestartPersistent,
         };
         wit::memory_dump(kind, pid, level)
+    }
+
+    fn module_command(&self, name: &str) -> Option<core::ModuleCommand> {
+        wit::find_module_command(name).map(module_command)
+    }
+
+    fn module_commands(&self) -> Vec<core::ModuleCommand> {
+        wit::module_commands()
+            .into_iter()
+            .map(module_command)
+            .collect()
+    }
+
+    fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
+        wit::call_module(module, command, params).map_err(mi_error)
+    }
+
+    fn modules(&self) -> Vec<core::ModuleStatus> {
+        wit::modules()
+            .into_iter()
+            .map(|m| core::ModuleStatus {
+                name: m.name,
+                state: m.state,
+                error: m.error,
+                path: m.path,
+                sha256: m.sha256,
+                version: m.version,
+                commands: m.commands,
+                grants: m.grants,
+                limits: core::ModuleLimits {
+                    timeout_ms: m.limits.timeout_ms,
+                    max_memory: m.limits.max_memory,
+                    max_wasm_stack: m.limits.max_wasm_stack,
+                    max_reply: m.limits.max_reply,
+                    max_instances: m.limits.max_instances,
+                },
+                instances: m.instances,
+            })
+            .collect()
+    }
+
+    fn load_module(&self, name: &str) -> Result<(), MiError> {
+        wit::load_module(name).map_err(mi_error)
+    }
+
+    fn unload_module(&self, name: &str) -> Result<(), MiError> {
+        wit::unload_module(name).map_err(mi_error)
+    }
+
+    fn reload_modules(&self, name: Option<&str>) -> Result<(), MiError> {
+        wit::reload_modules(name).map_err(mi_error)
+    }
+}
+
+fn module_command(c: wit::ModuleCommand) -> core::ModuleCommand {
+    core::ModuleCommand {
+        name: c.name,
+        module: c.module,
+        help: c.help,
+        named_only: c.named_only,
+        recipes: c.recipes,
+    }
+}
+
+fn mi_error(e: wit::MiError) -> MiError {
+    MiError {
+        code: e.code,
+        message: e.message,
+        data: e.data,
     }
 }

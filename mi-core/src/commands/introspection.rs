@@ -68,23 +68,49 @@ fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 }
 
 fn which(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
-    Ok(Value::Array(
-        ctx.registry
-            .commands()
-            .iter()
-            .map(|c| Value::str(c.name))
-            .collect(),
-    ))
+    let core = ctx.registry.commands().iter().map(|c| Value::str(c.name));
+    let modules = ctx
+        .host
+        .module_commands()
+        .into_iter()
+        .map(|c| Value::String(c.name));
+    Ok(Value::Array(core.chain(modules).collect()))
+}
+
+/// What `which <command>` and `help <command>` read: a core command or a module's.
+struct Described {
+    recipes: Vec<Vec<String>>,
+    help: Option<String>,
+    module: String,
+}
+
+fn describe(ctx: &Context<'_>, name: &str) -> Result<Described, MiError> {
+    if let Some(command) = ctx.registry.find(name) {
+        return Ok(Described {
+            recipes: command
+                .recipe_names()
+                .into_iter()
+                .map(|names| names.into_iter().map(str::to_string).collect())
+                .collect(),
+            help: command.help.map(str::to_string),
+            module: command.module.to_string(),
+        });
+    }
+    let command = ctx.host.module_command(name).ok_or_else(unknown_command)?;
+    Ok(Described {
+        recipes: command.recipes,
+        help: command.help,
+        module: command.module,
+    })
 }
 
 fn which_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
-    let name = params.string("command")?;
-    let command = ctx.registry.find(&name).ok_or_else(unknown_command)?;
+    let command = describe(ctx, &params.string("command")?)?;
     Ok(Value::Array(
         command
-            .recipe_names()
+            .recipes
             .into_iter()
-            .map(|names| Value::Array(names.into_iter().map(Value::str).collect()))
+            .map(|names| Value::Array(names.into_iter().map(Value::String).collect()))
             .collect(),
     ))
 }
@@ -122,18 +148,17 @@ fn help(_: &Context<'_>, _: &Params<'_>) -> Outcome {
 }
 
 fn help_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
-    let name = params.string("mi_cmd")?;
-    let command = ctx.registry.find(&name).ok_or_else(unknown_command)?;
+    let command = describe(ctx, &params.string("mi_cmd")?)?;
     Ok(object([
         (
             "Help",
-            Value::str(
+            Value::String(
                 command
                     .help
-                    .unwrap_or("help not available for this command"),
+                    .unwrap_or_else(|| "help not available for this command".to_string()),
             ),
         ),
-        ("Exported by", Value::str(command.module)),
+        ("Exported by", Value::String(command.module)),
     ]))
 }
 

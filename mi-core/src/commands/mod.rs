@@ -5,6 +5,7 @@ mod events;
 mod introspection;
 mod logging;
 mod memory;
+mod modules;
 mod statistics;
 mod status;
 
@@ -44,6 +45,7 @@ pub fn core_registry() -> Registry {
         .chain(memory::commands())
         .chain(status::commands())
         .chain(introspection::commands_last())
+        .chain(modules::commands())
     {
         registry.register(command);
     }

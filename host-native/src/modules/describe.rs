@@ -1,0 +1,135 @@
+//! The check of what a module says about itself: a description that lies (a core
+//! command's name, duplicates, malformed names or recipes) refuses the load.
+
+use super::loaded::ModuleInfo;
+use super::shared::{Kind, BUILT_IN_STATISTICS};
+use crate::config::valid_name;
+use crate::state::events::CORE_EVENTS;
+use mi_core::host::ModuleCommand;
+use std::collections::BTreeSet;
+
+/// Most commands one module may register.
+pub const MAX_COMMANDS: usize = 256;
+/// Most recipes per command, and parameters per recipe.
+pub const MAX_RECIPES: usize = 16;
+/// Longest help text kept, bytes.
+pub const MAX_HELP: usize = 4096;
+
+/// A validated description.
+#[derive(Debug, Clone, Default)]
+pub struct Description {
+    /// The name the module gave itself.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its commands, with the configured module name.
+    pub commands: Vec<ModuleCommand>,
+    /// Events it may raise.
+    pub events: Vec<String>,
+    /// Its declared statistics.
+    pub statistics: Vec<(String, Kind)>,
+}
+
+fn distinct<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(format!("declares {what} '{name}' twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `info` for the module configured as `module`; `taken` names the owner of a
+/// command name already registered (the core, or another module).
+pub fn validate(
+    module: &str,
+    info: ModuleInfo,
+    taken: &dyn Fn(&str) -> Option<String>,
+) -> Result<Description, String> {
+    if info.commands.len() > MAX_COMMANDS {
+        return Err(format!(
+            "declares {} commands (at most {MAX_COMMANDS})",
+            info.commands.len()
+        ));
+    }
+    distinct(info.commands.iter().map(|c| c.name.as_str()), "command")?;
+    let mut commands = Vec::with_capacity(info.commands.len());
+    for command in info.commands {
+        let name = &command.name;
+        if !valid_name(name) {
+            return Err(format!(
+                "declares the malformed command name '{}'",
+                name.escape_debug()
+            ));
+        }
+        if let Some(owner) = taken(name) {
+            return Err(format!("claims command '{name}', which {owner} provides"));
+        }
+        if command.recipes.is_empty() || command.recipes.len() > MAX_RECIPES {
+            return Err(format!(
+                "gives command '{name}' {} recipes (1 to {MAX_RECIPES})",
+                command.recipes.len()
+            ));
+        }
+        for recipe in &command.recipes {
+            if recipe.len() > MAX_RECIPES || recipe.iter().any(|p| !valid_name(p)) {
+                return Err(format!(
+                    "gives command '{name}' a malformed recipe {recipe:?}"
+                ));
+            }
+            distinct(recipe.iter().map(String::as_str), "parameter")
+                .map_err(|e| format!("{e} in a recipe of '{name}'"))?;
+        }
+        let help = command.help.map(|mut help| {
+            if help.len() > MAX_HELP {
+                let mut end = MAX_HELP;
+                while !help.is_char_boundary(end) {
+                    end -= 1;
+                }
+                help.truncate(end);
+            }
+            help
+        });
+        commands.push(ModuleCommand {
+            name: command.name,
+            module: module.to_string(),
+            help,
+            named_only: command.named_only,
+            recipes: command.recipes,
+        });
+    }
+    distinct(info.events.iter().map(String::as_str), "event")?;
+    if let Some(event) = info
+        .events
+        .iter()
+        .find(|e| !valid_name(e) || CORE_EVENTS.contains(&e.as_str()))
+    {
+        return Err(format!(
+            "declares the event '{}', which it may not raise",
+            event.escape_debug()
+        ));
+    }
+    distinct(info.statistics.iter().map(|s| s.name.as_str()), "statistic")?;
+    let mut statistics = Vec::with_capacity(info.statistics.len());
+    for statistic in info.statistics {
+        if !valid_name(&statistic.name) || BUILT_IN_STATISTICS.contains(&statistic.name.as_str()) {
+            return Err(format!(
+                "declares the statistic '{}', a malformed or reserved name",
+                statistic.name.escape_debug()
+            ));
+        }
+        let kind = match statistic.kind {
+            super::bindings::module_api::StatisticKind::Counter => Kind::Counter,
+            super::bindings::module_api::StatisticKind::Gauge => Kind::Gauge,
+        };
+        statistics.push((statistic.name, kind));
+    }
+    Ok(Description {
+        name: info.name,
+        version: info.version,
+        commands,
+        events: info.events,
+        statistics,
+    })
+}

@@ -1,0 +1,366 @@
+//! One loaded module: its engine (with the module's stack cap), its pre-linked component,
+//! its description and its pool of warm instances.
+
+use super::bindings::{module_api, Module, ModulePre, ModuleStoreData};
+use super::describe::{self, Description};
+use super::shared::{Kind, ModuleShared, ModuleStats};
+use super::wasi;
+use crate::config::ModuleConfig;
+use crate::runtime::{artifact, CoreRuntime, EpochTicker, TICK};
+use crate::state::HostState;
+use mi_core::MiError;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+/// An instance whose linear memory grew past this is dropped after its call instead of
+/// being kept idle, so that one large call does not pin its memory.
+pub const MAX_IDLE_MEMORY: usize = 8 << 20;
+
+/// The WIT package version this daemon provides.
+const PACKAGE: &str = "miwa:module/";
+const VERSION: &str = "@0.1.0";
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a component wasmtime accepts, or it cannot be linked.
+    #[error("{0}")]
+    Invalid(String),
+    /// It imports a capability it was not granted.
+    #[error("it imports capability '{capability}' but was not granted it (grants = [{granted}])")]
+    Ungranted {
+        /// The capability.
+        capability: String,
+        /// What was granted.
+        granted: String,
+    },
+    /// Its description is unusable.
+    #[error("its description {0}")]
+    Description(String),
+    /// `describe` failed.
+    #[error("describe failed: {0}")]
+    Describe(String),
+}
+
+fn invalid(error: impl std::fmt::Display) -> LoadError {
+    LoadError::Invalid(format!("{error:#}"))
+}
+
+/// A warm instance of the module.
+struct Instance {
+    store: Store<ModuleStoreData>,
+    module: Module,
+}
+
+/// A module ready to serve calls.
+pub struct LoadedModule {
+    /// Identity, configuration, statistics, services.
+    pub shared: Arc<ModuleShared>,
+    /// What `describe` declared, validated.
+    pub description: Description,
+    /// SHA-256 of the component file, hex.
+    pub sha256: String,
+    engine: Engine,
+    pre: ModulePre<ModuleStoreData>,
+    idle: Mutex<Vec<Instance>>,
+    busy: AtomicU32,
+    deadline_ticks: u64,
+}
+
+/// What a load needs from the daemon.
+pub struct LoadContext<'a> {
+    /// The daemon state.
+    pub state: Weak<HostState>,
+    /// The core, for `mi`.
+    pub core: Weak<CoreRuntime>,
+    /// The core's ticker, which also ticks module engines.
+    pub ticker: &'a EpochTicker,
+    /// Precompiled artifacts.
+    pub cache_dir: Option<&'a Path>,
+    /// Command names taken by the core and by other modules.
+    pub taken: &'a dyn Fn(&str) -> Option<String>,
+}
+
+fn check_imports(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+    config: &ModuleConfig,
+) -> Result<(), LoadError> {
+    for (name, _) in component.component_type().imports(engine) {
+        let Some(rest) = name.strip_prefix(PACKAGE) else {
+            continue;
+        };
+        let Some(interface) = rest.strip_suffix(VERSION) else {
+            return Err(LoadError::Invalid(format!(
+                "it imports {name}, but this daemon provides miwa:module{VERSION}"
+            )));
+        };
+        match interface {
+            "types" | "diagnostics" => {}
+            capability if config.grants.iter().any(|g| g == capability) => {}
+            capability if crate::config::CAPABILITIES.contains(&capability) => {
+                return Err(LoadError::Ungranted {
+                    capability: capability.to_string(),
+                    granted: config.grants.join(", "),
+                })
+            }
+            other => {
+                return Err(LoadError::Invalid(format!(
+                    "it imports unknown interface miwa:module/{other}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn linker(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+    config: &ModuleConfig,
+) -> wasmtime::Result<Linker<ModuleStoreData>> {
+    use super::bindings::miwa::module as caps;
+    let mut linker = Linker::<ModuleStoreData>::new(engine);
+    caps::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
+    caps::diagnostics::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
+    for grant in &config.grants {
+        match grant.as_str() {
+            "log" => caps::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
+            "stats" => caps::stats::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
+            "cache" => caps::cache::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
+            "events" => caps::events::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
+            "mi" => caps::mi::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
+            _ => {}
+        }
+    }
+    wasi::add_random(&mut linker, engine, component)?;
+    linker.define_unknown_imports_as_traps(component)?;
+    Ok(linker)
+}
+
+impl LoadedModule {
+    /// Reads, compiles (or loads the cached artifact), checks and links the module, then
+    /// asks it to describe itself and validates the answer.
+    pub fn load(
+        name: &str,
+        config: &ModuleConfig,
+        context: &LoadContext<'_>,
+    ) -> Result<LoadedModule, LoadError> {
+        let bytes = std::fs::read(&config.path).map_err(|source| LoadError::Read {
+            path: config.path.display().to_string(),
+            source,
+        })?;
+        let sha256: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack);
+        let engine = Engine::new(&wasm).map_err(invalid)?;
+        let component = artifact::load_component(&engine, &bytes, context.cache_dir, "module")
+            .map_err(invalid)?;
+        check_imports(&engine, &component, config)?;
+        let linker = linker(&engine, &component, config).map_err(invalid)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(ModulePre::new)
+            .map_err(invalid)?;
+        context.ticker.add(&engine);
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let mut loading = LoadedModule {
+            shared: Arc::new(ModuleShared {
+                name: name.to_string(),
+                config: config.clone(),
+                stats: ModuleStats::new(Vec::new()),
+                events: Vec::new(),
+                state: context.state.clone(),
+                core: context.core.clone(),
+            }),
+            description: Description::default(),
+            sha256,
+            engine,
+            pre,
+            idle: Mutex::new(Vec::new()),
+            busy: AtomicU32::new(0),
+            deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
+        };
+        let info = loading
+            .with_instance(|store, module| module.miwa_module_module_api().call_describe(store))
+            .map_err(|e| LoadError::Describe(e.message))?;
+        let description =
+            describe::validate(name, info, context.taken).map_err(LoadError::Description)?;
+        if description.name != name {
+            tracing::info!(
+                module = name,
+                declared = description.name,
+                "module describes itself under another name; the configured one is used"
+            );
+        }
+        loading.shared = Arc::new(ModuleShared {
+            name: name.to_string(),
+            config: config.clone(),
+            stats: ModuleStats::new(
+                description
+                    .statistics
+                    .iter()
+                    .map(|(n, k)| (n.clone(), *k))
+                    .collect::<Vec<(String, Kind)>>(),
+            ),
+            events: description.events.clone(),
+            state: context.state.clone(),
+            core: context.core.clone(),
+        });
+        loading.idle_instances().clear();
+        loading.description = description;
+        Ok(loading)
+    }
+
+    fn idle_instances(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn instantiate(&self) -> Result<Instance, MiError> {
+        let mut store = Store::new(&self.engine, ModuleStoreData::new(self.shared.clone()));
+        store.limiter(|data| data);
+        store.set_epoch_deadline(self.deadline_ticks);
+        let module = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.failure(e, store.data()))?;
+        self.shared.stats.instances.fetch_add(1, Ordering::Relaxed);
+        Ok(Instance { store, module })
+    }
+
+    /// Runs `call` on an idle instance (a new one if none is idle), within the module's
+    /// concurrency, time and memory limits. A failed instance is discarded.
+    fn with_instance<T>(
+        &self,
+        call: impl FnOnce(&mut Store<ModuleStoreData>, &Module) -> wasmtime::Result<T>,
+    ) -> Result<T, MiError> {
+        let limit = self.shared.config.max_instances;
+        if self.busy.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+            return Err(MiError::new(
+                503,
+                format!(
+                    "module '{}' is busy: all {limit} instances are in use",
+                    self.shared.name
+                ),
+            ));
+        }
+        let outcome = (|| {
+            let pooled = self.idle_instances().pop();
+            let mut instance = match pooled {
+                Some(instance) => instance,
+                None => self.instantiate()?,
+            };
+            instance.store.set_epoch_deadline(self.deadline_ticks);
+            instance.store.data_mut().limiter.refused = false;
+            instance.store.data_mut().panic = None;
+            match call(&mut instance.store, &instance.module) {
+                Ok(value) => {
+                    if instance.store.data().limiter.size <= MAX_IDLE_MEMORY {
+                        self.idle_instances().push(instance);
+                    } else {
+                        self.shared.stats.instances.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    Ok(value)
+                }
+                Err(error) => {
+                    self.shared.stats.instances.fetch_sub(1, Ordering::Relaxed);
+                    Err(self.failure(error, instance.store.data()))
+                }
+            }
+        })();
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+        outcome
+    }
+
+    /// The MI error for a call that trapped, counted in the module's statistics.
+    fn failure(&self, error: wasmtime::Error, data: &ModuleStoreData) -> MiError {
+        let stats = &self.shared.stats;
+        let config = &self.shared.config;
+        let trap = error.downcast_ref::<Trap>().copied();
+        let problem = if trap == Some(Trap::Interrupt) {
+            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+            format!("exceeded its {} ms time limit", config.timeout_ms)
+        } else {
+            stats.traps.fetch_add(1, Ordering::Relaxed);
+            if data.limiter.refused {
+                format!("exceeded its {}-byte memory limit", config.max_memory)
+            } else if trap == Some(Trap::StackOverflow) {
+                format!("exceeded its {}-byte stack limit", config.max_wasm_stack)
+            } else if let Some(message) = &data.panic {
+                format!("panicked: {}", message.replace('\n', " "))
+            } else if let Some(trap) = trap {
+                format!("trapped: {trap}")
+            } else {
+                format!(
+                    "failed: {}",
+                    error.to_string().lines().next().unwrap_or("unknown error")
+                )
+            }
+        };
+        tracing::warn!(module = %self.shared.name, "{problem}");
+        MiError::new(500, format!("module '{}' {problem}", self.shared.name))
+    }
+
+    /// Runs one command; `params` is the JSON object of the matched recipe.
+    pub fn call(&self, command: &str, params: &str) -> Result<String, MiError> {
+        let stats = &self.shared.stats;
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        let outcome = self
+            .with_instance(|store, module| {
+                module
+                    .miwa_module_module_api()
+                    .call_call(store, command, params)
+            })
+            .and_then(|answer| {
+                answer.map_err(|e| MiError {
+                    code: e.code,
+                    message: e.message,
+                    data: e.data,
+                })
+            })
+            .and_then(|result| {
+                let limit = self.shared.config.max_reply;
+                if result.len() > limit {
+                    return Err(MiError::new(
+                        500,
+                        format!(
+                            "module '{}' returned {} bytes, over its {limit}-byte reply limit",
+                            self.shared.name,
+                            result.len()
+                        ),
+                    ));
+                }
+                Ok(result)
+            });
+        if outcome.is_err() {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// Instances alive (idle plus busy).
+    pub fn instances(&self) -> u32 {
+        self.shared.stats.instances.load(Ordering::Relaxed) as u32
+    }
+}
+
+/// The module-api types, for the description check.
+pub type ModuleInfo = module_api::ModuleInfo;

@@ -1,0 +1,450 @@
+//! Third-party MI command modules: WebAssembly components of the `miwa:module` world, each
+//! in its own sandbox (engine with its stack cap, memory cap, call deadline, concurrency
+//! limit, granted capabilities only), loaded, unloaded and reloaded at run time without
+//! dropping a call in flight.
+
+mod bindings;
+mod describe;
+mod loaded;
+mod shared;
+mod wasi;
+
+pub use loaded::LoadError;
+
+use crate::config::{Config, ModuleConfig};
+use crate::runtime::CoreRuntime;
+use crate::state::HostState;
+use loaded::{LoadContext, LoadedModule};
+use mi_core::host::{no_such_module, ModuleCommand, ModuleLimits, ModuleStatus, Statistic};
+use mi_core::MiError;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+
+/// The cache system behind the `cache` capability.
+pub const CACHE_SYSTEM: &str = "local";
+
+/// The status-report group with one identifier per module.
+pub const STATUS_GROUP: &str = "modules";
+
+/// Every module the configuration declares, and those loaded.
+pub struct Modules {
+    state: Weak<HostState>,
+    core: Weak<CoreRuntime>,
+    cache_dir: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+    core_commands: Vec<String>,
+    declared: RwLock<BTreeMap<String, ModuleConfig>>,
+    loaded: RwLock<Vec<Arc<LoadedModule>>>,
+    failures: Mutex<BTreeMap<String, String>>,
+    lifecycle: Mutex<()>,
+    generation: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Modules {
+    /// The module manager of a daemon; nothing is loaded until [`Modules::start`].
+    /// `config_path` is re-read by `module_load`, `module_reload` and SIGHUP.
+    pub fn new(
+        state: &Arc<HostState>,
+        core: &Arc<CoreRuntime>,
+        config: &Config,
+        config_path: Option<PathBuf>,
+    ) -> anyhow::Result<Arc<Modules>> {
+        let core_commands = core.commands()?.into_iter().map(|c| c.name).collect();
+        let modules = Arc::new(Modules {
+            state: Arc::downgrade(state),
+            core: Arc::downgrade(core),
+            cache_dir: core.cache_dir().map(PathBuf::from),
+            config_path,
+            core_commands,
+            declared: RwLock::new(config.modules.clone()),
+            loaded: RwLock::new(Vec::new()),
+            failures: Mutex::new(BTreeMap::new()),
+            lifecycle: Mutex::new(()),
+            generation: AtomicU64::new(0),
+        });
+        state
+            .modules
+            .set(modules.clone())
+            .map_err(|_| anyhow::anyhow!("the daemon state already has modules"))?;
+        Ok(modules)
+    }
+
+    /// Loads every enabled module; a module that fails is logged and reported by
+    /// `module_list` and its status identifier, and the others load regardless.
+    pub fn start(&self) {
+        let _lifecycle = lock(&self.lifecycle);
+        let enabled: Vec<(String, ModuleConfig)> = self
+            .declared()
+            .iter()
+            .filter(|(_, c)| c.enabled)
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect();
+        for (name, config) in enabled {
+            let _reported = self.load_declared(&name, &config);
+        }
+    }
+
+    fn declared(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ModuleConfig>> {
+        self.declared.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<LoadedModule>>> {
+        self.loaded.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loaded_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<LoadedModule>>> {
+        self.loaded.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A changing number: bumped whenever the set of module commands changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn module(&self, name: &str) -> Option<Arc<LoadedModule>> {
+        self.loaded()
+            .iter()
+            .find(|m| m.shared.name == name)
+            .cloned()
+    }
+
+    fn set_status(&self, name: &str, status: i32, details: &str) {
+        if let Some(state) = self.state.upgrade() {
+            state.set_status(STATUS_GROUP, name, status, details);
+        }
+    }
+
+    /// Re-reads the configuration file, if the daemon was started with one.
+    fn refresh_declarations(&self) -> Result<(), MiError> {
+        let Some(path) = &self.config_path else {
+            return Ok(());
+        };
+        let config = Config::load(path)
+            .map_err(|e| MiError::new(500, format!("cannot re-read the configuration: {e}")))?;
+        *self.declared.write().unwrap_or_else(|e| e.into_inner()) = config.modules;
+        Ok(())
+    }
+
+    fn declaration(&self, name: &str) -> Result<ModuleConfig, MiError> {
+        self.declared()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| no_such_module(name))
+    }
+
+    /// Builds a module, checking its commands against the core's and the other modules'
+    /// (`replacing` is the module a reload replaces, whose names are free).
+    fn build(&self, name: &str, config: &ModuleConfig) -> Result<LoadedModule, LoadError> {
+        let core = self.core.upgrade();
+        let ticker = core
+            .as_ref()
+            .map(|c| c.ticker())
+            .ok_or_else(|| LoadError::Invalid("the core is shutting down".into()))?;
+        let others: Vec<(String, String)> = self
+            .loaded()
+            .iter()
+            .filter(|m| m.shared.name != name)
+            .flat_map(|m| {
+                m.description
+                    .commands
+                    .iter()
+                    .map(|c| (c.name.clone(), m.shared.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let taken = |command: &str| -> Option<String> {
+            if self.core_commands.iter().any(|c| c == command) {
+                return Some("the core".into());
+            }
+            others
+                .iter()
+                .find(|(c, _)| c == command)
+                .map(|(_, owner)| format!("module '{owner}'"))
+        };
+        LoadedModule::load(
+            name,
+            config,
+            &LoadContext {
+                state: self.state.clone(),
+                core: self.core.clone(),
+                ticker,
+                cache_dir: self.cache_dir.as_deref(),
+                taken: &taken,
+            },
+        )
+    }
+
+    fn loaded_ok(&self, module: &LoadedModule) {
+        if let Some(state) = self.state.upgrade() {
+            for event in &module.description.events {
+                state.events.declare(event);
+            }
+        }
+        lock(&self.failures).remove(&module.shared.name);
+        self.set_status(
+            &module.shared.name,
+            1,
+            &format!(
+                "loaded {} (sha256 {})",
+                module.shared.config.path.display(),
+                module.sha256
+            ),
+        );
+        tracing::info!(
+            module = %module.shared.name,
+            commands = module.description.commands.len(),
+            "module loaded"
+        );
+    }
+
+    fn load_failed(&self, name: &str, error: &LoadError) -> MiError {
+        let reason = error.to_string();
+        tracing::error!(module = name, "module not loaded: {reason}");
+        lock(&self.failures).insert(name.to_string(), reason.clone());
+        self.set_status(name, -1, &format!("not loaded: {reason}"));
+        MiError::new(500, format!("module '{name}' was not loaded: {reason}"))
+    }
+
+    fn load_declared(&self, name: &str, config: &ModuleConfig) -> Result<(), MiError> {
+        if self.module(name).is_some() {
+            return Err(MiError::new(
+                400,
+                format!("module '{name}' is already loaded"),
+            ));
+        }
+        let module = self
+            .build(name, config)
+            .map_err(|e| self.load_failed(name, &e))?;
+        self.loaded_ok(&module);
+        self.loaded_mut().push(Arc::new(module));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `module_load`: loads a declared module (enabled or not).
+    pub fn load(&self, name: &str) -> Result<(), MiError> {
+        let _lifecycle = lock(&self.lifecycle);
+        self.refresh_declarations()?;
+        let config = self.declaration(name)?;
+        self.load_declared(name, &config)
+    }
+
+    /// `module_unload`: removes a module's commands; calls in flight finish on it.
+    pub fn unload(&self, name: &str) -> Result<(), MiError> {
+        let _lifecycle = lock(&self.lifecycle);
+        self.unload_locked(name)
+    }
+
+    fn unload_locked(&self, name: &str) -> Result<(), MiError> {
+        let removed = {
+            let mut loaded = self.loaded_mut();
+            let index = loaded
+                .iter()
+                .position(|m| m.shared.name == name)
+                .ok_or_else(|| MiError::new(404, format!("module '{name}' is not loaded")))?;
+            loaded.remove(index)
+        };
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.set_status(name, -2, "unloaded");
+        tracing::info!(module = name, "module unloaded");
+        drop(removed);
+        Ok(())
+    }
+
+    fn reload_locked(&self, name: &str) -> Result<(), MiError> {
+        if self.module(name).is_none() {
+            return Err(MiError::new(404, format!("module '{name}' is not loaded")));
+        }
+        let config = self.declaration(name)?;
+        let fresh = self.build(name, &config).map_err(|e| {
+            let reason = e.to_string();
+            tracing::error!(module = name, "module not reloaded: {reason}");
+            lock(&self.failures).insert(name.to_string(), reason.clone());
+            MiError::new(
+                500,
+                format!(
+                    "module '{name}' was not reloaded (the loaded version keeps serving): {reason}"
+                ),
+            )
+        })?;
+        self.loaded_ok(&fresh);
+        {
+            let mut loaded = self.loaded_mut();
+            match loaded.iter_mut().find(|m| m.shared.name == name) {
+                Some(slot) => *slot = Arc::new(fresh),
+                None => loaded.push(Arc::new(fresh)),
+            }
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `module_reload`: rebuilds one loaded module (or all) from its file and the
+    /// configuration; a module that fails to rebuild keeps its loaded version.
+    pub fn reload(&self, name: Option<&str>) -> Result<(), MiError> {
+        let _lifecycle = lock(&self.lifecycle);
+        self.refresh_declarations()?;
+        match name {
+            Some(name) => self.reload_locked(name),
+            None => {
+                let names: Vec<String> = self
+                    .loaded()
+                    .iter()
+                    .map(|m| m.shared.name.clone())
+                    .collect();
+                let mut first_error = None;
+                for name in names {
+                    if let Err(error) = self.reload_locked(&name) {
+                        first_error.get_or_insert(error);
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    /// SIGHUP: re-reads the configuration, unloads modules no longer declared (or
+    /// disabled), reloads the loaded ones and loads newly enabled ones.
+    pub fn reconcile(&self) -> Result<(), MiError> {
+        let _lifecycle = lock(&self.lifecycle);
+        self.refresh_declarations()?;
+        let declared = self.declared().clone();
+        let loaded: Vec<String> = self
+            .loaded()
+            .iter()
+            .map(|m| m.shared.name.clone())
+            .collect();
+        for name in &loaded {
+            let keep = declared.get(name).is_some_and(|c| c.enabled);
+            let outcome = if keep {
+                self.reload_locked(name)
+            } else {
+                self.unload_locked(name)
+            };
+            if let Err(error) = outcome {
+                tracing::error!(module = %name, "{}", error.message);
+            }
+        }
+        for (name, config) in declared.iter().filter(|(_, c)| c.enabled) {
+            if !loaded.contains(name) {
+                let _reported = self.load_declared(name, config);
+            }
+        }
+        Ok(())
+    }
+
+    /// The command `name` (or `module:name`) of a loaded module.
+    pub fn find(&self, name: &str) -> Option<ModuleCommand> {
+        let loaded = self.loaded();
+        let exact = loaded
+            .iter()
+            .flat_map(|m| m.description.commands.iter())
+            .find(|c| c.name == name);
+        if let Some(command) = exact {
+            return Some(command.clone());
+        }
+        let (module, bare) = name.split_once(':')?;
+        loaded
+            .iter()
+            .filter(|m| m.shared.name == module)
+            .flat_map(|m| m.description.commands.iter())
+            .find(|c| c.name == bare)
+            .cloned()
+    }
+
+    /// Every module command, modules in load order.
+    pub fn commands(&self) -> Vec<ModuleCommand> {
+        self.loaded()
+            .iter()
+            .flat_map(|m| m.description.commands.iter().cloned())
+            .collect()
+    }
+
+    /// Runs a module command.
+    pub fn call(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
+        let module = self
+            .module(module)
+            .ok_or_else(|| MiError::new(404, format!("module '{module}' is not loaded")))?;
+        module.call(command, params)
+    }
+
+    /// `module_list`: every declared module, and loaded ones no longer declared.
+    pub fn statuses(&self) -> Vec<ModuleStatus> {
+        let declared = self.declared().clone();
+        let failures = lock(&self.failures).clone();
+        let loaded = self.loaded().clone();
+        let mut names: Vec<String> = declared.keys().cloned().collect();
+        for module in &loaded {
+            if !names.contains(&module.shared.name) {
+                names.push(module.shared.name.clone());
+            }
+        }
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let module = loaded.iter().find(|m| m.shared.name == name);
+                let config = module
+                    .map(|m| m.shared.config.clone())
+                    .or_else(|| declared.get(&name).cloned())?;
+                let state = match (module, failures.get(&name)) {
+                    (Some(_), _) => "loaded",
+                    (None, Some(_)) => "failed",
+                    (None, None) => "unloaded",
+                };
+                Some(ModuleStatus {
+                    state: state.to_string(),
+                    error: failures.get(&name).cloned(),
+                    path: config.path.display().to_string(),
+                    sha256: module.map(|m| m.sha256.clone()),
+                    version: module.map(|m| m.description.version.clone()),
+                    commands: module
+                        .map(|m| {
+                            m.description
+                                .commands
+                                .iter()
+                                .map(|c| c.name.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    grants: config.grants.clone(),
+                    limits: ModuleLimits {
+                        timeout_ms: config.timeout_ms,
+                        max_memory: config.max_memory as u64,
+                        max_wasm_stack: config.max_wasm_stack as u64,
+                        max_reply: config.max_reply as u64,
+                        max_instances: config.max_instances,
+                    },
+                    instances: module.map_or(0, |m| m.instances()),
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    /// Every loaded module's statistics group.
+    pub fn statistics(&self) -> Vec<Statistic> {
+        self.loaded()
+            .iter()
+            .flat_map(|m| m.shared.stats.values(&m.shared.name))
+            .collect()
+    }
+
+    /// Resets one module counter; false if `group` is no loaded module or `name` no counter.
+    pub fn reset_statistic(&self, group: &str, name: &str) -> bool {
+        self.module(group)
+            .is_some_and(|m| m.shared.stats.reset(name))
+    }
+
+    /// Resets every module counter.
+    pub fn reset_all_statistics(&self) {
+        for module in self.loaded().iter() {
+            module.shared.stats.reset_all();
+        }
+    }
+}
