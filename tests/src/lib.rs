@@ -36,6 +36,14 @@ pub fn miwa_bin() -> PathBuf {
     bin
 }
 
+/// A command-module component built by `host-native/build.rs` (`dispatcher`, `health`,
+/// `hostile`, `liar`, `ungranted`).
+pub fn module_path(name: &str) -> PathBuf {
+    workspace()
+        .join("target/modules/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"))
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -268,6 +276,30 @@ impl Daemon {
             fifo,
             dir,
         })
+    }
+
+    /// `miwa call` arguments that reach this daemon over `transport` (`http`, `xmlrpc`,
+    /// `udp`, `unix` or `fifo`).
+    pub fn client_args(&self, transport: &str) -> Vec<String> {
+        let mut args = vec!["--transport".to_string(), transport.to_string()];
+        match transport {
+            "http" => args.extend(["--url".into(), self.url()]),
+            "xmlrpc" => args.extend(["--url".into(), format!("http://{}/RPC2", self.http)]),
+            "udp" => args.extend(["--udp".into(), self.udp.to_string()]),
+            "unix" => args.extend(["--unix".into(), self.unix.display().to_string()]),
+            _ => args.extend([
+                "--fifo".into(),
+                self.fifo.display().to_string(),
+                "--reply-dir".into(),
+                self.reply_dir().display().to_string(),
+            ]),
+        }
+        args
+    }
+
+    /// The configuration file the daemon was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("miwa.toml")
     }
 
     /// The JSON-RPC URL.

@@ -221,28 +221,11 @@ fn opensips_cli_and_opensips_mi_over_datagrams() {
     assert!(uptime["Up time"].is_string(), "{uptime}");
 }
 
-fn target_args(daemon: &Daemon, transport: &str) -> Vec<String> {
-    let mut args = vec!["--transport".to_string(), transport.to_string()];
-    match transport {
-        "http" => args.extend(["--url".into(), daemon.url()]),
-        "xmlrpc" => args.extend(["--url".into(), format!("http://{}/RPC2", daemon.http)]),
-        "udp" => args.extend(["--udp".into(), daemon.udp.to_string()]),
-        "unix" => args.extend(["--unix".into(), daemon.unix.display().to_string()]),
-        _ => args.extend([
-            "--fifo".into(),
-            daemon.fifo.display().to_string(),
-            "--reply-dir".into(),
-            daemon.reply_dir().display().to_string(),
-        ]),
-    }
-    args
-}
-
 #[test]
 fn miwa_call_over_every_transport() {
     let daemon = Daemon::start("").unwrap();
     for transport in ["http", "xmlrpc", "udp", "unix", "fifo"] {
-        let target = target_args(&daemon, transport);
+        let target = daemon.client_args(transport);
         let ps = run(Command::new(miwa_bin()).arg("call").args(&target).arg("ps"));
         assert_processes(&stdout_json(&ps));
         let set = run(Command::new(miwa_bin())
@@ -277,7 +260,7 @@ fn miwa_script_runs_mi_script_lines() {
         std::fs::write(&path, script).unwrap();
         let output = run(Command::new(miwa_bin())
             .arg("script")
-            .args(target_args(&daemon, transport))
+            .args(daemon.client_args(transport))
             .arg(&path));
         assert!(!output.status.success(), "a failed line makes the run fail");
         let stdout = String::from_utf8_lossy(&output.stdout);
