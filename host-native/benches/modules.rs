@@ -18,6 +18,7 @@ fn modules(c: &mut Criterion) {
     let mut config = Config::default();
     let health = ModuleConfig {
         path: PathBuf::from(env!("MIWA_MODULES_DIR")).join("health.wasm"),
+        grants: vec!["mi".into(), "stats".into(), "log".into()],
         ..ModuleConfig::default()
     };
     config.modules.insert("health".into(), health);
