@@ -479,3 +479,43 @@ fn reload_and_sighup_read_the_configuration_again() {
     assert_eq!(error(&daemon, "ds_list", json!([])).0, -32601);
     assert_eq!(result(&daemon, "health_echo", json!([])), "OK");
 }
+
+#[test]
+fn calls_beyond_max_instances_are_refused_not_queued() {
+    let daemon = Arc::new(Daemon::start(&hostile("timeout_ms = 1000\nmax_instances = 1")).unwrap());
+    let looping = {
+        let daemon = daemon.clone();
+        std::thread::spawn(move || error(&daemon, "hostile_loop", json!([])))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while module_state(&daemon, "hostile")["instances"] != 1 {
+        assert!(Instant::now() < deadline, "the looping call never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        error(&daemon, "hostile_ok", json!([])),
+        (
+            503,
+            "module 'hostile' is busy: all 1 instances are in use".into()
+        )
+    );
+    let (_, looped) = looping.join().unwrap();
+    assert!(looped.contains("1000 ms time limit"), "{looped}");
+    assert_serving(&daemon);
+}
+
+#[test]
+fn compiled_modules_are_cached() {
+    let daemon = Daemon::start(&examples()).unwrap();
+    assert_eq!(result(&daemon, "health_echo", json!([])), "OK");
+    let cache = miwa_tests::workspace().join("target/test-cache/miwa");
+    let artifacts = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("module-") && name.ends_with(".cwasm")
+        })
+        .count();
+    assert!(artifacts >= 2, "module artifacts in {}", cache.display());
+}

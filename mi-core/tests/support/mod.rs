@@ -9,6 +9,41 @@ pub struct FakeHost {
     levels: RefCell<Vec<i32>>,
     cache: RefCell<BTreeMap<String, String>>,
     pub shutdowns: RefCell<u32>,
+    /// Whether the fake module `echo` is loaded.
+    pub with_module: bool,
+    /// The `(module, command, params)` of every module call.
+    pub module_calls: RefCell<Vec<(String, String, String)>>,
+}
+
+impl FakeHost {
+    /// A host with the module `echo` loaded: `echo_params` (recipes `[a, b]` and `[c]`)
+    /// answers the parameter object it got; `echo_raw` answers text that is not JSON.
+    pub fn with_module() -> Self {
+        FakeHost {
+            with_module: true,
+            ..FakeHost::default()
+        }
+    }
+
+    fn echo_commands(&self) -> Vec<ModuleCommand> {
+        if !self.with_module {
+            return Vec::new();
+        }
+        let command = |name: &str, recipes: Vec<Vec<String>>| ModuleCommand {
+            name: name.into(),
+            module: "echo".into(),
+            help: Some(format!("{name} help")),
+            named_only: false,
+            recipes,
+        };
+        vec![
+            command(
+                "echo_params",
+                vec![vec!["a".into(), "b".into()], vec!["c".into()]],
+            ),
+            command("echo_raw", vec![vec![]]),
+        ]
+    }
 }
 
 impl Default for FakeHost {
@@ -17,6 +52,8 @@ impl Default for FakeHost {
             levels: RefCell::new(vec![3, 3]),
             cache: RefCell::default(),
             shutdowns: RefCell::new(0),
+            with_module: false,
+            module_calls: RefCell::default(),
         }
     }
 }
@@ -156,5 +193,26 @@ impl Host for FakeHost {
     }
     fn memory_dump(&self, _: MemoryKind, pid: Option<i32>, _: Option<i32>) -> bool {
         pid.is_none_or(|p| PIDS.contains(&p))
+    }
+    fn module_command(&self, name: &str) -> Option<ModuleCommand> {
+        let bare = name.strip_prefix("echo:").unwrap_or(name);
+        self.echo_commands().into_iter().find(|c| c.name == bare)
+    }
+    fn module_commands(&self) -> Vec<ModuleCommand> {
+        self.echo_commands()
+    }
+    fn call_module(
+        &self,
+        module: &str,
+        command: &str,
+        params: &str,
+    ) -> Result<String, mi_core::MiError> {
+        self.module_calls
+            .borrow_mut()
+            .push((module.into(), command.into(), params.into()));
+        match command {
+            "echo_raw" => Ok("{not json".into()),
+            _ => Ok(params.into()),
+        }
     }
 }
