@@ -1,4 +1,7 @@
 //! A deterministic in-memory host for the JSON-RPC tests.
+//!
+//! Compiled into several test binaries, each of which uses part of it.
+#![allow(dead_code)]
 
 use mi_core::host::*;
 use std::cell::RefCell;
