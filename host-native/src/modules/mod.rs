@@ -46,6 +46,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The lifecycle lock for an MI command: never waits, so that a module whose `mi()` runs a
+/// module command while a load is in progress gets an answer instead of a deadlock.
+fn lifecycle_for_mi(mutex: &Mutex<()>) -> Result<MutexGuard<'_, ()>, MiError> {
+    match mutex.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Err(MiError::new(
+            503,
+            "another module operation is in progress, try again",
+        )),
+    }
+}
+
 impl Modules {
     /// The module manager of a daemon; nothing is loaded until [`Modules::start`].
     /// `config_path` is re-read by `module_load`, `module_reload` and SIGHUP.
@@ -229,7 +242,7 @@ impl Modules {
 
     /// `module_load`: loads a declared module (enabled or not).
     pub fn load(&self, name: &str) -> Result<(), MiError> {
-        let _lifecycle = lock(&self.lifecycle);
+        let _lifecycle = lifecycle_for_mi(&self.lifecycle)?;
         self.refresh_declarations()?;
         let config = self.declaration(name)?;
         self.load_declared(name, &config)
@@ -237,7 +250,7 @@ impl Modules {
 
     /// `module_unload`: removes a module's commands; calls in flight finish on it.
     pub fn unload(&self, name: &str) -> Result<(), MiError> {
-        let _lifecycle = lock(&self.lifecycle);
+        let _lifecycle = lifecycle_for_mi(&self.lifecycle)?;
         self.unload_locked(name)
     }
 
@@ -288,7 +301,7 @@ impl Modules {
     /// `module_reload`: rebuilds one loaded module (or all) from its file and the
     /// configuration; a module that fails to rebuild keeps its loaded version.
     pub fn reload(&self, name: Option<&str>) -> Result<(), MiError> {
-        let _lifecycle = lock(&self.lifecycle);
+        let _lifecycle = lifecycle_for_mi(&self.lifecycle)?;
         self.refresh_declarations()?;
         match name {
             Some(name) => self.reload_locked(name),
