@@ -36,6 +36,14 @@ pub fn miwa_bin() -> PathBuf {
     bin
 }
 
+/// A `[modules.<name>]` configuration table for the built module `file`, with extra keys.
+pub fn module_table(name: &str, file: &str, keys: &str) -> String {
+    format!(
+        "\n[modules.{name}]\npath = \"{}\"\n{keys}\n",
+        module_path(file).display()
+    )
+}
+
 /// A command-module component built by `host-native/build.rs` (`dispatcher`, `health`,
 /// `hostile`, `liar`, `ungranted`).
 pub fn module_path(name: &str) -> PathBuf {

@@ -1,7 +1,7 @@
 //! Real clients against a running daemon: curl, opensips-cli and opensips-mi (PyPI
 //! `opensipscli`, `opensips`, installed into tests/.venv by `make test`), and `miwa call`.
 
-use miwa_tests::{miwa_bin, workspace, Daemon};
+use miwa_tests::{miwa_bin, module_table, workspace, Daemon};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -104,6 +104,26 @@ fn opensips_cli_over_http() {
     let text = String::from_utf8_lossy(&failed.stderr).to_string()
         + &String::from_utf8_lossy(&failed.stdout);
     assert!(text.contains("-32602: Invalid params (Bad PID)"), "{text}");
+}
+
+#[test]
+fn opensips_clients_call_module_commands() {
+    let health = module_table(
+        "health",
+        "health",
+        "grants = [\"mi\", \"stats\", \"log\"]\nmi_allow = [\"uptime\", \"ps\", \"get_statistics\"]",
+    );
+    let daemon = Daemon::start(&health).unwrap();
+    let url = format!("url={}", daemon.url());
+    let cli = run(Command::new(venv_tool("opensips-cli"))
+        .args(["-o", "communication_type=http", "-o", &url, "-x", "mi"])
+        .args(["health_echo", "from opensips-cli"])
+        .env("HOME", daemon.dir.path()));
+    assert_eq!(stdout_json(&cli), "from opensips-cli");
+    let port = daemon.http.port().to_string();
+    let mi =
+        run(Command::new(venv_tool("opensips-mi")).args(["-t", "http", "-p", &port, "health"]));
+    assert_eq!(stdout_json(&mi)["status"], "healthy");
 }
 
 #[test]

@@ -2,27 +2,19 @@
 //! fixtures (each failure followed by a call that succeeds), load failures, concurrency with
 //! a looping module, load/unload/reload under load, SIGHUP.
 
-use miwa_tests::{exchange, miwa_bin, module_path, parse_responses, Daemon};
+use miwa_tests::{exchange, miwa_bin, module_table, parse_responses, Daemon};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A `[modules.<name>]` table for the built module `file` with extra keys.
-fn module(name: &str, file: &str, keys: &str) -> String {
-    format!(
-        "\n[modules.{name}]\npath = \"{}\"\n{keys}\n",
-        module_path(file).display()
-    )
-}
-
 fn examples() -> String {
-    module(
+    module_table(
         "dispatcher",
         "dispatcher",
         "grants = [\"log\", \"stats\", \"cache\", \"events\"]",
-    ) + &module(
+    ) + &module_table(
         "health",
         "health",
         "grants = [\"mi\", \"stats\", \"log\"]\nmi_allow = [\"uptime\", \"ps\", \"get_statistics\"]",
@@ -214,7 +206,7 @@ fn example_modules_serve_like_core_commands() {
 }
 
 fn hostile(keys: &str) -> String {
-    module(
+    module_table(
         "hostile",
         "hostile",
         &format!("grants = [\"mi\"]\nmi_allow = [\"hostile_recurse\"]\n{keys}"),
@@ -307,8 +299,8 @@ fn modules_that_cannot_load_are_refused_clearly() {
     let garbage = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(garbage.path(), b"not a component").unwrap();
     let config = examples()
-        + &module("liar", "liar", "")
-        + &module("ungranted", "ungranted", "")
+        + &module_table("liar", "liar", "")
+        + &module_table("ungranted", "ungranted", "")
         + &format!(
             "\n[modules.garbage]\npath = \"{}\"\n\n[modules.missing]\npath = \"/nonexistent/m.wasm\"\nenabled = false\n",
             garbage.path().display()
@@ -482,25 +474,38 @@ fn reload_and_sighup_read_the_configuration_again() {
 
 #[test]
 fn calls_beyond_max_instances_are_refused_not_queued() {
-    let daemon = Arc::new(Daemon::start(&hostile("timeout_ms = 1000\nmax_instances = 1")).unwrap());
-    let looping = {
-        let daemon = daemon.clone();
-        std::thread::spawn(move || error(&daemon, "hostile_loop", json!([])))
+    let daemon = Arc::new(Daemon::start(&hostile("timeout_ms = 500\nmax_instances = 1")).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let looper = {
+        let (daemon, stop) = (daemon.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let (code, message) = error(&daemon, "hostile_loop", json!([]));
+                assert!(
+                    code == 503 || message.contains("500 ms time limit"),
+                    "{code} {message}"
+                );
+            }
+        })
     };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while module_state(&daemon, "hostile")["instances"] != 1 {
-        assert!(Instant::now() < deadline, "the looping call never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the busy instance never refused a call"
+        );
+        let reply = call(&daemon, "hostile_ok", json!([]));
+        if reply["result"] == "OK" {
+            continue;
+        }
+        break reply["error"].clone();
+    };
+    stop.store(true, Ordering::Relaxed);
+    looper.join().unwrap();
     assert_eq!(
-        error(&daemon, "hostile_ok", json!([])),
-        (
-            503,
-            "module 'hostile' is busy: all 1 instances are in use".into()
-        )
+        refused,
+        json!({"code": 503, "message": "module 'hostile' is busy: all 1 instances are in use"})
     );
-    let (_, looped) = looping.join().unwrap();
-    assert!(looped.contains("1000 ms time limit"), "{looped}");
     assert_serving(&daemon);
 }
 
