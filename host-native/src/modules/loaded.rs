@@ -21,6 +21,13 @@ use wasmtime::{Engine, Store, Trap};
 /// being kept idle, so that one large call does not pin its memory.
 pub const MAX_IDLE_MEMORY: usize = 8 << 20;
 
+/// A call slower than this puts its module on probation.
+pub const SLOW_CALL: Duration = Duration::from_millis(20);
+
+/// Quick calls a module on probation must make before it runs inline again; new modules
+/// start on probation.
+pub const PROBATION_CALLS: u32 = 256;
+
 /// The WIT package version this daemon provides.
 const PACKAGE: &str = "miwa:module/";
 const VERSION: &str = "@0.1.0";
@@ -77,6 +84,7 @@ pub struct LoadedModule {
     pre: ModulePre<ModuleStoreData>,
     idle: Mutex<Vec<Instance>>,
     busy: AtomicU32,
+    probation: AtomicU32,
     deadline_ticks: u64,
 }
 
@@ -196,6 +204,7 @@ impl LoadedModule {
             pre,
             idle: Mutex::new(Vec::new()),
             busy: AtomicU32::new(0),
+            probation: AtomicU32::new(PROBATION_CALLS),
             deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
         };
         let info = loading
@@ -354,6 +363,23 @@ impl LoadedModule {
             stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// Whether the module is new or was slow lately (see [`SLOW_CALL`]).
+    pub fn on_probation(&self) -> bool {
+        self.probation.load(Ordering::Relaxed) > 0
+    }
+
+    /// Records how long a call took: a slow one restarts the probation, a quick one
+    /// shortens it.
+    pub fn record_duration(&self, elapsed: Duration) {
+        if elapsed > SLOW_CALL {
+            self.probation.store(PROBATION_CALLS, Ordering::Relaxed);
+        } else if self.on_probation() {
+            let _at_zero_already = self
+                .probation
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
     }
 
     /// Instances alive (idle plus busy).

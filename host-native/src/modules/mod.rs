@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::Instant;
 
 /// The cache system behind the `cache` capability.
 pub const CACHE_SYSTEM: &str = "local";
@@ -379,12 +380,25 @@ impl Modules {
             .collect()
     }
 
-    /// Runs a module command.
+    /// Runs a module command. A module call may last until its deadline: on a worker of
+    /// the HTTP runtime, a module that is new or was recently slow runs with the worker's
+    /// other tasks moved to another thread meanwhile (`block_in_place`), so connections
+    /// queued behind it are not held up; a module with a record of quick calls runs inline,
+    /// like core commands, which is several times cheaper.
     pub fn call(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
         let module = self
             .module(module)
             .ok_or_else(|| MiError::new(404, format!("module '{module}' is not loaded")))?;
-        module.call(command, params)
+        let on_shared_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let started = Instant::now();
+        let outcome = if on_shared_worker && module.on_probation() {
+            tokio::task::block_in_place(|| module.call(command, params))
+        } else {
+            module.call(command, params)
+        };
+        module.record_duration(started.elapsed());
+        outcome
     }
 
     /// `module_list`: every declared module, and loaded ones no longer declared.
