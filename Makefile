@@ -4,15 +4,33 @@
 CARGO ?= cargo
 VENV := tests/.venv
 PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1
+WASM_BINDGEN_VERSION := 0.2.130
+PLAYGROUND := target/playground
 
-.PHONY: setup run test bench lint
+.PHONY: setup wasm-bindgen-cli playground run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
 	rustup target add wasm32-wasip2 wasm32-unknown-unknown
 
-## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888).
-run: setup
+## wasm-bindgen's command-line tool, at exactly the version of the wasm-bindgen crate.
+wasm-bindgen-cli:
+	@wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)" || \
+		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+## The browser playground: the core built for wasm32-unknown-unknown, its wasm-bindgen glue
+## and the page, in target/playground (served by the daemon at /playground/, or by any
+## static web server).
+playground: setup wasm-bindgen-cli
+	$(CARGO) build -p host-wasm-web --lib --target wasm32-unknown-unknown --profile web
+	rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)/pkg
+	wasm-bindgen --target web --no-typescript --out-dir $(PLAYGROUND)/pkg \
+		target/wasm32-unknown-unknown/web/host_wasm_web.wasm
+	cp host-wasm-web/www/* $(PLAYGROUND)/
+
+## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888, the
+## playground at http://127.0.0.1:8888/playground/).
+run: setup playground
 	$(CARGO) run --release -p host-native --bin miwa -- serve
 
 ## The real MI clients the end-to-end tests drive.
@@ -25,7 +43,7 @@ $(VENV)/bin/opensips-cli:
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
 
-test: setup $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(CARGO) build --release

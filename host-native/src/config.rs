@@ -232,6 +232,24 @@ pub struct HttpConfig {
     pub pretty_printing: bool,
     /// Worker threads serving HTTP (`workers`, default: the number of cores).
     pub workers: Option<usize>,
+    /// The built playground served at `/playground/` (`playground_dir`, default
+    /// `../playground` beside the binary, i.e. `target/playground`; empty string disables it).
+    pub playground_dir: Option<PathBuf>,
+}
+
+impl HttpConfig {
+    /// The playground directory to serve, if any.
+    pub fn playground_dir(&self) -> Option<PathBuf> {
+        match &self.playground_dir {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) => Some(dir.clone()),
+            None => std::env::current_exe()
+                .ok()?
+                .parent()?
+                .parent()
+                .map(|dir| dir.join("playground")),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -248,6 +266,7 @@ impl Default for HttpConfig {
             conn_timeout: 30,
             pretty_printing: false,
             workers: None,
+            playground_dir: None,
         }
     }
 }

@@ -356,6 +356,7 @@ async fn run(
             idle_timeout: (config.http.conn_timeout > 0)
                 .then(|| Duration::from_secs(config.http.conn_timeout)),
             pretty: config.http.pretty_printing,
+            playground_dir: config.http.playground_dir(),
         };
         state.set_status(
             "mi_http",

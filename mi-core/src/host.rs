@@ -166,6 +166,38 @@ pub enum EventParams {
     Named(Vec<(String, EventValue)>),
 }
 
+/// The JSON-RPC notification subscribers receive.
+pub fn notification(event: &str, params: &EventParams) -> String {
+    use crate::json::{self, Value};
+    let mut members = vec![
+        ("jsonrpc", Value::str("2.0")),
+        ("method", Value::str(event)),
+    ];
+    match params {
+        EventParams::None => {}
+        EventParams::Unnamed(items) => members.push((
+            "params",
+            Value::Array(items.iter().cloned().map(Value::String).collect()),
+        )),
+        EventParams::Named(pairs) => members.push((
+            "params",
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            EventValue::Int(n) => Value::num(*n),
+                            EventValue::Text(t) => Value::str(t.clone()),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+        )),
+    }
+    json::to_compact(&json::object(members))
+}
+
 /// The value of a named event parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventValue {

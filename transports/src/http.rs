@@ -47,7 +47,12 @@ pub struct HttpSettings {
     pub max_xml_depth: usize,
     /// Deepest JSON nesting accepted in the HTML interface's `arg`.
     pub max_json_depth: u32,
+    /// The built playground served at `/playground/` (`None` disables the route).
+    pub playground_dir: Option<std::path::PathBuf>,
 }
+
+/// Where the playground is served.
+pub const PLAYGROUND_ROOT: &str = "playground";
 
 const JSON: &str = "application/json";
 const XML: &str = "text/xml; charset=utf-8";
@@ -176,6 +181,13 @@ async fn serve_request(
         return Ok(response);
     }
     let path = request.uri().path();
+    if let Some(dir) = settings
+        .playground_dir
+        .as_deref()
+        .filter(|_| under_root(path, PLAYGROUND_ROOT))
+    {
+        return Ok(playground(path, dir).await);
+    }
     if let Some(root) = settings
         .html_root
         .as_deref()
@@ -206,6 +218,26 @@ async fn serve_request(
         Handler::JsonRpc => json_rpc(&body, &settings, dispatcher.as_ref()),
         Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, dispatcher.as_ref()),
     })
+}
+
+/// A playground file; `/playground` itself redirects to `/playground/` so that the page's
+/// relative links resolve.
+async fn playground(path: &str, dir: &std::path::Path) -> Response<Full<Bytes>> {
+    let rest = &path[PLAYGROUND_ROOT.len() + 1..];
+    let Some(name) = rest.strip_prefix('/') else {
+        let mut response = respond(StatusCode::MOVED_PERMANENTLY, HTML, Bytes::new());
+        response.headers_mut().insert(
+            hyper::header::LOCATION,
+            HeaderValue::from_static("/playground/"),
+        );
+        return response;
+    };
+    let file = crate::playground::serve(dir, name).await;
+    respond(
+        StatusCode::from_u16(file.status).unwrap_or(StatusCode::NOT_FOUND),
+        file.content_type,
+        file.body,
+    )
 }
 
 /// The raw body of a POST, or the status refusing it (405 not a POST, 415 unsupported

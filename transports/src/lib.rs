@@ -6,6 +6,7 @@ pub mod datagram;
 pub mod fifo;
 pub mod html;
 pub mod http;
+pub mod playground;
 pub mod xmlrpc;
 
 /// What a transport must send back for one JSON-RPC request.

@@ -4,9 +4,8 @@
 
 use super::processes::ProcessTable;
 use mi_core::host::{
-    EventParams, EventSubscribers, EventValue, RaiseError, SubscribeError, Subscriber,
+    notification, EventParams, EventSubscribers, RaiseError, SubscribeError, Subscriber,
 };
-use mi_core::json::{self, Value};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -196,37 +195,6 @@ impl Events {
     }
 }
 
-/// The JSON-RPC notification subscribers receive.
-pub fn notification(event: &str, params: &EventParams) -> String {
-    let mut members = vec![
-        ("jsonrpc", Value::str("2.0")),
-        ("method", Value::str(event)),
-    ];
-    match params {
-        EventParams::None => {}
-        EventParams::Unnamed(items) => members.push((
-            "params",
-            Value::Array(items.iter().cloned().map(Value::String).collect()),
-        )),
-        EventParams::Named(pairs) => members.push((
-            "params",
-            Value::Object(
-                pairs
-                    .iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            EventValue::Int(n) => Value::num(*n),
-                            EventValue::Text(t) => Value::str(t.clone()),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
-        )),
-    }
-    json::to_compact(&json::object(members))
-}
-
 fn deliver(receiver: Receiver<(Target, Vec<u8>)>) {
     let udp = UdpSocket::bind(("0.0.0.0", 0)).ok();
     let unix = UnixDatagram::unbound().ok();
@@ -244,6 +212,7 @@ fn deliver(receiver: Receiver<(Target, Vec<u8>)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mi_core::host::EventValue;
 
     #[test]
     fn socket_syntax() {

@@ -1,0 +1,324 @@
+// The miwa playground: the MI core compiled for the browser, on a simulated node.
+import init, { Playground } from "./pkg/host_wasm_web.js";
+import { equivalents } from "./equivalents.js";
+import { LESSONS } from "./lessons.js";
+
+const $ = (id) => document.getElementById(id);
+const HISTORY_KEY = "miwa-playground-history";
+const HISTORY_LIMIT = 50;
+
+const page = {
+  pg: null,
+  commands: [],
+  selected: null,
+  recipe: 0,
+  calls: [],
+  lesson: 0,
+  progress: [],
+  nextId: 1,
+};
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function seedFromUrl() {
+  const seed = Number(new URLSearchParams(location.search).get("seed"));
+  return Number.isInteger(seed) && seed >= 0 ? seed : 1;
+}
+
+function startNode() {
+  const seed = Number($("seed").value) || 0;
+  page.pg = new Playground(seed, Math.floor(Date.now() / 1000));
+  $("stopped").hidden = true;
+  $("journal").replaceChildren();
+  updateClock();
+}
+
+function updateClock() {
+  $("clock").textContent = new Date(page.pg.now() * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
+function drainJournal() {
+  const entries = JSON.parse(page.pg.journal());
+  for (const entry of entries) {
+    const text = entry.kind === "event" ? `→ ${entry.socket}  ${entry.text}` : entry.text;
+    $("journal").prepend(el("li", { class: entry.kind }, text));
+  }
+  if (page.pg.stopped()) $("stopped").hidden = false;
+}
+
+// ---- command list --------------------------------------------------------------------
+
+function renderCommands() {
+  const filter = $("filter").value.trim().toLowerCase();
+  const groups = new Map();
+  for (const command of page.commands) {
+    if (filter && !command.name.includes(filter) && !command.module.includes(filter)) continue;
+    if (!groups.has(command.module)) groups.set(command.module, []);
+    groups.get(command.module).push(command);
+  }
+  const list = $("command-list");
+  list.replaceChildren();
+  for (const [module, commands] of groups) {
+    const items = commands.map((c) =>
+      el("li", {}, el("button", {
+        type: "button", class: "command", "data-command": c.name,
+        "aria-current": page.selected === c ? "true" : "false",
+        onclick: () => selectCommand(c),
+      }, c.name)));
+    list.append(el("details", { open: "" }, el("summary", {}, module), el("ul", {}, ...items)));
+  }
+}
+
+// ---- the call form -------------------------------------------------------------------
+
+function valueOf(text) {
+  const trimmed = text.trim();
+  if (/^-?\d+$/.test(trimmed)) return Number(trimmed);
+  if (/^[\[{]/.test(trimmed)) {
+    try { return JSON.parse(trimmed); } catch { /* kept as text */ }
+  }
+  return text;
+}
+
+function formRequest() {
+  const command = page.selected;
+  const names = command.recipes[page.recipe] || [];
+  const request = { jsonrpc: "2.0", method: command.name, id: page.nextId };
+  if (names.length) {
+    request.params = {};
+    for (const name of names) request.params[name] = valueOf($(`field-${name}`).value);
+  }
+  return request;
+}
+
+function syncRaw() {
+  if (!page.selected) return;
+  $("raw").value = JSON.stringify(formRequest());
+  renderEquivalents();
+}
+
+function renderRecipe() {
+  const command = page.selected;
+  const names = command.recipes[page.recipe] || [];
+  const fields = names.map((name) =>
+    el("p", {},
+      el("label", { for: `field-${name}` }, name),
+      el("input", { id: `field-${name}`, name, type: "text", autocomplete: "off", "aria-describedby": "value-hint", oninput: syncRaw })));
+  $("fields").replaceChildren(...fields);
+  if (!names.length) $("fields").append(el("p", {}, "This recipe takes no parameters."));
+  syncRaw();
+}
+
+function selectCommand(command) {
+  page.selected = command;
+  page.recipe = 0;
+  $("command-name").textContent = command.name;
+  $("command-help").textContent = `${command.help || "No help text."} (exported by ${command.module}${command.named_only ? "; named parameters only" : ""})`;
+  const radios = command.recipes.map((names, i) =>
+    el("label", { class: "recipe" },
+      el("input", { type: "radio", name: "recipe", value: String(i), ...(i === 0 ? { checked: "" } : {}),
+        onchange: () => { page.recipe = i; renderRecipe(); } }),
+      names.length ? names.join(", ") : "(no parameters)"));
+  $("recipes").replaceChildren(el("legend", {}, "Recipe (parameter set)"), ...radios);
+  renderRecipe();
+  renderCommands();
+}
+
+// ---- running a call ------------------------------------------------------------------
+
+function pretty(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+function run(requestText) {
+  const outcome = JSON.parse(page.pg.handle(requestText));
+  let replyText = "";
+  if (outcome.kind === "text" || outcome.kind === "parse_error") {
+    replyText = outcome.text;
+    $("reply").textContent = pretty(outcome.text);
+  } else if (outcome.kind === "nothing") {
+    $("reply").textContent = "(no reply: the request is a notification, it has no \"id\")";
+  } else {
+    $("reply").textContent = "(no JSON-RPC reply: the \"id\" cannot be echoed, so each transport answers its own failure: HTTP 500, FIFO \"failed to print response\", datagram \"500 Internal error\")";
+  }
+  $("explanation").textContent = replyText ? page.pg.explain(requestText, replyText) : "";
+  page.nextId += 1;
+  let parsed = null;
+  try { parsed = JSON.parse(requestText); } catch { /* shown as a parse error */ }
+  let reply = null;
+  try { reply = JSON.parse(replyText); } catch { /* none */ }
+  const call = { method: parsed && parsed.method, params: parsed && parsed.params, reply };
+  page.calls.push(call);
+  remember(requestText);
+  checkLesson(call);
+  renderEquivalents();
+  drainJournal();
+}
+
+// ---- equivalents ---------------------------------------------------------------------
+
+async function copy(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch {
+    button.textContent = "Select and copy";
+  }
+  setTimeout(() => { button.textContent = "Copy"; }, 1500);
+}
+
+function renderEquivalents() {
+  const list = $("equivalents");
+  list.replaceChildren();
+  let request;
+  try { request = JSON.parse($("raw").value); } catch {
+    list.append(el("li", {}, "The request is not JSON yet: fix it to see it on every transport."));
+    return;
+  }
+  if (Array.isArray(request) || typeof request !== "object" || request === null) {
+    list.append(el("li", {}, "Batches and non-object requests: send the same text with curl, the FIFO or a datagram."));
+    return;
+  }
+  const command = page.commands.find((c) => c.name === request.method);
+  for (const form of equivalents(request, JSON.stringify(request), command && command.module)) {
+    const item = el("li", { class: "equivalent", "data-label": form.label }, el("h3", {}, form.label));
+    if (form.text) {
+      const button = el("button", { type: "button", class: "copy" }, "Copy");
+      button.addEventListener("click", () => copy(form.text, button));
+      item.append(el("pre", {}, el("code", {}, form.text)), button);
+    } else {
+      item.append(el("p", { class: "note" }, form.note));
+    }
+    list.append(item);
+  }
+}
+
+// ---- history and sharing ---------------------------------------------------------------
+
+function savedCalls() {
+  try { return JSON.parse(localStorage.getItem(HISTORY_KEY)) || []; } catch { return []; }
+}
+
+function remember(requestText) {
+  const list = [requestText, ...savedCalls().filter((r) => r !== requestText)].slice(0, HISTORY_LIMIT);
+  try { localStorage.setItem(HISTORY_KEY, JSON.stringify(list)); } catch { /* storage full or off */ }
+  renderHistory();
+}
+
+function renderHistory() {
+  const items = savedCalls().map((text) =>
+    el("li", {}, el("button", { type: "button", class: "history-item", onclick: () => loadRaw(text) }, text)));
+  $("history").replaceChildren(...items);
+}
+
+function loadRaw(text) {
+  showTab("raw");
+  $("raw").value = text;
+  renderEquivalents();
+}
+
+function shareUrl() {
+  const url = new URL(location.href);
+  url.hash = "call=" + encodeURIComponent($("raw").value);
+  return url.toString();
+}
+
+// ---- lessons ---------------------------------------------------------------------------
+
+function renderLesson() {
+  const lesson = LESSONS[page.lesson];
+  const steps = lesson.steps.map((step, i) => {
+    const done = page.progress[i];
+    return el("li", { class: done ? "done" : "", "aria-label": `${done ? "Done: " : ""}${step.text}` },
+      (done ? "✓ " : "") + step.text);
+  });
+  $("lesson-steps").replaceChildren(...steps);
+  const finished = page.progress.length === lesson.steps.length && page.progress.every(Boolean);
+  $("lesson-status").textContent = finished ? `Lesson complete: ${lesson.title}.` : "";
+}
+
+function checkLesson(call) {
+  const lesson = LESSONS[page.lesson];
+  const next = page.progress.findIndex((done) => !done);
+  const index = next === -1 ? page.progress.length : next;
+  const step = lesson.steps[index];
+  if (step && call.method && step.check(call, page.calls)) page.progress[index] = true;
+  renderLesson();
+}
+
+function pickLesson(index) {
+  page.lesson = index;
+  page.progress = LESSONS[index].steps.map(() => false);
+  renderLesson();
+}
+
+// ---- tabs ------------------------------------------------------------------------------
+
+function showTab(which) {
+  for (const name of ["form", "raw"]) {
+    const selected = name === which;
+    $(`tab-${name}`).setAttribute("aria-selected", String(selected));
+    $(`tab-${name}`).tabIndex = selected ? 0 : -1;
+    $(`panel-${name}`).hidden = !selected;
+  }
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+async function main() {
+  await init();
+  $("seed").value = String(seedFromUrl());
+  startNode();
+  page.commands = JSON.parse(page.pg.commands());
+  renderCommands();
+  $("filter").addEventListener("input", renderCommands);
+  $("panel-form").addEventListener("submit", (e) => { e.preventDefault(); if (page.selected) { syncRaw(); run($("raw").value); } });
+  $("panel-raw").addEventListener("submit", (e) => { e.preventDefault(); run($("raw").value); });
+  $("raw").addEventListener("input", renderEquivalents);
+  $("tab-form").addEventListener("click", () => showTab("form"));
+  $("tab-raw").addEventListener("click", () => showTab("raw"));
+  for (const tab of ["form", "raw"]) {
+    $(`tab-${tab}`).addEventListener("keydown", (e) => {
+      if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+        const other = tab === "form" ? "raw" : "form";
+        showTab(other);
+        $(`tab-${other}`).focus();
+      }
+    });
+  }
+  $("advance").addEventListener("click", () => { page.pg.advance(60); updateClock(); });
+  $("reset").addEventListener("click", startNode);
+  $("share").addEventListener("click", (e) => {
+    const url = shareUrl();
+    window.history.replaceState(null, "", url);
+    copy(url, e.currentTarget);
+  });
+  $("lesson-pick").replaceChildren(...LESSONS.map((l, i) => el("option", { value: String(i) }, l.title)));
+  $("lesson-pick").addEventListener("change", (e) => pickLesson(Number(e.target.value)));
+  pickLesson(0);
+  renderHistory();
+  setInterval(() => { page.pg.advance(1); updateClock(); drainJournal(); }, 1000);
+  selectCommand(page.commands.find((c) => c.name === "ps") || page.commands[0]);
+  const shared = new URLSearchParams(location.hash.slice(1)).get("call");
+  if (shared) {
+    loadRaw(shared);
+    run(shared);
+  }
+  // For scripting the simulated node from the console (and for the tests).
+  window.miwa = { handle: (text) => page.pg.handle(text), commands: () => page.pg.commands() };
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => {
+  $("load-error").hidden = false;
+  $("load-error").textContent = `The playground could not start: ${error}`;
+});
