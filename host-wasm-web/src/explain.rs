@@ -37,7 +37,9 @@ fn invalid_request(request: &Value) -> String {
         }
     }
     match request.get_ci("method") {
-        None => return "Rule: a request must name its command in \"method\". This one has none.".into(),
+        None => {
+            return "Rule: a request must name its command in \"method\". This one has none.".into()
+        }
         Some(Value::String(_)) => {}
         Some(other) => {
             return format!(
@@ -172,9 +174,7 @@ pub fn explain(registry: &Registry, request: &str, reply: &str) -> String {
         (Value::Array(requests), Value::Array(replies)) => {
             let requests: Vec<&Value> = requests
                 .iter()
-                .filter(|r| {
-                    !matches!(r, Value::Object(_)) || r.get_ci("id").is_some()
-                })
+                .filter(|r| !matches!(r, Value::Object(_)) || r.get_ci("id").is_some())
                 .collect();
             replies
                 .iter()

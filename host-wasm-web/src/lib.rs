@@ -155,9 +155,18 @@ mod tests {
             &pg,
             r#"{"jsonrpc":"2.0","method":"log_level","params":{"level":1,"pid":2103},"id":1}"#,
         );
-        assert!(json::to_compact(&set).contains(r#""result":{"Log level":1}"#), "{set:?}");
-        let ps = json::to_compact(&reply(&pg, r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#));
-        assert!(ps.contains(r#"{"PID":2103,"Log level":1,"Type":"HTTPD 127.0.0.1:8888"}"#), "{ps}");
+        assert!(
+            json::to_compact(&set).contains(r#""result":{"Log level":1}"#),
+            "{set:?}"
+        );
+        let ps = json::to_compact(&reply(
+            &pg,
+            r#"{"jsonrpc":"2.0","method":"log_level","id":1}"#,
+        ));
+        assert!(
+            ps.contains(r#"{"PID":2103,"Log level":1,"Type":"HTTPD 127.0.0.1:8888"}"#),
+            "{ps}"
+        );
     }
 
     #[test]
@@ -175,8 +184,10 @@ mod tests {
         assert!(explain(r#"{"jsonrpc":"2.0","method":"ps","id":1"#).starts_with("-32700"));
         assert!(explain(r#"{"jsonrpc":"1.0","method":"ps","id":1}"#)
             .contains("\"jsonrpc\" must be exactly the string \"2.0\""));
-        assert!(explain(r#"{"jsonrpc":"2.0","method":"ps","params":5,"id":1}"#)
-            .contains("\"params\" must be an array"));
+        assert!(
+            explain(r#"{"jsonrpc":"2.0","method":"ps","params":5,"id":1}"#)
+                .contains("\"params\" must be an array")
+        );
         assert!(explain(r#"{"jsonrpc":"2.0","method":"pss","id":1}"#).contains("'pss'"));
         let recipes = explain(r#"{"jsonrpc":"2.0","method":"log_level","params":[1,2,3],"id":1}"#);
         assert!(
@@ -200,7 +211,10 @@ mod tests {
         );
         reply(&pg, r#"{"jsonrpc":"2.0","method":"kill","id":1}"#);
         let journal = pg.journal();
-        assert!(journal.contains(r#""socket":"udp:127.0.0.1:9999""#), "{journal}");
+        assert!(
+            journal.contains(r#""socket":"udp:127.0.0.1:9999""#),
+            "{journal}"
+        );
         assert!(journal.contains("simulated node stopped"), "{journal}");
         assert!(pg.stopped());
         assert_eq!(pg.journal(), "[]");

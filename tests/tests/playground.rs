@@ -37,7 +37,10 @@ fn node(script: &str, args: &[String]) {
 #[test]
 fn the_playground_fits_its_size_budget() {
     let dir = built();
-    let mut files = vec![dir.join("pkg/host_wasm_web_bg.wasm"), dir.join("pkg/host_wasm_web.js")];
+    let mut files = vec![
+        dir.join("pkg/host_wasm_web_bg.wasm"),
+        dir.join("pkg/host_wasm_web.js"),
+    ];
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
@@ -52,8 +55,14 @@ fn the_playground_fits_its_size_budget() {
             output.stdout.len() as u64
         })
         .sum();
-    println!("playground: {} files, {compressed} bytes gzip-compressed", files.len());
-    assert!(compressed <= BUDGET, "{compressed} bytes is over the {BUDGET}-byte budget");
+    println!(
+        "playground: {} files, {compressed} bytes gzip-compressed",
+        files.len()
+    );
+    assert!(
+        compressed <= BUDGET,
+        "{compressed} bytes is over the {BUDGET}-byte budget"
+    );
 }
 
 #[test]
@@ -68,17 +77,24 @@ fn the_playground_runs_in_chromium_like_the_daemon() {
     let shots = workspace().join("tests/artifacts");
     node(
         "playground.mjs",
-        &[format!("http://{}", daemon.http), shots.display().to_string()],
+        &[
+            format!("http://{}", daemon.http),
+            shots.display().to_string(),
+        ],
     );
     for shot in ["ps", "log_level", "parse-error", "lesson", "phone"] {
-        assert!(shots.join(format!("playground-{shot}.png")).is_file(), "{shot}");
+        assert!(
+            shots.join(format!("playground-{shot}.png")).is_file(),
+            "{shot}"
+        );
     }
 }
 
 #[test]
 fn the_playground_route_redirects_refuses_and_explains() {
     let empty = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&format!("playground_dir = \"{}\"", empty.path().display())).unwrap();
+    let daemon =
+        Daemon::start(&format!("playground_dir = \"{}\"", empty.path().display())).unwrap();
     let get = |path: &str| {
         let raw = exchange(
             daemon.http,
@@ -86,7 +102,10 @@ fn the_playground_route_redirects_refuses_and_explains() {
             Duration::from_millis(500),
         )
         .unwrap();
-        parse_responses(&raw).into_iter().next().expect("a response")
+        parse_responses(&raw)
+            .into_iter()
+            .next()
+            .expect("a response")
     };
     let redirect = get("/playground");
     assert_eq!(redirect.status, 301);
@@ -94,11 +113,23 @@ fn the_playground_route_redirects_refuses_and_explains() {
     let missing = get("/playground/");
     assert_eq!(missing.status, 404);
     assert!(String::from_utf8_lossy(&missing.body).contains("make playground"));
-    std::fs::write(empty.path().join("index.html"), "<!DOCTYPE html><title>t</title>").unwrap();
+    std::fs::write(
+        empty.path().join("index.html"),
+        "<!DOCTYPE html><title>t</title>",
+    )
+    .unwrap();
     let index = get("/playground/");
     assert_eq!(index.status, 200);
-    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
-    for hostile in ["/playground/..%2fCargo.toml", "/playground/../Cargo.toml", "/playground/.hidden", "/playground/a/b/c"] {
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    for hostile in [
+        "/playground/..%2fCargo.toml",
+        "/playground/../Cargo.toml",
+        "/playground/.hidden",
+        "/playground/a/b/c",
+    ] {
         assert_eq!(get(hostile).status, 404, "{hostile}");
     }
     let off = Daemon::start("playground_dir = \"\"").unwrap();

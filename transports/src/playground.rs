@@ -85,7 +85,15 @@ mod tests {
         for good in ["index.html", "pkg/host_wasm_web_bg.wasm", "playground.js"] {
             assert!(safe(good), "{good}");
         }
-        for bad in ["../etc/passwd", "pkg/../../x", ".git/config", "a/b/c", "/abs", "x//y", "a b"] {
+        for bad in [
+            "../etc/passwd",
+            "pkg/../../x",
+            ".git/config",
+            "a/b/c",
+            "/abs",
+            "x//y",
+            "a b",
+        ] {
             assert!(!safe(bad), "{bad}");
         }
         assert_eq!(content_type("x.wasm"), "application/wasm");

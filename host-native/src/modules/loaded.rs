@@ -376,9 +376,9 @@ impl LoadedModule {
         if elapsed > SLOW_CALL {
             self.probation.store(PROBATION_CALLS, Ordering::Relaxed);
         } else if self.on_probation() {
-            let _at_zero_already = self
-                .probation
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            let _at_zero_already =
+                self.probation
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
     }
 

@@ -137,7 +137,12 @@ fn statistics() -> Vec<SimStatistic> {
         level("load", "load", 0, 35),
         level("load", "load1m", 5, 25),
         level("load", "load10m", 8, 18),
-        level("load", "processes_number", PROCESSES.len() as u64, PROCESSES.len() as u64),
+        level(
+            "load",
+            "processes_number",
+            PROCESSES.len() as u64,
+            PROCESSES.len() as u64,
+        ),
         counter("tm", "received_replies", 15, 55),
         counter("tm", "relayed_replies", 10, 40),
         counter("tm", "UAS_transactions", 20, 60),
@@ -179,7 +184,12 @@ impl Simulation {
             group("core", vec![identifier("main", 1, "running", started)]),
             group(
                 "mi_http",
-                vec![identifier("main", 1, "serving http://127.0.0.1:8888/mi", started)],
+                vec![identifier(
+                    "main",
+                    1,
+                    "serving http://127.0.0.1:8888/mi",
+                    started,
+                )],
             ),
             group(
                 "mi_fifo",
@@ -197,7 +207,11 @@ impl Simulation {
                 now: started,
                 processes,
                 xlog_level: 3,
-                consumers: vec![("stderror", consumer), ("syslog", consumer), ("event", consumer)],
+                consumers: vec![
+                    ("stderror", consumer),
+                    ("syslog", consumer),
+                    ("event", consumer),
+                ],
                 statistics: statistics(),
                 cache: BTreeMap::new(),
                 subscriptions: Vec::new(),
@@ -447,7 +461,9 @@ impl Host for Simulation {
             return Err(CacheError::Full);
         }
         let until = (expire > 0).then(|| now + i64::from(expire));
-        state.cache.insert(key.to_string(), (value.to_string(), until));
+        state
+            .cache
+            .insert(key.to_string(), (value.to_string(), until));
         Ok(())
     }
 
@@ -603,7 +619,10 @@ mod tests {
         sim.advance(10);
         let after = sim.statistics();
         let value = |list: &[Statistic], name: &str| {
-            list.iter().find(|s| s.name == name).map(|s| s.value).unwrap()
+            list.iter()
+                .find(|s| s.name == name)
+                .map(|s| s.value)
+                .unwrap()
         };
         assert!(value(&after, "rcv_requests") >= value(&before, "rcv_requests") + 200);
         assert_eq!(value(&after, "timestamp"), 10);
@@ -617,9 +636,15 @@ mod tests {
         assert_eq!(sim.cache_fetch("local", "k"), Ok(Some("v".into())));
         sim.advance(5);
         assert_eq!(sim.cache_fetch("local", "k"), Ok(None));
-        assert_eq!(sim.cache_fetch("redis", "k"), Err(CacheError::UnknownSystem));
+        assert_eq!(
+            sim.cache_fetch("redis", "k"),
+            Err(CacheError::UnknownSystem)
+        );
         let big = "x".repeat(CACHE_LIMIT);
-        assert_eq!(sim.cache_store("local", "b", &big, 0), Err(CacheError::Full));
+        assert_eq!(
+            sim.cache_store("local", "b", &big, 0),
+            Err(CacheError::Full)
+        );
     }
 
     #[test]
