@@ -74,7 +74,9 @@ function renderCommands() {
         "aria-current": page.selected === c ? "true" : "false",
         onclick: () => selectCommand(c),
       }, c.name)));
-    list.append(el("details", { open: "" }, el("summary", {}, module), el("ul", {}, ...items)));
+    const narrow = window.matchMedia("(max-width: 44rem)").matches;
+    const open = !narrow || filter || (page.selected && page.selected.module === module);
+    list.append(el("details", open ? { open: "" } : {}, el("summary", {}, module), el("ul", {}, ...items)));
   }
 }
 
