@@ -429,6 +429,9 @@ pub struct CacheConfig {
     pub systems: Vec<String>,
     /// Total size limit of keys plus values, bytes (`max_bytes`, default 64 MiB).
     pub max_bytes: usize,
+    /// A file the cache is saved to at shutdown and restored from at start (`snapshot`,
+    /// default empty: no snapshot).
+    pub snapshot: PathBuf,
 }
 
 impl Default for CacheConfig {
@@ -436,6 +439,7 @@ impl Default for CacheConfig {
         CacheConfig {
             systems: vec!["local".into()],
             max_bytes: 64 << 20,
+            snapshot: PathBuf::new(),
         }
     }
 }
@@ -447,11 +451,48 @@ pub struct EventsConfig {
     /// An MI command slower than this raises `E_CORE_THRESHOLD`, milliseconds
     /// (`threshold_ms`, default 1000; 0 = never).
     pub threshold_ms: u64,
+    /// Events queued per subscriber before new ones are dropped (`queue_depth`, default
+    /// 16384).
+    pub queue_depth: usize,
+    /// Delivery attempts per event before it is dropped (`attempts`, default 3).
+    pub attempts: u32,
+    /// Connect and write timeout of `tcp:` and `unix:` deliveries, milliseconds
+    /// (`io_timeout_ms`, default 1000).
+    pub io_timeout_ms: u64,
+    /// Longest pause between delivery retries, milliseconds (`max_backoff_ms`, default 5000).
+    pub max_backoff_ms: u64,
+    /// The directory `flatstore:` subscribers may write files in (`flatstore_dir`, default
+    /// empty: flatstore off).
+    pub flatstore_dir: PathBuf,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        EventsConfig { threshold_ms: 1000 }
+        EventsConfig {
+            threshold_ms: 1000,
+            queue_depth: 16384,
+            attempts: 3,
+            io_timeout_ms: 1000,
+            max_backoff_ms: 5000,
+            flatstore_dir: PathBuf::new(),
+        }
+    }
+}
+
+impl EventsConfig {
+    /// The delivery settings.
+    pub fn delivery(&self) -> crate::state::events::DeliverySettings {
+        crate::state::events::DeliverySettings {
+            queue_depth: self.queue_depth,
+            attempts: self.attempts,
+            io_timeout: Duration::from_millis(self.io_timeout_ms),
+            max_backoff: Duration::from_millis(self.max_backoff_ms),
+        }
+    }
+
+    /// The flatstore directory, if flatstore is on.
+    pub fn flatstore_dir(&self) -> Option<PathBuf> {
+        (!self.flatstore_dir.as_os_str().is_empty()).then(|| self.flatstore_dir.clone())
     }
 }
 
@@ -600,6 +641,19 @@ impl Config {
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");
         }
+        if self.events.queue_depth == 0 {
+            return invalid("events.queue_depth", "must be at least 1");
+        }
+        if self.events.attempts == 0 {
+            return invalid("events.attempts", "must be at least 1");
+        }
+        if self.events.io_timeout_ms == 0 || self.events.max_backoff_ms == 0 {
+            return invalid("events.*_ms", "timeouts must be at least 1 ms");
+        }
+        let flatstore = &self.events.flatstore_dir;
+        if !flatstore.as_os_str().is_empty() && !flatstore.is_absolute() {
+            return invalid("events.flatstore_dir", "must be an absolute path");
+        }
         for (name, module) in &self.modules {
             if !valid_name(name) {
                 return invalid(
@@ -668,7 +722,10 @@ mod tests {
             format!("{:?}", defaults.cache)
         );
         assert_eq!(example.log.level, defaults.log.level);
-        assert_eq!(example.events.threshold_ms, defaults.events.threshold_ms);
+        assert_eq!(
+            format!("{:?}", example.events),
+            format!("{:?}", defaults.events)
+        );
         assert_eq!(
             format!("{:?}", example.datagram),
             format!("{:?}", defaults.datagram)

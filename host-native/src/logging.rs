@@ -1,10 +1,11 @@
 //! Logging with `tracing`, filtered per process by the OpenSIPS log levels that `log_level`
 //! changes at run time.
 
-use crate::state::{processes, tracing_level};
+use crate::state::events::on_delivery_thread;
+use crate::state::{processes, tracing_level, HostState};
 use mi_core::host::LogConsumer;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tracing_subscriber::filter::dynamic_filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -62,10 +63,10 @@ impl LogConsumers {
             .is_some()
     }
 
-    /// Whether standard error takes a line of OpenSIPS level `level`.
-    fn stderr_takes(&self, level: i32) -> bool {
-        self.muted[0].load(Ordering::Relaxed) == 0
-            && level <= self.filters[0].load(Ordering::Relaxed)
+    /// Whether consumer `index` takes a line of OpenSIPS level `level`.
+    fn takes(&self, index: usize, level: i32) -> bool {
+        self.muted[index].load(Ordering::Relaxed) == 0
+            && level <= self.filters[index].load(Ordering::Relaxed)
     }
 }
 
@@ -80,22 +81,86 @@ fn opensips_level(level: &tracing::Level) -> i32 {
     }
 }
 
-/// Installs the global subscriber: standard error, each event checked (at every event, never
-/// cached per call site, since levels change at run time) against the level of
-/// the process (thread) emitting it (the global level for unregistered threads) and the
-/// `stderror` consumer's filter and mute state.
-pub fn init(global_level: Arc<AtomicI32>, consumers: Arc<LogConsumers>) {
-    let filter = dynamic_filter_fn(move |meta, _| {
-        let level = processes::current()
-            .map(|p| p.log_level.load(Ordering::Relaxed))
-            .unwrap_or_else(|| global_level.load(Ordering::Relaxed));
-        tracing_level(level).is_some_and(|max| *meta.level() <= max)
-            && consumers.stderr_takes(opensips_level(meta.level()))
-    });
+thread_local! {
+    /// Set while a log line is being raised as `E_CORE_LOG`, so raising cannot recurse.
+    static RAISING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The message text of a log line.
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            self.0.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+}
+
+/// The `event` log consumer: lines it takes are raised as `E_CORE_LOG`.
+struct EventConsumer {
+    state: Weak<HostState>,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for EventConsumer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if RAISING.get() || on_delivery_thread() {
+            return;
+        }
+        let Some(state) = self.state.upgrade() else {
+            return;
+        };
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        RAISING.set(true);
+        state.raise_log(opensips_level(event.metadata().level()), &message.0);
+        RAISING.set(false);
+    }
+}
+
+/// Whether a line at `meta`'s level passes the emitting process's log level (the global
+/// level for unregistered threads) and consumer `index`'s filter and mute state. Checked at
+/// every line, never cached per call site, since levels change at run time.
+fn passes(
+    meta: &tracing::Metadata<'_>,
+    global_level: &AtomicI32,
+    consumers: &LogConsumers,
+    index: usize,
+) -> bool {
+    let level = processes::current()
+        .map(|p| p.log_level.load(Ordering::Relaxed))
+        .unwrap_or_else(|| global_level.load(Ordering::Relaxed));
+    tracing_level(level).is_some_and(|max| *meta.level() <= max)
+        && consumers.takes(index, opensips_level(meta.level()))
+}
+
+/// Installs the global subscriber: standard error (the `stderror` consumer) and `E_CORE_LOG`
+/// (the `event` consumer), each line checked against the process's log level and the
+/// consumer's filter and mute state.
+pub fn init(global_level: Arc<AtomicI32>, consumers: Arc<LogConsumers>, state: Weak<HostState>) {
+    let (level, stderr_consumers) = (global_level.clone(), consumers.clone());
+    let stderr_filter =
+        dynamic_filter_fn(move |meta, _| passes(meta, &level, &stderr_consumers, 0));
+    let event_filter = dynamic_filter_fn(move |meta, _| passes(meta, &global_level, &consumers, 2));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let layer = tracing_subscriber::fmt::layer()
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .with_filter(filter);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+        .with_filter(stderr_filter);
+    let events = EventConsumer { state }.with_filter(event_filter);
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(events)
+        .try_init();
 }

@@ -209,8 +209,16 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     };
     let state =
         HostState::start(&config, std::env::args().collect()).context("starting host services")?;
-    logging::init(state.processes.global_level(), state.consumers.clone());
+    logging::init(
+        state.processes.global_level(),
+        state.consumers.clone(),
+        Arc::downgrade(&state),
+    );
 
+    let snapshot = Some(config.cache.snapshot.clone()).filter(|p| !p.as_os_str().is_empty());
+    if let Some(path) = &snapshot {
+        state.restore_cache(path);
+    }
     let (executor, modules) = if native_core_baseline {
         tracing::warn!("running the core natively (benchmark baseline): no sandbox, no modules");
         (Executor::NativeBaseline(mi_core::Core::default()), None)
@@ -244,7 +252,11 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         .on_thread_stop(move || stop_state.processes.unregister_current())
         .enable_all()
         .build()?;
-    tokio.block_on(run(config, state, dispatcher, modules))
+    let outcome = tokio.block_on(run(config, state.clone(), dispatcher, modules));
+    if let Some(path) = &snapshot {
+        state.save_cache(path);
+    }
+    outcome
 }
 
 /// Binds the datagram sockets and starts their workers; `None` when none is configured.

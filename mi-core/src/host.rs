@@ -368,3 +368,28 @@ pub trait Host {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_format() {
+        let named = EventParams::Named(vec![
+            ("ip".into(), EventValue::Text("10.0.0.1".into())),
+            ("port".into(), EventValue::Int(5060)),
+        ]);
+        assert_eq!(
+            notification("E_MY", &named),
+            r#"{"jsonrpc":"2.0","method":"E_MY","params":{"ip":"10.0.0.1","port":5060}}"#
+        );
+        assert_eq!(
+            notification("E_MY", &EventParams::None),
+            r#"{"jsonrpc":"2.0","method":"E_MY"}"#
+        );
+        assert_eq!(
+            notification("E_MY", &EventParams::Unnamed(vec!["a".into(), "5".into()])),
+            r#"{"jsonrpc":"2.0","method":"E_MY","params":["a","5"]}"#
+        );
+    }
+}

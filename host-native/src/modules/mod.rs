@@ -199,6 +199,11 @@ impl Modules {
             for event in &module.description.events {
                 state.events.declare(event);
             }
+            state.raise_module_loaded(
+                &module.shared.name,
+                &module.description.version,
+                &module.sha256,
+            );
         }
         lock(&self.failures).remove(&module.shared.name);
         self.set_status(
@@ -266,6 +271,9 @@ impl Modules {
         };
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.set_status(name, -2, "unloaded");
+        if let Some(state) = self.state.upgrade() {
+            state.raise_module_unloaded(name);
+        }
         tracing::info!(module = name, "module unloaded");
         drop(removed);
         Ok(())

@@ -1,7 +1,9 @@
 //! The `local` key-value store behind `cache_store` / `cache_fetch` / `cache_remove`.
 
 use mi_core::host::CacheError;
+use mi_core::json::{self, object, Value};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -131,6 +133,89 @@ impl Cache {
     }
 }
 
+/// Seconds since the Unix epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Cache {
+    /// Writes every live entry to `path` (one JSON object per line: `system`, `key`,
+    /// `value`, `expires_at` in Unix seconds or null), atomically and readable by the
+    /// daemon's user only. Returns how many entries were written.
+    pub fn save(&self, path: &Path) -> std::io::Result<usize> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let now = Instant::now();
+        let unix = unix_now();
+        let mut text = String::new();
+        let mut count = 0;
+        for ((system, key), entry) in self.lock().entries.iter() {
+            let expires_at = match entry.expires {
+                Some(t) if t <= now => continue,
+                Some(t) => Value::num((unix + t.duration_since(now).as_secs() as i64 + 1) as f64),
+                None => Value::Null,
+            };
+            text.push_str(&json::to_compact(&object([
+                ("system", Value::str(system.clone())),
+                ("key", Value::str(key.clone())),
+                ("value", Value::str(entry.value.clone())),
+                ("expires_at", expires_at),
+            ])));
+            text.push('\n');
+            count += 1;
+        }
+        let temp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        Ok(count)
+    }
+
+    /// Restores entries saved by [`Cache::save`]: those expired in the meantime, of unknown
+    /// systems, unreadable, or over the size limit are skipped. Returns (restored, skipped).
+    pub fn load(&self, path: &Path) -> std::io::Result<(usize, usize)> {
+        let text = std::fs::read_to_string(path)?;
+        let unix = unix_now();
+        let (mut restored, mut skipped) = (0, 0);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let entry = json::parse(line.as_bytes(), 4).ok().and_then(|(v, _)| {
+                let text = |name| match v.get_ci(name) {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    _ => None,
+                };
+                let expire = match v.get_ci("expires_at") {
+                    Some(Value::Number(at)) => {
+                        let left = *at as i64 - unix;
+                        if left <= 0 {
+                            return None;
+                        }
+                        u32::try_from(left).ok()?
+                    }
+                    _ => 0,
+                };
+                Some((text("system")?, text("key")?, text("value")?, expire))
+            });
+            match entry {
+                Some((system, key, value, expire))
+                    if self.store(&system, &key, &value, expire).is_ok() =>
+                {
+                    restored += 1
+                }
+                _ => skipped += 1,
+            }
+        }
+        Ok((restored, skipped))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +235,37 @@ mod tests {
         assert_eq!(
             cache.store("other", "a", "b", 0),
             Err(CacheError::UnknownSystem)
+        );
+    }
+
+    #[test]
+    fn snapshots_keep_live_entries_and_their_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.snapshot");
+        let cache = Cache::new(vec!["local".into()], 1 << 20);
+        cache.store("local", "forever", "v1", 0).unwrap();
+        cache.store("local", "hour", "v2", 3600).unwrap();
+        cache.store("local", "quote\"d", "line\nbreak", 0).unwrap();
+        assert_eq!(cache.save(&path).unwrap(), 3);
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path).unwrap()
+                + "{\"system\":\"local\",\"key\":\"gone\",\"value\":\"x\",\"expires_at\":1}\nnot json\n",
+        )
+        .unwrap();
+        let restored = Cache::new(vec!["local".into()], 1 << 20);
+        assert_eq!(restored.load(&path).unwrap(), (3, 2));
+        assert_eq!(restored.fetch("local", "forever"), Ok(Some("v1".into())));
+        assert_eq!(restored.fetch("local", "hour"), Ok(Some("v2".into())));
+        assert_eq!(
+            restored.fetch("local", "quote\"d"),
+            Ok(Some("line\nbreak".into()))
+        );
+        assert_eq!(restored.fetch("local", "gone"), Ok(None));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
         );
     }
 }

@@ -106,7 +106,7 @@ impl HostState {
             counters: stats::Counters::default(),
             load: Arc::new(load::LoadTracker::default()),
             cache: cache::Cache::new(config.cache.systems.clone(), config.cache.max_bytes),
-            events: events::Events::start(processes)?,
+            events: events::Events::start(config.events.delivery(), config.events.flatstore_dir())?,
             status: status::StatusBoard::default(),
             modules: OnceLock::new(),
             shutdown,
@@ -148,6 +148,52 @@ impl HostState {
             ),
         ]);
         let _ = self.events.raise(events::CORE_EVENTS[1], &params);
+    }
+
+    /// Restores the cache from a snapshot file (a missing file is an empty snapshot).
+    pub fn restore_cache(&self, path: &std::path::Path) {
+        match self.cache.load(path) {
+            Ok((restored, skipped)) => {
+                tracing::info!(path = %path.display(), restored, skipped, "cache restored")
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "cannot restore the cache")
+            }
+        }
+    }
+
+    /// Saves the cache to a snapshot file.
+    pub fn save_cache(&self, path: &std::path::Path) {
+        match self.cache.save(path) {
+            Ok(saved) => tracing::info!(path = %path.display(), saved, "cache saved"),
+            Err(error) => tracing::error!(path = %path.display(), %error, "cannot save the cache"),
+        }
+    }
+
+    /// Raises `E_CORE_LOG` for a log line (ignored when nobody listens).
+    pub fn raise_log(&self, level: i32, message: &str) {
+        let params = EventParams::Named(vec![
+            ("level".into(), EventValue::Int(level)),
+            ("message".into(), EventValue::Text(message.into())),
+        ]);
+        let _ = self.events.raise(events::CORE_EVENTS[2], &params);
+    }
+
+    /// Raises `E_MODULE_LOADED` (ignored when nobody listens).
+    pub fn raise_module_loaded(&self, module: &str, version: &str, sha256: &str) {
+        let params = EventParams::Named(vec![
+            ("module".into(), EventValue::Text(module.into())),
+            ("version".into(), EventValue::Text(version.into())),
+            ("sha256".into(), EventValue::Text(sha256.into())),
+        ]);
+        let _ = self.events.raise(events::CORE_EVENTS[3], &params);
+    }
+
+    /// Raises `E_MODULE_UNLOADED` (ignored when nobody listens).
+    pub fn raise_module_unloaded(&self, module: &str) {
+        let params = EventParams::Named(vec![("module".into(), EventValue::Text(module.into()))]);
+        let _ = self.events.raise(events::CORE_EVENTS[4], &params);
     }
 
     /// A receiver that turns true when a shutdown was requested (`kill`, signals).
@@ -329,6 +375,7 @@ impl Host for HostState {
             value: c.value,
             incremental: true,
         }));
+        out.extend(self.events.statistics());
         if let Some(modules) = self.modules.get() {
             out.extend(modules.statistics());
         }
@@ -336,7 +383,9 @@ impl Host for HostState {
     }
 
     fn reset_statistic(&self, group: &str, name: &str) {
-        if !self.counters.reset(group, name) {
+        let done = self.counters.reset(group, name)
+            || (group == "events" && self.events.reset_statistic(name));
+        if !done {
             if let Some(modules) = self.modules.get() {
                 modules.reset_statistic(group, name);
             }
@@ -345,6 +394,7 @@ impl Host for HostState {
 
     fn reset_all_statistics(&self) {
         self.counters.reset_all();
+        self.events.reset_all_statistics();
         if let Some(modules) = self.modules.get() {
             modules.reset_all_statistics();
         }

@@ -1,0 +1,343 @@
+//! The event interface: published events, subscribers, and delivery of raised events as
+//! JSON-RPC notifications over `udp:`, `unix:`, `tcp:` and `flatstore:` sockets.
+//!
+//! Raising costs the same whatever the number of subscribers: the notification is built
+//! once and handed to a fan-out thread, which queues it for each live subscriber. Each
+//! subscriber has its own bounded queue and delivery thread, so a slow or dead one only
+//! overflows its own queue (counted as dropped).
+
+mod outlet;
+mod target;
+
+pub use outlet::{on_delivery_thread, DeliverySettings};
+
+use mi_core::host::{
+    notification, EventParams, EventSubscribers, RaiseError, Statistic, SubscribeError, Subscriber,
+};
+use outlet::Outlet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use target::Target;
+
+/// Events miwa publishes, in id order.
+pub const CORE_EVENTS: [&str; 5] = [
+    "E_CORE_SR_STATUS_CHANGED",
+    "E_CORE_THRESHOLD",
+    "E_CORE_LOG",
+    "E_MODULE_LOADED",
+    "E_MODULE_UNLOADED",
+];
+
+/// Raised events waiting for the fan-out thread, at most.
+const FANOUT_DEPTH: usize = 65_536;
+
+/// Counters of one event.
+#[derive(Debug, Default)]
+pub struct EventCounters {
+    raised: AtomicU64,
+    /// Notifications delivered, over all its subscribers.
+    pub sent: AtomicU64,
+    /// Notifications dropped, over all its subscribers.
+    pub dropped: AtomicU64,
+}
+
+struct Subscription {
+    event: usize,
+    socket: String,
+    target: Target,
+    expire: u32,
+    since: Instant,
+    outlet: Arc<Outlet>,
+}
+
+impl Subscription {
+    fn ttl(&self, now: Instant) -> i64 {
+        i64::from(self.expire) - now.duration_since(self.since).as_secs() as i64
+    }
+
+    /// OpenSIPS drops a subscriber once `now > since + expire`.
+    fn expired(&self, now: Instant) -> bool {
+        now.duration_since(self.since).as_secs_f64() > f64::from(self.expire)
+    }
+}
+
+/// The subscriptions, shared with the fan-out thread.
+#[derive(Default)]
+struct Subscriptions {
+    list: Mutex<Vec<Subscription>>,
+}
+
+impl Subscriptions {
+    /// The live subscriptions (expired ones are closed and removed first).
+    fn lock(&self) -> MutexGuard<'_, Vec<Subscription>> {
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        list.retain(|s| {
+            let keep = !s.expired(now);
+            if !keep {
+                s.outlet.close();
+            }
+            keep
+        });
+        list
+    }
+}
+
+/// The event registry and its delivery.
+pub struct Events {
+    declared: Mutex<Vec<String>>,
+    counters: Mutex<Vec<Arc<EventCounters>>>,
+    subscriptions: Arc<Subscriptions>,
+    fanout: SyncSender<(usize, Arc<[u8]>)>,
+    settings: DeliverySettings,
+    flatstore_dir: Option<PathBuf>,
+}
+
+fn fan_out(subscriptions: Arc<Subscriptions>, receiver: Receiver<(usize, Arc<[u8]>)>) {
+    for (event, payload) in receiver {
+        for subscription in subscriptions.lock().iter().filter(|s| s.event == event) {
+            subscription.outlet.push(payload.clone());
+        }
+    }
+}
+
+impl Events {
+    /// The registry, with its fan-out thread started; `flatstore_dir` is where `flatstore:`
+    /// subscribers may write (`None`: flatstore is off).
+    pub fn start(
+        settings: DeliverySettings,
+        flatstore_dir: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
+        let (fanout, receiver) = sync_channel(FANOUT_DEPTH);
+        let subscriptions = Arc::new(Subscriptions::default());
+        let shared = subscriptions.clone();
+        std::thread::Builder::new()
+            .name("event-fanout".into())
+            .spawn(move || fan_out(shared, receiver))?;
+        Ok(Events {
+            declared: Mutex::new(Vec::new()),
+            counters: Mutex::new(
+                CORE_EVENTS
+                    .iter()
+                    .map(|_| Arc::new(EventCounters::default()))
+                    .collect(),
+            ),
+            subscriptions,
+            fanout,
+            settings,
+            flatstore_dir,
+        })
+    }
+
+    /// Published event names, in id order: the core's, then those modules declared.
+    pub fn names(&self) -> Vec<String> {
+        let declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        CORE_EVENTS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(declared.iter().cloned())
+            .collect()
+    }
+
+    /// Publishes an event a module declared (no effect if it is already published).
+    pub fn declare(&self, event: &str) {
+        let mut declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        if !CORE_EVENTS.contains(&event) && !declared.iter().any(|d| d == event) {
+            declared.push(event.to_string());
+            self.counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::new(EventCounters::default()));
+        }
+    }
+
+    fn id(&self, event: &str) -> Option<usize> {
+        CORE_EVENTS.iter().position(|e| *e == event).or_else(|| {
+            let declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+            declared
+                .iter()
+                .position(|d| d == event)
+                .map(|i| i + CORE_EVENTS.len())
+        })
+    }
+
+    fn counters(&self, id: usize) -> Arc<EventCounters> {
+        self.counters.lock().unwrap_or_else(|e| e.into_inner())[id].clone()
+    }
+
+    /// Adds or refreshes a subscription.
+    pub fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
+        let event = self.id(event).ok_or(SubscribeError::BadValue)?;
+        let target =
+            target::parse(socket, self.flatstore_dir.as_deref()).ok_or(SubscribeError::BadValue)?;
+        let mut subs = self.subscriptions.lock();
+        let now = Instant::now();
+        if let Some(existing) = subs
+            .iter_mut()
+            .find(|s| s.event == event && s.target == target)
+        {
+            existing.expire = expire;
+            existing.since = now;
+            return Ok(());
+        }
+        let outlet = Outlet::start(target.clone(), self.settings, self.counters(event))
+            .map_err(|_| SubscribeError::BadValue)?;
+        subs.insert(
+            0,
+            Subscription {
+                event,
+                socket: socket.to_string(),
+                target,
+                expire,
+                since: now,
+                outlet,
+            },
+        );
+        Ok(())
+    }
+
+    /// Events that have live subscribers, with them (newest first).
+    pub fn subscribers(&self) -> Vec<EventSubscribers> {
+        let names = self.names();
+        let subs = self.subscriptions.lock();
+        let now = Instant::now();
+        names
+            .iter()
+            .enumerate()
+            .filter_map(|(id, name)| {
+                let list: Vec<Subscriber> = subs
+                    .iter()
+                    .filter(|s| s.event == id)
+                    .map(|s| Subscriber {
+                        socket: s.socket.clone(),
+                        expire: s.expire,
+                        ttl: s.ttl(now),
+                    })
+                    .collect();
+                (!list.is_empty()).then(|| EventSubscribers {
+                    name: name.to_string(),
+                    id: id as u32,
+                    subscribers: list,
+                })
+            })
+            .collect()
+    }
+
+    /// Queues `event` for every live subscriber; returns at once.
+    pub fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
+        let id = self.id(event).ok_or(RaiseError::NotRegistered)?;
+        if !self.subscriptions.lock().iter().any(|s| s.event == id) {
+            return Err(RaiseError::NoSubscribers);
+        }
+        let payload: Arc<[u8]> = notification(event, params).into_bytes().into();
+        let counters = self.counters(id);
+        match self.fanout.try_send((id, payload)) {
+            Ok(()) => {
+                counters.raised.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(RaiseError::Failed)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(RaiseError::Failed),
+        }
+    }
+
+    /// Statistics: group `events` (per event: raised, sent, dropped) and group
+    /// `event_subscribers` (per live subscriber: sent, dropped, queued).
+    pub fn statistics(&self) -> Vec<Statistic> {
+        let stat = |group: &str, name: String, value: u64, incremental| Statistic {
+            group: group.into(),
+            name,
+            value,
+            incremental,
+        };
+        let names = self.names();
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut out = Vec::new();
+        for (name, c) in names.iter().zip(counters.iter()) {
+            out.push(stat(
+                "events",
+                format!("{name}_raised"),
+                c.raised.load(Ordering::Relaxed),
+                true,
+            ));
+            out.push(stat(
+                "events",
+                format!("{name}_sent"),
+                c.sent.load(Ordering::Relaxed),
+                true,
+            ));
+            out.push(stat(
+                "events",
+                format!("{name}_dropped"),
+                c.dropped.load(Ordering::Relaxed),
+                true,
+            ));
+        }
+        for s in self.subscriptions.lock().iter() {
+            let key = format!("{}/{}", names[s.event], s.socket);
+            out.push(stat(
+                "event_subscribers",
+                format!("{key}/sent"),
+                s.outlet.sent.load(Ordering::Relaxed),
+                false,
+            ));
+            out.push(stat(
+                "event_subscribers",
+                format!("{key}/dropped"),
+                s.outlet.dropped.load(Ordering::Relaxed),
+                false,
+            ));
+            out.push(stat(
+                "event_subscribers",
+                format!("{key}/queued"),
+                s.outlet.queued() as u64,
+                false,
+            ));
+        }
+        out
+    }
+
+    /// Resets one `events` counter; false if `name` is not one.
+    pub fn reset_statistic(&self, name: &str) -> bool {
+        let names = self.names();
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        for (event, c) in names.iter().zip(counters.iter()) {
+            let Some(kind) = name.strip_prefix(event.as_str()) else {
+                continue;
+            };
+            let counter = match kind {
+                "_raised" => &c.raised,
+                "_sent" => &c.sent,
+                "_dropped" => &c.dropped,
+                _ => continue,
+            };
+            counter.store(0, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Resets every `events` counter.
+    pub fn reset_all_statistics(&self) {
+        for c in self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            c.raised.store(0, Ordering::Relaxed);
+            c.sent.store(0, Ordering::Relaxed);
+            c.dropped.store(0, Ordering::Relaxed);
+        }
+    }
+}
