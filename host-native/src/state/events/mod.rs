@@ -2,24 +2,28 @@
 //! JSON-RPC notifications over `udp:`, `unix:`, `tcp:` and `flatstore:` sockets.
 //!
 //! Raising costs the same whatever the number of subscribers: the notification is built
-//! once and handed to a fan-out thread, which queues it for each live subscriber. Each
-//! subscriber has its own bounded queue and delivery thread, so a slow or dead one only
-//! overflows its own queue (counted as dropped).
+//! once and handed to a fan-out thread that polls for it while events keep coming (a
+//! raising request does not wake a thread). The fan-out thread sends to datagram
+//! subscribers itself, non-blocking (a full socket buffer is a counted drop), and queues for
+//! stream and file subscribers, each of which has its own bounded queue and delivery
+//! thread: a slow or dead subscriber only overflows its own queue (counted as dropped).
 
+mod datagram;
 mod outlet;
 mod target;
 
 pub use outlet::{on_delivery_thread, DeliverySettings};
 
+use datagram::DatagramSender;
 use mi_core::host::{
     notification, EventParams, EventSubscribers, RaiseError, Statistic, SubscribeError, Subscriber,
 };
-use outlet::Outlet;
+use outlet::{Outlet, Tally};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use target::Target;
 
 /// Events miwa publishes, in id order.
@@ -50,7 +54,32 @@ struct Subscription {
     target: Target,
     expire: u32,
     since: Instant,
-    outlet: Arc<Outlet>,
+    sink: Sink,
+}
+
+/// How a subscriber is served.
+#[derive(Clone)]
+enum Sink {
+    /// Datagrams, sent by the fan-out thread.
+    Datagram(Arc<Tally>),
+    /// Streams and files, through their own queue and thread.
+    Stream(Arc<Outlet>),
+}
+
+impl Sink {
+    fn tally(&self) -> &Tally {
+        match self {
+            Sink::Datagram(tally) => tally,
+            Sink::Stream(outlet) => &outlet.tally,
+        }
+    }
+
+    fn queued(&self) -> usize {
+        match self {
+            Sink::Datagram(_) => 0,
+            Sink::Stream(outlet) => outlet.queued(),
+        }
+    }
 }
 
 impl Subscription {
@@ -77,8 +106,8 @@ impl Subscriptions {
         let now = Instant::now();
         list.retain(|s| {
             let keep = !s.expired(now);
-            if !keep {
-                s.outlet.close();
+            if let (false, Sink::Stream(outlet)) = (keep, &s.sink) {
+                outlet.close();
             }
             keep
         });
@@ -96,11 +125,84 @@ pub struct Events {
     flatstore_dir: Option<PathBuf>,
 }
 
-fn fan_out(subscriptions: Arc<Subscriptions>, receiver: Receiver<(usize, Arc<[u8]>)>) {
-    for (event, payload) in receiver {
-        for subscription in subscriptions.lock().iter().filter(|s| s.event == event) {
-            subscription.outlet.push(payload.clone());
+/// How often the fan-out thread looks for raised events while events keep coming: it does
+/// not sleep on the channel then, so raising an event does not have to wake a thread, and
+/// delivery starts within this period.
+const IDLE_POLL: Duration = Duration::from_millis(1);
+
+/// After this long without events the fan-out thread sleeps on the channel (the next
+/// raise wakes it), so an idle daemon stays idle.
+const POLLING: Duration = Duration::from_millis(200);
+
+/// Most events the fan-out thread takes from its channel at once.
+const FANOUT_BATCH: usize = 256;
+
+/// Queues raised events for their subscribers, a batch at a time: one pass over the
+/// subscriptions and one push per subscriber for everything that arrived together.
+fn fan_out(
+    subscriptions: Arc<Subscriptions>,
+    receiver: Receiver<(usize, Arc<[u8]>)>,
+    attempts: u32,
+) {
+    outlet::mark_delivery_thread();
+    let mut datagrams = DatagramSender::default();
+    let mut batch = Vec::with_capacity(FANOUT_BATCH);
+    let mut for_one = Vec::with_capacity(FANOUT_BATCH);
+    let mut last_event = Instant::now();
+    loop {
+        let first = match outlet::spin_then(|| receiver.try_recv().ok()) {
+            Some(first) => first,
+            None if last_event.elapsed() > POLLING => match receiver.recv() {
+                Ok(first) => first,
+                Err(_) => return,
+            },
+            None => match receiver.try_recv() {
+                Ok(first) => first,
+                Err(TryRecvError::Empty) => {
+                    std::thread::sleep(IDLE_POLL);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return,
+            },
+        };
+        last_event = Instant::now();
+        batch.push(first);
+        while batch.len() < FANOUT_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
         }
+        let targets: Vec<(usize, Target, Sink)> = subscriptions
+            .lock()
+            .iter()
+            .map(|s| (s.event, s.target.clone(), s.sink.clone()))
+            .collect();
+        for (event, target, sink) in &targets {
+            let mine = batch
+                .iter()
+                .filter(|(raised, _)| raised == event)
+                .map(|(_, payload)| payload);
+            match sink {
+                Sink::Datagram(tally) => {
+                    for payload in mine {
+                        if datagrams.send(target, payload, attempts) {
+                            tally.count_sent();
+                        } else {
+                            tally.count_dropped(1);
+                        }
+                    }
+                }
+                Sink::Stream(outlet) => {
+                    for_one.extend(mine.cloned());
+                    if !for_one.is_empty() {
+                        outlet.push(&for_one);
+                        for_one.clear();
+                    }
+                }
+            }
+        }
+        batch.clear();
     }
 }
 
@@ -116,7 +218,7 @@ impl Events {
         let shared = subscriptions.clone();
         std::thread::Builder::new()
             .name("event-fanout".into())
-            .spawn(move || fan_out(shared, receiver))?;
+            .spawn(move || fan_out(shared, receiver, settings.attempts))?;
         Ok(Events {
             declared: Mutex::new(Vec::new()),
             counters: Mutex::new(
@@ -183,8 +285,15 @@ impl Events {
             existing.since = now;
             return Ok(());
         }
-        let outlet = Outlet::start(target.clone(), self.settings, self.counters(event))
-            .map_err(|_| SubscribeError::BadValue)?;
+        let sink = match target {
+            Target::Udp(_) | Target::Unix(_) => {
+                Sink::Datagram(Arc::new(Tally::new(self.counters(event))))
+            }
+            Target::Tcp(_) | Target::Flatstore(_) => Sink::Stream(
+                Outlet::start(target.clone(), self.settings, self.counters(event))
+                    .map_err(|_| SubscribeError::BadValue)?,
+            ),
+        };
         subs.insert(
             0,
             Subscription {
@@ -193,7 +302,7 @@ impl Events {
                 target,
                 expire,
                 since: now,
-                outlet,
+                sink,
             },
         );
         Ok(())
@@ -288,19 +397,19 @@ impl Events {
             out.push(stat(
                 "event_subscribers",
                 format!("{key}/sent"),
-                s.outlet.sent.load(Ordering::Relaxed),
+                s.sink.tally().sent.load(Ordering::Relaxed),
                 false,
             ));
             out.push(stat(
                 "event_subscribers",
                 format!("{key}/dropped"),
-                s.outlet.dropped.load(Ordering::Relaxed),
+                s.sink.tally().dropped.load(Ordering::Relaxed),
                 false,
             ));
             out.push(stat(
                 "event_subscribers",
                 format!("{key}/queued"),
-                s.outlet.queued() as u64,
+                s.sink.queued() as u64,
                 false,
             ));
         }

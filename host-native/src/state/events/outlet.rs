@@ -6,8 +6,7 @@ use super::target::Target;
 use super::EventCounters;
 use std::collections::VecDeque;
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::unix::net::UnixDatagram;
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,9 +17,32 @@ thread_local! {
     static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Marks the current thread as a delivery thread.
+pub fn mark_delivery_thread() {
+    DELIVERING.set(true);
+}
+
 /// Whether the current thread delivers events.
 pub fn on_delivery_thread() -> bool {
     DELIVERING.get()
+}
+
+/// How long the fan-out thread keeps polling for raised events before it sleeps: under a
+/// steady stream of events it never sleeps, so raising never pays for waking it.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Polls `poll` (yielding the CPU between tries) for up to [`SPIN`].
+pub fn spin_then<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = poll() {
+            return Some(found);
+        }
+        if started.elapsed() > SPIN {
+            return None;
+        }
+        std::thread::yield_now();
+    }
 }
 
 /// How deliveries behave; from `[events]`.
@@ -39,18 +61,49 @@ pub struct DeliverySettings {
 struct Queue {
     items: VecDeque<Arc<[u8]>>,
     closed: bool,
+    /// The delivery thread sleeps on the condition variable.
+    waiting: bool,
 }
 
-/// A subscriber's queue, counters and delivery thread.
-pub struct Outlet {
-    queue: Mutex<Queue>,
-    ready: Condvar,
-    depth: usize,
+/// What happened to one subscriber's events, also added to its event's counters.
+pub struct Tally {
     /// Events delivered.
     pub sent: AtomicU64,
     /// Events dropped: queue overflow or every attempt failed.
     pub dropped: AtomicU64,
     event: Arc<EventCounters>,
+}
+
+impl Tally {
+    /// A tally adding to `event`'s counters.
+    pub fn new(event: Arc<EventCounters>) -> Self {
+        Tally {
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            event,
+        }
+    }
+
+    /// Counts one delivered event.
+    pub fn count_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.event.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `n` dropped events.
+    pub fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.event.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A stream or file subscriber's queue, counters and delivery thread.
+pub struct Outlet {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    depth: usize,
+    /// What happened to its events.
+    pub tally: Tally,
 }
 
 impl Outlet {
@@ -65,25 +118,26 @@ impl Outlet {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
                 closed: false,
+                waiting: false,
             }),
             ready: Condvar::new(),
             depth: settings.queue_depth,
-            sent: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            event,
+            tally: Tally::new(event),
         });
         let worker = outlet.clone();
         std::thread::Builder::new()
             .name("event-outlet".into())
             .spawn(move || {
-                DELIVERING.set(true);
+                mark_delivery_thread();
                 let mut sender = Sender::new(target, settings);
-                while let Some(payload) = worker.next() {
-                    if sender.deliver(&payload) {
-                        worker.sent.fetch_add(1, Ordering::Relaxed);
-                        worker.event.sent.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        worker.count_dropped(1);
+                let mut batch = VecDeque::new();
+                while worker.next_batch(&mut batch) {
+                    for payload in batch.drain(..) {
+                        if sender.deliver(&payload) {
+                            worker.tally.count_sent();
+                        } else {
+                            worker.tally.count_dropped(1);
+                        }
                     }
                 }
             })?;
@@ -94,49 +148,53 @@ impl Outlet {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues an event; a full queue drops it (the order of what is delivered is kept).
-    pub fn push(&self, payload: Arc<[u8]>) {
+    /// Queues events; what does not fit in the queue is dropped (the order of what is
+    /// delivered is kept).
+    pub fn push(&self, payloads: &[Arc<[u8]>]) {
         let mut queue = self.lock();
         if queue.closed {
             return;
         }
-        if queue.items.len() >= self.depth {
-            drop(queue);
-            self.count_dropped(1);
-            return;
-        }
-        queue.items.push_back(payload);
+        let room = self.depth.saturating_sub(queue.items.len());
+        let taken = payloads.len().min(room);
+        queue.items.extend(payloads[..taken].iter().cloned());
+        let wake = queue.waiting && taken > 0;
         drop(queue);
-        self.ready.notify_one();
+        if taken < payloads.len() {
+            self.tally.count_dropped((payloads.len() - taken) as u64);
+        }
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     /// Stops delivery: what is still queued is dropped, the thread ends.
     pub fn close(&self) {
         let mut queue = self.lock();
         queue.closed = true;
+        queue.waiting = false;
         let pending = queue.items.len() as u64;
         queue.items.clear();
         drop(queue);
-        self.count_dropped(pending);
+        self.tally.count_dropped(pending);
         self.ready.notify_one();
     }
 
-    fn count_dropped(&self, n: u64) {
-        self.dropped.fetch_add(n, Ordering::Relaxed);
-        self.event.dropped.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The next event to send, `None` once closed.
-    fn next(&self) -> Option<Arc<[u8]>> {
+    /// Moves every queued event into `batch` (waiting for one if none is queued); false
+    /// once closed.
+    fn next_batch(&self, batch: &mut VecDeque<Arc<[u8]>>) -> bool {
         let mut queue = self.lock();
         loop {
             if queue.closed {
-                return None;
+                return false;
             }
-            if let Some(item) = queue.items.pop_front() {
-                return Some(item);
+            if !queue.items.is_empty() {
+                std::mem::swap(&mut queue.items, batch);
+                return true;
             }
+            queue.waiting = true;
             queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue.waiting = false;
         }
     }
 
@@ -179,8 +237,6 @@ fn open_flatstore(path: &Path) -> std::io::Result<OpenFile> {
 struct Sender {
     target: Target,
     settings: DeliverySettings,
-    udp: Option<UdpSocket>,
-    unix: Option<UnixDatagram>,
     tcp: Option<TcpStream>,
     file: Option<OpenFile>,
     backoff: Duration,
@@ -191,8 +247,6 @@ impl Sender {
         Sender {
             target,
             settings,
-            udp: None,
-            unix: None,
             tcp: None,
             file: None,
             backoff: Duration::ZERO,
@@ -222,24 +276,9 @@ impl Sender {
 
     fn try_send(&mut self, payload: &[u8]) -> std::io::Result<()> {
         match &self.target {
-            Target::Udp(address) => {
-                let socket = match &self.udp {
-                    Some(socket) => socket,
-                    None => self.udp.insert(udp_socket(address)?),
-                };
-                socket.send_to(payload, address).map(drop)
-            }
-            Target::Unix(path) => {
-                let socket = match &self.unix {
-                    Some(socket) => socket,
-                    None => {
-                        let socket = UnixDatagram::unbound()?;
-                        socket.set_write_timeout(Some(self.settings.io_timeout))?;
-                        self.unix.insert(socket)
-                    }
-                };
-                socket.send_to(payload, path).map(drop)
-            }
+            Target::Udp(_) | Target::Unix(_) => Err(std::io::Error::other(
+                "datagram subscribers are served by the fan-out thread",
+            )),
             Target::Tcp(address) => {
                 if self.tcp.is_none() {
                     let stream = TcpStream::connect_timeout(address, self.settings.io_timeout)?;
@@ -275,13 +314,4 @@ impl Sender {
             }
         }
     }
-}
-
-fn udp_socket(to: &SocketAddr) -> std::io::Result<UdpSocket> {
-    let local: SocketAddr = if to.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    UdpSocket::bind(local)
 }
