@@ -57,6 +57,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// `[modules.<name>]`: third-party command modules, by name.
     pub modules: BTreeMap<String, ModuleConfig>,
+    /// `[access]`: credentials, roles and what each transport's callers may run.
+    pub access: crate::access::AccessConfig,
 }
 
 /// Capabilities a module can be granted.
@@ -653,6 +655,9 @@ impl Config {
         let flatstore = &self.events.flatstore_dir;
         if !flatstore.as_os_str().is_empty() && !flatstore.is_absolute() {
             return invalid("events.flatstore_dir", "must be an absolute path");
+        }
+        if let Some(problem) = self.access.problem() {
+            return invalid("access", &problem);
         }
         for (name, module) in &self.modules {
             if !valid_name(name) {

@@ -1,15 +1,18 @@
 //! The dispatcher the transports call: runs a request on the core, counts it, times it.
 
+use crate::access::{AccessConfig, AccessControl};
 use crate::runtime::{CoreFailure, CoreRuntime};
 use crate::state::stats::TransportCounters;
 use crate::state::{processes, HostState};
+use mi_core::access::Access;
 use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::{Host, MiError};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use transports::{CommandInfo, Dispatcher, Reply, TransportKind};
+use transports::{Authentication, Caller, CommandInfo, Dispatcher, Reply, TransportKind};
 
 /// How requests are executed.
 pub enum Executor {
@@ -27,6 +30,7 @@ pub struct MiDispatcher {
     max_depth: u32,
     threshold: Option<Duration>,
     commands: OnceLock<Vec<CommandInfo>>,
+    access: Arc<AccessControl>,
 }
 
 impl MiDispatcher {
@@ -48,12 +52,25 @@ impl MiDispatcher {
             max_depth,
             threshold,
             commands: OnceLock::new(),
+            access: Arc::new(AccessControl::new(AccessConfig::default())),
         }
     }
 
-    fn run(&self, request: &[u8], pretty: bool) -> (Reply, Vec<(String, Option<i32>)>) {
+    /// Applies an access policy (credentials, roles, transport defaults).
+    pub fn with_access(mut self, access: Arc<AccessControl>) -> Self {
+        let _first_policy_only = self.state.access.set(access.clone());
+        self.access = access;
+        self
+    }
+
+    fn run(
+        &self,
+        request: &[u8],
+        pretty: bool,
+        access: Option<&Access>,
+    ) -> (Reply, Vec<(String, Option<i32>)>) {
         match &self.executor {
-            Executor::Component(runtime) => match runtime.handle(request, pretty) {
+            Executor::Component(runtime) => match runtime.handle_as(request, pretty, access) {
                 Ok(handled) => (
                     handled.reply.into(),
                     handled
@@ -68,13 +85,14 @@ impl MiDispatcher {
                 }
             },
             Executor::NativeBaseline(core) => {
-                let handled = core.handle(
+                let handled = core.handle_as(
                     self.state.as_ref() as &dyn Host,
                     request,
                     HandleOptions {
                         pretty,
                         max_depth: self.max_depth,
                     },
+                    access,
                 );
                 (
                     handled.reply.into(),
@@ -98,9 +116,20 @@ impl MiDispatcher {
 }
 
 impl Dispatcher for MiDispatcher {
-    fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply {
+    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+        let transport = caller.transport;
+        let role = self.access.role(transport, caller.role);
+        let access = self.access.access(role);
         let started = Instant::now();
-        let (reply, calls) = self.run(request, pretty);
+        let (reply, calls) = self.run(request, pretty, access.as_ref());
+        for (command, _) in calls.iter().filter(|(_, e)| *e == Some(403)) {
+            tracing::warn!(
+                role,
+                transport = transport.name(),
+                command,
+                "command refused"
+            );
+        }
         let elapsed = started.elapsed();
         if let Some(process) = processes::current() {
             process
@@ -140,20 +169,16 @@ impl Dispatcher for MiDispatcher {
         reply
     }
 
-    /// The core's commands (listed once) followed by the loaded modules' (live).
-    fn commands(&self) -> Vec<CommandInfo> {
+    /// The core's commands (listed once) followed by the loaded modules' (live), those the
+    /// caller's role may run.
+    fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {
+        let access = self
+            .access
+            .access(self.access.role(caller.transport, caller.role));
         self.commands
             .get_or_init(|| match &self.executor {
                 Executor::Component(runtime) => match runtime.commands() {
-                    Ok(list) => list
-                        .into_iter()
-                        .map(|c| CommandInfo {
-                            name: c.name,
-                            module: c.module,
-                            help: c.help,
-                            recipes: c.recipes,
-                        })
-                        .collect(),
+                    Ok(list) => list.into_iter().map(CommandInfo::from).collect(),
                     Err(failure) => {
                         tracing::error!(%failure, "cannot list the core's commands");
                         Vec::new()
@@ -181,14 +206,23 @@ impl Dispatcher for MiDispatcher {
                 self.state
                     .module_commands()
                     .into_iter()
-                    .map(|c| CommandInfo {
-                        name: c.name,
-                        module: c.module,
-                        help: c.help,
-                        recipes: c.recipes,
-                    }),
+                    .map(CommandInfo::from),
             )
+            .filter(|c| {
+                access
+                    .as_ref()
+                    .is_none_or(|a| a.permits(&c.name, &c.module))
+            })
             .collect()
+    }
+
+    fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        peer: IpAddr,
+        route: &str,
+    ) -> Authentication {
+        self.access.authenticate(authorization, peer, route)
     }
 
     fn thread_started(&self, name: &str) {

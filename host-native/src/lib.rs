@@ -1,6 +1,7 @@
 //! The miwa daemon's parts: configuration, host state, the wasmtime runtime of the core
 //! component, the dispatcher the transports call, logging, and the `miwa call` client.
 
+pub mod access;
 pub mod client;
 pub mod config;
 pub mod dispatch;

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use host_native::access::{self, AccessControl};
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::modules::Modules;
@@ -50,6 +51,12 @@ enum Command {
         /// Its arguments: `name=value` pairs (named) or plain values (positional).
         args: Vec<String>,
     },
+    /// Reads a password on standard input and prints its argon2 hash, for
+    /// `[[access.users]] password`.
+    HashPassword,
+    /// Reads a bearer token on standard input and prints its SHA-256, for
+    /// `[[access.tokens]] sha256`.
+    HashToken,
     /// Runs MI calls in the mi_script form, one per line (`cache_store local k1 v1`,
     /// `log_level level=4`), from FILE or standard input, printing each result.
     Script {
@@ -134,6 +141,30 @@ fn main() -> ExitCode {
             args,
         } => call(&target.endpoint(), json, &command, &args),
         Command::Script { target, file } => script(&target.endpoint(), file),
+        Command::HashPassword => print_hash(access::hash_password),
+        Command::HashToken => print_hash(|secret| Ok(access::hash_token(secret))),
+    }
+}
+
+/// Reads one secret line from standard input (never from the command line, which other
+/// users can see) and prints `hash(secret)`.
+fn print_hash(hash: impl Fn(&str) -> anyhow::Result<String>) -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err()
+        || line.trim_end_matches(['\r', '\n']).is_empty()
+    {
+        eprintln!("miwa: give the secret on standard input");
+        return ExitCode::FAILURE;
+    }
+    match hash(line.trim_end_matches(['\r', '\n'])) {
+        Ok(hashed) => {
+            println!("{hashed}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("miwa: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -230,12 +261,15 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     };
     let threshold =
         (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
-    let dispatcher: Arc<dyn transports::Dispatcher> = Arc::new(MiDispatcher::new(
-        executor,
-        state.clone(),
-        config.core.max_json_depth,
-        threshold,
-    ));
+    let dispatcher: Arc<dyn transports::Dispatcher> = Arc::new(
+        MiDispatcher::new(
+            executor,
+            state.clone(),
+            config.core.max_json_depth,
+            threshold,
+        )
+        .with_access(Arc::new(AccessControl::new(config.access.clone()))),
+    );
 
     let workers = config
         .http

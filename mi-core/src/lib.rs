@@ -6,6 +6,7 @@
 //! daemon runs, see `mi-core/component`) and for the browser (`host-wasm-web`).
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod commands;
 pub mod error;
 pub mod host;
@@ -44,5 +45,16 @@ impl Core {
     /// Handles one JSON-RPC request text (see [`rpc::handle`]).
     pub fn handle(&self, host: &dyn Host, request: &[u8], options: HandleOptions) -> Handled {
         rpc::handle(&self.registry, host, request, options)
+    }
+
+    /// Handles a request for a caller limited by `access` (see [`rpc::handle_as`]).
+    pub fn handle_as(
+        &self,
+        host: &dyn Host,
+        request: &[u8],
+        options: HandleOptions,
+        access: Option<&access::Access>,
+    ) -> Handled {
+        rpc::handle_as(&self.registry, host, request, options, access)
     }
 }

@@ -1,5 +1,6 @@
 //! The command registry: names, owning modules, help, flags and recipes, in registration order.
 
+use crate::access::Access;
 use crate::error::MiError;
 use crate::host::Host;
 use crate::json::Value;
@@ -12,6 +13,15 @@ pub struct Context<'a> {
     pub host: &'a dyn Host,
     /// All registered commands.
     pub registry: &'a Registry,
+    /// The caller's access, when its role limits what it may run.
+    pub access: Option<&'a Access>,
+}
+
+impl Context<'_> {
+    /// Whether the caller may run `command` of `module`.
+    pub fn permits(&self, command: &str, module: &str) -> bool {
+        self.access.is_none_or(|a| a.permits(command, module))
+    }
 }
 
 /// A command handler: reads its parameters, returns a result or an error.

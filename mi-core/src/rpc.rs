@@ -1,5 +1,6 @@
 //! The JSON-RPC 2.0 layer: validation, error precedence, `id` echo, notifications, batches.
 
+use crate::access::Access;
 use crate::error::MiError;
 use crate::host::{Host, ModuleCommand};
 use crate::json::{self, Value};
@@ -88,13 +89,16 @@ fn envelope(outcome: Result<Value, MiError>, id: Value) -> Value {
 /// A reply value, `None` when nothing is to be sent, or `Err(())` for an unprintable id.
 type SingleReply = Result<Option<Value>, ()>;
 
+/// What one request runs against: the commands, the host, and the caller's access.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    registry: &'a Registry,
+    host: &'a dyn Host,
+    access: Option<&'a Access>,
+}
+
 /// Runs a parsed request object (or any value, when it is a batch member).
-fn handle_value(
-    registry: &Registry,
-    host: &dyn Host,
-    request: &Value,
-    calls: &mut Vec<CallRecord>,
-) -> SingleReply {
+fn handle_value(scope: Scope<'_>, request: &Value, calls: &mut Vec<CallRecord>) -> SingleReply {
     let id = read_id(request);
     let jsonrpc_ok = matches!(request.get_ci("jsonrpc"), Some(Value::String(v)) if v == "2.0");
     let method = match request.get_ci("method") {
@@ -113,7 +117,7 @@ fn handle_value(
             };
         }
     };
-    let outcome = run_command(registry, host, method, params, calls);
+    let outcome = run_command(scope, method, params, calls);
     match id {
         Id::Echo(id) => Ok(Some(envelope(outcome, id))),
         Id::Absent => Ok(None),
@@ -122,17 +126,24 @@ fn handle_value(
 }
 
 fn run_command(
-    registry: &Registry,
-    host: &dyn Host,
+    scope: Scope<'_>,
     method: &str,
     params: RawParams<'_>,
     calls: &mut Vec<CallRecord>,
 ) -> Result<Value, MiError> {
+    let Scope {
+        registry,
+        host,
+        access,
+    } = scope;
     let Some(command) = registry.find(method) else {
         let Some(command) = host.module_command(method) else {
             return Err(MiError::method_not_found());
         };
-        let outcome = run_module_command(host, &command, params);
+        let outcome = match access.filter(|a| !a.permits(&command.name, &command.module)) {
+            Some(access) => Err(access.refusal(&command.name)),
+            None => run_module_command(host, &command, params),
+        };
         calls.push(CallRecord {
             command: command.name,
             error: outcome.as_ref().err().map(|e| e.code),
@@ -140,12 +151,19 @@ fn run_command(
         return outcome;
     };
     let outcome = (|| {
+        if let Some(access) = access.filter(|a| !a.permits(command.name, command.module)) {
+            return Err(access.refusal(command.name));
+        }
         if command.named_only && matches!(params, RawParams::Positional(_)) {
             return Err(named_only_error());
         }
         let chosen = match_recipe(&command.recipes, params).map_err(|m| m.to_error())?;
         let recipe = &command.recipes[chosen];
-        let context = Context { host, registry };
+        let context = Context {
+            host,
+            registry,
+            access,
+        };
         (recipe.handler)(&context, &Params::new(params, recipe.params))
     })();
     calls.push(CallRecord {
@@ -217,6 +235,22 @@ pub fn handle(
     request: &[u8],
     options: HandleOptions,
 ) -> Handled {
+    handle_as(registry, host, request, options, None)
+}
+
+/// [`handle`] for a caller whose role limits what it may run (`None`: anything).
+pub fn handle_as(
+    registry: &Registry,
+    host: &dyn Host,
+    request: &[u8],
+    options: HandleOptions,
+    access: Option<&Access>,
+) -> Handled {
+    let scope = Scope {
+        registry,
+        host,
+        access,
+    };
     let mut calls = Vec::new();
     let parsed = json::parse(request, options.max_depth);
     let reply = match parsed {
@@ -227,12 +261,10 @@ pub fn handle(
         Ok((Value::Array(members), _)) if !members.is_empty() => {
             let replies: Vec<Value> = members
                 .iter()
-                .filter_map(
-                    |member| match handle_value(registry, host, member, &mut calls) {
-                        Ok(reply) => reply,
-                        Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
-                    },
-                )
+                .filter_map(|member| match handle_value(scope, member, &mut calls) {
+                    Ok(reply) => reply,
+                    Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
+                })
                 .collect();
             if replies.is_empty() {
                 Reply::Nothing
@@ -240,7 +272,7 @@ pub fn handle(
                 Reply::Text(print(&Value::Array(replies), options))
             }
         }
-        Ok((request, _)) => match handle_value(registry, host, &request, &mut calls) {
+        Ok((request, _)) => match handle_value(scope, &request, &mut calls) {
             Ok(Some(reply)) => Reply::Text(print(&reply, options)),
             Ok(None) => Reply::Nothing,
             Err(()) => Reply::Unprintable,
@@ -280,7 +312,16 @@ pub fn call(
 ) -> (Result<Value, MiError>, Vec<CallRecord>) {
     let mut calls = Vec::new();
     let outcome = match RawParams::from_member(params) {
-        Some(raw) => run_command(registry, host, command, raw, &mut calls),
+        Some(raw) => run_command(
+            Scope {
+                registry,
+                host,
+                access: None,
+            },
+            command,
+            raw,
+            &mut calls,
+        ),
         None => Err(MiError::invalid_request()),
     };
     (outcome, calls)

@@ -1,16 +1,12 @@
 // Drives the HTML interface in headless Chromium (Debian's, through playwright-core):
 // navigate to a module, run `ps`, run `log_level` with a bad argument; assert on the
 // rendered text; save screenshots. Usage: node html.mjs <base-url> <screenshot-dir>
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const fail = (message) => { console.error(message); process.exitCode = 1; };
 try {
   const page = await browser.newPage();

@@ -3,16 +3,12 @@
 // transport equivalents of a named call; completes a lesson; compares the page's core with
 // the daemon's on requests whose answers do not depend on state; saves screenshots.
 // Usage: node playground.mjs <base-url> <screenshot-dir>
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [base, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const fail = (message) => { console.error(`FAIL: ${message}`); process.exitCode = 1; };
 
 async function open(context) {

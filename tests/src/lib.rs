@@ -340,6 +340,21 @@ impl Daemon {
         })
     }
 
+    /// Calls `method` with `params` over HTTP; the whole reply.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+        self.rpc(&body.to_string())
+            .unwrap_or_else(|e| panic!("{method}: {e:#}"))
+    }
+
+    /// Calls `method` and returns its result, failing the test on an error reply.
+    pub fn result(&self, method: &str, params: Value) -> Value {
+        let reply = self.call(method, params);
+        assert!(reply.get("error").is_none(), "{method}: {reply}");
+        reply["result"].clone()
+    }
+
     /// What the daemon has written to its standard error (its log) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()

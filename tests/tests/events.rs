@@ -11,17 +11,6 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-fn call(daemon: &Daemon, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
-    daemon.rpc(&body.to_string()).unwrap()
-}
-
-fn ok(daemon: &Daemon, method: &str, params: Value) -> Value {
-    let reply = call(daemon, method, params);
-    assert!(reply.get("error").is_none(), "{method}: {reply}");
-    reply["result"].clone()
-}
-
 fn udp_listener() -> (UdpSocket, String) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(WAIT)).unwrap();
@@ -30,7 +19,7 @@ fn udp_listener() -> (UdpSocket, String) {
 }
 
 fn subscribers(daemon: &Daemon) -> Value {
-    ok(daemon, "subscribers_list", json!([]))
+    daemon.result("subscribers_list", json!([]))
 }
 
 /// Waits until `read` yields at least `len` bytes in total.
@@ -62,17 +51,12 @@ fn every_transport_receives_the_exact_notification() {
     ];
     for socket in &sockets {
         assert_eq!(
-            ok(
-                &daemon,
-                "event_subscribe",
-                json!(["E_CORE_THRESHOLD", socket, 60])
-            ),
+            daemon.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket, 60])),
             "OK"
         );
     }
     assert_eq!(
-        call(
-            &daemon,
+        daemon.call(
             "event_subscribe",
             json!(["E_CORE_THRESHOLD", "flatstore:/etc/passwd", 60])
         )["error"]["message"],
@@ -89,8 +73,7 @@ fn every_transport_receives_the_exact_notification() {
     let named =
         r#"{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":{"ip":"10.0.0.1","port":5060}}"#;
     assert_eq!(
-        ok(
-            &daemon,
+        daemon.result(
             "raise_event",
             json!({"event": "E_CORE_THRESHOLD", "params": "{\"ip\":\"10.0.0.1\",\"port\":5060}"})
         ),
@@ -98,11 +81,7 @@ fn every_transport_receives_the_exact_notification() {
     );
     let unnamed = r#"{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":["a","5"]}"#;
     assert_eq!(
-        ok(
-            &daemon,
-            "raise_event",
-            json!(["E_CORE_THRESHOLD", ["a", 5]])
-        ),
+        daemon.result("raise_event", json!(["E_CORE_THRESHOLD", ["a", 5]])),
         "OK"
     );
 
@@ -133,7 +112,7 @@ fn every_transport_receives_the_exact_notification() {
 
     let rotated = dir.path().join("events.log.1");
     std::fs::rename(&flatstore, &rotated).unwrap();
-    ok(&daemon, "raise_event", json!(["E_CORE_THRESHOLD"]));
+    daemon.result("raise_event", json!(["E_CORE_THRESHOLD"]));
     let bare = r#"{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD"}"#;
     let deadline = Instant::now() + WAIT;
     while std::fs::read_to_string(&flatstore).unwrap_or_default() != format!("{bare}\n") {
@@ -145,7 +124,7 @@ fn every_transport_receives_the_exact_notification() {
     }
     assert_eq!(std::fs::read_to_string(&rotated).unwrap(), expected_file);
 
-    let stats = ok(&daemon, "get_statistics", json!([["events:"]]));
+    let stats = daemon.result("get_statistics", json!([["events:"]]));
     assert_eq!(stats["events:E_CORE_THRESHOLD_raised"], 3, "{stats}");
 }
 
@@ -153,24 +132,12 @@ fn every_transport_receives_the_exact_notification() {
 fn subscriptions_refresh_expire_and_unsubscribe() {
     let daemon = Daemon::start("").unwrap();
     let (_udp, socket) = udp_listener();
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_THRESHOLD", socket, 1]),
-    );
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_LOG", socket, 30]),
-    );
-    let one = ok(&daemon, "subscribers_list", json!(["E_CORE_LOG", socket]));
+    daemon.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket, 1]));
+    daemon.result("event_subscribe", json!(["E_CORE_LOG", socket, 30]));
+    let one = daemon.result("subscribers_list", json!(["E_CORE_LOG", socket]));
     assert_eq!(one["Event"]["Subscriber"]["expire"], 30);
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_LOG", socket, 600]),
-    );
-    let refreshed = ok(&daemon, "subscribers_list", json!(["E_CORE_LOG", socket]));
+    daemon.result("event_subscribe", json!(["E_CORE_LOG", socket, 600]));
+    let refreshed = daemon.result("subscribers_list", json!(["E_CORE_LOG", socket]));
     assert_eq!(refreshed["Event"]["Subscriber"]["expire"], 600);
     assert!(refreshed["Event"]["Subscriber"]["ttl"].as_i64().unwrap() > 590);
     std::thread::sleep(Duration::from_millis(2100));
@@ -180,10 +147,10 @@ fn subscriptions_refresh_expire_and_unsubscribe() {
         "the 1 s subscription expired: {after}"
     );
     assert_eq!(
-        call(&daemon, "raise_event", json!(["E_CORE_THRESHOLD"]))["error"]["code"],
+        daemon.call("raise_event", json!(["E_CORE_THRESHOLD"]))["error"]["code"],
         480
     );
-    ok(&daemon, "event_subscribe", json!(["E_CORE_LOG", socket, 0]));
+    daemon.result("event_subscribe", json!(["E_CORE_LOG", socket, 0]));
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
         subscribers(&daemon),
@@ -199,11 +166,7 @@ fn a_subscriber_that_stops_reading_slows_nothing() {
             .unwrap();
     let stalled = TcpListener::bind("127.0.0.1:0").unwrap();
     let socket = format!("tcp:{}", stalled.local_addr().unwrap());
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_THRESHOLD", socket, 600]),
-    );
+    daemon.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket, 600]));
     let (_never_read, _) = {
         let big = "x".repeat(4000);
         let batch: Vec<Value> = (0..200)
@@ -218,14 +181,10 @@ fn a_subscriber_that_stops_reading_slows_nothing() {
     let mut slowest = Duration::ZERO;
     for _ in 0..50 {
         let started = Instant::now();
-        assert!(ok(&daemon, "uptime", json!([]))["Up time"].is_string());
+        assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
         slowest = slowest.max(started.elapsed());
     }
-    let stats = ok(
-        &daemon,
-        "get_statistics",
-        json!([["events:", "event_subscribers:"]]),
-    );
+    let stats = daemon.result("get_statistics", json!([["events:", "event_subscribers:"]]));
     assert_eq!(stats["events:E_CORE_THRESHOLD_raised"], 4000, "{stats}");
     assert!(
         stats["events:E_CORE_THRESHOLD_dropped"].as_u64().unwrap() > 0,
@@ -239,11 +198,7 @@ fn ten_thousand_events_arrive_in_order() {
     let daemon = Daemon::start("\n[events]\nthreshold_ms = 0\n").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let socket = format!("tcp:{}", listener.local_addr().unwrap());
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_THRESHOLD", socket, 600]),
-    );
+    daemon.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket, 600]));
     let reader = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream
@@ -321,11 +276,7 @@ fn opensips_event_subscribes_and_receives() {
         assert!(Instant::now() < deadline, "opensips-event never subscribed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    ok(
-        &daemon,
-        "raise_event",
-        json!(["E_CORE_THRESHOLD", ["from miwa"]]),
-    );
+    daemon.result("raise_event", json!(["E_CORE_THRESHOLD", ["from miwa"]]));
     std::thread::sleep(Duration::from_millis(500));
     let _ = Command::new("kill")
         .args(["-INT", &listener.id().to_string()])
@@ -350,24 +301,12 @@ fn miwa_raises_log_and_module_events() {
     let health = module_table("health", "health", "grants = [\"mi\", \"stats\", \"log\"]");
     let daemon = Daemon::start(&health).unwrap();
     let (udp, socket) = udp_listener();
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_MODULE_LOADED", socket, 60]),
-    );
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_MODULE_UNLOADED", socket, 60]),
-    );
-    ok(
-        &daemon,
-        "event_subscribe",
-        json!(["E_CORE_LOG", socket, 60]),
-    );
-    ok(&daemon, "log_level_filter", json!(["event", 1]));
-    ok(&daemon, "module_unload", json!(["health"]));
-    ok(&daemon, "module_load", json!(["health"]));
+    daemon.result("event_subscribe", json!(["E_MODULE_LOADED", socket, 60]));
+    daemon.result("event_subscribe", json!(["E_MODULE_UNLOADED", socket, 60]));
+    daemon.result("event_subscribe", json!(["E_CORE_LOG", socket, 60]));
+    daemon.result("log_level_filter", json!(["event", 1]));
+    daemon.result("module_unload", json!(["health"]));
+    daemon.result("module_load", json!(["health"]));
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while seen.len() < 2 {
@@ -385,8 +324,8 @@ fn miwa_raises_log_and_module_events() {
     assert_eq!(seen[1]["params"]["module"], "health");
     assert_eq!(seen[1]["params"]["sha256"].as_str().unwrap().len(), 64);
 
-    ok(&daemon, "log_level_filter", json!(["event", 4]));
-    ok(&daemon, "mem_shm_dump", json!([]));
+    daemon.result("log_level_filter", json!(["event", 4]));
+    daemon.result("mem_shm_dump", json!([]));
     let deadline = Instant::now() + WAIT;
     loop {
         let n = udp.recv(&mut buf).expect("E_CORE_LOG arrives");
@@ -421,7 +360,7 @@ fn the_cache_expires_fills_and_survives_a_restart() {
         )
     };
     assert_eq!(
-        error(call(&daemon, "cache_store", json!(["", "k", "v"]))),
+        error(daemon.call("cache_store", json!(["", "k", "v"]))),
         (
             json!(-32602),
             json!("Invalid params"),
@@ -429,7 +368,7 @@ fn the_cache_expires_fills_and_survives_a_restart() {
         )
     );
     assert_eq!(
-        error(call(&daemon, "cache_store", json!(["local", "", "v"]))),
+        error(daemon.call("cache_store", json!(["local", "", "v"]))),
         (
             json!(-32602),
             json!("Invalid params"),
@@ -437,11 +376,11 @@ fn the_cache_expires_fills_and_survives_a_restart() {
         )
     );
     assert_eq!(
-        error(call(&daemon, "cache_store", json!(["local", "k", ""]))),
+        error(daemon.call("cache_store", json!(["local", "k", ""]))),
         (json!(-32602), json!("Invalid params"), json!("Empty value"))
     );
     assert_eq!(
-        error(call(&daemon, "cache_store", json!(["local", "k", "v", -1]))),
+        error(daemon.call("cache_store", json!(["local", "k", "v", -1]))),
         (
             json!(-32602),
             json!("Invalid params"),
@@ -449,47 +388,35 @@ fn the_cache_expires_fills_and_survives_a_restart() {
         )
     );
     assert_eq!(
-        call(&daemon, "cache_store", json!(["redis", "k", "v"]))["error"]["message"],
+        daemon.call("cache_store", json!(["redis", "k", "v"]))["error"]["message"],
         "Cache store command failed"
     );
     assert_eq!(
-        call(&daemon, "cache_fetch", json!(["redis", "k"]))["error"]["message"],
+        daemon.call("cache_fetch", json!(["redis", "k"]))["error"]["message"],
         "Cache fetch command failed"
     );
     assert_eq!(
-        call(&daemon, "cache_remove", json!(["redis", "k"]))["error"]["message"],
+        daemon.call("cache_remove", json!(["redis", "k"]))["error"]["message"],
         "Cache remove command failed"
     );
     assert_eq!(
-        call(&daemon, "cache_fetch", json!(["local", "none"]))["error"]["message"],
+        daemon.call("cache_fetch", json!(["local", "none"]))["error"]["message"],
         "Value not found"
     );
 
-    ok(
-        &daemon,
-        "cache_store",
-        json!(["local", "short", "lived", 1]),
-    );
-    ok(&daemon, "cache_store", json!(["local", "kept", "forever"]));
-    ok(
-        &daemon,
-        "cache_store",
-        json!(["local", "hour", "later", 3600]),
-    );
-    let full = call(
-        &daemon,
-        "cache_store",
-        json!(["local", "big", "x".repeat(100)]),
-    );
+    daemon.result("cache_store", json!(["local", "short", "lived", 1]));
+    daemon.result("cache_store", json!(["local", "kept", "forever"]));
+    daemon.result("cache_store", json!(["local", "hour", "later", 3600]));
+    let full = daemon.call("cache_store", json!(["local", "big", "x".repeat(100)]));
     assert_eq!(full["error"]["message"], "Cache store command failed");
     assert_eq!(full["error"]["data"], "cache 'local' is full");
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
-        call(&daemon, "cache_fetch", json!(["local", "short"]))["error"]["message"],
+        daemon.call("cache_fetch", json!(["local", "short"]))["error"]["message"],
         "Value not found"
     );
 
-    ok(&daemon, "kill", json!([]));
+    daemon.result("kill", json!([]));
     assert!(
         daemon.wait_exit(Duration::from_secs(10)).is_some(),
         "kill stops the daemon"
@@ -499,15 +426,15 @@ fn the_cache_expires_fills_and_survives_a_restart() {
 
     let again = Daemon::start(&config).unwrap();
     assert_eq!(
-        ok(&again, "cache_fetch", json!(["local", "kept"]))["value"],
+        again.result("cache_fetch", json!(["local", "kept"]))["value"],
         "forever"
     );
     assert_eq!(
-        ok(&again, "cache_fetch", json!(["local", "hour"]))["value"],
+        again.result("cache_fetch", json!(["local", "hour"]))["value"],
         "later"
     );
     assert_eq!(
-        call(&again, "cache_fetch", json!(["local", "short"]))["error"]["message"],
+        again.call("cache_fetch", json!(["local", "short"]))["error"]["message"],
         "Value not found"
     );
 }

@@ -21,19 +21,8 @@ fn examples() -> String {
     )
 }
 
-fn call(daemon: &Daemon, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
-    daemon.rpc(&body.to_string()).unwrap()
-}
-
-fn result(daemon: &Daemon, method: &str, params: Value) -> Value {
-    let reply = call(daemon, method, params);
-    assert!(reply.get("error").is_none(), "{method}: {reply}");
-    reply["result"].clone()
-}
-
 fn error(daemon: &Daemon, method: &str, params: Value) -> (i64, String) {
-    let reply = call(daemon, method, params);
+    let reply = daemon.call(method, params);
     let error = &reply["error"];
     assert!(error.is_object(), "{method} must fail: {reply}");
     (
@@ -43,7 +32,7 @@ fn error(daemon: &Daemon, method: &str, params: Value) -> (i64, String) {
 }
 
 fn module_state(daemon: &Daemon, name: &str) -> Value {
-    let list = result(daemon, "module_list", json!([]));
+    let list = daemon.result("module_list", json!([]));
     list["Modules"]
         .as_array()
         .unwrap()
@@ -56,7 +45,7 @@ fn module_state(daemon: &Daemon, name: &str) -> Value {
 #[test]
 fn example_modules_serve_like_core_commands() {
     let daemon = Daemon::start(&examples()).unwrap();
-    let which = result(&daemon, "which", json!([]));
+    let which = daemon.result("which", json!([]));
     let names: Vec<&str> = which
         .as_array()
         .unwrap()
@@ -70,14 +59,14 @@ fn example_modules_serve_like_core_commands() {
         "module commands follow the core's: {names:?}"
     );
     assert_eq!(
-        result(&daemon, "which", json!(["ds_set_state"])),
+        daemon.result("which", json!(["ds_set_state"])),
         json!([
             ["state", "group", "address"],
             ["state", "group", "address", "partition"]
         ])
     );
     assert_eq!(
-        result(&daemon, "help", json!({"mi_cmd": "ds_reload"}))["Exported by"],
+        daemon.result("help", json!({"mi_cmd": "ds_reload"}))["Exported by"],
         "dispatcher"
     );
 
@@ -85,36 +74,29 @@ fn example_modules_serve_like_core_commands() {
         error(&daemon, "ds_set_state", json!(["a", 1])),
         (-32602, "Invalid params".into())
     );
-    let mismatch = call(
-        &daemon,
+    let mismatch = daemon.call(
         "ds_set_state",
         json!({"state": "a", "set": 1, "address": "x"}),
     );
     assert_eq!(mismatch["error"]["data"], "Named parameters do not match");
 
     let sets = json!({"1": ["sip:10.0.0.1:5060", "sip:10.0.0.2:5060"], "2": ["sip:10.0.0.3:5060"]});
-    result(
-        &daemon,
+    daemon.result(
         "cache_store",
         json!(["local", "dispatcher:sets", sets.to_string()]),
     );
-    assert_eq!(result(&daemon, "ds_reload", json!([])), "OK");
+    assert_eq!(daemon.result("ds_reload", json!([])), "OK");
     let subscriber = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     subscriber
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let socket = format!("udp:{}", subscriber.local_addr().unwrap());
-    result(
-        &daemon,
+    daemon.result(
         "event_subscribe",
         json!(["E_DISPATCHER_STATUS", socket, 60]),
     );
     assert_eq!(
-        result(
-            &daemon,
-            "ds_set_state",
-            json!(["i", 1, "sip:10.0.0.2:5060"])
-        ),
+        daemon.result("ds_set_state", json!(["i", 1, "sip:10.0.0.2:5060"])),
         "OK"
     );
     let mut buf = [0u8; 2048];
@@ -125,7 +107,7 @@ fn example_modules_serve_like_core_commands() {
     assert_eq!(event["params"]["address"], "sip:10.0.0.2:5060");
     assert_eq!(event["params"]["status"], "Inactive");
     assert_eq!(
-        result(&daemon, "dispatcher:ds_list", json!([])),
+        daemon.result("dispatcher:ds_list", json!([])),
         json!({"PARTITIONS": [{"name": "default", "SETS": [
             {"id": 1, "Destinations": [
                 {"URI": "sip:10.0.0.1:5060", "state": "Active"},
@@ -153,18 +135,18 @@ fn example_modules_serve_like_core_commands() {
         (404, "Partition not found".into())
     );
 
-    let stats = result(&daemon, "get_statistics", json!([["dispatcher:"]]));
+    let stats = daemon.result("get_statistics", json!([["dispatcher:"]]));
     assert_eq!(stats["dispatcher:destinations"], 3);
     assert_eq!(stats["dispatcher:active_destinations"], 2);
     assert_eq!(stats["dispatcher:state_changes"], 1);
     assert_eq!(stats["dispatcher:errors"], 3);
     assert!(stats["dispatcher:memory_peak"].as_u64().unwrap() > 0);
 
-    let health = result(&daemon, "health", json!([]));
+    let health = daemon.result("health", json!([]));
     assert_eq!(health["status"], "healthy");
     assert!(health["processes"].as_u64().unwrap() >= 3, "{health}");
     assert_eq!(
-        result(&daemon, "health", json!({"max_errors": -1}))["status"],
+        daemon.result("health", json!({"max_errors": -1}))["status"],
         "degraded"
     );
 
@@ -176,7 +158,7 @@ fn example_modules_serve_like_core_commands() {
         json!(["ds_list", "ds_set_state", "ds_reload"])
     );
     assert_eq!(listed["limits"]["timeout_ms"], 100);
-    let status = result(&daemon, "sr_get_status", json!(["modules", "dispatcher"]));
+    let status = daemon.result("sr_get_status", json!(["modules", "dispatcher"]));
     assert_eq!(status["Status"], 1, "{status}");
 
     for transport in ["http", "xmlrpc", "udp", "unix", "fifo"] {
@@ -215,12 +197,12 @@ fn hostile(keys: &str) -> String {
 
 /// The call after a failure is served: by the same module, another module and the core.
 fn assert_serving(daemon: &Daemon) {
-    assert_eq!(result(daemon, "hostile_ok", json!([])), "OK");
+    assert_eq!(daemon.result("hostile_ok", json!([])), "OK");
     assert_eq!(
-        result(daemon, "health_echo", json!(["still here"])),
+        daemon.result("health_echo", json!(["still here"])),
         "still here"
     );
-    assert!(result(daemon, "uptime", json!([]))["Up time"].is_string());
+    assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
 }
 
 #[test]
@@ -267,7 +249,7 @@ fn hostile_modules_fail_alone() {
         assert!(text.starts_with(message), "{method}: {text}");
         assert_serving(&daemon);
     }
-    let stats = result(&daemon, "get_statistics", json!([["hostile:"]]));
+    let stats = daemon.result("get_statistics", json!([["hostile:"]]));
     assert_eq!(stats["hostile:timeouts"], 1);
     assert_eq!(stats["hostile:traps"], 3);
     assert!(
@@ -366,7 +348,7 @@ fn healthy_calls_succeed_while_another_module_loops() {
                 while looping.load(Ordering::Relaxed) {
                     let text = format!("client {client} call {}", latencies.len());
                     let started = Instant::now();
-                    assert_eq!(result(&daemon, "health_echo", json!([text])), text);
+                    assert_eq!(daemon.result("health_echo", json!([text])), text);
                     latencies.push(started.elapsed());
                 }
                 latencies
@@ -381,7 +363,7 @@ fn healthy_calls_succeed_while_another_module_loops() {
     latencies.sort();
     let calls = latencies.len() as u64;
     assert!(calls >= 8, "the healthy clients ran beside the loops");
-    let stats = result(&daemon, "get_statistics", json!([["health:", "hostile:"]]));
+    let stats = daemon.result("get_statistics", json!([["health:", "hostile:"]]));
     assert_eq!(stats["health:calls"], calls);
     assert_eq!(stats["health:errors"], 0);
     assert_eq!(stats["health:timeouts"], 0);
@@ -405,23 +387,20 @@ fn load_unload_and_reload_under_load_fail_no_request() {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let text = format!("client {client}");
-                    assert_eq!(result(&daemon, "health_echo", json!([text])), text);
-                    assert!(result(&daemon, "uptime", json!([]))["Up time"].is_string());
+                    assert_eq!(daemon.result("health_echo", json!([text])), text);
+                    assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
                     served.fetch_add(2, Ordering::Relaxed);
                 }
             })
         })
         .collect();
     for _ in 0..5 {
-        assert_eq!(result(&daemon, "module_reload", json!(["health"])), "OK");
-        assert_eq!(
-            result(&daemon, "module_unload", json!(["dispatcher"])),
-            "OK"
-        );
+        assert_eq!(daemon.result("module_reload", json!(["health"])), "OK");
+        assert_eq!(daemon.result("module_unload", json!(["dispatcher"])), "OK");
         assert_eq!(error(&daemon, "ds_list", json!([])).0, -32601);
-        assert_eq!(result(&daemon, "module_load", json!(["dispatcher"])), "OK");
-        assert!(result(&daemon, "ds_list", json!([]))["PARTITIONS"].is_array());
-        assert_eq!(result(&daemon, "module_reload", json!([])), "OK");
+        assert_eq!(daemon.result("module_load", json!(["dispatcher"])), "OK");
+        assert!(daemon.result("ds_list", json!([]))["PARTITIONS"].is_array());
+        assert_eq!(daemon.result("module_reload", json!([])), "OK");
     }
     stop.store(true, Ordering::Relaxed);
     for client in clients {
@@ -437,7 +416,7 @@ fn load_unload_and_reload_under_load_fail_no_request() {
 #[test]
 fn reload_and_sighup_read_the_configuration_again() {
     let daemon = Daemon::start(&examples()).unwrap();
-    assert_eq!(result(&daemon, "health", json!([]))["status"], "healthy");
+    assert_eq!(daemon.result("health", json!([]))["status"], "healthy");
     let config = std::fs::read_to_string(daemon.config_path()).unwrap();
     let narrowed = config.replace(
         "mi_allow = [\"uptime\", \"ps\", \"get_statistics\"]",
@@ -445,7 +424,7 @@ fn reload_and_sighup_read_the_configuration_again() {
     );
     assert_ne!(config, narrowed);
     std::fs::write(daemon.config_path(), &narrowed).unwrap();
-    assert_eq!(result(&daemon, "module_reload", json!(["health"])), "OK");
+    assert_eq!(daemon.result("module_reload", json!(["health"])), "OK");
     assert_eq!(
         error(&daemon, "health", json!([])),
         (
@@ -473,7 +452,7 @@ fn reload_and_sighup_read_the_configuration_again() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(error(&daemon, "ds_list", json!([])).0, -32601);
-    assert_eq!(result(&daemon, "health_echo", json!([])), "OK");
+    assert_eq!(daemon.result("health_echo", json!([])), "OK");
 }
 
 #[test]
@@ -498,7 +477,7 @@ fn calls_beyond_max_instances_are_refused_not_queued() {
             Instant::now() < deadline,
             "the busy instance never refused a call"
         );
-        let reply = call(&daemon, "hostile_ok", json!([]));
+        let reply = daemon.call("hostile_ok", json!([]));
         if reply["result"] == "OK" {
             continue;
         }
@@ -516,7 +495,7 @@ fn calls_beyond_max_instances_are_refused_not_queued() {
 #[test]
 fn compiled_modules_are_cached() {
     let daemon = Daemon::start(&examples()).unwrap();
-    assert_eq!(result(&daemon, "health_echo", json!([])), "OK");
+    assert_eq!(daemon.result("health_echo", json!([])), "OK");
     let cache = miwa_tests::workspace().join("target/test-cache/miwa");
     let artifacts = std::fs::read_dir(&cache)
         .unwrap()

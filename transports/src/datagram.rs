@@ -4,7 +4,7 @@
 //! Each socket is served by its own worker threads (a blocking receive each), so several
 //! sockets and several workers per socket run at once; OpenSIPS allows one socket.
 
-use crate::{Dispatcher, Reply, TransportKind};
+use crate::{Caller, Dispatcher, Reply, TransportKind};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixDatagram;
@@ -207,7 +207,8 @@ fn serve(
         if length == 0 {
             continue;
         }
-        let reply = dispatcher.dispatch(kind, &buffer[..length], settings.pretty);
+        let reply =
+            dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
         let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
             continue;
         };

@@ -5,7 +5,7 @@
 //! URL scheme (as OpenSIPS): `/<root>`, `/<root>/<module>`, `/<root>/<module>/<command>`,
 //! and `?arg=<JSON params>` (or a POSTed form field `arg`) to run the command.
 
-use crate::{CommandInfo, Dispatcher, Reply, TransportKind};
+use crate::{CommandInfo, Reply, Session, TransportKind};
 use mi_core::json::{self, Value};
 use std::fmt::Write;
 
@@ -100,12 +100,7 @@ enum Outcome {
     Error(Value),
 }
 
-fn run(
-    dispatcher: &dyn Dispatcher,
-    command: &str,
-    arg: &str,
-    max_depth: u32,
-) -> Result<Outcome, String> {
+fn run(session: &Session<'_>, command: &str, arg: &str, max_depth: u32) -> Result<Outcome, String> {
     let mut members = vec![
         ("jsonrpc", Value::str("2.0")),
         ("method", Value::str(command)),
@@ -118,7 +113,7 @@ fn run(
     }
     members.push(("id", Value::num(1)));
     let request = json::to_compact(&json::object(members));
-    let text = match dispatcher.dispatch(TransportKind::Html, request.as_bytes(), false) {
+    let text = match session.dispatch(TransportKind::Html, request.as_bytes(), false) {
         Reply::Text(text) | Reply::ParseError(text) => text,
         Reply::Nothing | Reply::Unprintable => return Err("the command produced no reply".into()),
     };
@@ -142,8 +137,8 @@ fn show(value: &Value) -> String {
     escape(&json::to_pretty(value))
 }
 
-fn server_line(dispatcher: &dyn Dispatcher) -> String {
-    let ask = |method: &str, key: &str| match run(dispatcher, method, "", 1) {
+fn server_line(session: &Session<'_>) -> String {
+    let ask = |method: &str, key: &str| match run(session, method, "", 1) {
         Ok(Outcome::Result(v)) => match v.get_ci(key) {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -161,11 +156,11 @@ fn server_line(dispatcher: &dyn Dispatcher) -> String {
     }
 }
 
-fn document(title: &str, dispatcher: &dyn Dispatcher, nav: &str, main: &str) -> String {
+fn document(title: &str, session: &Session<'_>, nav: &str, main: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Cache-Control\" content=\"no-cache\"><title>{}</title><style>{STYLE}</style></head><body><header><h1>Management Interface</h1><p>{}</p></header>{nav}<main>{main}</main><footer>miwa — OpenSIPS-compatible Management Interface</footer></body></html>\n",
         escape(title),
-        server_line(dispatcher)
+        server_line(session)
     )
 }
 
@@ -177,9 +172,9 @@ pub fn page(
     arg: Option<&str>,
     post_form: bool,
     max_depth: u32,
-    dispatcher: &dyn Dispatcher,
+    session: &Session<'_>,
 ) -> Page {
-    let commands = dispatcher.commands();
+    let commands = session.commands(TransportKind::Html);
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     let module = segments.next();
     let command = segments.next();
@@ -225,7 +220,7 @@ pub fn page(
             .iter()
             .find(|x| x.name == c && Some(x.module.as_str()) == module)
     }) else {
-        let body = document("Management Interface", dispatcher, &nav, &main);
+        let body = document("Management Interface", session, &nav, &main);
         return Page { status: 200, body };
     };
     let mut detail = format!("<div><section class=\"command\" aria-labelledby=\"command-title\"><h2 id=\"command-title\">{}</h2>", escape(&info.name));
@@ -251,7 +246,7 @@ pub fn page(
     );
     let mut status = 200;
     if let Some(arg) = arg {
-        match run(dispatcher, &info.name, arg, max_depth) {
+        match run(session, &info.name, arg, max_depth) {
             Ok(Outcome::Result(value)) => {
                 let _ = write!(detail, "<section class=\"result\" aria-live=\"polite\"><h3>Result</h3><pre>{}</pre></section>", show(&value));
             }
@@ -283,7 +278,7 @@ pub fn page(
         status,
         body: document(
             &format!("{} — Management Interface", info.name),
-            dispatcher,
+            session,
             &nav,
             &main,
         ),

@@ -7,7 +7,7 @@
 
 use crate::html;
 use crate::xmlrpc::{self, CallError};
-use crate::{Dispatcher, Reply, TransportKind};
+use crate::{Authentication, Dispatcher, Reply, Session, TransportKind};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -60,6 +60,9 @@ const HTML: &str = "text/html";
 const HTML_PAGE: &str = "text/html; charset=utf-8";
 const BAD_URL: &str = "<html><body>Unable to parse URL!</body></html>";
 const BAD_METHOD: &str = "<html><body>Unsupported HTTP request!</body></html>";
+const UNAUTHORIZED: &str = "<html><body>Authentication required.</body></html>";
+const THROTTLED: &str =
+    "<html><body>Too many failed authentications: try again later.</body></html>";
 
 fn respond(
     status: StatusCode,
@@ -117,6 +120,25 @@ enum Handler {
     XmlRpc,
 }
 
+/// Which resource a path reaches.
+enum Route {
+    Playground,
+    Html(String),
+    Rpc(Handler),
+}
+
+impl Route {
+    /// The name access control knows it by: `mi`, `xmlrpc`, `html` or `playground`.
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Playground => "playground",
+            Route::Html(_) => "html",
+            Route::Rpc(Handler::JsonRpc) => "mi",
+            Route::Rpc(Handler::XmlRpc) => "xmlrpc",
+        }
+    }
+}
+
 /// The `arg` field of a query string or form body, if present.
 fn arg_field(encoded: &[u8]) -> Option<String> {
     form_urlencoded::parse(encoded)
@@ -129,7 +151,7 @@ async fn html(
     request: Request<Incoming>,
     root: &str,
     settings: &HttpSettings,
-    dispatcher: &dyn Dispatcher,
+    session: &Session<'_>,
 ) -> Response<Full<Bytes>> {
     let path = request
         .uri()
@@ -159,7 +181,7 @@ async fn html(
         arg.as_deref(),
         post,
         settings.max_json_depth,
-        dispatcher,
+        session,
     );
     respond(
         StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
@@ -168,8 +190,33 @@ async fn html(
     )
 }
 
+/// The answer to a request whose credentials were refused or throttled.
+fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
+    match outcome {
+        Authentication::Granted(_) => None,
+        Authentication::Refused => {
+            let mut response = respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED);
+            response.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Basic realm=\"miwa\", charset=\"UTF-8\", Bearer realm=\"miwa\"",
+                ),
+            );
+            Some(response)
+        }
+        Authentication::Throttled => {
+            let mut response = respond(StatusCode::TOO_MANY_REQUESTS, HTML, THROTTLED);
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("60"));
+            Some(response)
+        }
+    }
+}
+
 async fn serve_request(
     request: Request<Incoming>,
+    peer: std::net::IpAddr,
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
@@ -181,30 +228,47 @@ async fn serve_request(
         return Ok(response);
     }
     let path = request.uri().path();
-    if let Some(dir) = settings
-        .playground_dir
-        .as_deref()
-        .filter(|_| under_root(path, PLAYGROUND_ROOT))
-    {
-        return Ok(playground(path, dir).await);
-    }
-    if let Some(root) = settings
+    let route = if settings.playground_dir.is_some() && under_root(path, PLAYGROUND_ROOT) {
+        Route::Playground
+    } else if let Some(root) = settings
         .html_root
         .as_deref()
         .filter(|root| under_root(path, root))
     {
-        return Ok(html(request, root, &settings, dispatcher.as_ref()).await);
-    }
-    let handler = if under_root(path, &settings.root) {
-        Handler::JsonRpc
+        Route::Html(root.to_string())
+    } else if under_root(path, &settings.root) {
+        Route::Rpc(Handler::JsonRpc)
     } else if settings
         .xmlrpc_root
         .as_deref()
         .is_some_and(|root| under_root(path, root))
     {
-        Handler::XmlRpc
+        Route::Rpc(Handler::XmlRpc)
     } else {
         return Ok(respond(StatusCode::BAD_REQUEST, HTML, BAD_URL));
+    };
+    let authorization = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let outcome = dispatcher.authenticate(authorization, peer, route.name());
+    if let Some(refusal) = unauthorized(&outcome) {
+        return Ok(refusal);
+    }
+    let Authentication::Granted(role) = outcome else {
+        return Ok(respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED));
+    };
+    let session = Session::new(dispatcher.as_ref(), role.as_deref());
+    let handler = match route {
+        Route::Playground => {
+            let dir = settings
+                .playground_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            return Ok(playground(path, dir).await);
+        }
+        Route::Html(root) => return Ok(html(request, &root, &settings, &session).await),
+        Route::Rpc(handler) => handler,
     };
     let content_type = match handler {
         Handler::JsonRpc => JSON,
@@ -215,8 +279,8 @@ async fn serve_request(
         Err(status) => return Ok(respond(status, content_type, Bytes::new())),
     };
     Ok(match handler {
-        Handler::JsonRpc => json_rpc(&body, &settings, dispatcher.as_ref()),
-        Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, dispatcher.as_ref()),
+        Handler::JsonRpc => json_rpc(&body, &settings, &session),
+        Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, &session),
     })
 }
 
@@ -269,12 +333,8 @@ async fn read_body(request: Request<Incoming>, max_body: usize) -> Result<Bytes,
 }
 
 /// A JSON-RPC request.
-fn json_rpc(
-    body: &[u8],
-    settings: &HttpSettings,
-    dispatcher: &dyn Dispatcher,
-) -> Response<Full<Bytes>> {
-    match dispatcher.dispatch(TransportKind::Http, body, settings.pretty) {
+fn json_rpc(body: &[u8], settings: &HttpSettings, session: &Session<'_>) -> Response<Full<Bytes>> {
+    match session.dispatch(TransportKind::Http, body, settings.pretty) {
         Reply::Text(text) | Reply::ParseError(text) => respond(StatusCode::OK, JSON, text),
         Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
         Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
@@ -282,7 +342,7 @@ fn json_rpc(
 }
 
 /// An XML-RPC call: translated to JSON-RPC for the core, the reply translated back.
-fn xml_rpc(body: &[u8], max_depth: usize, dispatcher: &dyn Dispatcher) -> Response<Full<Bytes>> {
+fn xml_rpc(body: &[u8], max_depth: usize, session: &Session<'_>) -> Response<Full<Bytes>> {
     let fault = |code| respond(StatusCode::OK, XML, xmlrpc::fault(code, ""));
     let call = match xmlrpc::parse_call(body, max_depth) {
         Ok(call) => call,
@@ -296,12 +356,12 @@ fn xml_rpc(body: &[u8], max_depth: usize, dispatcher: &dyn Dispatcher) -> Respon
                 "which",
                 Some(object([("command", Value::str(call.method.as_str()))])),
             );
-            let known = matches!(dispatcher.dispatch(TransportKind::Xmlrpc, probe.as_bytes(), false), Reply::Text(t) if !t.contains(r#""error""#));
+            let known = matches!(session.dispatch(TransportKind::Xmlrpc, probe.as_bytes(), false), Reply::Text(t) if !t.contains(r#""error""#));
             return fault(if known { -32600 } else { -32601 });
         }
     };
     let request = xmlrpc::request_text(&call.method, params);
-    match dispatcher.dispatch(TransportKind::Xmlrpc, request.as_bytes(), false) {
+    match session.dispatch(TransportKind::Xmlrpc, request.as_bytes(), false) {
         Reply::Text(text) | Reply::ParseError(text) => match xmlrpc::response(&text) {
             Some(xml) => respond(StatusCode::OK, XML, xml),
             None => respond(StatusCode::INTERNAL_SERVER_ERROR, XML, Bytes::new()),
@@ -417,7 +477,12 @@ async fn serve_connection(
 ) {
     let service_settings = settings.clone();
     let service = service_fn(move |request| {
-        serve_request(request, service_settings.clone(), dispatcher.clone())
+        serve_request(
+            request,
+            peer.ip(),
+            service_settings.clone(),
+            dispatcher.clone(),
+        )
     });
     let mut builder = http1::Builder::new();
     builder.keep_alive(true).pipeline_flush(true);

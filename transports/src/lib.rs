@@ -89,16 +89,100 @@ pub struct CommandInfo {
     pub recipes: Vec<Vec<String>>,
 }
 
+impl From<mi_core::host::ModuleCommand> for CommandInfo {
+    fn from(command: mi_core::host::ModuleCommand) -> Self {
+        CommandInfo {
+            name: command.name,
+            module: command.module,
+            help: command.help,
+            recipes: command.recipes,
+        }
+    }
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller<'a> {
+    /// The transport it came over.
+    pub transport: TransportKind,
+    /// The role its credentials were granted; `None` for callers without credentials
+    /// (they get their transport's default role).
+    pub role: Option<&'a str>,
+}
+
+impl Caller<'_> {
+    /// A caller without credentials.
+    pub fn anonymous(transport: TransportKind) -> Caller<'static> {
+        Caller {
+            transport,
+            role: None,
+        }
+    }
+}
+
+/// What an HTTP request's credentials are worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authentication {
+    /// Proceed with this role (`None`: no credentials needed; the transport's default).
+    Granted(Option<String>),
+    /// Credentials are required and none were given, or they are wrong: 401.
+    Refused,
+    /// Too many failed attempts from this address lately: 429.
+    Throttled,
+}
+
+/// A caller's view of the dispatcher: everything it runs carries the caller's role.
+#[derive(Clone, Copy)]
+pub struct Session<'a> {
+    dispatcher: &'a dyn Dispatcher,
+    role: Option<&'a str>,
+}
+
+impl<'a> Session<'a> {
+    /// A session with `role` (`None`: the transport's default role).
+    pub fn new(dispatcher: &'a dyn Dispatcher, role: Option<&'a str>) -> Self {
+        Session { dispatcher, role }
+    }
+
+    fn caller(&self, transport: TransportKind) -> Caller<'a> {
+        Caller {
+            transport,
+            role: self.role,
+        }
+    }
+
+    /// Runs a request (see [`Dispatcher::dispatch`]).
+    pub fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply {
+        self.dispatcher
+            .dispatch(self.caller(transport), request, pretty)
+    }
+
+    /// The commands this caller may run (see [`Dispatcher::commands`]).
+    pub fn commands(&self, transport: TransportKind) -> Vec<CommandInfo> {
+        self.dispatcher.commands(self.caller(transport))
+    }
+}
+
 /// Runs JSON-RPC requests. Implemented by the daemon over the core component.
 ///
 /// Calls are synchronous and short (microseconds, bounded by the host's deadline); a
 /// transport may call them on its async worker threads.
 pub trait Dispatcher: Send + Sync + 'static {
-    /// Handles one JSON-RPC request text (or batch), with compact or pretty replies.
-    fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply;
+    /// Handles one JSON-RPC request text (or batch) for `caller`, with compact or pretty
+    /// replies; commands the caller's role may not run are answered 403.
+    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply;
 
-    /// Every command the core serves, in registration order.
-    fn commands(&self) -> Vec<CommandInfo>;
+    /// The commands `caller` may run, in registration order.
+    fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo>;
+
+    /// Checks an HTTP request's `Authorization` header, from `peer`.
+    /// `route` is `mi`, `xmlrpc`, `html` or `playground`.
+    fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        peer: std::net::IpAddr,
+        route: &str,
+    ) -> Authentication;
 
     /// Called on a thread a transport starts for itself, before it serves: the host lists
     /// it as a process named `name`.

@@ -46,6 +46,17 @@ impl From<CoreReply> for transports::Reply {
     }
 }
 
+impl From<engine::CommandInfo> for transports::CommandInfo {
+    fn from(command: engine::CommandInfo) -> Self {
+        transports::CommandInfo {
+            name: command.name,
+            module: command.module,
+            help: command.help,
+            recipes: command.recipes,
+        }
+    }
+}
+
 /// A handled request as the component returns it.
 pub type Handled = engine::Handled;
 /// The reply of a handled request.
@@ -199,14 +210,29 @@ impl CoreRuntime {
 
     /// Handles one JSON-RPC request.
     pub fn handle(&self, request: &[u8], pretty: bool) -> Result<Handled, CoreFailure> {
+        self.handle_as(request, pretty, None)
+    }
+
+    /// Handles one JSON-RPC request for a caller limited by `access` (`None`: anything).
+    pub fn handle_as(
+        &self,
+        request: &[u8],
+        pretty: bool,
+        access: Option<&mi_core::access::Access>,
+    ) -> Result<Handled, CoreFailure> {
         let options = engine::HandleOptions {
             pretty,
             max_depth: self.max_depth,
+            access: access.map(|a| engine::Access {
+                role: a.role.clone(),
+                allow: a.allow.clone(),
+                deny: a.deny.clone(),
+            }),
         };
         self.with_instance(|warm| {
             warm.core
                 .miwa_mi_engine()
-                .call_handle(&mut warm.store, request, options)
+                .call_handle(&mut warm.store, request, &options)
         })
     }
 

@@ -53,6 +53,8 @@ pub struct HostState {
     status: status::StatusBoard,
     /// Third-party command modules, once the core runtime exists.
     pub modules: OnceLock<Arc<Modules>>,
+    /// The access policy, for its statistics.
+    pub access: OnceLock<Arc<crate::access::AccessControl>>,
     shutdown: watch::Sender<bool>,
     core_memory_cap: u64,
     started_offset: i32,
@@ -109,6 +111,7 @@ impl HostState {
             events: events::Events::start(config.events.delivery(), config.events.flatstore_dir())?,
             status: status::StatusBoard::default(),
             modules: OnceLock::new(),
+            access: OnceLock::new(),
             shutdown,
             core_memory_cap: config.core.max_memory as u64,
         });
@@ -376,6 +379,9 @@ impl Host for HostState {
             incremental: true,
         }));
         out.extend(self.events.statistics());
+        if let Some(access) = self.access.get() {
+            out.extend(access.statistics());
+        }
         if let Some(modules) = self.modules.get() {
             out.extend(modules.statistics());
         }

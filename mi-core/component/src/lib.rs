@@ -52,13 +52,19 @@ impl engine::Guest for Component {
     }
 
     fn handle(request: Vec<u8>, options: engine::HandleOptions) -> engine::Handled {
-        let handled = core().handle(
+        let access = options.access.map(|a| mi_core::access::Access {
+            role: a.role,
+            allow: a.allow,
+            deny: a.deny,
+        });
+        let handled = core().handle_as(
             &convert::ImportedHost,
             &request,
             HandleOptions {
                 pretty: options.pretty,
                 max_depth: options.max_depth,
             },
+            access.as_ref(),
         );
         engine::Handled {
             reply: match handled.reply {

@@ -68,11 +68,17 @@ fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 }
 
 fn which(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
-    let core = ctx.registry.commands().iter().map(|c| Value::str(c.name));
+    let core = ctx
+        .registry
+        .commands()
+        .iter()
+        .filter(|c| ctx.permits(c.name, c.module))
+        .map(|c| Value::str(c.name));
     let modules = ctx
         .host
         .module_commands()
         .into_iter()
+        .filter(|c| ctx.permits(&c.name, &c.module))
         .map(|c| Value::String(c.name));
     Ok(Value::Array(core.chain(modules).collect()))
 }

@@ -12,7 +12,7 @@ mod reply;
 pub use framing::{next_frame, Frame};
 pub use reply::{open_reply, write_reply, ReplyError};
 
-use crate::{Dispatcher, Reply, TransportKind};
+use crate::{Caller, Dispatcher, Reply, TransportKind};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{fstat, lstat, open, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -310,7 +310,11 @@ fn drain(
                 json,
                 used,
             } => {
-                dispatcher.dispatch(TransportKind::Fifo, json, settings.pretty);
+                dispatcher.dispatch(
+                    Caller::anonymous(TransportKind::Fifo),
+                    json,
+                    settings.pretty,
+                );
                 used_total += used;
             }
             Frame::Request {
@@ -427,7 +431,11 @@ fn serve_job(settings: &FifoSettings, dispatcher: &dyn Dispatcher, job: Job) {
     };
     let bytes = match &job.body {
         Body::TooLarge => TOO_LARGE.as_bytes().to_vec(),
-        Body::Json(json) => match dispatcher.dispatch(TransportKind::Fifo, json, settings.pretty) {
+        Body::Json(json) => match dispatcher.dispatch(
+            Caller::anonymous(TransportKind::Fifo),
+            json,
+            settings.pretty,
+        ) {
             Reply::Text(text) | Reply::ParseError(text) => text.into_bytes(),
             Reply::Nothing => Vec::new(),
             Reply::Unprintable => PRINT_FAILURE.to_vec(),

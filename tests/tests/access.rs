@@ -1,0 +1,240 @@
+//! Authentication and access control on every transport: Basic and Bearer credentials,
+//! roles limiting what may run (and what `which` and the HTML page show), transport default
+//! roles, brute-force throttling, and refusal of plain-text passwords.
+
+use miwa_tests::{
+    exchange, fifo_write, miwa_bin, parse_responses, udp_exchange, unix_exchange, Daemon,
+    HttpResponse, ReplyFifo,
+};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn hashed(subcommand: &str, secret: &str) -> String {
+    let mut child = Command::new(miwa_bin())
+        .arg(subcommand)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{secret}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+fn config() -> String {
+    format!(
+        r#"
+[access]
+protect = ["mi", "xmlrpc", "html"]
+max_failures = 3
+
+[access.roles.readonly]
+allow = ["ps", "uptime", "which", "help", "get_*"]
+
+[[access.users]]
+name = "ops"
+password = "{}"
+role = "full"
+
+[[access.tokens]]
+sha256 = "{}"
+role = "readonly"
+
+[access.transports]
+fifo = "readonly"
+udp = "readonly"
+unix = "full"
+"#,
+        hashed("hash-password", "correct horse"),
+        hashed("hash-token", "reader-token")
+    )
+}
+
+fn request(daemon: &Daemon, path: &str, authorization: Option<&str>, body: &str) -> HttpResponse {
+    let header = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let (method, content_type) = if body.is_empty() {
+        ("GET", "")
+    } else if path.starts_with("/RPC2") {
+        ("POST", "Content-Type: text/xml\r\n")
+    } else {
+        ("POST", "Content-Type: application/json\r\n")
+    };
+    let raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{header}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let bytes = exchange(daemon.http, raw.as_bytes(), Duration::from_millis(800)).unwrap();
+    parse_responses(&bytes)
+        .into_iter()
+        .next()
+        .expect("a response")
+}
+
+fn rpc(daemon: &Daemon, authorization: Option<&str>, method: &str, params: Value) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).to_string();
+    let response = request(daemon, "/mi", authorization, &body);
+    let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    (response.status, value)
+}
+
+const OPS: &str = "Basic b3BzOmNvcnJlY3QgaG9yc2U=";
+const READER: &str = "Bearer reader-token";
+
+#[test]
+fn credentials_and_roles_on_every_transport() {
+    let daemon = Daemon::start(&config()).unwrap();
+
+    let anonymous = request(
+        &daemon,
+        "/mi",
+        None,
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+    );
+    assert_eq!(anonymous.status, 401);
+    let challenge = anonymous.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains("Basic") && challenge.contains("Bearer"),
+        "{challenge}"
+    );
+    let wrong = rpc(&daemon, Some("Basic b3BzOndyb25n"), "ps", json!([]));
+    assert_eq!(wrong.0, 401);
+
+    let (status, set) = rpc(&daemon, Some(OPS), "log_level", json!([3]));
+    assert_eq!(
+        (status, &set["result"]),
+        (200, &json!({"New global log level": 3}))
+    );
+
+    let (_, uptime) = rpc(&daemon, Some(READER), "uptime", json!([]));
+    assert!(uptime["result"]["Up time"].is_string(), "{uptime}");
+    let (_, refused) = rpc(&daemon, Some(READER), "log_level", json!([4]));
+    assert_eq!(
+        refused["error"],
+        json!({"code": 403, "message": "Forbidden", "data": "role 'readonly' may not run 'log_level'"})
+    );
+    let (_, which) = rpc(&daemon, Some(READER), "which", json!([]));
+    let visible: Vec<&str> = which["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        visible.contains(&"get_statistics") && !visible.contains(&"kill"),
+        "{visible:?}"
+    );
+    assert!(
+        daemon.log().contains("command refused"),
+        "denials are logged"
+    );
+
+    let kill = "<?xml version=\"1.0\"?><methodCall><methodName>kill</methodName></methodCall>";
+    let fault = request(&daemon, "/RPC2", Some(READER), kill);
+    let fault = String::from_utf8_lossy(&fault.body).into_owned();
+    assert!(
+        fault.contains("<int>403</int>") && fault.contains("Forbidden"),
+        "{fault}"
+    );
+    assert_eq!(request(&daemon, "/RPC2", None, kill).status, 401);
+
+    assert_eq!(request(&daemon, "/html/core", None, "").status, 401);
+    let page = request(&daemon, "/html/core", Some(READER), "");
+    let page = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(
+        page.contains(">ps<") && !page.contains(">kill<"),
+        "the page shows what the role may run"
+    );
+
+    let fifo = ReplyFifo::create(&daemon.reply_dir(), "acl").unwrap();
+    fifo_write(
+        &daemon.fifo,
+        br#":acl:{"jsonrpc":"2.0","method":"kill","id":1}"#,
+    )
+    .unwrap();
+    let reply = String::from_utf8(fifo.read(WAIT).unwrap().unwrap()).unwrap();
+    assert!(reply.contains("\"code\":403"), "fifo is readonly: {reply}");
+    let udp = udp_exchange(
+        daemon.udp,
+        br#"{"jsonrpc":"2.0","method":"log_level","params":[4],"id":1}"#,
+        WAIT,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&udp).contains("\"code\":403"),
+        "udp is readonly"
+    );
+    let unix = unix_exchange(
+        &daemon.unix,
+        daemon.dir.path(),
+        true,
+        br#"{"jsonrpc":"2.0","method":"log_level","params":[3],"id":1}"#,
+        WAIT,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unix).contains("New global log level"),
+        "unix is full"
+    );
+}
+
+#[test]
+fn repeated_failures_are_throttled() {
+    let daemon = Daemon::start(&config()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(rpc(&daemon, Some("Bearer guess"), "ps", json!([])).0, 401);
+    }
+    let throttled = request(
+        &daemon,
+        "/mi",
+        Some(OPS),
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+    );
+    assert_eq!(
+        throttled.status, 429,
+        "even good credentials wait once an address failed too often"
+    );
+    assert_eq!(throttled.header("retry-after"), Some("60"));
+    let unix = unix_exchange(
+        &daemon.unix,
+        daemon.dir.path(),
+        true,
+        br#"{"jsonrpc":"2.0","method":"get_statistics","params":[["access:"]],"id":1}"#,
+        WAIT,
+    )
+    .unwrap()
+    .unwrap();
+    let stats: Value = serde_json::from_slice(&unix).unwrap();
+    assert_eq!(stats["result"]["access:auth_failures"], 3);
+    assert_eq!(stats["result"]["access:auth_throttled"], 1);
+}
+
+#[test]
+fn plain_text_passwords_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("miwa.toml");
+    std::fs::write(
+        &path,
+        "[access]\n[[access.users]]\nname = \"ops\"\npassword = \"hunter2\"\nrole = \"full\"\n",
+    )
+    .unwrap();
+    let output = Command::new(miwa_bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("access") && stderr.contains("never plain text"),
+        "{stderr}"
+    );
+}
