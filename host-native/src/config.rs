@@ -237,6 +237,16 @@ pub struct HttpConfig {
     /// The built playground served at `/playground/` (`playground_dir`, default
     /// `../playground` beside the binary, i.e. `target/playground`; empty string disables it).
     pub playground_dir: Option<PathBuf>,
+    /// Connections served at once; more get `503` (`max_connections`, default 1024).
+    pub max_connections: usize,
+    /// Header fields per request; more get `431` (`max_headers`, default 100).
+    pub max_headers: usize,
+    /// Bytes of a request head; more get `431` (`max_header_bytes`, default 16384, at
+    /// least 8192).
+    pub max_header_bytes: usize,
+    /// Requests per connection before it is closed (`max_requests_per_connection`, default
+    /// 10000; 0 = no limit).
+    pub max_requests_per_connection: u64,
 }
 
 impl HttpConfig {
@@ -269,6 +279,10 @@ impl Default for HttpConfig {
             pretty_printing: false,
             workers: None,
             playground_dir: None,
+            max_connections: 1024,
+            max_headers: 100,
+            max_header_bytes: 16384,
+            max_requests_per_connection: 10_000,
         }
     }
 }
@@ -639,6 +653,15 @@ impl Config {
         }
         if self.http.workers == Some(0) {
             return invalid("http.workers", "must be at least 1");
+        }
+        if self.http.max_connections == 0 || self.http.max_headers == 0 {
+            return invalid(
+                "http.max_*",
+                "max_connections and max_headers must be at least 1",
+            );
+        }
+        if self.http.max_header_bytes < 8192 {
+            return invalid("http.max_header_bytes", "must be at least 8192");
         }
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");

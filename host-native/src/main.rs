@@ -403,6 +403,10 @@ async fn run(
                 .then(|| Duration::from_secs(config.http.conn_timeout)),
             pretty: config.http.pretty_printing,
             playground_dir: config.http.playground_dir(),
+            max_connections: config.http.max_connections,
+            max_headers: config.http.max_headers,
+            max_header_bytes: config.http.max_header_bytes,
+            max_requests_per_connection: config.http.max_requests_per_connection,
         };
         state.set_status(
             "mi_http",

@@ -49,7 +49,19 @@ pub struct HttpSettings {
     pub max_json_depth: u32,
     /// The built playground served at `/playground/` (`None` disables the route).
     pub playground_dir: Option<std::path::PathBuf>,
+    /// Connections served at once; more are answered `503` and closed.
+    pub max_connections: usize,
+    /// Header fields per request; more get `431`.
+    pub max_headers: usize,
+    /// Bytes of a request head (and of pipelined data read ahead); more get `431`.
+    pub max_header_bytes: usize,
+    /// Requests served on one connection before it is closed (`0`: no limit).
+    pub max_requests_per_connection: u64,
 }
+
+/// The answer to a connection over `max_connections`.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /// Where the playground is served.
 pub const PLAYGROUND_ROOT: &str = "playground";
@@ -381,6 +393,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let settings = Arc::new(settings);
+    let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -395,11 +408,22 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many http connections; refusing one");
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream.write_all(BUSY).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
         let settings = settings.clone();
         let dispatcher = dispatcher.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             serve_connection(stream, peer, settings, dispatcher, &mut shutdown).await;
+            drop(slot);
         });
     }
 }
@@ -476,16 +500,27 @@ async fn serve_connection(
     shutdown: &mut watch::Receiver<bool>,
 ) {
     let service_settings = settings.clone();
+    let served = Arc::new(AtomicU64::new(0));
+    let limit = settings.max_requests_per_connection;
     let service = service_fn(move |request| {
-        serve_request(
-            request,
-            peer.ip(),
-            service_settings.clone(),
-            dispatcher.clone(),
-        )
+        let settings = service_settings.clone();
+        let dispatcher = dispatcher.clone();
+        let served = served.clone();
+        async move {
+            let mut response = serve_request(request, peer.ip(), settings, dispatcher).await?;
+            if limit > 0 && served.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, hyper::Error>(response)
+        }
     });
     let mut builder = http1::Builder::new();
-    builder.keep_alive(true).pipeline_flush(true);
+    builder
+        .keep_alive(true)
+        .max_headers(settings.max_headers)
+        .max_buf_size(settings.max_header_bytes.max(8192));
     let epoch = Instant::now();
     let last_read = Arc::new(AtomicU64::new(0));
     let io = Watched {

@@ -188,6 +188,20 @@ mod tests {
         to_compact(&Value::Number(number))
     }
 
+    /// Found by the `html_arg` fuzz target: cJSON prints large non-integral numbers with six
+    /// significant digits, so one round trip may change a number; a second changes nothing.
+    #[test]
+    fn number_round_trips_settle_after_one() {
+        let (value, _) = crate::json::parse(b"11111111111111.2", 8).unwrap();
+        let printed = to_compact(&value);
+        assert_eq!(printed, "1.111111e+13");
+        let (again, _) = crate::json::parse(printed.as_bytes(), 8).unwrap();
+        let settled = to_compact(&again);
+        assert_eq!(settled, "11111110000000");
+        let (third, _) = crate::json::parse(settled.as_bytes(), 8).unwrap();
+        assert_eq!(to_compact(&third), settled);
+    }
+
     #[test]
     fn numbers_print_like_cjson() {
         assert_eq!(num(0.0), "0");

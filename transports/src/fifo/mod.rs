@@ -6,7 +6,7 @@
 //! writes are reassembled up to a limit; the FIFO is checked periodically and recreated if
 //! it was removed or replaced, and on demand (SIGHUP).
 
-mod framing;
+pub mod framing;
 mod reply;
 
 pub use framing::{next_frame, Frame};
