@@ -14,6 +14,39 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use transports::{Authentication, Caller, CommandInfo, Dispatcher, Reply, TransportKind};
 
+/// A handled request as the dispatcher counts it: the reply and each call's command and
+/// error code, from the component or the native core alike.
+struct Outcome {
+    reply: Reply,
+    calls: Vec<(String, Option<i32>)>,
+}
+
+impl From<crate::runtime::Handled> for Outcome {
+    fn from(handled: crate::runtime::Handled) -> Self {
+        Outcome {
+            reply: handled.reply.into(),
+            calls: handled
+                .calls
+                .into_iter()
+                .map(|c| (c.command, c.error))
+                .collect(),
+        }
+    }
+}
+
+impl From<mi_core::Handled> for Outcome {
+    fn from(handled: mi_core::Handled) -> Self {
+        Outcome {
+            reply: handled.reply.into(),
+            calls: handled
+                .calls
+                .into_iter()
+                .map(|c| (c.command, c.error))
+                .collect(),
+        }
+    }
+}
+
 /// How requests are executed.
 pub enum Executor {
     /// The core component under wasmtime: what the daemon always runs.
@@ -63,25 +96,16 @@ impl MiDispatcher {
         self
     }
 
-    fn run(
-        &self,
-        request: &[u8],
-        pretty: bool,
-        access: Option<&Access>,
-    ) -> (Reply, Vec<(String, Option<i32>)>) {
+    fn run(&self, request: &[u8], pretty: bool, access: Option<&Access>) -> Outcome {
         match &self.executor {
             Executor::Component(runtime) => match runtime.handle_as(request, pretty, access) {
-                Ok(handled) => (
-                    handled.reply.into(),
-                    handled
-                        .calls
-                        .into_iter()
-                        .map(|c| (c.command, c.error))
-                        .collect(),
-                ),
+                Ok(handled) => handled.into(),
                 Err(failure) => {
                     tracing::error!(%failure, "request failed inside the core");
-                    (self.failure(request, &failure, pretty), Vec::new())
+                    Outcome {
+                        reply: self.failure(request, &failure, pretty),
+                        calls: Vec::new(),
+                    }
                 }
             },
             Executor::NativeBaseline(core) => {
@@ -94,14 +118,7 @@ impl MiDispatcher {
                     },
                     access,
                 );
-                (
-                    handled.reply.into(),
-                    handled
-                        .calls
-                        .into_iter()
-                        .map(|c| (c.command, c.error))
-                        .collect(),
-                )
+                handled.into()
             }
         }
     }
@@ -121,7 +138,7 @@ impl Dispatcher for MiDispatcher {
         let role = self.access.role(transport, caller.role);
         let access = self.access.access(role);
         let started = Instant::now();
-        let (reply, calls) = self.run(request, pretty, access.as_ref());
+        let Outcome { reply, calls } = self.run(request, pretty, access.as_ref());
         for (command, _) in calls.iter().filter(|(_, e)| *e == Some(403)) {
             tracing::warn!(
                 role,

@@ -118,7 +118,7 @@ impl<S: tracing::Subscriber> Layer<S> for EventConsumer {
         if RAISING.get() || on_delivery_thread() {
             return;
         }
-        let Some(state) = self.state.upgrade() else {
+        let Some(state) = self.state.upgrade().filter(|s| s.log_events_wanted()) else {
             return;
         };
         let mut message = Message(String::new());

@@ -174,6 +174,11 @@ impl HostState {
         }
     }
 
+    /// Whether anybody listens to `E_CORE_LOG`: log lines are only formatted for it then.
+    pub fn log_events_wanted(&self) -> bool {
+        self.events.subscribed(events::CORE_EVENTS[2])
+    }
+
     /// Raises `E_CORE_LOG` for a log line (ignored when nobody listens).
     pub fn raise_log(&self, level: i32, message: &str) {
         let params = EventParams::Named(vec![

@@ -335,6 +335,12 @@ impl Events {
             .collect()
     }
 
+    /// Whether `event` has a live subscriber (a cheap check before building its params).
+    pub fn subscribed(&self, event: &str) -> bool {
+        self.id(event)
+            .is_some_and(|id| self.subscriptions.lock().iter().any(|s| s.event == id))
+    }
+
     /// Queues `event` for every live subscriber; returns at once.
     pub fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
         let id = self.id(event).ok_or(RaiseError::NotRegistered)?;
