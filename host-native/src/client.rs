@@ -87,13 +87,43 @@ pub fn request_body(command: &str, params: &Value) -> String {
     json!({"jsonrpc": "2.0", "id": id.to_string(), "method": command, "params": params}).to_string()
 }
 
+/// An HTTP(S) URL and how to authenticate to it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpTarget {
+    /// `http://host:port/path` or `https://…`.
+    pub url: String,
+    /// The `Authorization` header value to send, if any.
+    pub authorization: Option<String>,
+    /// A PEM file of certificates to trust for `https://` (default: the public web roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl HttpTarget {
+    /// Sets HTTP Basic credentials.
+    pub fn basic(mut self, user: &str, password: &str) -> Self {
+        use base64::Engine;
+        let pair = format!("{user}:{password}");
+        self.authorization = Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ));
+        self
+    }
+
+    /// Sets a bearer token.
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+}
+
 /// Where `miwa call` and `miwa script` send their requests.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    /// JSON-RPC over HTTP at this URL.
-    Http(String),
-    /// XML-RPC at this URL.
-    Xmlrpc(String),
+    /// JSON-RPC over HTTP.
+    Http(HttpTarget),
+    /// XML-RPC over HTTP.
+    Xmlrpc(HttpTarget),
     /// A UDP datagram socket.
     Udp(String),
     /// A UNIX datagram socket.
@@ -114,8 +144,10 @@ impl Endpoint {
     /// Sends one JSON-RPC request text and returns the JSON-RPC reply text.
     pub fn exchange(&self, request: &str) -> anyhow::Result<String> {
         match self {
-            Endpoint::Http(url) => run_async(post(url, "application/json", request.to_string())),
-            Endpoint::Xmlrpc(url) => {
+            Endpoint::Http(target) => {
+                run_async(post(target, "application/json", request.to_string()))
+            }
+            Endpoint::Xmlrpc(target) => {
                 let (parsed, _) = mi_core::json::parse(request.as_bytes(), 128)
                     .map_err(|_| anyhow::anyhow!("bad request"))?;
                 let method = match parsed.get_ci("method") {
@@ -123,7 +155,7 @@ impl Endpoint {
                     _ => bail!("request without method"),
                 };
                 let call = transports::xmlrpc::call_text(&method, parsed.get_ci("params"));
-                let body = run_async(post(url, "text/xml", call))?;
+                let body = run_async(post(target, "text/xml", call))?;
                 let reply = transports::xmlrpc::parse_response(body.as_bytes())
                     .map_err(|e| anyhow::anyhow!("bad XML-RPC reply ({e:?}): {body}"))?;
                 Ok(mi_core::json::to_compact(&reply))
@@ -222,29 +254,99 @@ fn run_async<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) ->
         .block_on(future)
 }
 
-/// POSTs `body` to `url` (`http://host:port/path`) and returns the response body.
-async fn post(url: &str, content_type: &str, body: String) -> anyhow::Result<String> {
-    let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
-    if uri.scheme_str() != Some("http") {
-        bail!("only http:// URLs are supported: {url}");
+/// A TLS client configuration trusting `ca_file`'s certificates, or the public web roots.
+fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for certificate in CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
+                let certificate =
+                    certificate.with_context(|| format!("bad PEM in {}", path.display()))?;
+                roots
+                    .add(certificate)
+                    .with_context(|| format!("unusable certificate in {}", path.display()))?;
+            }
+            if roots.is_empty() {
+                bail!("no certificate in {}", path.display());
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let host = uri.host().context("URL without host")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
+}
+
+/// Sends `request` over an HTTP/1.1 connection on `stream`.
+async fn send<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> anyhow::Result<hyper::Response<hyper::body::Incoming>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+    Ok(sender.send_request(request).await?)
+}
+
+/// What an HTTP refusal means to a `miwa call` user.
+fn refusal(status: hyper::StatusCode) -> String {
+    let hint = match status.as_u16() {
+        401 => ": credentials needed or wrong (--user with MIWA_PASSWORD, or --token / MIWA_TOKEN)",
+        429 => ": too many failed authentications from this address; wait and retry",
+        503 => ": the daemon is busy (too many connections)",
+        _ => "",
+    };
+    format!("HTTP error {status}{hint}")
+}
+
+/// POSTs `body` to the target's URL and returns the response body.
+async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::Result<String> {
+    let url = &target.url;
+    let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
+    let secure = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => bail!("only http:// and https:// URLs are supported: {url}"),
+    };
+    let host = uri.host().context("URL without host")?.to_string();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
+    let mut request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, format!("{host}:{port}"))
-        .header(hyper::header::CONTENT_TYPE, content_type)
-        .body(Full::new(Bytes::from(body)))?;
-    let response = sender.send_request(request).await?;
+        .header(hyper::header::CONTENT_TYPE, content_type);
+    if let Some(authorization) = &target.authorization {
+        request = request.header(hyper::header::AUTHORIZATION, authorization);
+    }
+    let request = request.body(Full::new(Bytes::from(body)))?;
+    let response = if secure {
+        let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
+            .with_context(|| format!("bad server name {host}"))?
+            .to_owned();
+        let stream = tls_connector(target.ca_file.as_deref())?
+            .connect(name, stream)
+            .await
+            .with_context(|| format!("TLS handshake with {host}:{port} failed"))?;
+        send(stream, request).await?
+    } else {
+        send(stream, request).await?
+    };
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {
-        bail!("HTTP error {status}");
+        bail!(refusal(status));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

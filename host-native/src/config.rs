@@ -165,6 +165,12 @@ pub struct CoreConfig {
     pub max_wasm_stack: usize,
     /// Deepest JSON nesting accepted in a request (`max_json_depth`, default 128).
     pub max_json_depth: u32,
+    /// Requests running at once over all transports; more are answered `503 Too many
+    /// concurrent requests` (`max_concurrent_calls`, default 64; 0 = no limit).
+    pub max_concurrent_calls: usize,
+    /// At shutdown (SIGTERM, `kill`), how long requests in progress may take to finish
+    /// before the daemon exits anyway, milliseconds (`shutdown_timeout_ms`, default 5000).
+    pub shutdown_timeout_ms: u64,
     /// Where precompiled core artifacts are cached (`cache_dir`; default
     /// `$XDG_CACHE_HOME/miwa` or `~/.cache/miwa`; empty string = no cache).
     pub cache_dir: Option<PathBuf>,
@@ -177,6 +183,8 @@ impl Default for CoreConfig {
             max_memory: 64 << 20,
             max_wasm_stack: 512 << 10,
             max_json_depth: mi_core::rpc::DEFAULT_MAX_DEPTH,
+            max_concurrent_calls: 64,
+            shutdown_timeout_ms: 5000,
             cache_dir: None,
         }
     }
@@ -247,9 +255,24 @@ pub struct HttpConfig {
     /// Requests per connection before it is closed (`max_requests_per_connection`, default
     /// 10000; 0 = no limit).
     pub max_requests_per_connection: u64,
+    /// Milliseconds a client may take for a request head once it started arriving, again
+    /// for the body, and for a TLS handshake (`request_timeout_ms`, default 10000; 0 = no
+    /// limit): a slow head or handshake closes the connection, a slow body gets `408`.
+    pub request_timeout_ms: u64,
+    /// PEM certificate chain, leaf first; with `tls_key` the listener speaks HTTPS only
+    /// (`tls_certificate`, default empty: plain HTTP). Both files are re-read on SIGHUP.
+    pub tls_certificate: PathBuf,
+    /// PEM private key of `tls_certificate` (`tls_key`).
+    pub tls_key: PathBuf,
 }
 
 impl HttpConfig {
+    /// The certificate and key files when HTTPS is configured.
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        (!self.tls_certificate.as_os_str().is_empty())
+            .then_some((self.tls_certificate.as_path(), self.tls_key.as_path()))
+    }
+
     /// The playground directory to serve, if any.
     pub fn playground_dir(&self) -> Option<PathBuf> {
         match &self.playground_dir {
@@ -283,6 +306,9 @@ impl Default for HttpConfig {
             max_headers: 100,
             max_header_bytes: 16384,
             max_requests_per_connection: 10_000,
+            request_timeout_ms: 10_000,
+            tls_certificate: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -297,6 +323,12 @@ pub struct DatagramConfig {
     pub unix: Vec<PathBuf>,
     /// Permissions of the UNIX socket files (`unix_socket_mode`, default `0o660`).
     pub unix_socket_mode: u32,
+    /// Owner of the UNIX socket files, a user name or uid (`unix_socket_user`, default:
+    /// the daemon's).
+    pub unix_socket_user: Option<String>,
+    /// Group of the UNIX socket files, a group name or gid (`unix_socket_group`, default:
+    /// the daemon's).
+    pub unix_socket_group: Option<String>,
     /// Worker threads per socket (`workers`, default: the number of cores).
     pub workers: Option<usize>,
     /// Largest request read and reply sent, bytes (`max_datagram`, default 65457).
@@ -313,6 +345,8 @@ impl Default for DatagramConfig {
             udp: vec!["127.0.0.1:8080".into()],
             unix: vec![PathBuf::from("/tmp/miwa_mi.sock")],
             unix_socket_mode: 0o660,
+            unix_socket_user: None,
+            unix_socket_group: None,
             workers: None,
             max_datagram: transports::datagram::MAX_DATAGRAM,
             pretty_printing: false,
@@ -322,6 +356,14 @@ impl Default for DatagramConfig {
 }
 
 impl DatagramConfig {
+    /// The owner and group ids to set on the UNIX socket files, if any.
+    pub fn unix_socket_owner(&self) -> Result<Option<transports::Owner>, String> {
+        owner(
+            self.unix_socket_user.as_deref(),
+            self.unix_socket_group.as_deref(),
+        )
+    }
+
     /// The UDP addresses, resolved.
     pub fn udp_addresses(&self) -> Result<Vec<std::net::SocketAddr>, String> {
         use std::net::ToSocketAddrs;
@@ -408,23 +450,20 @@ fn resolve_id(value: &str, database: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("no such name `{value}` in {database}"))
 }
 
+/// The owner and group ids named by a `user` / `group` pair of keys, if any.
+fn owner(user: Option<&str>, group: Option<&str>) -> Result<Option<transports::Owner>, String> {
+    if user.is_none() && group.is_none() {
+        return Ok(None);
+    }
+    let uid = user.map(|u| resolve_id(u, "/etc/passwd")).transpose()?;
+    let gid = group.map(|g| resolve_id(g, "/etc/group")).transpose()?;
+    Ok(Some(transports::Owner { uid, gid }))
+}
+
 impl FifoConfig {
     /// The owner and group ids to set on the FIFO, if any.
-    pub fn owner(&self) -> Result<Option<transports::fifo::Owner>, String> {
-        if self.fifo_user.is_none() && self.fifo_group.is_none() {
-            return Ok(None);
-        }
-        let uid = self
-            .fifo_user
-            .as_deref()
-            .map(|u| resolve_id(u, "/etc/passwd"))
-            .transpose()?;
-        let gid = self
-            .fifo_group
-            .as_deref()
-            .map(|g| resolve_id(g, "/etc/group"))
-            .transpose()?;
-        Ok(Some(transports::fifo::Owner { uid, gid }))
+    pub fn owner(&self) -> Result<Option<transports::Owner>, String> {
+        owner(self.fifo_user.as_deref(), self.fifo_group.as_deref())
     }
 
     /// The permissions to create the FIFO with (0 means 0o600, as in OpenSIPS).
@@ -592,6 +631,14 @@ impl Config {
         if self.http.max_body == 0 {
             return invalid("http.max_body", "must be at least 1");
         }
+        if self.http.tls_certificate.as_os_str().is_empty()
+            != self.http.tls_key.as_os_str().is_empty()
+        {
+            return invalid(
+                "http.tls_certificate / http.tls_key",
+                "give both (HTTPS) or neither (plain HTTP)",
+            );
+        }
         if let Err(problem) = self.datagram.udp_addresses() {
             return invalid("datagram.udp", &problem);
         }
@@ -634,6 +681,12 @@ impl Config {
             return invalid(
                 "fifo.fifo_mode",
                 "must be a permission mode (0o000 to 0o777)",
+            );
+        }
+        if let Err(problem) = self.datagram.unix_socket_owner() {
+            return invalid(
+                "datagram.unix_socket_user / datagram.unix_socket_group",
+                &problem,
             );
         }
         if let Err(problem) = self.fifo.owner() {
@@ -769,7 +822,7 @@ mod tests {
         let config = parse("[fifo]\nfifo_user = \"root\"\nfifo_group = \"0\"\n").unwrap();
         assert_eq!(
             config.fifo.owner(),
-            Ok(Some(transports::fifo::Owner {
+            Ok(Some(transports::Owner {
                 uid: Some(0),
                 gid: Some(0)
             }))

@@ -123,6 +123,16 @@ impl MiDispatcher {
         }
     }
 
+    /// The reply to a request refused at `max_concurrent_calls`.
+    fn refusal(&self, request: &[u8], pretty: bool) -> Reply {
+        let options = HandleOptions {
+            pretty,
+            max_depth: self.max_depth,
+        };
+        let error = MiError::new(503, "Too many concurrent requests");
+        failure_reply(request, error, options).into()
+    }
+
     fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
         let options = HandleOptions {
             pretty,
@@ -138,7 +148,22 @@ impl Dispatcher for MiDispatcher {
         let role = self.access.role(transport, caller.role);
         let access = self.access.access(role);
         let started = Instant::now();
-        let Outcome { reply, calls } = self.run(request, pretty, access.as_ref());
+        let slot = self.state.calls.enter();
+        let Outcome { reply, calls } = match &slot {
+            Some(_) => self.run(request, pretty, access.as_ref()),
+            None => {
+                tracing::warn!(
+                    transport = transport.name(),
+                    limit = self.state.calls.max(),
+                    "request refused: too many running"
+                );
+                Outcome {
+                    reply: self.refusal(request, pretty),
+                    calls: Vec::new(),
+                }
+            }
+        };
+        drop(slot);
         for (command, _) in calls.iter().filter(|(_, e)| *e == Some(403)) {
             tracing::warn!(
                 role,

@@ -88,6 +88,21 @@ struct Target {
     /// Directory for the reply FIFO (the daemon's `fifo.reply_dir`).
     #[arg(long, default_value = "/tmp/")]
     reply_dir: PathBuf,
+    /// HTTP Basic user for http and xmlrpc; the password comes from MIWA_PASSWORD.
+    #[arg(long, env = "MIWA_USER")]
+    user: Option<String>,
+    /// Bearer token for http and xmlrpc (prefer the MIWA_TOKEN environment variable:
+    /// arguments are visible to other local users).
+    #[arg(
+        long,
+        env = "MIWA_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
+    token: Option<String>,
+    /// PEM certificates to trust for https:// URLs (default: the public web roots).
+    #[arg(long, env = "MIWA_CACERT")]
+    cacert: Option<PathBuf>,
 }
 
 /// The transports a client command can use.
@@ -101,23 +116,41 @@ enum TransportName {
 }
 
 impl Target {
-    fn endpoint(self) -> client::Endpoint {
-        match self.transport {
-            TransportName::Http => client::Endpoint::Http(
-                self.url
-                    .unwrap_or_else(|| "http://127.0.0.1:8888/mi".into()),
-            ),
-            TransportName::Xmlrpc => client::Endpoint::Xmlrpc(
-                self.url
-                    .unwrap_or_else(|| "http://127.0.0.1:8888/RPC2".into()),
-            ),
+    /// Where and how to send HTTP requests, with credentials (a `--user` password from
+    /// MIWA_PASSWORD).
+    fn http_target(&self, default_url: &str) -> anyhow::Result<client::HttpTarget> {
+        let target = client::HttpTarget {
+            url: self.url.clone().unwrap_or_else(|| default_url.into()),
+            authorization: None,
+            ca_file: self.cacert.clone(),
+        };
+        Ok(match (&self.user, &self.token) {
+            (Some(user), _) => {
+                let password = std::env::var("MIWA_PASSWORD").context(
+                    "--user needs the password in the MIWA_PASSWORD environment variable",
+                )?;
+                target.basic(user, &password)
+            }
+            (None, Some(token)) => target.bearer(token),
+            (None, None) => target,
+        })
+    }
+
+    fn endpoint(self) -> anyhow::Result<client::Endpoint> {
+        Ok(match self.transport {
+            TransportName::Http => {
+                client::Endpoint::Http(self.http_target("http://127.0.0.1:8888/mi")?)
+            }
+            TransportName::Xmlrpc => {
+                client::Endpoint::Xmlrpc(self.http_target("http://127.0.0.1:8888/RPC2")?)
+            }
             TransportName::Udp => client::Endpoint::Udp(self.udp),
             TransportName::Unix => client::Endpoint::Unix(self.unix),
             TransportName::Fifo => client::Endpoint::Fifo {
                 fifo: self.fifo,
                 reply_dir: self.reply_dir,
             },
-        }
+        })
     }
 }
 
@@ -139,11 +172,23 @@ fn main() -> ExitCode {
             json,
             command,
             args,
-        } => call(&target.endpoint(), json, &command, &args),
-        Command::Script { target, file } => script(&target.endpoint(), file),
+        } => match target.endpoint() {
+            Ok(endpoint) => call(&endpoint, json, &command, &args),
+            Err(error) => fail(&error),
+        },
+        Command::Script { target, file } => match target.endpoint() {
+            Ok(endpoint) => script(&endpoint, file),
+            Err(error) => fail(&error),
+        },
         Command::HashPassword => print_hash(access::hash_password),
         Command::HashToken => print_hash(|secret| Ok(access::hash_token(secret))),
     }
+}
+
+/// Reports an error that stops a client command.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("miwa: {error:#}");
+    ExitCode::FAILURE
 }
 
 /// Reads one secret line from standard input (never from the command line, which other
@@ -309,8 +354,9 @@ fn start_datagram(
         udp.push(socket);
     }
     let mut unix = Vec::new();
+    let owner = datagram.unix_socket_owner().map_err(anyhow::Error::msg)?;
     for path in &datagram.unix {
-        let socket = transports::datagram::bind_unix(path, datagram.unix_socket_mode)
+        let socket = transports::datagram::bind_unix(path, datagram.unix_socket_mode, owner)
             .with_context(|| format!("cannot bind unix:{} (key datagram.unix)", path.display()))?;
         described.push(format!("unix={}", path.display()));
         unix.push((path.clone(), socket));
@@ -386,12 +432,20 @@ async fn run(
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut endpoints = Vec::new();
+    let mut tls = None;
     if config.http.enabled {
         let address = std::net::SocketAddr::new(config.http.ip, config.http.port);
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (key http.ip / http.port)"))?;
         let bound = listener.local_addr()?;
+        tls = config
+            .http
+            .tls_files()
+            .map(|(cert, key)| transports::tls::TlsIdentity::load(cert, key))
+            .transpose()
+            .context("cannot set up HTTPS (keys http.tls_certificate / http.tls_key)")?
+            .map(Arc::new);
         let settings = HttpSettings {
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
@@ -407,19 +461,23 @@ async fn run(
             max_headers: config.http.max_headers,
             max_header_bytes: config.http.max_header_bytes,
             max_requests_per_connection: config.http.max_requests_per_connection,
+            request_timeout: (config.http.request_timeout_ms > 0)
+                .then(|| Duration::from_millis(config.http.request_timeout_ms)),
+            tls: tls.clone(),
         };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         state.set_status(
             "mi_http",
             "main",
             readiness::RUNNING,
-            &format!("listening on {bound}"),
+            &format!("listening on {scheme}://{bound}"),
         );
         if let Some(root) = &settings.xmlrpc_root {
             state.set_status(
                 "mi_xmlrpc",
                 "main",
                 readiness::RUNNING,
-                &format!("serving http://{bound}/{root}"),
+                &format!("serving {scheme}://{bound}/{root}"),
             );
         }
         if let Some(root) = &settings.html_root {
@@ -427,7 +485,7 @@ async fn run(
                 "mi_html",
                 "main",
                 readiness::RUNNING,
-                &format!("serving http://{bound}/{root}"),
+                &format!("serving {scheme}://{bound}/{root}"),
             );
         }
         tasks.spawn(http::serve(
@@ -459,7 +517,13 @@ async fn run(
             _ = terminate.recv() => state.request_shutdown(),
             _ = tokio::signal::ctrl_c() => state.request_shutdown(),
             _ = hangup.recv() => {
-                tracing::info!("SIGHUP: recreating the request FIFO, reconciling modules with the configuration");
+                tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, reconciling modules with the configuration");
+                if let Some(identity) = &tls {
+                    match identity.reload() {
+                        Ok(()) => tracing::info!("TLS certificate and key reloaded"),
+                        Err(error) => tracing::error!(%error, "TLS reload on SIGHUP failed; keeping the identity in use"),
+                    }
+                }
                 if let Some(server) = &fifo {
                     server.recreate();
                 }
@@ -481,11 +545,12 @@ async fn run(
         tokio::task::spawn_blocking(move || server.stop()).await?;
     }
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not finish within 5 s");
+    let limit = Duration::from_millis(config.core.shutdown_timeout_ms);
+    if tokio::time::timeout(limit, drain).await.is_err() {
+        tracing::warn!(
+            "some connections did not finish within {} ms",
+            limit.as_millis()
+        );
     }
     Ok(())
 }

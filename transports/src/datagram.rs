@@ -88,8 +88,9 @@ impl Socket {
     }
 }
 
-/// Binds a UNIX datagram socket at `path` (an old file there is removed) with `mode`.
-pub fn bind_unix(path: &Path, mode: u32) -> io::Result<UnixDatagram> {
+/// Binds a UNIX datagram socket at `path` (an old file there is removed) with `mode` and,
+/// if given, `owner`.
+pub fn bind_unix(path: &Path, mode: u32, owner: Option<crate::Owner>) -> io::Result<UnixDatagram> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_dir() => {
@@ -104,6 +105,9 @@ pub fn bind_unix(path: &Path, mode: u32) -> io::Result<UnixDatagram> {
     }
     let socket = UnixDatagram::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    if let Some(owner) = owner {
+        owner.apply(path)?;
+    }
     Ok(socket)
 }
 
@@ -134,21 +138,29 @@ impl DatagramServer {
             ));
             server.unix_paths.push(path);
         }
+        let own = Arc::new(OwnSockets::of(&server.unix_paths));
         for (name, kind, socket) in sockets {
             socket.set_timeouts(POLL, settings.reply_timeout)?;
             for _ in 0..settings.workers.max(1) {
                 let socket = socket.try_clone()?;
-                let (name, settings, dispatcher, stop) = (
+                let (name, settings, dispatcher, stop, own) = (
                     name.clone(),
                     settings.clone(),
                     dispatcher.clone(),
                     stop.clone(),
+                    own.clone(),
                 );
                 let worker = std::thread::Builder::new()
                     .name("mi-datagram".into())
                     .spawn(move || {
                         dispatcher.thread_started(&name);
-                        serve(&socket, kind, &settings, dispatcher.as_ref(), &stop);
+                        let worker = Worker {
+                            socket: &socket,
+                            kind,
+                            settings: &settings,
+                            own: &own,
+                        };
+                        worker.serve(dispatcher.as_ref(), &stop);
                         dispatcher.thread_stopped();
                     })?;
                 server.workers.push(worker);
@@ -169,56 +181,118 @@ impl DatagramServer {
     }
 }
 
-fn serve(
-    socket: &Socket,
-    kind: TransportKind,
-    settings: &DatagramSettings,
-    dispatcher: &dyn Dispatcher,
-    stop: &AtomicBool,
-) {
-    let mut buffer = vec![0u8; settings.max_datagram];
-    while !stop.load(Ordering::Relaxed) {
-        let received = match socket {
-            Socket::Udp(s) => s
-                .recv_from(&mut buffer)
-                .map(|(n, from)| (n, Peer::Udp(from))),
-            Socket::Unix(s) => s
-                .recv_from(&mut buffer)
-                .map(|(n, from)| (n, Peer::Unix(from.as_pathname().map(Path::to_path_buf)))),
-        };
-        let (length, peer) = match received {
-            Ok(pair) => pair,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
+/// The daemon's own UNIX sockets, by path and by file identity: replies never go to them,
+/// so a client cannot make the daemon talk to itself.
+struct OwnSockets {
+    paths: Vec<PathBuf>,
+    files: Vec<(u64, u64)>,
+}
+
+impl OwnSockets {
+    fn of(paths: &[PathBuf]) -> Self {
+        let files = paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+            .collect();
+        Self {
+            paths: paths.to_vec(),
+            files,
+        }
+    }
+
+    /// Why a reply must not be sent to the client path `to`, if it must not: the path is
+    /// not (any longer) a socket — a symbolic link or a regular file put in its place —
+    /// or it is one of the daemon's own sockets.
+    fn refuses(&self, to: &Path) -> Option<&'static str> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if self.paths.iter().any(|own| own == to) {
+            return Some("the client path is the daemon's own socket");
+        }
+        match std::fs::symlink_metadata(to) {
+            Ok(meta) if meta.file_type().is_symlink() => Some("the client path is a symbolic link"),
+            Ok(meta) if !meta.file_type().is_socket() => Some("the client path is not a socket"),
+            Ok(meta) if self.files.contains(&(meta.dev(), meta.ino())) => {
+                Some("the client path is the daemon's own socket")
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "datagram receive failed");
-                std::thread::sleep(POLL);
+            Ok(_) => None,
+            Err(_) => Some("the client path is gone"),
+        }
+    }
+}
+
+/// One worker thread's view of its socket.
+struct Worker<'a> {
+    socket: &'a Socket,
+    kind: TransportKind,
+    settings: &'a DatagramSettings,
+    own: &'a OwnSockets,
+}
+
+impl Worker<'_> {
+    fn serve(&self, dispatcher: &dyn Dispatcher, stop: &AtomicBool) {
+        let Worker {
+            socket,
+            kind,
+            settings,
+            own,
+        } = *self;
+        let mut buffer = vec![0u8; settings.max_datagram];
+        while !stop.load(Ordering::Relaxed) {
+            let received = match socket {
+                Socket::Udp(s) => s
+                    .recv_from(&mut buffer)
+                    .map(|(n, from)| (n, Peer::Udp(from))),
+                Socket::Unix(s) => s
+                    .recv_from(&mut buffer)
+                    .map(|(n, from)| (n, Peer::Unix(from.as_pathname().map(Path::to_path_buf)))),
+            };
+            let (length, peer) = match received {
+                Ok(pair) => pair,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "datagram receive failed");
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+            };
+            if length == 0 {
                 continue;
             }
-        };
-        if length == 0 {
-            continue;
-        }
-        let reply =
-            dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
-        let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
-            continue;
-        };
-        let sent = match (socket, &peer) {
-            (Socket::Udp(s), Peer::Udp(to)) => s.send_to(&bytes, to).map(drop),
-            (Socket::Unix(s), Peer::Unix(Some(to))) => s.send_to(&bytes, to).map(drop),
-            _ => Ok(()),
-        };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, ?peer, "datagram reply not delivered");
+            if let Peer::Unix(Some(from)) = &peer {
+                if let Some(reason) = own.refuses(from) {
+                    tracing::warn!(client = %from.display(), reason, "datagram refused: no reply can be sent safely");
+                    continue;
+                }
+            }
+            let reply =
+                dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
+            let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
+                continue;
+            };
+            let sent = match (socket, &peer) {
+                (Socket::Udp(s), Peer::Udp(to)) => s.send_to(&bytes, to).map(drop),
+                (Socket::Unix(s), Peer::Unix(Some(to))) => match own.refuses(to) {
+                    None => s.send_to(&bytes, to).map(drop),
+                    Some(reason) => Err(io::Error::other(reason)),
+                },
+                _ => Ok(()),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, ?peer, "datagram reply not delivered");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! unsupported `Content-Type` gets `415` instead of a dropped connection.
 
 use crate::html;
+use crate::tls::TlsIdentity;
 use crate::xmlrpc::{self, CallError};
 use crate::{Authentication, Dispatcher, Reply, Session, TransportKind};
 use bytes::Bytes;
@@ -57,6 +58,12 @@ pub struct HttpSettings {
     pub max_header_bytes: usize,
     /// Requests served on one connection before it is closed (`0`: no limit).
     pub max_requests_per_connection: u64,
+    /// How long a client may take to send a request head once its first byte arrived, and
+    /// then its body, and to finish a TLS handshake (`None` = no limit): slow clients are
+    /// disconnected (head, handshake) or answered `408` (body).
+    pub request_timeout: Option<Duration>,
+    /// Serve HTTPS with this identity instead of plain HTTP.
+    pub tls: Option<Arc<TlsIdentity>>,
 }
 
 /// The answer to a connection over `max_connections`.
@@ -286,7 +293,7 @@ async fn serve_request(
         Handler::JsonRpc => JSON,
         Handler::XmlRpc => XML,
     };
-    let body = match read_body(request, settings.max_body).await {
+    let body = match read_body(request, settings.max_body, settings.request_timeout).await {
         Ok(body) => body,
         Err(status) => return Ok(respond(status, content_type, Bytes::new())),
     };
@@ -317,8 +324,13 @@ async fn playground(path: &str, dir: &std::path::Path) -> Response<Full<Bytes>> 
 }
 
 /// The raw body of a POST, or the status refusing it (405 not a POST, 415 unsupported
-/// `Content-Type`, 413 over the limit, 400 empty or form-encoded).
-async fn read_body(request: Request<Incoming>, max_body: usize) -> Result<Bytes, StatusCode> {
+/// `Content-Type`, 413 over the limit, 408 not all there within `limit`, 400 empty or
+/// form-encoded).
+async fn read_body(
+    request: Request<Incoming>,
+    max_body: usize,
+    limit: Option<Duration>,
+) -> Result<Bytes, StatusCode> {
     if request.method() == Method::GET {
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -327,7 +339,14 @@ async fn read_body(request: Request<Incoming>, max_body: usize) -> Result<Bytes,
         BodyKind::Form => false,
         BodyKind::Unsupported => return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
     };
-    let body = match Limited::new(request.into_body(), max_body).collect().await {
+    let collecting = Limited::new(request.into_body(), max_body).collect();
+    let collected = match limit {
+        Some(limit) => tokio::time::timeout(limit, collecting)
+            .await
+            .map_err(|_| StatusCode::REQUEST_TIMEOUT)?,
+        None => collecting.await,
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error)
             if error
@@ -384,8 +403,8 @@ fn xml_rpc(body: &[u8], max_depth: usize, session: &Session<'_>) -> Response<Ful
     }
 }
 
-/// Serves HTTP on `listener` until `shutdown` turns true; then stops accepting and lets
-/// open connections finish their current request.
+/// Serves HTTP on `listener` until `shutdown` turns true; then stops accepting, lets open
+/// connections finish their current request, and returns when all have closed.
 pub async fn serve(
     listener: TcpListener,
     settings: HttpSettings,
@@ -394,7 +413,9 @@ pub async fn serve(
 ) {
     let settings = Arc::new(settings);
     let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
@@ -421,19 +442,104 @@ pub async fn serve(
         let settings = settings.clone();
         let dispatcher = dispatcher.clone();
         let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            serve_connection(stream, peer, settings, dispatcher, &mut shutdown).await;
+        connections.spawn(async move {
+            match settings.tls.as_ref().map(|tls| tls.acceptor()) {
+                None => serve_connection(stream, peer, settings, dispatcher, &mut shutdown).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    let secured = match settings.request_timeout {
+                        Some(limit) => tokio::time::timeout(limit, handshake)
+                            .await
+                            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+                        None => handshake.await,
+                    };
+                    match secured {
+                        Ok(stream) => {
+                            serve_connection(stream, peer, settings, dispatcher, &mut shutdown)
+                                .await
+                        }
+                        Err(error) => tracing::debug!(%peer, %error, "tls handshake failed"),
+                    }
+                }
+            }
             drop(slot);
         });
     }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
 }
 
-/// A stream that records when bytes last arrived (milliseconds since `epoch`), so one
-/// coarse per-connection timer can enforce `conn_timeout` instead of a timer per request.
+/// When a connection last received bytes and since when a request has been arriving, in
+/// milliseconds since `epoch`, so one coarse per-connection timer can enforce
+/// `conn_timeout` and `request_timeout` instead of timers per request.
+#[derive(Debug)]
+struct Clock {
+    epoch: Instant,
+    last_read: AtomicU64,
+    /// When the first byte of a request head not yet handed to the service arrived, plus
+    /// one; `0` when none is arriving.
+    head_started: AtomicU64,
+    /// A request is with the service (its body reading has its own deadline).
+    in_service: std::sync::atomic::AtomicBool,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_read: AtomicU64::new(0),
+            head_started: AtomicU64::new(0),
+            in_service: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn received(&self) {
+        let now = self.now();
+        self.last_read.store(now, Ordering::Relaxed);
+        if !self.in_service.load(Ordering::Relaxed) {
+            let _ = self.head_started.compare_exchange(
+                0,
+                now + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn service_started(&self) {
+        self.in_service.store(true, Ordering::Relaxed);
+        self.head_started.store(0, Ordering::Relaxed);
+    }
+
+    fn service_ended(&self) {
+        self.in_service.store(false, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now()
+                .saturating_sub(self.last_read.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn head_arriving_for(&self) -> Option<Duration> {
+        match self.head_started.load(Ordering::Relaxed) {
+            0 => None,
+            started => Some(Duration::from_millis(
+                (self.now() + 1).saturating_sub(started),
+            )),
+        }
+    }
+}
+
+/// A stream that tells its [`Clock`] when bytes arrive.
 struct Watched<S> {
     inner: S,
-    last_read: Arc<AtomicU64>,
-    epoch: Instant,
+    clock: Arc<Clock>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -445,8 +551,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            let now = self.epoch.elapsed().as_millis() as u64;
-            self.last_read.store(now, Ordering::Relaxed);
+            self.clock.received();
         }
         polled
     }
@@ -492,22 +597,30 @@ async fn next_check(ticker: &mut Option<tokio::time::Interval>) {
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
     shutdown: &mut watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service_settings = settings.clone();
     let served = Arc::new(AtomicU64::new(0));
     let limit = settings.max_requests_per_connection;
+    let clock = Arc::new(Clock::new());
+    let service_clock = clock.clone();
     let service = service_fn(move |request| {
         let settings = service_settings.clone();
         let dispatcher = dispatcher.clone();
         let served = served.clone();
+        let clock = service_clock.clone();
+        clock.service_started();
         async move {
-            let mut response = serve_request(request, peer.ip(), settings, dispatcher).await?;
+            let served_request = serve_request(request, peer.ip(), settings, dispatcher).await;
+            clock.service_ended();
+            let mut response = served_request?;
             if limit > 0 && served.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
                 response
                     .headers_mut()
@@ -521,17 +634,19 @@ async fn serve_connection(
         .keep_alive(true)
         .max_headers(settings.max_headers)
         .max_buf_size(settings.max_header_bytes.max(8192));
-    let epoch = Instant::now();
-    let last_read = Arc::new(AtomicU64::new(0));
     let io = Watched {
         inner: stream,
-        last_read: last_read.clone(),
-        epoch,
+        clock: clock.clone(),
     };
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let idle = settings.idle_timeout;
-    let mut ticker = idle.map(|limit| {
+    let slow = settings.request_timeout;
+    let shortest = match (idle, slow) {
+        (Some(idle), Some(slow)) => Some(idle.min(slow)),
+        (idle, slow) => idle.or(slow),
+    };
+    let mut ticker = shortest.map(|limit| {
         let period = (limit / 4).max(Duration::from_millis(50));
         tokio::time::interval_at(tokio::time::Instant::now() + period, period)
     });
@@ -549,9 +664,13 @@ async fn serve_connection(
                 return;
             }
             _ = next_check(&mut ticker) => {
-                let quiet = epoch.elapsed().saturating_sub(Duration::from_millis(last_read.load(Ordering::Relaxed)));
-                if idle.is_some_and(|limit| quiet >= limit) {
+                if idle.is_some_and(|limit| clock.quiet_for() >= limit) {
                     tracing::debug!(%peer, "closing an idle http connection");
+                    return;
+                }
+                let arriving = clock.head_arriving_for();
+                if slow.is_some_and(|limit| arriving.is_some_and(|took| took >= limit)) {
+                    tracing::info!(%peer, "closing a connection whose request head is too slow");
                     return;
                 }
             }

@@ -7,7 +7,30 @@ pub mod fifo;
 pub mod html;
 pub mod http;
 pub mod playground;
+pub mod tls;
 pub mod xmlrpc;
+
+/// Owner and group to give a file the daemon creates — the request FIFO, a UNIX socket
+/// (`None` fields keep the daemon's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: Option<u32>,
+    /// Group id.
+    pub gid: Option<u32>,
+}
+
+impl Owner {
+    /// Gives `path` this owner and group.
+    pub fn apply(&self, path: &std::path::Path) -> std::io::Result<()> {
+        rustix::fs::chown(
+            path,
+            self.uid.map(rustix::process::Uid::from_raw),
+            self.gid.map(rustix::process::Gid::from_raw),
+        )?;
+        Ok(())
+    }
+}
 
 /// What a transport must send back for one JSON-RPC request.
 #[derive(Debug, Clone, PartialEq, Eq)]

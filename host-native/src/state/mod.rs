@@ -4,6 +4,7 @@
 //! benchmark baseline both go through it, so both see the same daemon.
 
 pub mod cache;
+pub mod calls;
 pub mod events;
 pub mod load;
 pub mod processes;
@@ -55,6 +56,8 @@ pub struct HostState {
     pub modules: OnceLock<Arc<Modules>>,
     /// The access policy, for its statistics.
     pub access: OnceLock<Arc<crate::access::AccessControl>>,
+    /// The limit on requests running at once.
+    pub calls: calls::CallLimit,
     shutdown: watch::Sender<bool>,
     core_memory_cap: u64,
     started_offset: i32,
@@ -112,6 +115,7 @@ impl HostState {
             status: status::StatusBoard::default(),
             modules: OnceLock::new(),
             access: OnceLock::new(),
+            calls: calls::CallLimit::new(config.core.max_concurrent_calls),
             shutdown,
             core_memory_cap: config.core.max_memory as u64,
         });
@@ -384,6 +388,7 @@ impl Host for HostState {
             incremental: true,
         }));
         out.extend(self.events.statistics());
+        out.extend(self.calls.statistics());
         if let Some(access) = self.access.get() {
             out.extend(access.statistics());
         }

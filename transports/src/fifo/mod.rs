@@ -56,14 +56,7 @@ pub struct FifoSettings {
     pub pretty: bool,
 }
 
-/// Owner and group to give the request FIFO (`None` keeps the daemon's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Owner {
-    /// User id.
-    pub uid: Option<u32>,
-    /// Group id.
-    pub gid: Option<u32>,
-}
+pub use crate::Owner;
 
 /// One request handed from the reader to a worker.
 struct Job {
@@ -105,11 +98,7 @@ fn create(settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat
     rustix::fs::mknodat(rustix::fs::CWD, &settings.path, FileType::Fifo, mode, 0)?;
     rustix::fs::chmod(&settings.path, mode)?;
     if let Some(owner) = settings.owner {
-        rustix::fs::chown(
-            &settings.path,
-            owner.uid.map(rustix::process::Uid::from_raw),
-            owner.gid.map(rustix::process::Gid::from_raw),
-        )?;
+        owner.apply(&settings.path)?;
     }
     let fd = open(
         &settings.path,
