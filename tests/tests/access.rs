@@ -238,3 +238,66 @@ fn plain_text_passwords_are_refused_at_start() {
         "{stderr}"
     );
 }
+
+/// `miwa call` with the credentials from its environment, over `transport`.
+fn miwa_call(
+    daemon: &Daemon,
+    transport: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, String) {
+    let output = Command::new(miwa_bin())
+        .arg("call")
+        .args(daemon.client_args(transport))
+        .args(args)
+        .env_remove("MIWA_USER")
+        .env_remove("MIWA_PASSWORD")
+        .env_remove("MIWA_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = if output.status.success() {
+        output.stdout
+    } else {
+        output.stderr
+    };
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&text).into_owned(),
+    )
+}
+
+#[test]
+fn miwa_call_sends_credentials_from_its_environment() {
+    let daemon = Daemon::start(&config()).unwrap();
+    for transport in ["http", "xmlrpc"] {
+        let (ok, said) = miwa_call(&daemon, transport, &[], &["uptime"]);
+        assert!(!ok && said.contains("401"), "{transport}: {said}");
+        assert!(
+            said.contains("MIWA_PASSWORD"),
+            "the refusal says how: {said}"
+        );
+
+        let user = [("MIWA_PASSWORD", "correct horse")];
+        let (ok, said) = miwa_call(&daemon, transport, &user, &["--user", "ops", "uptime"]);
+        assert!(ok && said.contains("Up since"), "{transport}: {said}");
+        let wrong = [("MIWA_PASSWORD", "wrong")];
+        let (ok, said) = miwa_call(&daemon, transport, &wrong, &["--user", "ops", "uptime"]);
+        assert!(!ok && said.contains("401"), "{transport}: {said}");
+        let (ok, said) = miwa_call(&daemon, transport, &[], &["--user", "ops", "uptime"]);
+        assert!(
+            !ok && said.contains("MIWA_PASSWORD"),
+            "{transport}, no password: {said}"
+        );
+
+        let token = [("MIWA_TOKEN", "reader-token")];
+        let (ok, said) = miwa_call(&daemon, transport, &token, &["ps"]);
+        assert!(ok && said.contains("Type"), "{transport}: {said}");
+        let (ok, said) = miwa_call(&daemon, transport, &token, &["log_level"]);
+        let reason = match transport {
+            "http" => "403: Forbidden (role 'readonly' may not run 'log_level')",
+            _ => "403: Forbidden",
+        };
+        assert!(!ok && said.contains(reason), "{transport}: {said}");
+    }
+}
