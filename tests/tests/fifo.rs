@@ -122,6 +122,31 @@ fn removed_or_replaced_fifo_is_recreated_and_sighup_forces_it() {
 }
 
 #[test]
+fn a_writer_of_the_replaced_fifo_is_still_served() {
+    use std::io::Write;
+    let daemon = Daemon::start_fifo("check_interval_ms = 2000\n").unwrap();
+    let mut early = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&daemon.fifo)
+        .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !daemon.log().contains("request FIFO recreated") {
+        assert!(std::time::Instant::now() < deadline, "SIGHUP recreates the FIFO");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reply = ReplyFifo::create(&daemon.reply_dir(), "early").unwrap();
+    early
+        .write_all(format!(":early:{PWD}").as_bytes())
+        .expect("the old FIFO still has its reader");
+    let answer = reply.read(WAIT).unwrap().expect("a reply");
+    assert!(String::from_utf8_lossy(&answer).contains(r#""WD":"#));
+}
+
+#[test]
 fn split_requests_are_reassembled_and_the_size_limit_has_an_edge() {
     let daemon = Daemon::start_fifo("max_request = 200\n").unwrap();
     let fifo = ReplyFifo::create(&daemon.reply_dir(), "split").unwrap();

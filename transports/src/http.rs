@@ -183,10 +183,15 @@ async fn html(
     let post = request.method() == Method::POST;
     let arg = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
-        match Limited::new(request.into_body(), settings.max_body)
-            .collect()
-            .await
-        {
+        let collecting = Limited::new(request.into_body(), settings.max_body).collect();
+        let collected = match settings.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, collecting).await {
+                Ok(collected) => collected,
+                Err(_) => return respond(StatusCode::REQUEST_TIMEOUT, HTML, Bytes::new()),
+            },
+            None => collecting.await,
+        };
+        match collected {
             Ok(body) if form => arg_field(&body.to_bytes()).or(query_arg),
             Ok(_) => query_arg,
             Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, HTML, Bytes::new()),
@@ -632,6 +637,7 @@ async fn serve_connection<S>(
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
+        .half_close(true)
         .max_headers(settings.max_headers)
         .max_buf_size(settings.max_header_bytes.max(8192));
     let io = Watched {

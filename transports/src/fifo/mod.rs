@@ -208,6 +208,9 @@ fn read_loop(
     let mut pending_since: Option<Instant> = None;
     let mut last_check = Instant::now();
     let tick = Duration::from_millis(100);
+    // The FIFO replaced by the last recreation: still read for a while, so requests that
+    // writers who opened it before were writing are served, not lost.
+    let mut retired: Option<(OwnedFd, Instant)> = None;
     while !stop.load(Ordering::Relaxed) {
         let forced = recreate.swap(false, Ordering::Relaxed);
         if forced
@@ -217,10 +220,8 @@ fn read_loop(
             match create(settings) {
                 Ok((new_fd, new_stat)) => {
                     tracing::info!(path = %settings.path.display(), forced, "request FIFO recreated");
-                    fd = new_fd;
+                    retired = Some((std::mem::replace(&mut fd, new_fd), Instant::now()));
                     stat = new_stat;
-                    buffer.clear();
-                    pending_since = None;
                 }
                 Err(error) => {
                     tracing::error!(path = %settings.path.display(), %error, "cannot recreate the request FIFO")
@@ -230,8 +231,21 @@ fn read_loop(
         if last_check.elapsed() >= settings.check_interval {
             last_check = Instant::now();
         }
+        if let Some((old, since)) = &retired {
+            if read_available(old, &mut chunk, &mut buffer) {
+                pending_since.get_or_insert_with(Instant::now);
+            }
+            if since.elapsed() >= settings.check_interval.max(tick) {
+                retired = None;
+            }
+        }
         let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let wait = Timespec::try_from(tick).unwrap_or(Timespec {
+        let wait = if retired.is_some() {
+            Duration::from_millis(10)
+        } else {
+            tick
+        };
+        let wait = Timespec::try_from(wait).unwrap_or(Timespec {
             tv_sec: 0,
             tv_nsec: 100_000_000,
         });
@@ -265,6 +279,16 @@ fn read_loop(
             pending_since
         };
     }
+}
+
+/// Appends what can be read from `fd` without waiting to `buffer`; whether anything was.
+fn read_available(fd: &OwnedFd, chunk: &mut [u8], buffer: &mut Vec<u8>) -> bool {
+    let mut any = false;
+    while let Ok(n @ 1..) = rustix::io::read(fd, &mut *chunk) {
+        buffer.extend_from_slice(&chunk[..n]);
+        any = true;
+    }
+    any
 }
 
 /// Hands every complete request of `buffer` to the workers and removes it. A request that
