@@ -135,7 +135,10 @@ fn a_writer_of_the_replaced_fifo_is_still_served() {
         .unwrap();
     let deadline = std::time::Instant::now() + WAIT;
     while !daemon.log().contains("request FIFO recreated") {
-        assert!(std::time::Instant::now() < deadline, "SIGHUP recreates the FIFO");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP recreates the FIFO"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let reply = ReplyFifo::create(&daemon.reply_dir(), "early").unwrap();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(5);
 
 /// How much the daemon's resident memory may grow past its size after the warm-up.
-const RSS_GROWTH_BOUND: u64 = 64 << 20;
+const RSS_GROWTH_BOUND: u64 = 32 << 20;
 
 /// What one client saw.
 #[derive(Debug, Default)]

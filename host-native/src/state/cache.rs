@@ -2,7 +2,7 @@
 
 use mi_core::host::CacheError;
 use mi_core::json::{self, object, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,10 +19,13 @@ pub struct Cache {
     inner: Mutex<Store>,
 }
 
+/// The entries, their size, and the entries with an expiry in expiry order, so expired
+/// entries are dropped as time passes instead of holding memory until the cache fills.
 #[derive(Default)]
 struct Store {
     entries: HashMap<(String, String), Entry>,
     bytes: usize,
+    deadlines: BTreeSet<(Instant, (String, String))>,
 }
 
 fn entry_size(key: &(String, String), value: &str) -> usize {
@@ -33,18 +36,20 @@ impl Store {
     fn remove(&mut self, key: &(String, String)) {
         if let Some(old) = self.entries.remove(key) {
             self.bytes -= entry_size(key, &old.value);
+            if let Some(expires) = old.expires {
+                self.deadlines.remove(&(expires, key.clone()));
+            }
         }
     }
 
+    /// Drops every entry whose expiry has passed.
     fn purge_expired(&mut self, now: Instant) {
-        let expired: Vec<_> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.expires.is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
-            self.remove(&key);
+        while self.deadlines.first().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, key)) = self.deadlines.pop_first() {
+                if let Some(old) = self.entries.remove(&key) {
+                    self.bytes -= entry_size(&key, &old.value);
+                }
+            }
         }
     }
 }
@@ -83,22 +88,20 @@ impl Cache {
         let key = (system.to_string(), key.to_string());
         let now = Instant::now();
         let mut store = self.lock();
+        store.purge_expired(now);
         let size = entry_size(&key, value);
-        let fits = |store: &Store| {
-            let replaced = store
-                .entries
-                .get(&key)
-                .map_or(0, |e| entry_size(&key, &e.value));
-            store.bytes - replaced + size <= self.max_bytes
-        };
-        if !fits(&store) {
-            store.purge_expired(now);
-            if !fits(&store) {
-                return Err(CacheError::Full);
-            }
+        let replaced = store
+            .entries
+            .get(&key)
+            .map_or(0, |e| entry_size(&key, &e.value));
+        if store.bytes - replaced + size > self.max_bytes {
+            return Err(CacheError::Full);
         }
         store.remove(&key);
         let expires = (expire > 0).then(|| now + Duration::from_secs(u64::from(expire)));
+        if let Some(expires) = expires {
+            store.deadlines.insert((expires, key.clone()));
+        }
         store.bytes += size;
         store.entries.insert(
             key,
@@ -115,14 +118,8 @@ impl Cache {
         self.check(system)?;
         let key = (system.to_string(), key.to_string());
         let mut store = self.lock();
-        match store.entries.get(&key) {
-            Some(entry) if entry.expires.is_some_and(|t| t <= Instant::now()) => {
-                store.remove(&key);
-                Ok(None)
-            }
-            Some(entry) => Ok(Some(entry.value.clone())),
-            None => Ok(None),
-        }
+        store.purge_expired(Instant::now());
+        Ok(store.entries.get(&key).map(|entry| entry.value.clone()))
     }
 
     /// Removes `key` (absent is fine).
@@ -235,6 +232,31 @@ mod tests {
         assert_eq!(
             cache.store("other", "a", "b", 0),
             Err(CacheError::UnknownSystem)
+        );
+    }
+
+    #[test]
+    fn expired_entries_release_their_memory_as_time_passes() {
+        let cache = Cache::new(vec!["local".into()], 1 << 20);
+        for i in 0..1000 {
+            cache.store("local", &format!("k{i}"), "v", 1).unwrap();
+        }
+        cache.store("local", "k0", "v", 1).unwrap();
+        cache.store("local", "kept", "v", 0).unwrap();
+        assert_eq!(
+            cache.lock().deadlines.len(),
+            1000,
+            "a replaced key has one deadline"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        cache.store("local", "new", "v", 1).unwrap();
+        let store = cache.lock();
+        assert_eq!(store.entries.len(), 2, "only 'kept' and 'new' remain");
+        assert_eq!(store.deadlines.len(), 1);
+        assert_eq!(
+            store.bytes,
+            entry_size(&("local".into(), "kept".into()), "v")
+                + entry_size(&("local".into(), "new".into()), "v")
         );
     }
 
