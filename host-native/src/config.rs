@@ -168,6 +168,9 @@ pub struct CoreConfig {
     /// Requests running at once over all transports; more are answered `503 Too many
     /// concurrent requests` (`max_concurrent_calls`, default 64; 0 = no limit).
     pub max_concurrent_calls: usize,
+    /// Longest reply, bytes, on every transport; a longer one is replaced by
+    /// `{"code":500,"message":"Reply too large"}` (`max_reply`, default 16 MiB).
+    pub max_reply: usize,
     /// At shutdown (SIGTERM, `kill`), how long requests in progress may take to finish
     /// before the daemon exits anyway, milliseconds (`shutdown_timeout_ms`, default 5000).
     pub shutdown_timeout_ms: u64,
@@ -184,6 +187,7 @@ impl Default for CoreConfig {
             max_wasm_stack: 512 << 10,
             max_json_depth: mi_core::rpc::DEFAULT_MAX_DEPTH,
             max_concurrent_calls: 64,
+            max_reply: 16 << 20,
             shutdown_timeout_ms: 5000,
             cache_dir: None,
         }
@@ -590,6 +594,9 @@ impl Config {
                 "core.max_wasm_stack",
                 "must be between 16384 and 1073741824",
             );
+        }
+        if self.core.max_reply < 1024 {
+            return invalid("core.max_reply", "must be at least 1024");
         }
         if self.core.max_json_depth == 0 {
             return invalid("core.max_json_depth", "must be at least 1");

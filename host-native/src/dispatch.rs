@@ -64,6 +64,7 @@ pub struct MiDispatcher {
     threshold: Option<Duration>,
     commands: OnceLock<Vec<CommandInfo>>,
     access: Arc<AccessControl>,
+    max_reply: usize,
 }
 
 impl MiDispatcher {
@@ -86,6 +87,43 @@ impl MiDispatcher {
             threshold,
             commands: OnceLock::new(),
             access: Arc::new(AccessControl::new(AccessConfig::default())),
+            max_reply: usize::MAX,
+        }
+    }
+
+    /// Refuses replies longer than `max_reply` bytes (`core.max_reply`).
+    pub fn with_max_reply(mut self, max_reply: usize) -> Self {
+        self.max_reply = max_reply;
+        self
+    }
+
+    /// `outcome` with its reply replaced by an error when it is over `max_reply`; the
+    /// calls it made then count as failed.
+    fn bounded(&self, request: &[u8], pretty: bool, outcome: Outcome) -> Outcome {
+        let size = match &outcome.reply {
+            Reply::Text(text) if text.len() > self.max_reply => text.len(),
+            _ => return outcome,
+        };
+        tracing::warn!(
+            bytes = size,
+            limit = self.max_reply,
+            "reply over core.max_reply refused"
+        );
+        let error = MiError::with_data(
+            500,
+            "Reply too large",
+            format!(
+                "the reply is {size} bytes, over the {}-byte limit",
+                self.max_reply
+            ),
+        );
+        Outcome {
+            reply: self.error_reply(request, error, pretty),
+            calls: outcome
+                .calls
+                .into_iter()
+                .map(|(command, error)| (command, error.or(Some(500))))
+                .collect(),
         }
     }
 
@@ -123,22 +161,17 @@ impl MiDispatcher {
         }
     }
 
-    /// The reply to a request refused at `max_concurrent_calls`.
-    fn refusal(&self, request: &[u8], pretty: bool) -> Reply {
+    /// `error` as the reply to `request` (its `id` echoed).
+    fn error_reply(&self, request: &[u8], error: MiError, pretty: bool) -> Reply {
         let options = HandleOptions {
             pretty,
             max_depth: self.max_depth,
         };
-        let error = MiError::new(503, "Too many concurrent requests");
         failure_reply(request, error, options).into()
     }
 
     fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
-        let options = HandleOptions {
-            pretty,
-            max_depth: self.max_depth,
-        };
-        failure_reply(request, MiError::server_error(failure.to_string()), options).into()
+        self.error_reply(request, MiError::server_error(failure.to_string()), pretty)
     }
 }
 
@@ -150,15 +183,19 @@ impl Dispatcher for MiDispatcher {
         let started = Instant::now();
         let slot = self.state.calls.enter();
         let Outcome { reply, calls } = match &slot {
-            Some(_) => self.run(request, pretty, access.as_ref()),
+            Some(_) => {
+                let outcome = self.run(request, pretty, access.as_ref());
+                self.bounded(request, pretty, outcome)
+            }
             None => {
                 tracing::warn!(
                     transport = transport.name(),
                     limit = self.state.calls.max(),
                     "request refused: too many running"
                 );
+                let error = MiError::new(503, "Too many concurrent requests");
                 Outcome {
-                    reply: self.refusal(request, pretty),
+                    reply: self.error_reply(request, error, pretty),
                     calls: Vec::new(),
                 }
             }

@@ -313,7 +313,8 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
             config.core.max_json_depth,
             threshold,
         )
-        .with_access(Arc::new(AccessControl::new(config.access.clone()))),
+        .with_access(Arc::new(AccessControl::new(config.access.clone())))
+        .with_max_reply(config.core.max_reply),
     );
 
     let workers = config
@@ -504,18 +505,18 @@ async fn run(
     if let Some((_, described)) = &datagram {
         endpoints.push(described.clone());
     }
-    state.set_status("core", "main", readiness::RUNNING, "running");
-    tracing::info!(endpoints = %endpoints.join(" "), "miwa ready");
-    println!("miwa ready: {}", endpoints.join(" "));
-
     let mut shutdown = state.shutdown_signal();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    state.set_status("core", "main", readiness::RUNNING, "running");
+    tracing::info!(endpoints = %endpoints.join(" "), "miwa ready");
+    println!("miwa ready: {}", endpoints.join(" "));
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
             _ = terminate.recv() => state.request_shutdown(),
-            _ = tokio::signal::ctrl_c() => state.request_shutdown(),
+            _ = interrupt.recv() => state.request_shutdown(),
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, reconciling modules with the configuration");
                 if let Some(identity) = &tls {

@@ -292,3 +292,43 @@ fn the_fifo_and_unix_sockets_get_their_mode_owner_and_group() {
     assert_eq!(fifo.permissions().mode() & 0o777, 0o640);
     assert_eq!((fifo.uid(), fifo.gid()), (uid, gid));
 }
+
+#[test]
+fn html_paths_never_reach_files() {
+    let daemon = Daemon::start("").unwrap();
+    for hostile in [
+        "/html/../../../../etc/passwd",
+        "/html/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/html/core/..%2f..%2f..%2fetc%2fpasswd",
+        "/html/..%5c..%5cetc%5cpasswd",
+        "/html//etc/passwd",
+    ] {
+        let request = format!("GET {hostile} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let raw = exchange(daemon.http, request.as_bytes(), WAIT).unwrap();
+        let response = &parse_responses(&raw)[0];
+        let body = String::from_utf8_lossy(&response.body);
+        assert!(
+            [400, 406].contains(&response.status),
+            "{hostile}: {}",
+            response.status
+        );
+        assert!(!body.contains("root:"), "{hostile}: {body}");
+    }
+}
+
+#[test]
+fn replies_over_max_reply_are_refused_at_the_edge() {
+    let daemon = Daemon::start("\n[core]\nmax_reply = 1024").unwrap();
+    let fetch = |value: &str| {
+        daemon.result("cache_store", json!(["local", "k", value]));
+        daemon.call("cache_fetch", json!(["local", "k"]))
+    };
+    let fitting = fetch(&"x".repeat(968));
+    assert_eq!(fitting.to_string().len(), 1024, "{fitting}");
+    assert_eq!(fitting["result"]["value"].as_str().map(str::len), Some(968));
+    let over = fetch(&"x".repeat(969));
+    assert_eq!(
+        over,
+        json!({"jsonrpc":"2.0","error":{"code":500,"message":"Reply too large","data":"the reply is 1025 bytes, over the 1024-byte limit"},"id":1})
+    );
+}

@@ -147,73 +147,74 @@ fn check_json(reply: &[u8], id: &str, expected: &Option<Value>) -> Result<(), St
     }
 }
 
-fn http_client(daemon: &Daemon, n: usize, stop: &AtomicBool) -> Tally {
-    let mut tally = Tally::new("http");
+/// A keep-alive HTTP client sending its `i`-th request as `request(i)`: the bytes, and
+/// whether a (status, body) is that request's own reply.
+fn keep_alive_client(
+    name: &'static str,
+    daemon: &Daemon,
+    stop: &AtomicBool,
+    request: impl Fn(u64) -> (Vec<u8>, OwnReply),
+) -> Tally {
+    let mut tally = Tally::new(name);
     let mut client = KeepAlive::new(daemon.http);
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
-        let id = format!("h{n}-{i}");
-        let (request, expected) = json_request(&id, i);
+        let (bytes, own) = request(i);
         let outcome = client
-            .exchange(&post("/mi", "application/json", &request))
-            .and_then(|(status, body)| match status {
-                200 => check_json(&body, &id, &expected),
-                other => Err(format!("{id}: HTTP {other}")),
-            });
+            .exchange(&bytes)
+            .and_then(|(status, body)| own(status, &body));
         tally.record(outcome);
         i += 1;
     }
     tally
 }
 
+fn http_client(daemon: &Daemon, n: usize, stop: &AtomicBool) -> Tally {
+    keep_alive_client("http", daemon, stop, |i| {
+        let id = format!("h{n}-{i}");
+        let (request, expected) = json_request(&id, i);
+        let own = move |status, body: &[u8]| match status {
+            200 => check_json(body, &id, &expected),
+            other => Err(format!("{id}: HTTP {other}")),
+        };
+        (post("/mi", "application/json", &request), Box::new(own))
+    })
+}
+
+/// Whether a (status, body) is the reply to one particular request.
+type OwnReply = Box<dyn Fn(u16, &[u8]) -> Result<(), String>>;
+
+/// Whether an XML-RPC or HTML reply is a 200 holding `token` as `marked` shows it.
+fn holds(token: String, marked: String) -> OwnReply {
+    Box::new(move |status, body| {
+        let text = String::from_utf8_lossy(body);
+        match status == 200 && text.contains(&marked) && !text.contains("<fault>") {
+            true => Ok(()),
+            false => Err(format!("{token}: HTTP {status}: {text}")),
+        }
+    })
+}
+
 fn xmlrpc_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
-    let mut tally = Tally::new("xmlrpc");
-    let mut client = KeepAlive::new(daemon.http);
-    let mut i = 0;
-    while !stop.load(Ordering::Relaxed) {
+    keep_alive_client("xmlrpc", daemon, stop, |i| {
         let token = format!("x-{i}");
         let call = format!(
             "<?xml version=\"1.0\"?><methodCall><methodName>health_echo</methodName><params><param><value><string>{token}</string></value></param></params></methodCall>"
         );
-        let outcome =
-            client
-                .exchange(&post("/RPC2", "text/xml", &call))
-                .and_then(|(status, body)| {
-                    let text = String::from_utf8_lossy(&body);
-                    let own = format!("<string>{token}</string>");
-                    match status == 200 && text.contains(&own) && !text.contains("<fault>") {
-                        true => Ok(()),
-                        false => Err(format!("{token}: HTTP {status}: {text}")),
-                    }
-                });
-        tally.record(outcome);
-        i += 1;
-    }
-    tally
+        let marked = format!("<string>{token}</string>");
+        (post("/RPC2", "text/xml", &call), holds(token, marked))
+    })
 }
 
 fn html_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
-    let mut tally = Tally::new("html");
-    let mut client = KeepAlive::new(daemon.http);
-    let mut i = 0;
-    while !stop.load(Ordering::Relaxed) {
+    keep_alive_client("html", daemon, stop, |i| {
         let token = format!("page-{i}");
         let request = format!(
             "GET /html/health/health_echo?arg=%5B%22{token}%22%5D HTTP/1.1\r\nHost: soak\r\n\r\n"
         );
-        let outcome = client
-            .exchange(request.as_bytes())
-            .and_then(|(status, body)| {
-                let text = String::from_utf8_lossy(&body);
-                match status == 200 && text.contains(&format!("&quot;{token}&quot;")) {
-                    true => Ok(()),
-                    false => Err(format!("{token}: HTTP {status}")),
-                }
-            });
-        tally.record(outcome);
-        i += 1;
-    }
-    tally
+        let marked = format!("&quot;{token}&quot;");
+        (request.into_bytes(), holds(token, marked))
+    })
 }
 
 /// A datagram client: one request at a time, each answered by its own reply; at the end

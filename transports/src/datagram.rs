@@ -154,13 +154,7 @@ impl DatagramServer {
                     .name("mi-datagram".into())
                     .spawn(move || {
                         dispatcher.thread_started(&name);
-                        let worker = Worker {
-                            socket: &socket,
-                            kind,
-                            settings: &settings,
-                            own: &own,
-                        };
-                        worker.serve(dispatcher.as_ref(), &stop);
+                        serve(&socket, kind, &settings, &own, dispatcher.as_ref(), &stop);
                         dispatcher.thread_stopped();
                     })?;
                 server.workers.push(worker);
@@ -224,75 +218,66 @@ impl OwnSockets {
     }
 }
 
-/// One worker thread's view of its socket.
-struct Worker<'a> {
-    socket: &'a Socket,
+fn serve(
+    socket: &Socket,
     kind: TransportKind,
-    settings: &'a DatagramSettings,
-    own: &'a OwnSockets,
-}
-
-impl Worker<'_> {
-    fn serve(&self, dispatcher: &dyn Dispatcher, stop: &AtomicBool) {
-        let Worker {
-            socket,
-            kind,
-            settings,
-            own,
-        } = *self;
-        let mut buffer = vec![0u8; settings.max_datagram];
-        while !stop.load(Ordering::Relaxed) {
-            let received = match socket {
-                Socket::Udp(s) => s
-                    .recv_from(&mut buffer)
-                    .map(|(n, from)| (n, Peer::Udp(from))),
-                Socket::Unix(s) => s
-                    .recv_from(&mut buffer)
-                    .map(|(n, from)| (n, Peer::Unix(from.as_pathname().map(Path::to_path_buf)))),
-            };
-            let (length, peer) = match received {
-                Ok(pair) => pair,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "datagram receive failed");
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-            };
-            if length == 0 {
+    settings: &DatagramSettings,
+    own: &OwnSockets,
+    dispatcher: &dyn Dispatcher,
+    stop: &AtomicBool,
+) {
+    let mut buffer = vec![0u8; settings.max_datagram];
+    while !stop.load(Ordering::Relaxed) {
+        let received = match socket {
+            Socket::Udp(s) => s
+                .recv_from(&mut buffer)
+                .map(|(n, from)| (n, Peer::Udp(from))),
+            Socket::Unix(s) => s
+                .recv_from(&mut buffer)
+                .map(|(n, from)| (n, Peer::Unix(from.as_pathname().map(Path::to_path_buf)))),
+        };
+        let (length, peer) = match received {
+            Ok(pair) => pair,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "datagram receive failed");
+                std::thread::sleep(POLL);
                 continue;
             }
-            if let Peer::Unix(Some(from)) = &peer {
-                if let Some(reason) = own.refuses(from) {
-                    tracing::warn!(client = %from.display(), reason, "datagram refused: no reply can be sent safely");
-                    continue;
-                }
-            }
-            let reply =
-                dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
-            let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
+        };
+        if length == 0 {
+            continue;
+        }
+        if let Peer::Unix(Some(from)) = &peer {
+            if let Some(reason) = own.refuses(from) {
+                tracing::warn!(client = %from.display(), reason, "datagram refused: no reply can be sent safely");
                 continue;
-            };
-            let sent = match (socket, &peer) {
-                (Socket::Udp(s), Peer::Udp(to)) => s.send_to(&bytes, to).map(drop),
-                (Socket::Unix(s), Peer::Unix(Some(to))) => match own.refuses(to) {
-                    None => s.send_to(&bytes, to).map(drop),
-                    Some(reason) => Err(io::Error::other(reason)),
-                },
-                _ => Ok(()),
-            };
-            if let Err(e) = sent {
-                tracing::debug!(error = %e, ?peer, "datagram reply not delivered");
             }
+        }
+        let reply =
+            dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
+        let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
+            continue;
+        };
+        let sent = match (socket, &peer) {
+            (Socket::Udp(s), Peer::Udp(to)) => s.send_to(&bytes, to).map(drop),
+            (Socket::Unix(s), Peer::Unix(Some(to))) => match own.refuses(to) {
+                None => s.send_to(&bytes, to).map(drop),
+                Some(reason) => Err(io::Error::other(reason)),
+            },
+            _ => Ok(()),
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, ?peer, "datagram reply not delivered");
         }
     }
 }

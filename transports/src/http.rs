@@ -183,18 +183,11 @@ async fn html(
     let post = request.method() == Method::POST;
     let arg = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
-        let collecting = Limited::new(request.into_body(), settings.max_body).collect();
-        let collected = match settings.request_timeout {
-            Some(limit) => match tokio::time::timeout(limit, collecting).await {
-                Ok(collected) => collected,
-                Err(_) => return respond(StatusCode::REQUEST_TIMEOUT, HTML, Bytes::new()),
-            },
-            None => collecting.await,
-        };
-        match collected {
-            Ok(body) if form => arg_field(&body.to_bytes()).or(query_arg),
+        let body = request.into_body();
+        match collect_body(body, settings.max_body, settings.request_timeout).await {
+            Ok(body) if form => arg_field(&body).or(query_arg),
             Ok(_) => query_arg,
-            Err(_) => return respond(StatusCode::PAYLOAD_TOO_LARGE, HTML, Bytes::new()),
+            Err(status) => return respond(status, HTML, Bytes::new()),
         }
     } else {
         query_arg
@@ -344,28 +337,38 @@ async fn read_body(
         BodyKind::Form => false,
         BodyKind::Unsupported => return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
     };
-    let collecting = Limited::new(request.into_body(), max_body).collect();
+    let body = collect_body(request.into_body(), max_body, limit).await?;
+    if !body_is_raw || body.is_empty() {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    Ok(body)
+}
+
+/// A whole request body, or the status refusing it: 413 over `max_body`, 408 not all there
+/// within `limit`, 400 broken off.
+async fn collect_body(
+    body: Incoming,
+    max_body: usize,
+    limit: Option<Duration>,
+) -> Result<Bytes, StatusCode> {
+    let collecting = Limited::new(body, max_body).collect();
     let collected = match limit {
         Some(limit) => tokio::time::timeout(limit, collecting)
             .await
             .map_err(|_| StatusCode::REQUEST_TIMEOUT)?,
         None => collecting.await,
     };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
         Err(error)
             if error
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return Err(StatusCode::PAYLOAD_TOO_LARGE)
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
         }
-        Err(_) => return Err(StatusCode::BAD_REQUEST),
-    };
-    if !body_is_raw || body.is_empty() {
-        return Err(StatusCode::BAD_REQUEST);
+        Err(_) => Err(StatusCode::BAD_REQUEST),
     }
-    Ok(body)
 }
 
 /// A JSON-RPC request.
