@@ -271,6 +271,19 @@ fn fifo_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     tally
 }
 
+/// Whether the server answers `bytes` on a new connection with `status`, or closes it
+/// (a client still writing when the server refuses and closes sees a reset).
+fn refused(daemon: &Daemon, bytes: &[u8], status: u16, what: &str) -> Result<(), String> {
+    let mut stream = TcpStream::connect(daemon.http).map_err(|e| e.to_string())?;
+    let _ = stream.write_all(bytes);
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    match read_response(&mut stream) {
+        Ok((got, _, _)) if got == status => Ok(()),
+        Err(e) if e.contains("reset") || e.contains("closed") => Ok(()),
+        other => Err(format!("{what}: {other:?}")),
+    }
+}
+
 /// Hostile HTTP and datagram clients, round robin; each must meet its specified answer.
 fn hostile_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     let mut tally = Tally::new("hostile");
@@ -280,27 +293,16 @@ fn hostile_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     while !stop.load(Ordering::Relaxed) {
         let outcome = match i % 6 {
             0 => {
-                let mut oversize = TcpStream::connect(daemon.http).unwrap();
-                let head = "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
-                let _ = oversize.write_all(head.as_bytes());
-                let _ = oversize.write_all(&[b'['; 100_000]);
-                oversize.set_read_timeout(Some(WAIT)).unwrap();
-                match read_response(&mut oversize) {
-                    Ok((413, _, _)) => Ok(()),
-                    Err(e) if e.contains("reset") || e.contains("closed") => Ok(()),
-                    other => Err(format!("oversize body: {other:?}")),
-                }
+                let mut oversize = "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".as_bytes().to_vec();
+                oversize.extend_from_slice(&[b'['; 100_000]);
+                refused(daemon, &oversize, 413, "oversize body")
             }
-            1 => {
-                let mut garbage = TcpStream::connect(daemon.http).unwrap();
-                let _ = garbage.write_all(b"\x16\x03\x01\x00\xff garbage \x00\x01\r\n\r\n");
-                garbage.set_read_timeout(Some(WAIT)).unwrap();
-                match read_response(&mut garbage) {
-                    Ok((400, _, _)) => Ok(()),
-                    Err(e) if e.contains("reset") || e.contains("closed") => Ok(()),
-                    other => Err(format!("garbage: {other:?}")),
-                }
-            }
+            1 => refused(
+                daemon,
+                b"\x16\x03\x01\x00\xff garbage \x00\x01\r\n\r\n",
+                400,
+                "garbage",
+            ),
             2 => {
                 let mut half = TcpStream::connect(daemon.http).unwrap();
                 let body = format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":"half-{i}"}}"#);
