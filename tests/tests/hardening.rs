@@ -332,3 +332,41 @@ fn replies_over_max_reply_are_refused_at_the_edge() {
         json!({"jsonrpc":"2.0","error":{"code":500,"message":"Reply too large","data":"the reply is 1025 bytes, over the 1024-byte limit"},"id":1})
     );
 }
+
+/// Context switches of the daemon's thread named `name`.
+fn thread_switches(pid: u32, name: &str) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[test]
+fn an_idle_daemon_sleeps_and_still_enforces_deadlines() {
+    let daemon = Daemon::start(&hostile(300)).unwrap();
+    daemon.result("uptime", json!([]));
+    std::thread::sleep(Duration::from_millis(100));
+    let before = thread_switches(daemon.pid(), "epoch-ticker");
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = thread_switches(daemon.pid(), "epoch-ticker") - before;
+    assert!(
+        idle <= 6,
+        "the deadline ticker woke {idle} times in 2 idle seconds"
+    );
+    let looping = daemon.call("hostile_loop", json!([]));
+    assert_eq!(
+        looping["error"]["message"], "module 'hostile' exceeded its 300 ms time limit",
+        "{looping}"
+    );
+}

@@ -86,6 +86,7 @@ pub struct LoadedModule {
     busy: AtomicU32,
     probation: AtomicU32,
     deadline_ticks: u64,
+    ticker: Arc<EpochTicker>,
 }
 
 /// What a load needs from the daemon.
@@ -95,7 +96,7 @@ pub struct LoadContext<'a> {
     /// The core, for `mi`.
     pub core: Weak<CoreRuntime>,
     /// The core's ticker, which also ticks module engines.
-    pub ticker: &'a EpochTicker,
+    pub ticker: &'a Arc<EpochTicker>,
     /// Precompiled artifacts.
     pub cache_dir: Option<&'a Path>,
     /// Command names taken by the core and by other modules.
@@ -206,6 +207,7 @@ impl LoadedModule {
             busy: AtomicU32::new(0),
             probation: AtomicU32::new(PROBATION_CALLS),
             deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
+            ticker: context.ticker.clone(),
         };
         let info = loading
             .with_instance(|store, module| module.miwa_module_module_api().call_describe(store))
@@ -272,6 +274,7 @@ impl LoadedModule {
             ));
         }
         let outcome = (|| {
+            let _running = self.ticker.running();
             let pooled = self.idle_instances().pop();
             let mut instance = match pooled {
                 Some(instance) => instance,

@@ -172,6 +172,7 @@ impl CoreRuntime {
         &self,
         call: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
     ) -> Result<T, CoreFailure> {
+        let _running = self.ticker.running();
         let pooled = WARM.with(|cell| {
             let mut idle = cell.borrow_mut();
             idle.retain(|w| w.runtime == self.id);
@@ -199,7 +200,7 @@ impl CoreRuntime {
     }
 
     /// The ticker that advances this runtime's epochs (and the modules' engines).
-    pub fn ticker(&self) -> &EpochTicker {
+    pub fn ticker(&self) -> &Arc<EpochTicker> {
         &self.ticker
     }
 

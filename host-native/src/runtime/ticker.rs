@@ -1,17 +1,40 @@
 //! The epoch ticker: one thread advancing the epoch of the core's engine and of every
-//! module engine, the clock that call deadlines are measured against.
+//! module engine, the clock that call deadlines are measured against. It ticks only while
+//! a WebAssembly call runs ([`EpochTicker::running`]), so an idle daemon does not wake up
+//! every tick.
 
 use crate::state::processes::ProcessTable;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::{Engine, EngineWeak};
 
 /// Epoch tick period: the granularity of call deadlines.
 pub const TICK: Duration = Duration::from_millis(2);
 
+/// How long an idle ticker sleeps before it looks whether the core's engine is gone.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// The engines to tick. The thread ends when the core's engine is gone.
 pub struct EpochTicker {
     modules: Mutex<Vec<EngineWeak>>,
+    /// WebAssembly calls running now, on any engine ticked here.
+    calls: AtomicUsize,
+    /// The ticker is (about to be) waiting for a call: the first call must wake it.
+    sleeping: AtomicBool,
+    idle: Mutex<()>,
+    wake: Condvar,
+}
+
+/// A WebAssembly call in progress: the ticker ticks while one exists.
+pub struct Running<'a> {
+    ticker: &'a EpochTicker,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.ticker.calls.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl EpochTicker {
@@ -19,6 +42,10 @@ impl EpochTicker {
     pub fn start(core: &Engine, processes: Arc<ProcessTable>) -> std::io::Result<Arc<Self>> {
         let ticker = Arc::new(EpochTicker {
             modules: Mutex::new(Vec::new()),
+            calls: AtomicUsize::new(0),
+            sleeping: AtomicBool::new(false),
+            idle: Mutex::new(()),
+            wake: Condvar::new(),
         });
         let core = core.weak();
         let shared = ticker.clone();
@@ -31,10 +58,41 @@ impl EpochTicker {
                     drop(engine);
                     shared.tick_modules();
                     std::thread::sleep(TICK);
+                    shared.wait_for_a_call();
                 }
                 processes.unregister_current();
             })?;
         Ok(ticker)
+    }
+
+    /// Marks a WebAssembly call as running until the returned guard is dropped; the
+    /// ticker resumes at once if it was idle. Every call into the core or a module —
+    /// instantiation included — runs under one, or its deadline would not advance.
+    pub fn running(&self) -> Running<'_> {
+        // Counting the call, then reading `sleeping` (the ticker does the converse): one
+        // of the two sees the other, so a ticker about to sleep is always woken.
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 && self.sleeping.load(Ordering::SeqCst) {
+            let _idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_one();
+        }
+        Running { ticker: self }
+    }
+
+    /// Sleeps while no call runs (waking every [`IDLE_CHECK`]).
+    fn wait_for_a_call(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        self.sleeping.store(true, Ordering::SeqCst);
+        while self.calls.load(Ordering::SeqCst) == 0 {
+            let (guard, waited) = self
+                .wake
+                .wait_timeout(idle, IDLE_CHECK)
+                .unwrap_or_else(|e| e.into_inner());
+            idle = guard;
+            if waited.timed_out() {
+                break;
+            }
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
     }
 
     fn tick_modules(&self) {
