@@ -161,3 +161,26 @@ fn a_missing_or_half_configured_identity_stops_the_start() {
         "{error}"
     );
 }
+
+#[test]
+fn a_stalled_tls_handshake_is_cut_off() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = identity(dir.path(), "server");
+    let daemon = Daemon::start(&format!(
+        "{}\nrequest_timeout_ms = 300",
+        tls_keys(&cert, &key)
+    ))
+    .unwrap();
+    let mut stalled = std::net::TcpStream::connect(daemon.http).unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let closed =
+        matches!(stalled.read(&mut buf), Ok(0)) || started.elapsed() < Duration::from_secs(5);
+    assert!(closed, "a handshake that never completes is closed");
+    assert!(curl(&daemon, &cert).is_ok(), "others are still served");
+}

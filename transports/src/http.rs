@@ -455,7 +455,7 @@ pub async fn serve(
                 None => serve_connection(stream, peer, settings, dispatcher, &mut shutdown).await,
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
-                    let secured = match settings.request_timeout {
+                    let secured = match settings.request_timeout.or(settings.idle_timeout) {
                         Some(limit) => tokio::time::timeout(limit, handshake)
                             .await
                             .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),

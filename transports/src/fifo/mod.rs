@@ -220,6 +220,9 @@ fn read_loop(
             match create(settings) {
                 Ok((new_fd, new_stat)) => {
                     tracing::info!(path = %settings.path.display(), forced, "request FIFO recreated");
+                    if let Some((older, _)) = retired.take() {
+                        read_available(&older, &mut chunk, &mut buffer);
+                    }
                     retired = Some((std::mem::replace(&mut fd, new_fd), Instant::now()));
                     stat = new_stat;
                 }
