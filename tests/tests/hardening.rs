@@ -356,7 +356,7 @@ fn thread_switches(pid: u32, name: &str) -> u64 {
 fn an_idle_daemon_sleeps_and_still_enforces_deadlines() {
     let daemon = Daemon::start(&hostile(300)).unwrap();
     daemon.result("uptime", json!([]));
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(400));
     let before = thread_switches(daemon.pid(), "epoch-ticker");
     std::thread::sleep(Duration::from_secs(2));
     let idle = thread_switches(daemon.pid(), "epoch-ticker") - before;
