@@ -162,10 +162,7 @@ fn main() -> ExitCode {
             native_core_baseline,
         } => match serve(config, native_core_baseline) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("miwa: {error:#}");
-                ExitCode::FAILURE
-            }
+            Err(error) => fail(&error),
         },
         Command::Call {
             target,
@@ -206,10 +203,7 @@ fn print_hash(hash: impl Fn(&str) -> anyhow::Result<String>) -> ExitCode {
             println!("{hashed}");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("miwa: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => fail(&error),
     }
 }
 
@@ -223,10 +217,7 @@ fn call(
     let body = client::request_body(command, &params);
     let reply = match endpoint.exchange(&body) {
         Ok(reply) => reply,
-        Err(error) => {
-            eprintln!("miwa: {error:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return fail(&error),
     };
     match client::interpret(&reply) {
         Ok(result) => {
@@ -251,10 +242,7 @@ fn script(endpoint: &client::Endpoint, file: Option<PathBuf>) -> ExitCode {
     };
     let text = match text {
         Ok(text) => text,
-        Err(error) => {
-            eprintln!("miwa: {error:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return fail(&error),
     };
     let mut all_ok = true;
     for (number, line) in text.lines().enumerate() {
