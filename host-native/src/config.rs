@@ -61,6 +61,31 @@ pub struct Config {
     pub access: crate::access::AccessConfig,
 }
 
+/// Largest accepted `max_wasm_stack`, of the core and of a module: 64 MiB.
+pub const MAX_WASM_STACK: usize = 64 << 20;
+
+/// Deepest accepted module `mi_depth`.
+pub const MAX_MI_DEPTH: u32 = 8;
+
+/// Deepest accepted `core.max_json_depth` and `http.max_xml_depth`: requests are also
+/// parsed and printed natively, by recursion on a thread's stack.
+pub const MAX_NESTING: u32 = 1024;
+
+/// Largest accepted linear-memory cap (`max_memory`) of one instance: 4 GiB, all a 32-bit
+/// WebAssembly memory can address.
+pub const MAX_MEMORY: usize = 4 << 30;
+
+/// Largest accepted single request or reply size (`http.max_body`, `fifo.max_request`,
+/// `core.max_reply`): 64 MiB.
+pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// Most worker threads a transport may have: each may run WebAssembly and so gets a stack
+/// sized for the configuration's deepest nesting.
+pub const MAX_WORKERS: usize = 256;
+
+/// Largest accepted `core.max_total_memory`: 64 GiB.
+pub const MAX_TOTAL_MEMORY: usize = 64 << 30;
+
 /// Capabilities a module can be granted.
 pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
 
@@ -127,17 +152,20 @@ impl ModuleConfig {
         if self.timeout_ms == 0 {
             return Some("`timeout_ms` must be at least 1".into());
         }
-        if self.max_memory < (1 << 20) {
-            return Some("`max_memory` must be at least 1048576 (1 MiB)".into());
+        if !(1 << 20..=MAX_MEMORY).contains(&self.max_memory) {
+            return Some("`max_memory` must be between 1048576 (1 MiB) and 4294967296".into());
         }
-        if !(16 << 10..=(64 << 20)).contains(&self.max_wasm_stack) {
+        if !(16 << 10..=MAX_WASM_STACK).contains(&self.max_wasm_stack) {
             return Some("`max_wasm_stack` must be between 16384 and 67108864".into());
+        }
+        if self.mi_depth > MAX_MI_DEPTH {
+            return Some(format!("`mi_depth` must be at most {MAX_MI_DEPTH}"));
         }
         if self.max_reply == 0 {
             return Some("`max_reply` must be at least 1".into());
         }
-        if self.max_instances == 0 {
-            return Some("`max_instances` must be at least 1".into());
+        if !(1..=1024).contains(&self.max_instances) {
+            return Some("`max_instances` must be between 1 and 1024".into());
         }
         if let Some(unknown) = self
             .grants
@@ -161,6 +189,9 @@ pub struct CoreConfig {
     pub call_timeout_ms: u64,
     /// Linear-memory cap of one core instance, bytes (`max_memory`, default 64 MiB).
     pub max_memory: usize,
+    /// Linear memory of every WebAssembly instance together, the core's and every
+    /// module's, bytes (`max_total_memory`, default 1 GiB).
+    pub max_total_memory: usize,
     /// WebAssembly stack limit of the core, bytes (`max_wasm_stack`, default 512 KiB).
     pub max_wasm_stack: usize,
     /// Deepest JSON nesting accepted in a request (`max_json_depth`, default 128).
@@ -184,6 +215,7 @@ impl Default for CoreConfig {
         CoreConfig {
             call_timeout_ms: 1000,
             max_memory: 64 << 20,
+            max_total_memory: 1 << 30,
             max_wasm_stack: 512 << 10,
             max_json_depth: mi_core::rpc::DEFAULT_MAX_DEPTH,
             max_concurrent_calls: 64,
@@ -268,6 +300,9 @@ pub struct HttpConfig {
     pub tls_certificate: PathBuf,
     /// PEM private key of `tls_certificate` (`tls_key`).
     pub tls_key: PathBuf,
+    /// Bytes of request bodies being read and replies not yet sent, over all connections
+    /// (`max_buffered`, default 64 MiB); past it a request is answered `503`.
+    pub max_buffered: usize,
 }
 
 impl HttpConfig {
@@ -313,6 +348,7 @@ impl Default for HttpConfig {
             request_timeout_ms: 10_000,
             tls_certificate: PathBuf::new(),
             tls_key: PathBuf::new(),
+            max_buffered: 64 << 20,
         }
     }
 }
@@ -417,6 +453,10 @@ pub struct FifoConfig {
     pub check_interval_ms: u64,
     /// Pretty-print JSON replies (`pretty_printing`, default false; breaks opensips-cli).
     pub pretty_printing: bool,
+    /// Requests waiting for a worker (`max_queued`, default 1024); then the reader waits.
+    pub max_queued: usize,
+    /// Bytes of requests waiting for a worker (`max_queued_bytes`, default 8 MiB).
+    pub max_queued_bytes: usize,
 }
 
 impl Default for FifoConfig {
@@ -436,6 +476,8 @@ impl Default for FifoConfig {
             workers: None,
             check_interval_ms: 1000,
             pretty_printing: false,
+            max_queued: 1024,
+            max_queued_bytes: 8 << 20,
         }
     }
 }
@@ -513,6 +555,14 @@ pub struct EventsConfig {
     /// Events queued per subscriber before new ones are dropped (`queue_depth`, default
     /// 16384).
     pub queue_depth: usize,
+    /// Bytes of notifications queued per subscriber, and in the fan-out queue, before new
+    /// ones are dropped (`queue_bytes`, default 1 MiB).
+    pub queue_bytes: usize,
+    /// Longest notification, bytes: a larger raised event is refused (`max_event`, default
+    /// 64 KiB).
+    pub max_event: usize,
+    /// Subscriptions at once, over all events (`max_subscribers`, default 64).
+    pub max_subscribers: usize,
     /// Delivery attempts per event before it is dropped (`attempts`, default 3).
     pub attempts: u32,
     /// Connect and write timeout of `tcp:` and `unix:` deliveries, milliseconds
@@ -530,6 +580,9 @@ impl Default for EventsConfig {
         EventsConfig {
             threshold_ms: 1000,
             queue_depth: 16384,
+            queue_bytes: 1 << 20,
+            max_event: 64 << 10,
+            max_subscribers: 64,
             attempts: 3,
             io_timeout_ms: 1000,
             max_backoff_ms: 5000,
@@ -543,6 +596,9 @@ impl EventsConfig {
     pub fn delivery(&self) -> crate::state::events::DeliverySettings {
         crate::state::events::DeliverySettings {
             queue_depth: self.queue_depth,
+            queue_bytes: self.queue_bytes,
+            max_event: self.max_event,
+            max_subscribers: self.max_subscribers,
             attempts: self.attempts,
             io_timeout: Duration::from_millis(self.io_timeout_ms),
             max_backoff: Duration::from_millis(self.max_backoff_ms),
@@ -586,20 +642,31 @@ impl Config {
         if self.core.call_timeout_ms == 0 {
             return invalid("core.call_timeout_ms", "must be at least 1");
         }
-        if self.core.max_memory < (1 << 20) {
-            return invalid("core.max_memory", "must be at least 1048576 (1 MiB)");
-        }
-        if !(16 << 10..=(1 << 30)).contains(&self.core.max_wasm_stack) {
+        if !(1 << 20..=MAX_MEMORY).contains(&self.core.max_memory) {
             return invalid(
-                "core.max_wasm_stack",
-                "must be between 16384 and 1073741824",
+                "core.max_memory",
+                "must be between 1048576 (1 MiB) and 4294967296 (4 GiB)",
             );
         }
-        if self.core.max_reply < 1024 {
-            return invalid("core.max_reply", "must be at least 1024");
+        let largest_cap = self
+            .modules
+            .values()
+            .map(|m| m.max_memory)
+            .fold(self.core.max_memory, usize::max);
+        if !(largest_cap..=MAX_TOTAL_MEMORY).contains(&self.core.max_total_memory) {
+            return invalid(
+                "core.max_total_memory",
+                "must be at least the largest max_memory (core and modules) and at most 68719476736 (64 GiB)",
+            );
         }
-        if self.core.max_json_depth == 0 {
-            return invalid("core.max_json_depth", "must be at least 1");
+        if !(16 << 10..=MAX_WASM_STACK).contains(&self.core.max_wasm_stack) {
+            return invalid("core.max_wasm_stack", "must be between 16384 and 67108864");
+        }
+        if !(1024..=MAX_MESSAGE).contains(&self.core.max_reply) {
+            return invalid("core.max_reply", "must be between 1024 and 67108864");
+        }
+        if !(1..=MAX_NESTING).contains(&self.core.max_json_depth) {
+            return invalid("core.max_json_depth", "must be between 1 and 1024");
         }
         if self.http.root.is_empty()
             || !self
@@ -632,11 +699,11 @@ impl Config {
                 "must be letters, digits and '_' only, and differ from the other roots",
             );
         }
-        if self.http.max_xml_depth < 4 {
-            return invalid("http.max_xml_depth", "must be at least 4");
+        if !(4..=MAX_NESTING as usize).contains(&self.http.max_xml_depth) {
+            return invalid("http.max_xml_depth", "must be between 4 and 1024");
         }
-        if self.http.max_body == 0 {
-            return invalid("http.max_body", "must be at least 1");
+        if !(1..=MAX_MESSAGE).contains(&self.http.max_body) {
+            return invalid("http.max_body", "must be between 1 and 67108864");
         }
         if self.http.tls_certificate.as_os_str().is_empty()
             != self.http.tls_key.as_os_str().is_empty()
@@ -665,9 +732,6 @@ impl Config {
         }
         if self.datagram.reply_timeout_ms == 0 {
             return invalid("datagram.reply_timeout_ms", "must be at least 1");
-        }
-        if self.datagram.workers == Some(0) {
-            return invalid("datagram.workers", "must be at least 1");
         }
         if !(64..=transports::datagram::MAX_DATAGRAM).contains(&self.datagram.max_datagram) {
             return invalid("datagram.max_datagram", "must be between 64 and 65457");
@@ -699,11 +763,17 @@ impl Config {
         if let Err(problem) = self.fifo.owner() {
             return invalid("fifo.fifo_user / fifo.fifo_group", &problem);
         }
-        if self.fifo.max_request < 64 {
-            return invalid("fifo.max_request", "must be at least 64");
+        if !(64..=MAX_MESSAGE).contains(&self.fifo.max_request) {
+            return invalid("fifo.max_request", "must be between 64 and 67108864");
         }
-        if self.fifo.workers == Some(0) {
-            return invalid("fifo.workers", "must be at least 1");
+        if !(1..=65536).contains(&self.fifo.max_queued) {
+            return invalid("fifo.max_queued", "must be between 1 and 65536");
+        }
+        if !(self.fifo.max_request..=1 << 30).contains(&self.fifo.max_queued_bytes) {
+            return invalid(
+                "fifo.max_queued_bytes",
+                "must be at least fifo.max_request and at most 1073741824",
+            );
         }
         if self.fifo.reassembly_timeout_ms == 0
             || self.fifo.reply_timeout_ms == 0
@@ -711,23 +781,48 @@ impl Config {
         {
             return invalid("fifo.*_ms", "timeouts and intervals must be at least 1 ms");
         }
-        if self.http.workers == Some(0) {
-            return invalid("http.workers", "must be at least 1");
+        for (key, workers) in [
+            ("http.workers", self.http.workers),
+            ("datagram.workers", self.datagram.workers),
+            ("fifo.workers", self.fifo.workers),
+        ] {
+            if workers.is_some_and(|n| !(1..=MAX_WORKERS).contains(&n)) {
+                return invalid(key, "must be between 1 and 256");
+            }
         }
-        if self.http.max_connections == 0 || self.http.max_headers == 0 {
+        if !(8192..=1 << 20).contains(&self.http.max_header_bytes) {
+            return invalid("http.max_header_bytes", "must be between 8192 and 1048576");
+        }
+        let largest = self.http.max_body.max(self.core.max_reply);
+        if !(largest..=4 << 30).contains(&self.http.max_buffered) {
             return invalid(
-                "http.max_*",
-                "max_connections and max_headers must be at least 1",
+                "http.max_buffered",
+                "must be at least http.max_body and core.max_reply, and at most 4294967296",
             );
         }
-        if self.http.max_header_bytes < 8192 {
-            return invalid("http.max_header_bytes", "must be at least 8192");
+        if !(1..=100_000).contains(&self.http.max_connections) {
+            return invalid("http.max_connections", "must be between 1 and 100000");
+        }
+        if !(1..=1024).contains(&self.http.max_headers) {
+            return invalid("http.max_headers", "must be between 1 and 1024");
         }
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");
         }
-        if self.events.queue_depth == 0 {
-            return invalid("events.queue_depth", "must be at least 1");
+        if !(1..=1 << 20).contains(&self.events.queue_depth) {
+            return invalid("events.queue_depth", "must be between 1 and 1048576");
+        }
+        if !(1024..=1 << 30).contains(&self.events.max_event) {
+            return invalid("events.max_event", "must be between 1024 and 1073741824");
+        }
+        if !(self.events.max_event..=1 << 30).contains(&self.events.queue_bytes) {
+            return invalid(
+                "events.queue_bytes",
+                "must be at least events.max_event and at most 1073741824",
+            );
+        }
+        if !(1..=4096).contains(&self.events.max_subscribers) {
+            return invalid("events.max_subscribers", "must be between 1 and 4096");
         }
         if self.events.attempts == 0 {
             return invalid("events.attempts", "must be at least 1");
@@ -874,5 +969,42 @@ mod tests {
     fn stack_limit_edges() {
         assert!(parse("[core]\nmax_wasm_stack = 16384\n").is_ok());
         assert!(parse("[core]\nmax_wasm_stack = 16383\n").is_err());
+        assert!(parse("[core]\nmax_wasm_stack = 67108864\n").is_ok());
+        let over = parse("[core]\nmax_wasm_stack = 67108865\n")
+            .unwrap_err()
+            .to_string();
+        assert!(over.contains("core.max_wasm_stack"), "{over}");
+        assert!(parse("[modules.m]\npath = \"x\"\nmax_wasm_stack = 67108864\n").is_ok());
+        assert!(parse("[modules.m]\npath = \"x\"\nmax_wasm_stack = 67108865\n").is_err());
+        assert!(parse("[modules.m]\npath = \"x\"\nmi_depth = 8\n").is_ok());
+        let deep = parse("[modules.m]\npath = \"x\"\nmi_depth = 9\n")
+            .unwrap_err()
+            .to_string();
+        assert!(deep.contains("mi_depth"), "{deep}");
+    }
+
+    #[test]
+    fn nesting_and_memory_limit_edges() {
+        assert!(parse("[core]\nmax_json_depth = 1024\n").is_ok());
+        assert!(parse("[core]\nmax_json_depth = 1025\n").is_err());
+        assert!(parse("[http]\nmax_xml_depth = 1024\n").is_ok());
+        assert!(parse("[http]\nmax_xml_depth = 1025\n").is_err());
+        let total = "max_total_memory = 4294967296\n";
+        assert!(parse(&format!("[core]\n{total}max_memory = 4294967296\n")).is_ok());
+        assert!(parse(&format!("[core]\n{total}max_memory = 4294967297\n")).is_err());
+        assert!(parse(&format!(
+            "[core]\n{total}[modules.m]\npath = \"x\"\nmax_memory = 4294967296\n"
+        ))
+        .is_ok());
+        assert!(parse(&format!(
+            "[core]\n{total}[modules.m]\npath = \"x\"\nmax_memory = 4294967297\n"
+        ))
+        .is_err());
+        let budget = parse("[modules.m]\npath = \"x\"\nmax_memory = 2147483648\n")
+            .unwrap_err()
+            .to_string();
+        assert!(budget.contains("core.max_total_memory"), "{budget}");
+        assert!(parse("[core]\nmax_total_memory = 67108864\n").is_ok());
+        assert!(parse("[core]\nmax_total_memory = 67108863\n").is_err());
     }
 }

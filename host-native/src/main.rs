@@ -6,6 +6,7 @@ use host_native::access::{self, AccessControl};
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::modules::Modules;
+use host_native::runtime::stack::StackPlan;
 use host_native::state::{readiness, HostState};
 use host_native::{client, logging, runtime};
 use std::path::PathBuf;
@@ -283,13 +284,19 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     if let Some(path) = &snapshot {
         state.restore_cache(path);
     }
+    let thread_stack = StackPlan::of(&config).thread_stack();
+    runtime::stack::set_thread_stack(thread_stack);
     let (executor, modules) = if native_core_baseline {
         tracing::warn!("running the core natively (benchmark baseline): no sandbox, no modules");
         (Executor::NativeBaseline(mi_core::Core::default()), None)
     } else {
         let runtime = runtime::CoreRuntime::new(&config.core, state.clone())?;
-        let modules = Modules::new(&state, &runtime, &config, config_path.clone())?;
-        modules.start();
+        let modules = runtime::stack::on_sized_thread(thread_stack, || {
+            let modules = Modules::new(&state, &runtime, &config, config_path.clone())?;
+            modules.start();
+            anyhow::Ok(modules)
+        })
+        .context("starting a thread for the modules")??;
         (Executor::Component(runtime), Some(modules))
     };
     let threshold =
@@ -314,6 +321,7 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("mi-worker")
+        .thread_stack_size(thread_stack)
         .on_thread_start(move || {
             start_state.processes.register_current("MI worker");
         })
@@ -360,6 +368,7 @@ fn start_datagram(
         max_datagram: datagram.max_datagram,
         pretty: datagram.pretty_printing,
         reply_timeout: Duration::from_millis(datagram.reply_timeout_ms),
+        stack_size: StackPlan::of(config).thread_stack(),
     };
     let server = DatagramServer::start(udp, unix, settings, dispatcher.clone())?;
     let described = described.join(" ");
@@ -397,6 +406,9 @@ fn start_fifo(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         check_interval: Duration::from_millis(fifo.check_interval_ms),
         pretty: fifo.pretty_printing,
+        stack_size: StackPlan::of(config).thread_stack(),
+        max_queued: fifo.max_queued,
+        max_queued_bytes: fifo.max_queued_bytes,
     };
     let server = FifoServer::start(settings, dispatcher.clone()).with_context(|| {
         format!(
@@ -453,6 +465,7 @@ async fn run(
             request_timeout: (config.http.request_timeout_ms > 0)
                 .then(|| Duration::from_millis(config.http.request_timeout_ms)),
             tls: tls.clone(),
+            max_buffered: config.http.max_buffered,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         state.set_status(

@@ -148,6 +148,8 @@ pub struct EventSubscribers {
 pub enum SubscribeError {
     /// Unknown event, unknown transport or a socket that does not parse.
     BadValue,
+    /// The subscriber limit is reached.
+    TooMany,
 }
 
 /// The error for a module name the host does not know.
@@ -216,6 +218,8 @@ pub enum RaiseError {
     NoSubscribers,
     /// Delivery could not be queued.
     Failed,
+    /// The notification is over the size limit.
+    TooLarge,
 }
 
 /// A command exported by a loaded module.
@@ -321,6 +325,19 @@ pub trait Host {
     fn cache_fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError>;
     /// Removes a value (absent is fine).
     fn cache_remove(&self, system: &str, key: &str) -> Result<(), CacheError>;
+    /// The live entries of `system` whose key matches `glob` ([`crate::glob::matches`]),
+    /// as (key, value) sorted by key. A host that cannot list its cache knows no system.
+    fn cache_fetch_matching(
+        &self,
+        _system: &str,
+        _glob: &str,
+    ) -> Result<Vec<(String, String)>, CacheError> {
+        Err(CacheError::UnknownSystem)
+    }
+    /// The HTTP roots served, as (root, module), newest first; none without HTTP.
+    fn http_roots(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Published event names, in id order.
     fn events(&self) -> Vec<String>;
     /// Events with live subscribers (expired ones purged first).

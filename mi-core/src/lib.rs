@@ -9,6 +9,7 @@
 pub mod access;
 pub mod commands;
 pub mod error;
+pub mod glob;
 pub mod host;
 pub mod json;
 pub mod params;

@@ -52,6 +52,16 @@ pub fn module_path(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// The resident memory of process `pid`, bytes (0 if it cannot be read).
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -370,6 +380,27 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         true
+    }
+
+    /// The daemon's resident memory, bytes.
+    pub fn rss(&self) -> u64 {
+        rss_bytes(self.pid())
+    }
+
+    /// Runs `miwa call` against this daemon over `transport` with `args`: exit success,
+    /// standard output, standard error.
+    pub fn miwa_call(&self, transport: &str, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(miwa_bin())
+            .arg("call")
+            .args(self.client_args(transport))
+            .args(args)
+            .output()
+            .expect("running miwa call");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     /// The daemon's process id.

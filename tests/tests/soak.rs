@@ -7,7 +7,7 @@
 //! A longer manual run: `MIWA_SOAK_SECS=1800 cargo test --release -p miwa-tests --test
 //! soak -- --nocapture`.
 
-use miwa_tests::{fifo_write, module_table, Daemon, ReplyFifo};
+use miwa_tests::{fifo_write, module_table, rss_bytes, Daemon, ReplyFifo};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
@@ -420,15 +420,6 @@ fn reloader(daemon: &Daemon, stop: &AtomicBool) -> Tally {
         i += 1;
     }
     tally
-}
-
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 #[test]

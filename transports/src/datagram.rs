@@ -37,6 +37,8 @@ pub struct DatagramSettings {
     pub pretty: bool,
     /// How long a reply may wait for room in the peer's receive queue.
     pub reply_timeout: Duration,
+    /// Native stack of each worker thread, bytes (the dispatcher may run deep calls).
+    pub stack_size: usize,
 }
 
 /// The bytes to send back for a dispatcher reply, if any.
@@ -152,6 +154,7 @@ impl DatagramServer {
                 );
                 let worker = std::thread::Builder::new()
                     .name("mi-datagram".into())
+                    .stack_size(settings.stack_size)
                     .spawn(move || {
                         dispatcher.thread_started(&name);
                         serve(&socket, kind, &settings, &own, dispatcher.as_ref(), &stop);

@@ -64,6 +64,73 @@ pub struct HttpSettings {
     pub request_timeout: Option<Duration>,
     /// Serve HTTPS with this identity instead of plain HTTP.
     pub tls: Option<Arc<TlsIdentity>>,
+    /// Bytes of request bodies being read and of replies not yet sent, over all
+    /// connections; a body or reply that does not fit is answered `503`.
+    pub max_buffered: usize,
+}
+
+/// The bytes of request bodies and replies held at once, over all connections.
+type Buffered = Arc<tokio::sync::Semaphore>;
+
+/// A reply body with the buffer budget it holds, given back once hyper drops it (sent, or
+/// the connection gone).
+pub struct HeldBody {
+    body: Full<Bytes>,
+    _held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl hyper::body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Takes `bytes` of the buffer budget, if they are free.
+fn hold(budget: &Buffered, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let bytes = u32::try_from(bytes).ok()?;
+    budget.clone().try_acquire_many_owned(bytes).ok()
+}
+
+/// `response` holding its size of the budget; a `503` if the budget has no room for it.
+fn held(response: Response<Full<Bytes>>, budget: &Buffered) -> Response<HeldBody> {
+    use hyper::body::Body as _;
+    let size = response.body().size_hint().exact().unwrap_or(0) as usize;
+    match hold(budget, size) {
+        Some(permit) => response.map(|body| HeldBody {
+            body,
+            _held: Some(permit),
+        }),
+        None => {
+            tracing::warn!(
+                bytes = size,
+                "reply refused: http.max_buffered is taken by other requests and replies"
+            );
+            busy().map(|body| HeldBody { body, _held: None })
+        }
+    }
+}
+
+/// `503 Service Unavailable` with `Retry-After`, for a body or reply over the budget.
+fn busy() -> Response<Full<Bytes>> {
+    let mut response = respond(StatusCode::SERVICE_UNAVAILABLE, HTML, Bytes::new());
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// The answer to a connection over `max_connections`.
@@ -103,8 +170,10 @@ fn under_root(path: &str, root: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// How a POST body is handled, from its `Content-Type` (media type compared
-/// case-insensitively, parameters ignored).
+/// How a POST body is handled, from its `Content-Type`: the media type is what precedes
+/// any `;`, blanks trimmed, compared case-insensitively; `application/json` by prefix, as
+/// OpenSIPS's httpd does (so `application/json-rpc` is JSON too), `text/xml` exactly.
+#[derive(Debug, PartialEq, Eq)]
 enum BodyKind {
     /// `application/json` or `text/xml`: the raw body is the request.
     Raw,
@@ -115,16 +184,24 @@ enum BodyKind {
 }
 
 fn body_kind(request: &Request<Incoming>) -> BodyKind {
-    let Some(value) = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    media_kind(
+        request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn media_kind(content_type: Option<&str>) -> BodyKind {
+    let Some(value) = content_type else {
         return BodyKind::Unsupported;
     };
     let media = value.split(';').next().unwrap_or("").trim();
     let is = |name: &str| media.eq_ignore_ascii_case(name);
-    if is("application/json") || is("text/xml") {
+    let json = media
+        .get(..JSON.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(JSON));
+    if json || is("text/xml") {
         BodyKind::Raw
     } else if is("application/x-www-form-urlencoded") || is("multipart/form-data") {
         BodyKind::Form
@@ -171,6 +248,7 @@ async fn html(
     root: &str,
     settings: &HttpSettings,
     session: &Session<'_>,
+    budget: &Buffered,
 ) -> Response<Full<Bytes>> {
     let path = request
         .uri()
@@ -184,9 +262,10 @@ async fn html(
     let arg = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
         let body = request.into_body();
-        match collect_body(body, settings.max_body, settings.request_timeout).await {
-            Ok(body) if form => arg_field(&body).or(query_arg),
+        match collect_body(body, settings.max_body, settings.request_timeout, budget).await {
+            Ok((body, _held)) if form => arg_field(&body).or(query_arg),
             Ok(_) => query_arg,
+            Err(StatusCode::SERVICE_UNAVAILABLE) => return busy(),
             Err(status) => return respond(status, HTML, Bytes::new()),
         }
     } else {
@@ -236,6 +315,7 @@ async fn serve_request(
     peer: std::net::IpAddr,
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
+    budget: &Buffered,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     if request.method() != Method::GET && request.method() != Method::POST {
         let mut response = respond(StatusCode::NOT_ACCEPTABLE, HTML, BAD_METHOD);
@@ -284,17 +364,19 @@ async fn serve_request(
                 .unwrap_or(std::path::Path::new(""));
             return Ok(playground(path, dir).await);
         }
-        Route::Html(root) => return Ok(html(request, &root, &settings, &session).await),
+        Route::Html(root) => return Ok(html(request, &root, &settings, &session, budget).await),
         Route::Rpc(handler) => handler,
     };
     let content_type = match handler {
         Handler::JsonRpc => JSON,
         Handler::XmlRpc => XML,
     };
-    let body = match read_body(request, settings.max_body, settings.request_timeout).await {
-        Ok(body) => body,
-        Err(status) => return Ok(respond(status, content_type, Bytes::new())),
-    };
+    let (body, _held) =
+        match read_body(request, settings.max_body, settings.request_timeout, budget).await {
+            Ok(read) => read,
+            Err(StatusCode::SERVICE_UNAVAILABLE) => return Ok(busy()),
+            Err(status) => return Ok(respond(status, content_type, Bytes::new())),
+        };
     Ok(match handler {
         Handler::JsonRpc => json_rpc(&body, &settings, &session),
         Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, &session),
@@ -321,14 +403,18 @@ async fn playground(path: &str, dir: &std::path::Path) -> Response<Full<Bytes>> 
     )
 }
 
+/// What a body read holds of the buffer budget until the request is done.
+type Held = Option<tokio::sync::OwnedSemaphorePermit>;
+
 /// The raw body of a POST, or the status refusing it (405 not a POST, 415 unsupported
 /// `Content-Type`, 413 over the limit, 408 not all there within `limit`, 400 empty or
-/// form-encoded).
+/// form-encoded, 503 no room in the buffer budget).
 async fn read_body(
     request: Request<Incoming>,
     max_body: usize,
     limit: Option<Duration>,
-) -> Result<Bytes, StatusCode> {
+    budget: &Buffered,
+) -> Result<(Bytes, Held), StatusCode> {
     if request.method() == Method::GET {
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -337,37 +423,57 @@ async fn read_body(
         BodyKind::Form => false,
         BodyKind::Unsupported => return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
     };
-    let body = collect_body(request.into_body(), max_body, limit).await?;
+    let (body, held) = collect_body(request.into_body(), max_body, limit, budget).await?;
     if !body_is_raw || body.is_empty() {
         return Err(StatusCode::BAD_REQUEST);
     }
-    Ok(body)
+    Ok((body, held))
 }
 
-/// A whole request body, or the status refusing it: 413 over `max_body`, 408 not all there
-/// within `limit`, 400 broken off.
+/// A whole request body and the budget it holds, or the status refusing it: 413 over
+/// `max_body`, 408 not all there within `limit`, 400 broken off, 503 no room in the
+/// buffer budget (taken chunk by chunk as the body arrives).
 async fn collect_body(
     body: Incoming,
     max_body: usize,
     limit: Option<Duration>,
-) -> Result<Bytes, StatusCode> {
-    let collecting = Limited::new(body, max_body).collect();
-    let collected = match limit {
+    budget: &Buffered,
+) -> Result<(Bytes, Held), StatusCode> {
+    let collecting = async {
+        let mut body = Limited::new(body, max_body);
+        let mut data = bytes::BytesMut::new();
+        let mut held: Held = None;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                if error
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                }
+            })?;
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            let permit = hold(budget, chunk.len()).ok_or_else(|| {
+                tracing::warn!("request body refused: http.max_buffered is taken");
+                StatusCode::SERVICE_UNAVAILABLE
+            })?;
+            match &mut held {
+                Some(all) => all.merge(permit),
+                None => held = Some(permit),
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok((data.freeze(), held))
+    };
+    match limit {
         Some(limit) => tokio::time::timeout(limit, collecting)
             .await
             .map_err(|_| StatusCode::REQUEST_TIMEOUT)?,
         None => collecting.await,
-    };
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error)
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(StatusCode::PAYLOAD_TOO_LARGE)
-        }
-        Err(_) => Err(StatusCode::BAD_REQUEST),
     }
 }
 
@@ -421,6 +527,11 @@ pub async fn serve(
 ) {
     let settings = Arc::new(settings);
     let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let budget: Buffered = Arc::new(tokio::sync::Semaphore::new(
+        settings
+            .max_buffered
+            .min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -450,9 +561,13 @@ pub async fn serve(
         let settings = settings.clone();
         let dispatcher = dispatcher.clone();
         let mut shutdown = shutdown.clone();
+        let budget = budget.clone();
         connections.spawn(async move {
             match settings.tls.as_ref().map(|tls| tls.acceptor()) {
-                None => serve_connection(stream, peer, settings, dispatcher, &mut shutdown).await,
+                None => {
+                    serve_connection(stream, peer, settings, dispatcher, budget, &mut shutdown)
+                        .await
+                }
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
                     let secured = match settings.request_timeout.or(settings.idle_timeout) {
@@ -463,8 +578,15 @@ pub async fn serve(
                     };
                     match secured {
                         Ok(stream) => {
-                            serve_connection(stream, peer, settings, dispatcher, &mut shutdown)
-                                .await
+                            serve_connection(
+                                stream,
+                                peer,
+                                settings,
+                                dispatcher,
+                                budget,
+                                &mut shutdown,
+                            )
+                            .await
                         }
                         Err(error) => tracing::debug!(%peer, %error, "tls handshake failed"),
                     }
@@ -610,6 +732,7 @@ async fn serve_connection<S>(
     peer: SocketAddr,
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
+    budget: Buffered,
     shutdown: &mut watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -624,11 +747,13 @@ async fn serve_connection<S>(
         let dispatcher = dispatcher.clone();
         let served = served.clone();
         let clock = service_clock.clone();
+        let budget = budget.clone();
         clock.service_started();
         async move {
-            let served_request = serve_request(request, peer.ip(), settings, dispatcher).await;
+            let served_request =
+                serve_request(request, peer.ip(), settings, dispatcher, &budget).await;
             clock.service_ended();
-            let mut response = served_request?;
+            let mut response = held(served_request?, &budget);
             if limit > 0 && served.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
                 response
                     .headers_mut()
@@ -689,7 +814,43 @@ async fn serve_connection<S>(
 
 #[cfg(test)]
 mod tests {
-    use super::under_root;
+    use super::{media_kind, under_root, BodyKind};
+
+    #[test]
+    fn content_types_follow_opensips() {
+        let raw = [
+            "application/json",
+            "application/json-rpc",
+            "APPLICATION/JSON",
+            "application/jsonfoo",
+            " application/json ; charset=utf-8",
+            "application/json\t",
+            "text/xml",
+            "Text/XML; charset=utf-8",
+        ];
+        for value in raw {
+            assert_eq!(media_kind(Some(value)), BodyKind::Raw, "{value:?}");
+        }
+        for value in [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            assert_eq!(media_kind(Some(value)), BodyKind::Form, "{value:?}");
+        }
+        let refused = [
+            "text/xmlx",
+            "text/xml-rpc",
+            "application/jso",
+            "text/plain",
+            "text/html",
+            "application/xml",
+            "",
+        ];
+        for value in refused {
+            assert_eq!(media_kind(Some(value)), BodyKind::Unsupported, "{value:?}");
+        }
+        assert_eq!(media_kind(None), BodyKind::Unsupported);
+    }
 
     #[test]
     fn root_matching() {

@@ -34,20 +34,27 @@ pub struct ModuleLimiter {
     pub cap: usize,
     /// A growth was refused during the current call.
     pub refused: bool,
+    /// A growth within the cap was refused because the daemon's budget was in use.
+    pub over_budget: bool,
     /// The current size of the linear memory, bytes.
     pub size: usize,
+    /// What the instance holds of the daemon's linear-memory budget.
+    pub reservation: crate::runtime::memory::Reservation,
 }
 
 impl ModuleStoreData {
     /// Fresh store data for one instance of `shared`'s module.
     pub fn new(shared: Arc<ModuleShared>) -> Self {
         let cap = shared.config.max_memory;
+        let reservation = crate::runtime::memory::Reservation::new(shared.memory.clone());
         ModuleStoreData {
             shared,
             limiter: ModuleLimiter {
                 cap,
                 refused: false,
+                over_budget: false,
                 size: 0,
+                reservation,
             },
             panic: None,
         }
@@ -63,6 +70,10 @@ impl wasmtime::ResourceLimiter for ModuleStoreData {
     ) -> wasmtime::Result<bool> {
         if desired > self.limiter.cap {
             self.limiter.refused = true;
+            return Ok(false);
+        }
+        if !self.limiter.reservation.grow_to(desired) {
+            self.limiter.over_budget = true;
             return Ok(false);
         }
         self.limiter.size = desired;
@@ -194,9 +205,9 @@ impl events::Host for ModuleStoreData {
         );
         state.raise_event(&event, &params).map_err(|e| match e {
             core::RaiseError::NoSubscribers => events::RaiseError::NoSubscribers,
-            core::RaiseError::NotRegistered | core::RaiseError::Failed => {
-                events::RaiseError::Failed
-            }
+            core::RaiseError::NotRegistered
+            | core::RaiseError::Failed
+            | core::RaiseError::TooLarge => events::RaiseError::Failed,
         })
     }
 }

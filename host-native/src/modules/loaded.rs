@@ -6,7 +6,8 @@ use super::describe::{self, Description};
 use super::shared::{Kind, ModuleShared, ModuleStats};
 use super::wasi;
 use crate::config::ModuleConfig;
-use crate::runtime::{artifact, CoreRuntime, EpochTicker, TICK};
+use crate::runtime::memory::MemoryBudget;
+use crate::runtime::{artifact, engine_config, stack, CoreRuntime, EpochTicker, TICK};
 use crate::state::HostState;
 use mi_core::MiError;
 use sha2::{Digest, Sha256};
@@ -60,6 +61,18 @@ pub enum LoadError {
     /// `describe` failed.
     #[error("describe failed: {0}")]
     Describe(String),
+    /// Its stack cap or `mi()` nesting does not fit the stacks the daemon's threads have.
+    #[error("{file}: keys `modules.{name}.max_wasm_stack` / `mi_depth`: the daemon's threads have {have}-byte stacks, these limits need {needed}; restart the daemon to apply them")]
+    Stack {
+        /// The configuration file.
+        file: String,
+        /// The module.
+        name: String,
+        /// The threads' stack size.
+        have: usize,
+        /// What the module's limits need.
+        needed: usize,
+    },
 }
 
 fn invalid(error: impl std::fmt::Display) -> LoadError {
@@ -176,10 +189,7 @@ impl LoadedModule {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true)
-            .max_wasm_stack(config.max_wasm_stack);
-        let engine = Engine::new(&wasm).map_err(invalid)?;
+        let engine = Engine::new(&engine_config(config.max_wasm_stack)).map_err(invalid)?;
         let component = artifact::load_component(&engine, &bytes, context.cache_dir, "module")
             .map_err(invalid)?;
         check_imports(&engine, &component, config)?;
@@ -189,6 +199,16 @@ impl LoadedModule {
             .and_then(ModulePre::new)
             .map_err(invalid)?;
         context.ticker.add(&engine);
+        let memory = context.state.upgrade().map_or_else(
+            || {
+                MemoryBudget::new(
+                    config
+                        .max_memory
+                        .saturating_mul(config.max_instances as usize),
+                )
+            },
+            |state| state.wasm_memory.clone(),
+        );
         let timeout = Duration::from_millis(config.timeout_ms);
         let mut loading = LoadedModule {
             shared: Arc::new(ModuleShared {
@@ -198,6 +218,7 @@ impl LoadedModule {
                 events: Vec::new(),
                 state: context.state.clone(),
                 core: context.core.clone(),
+                memory: memory.clone(),
             }),
             description: Description::default(),
             sha256,
@@ -234,6 +255,7 @@ impl LoadedModule {
             events: description.events.clone(),
             state: context.state.clone(),
             core: context.core.clone(),
+            memory,
         });
         loading.idle_instances().clear();
         loading.description = description;
@@ -274,6 +296,13 @@ impl LoadedModule {
             ));
         }
         let outcome = (|| {
+            stack::check(self.shared.config.max_wasm_stack).map_err(|shortage| {
+                tracing::warn!(module = %self.shared.name, "call not run: {shortage}");
+                MiError::new(
+                    500,
+                    format!("module '{}' was not run: {shortage}", self.shared.name),
+                )
+            })?;
             let _running = self.ticker.running();
             let pooled = self.idle_instances().pop();
             let mut instance = match pooled {
@@ -282,6 +311,7 @@ impl LoadedModule {
             };
             instance.store.set_epoch_deadline(self.deadline_ticks);
             instance.store.data_mut().limiter.refused = false;
+            instance.store.data_mut().limiter.over_budget = false;
             instance.store.data_mut().panic = None;
             match call(&mut instance.store, &instance.module) {
                 Ok(value) => {
@@ -314,6 +344,11 @@ impl LoadedModule {
             stats.traps.fetch_add(1, Ordering::Relaxed);
             if data.limiter.refused {
                 format!("exceeded its {}-byte memory limit", config.max_memory)
+            } else if data.limiter.over_budget {
+                format!(
+                    "could not grow its memory: the daemon's {}-byte WebAssembly memory budget (core.max_total_memory) is in use",
+                    data.limiter.reservation.budget().limit()
+                )
             } else if trap == Some(Trap::StackOverflow) {
                 format!("exceeded its {}-byte stack limit", config.max_wasm_stack)
             } else if let Some(message) = &data.panic {
@@ -332,9 +367,22 @@ impl LoadedModule {
     }
 
     /// Runs one command; `params` is the JSON object of the matched recipe.
+    /// The limit applies to errors as to results: an error's message and data together may
+    /// not exceed `max_reply` either.
     pub fn call(&self, command: &str, params: &str) -> Result<String, MiError> {
         let stats = &self.shared.stats;
         stats.calls.fetch_add(1, Ordering::Relaxed);
+        let limit = self.shared.config.max_reply;
+        let over = |what: &str, size: usize| {
+            tracing::warn!(module = %self.shared.name, bytes = size, limit, "reply over max_reply refused");
+            MiError::new(
+                500,
+                format!(
+                    "module '{}' returned {what}{size} bytes, over its {limit}-byte reply limit",
+                    self.shared.name
+                ),
+            )
+        };
         let outcome = self
             .with_instance(|store, module| {
                 module
@@ -342,23 +390,21 @@ impl LoadedModule {
                     .call_call(store, command, params)
             })
             .and_then(|answer| {
-                answer.map_err(|e| MiError {
-                    code: e.code,
-                    message: e.message,
-                    data: e.data,
+                answer.map_err(|e| {
+                    let size = e.message.len() + e.data.as_ref().map_or(0, String::len);
+                    if size > limit {
+                        return over("an error of ", size);
+                    }
+                    MiError {
+                        code: e.code,
+                        message: e.message,
+                        data: e.data,
+                    }
                 })
             })
             .and_then(|result| {
-                let limit = self.shared.config.max_reply;
                 if result.len() > limit {
-                    return Err(MiError::new(
-                        500,
-                        format!(
-                            "module '{}' returned {} bytes, over its {limit}-byte reply limit",
-                            self.shared.name,
-                            result.len()
-                        ),
-                    ));
+                    return Err(over("", result.len()));
                 }
                 Ok(result)
             });

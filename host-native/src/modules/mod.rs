@@ -12,6 +12,7 @@ mod wasi;
 pub use loaded::LoadError;
 
 use crate::config::{Config, ModuleConfig};
+use crate::runtime::stack::{self, StackPlan};
 use crate::runtime::CoreRuntime;
 use crate::state::HostState;
 use loaded::{LoadContext, LoadedModule};
@@ -156,6 +157,32 @@ impl Modules {
     /// (`replacing` is the module a reload replaces, whose names are free).
     fn build(&self, name: &str, config: &ModuleConfig) -> Result<LoadedModule, LoadError> {
         let core = self.core.upgrade();
+        if let Some(core) = &core {
+            let plan = self
+                .loaded()
+                .iter()
+                .filter(|m| m.shared.name != name)
+                .fold(
+                    StackPlan {
+                        core: core.max_wasm_stack(),
+                        module: 0,
+                        levels: 1,
+                    },
+                    |plan, m| plan.with(&m.shared.config),
+                )
+                .with(config);
+            if let Err(needed) = stack::fits(&plan) {
+                return Err(LoadError::Stack {
+                    file: self
+                        .config_path
+                        .as_ref()
+                        .map_or("the configuration".into(), |p| p.display().to_string()),
+                    name: name.to_string(),
+                    have: stack::thread_stack().unwrap_or(0),
+                    needed,
+                });
+            }
+        }
         let ticker = core
             .as_ref()
             .map(|c| c.ticker())

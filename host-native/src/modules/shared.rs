@@ -168,6 +168,8 @@ pub struct ModuleShared {
     pub state: Weak<HostState>,
     /// The core, for the `mi` capability.
     pub core: Weak<CoreRuntime>,
+    /// The daemon's linear-memory budget its instances draw on.
+    pub memory: std::sync::Arc<crate::runtime::memory::MemoryBudget>,
 }
 
 impl ModuleShared {

@@ -26,10 +26,13 @@ pub struct StoreData {
     pub in_modules: Duration,
 }
 
-/// Caps a core instance's linear memory and reports its size to the owning process.
+/// Caps a core instance's linear memory, within the daemon's budget, and reports its size
+/// to the owning process.
 pub struct MemoryLimiter {
     /// Largest linear memory, bytes.
     pub cap: usize,
+    /// What the instance holds of the daemon's linear-memory budget.
+    pub reservation: super::memory::Reservation,
     /// The process (worker thread) that owns the instance.
     pub process: Option<Arc<ProcessInfo>>,
 }
@@ -42,6 +45,14 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.cap {
+            return Ok(false);
+        }
+        if !self.reservation.grow_to(desired) {
+            tracing::warn!(
+                desired,
+                limit = self.reservation.budget().limit(),
+                "core memory growth refused: core.max_total_memory is in use"
+            );
             return Ok(false);
         }
         if let Some(p) = &self.process {
@@ -196,6 +207,20 @@ impl wit::Host for StoreData {
         self.state.cache_remove(&system, &key).map_err(cache_error)
     }
 
+    fn cache_fetch_matching(
+        &mut self,
+        system: String,
+        glob: String,
+    ) -> Result<Vec<(String, String)>, wit::CacheError> {
+        self.state
+            .cache_fetch_matching(&system, &glob)
+            .map_err(cache_error)
+    }
+
+    fn http_roots(&mut self) -> Vec<(String, String)> {
+        self.state.http_roots()
+    }
+
     fn events(&mut self) -> Vec<String> {
         self.state.events()
     }
@@ -228,7 +253,10 @@ impl wit::Host for StoreData {
     ) -> Result<(), wit::SubscribeError> {
         self.state
             .subscribe(&event, &socket, expire)
-            .map_err(|core::SubscribeError::BadValue| wit::SubscribeError::BadValue)
+            .map_err(|e| match e {
+                core::SubscribeError::BadValue => wit::SubscribeError::BadValue,
+                core::SubscribeError::TooMany => wit::SubscribeError::TooMany,
+            })
     }
 
     fn raise_event(
@@ -258,6 +286,7 @@ impl wit::Host for StoreData {
                 core::RaiseError::NotRegistered => wit::RaiseError::NotRegistered,
                 core::RaiseError::NoSubscribers => wit::RaiseError::NoSubscribers,
                 core::RaiseError::Failed => wit::RaiseError::Failed,
+                core::RaiseError::TooLarge => wit::RaiseError::TooLarge,
             })
     }
 

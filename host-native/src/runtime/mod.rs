@@ -3,6 +3,8 @@
 
 pub(crate) mod artifact;
 mod bindings;
+pub mod memory;
+pub mod stack;
 mod ticker;
 
 pub use artifact::default_cache_dir;
@@ -33,6 +35,9 @@ pub enum CoreFailure {
     /// A fresh instance could not be built.
     #[error("core instance unavailable: {0}")]
     Instantiate(String),
+    /// The thread's native stack cannot hold the call at its cap: it was not run.
+    #[error("core call not run: {0}")]
+    Stack(#[from] stack::StackShortage),
 }
 
 impl From<CoreReply> for transports::Reply {
@@ -89,6 +94,18 @@ pub struct CoreRuntime {
     timeout_ms: u64,
     max_memory: usize,
     max_depth: u32,
+    max_wasm_stack: usize,
+}
+
+/// A wasmtime configuration with epoch interruption and a WebAssembly stack cap of
+/// `max_wasm_stack` bytes (calls are synchronous; the asynchronous stack is sized to match
+/// only because wasmtime requires it to be larger than the cap).
+pub fn engine_config(max_wasm_stack: usize) -> wasmtime::Config {
+    let mut wasm = wasmtime::Config::new();
+    wasm.epoch_interruption(true)
+        .max_wasm_stack(max_wasm_stack)
+        .async_stack_size(max_wasm_stack + stack::HOST_FRAMES);
+    wasm
 }
 
 /// Epoch ticks covering `span`, plus one for the tick in progress.
@@ -99,10 +116,7 @@ fn ticks(span: Duration) -> u64 {
 impl CoreRuntime {
     /// Creates the engine, loads (or compiles and caches) the core and starts the epoch ticker.
     pub fn new(config: &CoreConfig, state: Arc<HostState>) -> anyhow::Result<Arc<Self>> {
-        let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true)
-            .max_wasm_stack(config.max_wasm_stack);
-        let engine = Engine::new(&wasm)
+        let engine = Engine::new(&engine_config(config.max_wasm_stack))
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
         let cache_dir = match &config.cache_dir {
@@ -129,6 +143,7 @@ impl CoreRuntime {
             timeout_ms: config.call_timeout_ms,
             max_memory: config.max_memory,
             max_depth: config.max_json_depth,
+            max_wasm_stack: config.max_wasm_stack,
         }))
     }
 
@@ -137,6 +152,7 @@ impl CoreRuntime {
             state: self.state.clone(),
             limiter: MemoryLimiter {
                 cap: self.max_memory,
+                reservation: memory::Reservation::new(self.state.wasm_memory.clone()),
                 process: processes::current(),
             },
             call_started: Instant::now(),
@@ -172,6 +188,7 @@ impl CoreRuntime {
         &self,
         call: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
     ) -> Result<T, CoreFailure> {
+        stack::check(self.max_wasm_stack)?;
         let _running = self.ticker.running();
         let pooled = WARM.with(|cell| {
             let mut idle = cell.borrow_mut();
@@ -202,6 +219,11 @@ impl CoreRuntime {
     /// The ticker that advances this runtime's epochs (and the modules' engines).
     pub fn ticker(&self) -> &Arc<EpochTicker> {
         &self.ticker
+    }
+
+    /// The core's WebAssembly stack cap, bytes.
+    pub fn max_wasm_stack(&self) -> usize {
+        self.max_wasm_stack
     }
 
     /// Where precompiled artifacts are cached, if anywhere.

@@ -8,8 +8,39 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 struct Entry {
-    value: String,
+    value: Box<str>,
     expires: Option<Instant>,
+}
+
+/// An entry's key: the index of its cache system and the key itself.
+type Key = (u16, Box<str>);
+
+/// Accounted bytes of one entry beyond its key and value: its hash-table slot at the
+/// table's lowest load, rounded up.
+pub const ENTRY_OVERHEAD: usize = 128;
+
+/// Accounted bytes of an entry's place in the expiry index beyond its copy of the key.
+pub const DEADLINE_OVERHEAD: usize = 96;
+
+/// Heap bytes an allocation of `n` bytes takes: the allocator's 8-byte header, 16-byte
+/// granules, 32 bytes at least; nothing for an empty string.
+fn heap(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).next_multiple_of(16).max(32)
+    }
+}
+
+/// What an entry costs against `max_bytes`: its key and value as allocated, its table
+/// slot, and for an entry that expires its place (and key copy) in the expiry index.
+pub fn entry_cost(key: &str, value: &str, expires: bool) -> usize {
+    let index = if expires {
+        DEADLINE_OVERHEAD + heap(key.len())
+    } else {
+        0
+    };
+    ENTRY_OVERHEAD + heap(key.len()) + heap(value.len()) + index
 }
 
 /// Named cache systems sharing one size budget.
@@ -19,23 +50,23 @@ pub struct Cache {
     inner: Mutex<Store>,
 }
 
-/// The entries, their size, and the entries with an expiry in expiry order, so expired
+/// The entries, their cost, and the entries with an expiry in expiry order, so expired
 /// entries are dropped as time passes instead of holding memory until the cache fills.
 #[derive(Default)]
 struct Store {
-    entries: HashMap<(String, String), Entry>,
+    entries: HashMap<Key, Entry>,
     bytes: usize,
-    deadlines: BTreeSet<(Instant, (String, String))>,
+    deadlines: BTreeSet<(Instant, Key)>,
 }
 
-fn entry_size(key: &(String, String), value: &str) -> usize {
-    key.0.len() + key.1.len() + value.len()
+fn cost_of(key: &Key, entry: &Entry) -> usize {
+    entry_cost(&key.1, &entry.value, entry.expires.is_some())
 }
 
 impl Store {
-    fn remove(&mut self, key: &(String, String)) {
+    fn remove(&mut self, key: &Key) {
         if let Some(old) = self.entries.remove(key) {
-            self.bytes -= entry_size(key, &old.value);
+            self.bytes -= cost_of(key, &old);
             if let Some(expires) = old.expires {
                 self.deadlines.remove(&(expires, key.clone()));
             }
@@ -47,15 +78,19 @@ impl Store {
         while self.deadlines.first().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, key)) = self.deadlines.pop_first() {
                 if let Some(old) = self.entries.remove(&key) {
-                    self.bytes -= entry_size(&key, &old.value);
+                    self.bytes -= cost_of(&key, &old);
                 }
             }
+        }
+        if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to_fit();
         }
     }
 }
 
 impl Cache {
-    /// A cache accepting the given system names, holding at most `max_bytes` of keys and values.
+    /// A cache accepting the given system names, its entries costing at most `max_bytes`
+    /// (see [`entry_cost`]).
     pub fn new(systems: Vec<String>, max_bytes: usize) -> Self {
         Cache {
             systems,
@@ -64,12 +99,13 @@ impl Cache {
         }
     }
 
-    fn check(&self, system: &str) -> Result<(), CacheError> {
-        if self.systems.iter().any(|s| s == system) {
-            Ok(())
-        } else {
-            Err(CacheError::UnknownSystem)
-        }
+    fn key(&self, system: &str, key: &str) -> Result<Key, CacheError> {
+        let index = self
+            .systems
+            .iter()
+            .position(|s| s == system)
+            .ok_or(CacheError::UnknownSystem)?;
+        Ok((index as u16, key.into()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -84,17 +120,13 @@ impl Cache {
         value: &str,
         expire: u32,
     ) -> Result<(), CacheError> {
-        self.check(system)?;
-        let key = (system.to_string(), key.to_string());
+        let key = self.key(system, key)?;
         let now = Instant::now();
         let mut store = self.lock();
         store.purge_expired(now);
-        let size = entry_size(&key, value);
-        let replaced = store
-            .entries
-            .get(&key)
-            .map_or(0, |e| entry_size(&key, &e.value));
-        if store.bytes - replaced + size > self.max_bytes {
+        let cost = entry_cost(&key.1, value, expire > 0);
+        let replaced = store.entries.get(&key).map_or(0, |e| cost_of(&key, e));
+        if store.bytes - replaced + cost > self.max_bytes {
             return Err(CacheError::Full);
         }
         store.remove(&key);
@@ -102,11 +134,11 @@ impl Cache {
         if let Some(expires) = expires {
             store.deadlines.insert((expires, key.clone()));
         }
-        store.bytes += size;
+        store.bytes += cost;
         store.entries.insert(
             key,
             Entry {
-                value: value.to_string(),
+                value: value.into(),
                 expires,
             },
         );
@@ -115,18 +147,42 @@ impl Cache {
 
     /// The live value of `key`.
     pub fn fetch(&self, system: &str, key: &str) -> Result<Option<String>, CacheError> {
-        self.check(system)?;
-        let key = (system.to_string(), key.to_string());
+        let key = self.key(system, key)?;
         let mut store = self.lock();
         store.purge_expired(Instant::now());
-        Ok(store.entries.get(&key).map(|entry| entry.value.clone()))
+        Ok(store.entries.get(&key).map(|entry| entry.value.to_string()))
+    }
+
+    /// The live entries of `system` whose key matches `glob` (see
+    /// [`mi_core::glob::matches`]), sorted by key.
+    pub fn fetch_matching(
+        &self,
+        system: &str,
+        glob: &str,
+    ) -> Result<Vec<(String, String)>, CacheError> {
+        let (index, _) = self.key(system, "")?;
+        let mut store = self.lock();
+        store.purge_expired(Instant::now());
+        let mut found: Vec<(String, String)> = store
+            .entries
+            .iter()
+            .filter(|((system, key), _)| *system == index && mi_core::glob::matches(glob, key))
+            .map(|((_, key), entry)| (key.to_string(), entry.value.to_string()))
+            .collect();
+        found.sort();
+        Ok(found)
     }
 
     /// Removes `key` (absent is fine).
     pub fn remove(&self, system: &str, key: &str) -> Result<(), CacheError> {
-        self.check(system)?;
-        self.lock().remove(&(system.to_string(), key.to_string()));
+        let key = self.key(system, key)?;
+        self.lock().remove(&key);
         Ok(())
+    }
+
+    /// The accounted bytes of every entry (see [`entry_cost`]).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 }
 
@@ -149,6 +205,7 @@ impl Cache {
         let mut text = String::new();
         let mut count = 0;
         for ((system, key), entry) in self.lock().entries.iter() {
+            let system = &self.systems[usize::from(*system)];
             let expires_at = match entry.expires {
                 Some(t) if t <= now => continue,
                 Some(t) => Value::num((unix + t.duration_since(now).as_secs() as i64 + 1) as f64),
@@ -156,8 +213,8 @@ impl Cache {
             };
             text.push_str(&json::to_compact(&object([
                 ("system", Value::str(system.clone())),
-                ("key", Value::str(key.clone())),
-                ("value", Value::str(entry.value.clone())),
+                ("key", Value::str(key.to_string())),
+                ("value", Value::str(entry.value.to_string())),
                 ("expires_at", expires_at),
             ])));
             text.push('\n');
@@ -219,9 +276,18 @@ mod tests {
 
     #[test]
     fn size_limit_edge() {
-        let cache = Cache::new(vec!["local".into()], 5 + 2 + 3);
+        let cache = Cache::new(vec!["local".into()], entry_cost("ab", "xyz", false));
         assert_eq!(cache.store("local", "ab", "xyz", 0), Ok(()));
-        assert_eq!(cache.store("local", "ab", "xyzw", 0), Err(CacheError::Full));
+        assert_eq!(
+            cache.store("local", "ab", &"x".repeat(25), 0),
+            Err(CacheError::Full),
+            "25 bytes take a larger allocation than 3"
+        );
+        assert_eq!(
+            cache.store("local", "ab", "xyz", 10),
+            Err(CacheError::Full),
+            "an expiring entry also costs its place in the expiry index"
+        );
         assert_eq!(
             cache.fetch("local", "ab"),
             Ok(Some("xyz".into())),
@@ -255,8 +321,48 @@ mod tests {
         assert_eq!(store.deadlines.len(), 1);
         assert_eq!(
             store.bytes,
-            entry_size(&("local".into(), "kept".into()), "v")
-                + entry_size(&("local".into(), "new".into()), "v")
+            entry_cost("kept", "v", false) + entry_cost("new", "v", true)
+        );
+    }
+
+    #[test]
+    fn every_entry_costs_its_overhead() {
+        assert_eq!(heap(0), 0);
+        assert_eq!(heap(1), 32);
+        assert_eq!(heap(24), 32);
+        assert_eq!(heap(25), 48);
+        let tiny = entry_cost("k", "", false);
+        assert_eq!(tiny, ENTRY_OVERHEAD + 32);
+        let cache = Cache::new(vec!["local".into()], 100 * tiny);
+        let mut stored = 0;
+        while cache.store("local", &format!("{stored:x}"), "", 0).is_ok() {
+            stored += 1;
+        }
+        assert_eq!(stored, 100, "empty values still cost their entry");
+        assert_eq!(cache.bytes(), 100 * tiny);
+        let big = Cache::new(vec!["local".into()], 1 << 20);
+        assert_eq!(
+            big.store("local", "k", &"v".repeat(1 << 20), 0),
+            Err(CacheError::Full)
+        );
+        big.store("local", "k", &"v".repeat((1 << 20) - 1024), 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn fetches_by_glob() {
+        let cache = Cache::new(vec!["local".into(), "other".into()], 1 << 20);
+        cache.store("local", "u:b", "2", 0).unwrap();
+        cache.store("local", "u:a", "1", 60).unwrap();
+        cache.store("local", "x", "3", 0).unwrap();
+        cache.store("other", "u:c", "4", 0).unwrap();
+        assert_eq!(
+            cache.fetch_matching("local", "u:*"),
+            Ok(vec![("u:a".into(), "1".into()), ("u:b".into(), "2".into())])
+        );
+        assert_eq!(
+            cache.fetch_matching("nope", "*"),
+            Err(CacheError::UnknownSystem)
         );
     }
 

@@ -58,7 +58,10 @@ pub struct HostState {
     pub access: OnceLock<Arc<crate::access::AccessControl>>,
     /// The limit on requests running at once.
     pub calls: calls::CallLimit,
+    /// The linear-memory budget of every WebAssembly instance (`core.max_total_memory`).
+    pub wasm_memory: Arc<crate::runtime::memory::MemoryBudget>,
     shutdown: watch::Sender<bool>,
+    http_roots: Vec<(String, String)>,
     core_memory_cap: u64,
     started_offset: i32,
     now_offset: Arc<AtomicI32>,
@@ -91,6 +94,30 @@ pub fn tracing_level(level: i32) -> Option<tracing::Level> {
     })
 }
 
+/// The HTTP roots the configuration serves, as (root, module), newest registered first as
+/// OpenSIPS's `httpd_list_root_path` lists them.
+fn http_roots(config: &Config) -> Vec<(String, String)> {
+    if !config.http.enabled {
+        return Vec::new();
+    }
+    let http = &config.http;
+    let playground = http.playground_dir().map(|_| "playground".to_string());
+    let mut roots: Vec<(String, String)> = [
+        (Some(http.root.clone()), "mi_http"),
+        (Some(http.xmlrpc_root.clone()), "mi_xmlrpc_ng"),
+        (Some(http.html_root.clone()), "mi_html"),
+        (playground, "miwa_playground"),
+    ]
+    .into_iter()
+    .filter_map(|(root, module)| {
+        root.filter(|r| !r.is_empty())
+            .map(|r| (r, module.to_string()))
+    })
+    .collect();
+    roots.reverse();
+    roots
+}
+
 impl HostState {
     /// Builds the state from the configuration, registers the calling thread as process 0
     /// (`main`) and starts the helper threads.
@@ -116,7 +143,9 @@ impl HostState {
             modules: OnceLock::new(),
             access: OnceLock::new(),
             calls: calls::CallLimit::new(config.core.max_concurrent_calls),
+            wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
+            http_roots: http_roots(config),
             core_memory_cap: config.core.max_memory as u64,
         });
         state.set_status("core", "main", readiness::INITIALIZING, "initializing");
@@ -432,6 +461,18 @@ impl Host for HostState {
 
     fn cache_remove(&self, system: &str, key: &str) -> Result<(), CacheError> {
         self.cache.remove(system, key)
+    }
+
+    fn cache_fetch_matching(
+        &self,
+        system: &str,
+        glob: &str,
+    ) -> Result<Vec<(String, String)>, CacheError> {
+        self.cache.fetch_matching(system, glob)
+    }
+
+    fn http_roots(&self) -> Vec<(String, String)> {
+        self.http_roots.clone()
     }
 
     fn events(&self) -> Vec<String> {

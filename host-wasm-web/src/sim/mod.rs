@@ -487,6 +487,36 @@ impl Host for Simulation {
         Ok(())
     }
 
+    fn cache_fetch_matching(
+        &self,
+        system: &str,
+        glob: &str,
+    ) -> Result<Vec<(String, String)>, CacheError> {
+        if system != "local" {
+            return Err(CacheError::UnknownSystem);
+        }
+        let state = self.state.borrow();
+        Ok(state
+            .cache
+            .iter()
+            .filter(|(key, (_, until))| {
+                until.is_none_or(|t| t > state.now) && mi_core::glob::matches(glob, key)
+            })
+            .map(|(key, (value, _))| (key.clone(), value.clone()))
+            .collect())
+    }
+
+    fn http_roots(&self) -> Vec<(String, String)> {
+        [
+            ("html", "mi_html"),
+            ("RPC2", "mi_xmlrpc_ng"),
+            ("mi", "mi_http"),
+        ]
+        .into_iter()
+        .map(|(root, module)| (root.to_string(), module.to_string()))
+        .collect()
+    }
+
     fn events(&self) -> Vec<String> {
         EVENTS.iter().map(|e| e.to_string()).collect()
     }

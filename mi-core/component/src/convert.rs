@@ -133,6 +133,18 @@ impl Host for ImportedHost {
         wit::cache_remove(system, key).map_err(cache_error)
     }
 
+    fn cache_fetch_matching(
+        &self,
+        system: &str,
+        glob: &str,
+    ) -> Result<Vec<(String, String)>, core::CacheError> {
+        wit::cache_fetch_matching(system, glob).map_err(cache_error)
+    }
+
+    fn http_roots(&self) -> Vec<(String, String)> {
+        wit::http_roots()
+    }
+
     fn events(&self) -> Vec<String> {
         wit::events()
     }
@@ -162,8 +174,10 @@ impl Host for ImportedHost {
         socket: &str,
         expire: u32,
     ) -> Result<(), core::SubscribeError> {
-        wit::subscribe(event, socket, expire)
-            .map_err(|wit::SubscribeError::BadValue| core::SubscribeError::BadValue)
+        wit::subscribe(event, socket, expire).map_err(|e| match e {
+            wit::SubscribeError::BadValue => core::SubscribeError::BadValue,
+            wit::SubscribeError::TooMany => core::SubscribeError::TooMany,
+        })
     }
 
     fn raise_event(&self, event: &str, params: &core::EventParams) -> Result<(), core::RaiseError> {
@@ -187,6 +201,7 @@ impl Host for ImportedHost {
             wit::RaiseError::NotRegistered => core::RaiseError::NotRegistered,
             wit::RaiseError::NoSubscribers => core::RaiseError::NoSubscribers,
             wit::RaiseError::Failed => core::RaiseError::Failed,
+            wit::RaiseError::TooLarge => core::RaiseError::TooLarge,
         })
     }
 

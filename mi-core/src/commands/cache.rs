@@ -68,6 +68,33 @@ fn remove(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     Ok(Value::str("OK"))
 }
 
+/// `cache_fetch_chunk glob`: every live `local` entry whose key matches the glob.
+fn fetch_chunk(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
+    let glob = params.string("glob")?;
+    let found = ctx
+        .host
+        .cache_fetch_matching(LOCAL, &glob)
+        .map_err(|e| failure("fetch", e, LOCAL))?;
+    let keys = found
+        .into_iter()
+        .map(|(name, value)| object([("name", Value::str(name)), ("value", Value::str(value))]))
+        .collect();
+    Ok(object([("keys", Value::Array(keys))]))
+}
+
+/// The cache system of `cachedb_local`'s commands.
+const LOCAL: &str = "local";
+
+/// `cachedb_local`'s command, listed after the core's as OpenSIPS lists module commands.
+pub fn local_commands() -> Vec<Command> {
+    vec![command(
+        "cachedb_local",
+        "cache_fetch_chunk",
+        "fetches the local cache entries whose keys match a glob",
+        vec![recipe(&["glob"], fetch_chunk)],
+    )]
+}
+
 /// The cache commands.
 pub fn commands() -> Vec<Command> {
     vec![

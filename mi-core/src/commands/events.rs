@@ -2,7 +2,9 @@
 
 use super::{command, recipe};
 use crate::error::MiError;
-use crate::host::{EventParams, EventSubscribers, EventValue, RaiseError, Subscriber};
+use crate::host::{
+    EventParams, EventSubscribers, EventValue, RaiseError, SubscribeError, Subscriber,
+};
 use crate::json::{self, object, Value};
 use crate::params::Params;
 use crate::registry::{Command, Context};
@@ -58,7 +60,14 @@ fn subscribe(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
     };
     ctx.host
         .subscribe(&event, &socket, expire)
-        .map_err(|_| MiError::new(400, "Bad parameter value"))?;
+        .map_err(|e| match e {
+            SubscribeError::BadValue => MiError::new(400, "Bad parameter value"),
+            SubscribeError::TooMany => MiError::with_data(
+                503,
+                "Too many subscribers",
+                "the daemon's subscriber limit (events.max_subscribers) is reached",
+            ),
+        })?;
     Ok(Value::str("OK"))
 }
 
@@ -179,6 +188,11 @@ fn raise(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
             RaiseError::NotRegistered => MiError::new(404, "Event not registered"),
             RaiseError::NoSubscribers => MiError::new(480, "Temporarily Unavailable"),
             RaiseError::Failed => MiError::new(500, "Cannot Raise Event"),
+            RaiseError::TooLarge => MiError::with_data(
+                500,
+                "Cannot Raise Event",
+                "the event is over the daemon's size limit (events.max_event)",
+            ),
         })?;
     Ok(Value::str("OK"))
 }

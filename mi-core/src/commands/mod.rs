@@ -2,6 +2,7 @@
 
 mod cache;
 mod events;
+mod httpd;
 mod introspection;
 mod logging;
 mod memory;
@@ -45,6 +46,8 @@ pub fn core_registry() -> Registry {
         .chain(memory::commands())
         .chain(status::commands())
         .chain(introspection::commands_last())
+        .chain(httpd::commands())
+        .chain(cache::local_commands())
         .chain(modules::commands())
     {
         registry.register(command);

@@ -20,7 +20,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,13 @@ pub struct FifoSettings {
     pub check_interval: Duration,
     /// Pretty-print JSON replies.
     pub pretty: bool,
+    /// Native stack of the reader and worker threads, bytes (the dispatcher may run deep
+    /// calls).
+    pub stack_size: usize,
+    /// Requests waiting for a worker, at most; then the reader waits (and so do writers).
+    pub max_queued: usize,
+    /// Bytes of requests waiting for a worker, at most (at least `max_request`).
+    pub max_queued_bytes: usize,
 }
 
 pub use crate::Owner;
@@ -62,6 +69,59 @@ pub use crate::Owner;
 struct Job {
     reply_name: String,
     body: Body,
+}
+
+impl Job {
+    /// The bytes it holds.
+    fn size(&self) -> usize {
+        self.reply_name.len()
+            + match &self.body {
+                Body::Json(json) => json.len(),
+                Body::TooLarge => 0,
+            }
+    }
+}
+
+/// Bytes of requests waiting for a worker: the reader takes room before it hands a job
+/// over (waiting while there is none), a worker gives it back once the job is done.
+struct Budget {
+    used: Mutex<usize>,
+    room: Condvar,
+    max: usize,
+}
+
+impl Budget {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `bytes` fit, then takes them (a job larger than the whole budget takes
+    /// all of it, once nothing else is queued).
+    fn take(&self, bytes: usize) {
+        let bytes = bytes.min(self.max);
+        let mut used = self.lock();
+        while *used + bytes > self.max {
+            used = self
+                .room
+                .wait_timeout(used, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *used += bytes;
+    }
+
+    fn give_back(&self, bytes: usize) {
+        let mut used = self.lock();
+        *used = used.saturating_sub(bytes.min(self.max));
+        drop(used);
+        self.room.notify_all();
+    }
+}
+
+/// The reader's side of the hand-off to the workers, bounded in jobs and in bytes.
+struct Jobs {
+    sender: SyncSender<Job>,
+    budget: Arc<Budget>,
 }
 
 /// What a job carries.
@@ -131,18 +191,32 @@ impl FifoServer {
         let (fd, stat) = create(&settings)?;
         let stop = Arc::new(AtomicBool::new(false));
         let recreate = Arc::new(AtomicBool::new(false));
-        let (jobs, queue) = sync_channel::<Job>(1024);
+        let (sender, queue) = sync_channel::<Job>(settings.max_queued.max(1));
+        let budget = Arc::new(Budget {
+            used: Mutex::new(0),
+            room: Condvar::new(),
+            max: settings.max_queued_bytes.max(1),
+        });
+        let jobs = Jobs {
+            sender,
+            budget: budget.clone(),
+        };
         let queue = Arc::new(Mutex::new(queue));
         let mut threads = Vec::new();
         for _ in 0..settings.workers.max(1) {
-            let (settings, dispatcher, queue) =
-                (settings.clone(), dispatcher.clone(), queue.clone());
+            let (settings, dispatcher, queue, budget) = (
+                settings.clone(),
+                dispatcher.clone(),
+                queue.clone(),
+                budget.clone(),
+            );
             threads.push(
                 std::thread::Builder::new()
                     .name("mi-fifo-worker".into())
+                    .stack_size(settings.stack_size)
                     .spawn(move || {
                         dispatcher.thread_started("MI FIFO worker");
-                        work(&settings, dispatcher.as_ref(), &queue);
+                        work(&settings, dispatcher.as_ref(), &queue, &budget);
                         dispatcher.thread_stopped();
                     })?,
             );
@@ -156,6 +230,7 @@ impl FifoServer {
             );
             std::thread::Builder::new()
                 .name("mi-fifo".into())
+                .stack_size(settings.stack_size)
                 .spawn(move || {
                     dispatcher.thread_started(&format!("MI FIFO {}", settings.path.display()));
                     read_loop(
@@ -199,7 +274,7 @@ fn read_loop(
     dispatcher: &dyn Dispatcher,
     mut fd: OwnedFd,
     mut stat: rustix::fs::Stat,
-    jobs: SyncSender<Job>,
+    jobs: Jobs,
     stop: &AtomicBool,
     recreate: &AtomicBool,
 ) {
@@ -302,7 +377,7 @@ fn drain(
     buffer: &mut Vec<u8>,
     settings: &FifoSettings,
     dispatcher: &dyn Dispatcher,
-    jobs: &SyncSender<Job>,
+    jobs: &Jobs,
     flush: bool,
 ) {
     let mut used_total = 0;
@@ -379,7 +454,7 @@ fn request_size(bytes: &[u8], used: usize) -> usize {
 }
 
 /// Answers an incomplete or oversized request whose reply name is readable.
-fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &SyncSender<Job>, oversized: bool) {
+fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &Jobs, oversized: bool) {
     let start = tail
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -402,19 +477,25 @@ fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &SyncSender<Job>, over
     }
 }
 
-fn send(jobs: &SyncSender<Job>, reply_name: &str, body: Body) {
-    if jobs
-        .send(Job {
-            reply_name: reply_name.to_string(),
-            body,
-        })
-        .is_err()
-    {
+fn send(jobs: &Jobs, reply_name: &str, body: Body) {
+    let job = Job {
+        reply_name: reply_name.to_string(),
+        body,
+    };
+    let size = job.size();
+    jobs.budget.take(size);
+    if jobs.sender.send(job).is_err() {
+        jobs.budget.give_back(size);
         tracing::error!("FIFO workers are gone");
     }
 }
 
-fn work(settings: &FifoSettings, dispatcher: &dyn Dispatcher, queue: &Mutex<Receiver<Job>>) {
+fn work(
+    settings: &FifoSettings,
+    dispatcher: &dyn Dispatcher,
+    queue: &Mutex<Receiver<Job>>,
+    budget: &Budget,
+) {
     loop {
         let job = match queue
             .lock()
@@ -425,7 +506,9 @@ fn work(settings: &FifoSettings, dispatcher: &dyn Dispatcher, queue: &Mutex<Rece
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         };
+        let size = job.size();
         serve_job(settings, dispatcher, job);
+        budget.give_back(size);
     }
 }
 

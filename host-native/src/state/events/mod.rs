@@ -7,6 +7,11 @@
 //! subscribers itself, non-blocking (a full socket buffer is a counted drop), and queues for
 //! stream and file subscribers, each of which has its own bounded queue and delivery
 //! thread: a slow or dead subscriber only overflows its own queue (counted as dropped).
+//!
+//! Memory is bounded: a notification is at most `max_event` bytes; the fan-out queue and
+//! every subscriber's queue hold at most `queue_depth` events and `queue_bytes` bytes
+//! each; there are at most `max_subscribers` subscriptions. Notifications held by the
+//! events interface are therefore at most `(1 + max_subscribers) × queue_bytes`.
 
 mod datagram;
 mod outlet;
@@ -20,7 +25,7 @@ use mi_core::host::{
 };
 use outlet::{Outlet, Tally};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -34,9 +39,6 @@ pub const CORE_EVENTS: [&str; 5] = [
     "E_MODULE_LOADED",
     "E_MODULE_UNLOADED",
 ];
-
-/// Raised events waiting for the fan-out thread, at most.
-const FANOUT_DEPTH: usize = 65_536;
 
 /// Counters of one event.
 #[derive(Debug, Default)]
@@ -80,6 +82,13 @@ impl Sink {
             Sink::Stream(outlet) => outlet.queued(),
         }
     }
+
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Sink::Datagram(_) => 0,
+            Sink::Stream(outlet) => outlet.queued_bytes(),
+        }
+    }
 }
 
 impl Subscription {
@@ -121,6 +130,8 @@ pub struct Events {
     counters: Mutex<Vec<Arc<EventCounters>>>,
     subscriptions: Arc<Subscriptions>,
     fanout: SyncSender<(usize, Arc<[u8]>)>,
+    /// Bytes of notifications in the fan-out queue.
+    fanout_bytes: Arc<AtomicUsize>,
     settings: DeliverySettings,
     flatstore_dir: Option<PathBuf>,
 }
@@ -142,6 +153,7 @@ const FANOUT_BATCH: usize = 256;
 fn fan_out(
     subscriptions: Arc<Subscriptions>,
     receiver: Receiver<(usize, Arc<[u8]>)>,
+    queued_bytes: Arc<AtomicUsize>,
     attempts: u32,
 ) {
     outlet::mark_delivery_thread();
@@ -202,6 +214,8 @@ fn fan_out(
                 }
             }
         }
+        let taken: usize = batch.iter().map(|(_, payload)| payload.len()).sum();
+        queued_bytes.fetch_sub(taken, Ordering::AcqRel);
         batch.clear();
     }
 }
@@ -213,12 +227,14 @@ impl Events {
         settings: DeliverySettings,
         flatstore_dir: Option<PathBuf>,
     ) -> std::io::Result<Self> {
-        let (fanout, receiver) = sync_channel(FANOUT_DEPTH);
+        let (fanout, receiver) = sync_channel(settings.queue_depth);
         let subscriptions = Arc::new(Subscriptions::default());
         let shared = subscriptions.clone();
+        let fanout_bytes = Arc::new(AtomicUsize::new(0));
+        let queued_bytes = fanout_bytes.clone();
         std::thread::Builder::new()
             .name("event-fanout".into())
-            .spawn(move || fan_out(shared, receiver, settings.attempts))?;
+            .spawn(move || fan_out(shared, receiver, queued_bytes, settings.attempts))?;
         Ok(Events {
             declared: Mutex::new(Vec::new()),
             counters: Mutex::new(
@@ -229,6 +245,7 @@ impl Events {
             ),
             subscriptions,
             fanout,
+            fanout_bytes,
             settings,
             flatstore_dir,
         })
@@ -284,6 +301,16 @@ impl Events {
             existing.expire = expire;
             existing.since = now;
             return Ok(());
+        }
+        if subs.len() >= self.settings.max_subscribers {
+            // Logging may raise E_CORE_LOG, which needs the subscriptions: unlock first.
+            drop(subs);
+            tracing::warn!(
+                socket,
+                limit = self.settings.max_subscribers,
+                "subscription refused: events.max_subscribers reached"
+            );
+            return Err(SubscribeError::TooMany);
         }
         let sink = match target {
             Target::Udp(_) | Target::Unix(_) => {
@@ -349,21 +376,46 @@ impl Events {
         }
         let payload: Arc<[u8]> = notification(event, params).into_bytes().into();
         let counters = self.counters(id);
+        let size = payload.len();
+        if size > self.settings.max_event {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                event,
+                bytes = size,
+                limit = self.settings.max_event,
+                "event refused: over events.max_event"
+            );
+            return Err(RaiseError::TooLarge);
+        }
+        let limit = self.settings.queue_bytes;
+        let reserved =
+            self.fanout_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                    (held + size <= limit).then_some(held + size)
+                });
+        if reserved.is_err() {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return Err(RaiseError::Failed);
+        }
         match self.fanout.try_send((id, payload)) {
             Ok(()) => {
                 counters.raised.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(TrySendError::Full(_)) => {
+                self.fanout_bytes.fetch_sub(size, Ordering::AcqRel);
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                 Err(RaiseError::Failed)
             }
-            Err(TrySendError::Disconnected(_)) => Err(RaiseError::Failed),
+            Err(TrySendError::Disconnected(_)) => {
+                self.fanout_bytes.fetch_sub(size, Ordering::AcqRel);
+                Err(RaiseError::Failed)
+            }
         }
     }
 
     /// Statistics: group `events` (per event: raised, sent, dropped) and group
-    /// `event_subscribers` (per live subscriber: sent, dropped, queued).
+    /// `event_subscribers` (per live subscriber: sent, dropped, queued, queued_bytes).
     pub fn statistics(&self) -> Vec<Statistic> {
         let stat = |group: &str, name: String, value: u64, incremental| Statistic {
             group: group.into(),
@@ -416,6 +468,12 @@ impl Events {
                 "event_subscribers",
                 format!("{key}/queued"),
                 s.sink.queued() as u64,
+                false,
+            ));
+            out.push(stat(
+                "event_subscribers",
+                format!("{key}/queued_bytes"),
+                s.sink.queued_bytes() as u64,
                 false,
             ));
         }

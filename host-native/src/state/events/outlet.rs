@@ -1,6 +1,8 @@
-//! One subscriber's delivery: a bounded queue and a thread that sends what is queued, in
-//! order, over the subscriber's transport. A slow or dead subscriber only fills (and then
-//! overflows) its own queue: nothing else waits for it.
+//! One subscriber's delivery: a queue bounded in events and in bytes, and a thread that
+//! sends what is queued, in order, over the subscriber's transport. A slow or dead
+//! subscriber only fills (and then overflows) its own queue: nothing else waits for it.
+//! Events the thread has taken but not yet sent still count against both bounds, so a
+//! stalled subscriber holds at most `queue_bytes` of notifications.
 
 use super::target::Target;
 use super::EventCounters;
@@ -50,6 +52,12 @@ pub fn spin_then<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
 pub struct DeliverySettings {
     /// Events queued per subscriber, at most; more are dropped (and counted).
     pub queue_depth: usize,
+    /// Bytes of notifications queued per subscriber (and in the fan-out queue), at most.
+    pub queue_bytes: usize,
+    /// Longest notification, bytes.
+    pub max_event: usize,
+    /// Subscriptions at once.
+    pub max_subscribers: usize,
     /// Attempts per event before it is dropped.
     pub attempts: u32,
     /// Connect and write timeout of stream and UNIX deliveries.
@@ -60,6 +68,10 @@ pub struct DeliverySettings {
 
 struct Queue {
     items: VecDeque<Arc<[u8]>>,
+    /// Events queued or taken by the delivery thread and not yet sent or dropped.
+    pending: usize,
+    /// Their bytes.
+    pending_bytes: usize,
     closed: bool,
     /// The delivery thread sleeps on the condition variable.
     waiting: bool,
@@ -102,6 +114,7 @@ pub struct Outlet {
     queue: Mutex<Queue>,
     ready: Condvar,
     depth: usize,
+    max_bytes: usize,
     /// What happened to its events.
     pub tally: Tally,
 }
@@ -117,11 +130,14 @@ impl Outlet {
         let outlet = Arc::new(Outlet {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
+                pending: 0,
+                pending_bytes: 0,
                 closed: false,
                 waiting: false,
             }),
             ready: Condvar::new(),
             depth: settings.queue_depth,
+            max_bytes: settings.queue_bytes,
             tally: Tally::new(event),
         });
         let worker = outlet.clone();
@@ -132,12 +148,13 @@ impl Outlet {
                 let mut sender = Sender::new(target, settings);
                 let mut batch = VecDeque::new();
                 while worker.next_batch(&mut batch) {
-                    for payload in batch.drain(..) {
+                    while let Some(payload) = batch.pop_front() {
                         if sender.deliver(&payload) {
                             worker.tally.count_sent();
                         } else {
                             worker.tally.count_dropped(1);
                         }
+                        worker.settle(payload.len());
                     }
                 }
             })?;
@@ -148,16 +165,23 @@ impl Outlet {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues events; what does not fit in the queue is dropped (the order of what is
-    /// delivered is kept).
+    /// Queues events; what does not fit in the queue (in events or in bytes) is dropped
+    /// (the order of what is delivered is kept).
     pub fn push(&self, payloads: &[Arc<[u8]>]) {
         let mut queue = self.lock();
         if queue.closed {
             return;
         }
-        let room = self.depth.saturating_sub(queue.items.len());
-        let taken = payloads.len().min(room);
-        queue.items.extend(payloads[..taken].iter().cloned());
+        let mut taken = 0;
+        for payload in payloads {
+            if queue.pending >= self.depth || queue.pending_bytes + payload.len() > self.max_bytes {
+                continue;
+            }
+            queue.pending += 1;
+            queue.pending_bytes += payload.len();
+            queue.items.push_back(payload.clone());
+            taken += 1;
+        }
         let wake = queue.waiting && taken > 0;
         drop(queue);
         if taken < payloads.len() {
@@ -168,6 +192,13 @@ impl Outlet {
         }
     }
 
+    /// One taken event of `bytes` was sent or dropped: it no longer counts as pending.
+    fn settle(&self, bytes: usize) {
+        let mut queue = self.lock();
+        queue.pending = queue.pending.saturating_sub(1);
+        queue.pending_bytes = queue.pending_bytes.saturating_sub(bytes);
+    }
+
     /// Stops delivery: what is still queued is dropped, the thread ends.
     pub fn close(&self) {
         let mut queue = self.lock();
@@ -175,6 +206,8 @@ impl Outlet {
         queue.waiting = false;
         let pending = queue.items.len() as u64;
         queue.items.clear();
+        queue.pending = 0;
+        queue.pending_bytes = 0;
         drop(queue);
         self.tally.count_dropped(pending);
         self.ready.notify_one();
@@ -198,9 +231,14 @@ impl Outlet {
         }
     }
 
-    /// Events waiting.
+    /// Events waiting, those the delivery thread is sending included.
     pub fn queued(&self) -> usize {
-        self.lock().items.len()
+        self.lock().pending
+    }
+
+    /// Bytes of the events waiting, those being sent included.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().pending_bytes
     }
 }
 
