@@ -555,9 +555,14 @@ pub struct EventsConfig {
     /// Events queued per subscriber before new ones are dropped (`queue_depth`, default
     /// 16384).
     pub queue_depth: usize,
-    /// Bytes of notifications queued per subscriber, and in the fan-out queue, before new
-    /// ones are dropped (`queue_bytes`, default 1 MiB).
+    /// Bytes of notifications queued per subscriber before new ones are dropped
+    /// (`queue_bytes`, default 1 MiB).
     pub queue_bytes: usize,
+    /// Raised events waiting for the fan-out thread, at most (`fanout_depth`, default
+    /// 65536); past it `raise_event` fails.
+    pub fanout_depth: usize,
+    /// Bytes of those events, at most (`fanout_bytes`, default 8 MiB).
+    pub fanout_bytes: usize,
     /// Longest notification, bytes: a larger raised event is refused (`max_event`, default
     /// 64 KiB).
     pub max_event: usize,
@@ -581,6 +586,8 @@ impl Default for EventsConfig {
             threshold_ms: 1000,
             queue_depth: 16384,
             queue_bytes: 1 << 20,
+            fanout_depth: 65536,
+            fanout_bytes: 8 << 20,
             max_event: 64 << 10,
             max_subscribers: 64,
             attempts: 3,
@@ -597,6 +604,8 @@ impl EventsConfig {
         crate::state::events::DeliverySettings {
             queue_depth: self.queue_depth,
             queue_bytes: self.queue_bytes,
+            fanout_depth: self.fanout_depth,
+            fanout_bytes: self.fanout_bytes,
             max_event: self.max_event,
             max_subscribers: self.max_subscribers,
             attempts: self.attempts,
@@ -806,6 +815,15 @@ impl Config {
         if !(1..=1024).contains(&self.http.max_headers) {
             return invalid("http.max_headers", "must be between 1 and 1024");
         }
+        if !(1024..=MAX_TOTAL_MEMORY).contains(&self.cache.max_bytes) {
+            return invalid(
+                "cache.max_bytes",
+                "must be between 1024 and 68719476736 (64 GiB)",
+            );
+        }
+        if self.cache.systems.len() > 256 {
+            return invalid("cache.systems", "at most 256 systems");
+        }
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");
         }
@@ -818,6 +836,15 @@ impl Config {
         if !(self.events.max_event..=1 << 30).contains(&self.events.queue_bytes) {
             return invalid(
                 "events.queue_bytes",
+                "must be at least events.max_event and at most 1073741824",
+            );
+        }
+        if !(1..=1 << 20).contains(&self.events.fanout_depth) {
+            return invalid("events.fanout_depth", "must be between 1 and 1048576");
+        }
+        if !(self.events.max_event..=1 << 30).contains(&self.events.fanout_bytes) {
+            return invalid(
+                "events.fanout_bytes",
                 "must be at least events.max_event and at most 1073741824",
             );
         }

@@ -348,7 +348,7 @@ fn the_cache_expires_fills_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("cache.snapshot");
     let config = format!(
-        "\n[cache]\nmax_bytes = 100\nsnapshot = \"{}\"\n",
+        "\n[cache]\nmax_bytes = 1024\nsnapshot = \"{}\"\n",
         snapshot.display()
     );
     let mut daemon = Daemon::start(&config).unwrap();

@@ -169,9 +169,10 @@ fn statistic(daemon: &Daemon, name: &str) -> u64 {
 #[test]
 fn a_stalled_subscriber_under_a_flood_of_the_largest_events_stays_bounded() {
     let queue_bytes: u64 = 1 << 20;
+    let fanout_bytes: u64 = 1 << 20;
     let max_event = 65536;
     let mut daemon = Daemon::start(&format!(
-        "max_body = 1048576\n\n[events]\nqueue_bytes = {queue_bytes}\nmax_event = {max_event}\nmax_subscribers = 3\nio_timeout_ms = 60000\n{}",
+        "max_body = 1048576\n\n[events]\nqueue_bytes = {queue_bytes}\nfanout_bytes = {fanout_bytes}\nmax_event = {max_event}\nmax_subscribers = 3\nio_timeout_ms = 60000\n{}",
         hostile("")
     ))
     .unwrap();
@@ -214,7 +215,7 @@ fn a_stalled_subscriber_under_a_flood_of_the_largest_events_stays_bounded() {
         "{queued} events of {max_event} bytes exceed queue_bytes"
     );
     assert!(dropped > 1000, "{dropped} dropped, {refused} refused");
-    let bound = 2 * queue_bytes + (16 << 20);
+    let bound = queue_bytes + fanout_bytes + (16 << 20);
     println!(
         "stalled subscriber: 2000 events of {max_event} bytes, {queued} queued ({queued_bytes} bytes), {dropped} dropped, {refused} refused; RSS {before} -> {after}"
     );
@@ -509,6 +510,8 @@ fn unsafe_limits_are_refused_at_start_naming_the_key() {
         ("\n[core]\nmax_json_depth = 1025", "core.max_json_depth"),
         ("max_buffered = 1024", "http.max_buffered"),
         ("\n[events]\nqueue_bytes = 1000", "events.queue_bytes"),
+        ("\n[events]\nfanout_bytes = 1000", "events.fanout_bytes"),
+        ("\n[cache]\nmax_bytes = 1000", "cache.max_bytes"),
         ("\n[fifo]\nmax_queued_bytes = 10", "fifo.max_queued_bytes"),
         (&hostile("mi_depth = 9"), "mi_depth"),
     ] {

@@ -1,6 +1,8 @@
 //! The soak test: mixed load on every transport from concurrent clients, hostile clients
-//! interleaved (slowloris, oversize, garbage, half-closed connections) and module reloads
-//! and SIGHUPs, for `MIWA_SOAK_SECS` seconds (default 30). At the end every well-formed
+//! interleaved (slowloris, oversize, garbage, half-closed connections), hostile module
+//! calls (endless recursion, nesting past `mi_depth`, errors over `max_reply`, memory
+//! bombs, loops, panics), a stalled event subscriber under a flood of the largest events,
+//! and module reloads and SIGHUPs, for `MIWA_SOAK_SECS` seconds (default 30). At the end every well-formed
 //! request got exactly its own reply, the daemon's memory stayed within a stated bound of
 //! its warmed-up size, and it still answers.
 //!
@@ -10,7 +12,7 @@
 use miwa_tests::{fifo_write, module_table, rss_bytes, Daemon, ReplyFifo};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -293,8 +295,8 @@ fn hostile_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     while !stop.load(Ordering::Relaxed) {
         let outcome = match i % 6 {
             0 => {
-                let mut oversize = "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".as_bytes().to_vec();
-                oversize.extend_from_slice(&[b'['; 100_000]);
+                let mut oversize = "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n".as_bytes().to_vec();
+                oversize.extend_from_slice(&[b'['; 200_000]);
                 refused(daemon, &oversize, 413, "oversize body")
             }
             1 => refused(
@@ -396,6 +398,85 @@ fn slowloris(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     tally
 }
 
+/// Hostile module calls in turn, each of which must fail only itself, each followed by a
+/// call that succeeds.
+fn hostile_modules(daemon: &Daemon, stop: &AtomicBool) -> Tally {
+    let mut tally = Tally::new("modules");
+    let cases = [
+        ("hostile_stack", json!([]), "-byte stack limit"),
+        ("hostile_nest", json!([2000, 3]), "mi() depth limit of 2"),
+        (
+            "hostile_error",
+            json!([600_000, 600_000]),
+            "-byte reply limit",
+        ),
+        ("hostile_bomb", json!([]), "-byte memory limit"),
+        ("hostile_loop", json!([]), "ms time limit"),
+        ("hostile_panic", json!([]), "panicked"),
+    ];
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let (method, params, expected) = &cases[i % cases.len()];
+        let id = format!("hostile-{i}");
+        let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id});
+        tally.record(match daemon.rpc(&request.to_string()) {
+            Ok(reply) if reply["id"] == id.as_str() => match reply["error"]["message"].as_str() {
+                Some(message) if message.contains(expected) => Ok(()),
+                _ => Err(format!("{method}: {reply}")),
+            },
+            other => Err(format!("{method}: {other:?}")),
+        });
+        tally.record(
+            match daemon.rpc(r#"{"jsonrpc":"2.0","method":"hostile_ok","id":"ok"}"#) {
+                Ok(reply) if reply["result"] == "OK" && reply["id"] == "ok" => Ok(()),
+                other => Err(format!("hostile_ok after {method}: {other:?}")),
+            },
+        );
+        i += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tally
+}
+
+/// A subscriber that accepts the daemon's connection and never reads, and a client raising
+/// the largest events for it as fast as the daemon answers: each raise is answered `OK`
+/// or, while the fan-out queue is full, `Cannot Raise Event`.
+fn stalled_subscriber(daemon: &Daemon, stop: &AtomicBool) -> Tally {
+    let mut tally = Tally::new("events");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let socket = format!("tcp:{}", listener.local_addr().unwrap());
+    let subscribed = daemon.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket]));
+    assert_eq!(subscribed, "OK");
+    let envelope = r#"{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":[""]}"#.len();
+    let payload = "x".repeat(65536 - envelope);
+    let mut held = Vec::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok((connection, _)) = listener.accept() {
+            held.push(connection);
+        }
+        let id = format!("event-{i}");
+        let request = json!({"jsonrpc": "2.0", "method": "raise_event",
+                             "params": ["E_CORE_THRESHOLD", [payload]], "id": id});
+        tally.record(match daemon.rpc(&request.to_string()) {
+            Ok(reply) if reply["id"] == id.as_str() => {
+                match (&reply["result"], reply["error"]["message"].as_str()) {
+                    (Value::String(ok), _) if ok == "OK" => Ok(()),
+                    (_, Some("Cannot Raise Event")) => Ok(()),
+                    _ => Err(format!("raise_event: {reply}")),
+                }
+            }
+            other => Err(format!("raise_event: {other:?}")),
+        });
+        i += 1;
+    }
+    if held.is_empty() {
+        tally.record(Err("the daemon never connected to the subscriber".into()));
+    }
+    tally
+}
+
 /// Module reloads over MI and SIGHUPs, alternating.
 fn reloader(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     let mut tally = Tally::new("reloads");
@@ -433,8 +514,13 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
         "health",
         "grants = [\"mi\", \"stats\", \"log\"]\nmi_allow = [\"uptime\"]",
     );
+    let hostile = module_table(
+        "hostile",
+        "hostile",
+        "grants = [\"mi\"]\nmi_allow = [\"hostile_nest\"]\nmi_depth = 2\ntimeout_ms = 50\nmax_memory = 8388608\nmax_wasm_stack = 1048576",
+    );
     let daemon = Daemon::start(&format!(
-        "request_timeout_ms = 1000\nmax_body = 65536\n[fifo]\nmax_request = 2048\n{health}"
+        "request_timeout_ms = 1000\nmax_body = 131072\n[fifo]\nmax_request = 2048\n{health}{hostile}"
     ))
     .unwrap();
     let stop = AtomicBool::new(false);
@@ -477,6 +563,8 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
         clients.push(scope.spawn(|| hostile_client(daemon, stop)));
         clients.push(scope.spawn(|| slowloris(daemon, stop)));
         clients.push(scope.spawn(|| reloader(daemon, stop)));
+        clients.push(scope.spawn(|| hostile_modules(daemon, stop)));
+        clients.push(scope.spawn(|| stalled_subscriber(daemon, stop)));
 
         std::thread::sleep(warm_up);
         let warm_rss = rss_bytes(daemon.pid());

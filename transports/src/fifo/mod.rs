@@ -544,3 +544,47 @@ fn serve_job(settings: &FifoSettings, dispatcher: &dyn Dispatcher, job: Job) {
         tracing::warn!(path = %path.display(), %error, "reply not delivered");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    fn budget(max: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            used: Mutex::new(0),
+            room: Condvar::new(),
+            max,
+        })
+    }
+
+    #[test]
+    fn the_reader_waits_at_the_byte_limit_until_a_worker_gives_back() {
+        let budget = budget(100);
+        budget.take(60);
+        budget.take(40);
+        assert_eq!(*budget.lock(), 100, "exactly at the limit");
+        let waiting = budget.clone();
+        let started = Instant::now();
+        let taker = std::thread::spawn(move || {
+            waiting.take(1);
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!taker.is_finished(), "one byte over the limit waits");
+        budget.give_back(60);
+        let waited = taker.join().unwrap();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert_eq!(*budget.lock(), 41);
+    }
+
+    #[test]
+    fn a_job_larger_than_the_budget_takes_all_of_it() {
+        let budget = budget(100);
+        budget.take(1000);
+        assert_eq!(*budget.lock(), 100);
+        budget.give_back(1000);
+        assert_eq!(*budget.lock(), 0);
+    }
+}

@@ -8,10 +8,11 @@
 //! stream and file subscribers, each of which has its own bounded queue and delivery
 //! thread: a slow or dead subscriber only overflows its own queue (counted as dropped).
 //!
-//! Memory is bounded: a notification is at most `max_event` bytes; the fan-out queue and
-//! every subscriber's queue hold at most `queue_depth` events and `queue_bytes` bytes
-//! each; there are at most `max_subscribers` subscriptions. Notifications held by the
-//! events interface are therefore at most `(1 + max_subscribers) × queue_bytes`.
+//! Memory is bounded: a notification is at most `max_event` bytes; the fan-out queue holds
+//! at most `fanout_depth` events and `fanout_bytes` bytes, every subscriber's queue at most
+//! `queue_depth` events and `queue_bytes` bytes; there are at most `max_subscribers`
+//! subscriptions. Notifications held by the events interface are therefore at most
+//! `fanout_bytes + max_subscribers × queue_bytes`.
 
 mod datagram;
 mod outlet;
@@ -227,7 +228,7 @@ impl Events {
         settings: DeliverySettings,
         flatstore_dir: Option<PathBuf>,
     ) -> std::io::Result<Self> {
-        let (fanout, receiver) = sync_channel(settings.queue_depth);
+        let (fanout, receiver) = sync_channel(settings.fanout_depth);
         let subscriptions = Arc::new(Subscriptions::default());
         let shared = subscriptions.clone();
         let fanout_bytes = Arc::new(AtomicUsize::new(0));
@@ -387,7 +388,7 @@ impl Events {
             );
             return Err(RaiseError::TooLarge);
         }
-        let limit = self.settings.queue_bytes;
+        let limit = self.settings.fanout_bytes;
         let reserved =
             self.fanout_bytes
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {

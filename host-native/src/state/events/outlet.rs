@@ -52,8 +52,12 @@ pub fn spin_then<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
 pub struct DeliverySettings {
     /// Events queued per subscriber, at most; more are dropped (and counted).
     pub queue_depth: usize,
-    /// Bytes of notifications queued per subscriber (and in the fan-out queue), at most.
+    /// Bytes of notifications queued per subscriber, at most.
     pub queue_bytes: usize,
+    /// Raised events waiting for the fan-out thread, at most.
+    pub fanout_depth: usize,
+    /// Bytes of those, at most.
+    pub fanout_bytes: usize,
     /// Longest notification, bytes.
     pub max_event: usize,
     /// Subscriptions at once.
