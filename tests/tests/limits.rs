@@ -146,6 +146,45 @@ fn errors_are_held_to_the_reply_limit_too() {
     still_serves(&mut daemon);
 }
 
+#[test]
+fn the_core_and_datagram_reply_limits_cover_errors_too() {
+    let mut daemon = Daemon::start(&format!(
+        "\n[core]\nmax_reply = 1048576\n{}",
+        hostile("max_reply = 8388608\nmax_memory = 33554432")
+    ))
+    .unwrap();
+    let half = 1 << 19;
+    let (code, message, data) = error_of(&daemon.call("hostile_error", json!([half, half])));
+    assert_eq!((code, message.as_str()), (500, "Reply too large"), "{data}");
+    assert!(data.contains("over the 1048576-byte limit"), "{data}");
+    still_serves(&mut daemon);
+    let small = daemon.call("hostile_error", json!([1000, 1000]));
+    assert_eq!(
+        error_of(&small).1.len(),
+        1000,
+        "an error under every limit passes"
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0u8; 70000];
+    for (size, expected) in [(30_000, None), (40_000, Some("500 Internal error"))] {
+        let request = json!({"jsonrpc": "2.0", "method": "hostile_error",
+                             "params": [size, size], "id": 1});
+        socket
+            .send_to(request.to_string().as_bytes(), daemon.udp)
+            .unwrap();
+        let n = socket.recv(&mut buf).expect("a reply datagram");
+        let reply = String::from_utf8_lossy(&buf[..n]);
+        match expected {
+            Some(text) => assert_eq!(reply, text, "an error over max_datagram"),
+            None => assert!(reply.contains("\"code\":500"), "{}", &reply[..100]),
+        }
+    }
+    still_serves(&mut daemon);
+}
+
 /// One `raise_event` body whose notification is exactly `size` bytes.
 fn event_of_size(size: usize) -> String {
     let envelope = r#"{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":[""]}"#.len();
