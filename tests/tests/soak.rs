@@ -517,10 +517,10 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
     let hostile = module_table(
         "hostile",
         "hostile",
-        "grants = [\"mi\"]\nmi_allow = [\"hostile_nest\"]\nmi_depth = 2\ntimeout_ms = 50\nmax_memory = 8388608\nmax_wasm_stack = 1048576",
+        "grants = [\"mi\"]\nmi_allow = [\"hostile_nest\"]\nmi_depth = 2\ntimeout_ms = 50\nmax_memory = 4194304\nmax_wasm_stack = 1048576",
     );
     let daemon = Daemon::start(&format!(
-        "request_timeout_ms = 1000\nmax_body = 131072\n[fifo]\nmax_request = 2048\n{health}{hostile}"
+        "request_timeout_ms = 1000\nmax_body = 131072\n[fifo]\nmax_request = 2048\n[events]\nfanout_bytes = 2097152\n{health}{hostile}"
     ))
     .unwrap();
     let stop = AtomicBool::new(false);
