@@ -410,6 +410,36 @@ mod tests {
         parse_call(xml.as_bytes(), 64)
     }
 
+    /// Requests at the deepest accepted nesting (1024) are parsed, converted and printed
+    /// natively: that must fit well inside the 1 MiB the daemon's threads keep below the
+    /// first WebAssembly level.
+    #[test]
+    fn the_deepest_accepted_requests_fit_half_a_mebibyte_of_stack() {
+        let levels = (1024 - 5) / 3;
+        let xml = format!(
+            "<methodCall><methodName>m</methodName><params><param>{}<value><int>1</int></value>{}</param></params></methodCall>",
+            "<value><array><data>".repeat(levels),
+            "</data></array></value>".repeat(levels)
+        );
+        let json = format!("{}1{}", "[".repeat(1023), "]".repeat(1023));
+        let parsed = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || {
+                let call = parse_call(xml.as_bytes(), 1024).map_err(|e| format!("{e:?}"))?;
+                let params = call.params.map_err(|e| format!("{e:?}"))?;
+                let text = request_text(&call.method, params);
+                let (value, _) =
+                    mi_core::json::parse(json.as_bytes(), 1024).map_err(|e| format!("{e:?}"))?;
+                Ok::<_, String>((text.len(), mi_core::json::to_compact(&value).len()))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (request, reply) = parsed.unwrap();
+        assert!(request > 2 * levels, "{request}");
+        assert_eq!(reply, 2047);
+    }
+
     #[test]
     fn positional_named_and_typed_params() {
         let c = call("<methodCall><methodName>log_level</methodName><params><param><value><int>3</int></value></param><param><value><i4>-7</i4></value></param></params></methodCall>").unwrap();

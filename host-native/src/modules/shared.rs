@@ -289,6 +289,26 @@ mod tests {
         );
     }
 
+    /// The host code between two nesting levels parses and reprints the inner reply; at
+    /// the deepest nesting `outcome` accepts it must fit well inside the stack the
+    /// threads keep for host frames at each level.
+    #[test]
+    fn the_deepest_reply_fits_half_the_host_frames() {
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","result":{}1{},"id":1}}"#,
+            "[".repeat(510),
+            "]".repeat(510)
+        );
+        let half = crate::runtime::stack::HOST_FRAMES / 2;
+        let result = std::thread::Builder::new()
+            .stack_size(half)
+            .spawn(move || outcome(&deep).map(|text| text.len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(result, Ok(1021));
+    }
+
     #[test]
     fn replies_become_results_or_errors() {
         assert_eq!(
