@@ -25,6 +25,10 @@ pub const ROUTES: [&str; 4] = ["mi", "xmlrpc", "html", "playground"];
 /// not once per request).
 const VERIFIED_CACHE: usize = 1024;
 
+/// Most addresses whose failed authentications are remembered; past it the oldest record
+/// gives way, so that failures from many addresses cannot grow the table without bound.
+const TRACKED_ADDRESSES: usize = 65_536;
+
 /// `[access.roles.<name>]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -225,6 +229,17 @@ impl AccessControl {
     fn fail(&self, peer: IpAddr) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= TRACKED_ADDRESSES && !failures.contains_key(&peer) {
+            let window = self.window();
+            failures.retain(|_, f| f.since.elapsed() < window);
+            let oldest = failures
+                .iter()
+                .min_by_key(|(_, f)| f.since)
+                .map(|(address, _)| *address);
+            if let (true, Some(oldest)) = (failures.len() >= TRACKED_ADDRESSES, oldest) {
+                failures.remove(&oldest);
+            }
+        }
         let entry = failures.entry(peer).or_insert(Failures {
             count: 0,
             since: Instant::now(),
@@ -388,6 +403,20 @@ mod tests {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         )
+    }
+
+    #[test]
+    fn failures_from_many_addresses_stay_bounded() {
+        let control = control();
+        for n in 0..(TRACKED_ADDRESSES as u32 + 100) {
+            control.fail(IpAddr::from(n.to_be_bytes()));
+        }
+        let failures = control.failures.lock().unwrap();
+        assert_eq!(failures.len(), TRACKED_ADDRESSES);
+        assert!(
+            failures.contains_key(&IpAddr::from((TRACKED_ADDRESSES as u32 + 99).to_be_bytes())),
+            "the newest address is tracked"
+        );
     }
 
     #[test]
