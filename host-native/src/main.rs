@@ -328,7 +328,13 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         .on_thread_stop(move || stop_state.processes.unregister_current())
         .enable_all()
         .build()?;
-    let outcome = tokio.block_on(run(config, state.clone(), dispatcher, modules));
+    let outcome = tokio.block_on(run(
+        config,
+        state.clone(),
+        dispatcher,
+        modules,
+        thread_stack,
+    ));
     if let Some(path) = &snapshot {
         state.save_cache(path);
     }
@@ -340,6 +346,7 @@ fn start_datagram(
     config: &Config,
     state: &HostState,
     dispatcher: &Arc<dyn transports::Dispatcher>,
+    thread_stack: usize,
 ) -> anyhow::Result<Option<(DatagramServer, String)>> {
     let datagram = &config.datagram;
     let mut udp = Vec::new();
@@ -368,7 +375,7 @@ fn start_datagram(
         max_datagram: datagram.max_datagram,
         pretty: datagram.pretty_printing,
         reply_timeout: Duration::from_millis(datagram.reply_timeout_ms),
-        stack_size: StackPlan::of(config).thread_stack(),
+        stack_size: thread_stack,
     };
     let server = DatagramServer::start(udp, unix, settings, dispatcher.clone())?;
     let described = described.join(" ");
@@ -386,6 +393,7 @@ fn start_fifo(
     config: &Config,
     state: &HostState,
     dispatcher: &Arc<dyn transports::Dispatcher>,
+    thread_stack: usize,
 ) -> anyhow::Result<Option<FifoServer>> {
     let fifo = &config.fifo;
     if !fifo.enabled {
@@ -406,7 +414,7 @@ fn start_fifo(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         check_interval: Duration::from_millis(fifo.check_interval_ms),
         pretty: fifo.pretty_printing,
-        stack_size: StackPlan::of(config).thread_stack(),
+        stack_size: thread_stack,
         max_queued: fifo.max_queued,
         max_queued_bytes: fifo.max_queued_bytes,
     };
@@ -425,11 +433,14 @@ fn start_fifo(
     Ok(Some(server))
 }
 
+/// Serves every configured transport until shutdown; WebAssembly threads get
+/// `thread_stack` bytes of stack.
 async fn run(
     config: Config,
     state: Arc<HostState>,
     dispatcher: Arc<dyn transports::Dispatcher>,
     modules: Option<Arc<Modules>>,
+    thread_stack: usize,
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut endpoints = Vec::new();
@@ -498,8 +509,8 @@ async fn run(
         ));
         endpoints.push(format!("http={bound}"));
     }
-    let datagram = start_datagram(&config, &state, &dispatcher)?;
-    let fifo = start_fifo(&config, &state, &dispatcher)?;
+    let datagram = start_datagram(&config, &state, &dispatcher, thread_stack)?;
+    let fifo = start_fifo(&config, &state, &dispatcher, thread_stack)?;
     if fifo.is_some() {
         endpoints.push(format!("fifo={}", config.fifo.fifo_name.display()));
     }

@@ -2,32 +2,35 @@
 //! character, every other character itself. Used for role patterns and cache key patterns.
 
 /// Whether `text` matches `pattern`. Iterative with one backtracking point, so its cost is
-/// at most the product of the two lengths and it cannot recurse.
+/// at most the product of the two lengths; it neither recurses nor allocates.
 pub fn matches(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
+    let (mut p, mut t) = (pattern, text);
+    // The pattern after the last `*`, and the text from where that `*` resumes matching.
+    let mut star: Option<(&str, &str)> = None;
+    while let Some(c) = t.chars().next() {
+        let mut rest = p.chars();
+        match rest.next() {
             Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
+                p = rest.as_str();
+                star = Some((p, t));
             }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
+            Some(want) if want == '?' || want == c => {
+                p = rest.as_str();
+                t = &t[c.len_utf8()..];
             }
             _ => match star {
-                Some((star_pi, star_ti)) => {
-                    pi = star_pi + 1;
-                    ti = star_ti + 1;
-                    star = Some((star_pi, star_ti + 1));
+                Some((after_star, resume)) => {
+                    let skipped = resume.chars().next().map_or(0, char::len_utf8);
+                    let resumed = &resume[skipped..];
+                    p = after_star;
+                    t = resumed;
+                    star = Some((after_star, resumed));
                 }
                 None => return false,
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p.chars().all(|c| c == '*')
 }
 
 #[cfg(test)]

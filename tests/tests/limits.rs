@@ -539,6 +539,56 @@ fn bodies_in_flight_are_bounded_by_max_buffered() {
 }
 
 #[test]
+fn a_reply_that_does_not_fit_max_buffered_is_refused() {
+    let daemon =
+        Daemon::start("max_body = 4096\nmax_buffered = 8192\n\n[core]\nmax_reply = 4096").unwrap();
+    let _first = partial_body(&daemon, 4096, 4000);
+    let _second = partial_body(&daemon, 4096, 4000);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = post_with(
+        &daemon,
+        "/mi",
+        "application/json",
+        r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#,
+    );
+    assert_eq!(status, 200, "a reply that fits the 192 bytes left is sent");
+    let (status, _) = post_with(
+        &daemon,
+        "/mi",
+        "application/json",
+        r#"{"jsonrpc":"2.0","method":"which","id":1}"#,
+    );
+    assert_eq!(
+        status, 503,
+        "which's reply is larger than the 192 bytes left"
+    );
+    assert!(daemon.logged("reply refused: http.max_buffered"));
+    drop((_first, _second));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(daemon.result("which", json!([])).is_array());
+}
+
+#[test]
+fn the_total_memory_budget_bounds_every_instance_together() {
+    let budget = 24 << 20;
+    let mut daemon = Daemon::start(&format!(
+        "\n[core]\nmax_memory = 16777216\nmax_total_memory = {budget}\n{}",
+        hostile(&format!("max_memory = {budget}"))
+    ))
+    .unwrap();
+    let (code, message, _) = error_of(&daemon.call("hostile_bomb", json!([])));
+    assert_eq!(code, 500);
+    assert_eq!(
+        message,
+        format!(
+            "module 'hostile' could not grow its memory: the daemon's {budget}-byte WebAssembly memory budget (core.max_total_memory) is in use"
+        ),
+        "the core's instances hold part of the budget, so the module reaches it before its own cap"
+    );
+    still_serves(&mut daemon);
+}
+
+#[test]
 fn unsafe_limits_are_refused_at_start_naming_the_key() {
     for (keys, key) in [
         ("\n[core]\nmax_wasm_stack = 67108865", "core.max_wasm_stack"),

@@ -6,7 +6,6 @@ use super::describe::{self, Description};
 use super::shared::{Kind, ModuleShared, ModuleStats};
 use super::wasi;
 use crate::config::ModuleConfig;
-use crate::runtime::memory::MemoryBudget;
 use crate::runtime::{artifact, engine_config, stack, CoreRuntime, EpochTicker, TICK};
 use crate::state::HostState;
 use mi_core::MiError;
@@ -199,16 +198,11 @@ impl LoadedModule {
             .and_then(ModulePre::new)
             .map_err(invalid)?;
         context.ticker.add(&engine);
-        let memory = context.state.upgrade().map_or_else(
-            || {
-                MemoryBudget::new(
-                    config
-                        .max_memory
-                        .saturating_mul(config.max_instances as usize),
-                )
-            },
-            |state| state.wasm_memory.clone(),
-        );
+        let memory = context
+            .state
+            .upgrade()
+            .map(|state| state.wasm_memory.clone())
+            .ok_or_else(|| LoadError::Invalid("the daemon is shutting down".into()))?;
         let timeout = Duration::from_millis(config.timeout_ms);
         let mut loading = LoadedModule {
             shared: Arc::new(ModuleShared {

@@ -162,14 +162,9 @@ impl Modules {
                 .loaded()
                 .iter()
                 .filter(|m| m.shared.name != name)
-                .fold(
-                    StackPlan {
-                        core: core.max_wasm_stack(),
-                        module: 0,
-                        levels: 1,
-                    },
-                    |plan, m| plan.with(&m.shared.config),
-                )
+                .fold(StackPlan::core(core.max_wasm_stack()), |plan, m| {
+                    plan.with(&m.shared.config)
+                })
                 .with(config);
             if let Err(needed) = stack::fits(&plan) {
                 return Err(LoadError::Stack {

@@ -53,14 +53,19 @@ impl StackPlan {
     /// The plan of a configuration: its core and every module it declares (enabled or
     /// not: `module_load` may load a disabled one).
     pub fn of(config: &Config) -> StackPlan {
-        config.modules.values().fold(
-            StackPlan {
-                core: config.core.max_wasm_stack,
-                module: 0,
-                levels: 1,
-            },
-            |plan, module| plan.with(module),
-        )
+        config
+            .modules
+            .values()
+            .fold(StackPlan::core(config.core.max_wasm_stack), StackPlan::with)
+    }
+
+    /// The plan of a core with a `max_wasm_stack` of `core` bytes and no modules.
+    pub fn core(core: usize) -> StackPlan {
+        StackPlan {
+            core,
+            module: 0,
+            levels: 1,
+        }
     }
 
     /// This plan with one more module.
