@@ -38,7 +38,8 @@ $(VENV)/bin/opensips-cli:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
 
-## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients.
+## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients,
+## Debian's Kamailio as a node of front mode.
 ## playwright-core drives Debian's chromium in the browser tests.
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
@@ -46,6 +47,7 @@ tests/browser/node_modules/playwright-core: tests/browser/package.json
 test: setup playground $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)
 	$(CARGO) build --release
 	$(CARGO) test --release -- --show-output
 

@@ -255,7 +255,7 @@ fn run_async<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) ->
 }
 
 /// A TLS client configuration trusting `ca_file`'s certificates, or the public web roots.
-fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
+pub(crate) fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
@@ -349,6 +349,20 @@ async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::
         bail!(refusal(status));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The entry of `node` in a `nodes_run` result: its result, or its error line.
+pub fn node_entry(result: &Value, node: &str) -> Result<Value, String> {
+    let entry = result
+        .get(node)
+        .ok_or_else(|| format!("the reply has no entry for node {node}"))?;
+    match (entry.get("result"), entry.get("error")) {
+        (Some(result), _) => Ok(result.clone()),
+        (None, Some(error)) => interpret(&serde_json::json!({"error": error}).to_string()),
+        _ => Err(format!(
+            "the entry of node {node} has neither result nor error"
+        )),
+    }
 }
 
 /// What a reply means for the command line: the result, or an error line.

@@ -59,6 +59,10 @@ pub struct Config {
     pub modules: BTreeMap<String, ModuleConfig>,
     /// `[access]`: credentials, roles and what each transport's callers may run.
     pub access: crate::access::AccessConfig,
+    /// `[upstreams.<name>]`: the nodes miwa can stand in front of, in file order.
+    pub upstreams: indexmap::IndexMap<String, crate::front::settings::UpstreamConfig>,
+    /// `[front]`: which node requests without a node name go to.
+    pub front: crate::front::settings::FrontConfig,
 }
 
 /// Largest accepted `max_wasm_stack`, of the core and of a module: 64 MiB.
@@ -875,6 +879,27 @@ impl Config {
                 return invalid("modules", &format!("[modules.{name}]: {problem}"));
             }
         }
+        for (name, upstream) in &self.upstreams {
+            if !crate::front::settings::valid_name(name) {
+                return invalid(
+                    "upstreams",
+                    &format!("bad node name `{name}`: use 1-64 letters, digits, `_`, `-`, `.` (not `miwa`)"),
+                );
+            }
+            if let Some(problem) = upstream.problem() {
+                return invalid("upstreams", &format!("[upstreams.{name}] {problem}"));
+            }
+        }
+        if let Some(problem) = self.front.problem() {
+            return invalid("front", &problem);
+        }
+        let upstream = &self.front.upstream;
+        if !upstream.is_empty() && !self.upstreams.contains_key(upstream) {
+            return invalid(
+                "front.upstream",
+                &format!("no [upstreams.{upstream}] section"),
+            );
+        }
         Ok(())
     }
 }
@@ -964,6 +989,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(dir.contains("fifo.reply_dir"), "{dir}");
+    }
+
+    #[test]
+    fn upstream_sections_are_validated() {
+        let config = parse(
+            "[upstreams.edge1]\nfifo = \"/tmp/opensips_fifo\"\n[upstreams.kam1]\nudp = \"127.0.0.1:8090\"\ndialect = \"kamailio\"\n[upstreams.a0]\nurl = \"http://10.0.0.5:8888/mi\"\n[front]\nupstream = \"edge1\"\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = config.upstreams.keys().map(String::as_str).collect();
+        assert_eq!(names, ["edge1", "kam1", "a0"], "file order is kept");
+        assert_eq!(config.upstreams["edge1"].timeout_ms, 5000);
+        let refused = [
+            ("[upstreams.e]\n", "needs one of"),
+            (
+                "[upstreams.e]\nudp = \"h:1\"\nunix = \"/s\"\n",
+                "at most one",
+            ),
+            ("[upstreams.e]\nudp = \"nohost\"\n", "host:port"),
+            ("[upstreams.e]\nurl = \"ftp://x/\"\n", "http://"),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\ntimeout_ms = 0\n",
+                "timeout_ms",
+            ),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\ntimeout_ms = 600001\n",
+                "timeout_ms",
+            ),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\nmax_in_flight = 4097\n",
+                "max_in_flight",
+            ),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\nmax_reply = 1023\n",
+                "max_reply",
+            ),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\nreply_dir = \"tmp\"\n",
+                "reply_dir",
+            ),
+            ("[upstreams.miwa]\nfifo = \"/f\"\n", "bad node name"),
+            (
+                "[upstreams.e]\nfifo = \"/f\"\n[front]\nupstream = \"x\"\n",
+                "front.upstream",
+            ),
+            ("[front]\nmax_parallel = 0\n", "max_parallel"),
+        ];
+        for (text, expected) in refused {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        assert!(parse("[upstreams.e]\nfifo = \"/f\"\ntimeout_ms = 600000\nmax_in_flight = 4096\nmax_reply = 1024\n").is_ok());
     }
 
     #[test]

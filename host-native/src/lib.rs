@@ -5,6 +5,7 @@ pub mod access;
 pub mod client;
 pub mod config;
 pub mod dispatch;
+pub mod front;
 pub mod logging;
 pub mod modules;
 pub mod runtime;

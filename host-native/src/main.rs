@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use host_native::access::{self, AccessControl};
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
+use host_native::front::FrontDispatcher;
 use host_native::modules::Modules;
 use host_native::runtime::stack::StackPlan;
 use host_native::state::{readiness, HostState};
@@ -104,6 +105,10 @@ struct Target {
     /// PEM certificates to trust for https:// URLs (default: the public web roots).
     #[arg(long, env = "MIWA_CACERT")]
     cacert: Option<PathBuf>,
+    /// In front mode, the node to run on: over http and xmlrpc the URL gains `/<node>`;
+    /// over udp, unix and fifo the call is wrapped in `nodes_run`.
+    #[arg(long)]
+    node: Option<String>,
 }
 
 /// The transports a client command can use.
@@ -120,8 +125,12 @@ impl Target {
     /// Where and how to send HTTP requests, with credentials (a `--user` password from
     /// MIWA_PASSWORD).
     fn http_target(&self, default_url: &str) -> anyhow::Result<client::HttpTarget> {
+        let mut url = self.url.clone().unwrap_or_else(|| default_url.into());
+        if let Some(node) = &self.node {
+            url = format!("{}/{node}", url.trim_end_matches('/'));
+        }
         let target = client::HttpTarget {
-            url: self.url.clone().unwrap_or_else(|| default_url.into()),
+            url,
             authorization: None,
             ca_file: self.cacert.clone(),
         };
@@ -170,10 +179,16 @@ fn main() -> ExitCode {
             json,
             command,
             args,
-        } => match target.endpoint() {
-            Ok(endpoint) => call(&endpoint, json, &command, &args),
-            Err(error) => fail(&error),
-        },
+        } => {
+            let wrap_in = match target.transport {
+                TransportName::Http | TransportName::Xmlrpc => None,
+                _ => target.node.clone(),
+            };
+            match target.endpoint() {
+                Ok(endpoint) => call(&endpoint, json, &command, &args, wrap_in.as_deref()),
+                Err(error) => fail(&error),
+            }
+        }
         Command::Script { target, file } => match target.endpoint() {
             Ok(endpoint) => script(&endpoint, file),
             Err(error) => fail(&error),
@@ -213,14 +228,25 @@ fn call(
     json_values: bool,
     command: &str,
     args: &[String],
+    node: Option<&str>,
 ) -> ExitCode {
     let params = client::build_params(command, args, json_values);
-    let body = client::request_body(command, &params);
+    let body = match node {
+        Some(node) => client::request_body(
+            "nodes_run",
+            &serde_json::json!({"command": command, "params": params, "nodes": [node]}),
+        ),
+        None => client::request_body(command, &params),
+    };
     let reply = match endpoint.exchange(&body) {
         Ok(reply) => reply,
         Err(error) => return fail(&error),
     };
-    match client::interpret(&reply) {
+    let outcome = client::interpret(&reply).and_then(|result| match node {
+        Some(node) => client::node_entry(&result, node),
+        None => Ok(result),
+    });
+    match outcome {
         Ok(result) => {
             println!(
                 "{}",
@@ -301,17 +327,6 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     };
     let threshold =
         (config.events.threshold_ms > 0).then(|| Duration::from_millis(config.events.threshold_ms));
-    let dispatcher: Arc<dyn transports::Dispatcher> = Arc::new(
-        MiDispatcher::new(
-            executor,
-            state.clone(),
-            config.core.max_json_depth,
-            threshold,
-        )
-        .with_access(Arc::new(AccessControl::new(config.access.clone())))
-        .with_max_reply(config.core.max_reply),
-    );
-
     let workers = config
         .http
         .workers
@@ -328,6 +343,26 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         .on_thread_stop(move || stop_state.processes.unregister_current())
         .enable_all()
         .build()?;
+    let access = Arc::new(AccessControl::new(config.access.clone()));
+    let local = MiDispatcher::new(
+        executor,
+        state.clone(),
+        config.core.max_json_depth,
+        threshold,
+    )
+    .with_access(access.clone())
+    .with_max_reply(config.core.max_reply);
+    let dispatcher: Arc<dyn transports::Dispatcher> = if config.upstreams.is_empty() {
+        Arc::new(local)
+    } else {
+        Arc::new(FrontDispatcher::start(
+            &config,
+            Arc::new(local),
+            access,
+            state.clone(),
+            tokio.handle().clone(),
+        )?)
+    };
     let outcome = tokio.block_on(run(
         config,
         state.clone(),

@@ -1,6 +1,9 @@
 //! Helpers for miwa's end-to-end tests: a daemon under test, raw HTTP exchanges, and the
 //! comparison rules of the conformance recordings.
 
+pub mod hostile_node;
+pub mod kamailio;
+
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

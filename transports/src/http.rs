@@ -163,6 +163,15 @@ fn respond(
     response
 }
 
+/// The first path segment after `/root/`, if any: the node a request is addressed to.
+fn node_segment<'p>(path: &'p str, root: &str) -> Option<&'p str> {
+    path.strip_prefix('/')
+        .and_then(|p| p.strip_prefix(root))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|segment| !segment.is_empty())
+}
+
 /// Whether `path` belongs to the handler rooted at `root`: `/root` or `/root/…`.
 fn under_root(path: &str, root: &str) -> bool {
     path.strip_prefix('/')
@@ -243,18 +252,27 @@ fn arg_field(encoded: &[u8]) -> Option<String> {
 }
 
 /// The HTML interface: GET (or a POSTed form) under the HTML root.
+///
+/// `/html/<node>/…` is the page of that node. The page is rendered on a blocking thread:
+/// it runs several commands, which in front mode wait on the node.
 async fn html(
     request: Request<Incoming>,
     root: &str,
+    node: Option<String>,
     settings: &HttpSettings,
-    session: &Session<'_>,
+    dispatcher: Arc<dyn Dispatcher>,
+    role: Option<String>,
     budget: &Buffered,
 ) -> Response<Full<Bytes>> {
+    let root = match &node {
+        Some(node) => format!("{root}/{node}"),
+        None => root.to_string(),
+    };
     let path = request
         .uri()
         .path()
         .strip_prefix('/')
-        .and_then(|p| p.strip_prefix(root))
+        .and_then(|p| p.strip_prefix(root.as_str()))
         .unwrap_or("")
         .to_string();
     let query_arg = request.uri().query().and_then(|q| arg_field(q.as_bytes()));
@@ -271,14 +289,14 @@ async fn html(
     } else {
         query_arg
     };
-    let page = html::page(
-        root,
-        &path,
-        arg.as_deref(),
-        post,
-        settings.max_json_depth,
-        session,
-    );
+    let max_depth = settings.max_json_depth;
+    let rendering = tokio::task::spawn_blocking(move || {
+        let session = Session::new(dispatcher.as_ref(), role.as_deref()).to_node(node.as_deref());
+        html::page(&root, &path, arg.as_deref(), post, max_depth, &session)
+    });
+    let Ok(page) = rendering.await else {
+        return respond(StatusCode::INTERNAL_SERVER_ERROR, HTML, Bytes::new());
+    };
     respond(
         StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
         HTML_PAGE,
@@ -364,9 +382,30 @@ async fn serve_request(
                 .unwrap_or(std::path::Path::new(""));
             return Ok(playground(path, dir).await);
         }
-        Route::Html(root) => return Ok(html(request, &root, &settings, &session, budget).await),
+        Route::Html(root) => {
+            let nodes = dispatcher.nodes();
+            let node = node_segment(path, &root)
+                .filter(|segment| nodes.iter().any(|n| n == segment))
+                .map(str::to_string);
+            return Ok(html(
+                request,
+                &root,
+                node,
+                &settings,
+                dispatcher.clone(),
+                role,
+                budget,
+            )
+            .await);
+        }
         Route::Rpc(handler) => handler,
     };
+    let root = match handler {
+        Handler::JsonRpc => settings.root.as_str(),
+        Handler::XmlRpc => settings.xmlrpc_root.as_deref().unwrap_or_default(),
+    };
+    let node = node_segment(path, root).map(str::to_string);
+    let session = session.to_node(node.as_deref());
     let content_type = match handler {
         Handler::JsonRpc => JSON,
         Handler::XmlRpc => XML,
@@ -378,8 +417,8 @@ async fn serve_request(
             Err(status) => return Ok(respond(status, content_type, Bytes::new())),
         };
     Ok(match handler {
-        Handler::JsonRpc => json_rpc(&body, &settings, &session),
-        Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, &session),
+        Handler::JsonRpc => json_rpc(&body, &settings, &session).await,
+        Handler::XmlRpc => xml_rpc(&body, settings.max_xml_depth, &session).await,
     })
 }
 
@@ -478,8 +517,15 @@ async fn collect_body(
 }
 
 /// A JSON-RPC request.
-fn json_rpc(body: &[u8], settings: &HttpSettings, session: &Session<'_>) -> Response<Full<Bytes>> {
-    match session.dispatch(TransportKind::Http, body, settings.pretty) {
+async fn json_rpc(
+    body: &[u8],
+    settings: &HttpSettings,
+    session: &Session<'_>,
+) -> Response<Full<Bytes>> {
+    match session
+        .dispatch_async(TransportKind::Http, body, settings.pretty)
+        .await
+    {
         Reply::Text(text) | Reply::ParseError(text) => respond(StatusCode::OK, JSON, text),
         Reply::Nothing => respond(StatusCode::ACCEPTED, JSON, Bytes::new()),
         Reply::Unprintable => respond(StatusCode::INTERNAL_SERVER_ERROR, JSON, Bytes::new()),
@@ -487,7 +533,7 @@ fn json_rpc(body: &[u8], settings: &HttpSettings, session: &Session<'_>) -> Resp
 }
 
 /// An XML-RPC call: translated to JSON-RPC for the core, the reply translated back.
-fn xml_rpc(body: &[u8], max_depth: usize, session: &Session<'_>) -> Response<Full<Bytes>> {
+async fn xml_rpc(body: &[u8], max_depth: usize, session: &Session<'_>) -> Response<Full<Bytes>> {
     let fault = |code| respond(StatusCode::OK, XML, xmlrpc::fault(code, ""));
     let call = match xmlrpc::parse_call(body, max_depth) {
         Ok(call) => call,
@@ -501,12 +547,18 @@ fn xml_rpc(body: &[u8], max_depth: usize, session: &Session<'_>) -> Response<Ful
                 "which",
                 Some(object([("command", Value::str(call.method.as_str()))])),
             );
-            let known = matches!(session.dispatch(TransportKind::Xmlrpc, probe.as_bytes(), false), Reply::Text(t) if !t.contains(r#""error""#));
+            let reply = session
+                .dispatch_async(TransportKind::Xmlrpc, probe.as_bytes(), false)
+                .await;
+            let known = matches!(reply, Reply::Text(t) if !t.contains(r#""error""#));
             return fault(if known { -32600 } else { -32601 });
         }
     };
     let request = xmlrpc::request_text(&call.method, params);
-    match session.dispatch(TransportKind::Xmlrpc, request.as_bytes(), false) {
+    match session
+        .dispatch_async(TransportKind::Xmlrpc, request.as_bytes(), false)
+        .await
+    {
         Reply::Text(text) | Reply::ParseError(text) => match xmlrpc::response(&text) {
             Some(xml) => respond(StatusCode::OK, XML, xml),
             None => respond(StatusCode::INTERNAL_SERVER_ERROR, XML, Bytes::new()),

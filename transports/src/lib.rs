@@ -131,17 +131,24 @@ pub struct Caller<'a> {
     /// The role its credentials were granted; `None` for callers without credentials
     /// (they get their transport's default role).
     pub role: Option<&'a str>,
+    /// The node the request is addressed to (`/mi/<node>`, `/RPC2/<node>`,
+    /// `/html/<node>`); `None`: the default one.
+    pub node: Option<&'a str>,
 }
 
 impl Caller<'_> {
-    /// A caller without credentials.
+    /// A caller without credentials, to the default node.
     pub fn anonymous(transport: TransportKind) -> Caller<'static> {
         Caller {
             transport,
             role: None,
+            node: None,
         }
     }
 }
+
+/// The future of [`Dispatcher::dispatch_async`].
+pub type Dispatching<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + 'a>>;
 
 /// What an HTTP request's credentials are worth.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,18 +166,29 @@ pub enum Authentication {
 pub struct Session<'a> {
     dispatcher: &'a dyn Dispatcher,
     role: Option<&'a str>,
+    node: Option<&'a str>,
 }
 
 impl<'a> Session<'a> {
-    /// A session with `role` (`None`: the transport's default role).
+    /// A session with `role` (`None`: the transport's default role), to the default node.
     pub fn new(dispatcher: &'a dyn Dispatcher, role: Option<&'a str>) -> Self {
-        Session { dispatcher, role }
+        Session {
+            dispatcher,
+            role,
+            node: None,
+        }
+    }
+
+    /// The same session addressed to `node`.
+    pub fn to_node(self, node: Option<&'a str>) -> Self {
+        Session { node, ..self }
     }
 
     fn caller(&self, transport: TransportKind) -> Caller<'a> {
         Caller {
             transport,
             role: self.role,
+            node: self.node,
         }
     }
 
@@ -178,6 +196,21 @@ impl<'a> Session<'a> {
     pub fn dispatch(&self, transport: TransportKind, request: &[u8], pretty: bool) -> Reply {
         self.dispatcher
             .dispatch(self.caller(transport), request, pretty)
+    }
+
+    /// Runs a request without holding the async worker (see
+    /// [`Dispatcher::dispatch_async`]).
+    pub fn dispatch_async<'r>(
+        &self,
+        transport: TransportKind,
+        request: &'r [u8],
+        pretty: bool,
+    ) -> Dispatching<'r>
+    where
+        'a: 'r,
+    {
+        self.dispatcher
+            .dispatch_async(self.caller(transport), request, pretty)
     }
 
     /// The commands this caller may run (see [`Dispatcher::commands`]).
@@ -194,6 +227,24 @@ pub trait Dispatcher: Send + Sync + 'static {
     /// Handles one JSON-RPC request text (or batch) for `caller`, with compact or pretty
     /// replies; commands the caller's role may not run are answered 403.
     fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply;
+
+    /// [`Dispatcher::dispatch`] for a caller on an async worker: a dispatcher whose requests
+    /// wait on I/O (front mode's nodes) awaits it here instead of blocking the worker.
+    /// By default, runs `dispatch`.
+    fn dispatch_async<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        request: &'a [u8],
+        pretty: bool,
+    ) -> Dispatching<'a> {
+        Box::pin(std::future::ready(self.dispatch(caller, request, pretty)))
+    }
+
+    /// The names of the nodes requests can be addressed to (front mode), in configuration
+    /// order; none by default.
+    fn nodes(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The commands `caller` may run, in registration order.
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo>;

@@ -410,6 +410,13 @@ impl Modules {
             .collect()
     }
 
+    /// Whether a loaded module has a command named `name`.
+    pub fn has_command(&self, name: &str) -> bool {
+        self.loaded()
+            .iter()
+            .any(|m| m.description.commands.iter().any(|c| c.name == name))
+    }
+
     /// Runs a module command. A module call may last until its deadline: on a worker of
     /// the HTTP runtime, a module that is new or was recently slow runs with the worker's
     /// other tasks moved to another thread meanwhile (`block_in_place`), so connections

@@ -34,6 +34,8 @@ pub mod readiness {
     pub const RUNNING: i32 = 1;
     /// Stopping.
     pub const SHUTTING_DOWN: i32 = -2;
+    /// A node of front mode that cannot be reached.
+    pub const DOWN: i32 = -3;
 }
 
 /// The shared daemon state.
@@ -58,6 +60,8 @@ pub struct HostState {
     pub access: OnceLock<Arc<crate::access::AccessControl>>,
     /// The limit on requests running at once.
     pub calls: calls::CallLimit,
+    /// The nodes of front mode, for their statistics.
+    pub fleet: OnceLock<Arc<crate::front::fleet::Fleet>>,
     /// The linear-memory budget of every WebAssembly instance (`core.max_total_memory`).
     pub wasm_memory: Arc<crate::runtime::memory::MemoryBudget>,
     shutdown: watch::Sender<bool>,
@@ -143,6 +147,7 @@ impl HostState {
             modules: OnceLock::new(),
             access: OnceLock::new(),
             calls: calls::CallLimit::new(config.core.max_concurrent_calls),
+            fleet: OnceLock::new(),
             wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
             http_roots: http_roots(config),
@@ -423,6 +428,9 @@ impl Host for HostState {
         }
         if let Some(modules) = self.modules.get() {
             out.extend(modules.statistics());
+        }
+        if let Some(fleet) = self.fleet.get() {
+            out.extend(fleet.statistics());
         }
         out
     }

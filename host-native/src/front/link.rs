@@ -1,0 +1,486 @@
+//! The wire to one node: one JSON-RPC exchange over its FIFO, datagram socket or HTTP URL.
+//!
+//! Every exchange has its own reply channel, so a reply can only reach the request it
+//! answers: a reply FIFO per request, a datagram socket that is used for one exchange at a
+//! time and dropped (late replies with it) when the exchange fails, an HTTP/1.1
+//! connection that carries one request at a time.
+
+use super::settings::{Dialect, UpstreamConfig};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Why an exchange with a node gave no usable reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The node could not be reached: no FIFO reader, connection refused, no socket.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The reply is not a JSON-RPC reply (garbage, half a reply, an HTTP error).
+    #[error("{0}")]
+    BadReply(String),
+    /// The reply is over the upstream's `max_reply`.
+    #[error("the reply is over the {0}-byte limit (max_reply)")]
+    TooLarge(usize),
+    /// The node's datagram reply said the answer does not fit a datagram.
+    #[error("the node answered `500 Internal error`: its reply may not fit a datagram")]
+    DatagramOverflow,
+}
+
+/// Largest datagram a node can send (OpenSIPS's reply buffer is 65457 bytes).
+const DATAGRAM: usize = 65536;
+
+/// Distinguishes the reply FIFOs and sockets of this daemon's exchanges.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name(prefix: &str) -> String {
+    format!(
+        "miwa_{prefix}_{}_{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A file that is removed when the exchange that created it ends.
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A bound UNIX datagram socket, its file removed when it is dropped.
+pub struct UnixSocket {
+    socket: tokio::net::UnixDatagram,
+    _path: Removed,
+}
+
+/// How requests reach one node.
+pub enum Link {
+    /// The node's request FIFO; replies come back on a FIFO made per request.
+    Fifo {
+        /// The node's FIFO.
+        path: PathBuf,
+        /// Where reply FIFOs are made (the node's reply directory).
+        reply_dir: PathBuf,
+        /// How the reply FIFO's name is passed.
+        dialect: Dialect,
+    },
+    /// The node's UDP socket; idle connected sockets are kept for reuse.
+    Udp {
+        /// `host:port`.
+        address: String,
+        /// Sockets whose last exchange completed.
+        idle: Mutex<Vec<tokio::net::UdpSocket>>,
+    },
+    /// The node's UNIX datagram socket; each local socket is bound in `reply_dir`.
+    Unix {
+        /// The node's socket.
+        path: PathBuf,
+        /// Where local sockets are bound.
+        reply_dir: PathBuf,
+        /// Sockets whose last exchange completed.
+        idle: Mutex<Vec<UnixSocket>>,
+    },
+    /// JSON-RPC over HTTP(S); idle keep-alive connections are kept for reuse.
+    Http {
+        /// The request target.
+        uri: hyper::Uri,
+        /// `host:port`, for connecting and the `Host` header.
+        authority: String,
+        /// For `https://`.
+        tls: Option<tokio_rustls::TlsConnector>,
+        /// Connections ready for another request.
+        idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    },
+}
+
+/// Mode of the reply FIFOs and sockets the node writes to: owner read-write, others may
+/// only write (the node may run as another user); a reply must still carry its request's
+/// id to be taken.
+const REPLY_MODE: u32 = 0o622;
+
+impl Link {
+    /// The datagram link (`udp` or `unix`) of `config`, if it has one.
+    pub fn datagram(config: &UpstreamConfig) -> Option<Link> {
+        if let Some(address) = &config.udp {
+            return Some(Link::Udp {
+                address: address.strip_prefix("udp:").unwrap_or(address).to_string(),
+                idle: Mutex::new(Vec::new()),
+            });
+        }
+        config.unix.as_ref().map(|path| Link::Unix {
+            path: path.clone(),
+            reply_dir: config.reply_dir.clone(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The stream link (`fifo` or `url`) of `config`, if it has one.
+    pub fn stream(config: &UpstreamConfig) -> anyhow::Result<Option<Link>> {
+        if let Some(path) = &config.fifo {
+            return Ok(Some(Link::Fifo {
+                path: path.clone(),
+                reply_dir: config.reply_dir.clone(),
+                dialect: config.dialect,
+            }));
+        }
+        let Some(url) = &config.url else {
+            return Ok(None);
+        };
+        let uri: hyper::Uri = url.parse()?;
+        let secure = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or("localhost").to_string();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tls = secure
+            .then(|| crate::client::tls_connector(config.cacert.as_deref()))
+            .transpose()?;
+        Ok(Some(Link::Http {
+            uri,
+            authority: format!("{host}:{port}"),
+            tls,
+            idle: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// `fifo:/path`, `udp:host:port`, `unix:/path` or the URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Link::Fifo { path, .. } => format!("fifo:{}", path.display()),
+            Link::Udp { address, .. } => format!("udp:{address}"),
+            Link::Unix { path, .. } => format!("unix:{}", path.display()),
+            Link::Http { uri, .. } => uri.to_string(),
+        }
+    }
+
+    /// The transport's name: `fifo`, `udp`, `unix` or `http`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Link::Fifo { .. } => "fifo",
+            Link::Udp { .. } => "udp",
+            Link::Unix { .. } => "unix",
+            Link::Http { .. } => "http",
+        }
+    }
+
+    /// Sends one request and returns the node's reply text (not yet checked). The caller
+    /// bounds the time it may take; `max_reply` bounds its size.
+    pub async fn exchange(&self, request: &[u8], max_reply: usize) -> Result<Vec<u8>, LinkError> {
+        match self {
+            Link::Fifo {
+                path,
+                reply_dir,
+                dialect,
+            } => fifo_exchange(path, reply_dir, *dialect, request, max_reply).await,
+            Link::Udp { address, idle } => {
+                let pooled = take(idle);
+                let socket = match pooled {
+                    Some(socket) => socket,
+                    None => udp_socket(address).await?,
+                };
+                let reply = datagram_exchange(Datagram::Udp(&socket), request, max_reply).await?;
+                keep(idle, socket);
+                Ok(reply)
+            }
+            Link::Unix {
+                path,
+                reply_dir,
+                idle,
+            } => {
+                let socket = match take(idle) {
+                    Some(socket) => socket,
+                    None => unix_socket(reply_dir)?,
+                };
+                let reply =
+                    datagram_exchange(Datagram::Unix(&socket.socket, path), request, max_reply)
+                        .await
+                        .map_err(|error| match error {
+                            LinkError::Unreachable(e) => {
+                                LinkError::Unreachable(format!("{}: {e}", path.display()))
+                            }
+                            other => other,
+                        })?;
+                keep(idle, socket);
+                Ok(reply)
+            }
+            Link::Http {
+                uri,
+                authority,
+                tls,
+                idle,
+            } => http_exchange(uri, authority, tls.as_ref(), idle, request, max_reply).await,
+        }
+    }
+}
+
+/// Most idle sockets or connections kept per link.
+const IDLE: usize = 256;
+
+fn take<T>(idle: &Mutex<Vec<T>>) -> Option<T> {
+    idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+}
+
+fn keep<T>(idle: &Mutex<Vec<T>>, item: T) {
+    let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < IDLE {
+        idle.push(item);
+    }
+}
+
+async fn udp_socket(address: &str) -> Result<tokio::net::UdpSocket, LinkError> {
+    let unreachable = |e: std::io::Error| LinkError::Unreachable(format!("udp:{address}: {e}"));
+    let target = tokio::net::lookup_host(address)
+        .await
+        .map_err(unreachable)?
+        .next()
+        .ok_or_else(|| LinkError::Unreachable(format!("udp:{address}: no address")))?;
+    let local = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = tokio::net::UdpSocket::bind(local)
+        .await
+        .map_err(unreachable)?;
+    socket.connect(target).await.map_err(unreachable)?;
+    Ok(socket)
+}
+
+fn unix_socket(reply_dir: &Path) -> Result<UnixSocket, LinkError> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = reply_dir.join(unique_name("front"));
+    let socket = tokio::net::UnixDatagram::bind(&path).map_err(|e| {
+        LinkError::Unreachable(format!(
+            "cannot bind a reply socket in {}: {e}",
+            reply_dir.display()
+        ))
+    })?;
+    let path = Removed(path);
+    let _ = std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(REPLY_MODE));
+    Ok(UnixSocket {
+        socket,
+        _path: path,
+    })
+}
+
+/// A datagram socket of one exchange.
+enum Datagram<'a> {
+    Udp(&'a tokio::net::UdpSocket),
+    Unix(&'a tokio::net::UnixDatagram, &'a Path),
+}
+
+impl Datagram<'_> {
+    async fn send(&self, data: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Datagram::Udp(socket) => socket.send(data).await,
+            Datagram::Unix(socket, to) => socket.send_to(data, to).await,
+        }
+    }
+
+    async fn recv(&self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Datagram::Udp(socket) => socket.recv(buffer).await,
+            Datagram::Unix(socket, _) => socket.recv(buffer).await,
+        }
+    }
+}
+
+/// One datagram out, one back. A plain-text `500 Internal error` is OpenSIPS's answer for
+/// a reply over its datagram buffer.
+async fn datagram_exchange(
+    socket: Datagram<'_>,
+    request: &[u8],
+    max_reply: usize,
+) -> Result<Vec<u8>, LinkError> {
+    socket
+        .send(request)
+        .await
+        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+    let mut buffer = vec![0u8; DATAGRAM.min(max_reply + 1)];
+    let length = socket
+        .recv(&mut buffer)
+        .await
+        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+    if length > max_reply {
+        return Err(LinkError::TooLarge(max_reply));
+    }
+    buffer.truncate(length);
+    if buffer.starts_with(b"500 Internal error") {
+        return Err(LinkError::DatagramOverflow);
+    }
+    Ok(buffer)
+}
+
+/// One FIFO exchange: the reply FIFO is made and opened for reading, the framed request
+/// written to the node's FIFO in one write, the reply read until the node closes it.
+async fn fifo_exchange(
+    fifo: &Path,
+    reply_dir: &Path,
+    dialect: Dialect,
+    request: &[u8],
+    max_reply: usize,
+) -> Result<Vec<u8>, LinkError> {
+    use rustix::fs::{mknodat, FileType, Mode, CWD};
+    let name = unique_name("front");
+    let path = reply_dir.join(&name);
+    mknodat(
+        CWD,
+        &path,
+        FileType::Fifo,
+        Mode::from_raw_mode(REPLY_MODE),
+        0,
+    )
+    .map_err(|e| {
+        LinkError::Unreachable(format!(
+            "cannot make a reply FIFO in {}: {e}",
+            reply_dir.display()
+        ))
+    })?;
+    let removed = Removed(path);
+    let _ = rustix::fs::chmod(&removed.0, Mode::from_raw_mode(REPLY_MODE));
+    let mut reply = tokio::net::unix::pipe::OpenOptions::new()
+        .open_receiver(&removed.0)
+        .map_err(|e| LinkError::Unreachable(format!("cannot open the reply FIFO: {e}")))?;
+    let framed = match dialect {
+        Dialect::Opensips => {
+            let mut framed = format!(":{name}:").into_bytes();
+            framed.extend_from_slice(request);
+            framed.push(b'\n');
+            framed
+        }
+        Dialect::Kamailio => with_reply_name(request, &name),
+    };
+    let mut node = tokio::net::unix::pipe::OpenOptions::new()
+        .open_sender(fifo)
+        .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
+    node.write_all(&framed)
+        .await
+        .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
+    drop(node);
+    let mut out = Vec::new();
+    let mut limited = (&mut reply).take(max_reply as u64 + 1);
+    limited
+        .read_to_end(&mut out)
+        .await
+        .map_err(|e| LinkError::BadReply(format!("reading the reply FIFO: {e}")))?;
+    if out.len() > max_reply {
+        return Err(LinkError::TooLarge(max_reply));
+    }
+    Ok(out)
+}
+
+/// A Kamailio FIFO request: the JSON object with `"reply_name"` as its first member.
+fn with_reply_name(request: &[u8], name: &str) -> Vec<u8> {
+    let start = request.iter().position(|b| *b == b'{').map_or(0, |i| i + 1);
+    let mut framed = request[..start].to_vec();
+    framed.extend_from_slice(format!("\"reply_name\":\"{name}\",").as_bytes());
+    framed.extend_from_slice(&request[start..]);
+    framed.push(b'\n');
+    framed
+}
+
+/// One POST on an idle keep-alive connection, or a new one.
+async fn http_exchange(
+    uri: &hyper::Uri,
+    authority: &str,
+    tls: Option<&tokio_rustls::TlsConnector>,
+    idle: &Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    request: &[u8],
+    max_reply: usize,
+) -> Result<Vec<u8>, LinkError> {
+    let mut sender = loop {
+        match take(idle) {
+            Some(mut sender) => {
+                if sender.ready().await.is_ok() {
+                    break sender;
+                }
+            }
+            None => break connect(authority, tls).await?,
+        }
+    };
+    let post = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::copy_from_slice(request)))
+        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+    let response = sender
+        .send_request(post)
+        .await
+        .map_err(|e| LinkError::Unreachable(format!("{uri}: {e}")))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), max_reply)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                LinkError::TooLarge(max_reply)
+            } else {
+                LinkError::BadReply(format!("the reply broke off: {e}"))
+            }
+        })?
+        .to_bytes();
+    keep(idle, sender);
+    if !status.is_success() {
+        return Err(LinkError::BadReply(format!("HTTP status {status}")));
+    }
+    Ok(body.to_vec())
+}
+
+async fn connect(
+    authority: &str,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<SendRequest<Full<Bytes>>, LinkError> {
+    let unreachable =
+        |e: &dyn std::fmt::Display| LinkError::Unreachable(format!("{authority}: {e}"));
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => handshake(stream).await.map_err(|e| unreachable(&e)),
+        Some(tls) => {
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host)
+                .trim_matches(['[', ']']);
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| unreachable(&e))?;
+            let stream = tls
+                .connect(name, stream)
+                .await
+                .map_err(|e| unreachable(&format!("TLS: {e}")))?;
+            handshake(stream).await.map_err(|e| unreachable(&e))
+        }
+    }
+}
+
+async fn handshake<S>(stream: S) -> hyper::Result<SendRequest<Full<Bytes>>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kamailio_requests_carry_the_reply_name_first() {
+        let framed = with_reply_name(br#" {"jsonrpc":"2.0","method":"core.ps","id":1}"#, "r1");
+        assert_eq!(
+            framed,
+            b" {\"reply_name\":\"r1\",\"jsonrpc\":\"2.0\",\"method\":\"core.ps\",\"id\":1}\n"
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! One node: its links, its health (probed in the background), its command list and its
+//! counters.
+
+use super::link::{Link, LinkError};
+use super::settings::{Dialect, UpstreamConfig};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Why a forwarded request has no reply from the node; each is answered with a JSON-RPC
+/// error naming the node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// The node cannot be reached, or was found down and not yet back (503).
+    #[error("{0}")]
+    Unreachable(String),
+    /// No reply within `timeout_ms` (504).
+    #[error("no reply within {0} ms")]
+    Timeout(u64),
+    /// The reply is not a JSON-RPC reply to this request (502).
+    #[error("{0}")]
+    BadReply(String),
+    /// `max_in_flight` requests are already waiting on the node (503).
+    #[error("{0} requests in flight (max_in_flight)")]
+    Busy(usize),
+}
+
+impl NodeError {
+    /// The JSON-RPC error code and message miwa answers with.
+    pub fn code_message(&self) -> (i32, &'static str) {
+        match self {
+            NodeError::Unreachable(_) => (503, "Node unreachable"),
+            NodeError::Timeout(_) => (504, "Node timeout"),
+            NodeError::BadReply(_) => (502, "Bad node reply"),
+            NodeError::Busy(_) => (503, "Node busy"),
+        }
+    }
+}
+
+/// A node's state as `nodes_list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not yet contacted.
+    Unknown,
+    /// Its last exchange or probe succeeded.
+    Up,
+    /// It could not be reached; requests are answered 503 until a probe finds it back.
+    Down,
+}
+
+impl State {
+    /// `unknown`, `up` or `down`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Up => "up",
+            State::Down => "down",
+        }
+    }
+}
+
+struct Health {
+    state: State,
+    last_error: Option<String>,
+    commands: Arc<Vec<String>>,
+}
+
+/// Counters of one node.
+#[derive(Default)]
+pub struct NodeCounters {
+    /// Requests forwarded.
+    pub requests: AtomicU64,
+    /// Requests answered with a node error (any but timeouts).
+    pub errors: AtomicU64,
+    /// Requests that timed out.
+    pub timeouts: AtomicU64,
+    /// Sum of the latencies of answered requests, microseconds.
+    pub latency_us: AtomicU64,
+    /// Answered requests.
+    pub answered: AtomicU64,
+    /// The latency of the last answered request, microseconds.
+    pub last_latency_us: AtomicU64,
+}
+
+/// One node miwa is in front of.
+pub struct Node {
+    /// Its name (`[upstreams.<name>]`).
+    pub name: String,
+    /// Its section.
+    pub config: UpstreamConfig,
+    datagram: Option<Link>,
+    stream: Option<Link>,
+    in_flight: AtomicUsize,
+    health: Mutex<Health>,
+    /// Its counters.
+    pub counters: NodeCounters,
+    wake: tokio::sync::Notify,
+}
+
+/// A reply's shape, as far as matching it to its request needs.
+#[derive(Deserialize)]
+struct ReplyShape<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    result: Option<serde::de::IgnoredAny>,
+    error: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether two JSON texts are the same value.
+fn same_json(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                serde_json::from_str::<serde_json::Value>(a),
+                serde_json::from_str::<serde_json::Value>(b)
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+impl Node {
+    /// A node from its section; its links are set up, not yet contacted.
+    pub fn new(name: &str, config: &UpstreamConfig) -> anyhow::Result<Node> {
+        Ok(Node {
+            name: name.to_string(),
+            config: config.clone(),
+            datagram: Link::datagram(config),
+            stream: Link::stream(config)?,
+            in_flight: AtomicUsize::new(0),
+            health: Mutex::new(Health {
+                state: State::Unknown,
+                last_error: None,
+                commands: Arc::new(Vec::new()),
+            }),
+            counters: NodeCounters::default(),
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The link requests go over first.
+    fn primary(&self) -> &Link {
+        self.datagram
+            .as_ref()
+            .or(self.stream.as_ref())
+            .expect("validated: a node has a link")
+    }
+
+    /// Its transport and address, e.g. `udp:127.0.0.1:8080`.
+    pub fn address(&self) -> String {
+        let mut text = self.primary().describe();
+        if let (Some(_), Some(stream)) = (&self.datagram, &self.stream) {
+            text.push_str(&format!(" (large replies: {})", stream.describe()));
+        }
+        text
+    }
+
+    /// The transport's name of the primary link.
+    pub fn transport(&self) -> &'static str {
+        self.primary().kind()
+    }
+
+    /// Its state.
+    pub fn state(&self) -> State {
+        self.health().state
+    }
+
+    /// The last error seen, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.health().last_error.clone()
+    }
+
+    /// The commands the node listed at its last probe.
+    pub fn commands(&self) -> Arc<Vec<String>> {
+        self.health().commands.clone()
+    }
+
+    /// Requests waiting on it now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Average latency of answered requests, microseconds.
+    pub fn average_latency_us(&self) -> u64 {
+        let answered = self.counters.answered.load(Ordering::Relaxed);
+        self.counters
+            .latency_us
+            .load(Ordering::Relaxed)
+            .checked_div(answered)
+            .unwrap_or(0)
+    }
+
+    fn mark_down(&self, error: &str) {
+        let mut health = self.health();
+        health.last_error = Some(error.to_string());
+        if health.state != State::Down {
+            health.state = State::Down;
+            drop(health);
+            tracing::warn!(node = %self.name, error, "node down");
+            self.wake.notify_one();
+        }
+    }
+
+    fn note_error(&self, error: &str) {
+        self.health().last_error = Some(error.to_string());
+    }
+
+    /// Forwards one JSON-RPC request object (its `id` is `id`, a JSON text) and returns
+    /// the node's reply text, checked to be a JSON-RPC reply to it.
+    pub async fn forward(&self, request: &[u8], id: &str) -> Result<String, NodeError> {
+        let limit = self.config.max_in_flight;
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(NodeError::Busy(limit));
+        }
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.in_flight);
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if self.state() == State::Down {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            let last = self.last_error().unwrap_or_default();
+            return Err(NodeError::Unreachable(format!(
+                "down since its last attempt ({last}); retrying in the background"
+            )));
+        }
+        let started = Instant::now();
+        let outcome = self.exchange(request, id).await;
+        match &outcome {
+            Ok(_) => {
+                let micros = started.elapsed().as_micros() as u64;
+                self.counters.answered.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .latency_us
+                    .fetch_add(micros, Ordering::Relaxed);
+                self.counters
+                    .last_latency_us
+                    .store(micros, Ordering::Relaxed);
+                if self.state() != State::Up {
+                    self.wake.notify_one();
+                }
+            }
+            Err(NodeError::Timeout(_)) => {
+                self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.note_error(&outcome.as_ref().unwrap_err().to_string());
+            }
+            Err(error @ NodeError::Unreachable(_)) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.mark_down(&error.to_string());
+            }
+            Err(error) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.note_error(&error.to_string());
+            }
+        }
+        outcome
+    }
+
+    /// One exchange within `timeout_ms`: over the datagram link, then over the stream
+    /// link when the reply does not fit a datagram.
+    async fn exchange(&self, request: &[u8], id: &str) -> Result<String, NodeError> {
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let max = self.config.max_reply;
+        let attempt = async {
+            let primary = self.primary();
+            match primary.exchange(request, max).await {
+                Err(LinkError::DatagramOverflow) if self.stream.is_some() => {
+                    let stream = self.stream.as_ref().expect("checked");
+                    stream.exchange(request, max).await
+                }
+                other => other,
+            }
+        };
+        let reply = match tokio::time::timeout_at(deadline, attempt).await {
+            Err(_) => return Err(NodeError::Timeout(self.config.timeout_ms)),
+            Ok(Err(LinkError::Unreachable(why))) => return Err(NodeError::Unreachable(why)),
+            Ok(Err(other)) => return Err(NodeError::BadReply(other.to_string())),
+            Ok(Ok(reply)) => reply,
+        };
+        let text = String::from_utf8(reply)
+            .map_err(|_| NodeError::BadReply("the reply is not UTF-8".into()))?;
+        check_reply(&text, id)?;
+        Ok(text)
+    }
+
+    /// Asks the node for its command list; `Ok` means it is up.
+    async fn probe(&self) -> Result<Vec<String>, NodeError> {
+        let method = match self.config.dialect {
+            Dialect::Opensips => "which",
+            Dialect::Kamailio => "system.listMethods",
+        };
+        let id = "\"miwa-probe\"";
+        let request = format!(r#"{{"jsonrpc":"2.0","method":"{method}","id":{id}}}"#);
+        let text = self.exchange(request.as_bytes(), id).await?;
+        #[derive(Deserialize)]
+        struct Listed {
+            result: Vec<String>,
+        }
+        serde_json::from_str::<Listed>(&text)
+            .map(|listed| listed.result)
+            .map_err(|_| NodeError::BadReply(format!("{method} did not answer a list of names")))
+    }
+
+    /// Probes the node until `stop`: at once, then every `probe_interval` while it is up,
+    /// and with a backoff from 100 ms to `max_backoff_ms` while it is down. A forwarded
+    /// request that finds the node down or back wakes it early.
+    pub async fn watch(self: Arc<Self>, status: impl Fn(&Node)) {
+        let mut backoff = Duration::from_millis(100);
+        let max_backoff = Duration::from_millis(self.config.max_backoff_ms);
+        loop {
+            let outcome = self.probe().await;
+            let wait = {
+                let mut health = self.health();
+                match outcome {
+                    Ok(commands) => {
+                        if health.state != State::Up {
+                            tracing::info!(node = %self.name, commands = commands.len(), "node up");
+                        }
+                        health.state = State::Up;
+                        health.commands = Arc::new(commands);
+                        backoff = Duration::from_millis(100);
+                        Duration::from_secs(self.config.probe_interval)
+                    }
+                    Err(error) => {
+                        if health.state != State::Down {
+                            tracing::warn!(node = %self.name, %error, "node down");
+                        }
+                        health.state = State::Down;
+                        health.last_error = Some(error.to_string());
+                        let wait = backoff;
+                        backoff = (backoff * 2).min(max_backoff);
+                        wait
+                    }
+                }
+            };
+            status(&self);
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        }
+    }
+}
+
+/// Checks that `text` is a JSON-RPC reply whose id is `id`.
+pub fn check_reply(text: &str, id: &str) -> Result<(), NodeError> {
+    let shape: ReplyShape<'_> = serde_json::from_str(text.trim()).map_err(|_| {
+        let shown: String = text.chars().take(80).collect();
+        NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))
+    })?;
+    if shape.result.is_none() && shape.error.is_none() {
+        return Err(NodeError::BadReply(
+            "the reply has neither result nor error".into(),
+        ));
+    }
+    let got = shape.id.map_or("null", |raw| raw.get());
+    if !same_json(got, id) {
+        return Err(NodeError::BadReply(format!(
+            "the reply is for request id {got}, not {id}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_matched_by_id() {
+        assert!(check_reply(r#"{"jsonrpc":"2.0","result":1,"id":7}"#, "7").is_ok());
+        assert!(check_reply("{\n\t\"result\":\t{},\n\t\"id\":\t\"a\"\n}", r#""a""#).is_ok());
+        assert!(matches!(
+            check_reply(r#"{"jsonrpc":"2.0","result":1,"id":8}"#, "7"),
+            Err(NodeError::BadReply(_))
+        ));
+        assert!(check_reply(r#"{"jsonrpc":"2.0","result":1"#, "7").is_err());
+        assert!(check_reply(r#"{"jsonrpc":"2.0","id":7}"#, "7").is_err());
+        assert!(check_reply(r#"{"jsonrpc":"2.0","error":{},"id":1.0}"#, "1").is_ok());
+    }
+}

@@ -1,0 +1,175 @@
+//! `[upstreams.<name>]` and `[front]`: the nodes miwa stands in front of.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The MI dialect a node speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// OpenSIPS 3.x (`which`, `help`; FIFO requests framed `:reply:`).
+    #[default]
+    Opensips,
+    /// Kamailio's jsonrpcs (`system.listMethods`, `system.methodHelp`; FIFO requests carry
+    /// `reply_name`).
+    Kamailio,
+}
+
+impl Dialect {
+    /// `opensips` or `kamailio`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Opensips => "opensips",
+            Dialect::Kamailio => "kamailio",
+        }
+    }
+}
+
+/// `[upstreams.<name>]`: one node and how to reach it. One datagram transport (`udp` or
+/// `unix`) and one stream transport (`fifo` or `url`) may be given together: requests go
+/// over the datagram socket, and a reply that does not fit a datagram is fetched again
+/// over the stream.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// The node's request FIFO (`fifo`).
+    pub fifo: Option<PathBuf>,
+    /// The node's UDP MI socket, `host:port` (`udp`).
+    pub udp: Option<String>,
+    /// The node's UNIX datagram MI socket (`unix`).
+    pub unix: Option<PathBuf>,
+    /// The node's JSON-RPC over HTTP URL, `http://…` or `https://…` (`url`).
+    pub url: Option<String>,
+    /// `opensips` (default) or `kamailio` (`dialect`).
+    pub dialect: Dialect,
+    /// Where reply FIFOs and reply sockets are created: the node's own reply directory for
+    /// FIFOs (OpenSIPS `reply_dir`, Kamailio `fifo_reply_dir`), default `/tmp/`
+    /// (`reply_dir`).
+    pub reply_dir: PathBuf,
+    /// How long one request may wait for the node, milliseconds (`timeout_ms`, default
+    /// 5000, 1 … 600000).
+    pub timeout_ms: u64,
+    /// Most requests waiting on the node at once; more are answered 503 (`max_in_flight`,
+    /// default 64, 1 … 4096).
+    pub max_in_flight: usize,
+    /// Largest reply accepted from the node, bytes (`max_reply`, default 16 MiB, 1024 …
+    /// 64 MiB).
+    pub max_reply: usize,
+    /// Seconds between health probes while the node is up (`probe_interval`, default 10,
+    /// 1 … 3600).
+    pub probe_interval: u64,
+    /// Longest wait between reconnection attempts while the node is down, milliseconds;
+    /// the wait starts at 100 ms and doubles (`max_backoff_ms`, default 5000, 100 …
+    /// 600000).
+    pub max_backoff_ms: u64,
+    /// Trust these PEM certificates for an `https://` url (`cacert`, default the public
+    /// web roots).
+    pub cacert: Option<PathBuf>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            fifo: None,
+            udp: None,
+            unix: None,
+            url: None,
+            dialect: Dialect::Opensips,
+            reply_dir: PathBuf::from("/tmp/"),
+            timeout_ms: 5000,
+            max_in_flight: 64,
+            max_reply: 16 << 20,
+            probe_interval: 10,
+            max_backoff_ms: 5000,
+            cacert: None,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// What is wrong with this section, if anything (a key and the problem).
+    pub fn problem(&self) -> Option<String> {
+        let datagrams = usize::from(self.udp.is_some()) + usize::from(self.unix.is_some());
+        let streams = usize::from(self.fifo.is_some()) + usize::from(self.url.is_some());
+        if datagrams + streams == 0 {
+            return Some("needs one of fifo, udp, unix or url".into());
+        }
+        if datagrams > 1 || streams > 1 {
+            return Some(
+                "takes at most one datagram transport (udp or unix) and one stream transport (fifo or url)"
+                    .into(),
+            );
+        }
+        if let Some(udp) = &self.udp {
+            if udp
+                .rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+            {
+                return Some(format!("udp: `{udp}` is not host:port"));
+            }
+        }
+        if let Some(url) = &self.url {
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.parse::<hyper::Uri>().is_err()
+            {
+                return Some(format!("url: `{url}` is not an http:// or https:// URL"));
+            }
+        }
+        if let Some(unix) = &self.unix {
+            if unix.as_os_str().len() > 107 {
+                return Some("unix: the path is longer than 107 bytes".into());
+            }
+        }
+        if !self.reply_dir.is_absolute() {
+            return Some("reply_dir: must be an absolute directory".into());
+        }
+        let ranges: [(&str, u64, u64, u64); 5] = [
+            ("timeout_ms", self.timeout_ms, 1, 600_000),
+            ("max_in_flight", self.max_in_flight as u64, 1, 4096),
+            ("max_reply", self.max_reply as u64, 1024, 64 << 20),
+            ("probe_interval", self.probe_interval, 1, 3600),
+            ("max_backoff_ms", self.max_backoff_ms, 100, 600_000),
+        ];
+        ranges
+            .into_iter()
+            .find(|(_, value, low, high)| !(low..=high).contains(&value))
+            .map(|(key, _, low, high)| format!("{key}: must be between {low} and {high}"))
+    }
+}
+
+/// `[front]`: which node miwa's transports serve.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontConfig {
+    /// The node that requests without a node name go to (`upstream`); empty: miwa itself.
+    pub upstream: String,
+    /// Most nodes `nodes_run` contacts at once (`max_parallel`, default 64, 1 … 1024).
+    pub max_parallel: usize,
+}
+
+impl Default for FrontConfig {
+    fn default() -> Self {
+        FrontConfig {
+            upstream: String::new(),
+            max_parallel: 64,
+        }
+    }
+}
+
+impl FrontConfig {
+    /// What is wrong with this section, if anything.
+    pub fn problem(&self) -> Option<String> {
+        (!(1..=1024).contains(&self.max_parallel))
+            .then(|| "max_parallel: must be between 1 and 1024".into())
+    }
+}
+
+/// A node name as it may appear in a URL path and a role pattern.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name != "miwa"
+}

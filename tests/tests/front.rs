@@ -1,0 +1,570 @@
+//! Front mode: miwa in front of nodes — a second miwa as an OpenSIPS-dialect node, a real
+//! Kamailio from Debian, and fixture nodes that misbehave.
+
+use miwa_tests::hostile_node::{Behaviour, HostileNode};
+use miwa_tests::kamailio::Kamailio;
+use miwa_tests::{free_udp_port, workspace, Daemon};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// A front whose `[upstreams]` are `tables` and whose default node is `default`.
+fn front(tables: &str, default: &str) -> Daemon {
+    let front = if default.is_empty() {
+        String::new()
+    } else {
+        format!("\n[front]\nupstream = \"{default}\"\n")
+    };
+    Daemon::start(&format!("\n{tables}{front}")).expect("front starts")
+}
+
+fn udp_table(name: &str, node: &Daemon, keys: &str) -> String {
+    format!("[upstreams.{name}]\nudp = \"{}\"\n{keys}\n", node.udp)
+}
+
+/// POSTs `body` to `path` of `daemon` and parses the reply.
+fn post_to(daemon: &Daemon, path: &str, body: &str) -> Value {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let raw = miwa_tests::exchange(daemon.http, request.as_bytes(), Duration::from_secs(10))
+        .expect("exchange");
+    let responses = miwa_tests::parse_responses(&raw);
+    let response = responses.first().expect("a response");
+    serde_json::from_slice(&response.body).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&response.body)
+        )
+    })
+}
+
+fn call(method: &str, params: Value, id: u64) -> String {
+    json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}).to_string()
+}
+
+/// The log level of `daemon`'s first process.
+fn level(daemon: &Daemon) -> Value {
+    daemon.result("log_level", json!([]))["Processes"][0]["Log level"].clone()
+}
+
+fn pids(ps: &Value) -> Vec<u64> {
+    ps["Processes"]
+        .as_array()
+        .expect("Processes")
+        .iter()
+        .map(|p| p["PID"].as_u64().expect("PID"))
+        .collect()
+}
+
+#[test]
+fn a_client_sees_the_node_through_every_transport() {
+    let node = Daemon::start("").unwrap();
+    let front = front(&udp_table("edge1", &node, ""), "edge1");
+    let direct = node.result("ps", json!([]));
+    let through = front.result("ps", json!([]));
+    assert_eq!(pids(&through), pids(&direct), "the node's processes");
+    assert!(pids(&through).contains(&u64::from(node.pid())));
+    let own = front.result("miwa:ps", json!([]));
+    assert!(
+        pids(&own).contains(&u64::from(front.pid())),
+        "miwa:ps is the front's own"
+    );
+    assert_eq!(
+        front.result("uptime", json!([]))["Up since"],
+        node.result("uptime", json!([]))["Up since"]
+    );
+    for transport in ["http", "xmlrpc", "udp", "unix", "fifo"] {
+        let (ok, out, err) = front.miwa_call(transport, &["ps"]);
+        assert!(ok, "{transport}: {err}");
+        let ps: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(pids(&ps), pids(&direct), "over {transport}");
+    }
+    let error = front.call("no_such_command", json!([]));
+    assert_eq!(
+        error,
+        node.call("no_such_command", json!([])),
+        "the node's own error"
+    );
+    let log_level = front.result("log_level", json!({"level": 1}));
+    assert_eq!(log_level["New global log level"], 1);
+    assert_eq!(level(&node), json!(1));
+    let page = miwa_tests::exchange(
+        front.http,
+        b"GET /html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains("/html/edge1"),
+        "the node's commands are listed"
+    );
+}
+
+#[test]
+fn which_and_help_are_merged_and_miwa_commands_stay_reachable() {
+    let node = Daemon::start("").unwrap();
+    let front = front(&udp_table("edge1", &node, ""), "edge1");
+    let node_list = node.result("which", json!([]));
+    let merged = front.result("which", json!([]));
+    let merged: Vec<&str> = merged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in node_list.as_array().unwrap() {
+        assert!(merged.contains(&name.as_str().unwrap()), "{name}");
+    }
+    assert!(merged.contains(&"nodes_run") && merged.contains(&"nodes_list"));
+    let help = front.result("help", json!({"mi_cmd": "nodes_run"}));
+    assert!(help.to_string().contains("nodes"), "{help}");
+    let own_which = front.result("miwa:which", json!({"command": "ps"}));
+    assert_eq!(own_which, node.result("which", json!({"command": "ps"})));
+    let listed = front.result("nodes_list", json!([]));
+    let entry = &listed["nodes"][0];
+    assert_eq!(entry["name"], "edge1");
+    assert_eq!(entry["transport"], "udp");
+    assert_eq!(entry["dialect"], "opensips");
+    assert_eq!(entry["default"], true);
+    assert_eq!(entry["state"], "up");
+    assert_eq!(entry["commands"], node_list.as_array().unwrap().len());
+}
+
+#[test]
+fn every_node_by_name_over_http_xmlrpc_html_and_miwa_call() {
+    let one = Daemon::start("").unwrap();
+    let two = Daemon::start("").unwrap();
+    let tables = format!(
+        "{}[upstreams.edge2]\nfifo = \"{}\"\nreply_dir = \"{}/\"\n",
+        udp_table("edge1", &one, ""),
+        two.fifo.display(),
+        two.reply_dir().display()
+    );
+    let front = front(&tables, "");
+    let ps = |path: &str| pids(&post_to(&front, path, &call("ps", json!([]), 1))["result"]);
+    assert_eq!(ps("/mi/edge1"), pids(&one.result("ps", json!([]))));
+    assert_eq!(ps("/mi/edge2"), pids(&two.result("ps", json!([]))));
+    assert!(
+        ps("/mi").contains(&u64::from(front.pid())),
+        "no default node: miwa itself"
+    );
+    let unknown = post_to(&front, "/mi/nosuch", &call("ps", json!([]), 7));
+    assert_eq!(
+        unknown,
+        json!({"jsonrpc":"2.0","error":{"code":404,"message":"Unknown node","data":"nosuch"},"id":7})
+    );
+    let xmlrpc = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import xmlrpc.client as x; print(x.ServerProxy('http://{}/RPC2/edge2').uptime()['Up since'])",
+            front.http
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        xmlrpc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xmlrpc.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&xmlrpc.stdout).trim(),
+        two.result("uptime", json!([]))["Up since"]
+            .as_str()
+            .unwrap()
+    );
+    let page = miwa_tests::exchange(
+        front.http,
+        b"GET /html/edge2/edge2/ps?arg= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains("PID") && page.contains(&two.pid().to_string()),
+        "the node's ps on its page: {page}"
+    );
+    for transport in ["http", "fifo", "udp"] {
+        let (ok, out, err) = front.miwa_call(transport, &["--node", "edge1", "ps"]);
+        assert!(ok, "{transport}: {err}");
+        let got: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            pids(&got),
+            pids(&one.result("ps", json!([]))),
+            "{transport}"
+        );
+    }
+}
+
+#[test]
+fn nodes_run_answers_each_node_in_config_order_with_one_down() {
+    let one = Daemon::start("").unwrap();
+    let two = Daemon::start("").unwrap();
+    let down_port = free_udp_port();
+    let tables = format!(
+        "{}[upstreams.gone]\nudp = \"127.0.0.1:{down_port}\"\ntimeout_ms = 500\n{}",
+        udp_table("edge1", &one, ""),
+        udp_table("edge2", &two, "")
+    );
+    let front = front(&tables, "");
+    let run = front.result("nodes_run", json!({"command": "ps"}));
+    let order: Vec<&String> = run.as_object().unwrap().keys().collect();
+    assert_eq!(order, ["edge1", "gone", "edge2"], "config order");
+    assert_eq!(
+        pids(&run["edge1"]["result"]),
+        pids(&one.result("ps", json!([])))
+    );
+    assert_eq!(
+        pids(&run["edge2"]["result"]),
+        pids(&two.result("ps", json!([])))
+    );
+    let gone = &run["gone"]["error"];
+    assert_eq!(gone["code"], 503, "{run}");
+    assert_eq!(gone["message"], "Node unreachable");
+    assert!(
+        gone["data"].as_str().unwrap().starts_with("gone: "),
+        "{gone}"
+    );
+    let some = front.result(
+        "nodes_run",
+        json!({"command": "log_level", "params": {"level": 2}, "nodes": ["edge*"]}),
+    );
+    assert_eq!(some.as_object().unwrap().len(), 2, "{some}");
+    assert_eq!(level(&one), 2);
+    let positional = front.result("nodes_run", json!(["uptime", [], "edge2"]));
+    assert_eq!(
+        positional["edge2"]["result"]["Up since"],
+        two.result("uptime", json!([]))["Up since"]
+    );
+    let no_match = front.call("nodes_run", json!({"command": "ps", "nodes": ["x*"]}));
+    assert_eq!(no_match["error"]["code"], 404, "{no_match}");
+    let missing = front.call("nodes_run", json!({}));
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    let listed = front.result("nodes_list", json!([]));
+    let states: Vec<&str> = listed["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["up", "down", "up"], "{listed}");
+    let status = front.result(
+        "miwa:sr_get_status",
+        json!({"group": "upstreams", "identifier": "gone"}),
+    );
+    assert!(status.to_string().contains("down"), "{status}");
+    let stats = front.result("miwa:get_statistics", json!({"statistics": ["upstreams:"]}));
+    assert!(
+        stats["upstreams:edge1_requests"].as_u64().unwrap() >= 2,
+        "{stats}"
+    );
+    assert_eq!(stats["upstreams:gone_up"], 0, "{stats}");
+}
+
+/// The error a front answers for `behaviour`, through `front`.
+fn fault(front: &Daemon, node: &str) -> Value {
+    post_to(front, &format!("/mi/{node}"), &call("ps", json!([]), 42))
+}
+
+#[test]
+fn every_node_fault_is_answered_with_an_error_naming_the_node() {
+    let silent = HostileNode::udp("silent", Behaviour::Silent);
+    let garbage = HostileNode::udp("garbage", Behaviour::Garbage);
+    let half = HostileNode::udp("half", Behaviour::Half);
+    let wrong = HostileNode::udp("wrong", Behaviour::WrongId);
+    let slow = HostileNode::udp("slow", Behaviour::Slow(1500));
+    let overflow = HostileNode::udp("overflow", Behaviour::Overflow);
+    let broken = HostileNode::http_broken();
+    let good = HostileNode::udp("good", Behaviour::Answer);
+    let mut tables = String::new();
+    for (name, node) in [
+        ("silent", &silent),
+        ("garbage", &garbage),
+        ("half", &half),
+        ("wrong", &wrong),
+        ("slow", &slow),
+        ("overflow", &overflow),
+        ("good", &good),
+    ] {
+        tables.push_str(&format!(
+            "[upstreams.{name}]\nudp = \"{}\"\ntimeout_ms = 400\n",
+            node.addr
+        ));
+    }
+    tables.push_str(&format!(
+        "[upstreams.broken]\nurl = \"http://{}/mi\"\ntimeout_ms = 400\n[upstreams.nofifo]\nfifo = \"/nonexistent/fifo\"\n",
+        broken.addr
+    ));
+    let front = front(&tables, "");
+    let expect = |node: &str, code: i64, message: &str, data: &str| {
+        let reply = fault(&front, node);
+        assert_eq!(reply["id"], 42, "{node}: {reply}");
+        let error = &reply["error"];
+        assert_eq!(error["code"], code, "{node}: {reply}");
+        assert_eq!(error["message"], message, "{node}: {reply}");
+        let text = error["data"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{node}: ")) && text.contains(data),
+            "{node}: {reply}"
+        );
+        let fine = fault(&front, "good");
+        assert_eq!(fine["result"]["fixture"], "good", "after {node}: {fine}");
+    };
+    expect("silent", 504, "Node timeout", "no reply within 400 ms");
+    expect("slow", 504, "Node timeout", "no reply within 400 ms");
+    expect("garbage", 502, "Bad node reply", "not JSON-RPC");
+    expect("half", 502, "Bad node reply", "not JSON-RPC");
+    expect("wrong", 502, "Bad node reply", "someone-else");
+    expect("overflow", 502, "Bad node reply", "datagram");
+    expect("broken", 502, "Bad node reply", "broke off");
+    expect("nofifo", 503, "Node unreachable", "/nonexistent/fifo");
+    std::thread::sleep(Duration::from_millis(1200));
+    let after_slow = fault(&front, "good");
+    assert_eq!(
+        after_slow["result"]["fixture"], "good",
+        "a late reply reaches nobody"
+    );
+    let stats = front.result("get_statistics", json!({"statistics": ["upstreams:"]}));
+    assert_eq!(stats["upstreams:silent_timeouts"], 1, "{stats}");
+    assert_eq!(stats["upstreams:garbage_errors"], 1, "{stats}");
+}
+
+#[test]
+fn max_in_flight_answers_503_past_it_and_replies_never_cross() {
+    let slow = HostileNode::udp("slow", Behaviour::Slow(600));
+    let node = Daemon::start("").unwrap();
+    let tables = format!(
+        "[upstreams.slow]\nudp = \"{}\"\nmax_in_flight = 1\ntimeout_ms = 3000\n{}",
+        slow.addr,
+        udp_table("edge1", &node, "")
+    );
+    let front = std::sync::Arc::new(front(&tables, "edge1"));
+    let first = {
+        let front = front.clone();
+        std::thread::spawn(move || fault(&front, "slow"))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let second = fault(&front, "slow");
+    assert_eq!(second["error"]["code"], 503, "{second}");
+    assert_eq!(second["error"]["message"], "Node busy");
+    assert_eq!(first.join().unwrap()["result"]["fixture"], "slow");
+    let workers: Vec<_> = (0..6)
+        .map(|worker| {
+            let front = front.clone();
+            std::thread::spawn(move || {
+                for i in 0..40u64 {
+                    let id = worker * 1000 + i;
+                    let token = format!("w{worker}-{i}");
+                    let reply = post_to(
+                        &front,
+                        "/mi",
+                        &call("cache_store", json!(["local", token, token]), id),
+                    );
+                    assert_eq!(reply["id"], id, "{reply}");
+                    let fetched = post_to(
+                        &front,
+                        "/mi",
+                        &call("cache_fetch", json!(["local", token]), id + 500),
+                    );
+                    assert_eq!(fetched["id"], id + 500);
+                    assert_eq!(fetched["result"]["value"], token, "{fetched}");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}
+
+#[test]
+fn batches_are_split_and_notifications_not_answered() {
+    let node = Daemon::start("").unwrap();
+    let front = front(&udp_table("edge1", &node, ""), "edge1");
+    let batch = format!(
+        "[{},{},{}]",
+        call("uptime", json!([]), 1),
+        json!({"jsonrpc":"2.0","method":"log_level","params":[3]}),
+        call("miwa:uptime", json!([]), 3)
+    );
+    let replies = front.rpc(&batch).unwrap();
+    let replies = replies.as_array().expect("an array of replies");
+    assert_eq!(replies.len(), 2, "the notification gets none: {replies:?}");
+    assert_eq!(replies[0]["id"], 1);
+    assert_eq!(
+        replies[0]["result"]["Up since"],
+        node.result("uptime", json!([]))["Up since"]
+    );
+    assert_eq!(replies[1]["id"], 3);
+    assert_eq!(level(&node), 3, "the notification ran");
+    let notification = front
+        .post(&json!({"jsonrpc":"2.0","method":"log_level","params":[4]}).to_string())
+        .unwrap();
+    assert_eq!(notification.status, 202);
+    assert!(notification.body.is_empty());
+    let malformed = front.rpc("{\"jsonrpc\":").unwrap();
+    assert_eq!(malformed["error"]["code"], -32700);
+}
+
+#[test]
+fn roles_reach_nodes_by_name() {
+    let one = Daemon::start("").unwrap();
+    let two = Daemon::start("").unwrap();
+    let tables = format!(
+        "{}{}",
+        udp_table("edge1", &one, ""),
+        udp_table("edge2", &two, "")
+    );
+    let access = "\n[access.transports]\nhttp = \"edge1-ops\"\n[access.roles.edge1-ops]\nallow = [\"edge1:*\", \"front:nodes_*\"]\n";
+    let front = Daemon::start(&format!(
+        "\n{tables}[front]\nupstream = \"edge1\"\n{access}"
+    ))
+    .unwrap();
+    assert!(post_to(&front, "/mi/edge1", &call("ps", json!([]), 1))["result"].is_object());
+    let refused = post_to(&front, "/mi/edge2", &call("ps", json!([]), 2));
+    assert_eq!(refused["error"]["code"], 403, "{refused}");
+    let run = front.result("nodes_run", json!({"command": "ps"}));
+    assert!(run["edge1"]["result"].is_object(), "{run}");
+    assert_eq!(run["edge2"]["error"]["code"], 403, "{run}");
+}
+
+#[test]
+fn a_real_kamailio_is_a_node_over_udp_fifo_and_http() {
+    let kamailio = Kamailio::start().unwrap();
+    let tables = format!(
+        "[upstreams.kam]\nudp = \"{}\"\ndialect = \"kamailio\"\n[upstreams.kamfifo]\nfifo = \"{}\"\nreply_dir = \"{}/\"\ndialect = \"kamailio\"\n[upstreams.kamhttp]\nurl = \"{}\"\ndialect = \"kamailio\"\n",
+        kamailio.udp,
+        kamailio.fifo.display(),
+        kamailio.reply_dir.display(),
+        kamailio.url
+    );
+    let front = front(&tables, "kam");
+    let direct: Value = serde_json::from_str(
+        &kamailio
+            .udp_call(&call("core.uptime", json!([]), 1))
+            .unwrap(),
+    )
+    .unwrap();
+    for node in ["kam", "kamfifo", "kamhttp"] {
+        let reply = post_to(
+            &front,
+            &format!("/mi/{node}"),
+            &call("core.uptime", json!([]), 5),
+        );
+        assert_eq!(reply["id"], 5, "{node}: {reply}");
+        assert_eq!(
+            reply["result"]["up_since"],
+            direct["result"]["up_since"],
+            "{node}: {reply}\n{}",
+            kamailio.log()
+        );
+    }
+    let which = front.result("which", json!([]));
+    let names: Vec<&str> = which
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"core.ps") && names.contains(&"nodes_run"),
+        "{which}"
+    );
+    let help = front.result("help", json!({"mi_cmd": "core.uptime"}));
+    assert_eq!(help, json!("Returns uptime of SIP server."));
+    let notification = front
+        .post(&json!({"jsonrpc":"2.0","method":"core.uptime"}).to_string())
+        .unwrap();
+    assert_eq!(
+        (notification.status, notification.body.len()),
+        (202, 0),
+        "Kamailio answers notifications; miwa does not"
+    );
+    let batch = format!(
+        "[{},{}]",
+        call("core.uptime", json!([]), 1),
+        call("core.version", json!([]), 2)
+    );
+    let replies = front.rpc(&batch).unwrap();
+    assert_eq!(replies[0]["id"], 1, "{replies}");
+    assert_eq!(replies[1]["id"], 2, "{replies}");
+    assert!(
+        replies[1]["result"].to_string().contains("kamailio"),
+        "{replies}"
+    );
+    let missing = front.call("core.no_such", json!([]));
+    assert_eq!(
+        missing["error"]["message"], "Method Not Found",
+        "the node's own error"
+    );
+    let run = front.result("nodes_run", json!({"command": "core.uptime"}));
+    for node in ["kam", "kamfifo", "kamhttp"] {
+        assert_eq!(
+            run[node]["result"]["up_since"], direct["result"]["up_since"],
+            "{run}"
+        );
+    }
+    let ps_page = miwa_tests::exchange(
+        front.http,
+        b"GET /html/kam/kam HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(String::from_utf8_lossy(&ps_page).contains("core.ps"));
+}
+
+fn venv_tool(name: &str) -> PathBuf {
+    let tool = workspace().join("tests/.venv/bin").join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: make test installs it",
+        tool.display()
+    );
+    tool
+}
+
+#[test]
+fn opensips_cli_and_opensips_mi_work_through_the_front() {
+    let node = Daemon::start("").unwrap();
+    let front = front(&udp_table("edge2", &node, ""), "");
+    let url = format!("url=http://{}/mi/edge2", front.http);
+    let cli = Command::new(venv_tool("opensips-cli"))
+        .args([
+            "-o",
+            "communication_type=http",
+            "-o",
+            &url,
+            "-x",
+            "mi",
+            "ps",
+        ])
+        .env("HOME", front.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let ps: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(pids(&ps), pids(&node.result("ps", json!([]))));
+    let mi = Command::new(venv_tool("opensips-mi"))
+        .args([
+            "-t",
+            "datagram",
+            "-p",
+            &front.udp.port().to_string(),
+            "nodes_list",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        mi.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mi.stderr)
+    );
+    assert!(String::from_utf8_lossy(&mi.stdout).contains("edge2"));
+}
