@@ -110,13 +110,19 @@ fn with_pid(request: &str, recorded: &str, ours: &str) -> String {
     format!("{head}{new_body}")
 }
 
-#[test]
-fn http_recordings_replay() {
+/// The score of one replay: cases matched, cases compared, the mismatches.
+struct Score {
+    matched: usize,
+    compared: usize,
+    mismatches: Vec<String>,
+}
+
+/// Replays every case against `daemon`; `ps` answers with the processes of `node` (the
+/// daemon itself, or the node it is in front of).
+fn replay(daemon: &Daemon, node: &Daemon) -> Score {
     let cases = recording("http.jsonl");
     let recorded_timer_pid = recorded_timer_pid(&cases);
-
-    let daemon = Daemon::start("").expect("daemon starts");
-    let ps = daemon
+    let ps = node
         .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
         .unwrap();
     let our_pid = ps["result"]["Processes"][0]["PID"].to_string();
@@ -208,8 +214,54 @@ fn http_recordings_replay() {
     for line in &mismatches {
         println!("  mismatch {line}");
     }
+    Score {
+        matched,
+        compared,
+        mismatches,
+    }
+}
+
+#[test]
+fn http_recordings_replay() {
+    let daemon = Daemon::start("").expect("daemon starts");
+    let Score {
+        matched, compared, ..
+    } = replay(&daemon, &daemon);
     assert!(
         matched * 100 >= compared * 90,
         "only {matched}/{compared} cases match"
+    );
+}
+
+/// Through a front to a miwa node (UDP, with its FIFO for replies over a datagram), the
+/// replay scores at least what it scores against such a node directly.
+#[test]
+fn http_recordings_replay_through_the_front() {
+    let direct_node = Daemon::start("").expect("node starts");
+    let direct = replay(&direct_node, &direct_node);
+    let node = Daemon::start("").expect("node starts");
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n",
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir().display()
+    ))
+    .expect("front starts");
+    let through = replay(&front, &node);
+    assert_eq!(through.compared, direct.compared);
+    let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();
+    let direct_cases: Vec<String> = direct.mismatches.iter().map(case).collect();
+    assert!(
+        through.matched >= direct.matched,
+        "through the front {}/{} match, directly {}/{}; new mismatches: {:?}",
+        through.matched,
+        through.compared,
+        direct.matched,
+        direct.compared,
+        through
+            .mismatches
+            .iter()
+            .filter(|m| !direct_cases.contains(&case(m)))
+            .collect::<Vec<_>>()
     );
 }

@@ -280,11 +280,7 @@ impl FrontDispatcher {
         match self.route(member, node) {
             Route::Local(None) => self.local.dispatch(local_caller, text, pretty),
             Route::Local(Some(own)) => {
-                let renamed = member.to_node(own, "null");
-                let renamed = match member.id {
-                    Some(_) => renamed,
-                    None => renamed.replacen(r#","id":null}"#, "}", 1),
-                };
+                let renamed = member.renamed(own);
                 self.local
                     .dispatch(local_caller, renamed.as_bytes(), pretty)
             }
@@ -376,7 +372,7 @@ impl FrontDispatcher {
         }
         let id = member.id.unwrap_or(&notification_id);
         match node.forward(text.as_bytes(), id).await {
-            Ok(_) if member.id.is_none() => Reply::Nothing,
+            Ok(reply) if member.id.is_none() => invalid_notification(&reply),
             Ok(reply) if merged_list => self.merge_which(member, &reply, access.as_ref(), pretty),
             Ok(reply) => Reply::Text(reply),
             Err(error) => self.error(
@@ -441,6 +437,31 @@ impl FrontDispatcher {
             })
             .chain(module_commands.into_iter().map(CommandInfo::from))
             .collect()
+    }
+}
+
+/// What a notification gets from the node's reply: nothing, unless the node found it an
+/// invalid request (`-32600`), which OpenSIPS answers with `"id":null`.
+fn invalid_notification(reply: &str) -> Reply {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Failed<'a> {
+        #[serde(borrow)]
+        error: &'a serde_json::value::RawValue,
+    }
+    match serde_json::from_str::<Failed<'_>>(reply) {
+        Ok(failed)
+            if serde_json::from_str::<Code>(failed.error.get()).is_ok_and(|c| c.code == -32600) =>
+        {
+            Reply::Text(format!(
+                r#"{{"jsonrpc":"2.0","error":{},"id":null}}"#,
+                failed.error.get()
+            ))
+        }
+        _ => Reply::Nothing,
     }
 }
 

@@ -84,8 +84,16 @@ impl Member<'_> {
     /// The request text for the node: the member itself, or for a notification the same
     /// call with an id of miwa's (the node's answer tells it ran; the caller gets none).
     pub fn to_node(&self, method: &str, notification_id: &str) -> String {
-        if self.id.is_some() && method == self.method {
-            return self.text.to_string();
+        if method == self.method {
+            if self.id.is_some() {
+                return self.text.to_string();
+            }
+            let open = self.text.find('{').map_or(0, |i| i + 1);
+            return format!(
+                "{}\"id\":{notification_id},{}",
+                &self.text[..open],
+                &self.text[open..]
+            );
         }
         let method = serde_json::to_string(method).unwrap_or_default();
         let id = self.id.unwrap_or(notification_id);
@@ -95,6 +103,21 @@ impl Member<'_> {
             }
             None => format!(r#"{{"jsonrpc":"2.0","method":{method},"id":{id}}}"#),
         }
+    }
+
+    /// The same request text with `method` in place of its method (for `miwa:<command>`).
+    pub fn renamed(&self, method: &str) -> String {
+        let Ok(mut fields) =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(self.text)
+        else {
+            return self.text.to_string();
+        };
+        for (key, value) in fields.iter_mut() {
+            if key.eq_ignore_ascii_case("method") {
+                *value = serde_json::Value::String(method.to_string());
+            }
+        }
+        serde_json::Value::Object(fields).to_string()
     }
 
     /// The first parameter, by position or under one of `names`, when it is a string.
@@ -149,9 +172,13 @@ mod tests {
         };
         assert_eq!(
             m.to_node("log_level", "\"n1\""),
-            r#"{"jsonrpc":"2.0","method":"log_level","params":[3],"id":"n1"}"#
+            r#"{"id":"n1","jsonrpc":"2.0","method":"log_level","params":[3]}"#
         );
         assert_eq!(m.first_param(&["level"]), None);
+        assert_eq!(
+            m.renamed("x"),
+            r#"{"jsonrpc":"2.0","method":"x","params":[3]}"#
+        );
         let Parsed::Single(w) = parse(br#"{"method":"which","params":{"command":"ps"},"id":1}"#)
         else {
             panic!("a single request")
