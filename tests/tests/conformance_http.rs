@@ -157,7 +157,7 @@ fn replay(daemon: &Daemon, node: &Daemon) -> Score {
         } else {
             expected.len().max(1)
         };
-        let got = send(&daemon, &requests, per_request);
+        let got = send(daemon, &requests, per_request);
         if DEFECTS.contains(&name) {
             assert!(
                 !got.is_empty() && got.iter().all(|r| r.complete),
