@@ -68,6 +68,10 @@ pub struct TokenConfig {
     pub sha256: String,
     /// The role granted.
     pub role: String,
+    /// A name for logs and the audit log (`token:<name>`; default the hash's first 8 hex
+    /// digits).
+    #[serde(default)]
+    pub name: String,
 }
 
 /// `[access]`.
@@ -248,7 +252,8 @@ impl AccessControl {
         tracing::warn!(%peer, failures = entry.count, "HTTP authentication failed");
     }
 
-    fn basic(&self, encoded: &str) -> Option<String> {
+    /// The role and the user name of Basic credentials.
+    fn basic(&self, encoded: &str) -> Option<(String, String)> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()?;
@@ -261,7 +266,7 @@ impl AccessControl {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return Some(role.clone());
+            return Some((role.clone(), name.to_string()));
         }
         let user = self.config.users.iter().find(|u| u.name == name)?;
         let hash = PasswordHash::new(&user.password).ok()?;
@@ -273,10 +278,12 @@ impl AccessControl {
             verified.clear();
         }
         verified.insert(key, user.role.clone());
-        Some(user.role.clone())
+        Some((user.role.clone(), name.to_string()))
     }
 
-    fn bearer(&self, token: &str) -> Option<String> {
+    /// The role and the identity (`token:<name>`, or `token:<first 8 hex digits>` for a
+    /// token without a name) of a Bearer token.
+    fn bearer(&self, token: &str) -> Option<(String, String)> {
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         let mut found = None;
         for configured in &self.config.tokens {
@@ -288,7 +295,12 @@ impl AccessControl {
                         .is_ok()
                 });
             if valid && bool::from(presented.ct_eq(&expected)) && found.is_none() {
-                found = Some(configured.role.clone());
+                let name = if configured.name.is_empty() {
+                    &configured.sha256[..8]
+                } else {
+                    configured.name.as_str()
+                };
+                found = Some((configured.role.clone(), format!("token:{name}")));
             }
         }
         found
@@ -304,7 +316,10 @@ impl AccessControl {
         let required = !(self.config.users.is_empty() && self.config.tokens.is_empty())
             && self.config.protect.iter().any(|r| r == route);
         if !required {
-            return Authentication::Granted(None);
+            return Authentication::Granted {
+                role: None,
+                identity: None,
+            };
         }
         if self.throttled(peer) {
             self.throttled.fetch_add(1, Ordering::Relaxed);
@@ -321,7 +336,10 @@ impl AccessControl {
             }
         });
         match role {
-            Some(role) => Authentication::Granted(Some(role)),
+            Some((role, identity)) => Authentication::Granted {
+                role: Some(role),
+                identity: Some(identity),
+            },
             None => {
                 if authorization.is_some() {
                     self.fail(peer);
@@ -392,6 +410,7 @@ mod tests {
         config.tokens.push(TokenConfig {
             sha256: hash_token("tok"),
             role: "readonly".into(),
+            name: "monitor".into(),
         });
         config.max_failures = 2;
         assert_eq!(config.problem(), None);
@@ -426,11 +445,17 @@ mod tests {
         let other: IpAddr = [10, 0, 0, 2].into();
         assert_eq!(
             control.authenticate(Some(&basic("ops", "s3cret")), peer, "mi"),
-            Authentication::Granted(Some(FULL.into()))
+            Authentication::Granted {
+                role: Some(FULL.into()),
+                identity: Some("ops".into())
+            }
         );
         assert_eq!(
             control.authenticate(Some("Bearer tok"), peer, "html"),
-            Authentication::Granted(Some("readonly".into()))
+            Authentication::Granted {
+                role: Some("readonly".into()),
+                identity: Some("token:monitor".into())
+            }
         );
         assert_eq!(
             control.authenticate(None, peer, "mi"),
@@ -456,7 +481,10 @@ mod tests {
         );
         assert_eq!(
             control.authenticate(Some("Bearer tok"), other, "mi"),
-            Authentication::Granted(Some("readonly".into()))
+            Authentication::Granted {
+                role: Some("readonly".into()),
+                identity: Some("token:monitor".into())
+            }
         );
         assert_eq!(control.failed.load(Ordering::Relaxed), 2);
     }

@@ -63,6 +63,8 @@ pub struct Config {
     pub upstreams: indexmap::IndexMap<String, crate::front::settings::UpstreamConfig>,
     /// `[front]`: which node requests without a node name go to.
     pub front: crate::front::settings::FrontConfig,
+    /// `[audit]`: the audit log.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// Largest accepted `max_wasm_stack`, of the core and of a module: 64 MiB.
@@ -892,6 +894,9 @@ impl Config {
         }
         if let Some(problem) = self.front.problem() {
             return invalid("front", &problem);
+        }
+        if let Some(problem) = self.audit.problem() {
+            return invalid("audit", &problem);
         }
         let upstream = &self.front.upstream;
         if !upstream.is_empty() && !self.upstreams.contains_key(upstream) {

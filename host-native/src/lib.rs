@@ -2,6 +2,7 @@
 //! component, the dispatcher the transports call, logging, and the `miwa call` client.
 
 pub mod access;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod dispatch;

@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host_native::access::{self, AccessControl};
+use host_native::audit::{AuditLog, AuditedDispatcher};
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::front::FrontDispatcher;
@@ -352,17 +353,22 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     )
     .with_access(access.clone())
     .with_max_reply(config.core.max_reply);
-    let dispatcher: Arc<dyn transports::Dispatcher> = if config.upstreams.is_empty() {
+    let mut dispatcher: Arc<dyn transports::Dispatcher> = if config.upstreams.is_empty() {
         Arc::new(local)
     } else {
         Arc::new(FrontDispatcher::start(
             &config,
             Arc::new(local),
-            access,
+            access.clone(),
             state.clone(),
             tokio.handle().clone(),
         )?)
     };
+    if !config.audit.file.as_os_str().is_empty() {
+        let log = AuditLog::open(&config.audit)?;
+        let _first_log_only = state.audit.set(log.clone());
+        dispatcher = Arc::new(AuditedDispatcher::new(dispatcher, log, access));
+    }
     let outcome = tokio.block_on(run(
         config,
         state.clone(),
@@ -574,6 +580,9 @@ async fn run(
                 }
                 if let Some(server) = &fifo {
                     server.recreate();
+                }
+                if let Some(audit) = state.audit.get() {
+                    audit.reopen();
                 }
                 if let Some(modules) = modules.clone() {
                     tokio::task::spawn_blocking(move || {

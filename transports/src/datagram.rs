@@ -266,8 +266,12 @@ fn serve(
                 continue;
             }
         }
-        let reply =
-            dispatcher.dispatch(Caller::anonymous(kind), &buffer[..length], settings.pretty);
+        let from = match &peer {
+            Peer::Udp(address) => Some(*address),
+            Peer::Unix(_) => None,
+        };
+        let caller = Caller::anonymous(kind).from_peer(from);
+        let reply = dispatcher.dispatch(caller, &buffer[..length], settings.pretty);
         let Some(bytes) = reply_bytes(reply, settings.max_datagram) else {
             continue;
         };

@@ -251,6 +251,14 @@ fn arg_field(encoded: &[u8]) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Who sends an HTML request: the role and identity its credentials were granted, and its
+/// address.
+struct Who {
+    role: Option<String>,
+    identity: Option<String>,
+    peer: SocketAddr,
+}
+
 /// The HTML interface: GET (or a POSTed form) under the HTML root.
 ///
 /// `/html/<node>/…` is the page of that node. The page is rendered on a blocking thread:
@@ -261,7 +269,7 @@ async fn html(
     node: Option<String>,
     settings: &HttpSettings,
     dispatcher: Arc<dyn Dispatcher>,
-    role: Option<String>,
+    who: Who,
     budget: &Buffered,
 ) -> Response<Full<Bytes>> {
     let root = match &node {
@@ -291,7 +299,9 @@ async fn html(
     };
     let max_depth = settings.max_json_depth;
     let rendering = tokio::task::spawn_blocking(move || {
-        let session = Session::new(dispatcher.as_ref(), role.as_deref()).to_node(node.as_deref());
+        let session = Session::new(dispatcher.as_ref(), who.role.as_deref())
+            .to_node(node.as_deref())
+            .of(who.identity.as_deref(), Some(who.peer));
         html::page(&root, &path, arg.as_deref(), post, max_depth, &session)
     });
     let Ok(page) = rendering.await else {
@@ -307,7 +317,7 @@ async fn html(
 /// The answer to a request whose credentials were refused or throttled.
 fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
     match outcome {
-        Authentication::Granted(_) => None,
+        Authentication::Granted { .. } => None,
         Authentication::Refused => {
             let mut response = respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED);
             response.headers_mut().insert(
@@ -330,7 +340,7 @@ fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
 
 async fn serve_request(
     request: Request<Incoming>,
-    peer: std::net::IpAddr,
+    peer: SocketAddr,
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
     budget: &Buffered,
@@ -366,14 +376,15 @@ async fn serve_request(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let outcome = dispatcher.authenticate(authorization, peer, route.name());
+    let outcome = dispatcher.authenticate(authorization, peer.ip(), route.name());
     if let Some(refusal) = unauthorized(&outcome) {
         return Ok(refusal);
     }
-    let Authentication::Granted(role) = outcome else {
+    let Authentication::Granted { role, identity } = outcome else {
         return Ok(respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED));
     };
-    let session = Session::new(dispatcher.as_ref(), role.as_deref());
+    let session =
+        Session::new(dispatcher.as_ref(), role.as_deref()).of(identity.as_deref(), Some(peer));
     let handler = match route {
         Route::Playground => {
             let dir = settings
@@ -387,13 +398,18 @@ async fn serve_request(
             let node = node_segment(path, &root)
                 .filter(|segment| nodes.iter().any(|n| n == segment))
                 .map(str::to_string);
+            let who = Who {
+                role: role.clone(),
+                identity: identity.clone(),
+                peer,
+            };
             return Ok(html(
                 request,
                 &root,
                 node,
                 &settings,
                 dispatcher.clone(),
-                role,
+                who,
                 budget,
             )
             .await);
@@ -802,8 +818,7 @@ async fn serve_connection<S>(
         let budget = budget.clone();
         clock.service_started();
         async move {
-            let served_request =
-                serve_request(request, peer.ip(), settings, dispatcher, &budget).await;
+            let served_request = serve_request(request, peer, settings, dispatcher, &budget).await;
             clock.service_ended();
             let mut response = held(served_request?, &budget);
             if limit > 0 && served.fetch_add(1, Ordering::Relaxed) + 1 >= limit {

@@ -134,6 +134,10 @@ pub struct Caller<'a> {
     /// The node the request is addressed to (`/mi/<node>`, `/RPC2/<node>`,
     /// `/html/<node>`); `None`: the default one.
     pub node: Option<&'a str>,
+    /// Who its credentials name (a user, `token:<name>`); `None` without credentials.
+    pub identity: Option<&'a str>,
+    /// Where it came from (HTTP and UDP peers; `None` on the FIFO and UNIX sockets).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Caller<'_> {
@@ -143,7 +147,14 @@ impl Caller<'_> {
             transport,
             role: None,
             node: None,
+            identity: None,
+            peer: None,
         }
+    }
+
+    /// The same caller, from `peer`.
+    pub fn from_peer(self, peer: Option<std::net::SocketAddr>) -> Self {
+        Caller { peer, ..self }
     }
 }
 
@@ -153,8 +164,14 @@ pub type Dispatching<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Re
 /// What an HTTP request's credentials are worth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authentication {
-    /// Proceed with this role (`None`: no credentials needed; the transport's default).
-    Granted(Option<String>),
+    /// Proceed with this role (`None`: no credentials needed; the transport's default),
+    /// for this identity (the user, or `token:<name>`).
+    Granted {
+        /// The role.
+        role: Option<String>,
+        /// Who the credentials name.
+        identity: Option<String>,
+    },
     /// Credentials are required and none were given, or they are wrong: 401.
     Refused,
     /// Too many failed attempts from this address lately: 429.
@@ -167,6 +184,8 @@ pub struct Session<'a> {
     dispatcher: &'a dyn Dispatcher,
     role: Option<&'a str>,
     node: Option<&'a str>,
+    identity: Option<&'a str>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<'a> Session<'a> {
@@ -176,6 +195,8 @@ impl<'a> Session<'a> {
             dispatcher,
             role,
             node: None,
+            identity: None,
+            peer: None,
         }
     }
 
@@ -184,11 +205,22 @@ impl<'a> Session<'a> {
         Session { node, ..self }
     }
 
+    /// The same session for `identity`, from `peer`.
+    pub fn of(self, identity: Option<&'a str>, peer: Option<std::net::SocketAddr>) -> Self {
+        Session {
+            identity,
+            peer,
+            ..self
+        }
+    }
+
     fn caller(&self, transport: TransportKind) -> Caller<'a> {
         Caller {
             transport,
             role: self.role,
             node: self.node,
+            identity: self.identity,
+            peer: self.peer,
         }
     }
 
@@ -238,6 +270,13 @@ pub trait Dispatcher: Send + Sync + 'static {
         pretty: bool,
     ) -> Dispatching<'a> {
         Box::pin(std::future::ready(self.dispatch(caller, request, pretty)))
+    }
+
+    /// The node a call of `method` from `caller` goes to (front mode); `None`: the daemon
+    /// itself (the default).
+    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
+        let _ = (caller, method);
+        None
     }
 
     /// The names of the nodes requests can be addressed to (front mode), in configuration

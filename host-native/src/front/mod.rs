@@ -487,6 +487,16 @@ impl Dispatcher for FrontDispatcher {
         self.fleet.nodes().iter().map(|n| n.name.clone()).collect()
     }
 
+    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
+        if method.starts_with(OWN_PREFIX) || method.starts_with("nodes_") || self.added(method) {
+            return None;
+        }
+        match caller.node {
+            Some(name) => self.fleet.get(name).map(|n| n.name.clone()),
+            None => self.fleet.default_node().map(|n| n.name.clone()),
+        }
+    }
+
     /// For a node: its commands (from its last probe), then the ones miwa adds; for miwa
     /// itself: its own, then `nodes_run` and `nodes_list`.
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {

@@ -62,6 +62,8 @@ pub struct HostState {
     pub calls: calls::CallLimit,
     /// The nodes of front mode, for their statistics.
     pub fleet: OnceLock<Arc<crate::front::fleet::Fleet>>,
+    /// The audit log, for its statistics.
+    pub audit: OnceLock<Arc<crate::audit::AuditLog>>,
     /// The linear-memory budget of every WebAssembly instance (`core.max_total_memory`).
     pub wasm_memory: Arc<crate::runtime::memory::MemoryBudget>,
     shutdown: watch::Sender<bool>,
@@ -148,6 +150,7 @@ impl HostState {
             access: OnceLock::new(),
             calls: calls::CallLimit::new(config.core.max_concurrent_calls),
             fleet: OnceLock::new(),
+            audit: OnceLock::new(),
             wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
             http_roots: http_roots(config),
@@ -431,6 +434,9 @@ impl Host for HostState {
         }
         if let Some(fleet) = self.fleet.get() {
             out.extend(fleet.statistics());
+        }
+        if let Some(audit) = self.audit.get() {
+            out.extend(audit.statistics());
         }
         out
     }

@@ -1,0 +1,385 @@
+//! The audit log: one JSON line per call, local or forwarded, written off the request path.
+//!
+//! [`AuditedDispatcher`] wraps the daemon's dispatcher. After a request is answered it
+//! formats one line per call (per batch member) and hands it to [`AuditLog`]'s writer
+//! thread over a bounded queue; a full queue drops the line, counts it and logs it (at
+//! most once a second). SIGHUP reopens the file, for logrotate.
+
+use crate::access::AccessControl;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The file lines are appended to (`file`); empty: no audit log.
+    pub file: PathBuf,
+    /// Lines waiting for the writer at most; more are dropped and counted (`queue`,
+    /// default 4096, 1 … 1048576).
+    pub queue: usize,
+    /// Largest parameters logged, bytes of JSON; larger ones are logged as their size
+    /// (`max_params`, default 4096, 0 … 1048576).
+    pub max_params: usize,
+    /// Parameters whose values are logged as `"***"`: `command:parameter`, the command a
+    /// glob, the parameter a name, a position (`0`, `1`, …) or `*` (`redact`, default
+    /// none).
+    pub redact: Vec<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            file: PathBuf::new(),
+            queue: 4096,
+            max_params: 4096,
+            redact: Vec::new(),
+        }
+    }
+}
+
+impl AuditConfig {
+    /// What is wrong with the section, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if !(1..=1 << 20).contains(&self.queue) {
+            return Some("queue: must be between 1 and 1048576".into());
+        }
+        if self.max_params > 1 << 20 {
+            return Some("max_params: must be at most 1048576".into());
+        }
+        if !self.file.as_os_str().is_empty() && !self.file.is_absolute() {
+            return Some("file: must be an absolute path".into());
+        }
+        self.redact
+            .iter()
+            .find(|r| {
+                r.split_once(':')
+                    .is_none_or(|(c, p)| c.is_empty() || p.is_empty())
+            })
+            .map(|r| format!("redact: `{r}` is not command:parameter"))
+    }
+}
+
+enum Message {
+    Line(String),
+    Reopen,
+}
+
+/// The audit file and its writer thread.
+pub struct AuditLog {
+    sender: SyncSender<Message>,
+    reopen: Arc<AtomicBool>,
+    written: Arc<AtomicU64>,
+    dropped: AtomicU64,
+    last_warning: Mutex<Option<Instant>>,
+    config: AuditConfig,
+}
+
+impl AuditLog {
+    /// Opens `config.file` for appending (creating it, mode 0600) and starts the writer.
+    pub fn open(config: &AuditConfig) -> anyhow::Result<Arc<AuditLog>> {
+        let file = open_file(&config.file)?;
+        let (sender, receiver) = sync_channel(config.queue);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let (path, flag, count) = (config.file.clone(), reopen.clone(), written.clone());
+        std::thread::Builder::new()
+            .name("audit writer".into())
+            .spawn(move || write_lines(receiver, file, &path, &flag, &count))?;
+        Ok(Arc::new(AuditLog {
+            sender,
+            reopen,
+            written,
+            dropped: AtomicU64::new(0),
+            last_warning: Mutex::new(None),
+            config: config.clone(),
+        }))
+    }
+
+    /// Reopens the file (SIGHUP), so a rotated file is left to its new owner.
+    pub fn reopen(&self) {
+        if self.sender.try_send(Message::Reopen).is_err() {
+            self.reopen.store(true, Ordering::Release);
+        }
+    }
+
+    /// Queues one line; drops it when the queue is full.
+    fn push(&self, line: String) {
+        match self.sender.try_send(Message::Line(line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                    *last = Some(Instant::now());
+                    tracing::warn!(
+                        dropped,
+                        queue = self.config.queue,
+                        "audit queue full (audit.queue): lines dropped"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Statistics of group `audit`: `lines` written, `dropped`.
+    pub fn statistics(&self) -> Vec<mi_core::host::Statistic> {
+        [
+            ("lines", self.written.load(Ordering::Relaxed)),
+            ("dropped", self.dropped.load(Ordering::Relaxed)),
+        ]
+        .into_iter()
+        .map(|(name, value)| mi_core::host::Statistic {
+            group: "audit".into(),
+            name: name.into(),
+            value,
+            incremental: true,
+        })
+        .collect()
+    }
+
+    /// `params` as logged: redacted, or its size when over `max_params`.
+    fn params(&self, command: &str, params: Option<&Value>) -> Value {
+        let Some(params) = params else {
+            return Value::Null;
+        };
+        let mut params = params.clone();
+        for rule in &self.config.redact {
+            let Some((pattern, name)) = rule.split_once(':') else {
+                continue;
+            };
+            if !mi_core::access::glob(pattern, command) {
+                continue;
+            }
+            let hidden = || Value::String("***".into());
+            match &mut params {
+                Value::Object(members) => {
+                    for (key, value) in members.iter_mut() {
+                        if name == "*" || key == name {
+                            *value = hidden();
+                        }
+                    }
+                }
+                Value::Array(values) => {
+                    for (i, value) in values.iter_mut().enumerate() {
+                        if name == "*" || name.parse() == Ok(i) {
+                            *value = hidden();
+                        }
+                    }
+                }
+                other => *other = hidden(),
+            }
+        }
+        let size = params.to_string().len();
+        if size > self.config.max_params {
+            return Value::String(format!("<{size} bytes, over audit.max_params>"));
+        }
+        params
+    }
+}
+
+fn open_file(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the audit log {} (key audit.file): {e}",
+                path.display()
+            )
+        })?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+/// The writer thread: appends lines, flushing whenever the queue is empty; reopens the
+/// file when asked.
+fn write_lines(
+    receiver: Receiver<Message>,
+    mut file: std::io::BufWriter<std::fs::File>,
+    path: &Path,
+    reopen: &AtomicBool,
+    written: &AtomicU64,
+) {
+    let mut next = receiver.recv();
+    while let Ok(message) = next {
+        if reopen.swap(false, Ordering::AcqRel) || matches!(message, Message::Reopen) {
+            let _ = file.flush();
+            match open_file(path) {
+                Ok(reopened) => file = reopened,
+                Err(error) => {
+                    tracing::error!(%error, "audit log reopen failed; writing to the old file")
+                }
+            }
+        }
+        if let Message::Line(line) = message {
+            let outcome = file
+                .write_all(line.as_bytes())
+                .and_then(|()| file.write_all(b"\n"));
+            match outcome {
+                Ok(()) => {
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => tracing::error!(%error, "audit log write failed"),
+            }
+        }
+        next = match receiver.try_recv() {
+            Ok(message) => Ok(message),
+            Err(_) => {
+                let _ = file.flush();
+                receiver.recv()
+            }
+        };
+    }
+    let _ = file.flush();
+}
+
+/// A dispatcher whose calls are written to the audit log.
+pub struct AuditedDispatcher {
+    inner: Arc<dyn Dispatcher>,
+    log: Arc<AuditLog>,
+    access: Arc<AccessControl>,
+}
+
+impl AuditedDispatcher {
+    /// Audits `inner`'s calls to `log`; `access` names the callers' roles.
+    pub fn new(inner: Arc<dyn Dispatcher>, log: Arc<AuditLog>, access: Arc<AccessControl>) -> Self {
+        AuditedDispatcher { inner, log, access }
+    }
+
+    fn record(&self, caller: Caller<'_>, request: &[u8], reply: &Reply, started: Instant) {
+        let duration_us = started.elapsed().as_micros() as u64;
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| {
+                chrono::DateTime::from_timestamp(d.as_secs() as i64, d.subsec_nanos())
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let role = self.access.role(caller.transport, caller.role);
+        let replies = replies_of(reply);
+        let requests: Vec<Value> = match serde_json::from_slice::<Value>(request) {
+            Ok(Value::Array(members)) => members,
+            Ok(single) => vec![single],
+            Err(_) => vec![Value::Null],
+        };
+        for member in &requests {
+            let command = member
+                .get("method")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let id = member.get("id");
+            let code = match (id, &replies) {
+                (_, Replies::Unparsed) => Value::from(400),
+                (None, _) => Value::from(202),
+                (Some(id), Replies::Some(list)) => list
+                    .iter()
+                    .find(|r| r.get("id") == Some(id))
+                    .or_else(|| (list.len() == 1).then(|| &list[0]))
+                    .map_or(Value::Null, |r| match r.get("error") {
+                        Some(error) => error.get("code").cloned().unwrap_or(Value::Null),
+                        None => Value::from(200),
+                    }),
+            };
+            let node = command
+                .as_deref()
+                .and_then(|c| self.inner.target(caller, c));
+            let line = json!({
+                "time": time,
+                "transport": caller.transport.name(),
+                "peer": caller.peer.map(|p| p.to_string()),
+                "identity": caller.identity,
+                "role": role,
+                "node": node,
+                "command": command,
+                "params": self.log.params(command.as_deref().unwrap_or(""), member.get("params")),
+                "code": code,
+                "duration_us": duration_us,
+            });
+            self.log.push(line.to_string());
+        }
+    }
+}
+
+/// A reply's members, for finding each call's outcome.
+enum Replies {
+    /// The request was not JSON: the reply is a parse error.
+    Unparsed,
+    /// The reply objects (none for notifications).
+    Some(Vec<Value>),
+}
+
+fn replies_of(reply: &Reply) -> Replies {
+    match reply {
+        Reply::ParseError(_) => Replies::Unparsed,
+        Reply::Text(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(list)) => Replies::Some(list),
+            Ok(one) => Replies::Some(vec![one]),
+            Err(_) => Replies::Some(Vec::new()),
+        },
+        Reply::Nothing | Reply::Unprintable => Replies::Some(Vec::new()),
+    }
+}
+
+impl Dispatcher for AuditedDispatcher {
+    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+        let started = Instant::now();
+        let reply = self.inner.dispatch(caller, request, pretty);
+        self.record(caller, request, &reply, started);
+        reply
+    }
+
+    fn dispatch_async<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        request: &'a [u8],
+        pretty: bool,
+    ) -> Dispatching<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let reply = self.inner.dispatch_async(caller, request, pretty).await;
+            self.record(caller, request, &reply, started);
+            reply
+        })
+    }
+
+    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
+        self.inner.target(caller, method)
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        self.inner.nodes()
+    }
+
+    fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {
+        self.inner.commands(caller)
+    }
+
+    fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        peer: IpAddr,
+        route: &str,
+    ) -> Authentication {
+        self.inner.authenticate(authorization, peer, route)
+    }
+
+    fn thread_started(&self, name: &str) {
+        self.inner.thread_started(name);
+    }
+
+    fn thread_stopped(&self) {
+        self.inner.thread_stopped();
+    }
+}
