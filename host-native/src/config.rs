@@ -1039,6 +1039,8 @@ mod tests {
                 "front.upstream",
             ),
             ("[front]\nmax_parallel = 0\n", "max_parallel"),
+            ("[front]\nevent_expire = 3\n", "event_expire"),
+            ("[front]\nevent_socket = \"nowhere\"\n", "event_socket"),
         ];
         for (text, expected) in refused {
             let error = parse(text).unwrap_err().to_string();

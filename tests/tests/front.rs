@@ -568,3 +568,74 @@ fn opensips_cli_and_opensips_mi_work_through_the_front() {
     );
     assert!(String::from_utf8_lossy(&mi.stdout).contains("edge2"));
 }
+
+/// The subscribers of `event` at `daemon`, as `subscribers_list` shows them.
+fn subscribers(daemon: &Daemon, event: &str) -> Vec<String> {
+    let listed = daemon.result("subscribers_list", json!([]));
+    listed["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == event)
+        .flat_map(|e| e["Subscribers"].as_array().unwrap().clone())
+        .filter(|s| s["ttl"] != "expired")
+        .map(|s| s["socket"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
+    let node = Daemon::start("").unwrap();
+    let front = Daemon::start(&format!(
+        "\n{}[front]\nupstream = \"edge1\"\nevent_expire = 4\n",
+        udp_table("edge1", &node, "")
+    ))
+    .unwrap();
+    let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let socket = format!("udp:{}", listener.local_addr().unwrap());
+    let subscribed = front.result("event_subscribe", json!(["E_MODULE_LOADED", socket, 60]));
+    assert_eq!(subscribed, "OK");
+    let at_node = subscribers(&node, "E_MODULE_LOADED");
+    assert_eq!(
+        at_node.len(),
+        1,
+        "miwa subscribed itself at the node: {at_node:?}"
+    );
+    assert_ne!(at_node[0], socket, "with a socket of its own");
+    assert_eq!(
+        subscribers(&front, "E_MODULE_LOADED"),
+        at_node,
+        "subscribers_list is the node's"
+    );
+    let own = front.result("miwa:subscribers_list", json!([]));
+    assert!(own.to_string().contains(&socket), "{own}");
+    node.result(
+        "raise_event",
+        json!({"event": "E_MODULE_LOADED", "params": r#"{"module": "from-node", "version": "1"}"#}),
+    );
+    let mut buffer = [0u8; 65536];
+    let length = listener
+        .recv(&mut buffer)
+        .expect("the node's event arrives");
+    let delivered: Value = serde_json::from_slice(&buffer[..length]).unwrap();
+    assert_eq!(delivered["method"], "E_MODULE_LOADED");
+    assert_eq!(delivered["params"]["module"], "from-node", "{delivered}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        subscribers(&node, "E_MODULE_LOADED").len(),
+        1,
+        "renewed before its 4 s expired"
+    );
+    front.result("event_subscribe", json!(["E_MODULE_LOADED", socket, 0]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !subscribers(&node, "E_MODULE_LOADED").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "miwa unsubscribes at the node when nobody listens"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -8,12 +8,14 @@
 //! - `link`: one exchange with a node over its FIFO, datagram socket or HTTP URL.
 //! - `node`: a node's health (probed in the background), command list and counters.
 //! - `fleet`: all nodes, `nodes_list` and `nodes_run`.
+//! - `events`: miwa's own subscriptions at nodes, for its subscribers.
 //!
 //! Routing, per member: `miwa:<command>` runs miwa's own `<command>`; `nodes_run`,
 //! `nodes_list`, module management and the commands of miwa's WebAssembly modules run in
 //! miwa; `which` and `help` are merged; everything else goes to the node the request is
 //! addressed to (`/mi/<node>`, or `[front] upstream`), or to miwa when there is none.
 
+pub mod events;
 pub mod fleet;
 pub mod link;
 pub mod node;
@@ -57,6 +59,7 @@ pub struct FrontDispatcher {
     runtime: tokio::runtime::Handle,
     max_depth: u32,
     notifications: AtomicU64,
+    events: Option<Arc<events::NodeEvents>>,
 }
 
 /// Where one member goes.
@@ -69,6 +72,9 @@ enum Route<'a> {
     Describe(String),
     /// The node.
     Node(&'a Arc<Node>),
+    /// `event_subscribe`: miwa's, after subscribing itself at the node when it raises the
+    /// event.
+    Subscribe(&'a Arc<Node>),
 }
 
 impl FrontDispatcher {
@@ -90,6 +96,7 @@ impl FrontDispatcher {
             runtime,
             max_depth,
             notifications: AtomicU64::new(0),
+            events: None,
         }
     }
 
@@ -144,14 +151,29 @@ impl FrontDispatcher {
                 state.set_status("upstreams", &node.name, status, &details);
             }));
         }
-        Ok(FrontDispatcher::new(
+        let events = fleet
+            .nodes()
+            .iter()
+            .any(|n| n.config.dialect == Dialect::Opensips)
+            .then(|| {
+                events::NodeEvents::start(
+                    &config.front.event_socket,
+                    config.front.event_expire,
+                    state.clone(),
+                    &runtime,
+                )
+            })
+            .transpose()?;
+        let mut front = FrontDispatcher::new(
             local,
             fleet,
             access,
             state,
             runtime,
             config.core.max_json_depth,
-        ))
+        );
+        front.events = events;
+        Ok(front)
     }
 
     fn options(&self, pretty: bool) -> HandleOptions {
@@ -192,6 +214,12 @@ impl FrontDispatcher {
         };
         if self.added(method) {
             return Route::Local(None);
+        }
+        if method == "event_subscribe"
+            && self.events.is_some()
+            && node.config.dialect == Dialect::Opensips
+        {
+            return Route::Subscribe(node);
         }
         if matches!(method, "which" | "help") {
             let named = member.first_param(&["command", "mi_cmd"]);
@@ -287,7 +315,30 @@ impl FrontDispatcher {
             Route::Fleet => self.fleet_command(caller, member, pretty).await,
             Route::Describe(name) => self.describe(member, &name, pretty),
             Route::Node(node) => self.forward(caller, member, node, pretty).await,
+            Route::Subscribe(node) => {
+                if let Err(error) = self.subscribe_at_node(member, node).await {
+                    let error = node_error(&node.name, &error);
+                    return self.error(text, error, pretty);
+                }
+                self.local.dispatch(local_caller, text, pretty)
+            }
         }
+    }
+
+    /// For `event_subscribe` of an event the node raises, with an expiry other than 0:
+    /// miwa's own subscription at the node.
+    async fn subscribe_at_node(
+        &self,
+        member: &Member<'_>,
+        node: &Arc<Node>,
+    ) -> Result<(), node::NodeError> {
+        let (Some(events), Some(event)) = (&self.events, member.first_param(&["event"])) else {
+            return Ok(());
+        };
+        if member.param_number(2, "expire") == Some(0) {
+            return Ok(());
+        }
+        events.ensure(node, &event).await.map(drop)
     }
 
     /// `which` (recipes) or `help` (text and module) of a fleet command, as miwa's core

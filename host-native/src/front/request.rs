@@ -134,6 +134,20 @@ impl Member<'_> {
             .and_then(|value| serde_json::from_str(value.get()).ok())
     }
 
+    /// The parameter at `position` or named `name`, when it is an integer.
+    pub fn param_number(&self, position: usize, name: &str) -> Option<i64> {
+        let params = self.params?;
+        let value: serde_json::Value = serde_json::from_str(params).ok()?;
+        let found = match &value {
+            serde_json::Value::Array(list) => list.get(position),
+            serde_json::Value::Object(members) => members.get(name),
+            _ => None,
+        }?;
+        found
+            .as_i64()
+            .or_else(|| found.as_str().and_then(|s| s.parse().ok()))
+    }
+
     /// Whether it has parameters that are not empty.
     pub fn has_params(&self) -> bool {
         self.params

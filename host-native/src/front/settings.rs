@@ -145,6 +145,13 @@ pub struct FrontConfig {
     pub upstream: String,
     /// Most nodes `nodes_run` contacts at once (`max_parallel`, default 64, 1 … 1024).
     pub max_parallel: usize,
+    /// The UDP address nodes send event notifications to, `host:port`
+    /// (`event_socket`, default `127.0.0.1:0`: any free port on the loopback; a remote
+    /// node needs an address it can reach).
+    pub event_socket: String,
+    /// How long miwa's subscriptions at nodes last, seconds; renewed at half of it
+    /// (`event_expire`, default 120, 4 … 86400).
+    pub event_expire: u32,
 }
 
 impl Default for FrontConfig {
@@ -152,6 +159,8 @@ impl Default for FrontConfig {
         FrontConfig {
             upstream: String::new(),
             max_parallel: 64,
+            event_socket: "127.0.0.1:0".into(),
+            event_expire: 120,
         }
     }
 }
@@ -159,8 +168,16 @@ impl Default for FrontConfig {
 impl FrontConfig {
     /// What is wrong with this section, if anything.
     pub fn problem(&self) -> Option<String> {
-        (!(1..=1024).contains(&self.max_parallel))
-            .then(|| "max_parallel: must be between 1 and 1024".into())
+        if !(1..=1024).contains(&self.max_parallel) {
+            return Some("max_parallel: must be between 1 and 1024".into());
+        }
+        if !(4..=86400).contains(&self.event_expire) {
+            return Some("event_expire: must be between 4 and 86400".into());
+        }
+        self.event_socket
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+            .then(|| format!("event_socket: `{}` is not ip:port", self.event_socket))
     }
 }
 

@@ -369,6 +369,17 @@ impl Events {
             .is_some_and(|id| self.subscriptions.lock().iter().any(|s| s.event == id))
     }
 
+    /// Whether `event` has a subscriber that has not expired.
+    pub fn listened(&self, event: &str) -> bool {
+        let now = Instant::now();
+        self.id(event).is_some_and(|id| {
+            self.subscriptions
+                .lock()
+                .iter()
+                .any(|s| s.event == id && !s.expired(now))
+        })
+    }
+
     /// Queues `event` for every live subscriber; returns at once.
     pub fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
         let id = self.id(event).ok_or(RaiseError::NotRegistered)?;
