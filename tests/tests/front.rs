@@ -321,6 +321,21 @@ fn every_node_fault_is_answered_with_an_error_naming_the_node() {
     expect("overflow", 502, "Bad node reply", "datagram");
     expect("broken", 502, "Bad node reply", "broke off");
     expect("nofifo", 503, "Node unreachable", "/nonexistent/fifo");
+    let padding = "x".repeat(70_000);
+    let oversized = post_to(&front, "/mi/good", &call("ps", json!([padding]), 43));
+    assert_eq!(
+        oversized["error"]["code"], 413,
+        "a datagram node cannot take it"
+    );
+    assert!(oversized["error"]["data"]
+        .as_str()
+        .unwrap()
+        .starts_with("good: the request is 70"));
+    assert_eq!(
+        fault(&front, "good")["result"]["fixture"],
+        "good",
+        "and stays up"
+    );
     std::thread::sleep(Duration::from_millis(1200));
     let after_slow = fault(&front, "good");
     assert_eq!(

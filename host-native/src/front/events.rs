@@ -126,6 +126,25 @@ impl NodeEvents {
         }
     }
 
+    /// After a local unsubscription (`expire` 0) of `event`: drops miwa's subscription at
+    /// `node` at once when nobody listens any more.
+    pub async fn release(&self, node: &Arc<Node>, event: &str) {
+        if self.state.events.listened(event) {
+            return;
+        }
+        let held = {
+            let mut subscriptions = self.lock();
+            let before = subscriptions.len();
+            subscriptions.retain(|s| !(Arc::ptr_eq(&s.node, node) && s.event == event));
+            subscriptions.len() != before
+        };
+        if held {
+            if let Err(error) = self.subscribe_at(node, event, 0).await {
+                tracing::warn!(node = %node.name, event, %error, "unsubscribing at the node failed");
+            }
+        }
+    }
+
     /// One pass of the renewal task: drops the subscriptions nobody listens to any more
     /// (unsubscribing at the node), renews those past half their time.
     async fn tend(&self) {

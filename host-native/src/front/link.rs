@@ -76,8 +76,8 @@ pub enum Link {
     Udp {
         /// `host:port`.
         address: String,
-        /// Sockets whose last exchange completed.
-        idle: Mutex<Vec<tokio::net::UdpSocket>>,
+        /// Sockets whose last exchange completed, with their receive buffers.
+        idle: Mutex<Vec<(tokio::net::UdpSocket, Vec<u8>)>>,
     },
     /// The node's UNIX datagram socket; each local socket is bound in `reply_dir`.
     Unix {
@@ -85,8 +85,8 @@ pub enum Link {
         path: PathBuf,
         /// Where local sockets are bound.
         reply_dir: PathBuf,
-        /// Sockets whose last exchange completed.
-        idle: Mutex<Vec<UnixSocket>>,
+        /// Sockets whose last exchange completed, with their receive buffers.
+        idle: Mutex<Vec<(UnixSocket, Vec<u8>)>>,
     },
     /// JSON-RPC over HTTP(S); idle keep-alive connections are kept for reuse.
     Http {
@@ -179,13 +179,14 @@ impl Link {
                 dialect,
             } => fifo_exchange(path, reply_dir, *dialect, request, max_reply).await,
             Link::Udp { address, idle } => {
-                let pooled = take(idle);
-                let socket = match pooled {
-                    Some(socket) => socket,
-                    None => udp_socket(address).await?,
+                let (socket, mut buffer) = match take(idle) {
+                    Some(pooled) => pooled,
+                    None => (udp_socket(address).await?, receive_buffer(max_reply)),
                 };
-                let reply = datagram_exchange(Datagram::Udp(&socket), request, max_reply).await?;
-                keep(idle, socket);
+                let reply =
+                    datagram_exchange(Datagram::Udp(&socket), &mut buffer, request, max_reply)
+                        .await?;
+                keep(idle, (socket, buffer));
                 Ok(reply)
             }
             Link::Unix {
@@ -193,20 +194,24 @@ impl Link {
                 reply_dir,
                 idle,
             } => {
-                let socket = match take(idle) {
-                    Some(socket) => socket,
-                    None => unix_socket(reply_dir)?,
+                let (socket, mut buffer) = match take(idle) {
+                    Some(pooled) => pooled,
+                    None => (unix_socket(reply_dir)?, receive_buffer(max_reply)),
                 };
-                let reply =
-                    datagram_exchange(Datagram::Unix(&socket.socket, path), request, max_reply)
-                        .await
-                        .map_err(|error| match error {
-                            LinkError::Unreachable(e) => {
-                                LinkError::Unreachable(format!("{}: {e}", path.display()))
-                            }
-                            other => other,
-                        })?;
-                keep(idle, socket);
+                let reply = datagram_exchange(
+                    Datagram::Unix(&socket.socket, path),
+                    &mut buffer,
+                    request,
+                    max_reply,
+                )
+                .await
+                .map_err(|error| match error {
+                    LinkError::Unreachable(e) => {
+                        LinkError::Unreachable(format!("{}: {e}", path.display()))
+                    }
+                    other => other,
+                })?;
+                keep(idle, (socket, buffer));
                 Ok(reply)
             }
             Link::Http {
@@ -293,28 +298,37 @@ impl Datagram<'_> {
 
 /// One datagram out, one back. A plain-text `500 Internal error` is OpenSIPS's answer for
 /// a reply over its datagram buffer.
+/// A receive buffer for one pooled datagram socket: a whole datagram, or one byte more
+/// than `max_reply`.
+fn receive_buffer(max_reply: usize) -> Vec<u8> {
+    vec![0u8; DATAGRAM.min(max_reply + 1)]
+}
+
 async fn datagram_exchange(
     socket: Datagram<'_>,
+    buffer: &mut [u8],
     request: &[u8],
     max_reply: usize,
 ) -> Result<Vec<u8>, LinkError> {
-    socket
-        .send(request)
-        .await
-        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
-    let mut buffer = vec![0u8; DATAGRAM.min(max_reply + 1)];
+    socket.send(request).await.map_err(|e| {
+        if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error()) {
+            LinkError::BadReply(format!("the request does not fit a datagram: {e}"))
+        } else {
+            LinkError::Unreachable(e.to_string())
+        }
+    })?;
     let length = socket
-        .recv(&mut buffer)
+        .recv(buffer)
         .await
         .map_err(|e| LinkError::Unreachable(e.to_string()))?;
     if length > max_reply {
         return Err(LinkError::TooLarge(max_reply));
     }
-    buffer.truncate(length);
-    if buffer.starts_with(b"500 Internal error") {
+    let reply = &buffer[..length];
+    if reply.starts_with(b"500 Internal error") {
         return Err(LinkError::DatagramOverflow);
     }
-    Ok(buffer)
+    Ok(reply.to_vec())
 }
 
 /// One FIFO exchange: the reply FIFO is made and opened for reading, the framed request

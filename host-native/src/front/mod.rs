@@ -300,6 +300,42 @@ impl FrontDispatcher {
         node: Option<&Arc<Node>>,
         pretty: bool,
     ) -> Reply {
+        let local = matches!(
+            self.route(member, node),
+            Route::Local(_) | Route::Subscribe(_)
+        );
+        let reply = self.routed(caller, member, node, pretty).await;
+        if !local {
+            self.count(caller, member.text.len(), &reply);
+        }
+        reply
+    }
+
+    /// Counts a member miwa's own dispatcher did not see in the statistics of its
+    /// transport.
+    fn count(&self, caller: Caller<'_>, received: usize, reply: &Reply) {
+        let counters = self.state.counters.transport(caller.transport.name());
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        counters
+            .rx_bytes
+            .fetch_add(received as u64, Ordering::Relaxed);
+        if let Reply::Text(text) = reply {
+            counters
+                .tx_bytes
+                .fetch_add(text.len() as u64, Ordering::Relaxed);
+            if node::is_error_reply(text) {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    async fn routed(
+        &self,
+        caller: Caller<'_>,
+        member: &Member<'_>,
+        node: Option<&Arc<Node>>,
+        pretty: bool,
+    ) -> Reply {
         let text = member.text.as_bytes();
         let local_caller = Caller {
             node: None,
@@ -320,7 +356,15 @@ impl FrontDispatcher {
                     let error = node_error(&node.name, &error);
                     return self.error(text, error, pretty);
                 }
-                self.local.dispatch(local_caller, text, pretty)
+                let reply = self.local.dispatch(local_caller, text, pretty);
+                if let (Some(events), Some(event), Some(0)) = (
+                    &self.events,
+                    member.first_param(&["event"]),
+                    member.param_number(2, "expire"),
+                ) {
+                    events.release(node, &event).await;
+                }
+                reply
             }
         }
     }

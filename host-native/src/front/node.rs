@@ -25,7 +25,16 @@ pub enum NodeError {
     /// `max_in_flight` requests are already waiting on the node (503).
     #[error("{0} requests in flight (max_in_flight)")]
     Busy(usize),
+    /// The request does not fit the node's datagram transport and it has no stream
+    /// transport (413).
+    #[error(
+        "the request is {0} bytes; the node's datagram transport takes at most {DATAGRAM_REQUEST}"
+    )]
+    RequestTooLarge(usize),
 }
+
+/// Largest request sent in one datagram (OpenSIPS's receive buffer).
+pub const DATAGRAM_REQUEST: usize = 65457;
 
 impl NodeError {
     /// The JSON-RPC error code and message miwa answers with.
@@ -35,6 +44,7 @@ impl NodeError {
             NodeError::Timeout(_) => (504, "Node timeout"),
             NodeError::BadReply(_) => (502, "Bad node reply"),
             NodeError::Busy(_) => (503, "Node busy"),
+            NodeError::RequestTooLarge(_) => (413, "Request too large for the node"),
         }
     }
 }
@@ -97,6 +107,23 @@ pub struct Node {
     /// Its counters.
     pub counters: NodeCounters,
     wake: tokio::sync::Notify,
+}
+
+/// A reply's shape, as far as matching it to its request needs (`result` and `error`:
+/// present, whatever their value, `null` included).
+#[derive(Deserialize)]
+struct ReplyShape<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present")]
+    result: bool,
+    #[serde(default, deserialize_with = "present")]
+    error: bool,
+}
+
+/// `true` for a member that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// Whether two JSON texts are the same value (numbers by value: `1e3` is `1000`).
@@ -266,8 +293,15 @@ impl Node {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let deadline = tokio::time::Instant::now() + timeout;
         let max = self.config.max_reply;
+        let oversized = request.len() > DATAGRAM_REQUEST && self.datagram.is_some();
+        if oversized && self.stream.is_none() {
+            return Err(NodeError::RequestTooLarge(request.len()));
+        }
         let attempt = async {
-            let primary = self.primary();
+            let primary = match &self.stream {
+                Some(stream) if oversized => stream,
+                _ => self.primary(),
+            };
             match primary.exchange(request, max).await {
                 Err(LinkError::DatagramOverflow) if self.stream.is_some() => {
                     let stream = self.stream.as_ref().expect("checked");
@@ -344,19 +378,23 @@ impl Node {
     }
 }
 
+/// Whether `text` is a JSON-RPC error reply.
+pub fn is_error_reply(text: &str) -> bool {
+    serde_json::from_str::<ReplyShape<'_>>(text.trim()).is_ok_and(|shape| shape.error)
+}
+
 /// Checks that `text` is a JSON-RPC reply whose id is `id`.
 pub fn check_reply(text: &str, id: &str) -> Result<(), NodeError> {
-    let members: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_str(text.trim())
-        .map_err(|_| {
-            let shown: String = text.chars().take(80).collect();
-            NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))
-        })?;
-    if !members.contains_key("result") && !members.contains_key("error") {
+    let shape: ReplyShape<'_> = serde_json::from_str(text.trim()).map_err(|_| {
+        let shown: String = text.chars().take(80).collect();
+        NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))
+    })?;
+    if !shape.result && !shape.error {
         return Err(NodeError::BadReply(
             "the reply has neither result nor error".into(),
         ));
     }
-    let got = members.get("id").map_or("null", |raw| raw.get());
+    let got = shape.id.map_or("null", |raw| raw.get());
     if !same_json(got, id) {
         return Err(NodeError::BadReply(format!(
             "the reply is for request id {got}, not {id}"
