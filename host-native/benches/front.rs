@@ -42,6 +42,7 @@ async fn bench_node() -> String {
 }
 
 fn fleet(runtime: &tokio::runtime::Runtime, size: usize) -> Fleet {
+    let budget = Arc::new(tokio::sync::Semaphore::new(64 << 20));
     let nodes = (0..size)
         .map(|i| {
             let address = runtime.block_on(bench_node());
@@ -49,7 +50,7 @@ fn fleet(runtime: &tokio::runtime::Runtime, size: usize) -> Fleet {
                 udp: Some(address),
                 ..UpstreamConfig::default()
             };
-            Arc::new(Node::new(&format!("n{i}"), &config).expect("node"))
+            Arc::new(Node::new(&format!("n{i}"), &config, &budget).expect("node"))
         })
         .collect();
     Fleet::new(nodes, None, 64)

@@ -974,6 +974,8 @@ mod tests {
             format!("{:?}", example.fifo),
             format!("{:?}", defaults.fifo)
         );
+        assert_eq!(example.front, defaults.front);
+        assert_eq!(example.audit, defaults.audit);
     }
 
     #[test]

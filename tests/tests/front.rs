@@ -654,3 +654,47 @@ fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn node_replies_being_read_stay_within_front_max_buffered() {
+    let node = Daemon::start("max_body = 4194304").unwrap();
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge1]\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\nmax_buffered = 1048576\n",
+        node.fifo.display(),
+        node.reply_dir().display()
+    ))
+    .unwrap();
+    let small = front.result("cache_store", json!(["local", "k", "v"]));
+    assert_eq!(small, "OK");
+    let request = call("cache_fetch", json!(["local", "k"]), 1);
+    let overhead = node.rpc(&request).unwrap().to_string().len() - 1;
+    let fill = |bytes: usize| {
+        node.result(
+            "cache_store",
+            json!(["local", "k", "x".repeat(bytes - overhead)]),
+        );
+    };
+    fill(1_048_576);
+    let fits = post_to(&front, "/mi", &request);
+    assert_eq!(
+        fits["result"]["value"].as_str().map(str::len),
+        Some(1_048_576 - overhead),
+        "a reply of exactly front.max_buffered bytes"
+    );
+    fill(1_048_577);
+    let over = post_to(&front, "/mi", &request);
+    assert_eq!(over["error"]["code"], 503, "{over}");
+    assert!(
+        over["error"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("front.max_buffered"),
+        "{over}"
+    );
+    fill(1000);
+    assert_eq!(
+        post_to(&front, "/mi", &request)["id"],
+        1,
+        "served again once it fits"
+    );
+}

@@ -6,13 +6,13 @@
 //! connection that carries one request at a time.
 
 use super::settings::{Dialect, UpstreamConfig};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why an exchange with a node gave no usable reply.
@@ -30,6 +30,29 @@ pub enum LinkError {
     /// The node's datagram reply said the answer does not fit a datagram.
     #[error("the node answered `500 Internal error`: its reply may not fit a datagram")]
     DatagramOverflow,
+    /// Replies being read from nodes hold all of `front.max_buffered`.
+    #[error("replies being read from the nodes hold all of front.max_buffered")]
+    NoRoom,
+}
+
+/// The bytes of node replies being read at once, over all nodes (`front.max_buffered`).
+pub type Budget = Arc<tokio::sync::Semaphore>;
+
+/// What a reply being read holds of the budget.
+type Held = Option<tokio::sync::OwnedSemaphorePermit>;
+
+/// Takes `bytes` more of `budget` into `held`.
+fn hold(budget: &Budget, held: &mut Held, bytes: usize) -> Result<(), LinkError> {
+    let bytes = u32::try_from(bytes).map_err(|_| LinkError::NoRoom)?;
+    let permit = budget
+        .clone()
+        .try_acquire_many_owned(bytes)
+        .map_err(|_| LinkError::NoRoom)?;
+    match held {
+        Some(all) => all.merge(permit),
+        None => *held = Some(permit),
+    }
+    Ok(())
 }
 
 /// Largest datagram a node can send (OpenSIPS's reply buffer is 65457 bytes).
@@ -71,6 +94,8 @@ pub enum Link {
         reply_dir: PathBuf,
         /// How the reply FIFO's name is passed.
         dialect: Dialect,
+        /// What replies being read may hold.
+        budget: Budget,
     },
     /// The node's UDP socket; idle connected sockets are kept for reuse.
     Udp {
@@ -98,6 +123,8 @@ pub enum Link {
         tls: Option<tokio_rustls::TlsConnector>,
         /// Connections ready for another request.
         idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+        /// What replies being read may hold.
+        budget: Budget,
     },
 }
 
@@ -123,12 +150,14 @@ impl Link {
     }
 
     /// The stream link (`fifo` or `url`) of `config`, if it has one.
-    pub fn stream(config: &UpstreamConfig) -> anyhow::Result<Option<Link>> {
+    /// Its replies are read within `budget`.
+    pub fn stream(config: &UpstreamConfig, budget: &Budget) -> anyhow::Result<Option<Link>> {
         if let Some(path) = &config.fifo {
             return Ok(Some(Link::Fifo {
                 path: path.clone(),
                 reply_dir: config.reply_dir.clone(),
                 dialect: config.dialect,
+                budget: budget.clone(),
             }));
         }
         let Some(url) = &config.url else {
@@ -146,6 +175,7 @@ impl Link {
             authority: format!("{host}:{port}"),
             tls,
             idle: Mutex::new(Vec::new()),
+            budget: budget.clone(),
         }))
     }
 
@@ -177,7 +207,16 @@ impl Link {
                 path,
                 reply_dir,
                 dialect,
-            } => fifo_exchange(path, reply_dir, *dialect, request, max_reply).await,
+                budget,
+            } => {
+                let exchange = FifoExchange {
+                    fifo: path,
+                    reply_dir,
+                    dialect: *dialect,
+                    budget,
+                };
+                exchange.run(request, max_reply).await
+            }
             Link::Udp { address, idle } => {
                 let (socket, mut buffer) = match take(idle) {
                     Some(pooled) => pooled,
@@ -219,7 +258,17 @@ impl Link {
                 authority,
                 tls,
                 idle,
-            } => http_exchange(uri, authority, tls.as_ref(), idle, request, max_reply).await,
+                budget,
+            } => {
+                let exchange = HttpExchange {
+                    uri,
+                    authority,
+                    tls: tls.as_ref(),
+                    idle,
+                    budget,
+                };
+                exchange.run(request, max_reply).await
+            }
         }
     }
 }
@@ -333,60 +382,71 @@ async fn datagram_exchange(
 
 /// One FIFO exchange: the reply FIFO is made and opened for reading, the framed request
 /// written to the node's FIFO in one write, the reply read until the node closes it.
-async fn fifo_exchange(
-    fifo: &Path,
-    reply_dir: &Path,
+struct FifoExchange<'a> {
+    fifo: &'a Path,
+    reply_dir: &'a Path,
     dialect: Dialect,
-    request: &[u8],
-    max_reply: usize,
-) -> Result<Vec<u8>, LinkError> {
-    use rustix::fs::{mknodat, FileType, Mode, CWD};
-    let name = unique_name("front");
-    let path = reply_dir.join(&name);
-    mknodat(
-        CWD,
-        &path,
-        FileType::Fifo,
-        Mode::from_raw_mode(REPLY_MODE),
-        0,
-    )
-    .map_err(|e| {
-        LinkError::Unreachable(format!(
-            "cannot make a reply FIFO in {}: {e}",
-            reply_dir.display()
-        ))
-    })?;
-    let removed = Removed(path);
-    let _ = rustix::fs::chmod(&removed.0, Mode::from_raw_mode(REPLY_MODE));
-    let mut reply = tokio::net::unix::pipe::OpenOptions::new()
-        .open_receiver(&removed.0)
-        .map_err(|e| LinkError::Unreachable(format!("cannot open the reply FIFO: {e}")))?;
-    let framed = match dialect {
-        Dialect::Opensips => {
-            let mut framed = format!(":{name}:").into_bytes();
-            framed.extend_from_slice(request);
-            framed.push(b'\n');
-            framed
+    budget: &'a Budget,
+}
+
+impl FifoExchange<'_> {
+    async fn run(&self, request: &[u8], max_reply: usize) -> Result<Vec<u8>, LinkError> {
+        use rustix::fs::{mknodat, FileType, Mode, CWD};
+        let (fifo, reply_dir) = (self.fifo, self.reply_dir);
+        let name = unique_name("front");
+        let path = reply_dir.join(&name);
+        mknodat(
+            CWD,
+            &path,
+            FileType::Fifo,
+            Mode::from_raw_mode(REPLY_MODE),
+            0,
+        )
+        .map_err(|e| {
+            LinkError::Unreachable(format!(
+                "cannot make a reply FIFO in {}: {e}",
+                reply_dir.display()
+            ))
+        })?;
+        let removed = Removed(path);
+        let _ = rustix::fs::chmod(&removed.0, Mode::from_raw_mode(REPLY_MODE));
+        let mut reply = tokio::net::unix::pipe::OpenOptions::new()
+            .open_receiver(&removed.0)
+            .map_err(|e| LinkError::Unreachable(format!("cannot open the reply FIFO: {e}")))?;
+        let framed = match self.dialect {
+            Dialect::Opensips => {
+                let mut framed = format!(":{name}:").into_bytes();
+                framed.extend_from_slice(request);
+                framed.push(b'\n');
+                framed
+            }
+            Dialect::Kamailio => with_reply_name(request, &name),
+        };
+        let mut node = tokio::net::unix::pipe::OpenOptions::new()
+            .open_sender(fifo)
+            .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
+        node.write_all(&framed)
+            .await
+            .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
+        drop(node);
+        let mut out = Vec::new();
+        let mut held: Held = None;
+        let mut chunk = vec![0u8; 65536];
+        loop {
+            let read = reply
+                .read(&mut chunk)
+                .await
+                .map_err(|e| LinkError::BadReply(format!("reading the reply FIFO: {e}")))?;
+            if read == 0 {
+                return Ok(out);
+            }
+            if out.len() + read > max_reply {
+                return Err(LinkError::TooLarge(max_reply));
+            }
+            hold(self.budget, &mut held, read)?;
+            out.extend_from_slice(&chunk[..read]);
         }
-        Dialect::Kamailio => with_reply_name(request, &name),
-    };
-    let mut node = tokio::net::unix::pipe::OpenOptions::new()
-        .open_sender(fifo)
-        .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
-    node.write_all(&framed)
-        .await
-        .map_err(|e| LinkError::Unreachable(format!("fifo:{}: {e}", fifo.display())))?;
-    drop(node);
-    let mut out = Vec::new();
-    let mut limited = (&mut reply).take(max_reply as u64 + 1);
-    limited
-        .read_to_end(&mut out)
-        .await
-        .map_err(|e| LinkError::BadReply(format!("reading the reply FIFO: {e}")))?;
-    if out.len() > max_reply {
-        return Err(LinkError::TooLarge(max_reply));
     }
-    Ok(out)
 }
 
 /// A Kamailio FIFO request: the JSON object with `"reply_name"` as its first member.
@@ -400,52 +460,58 @@ fn with_reply_name(request: &[u8], name: &str) -> Vec<u8> {
 }
 
 /// One POST on an idle keep-alive connection, or a new one.
-async fn http_exchange(
-    uri: &hyper::Uri,
-    authority: &str,
-    tls: Option<&tokio_rustls::TlsConnector>,
-    idle: &Mutex<Vec<SendRequest<Full<Bytes>>>>,
-    request: &[u8],
-    max_reply: usize,
-) -> Result<Vec<u8>, LinkError> {
-    let mut sender = loop {
-        match take(idle) {
-            Some(mut sender) => {
-                if sender.ready().await.is_ok() {
-                    break sender;
+struct HttpExchange<'a> {
+    uri: &'a hyper::Uri,
+    authority: &'a str,
+    tls: Option<&'a tokio_rustls::TlsConnector>,
+    idle: &'a Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    budget: &'a Budget,
+}
+
+impl HttpExchange<'_> {
+    async fn run(&self, request: &[u8], max_reply: usize) -> Result<Vec<u8>, LinkError> {
+        let (uri, authority) = (self.uri, self.authority);
+        let mut sender = loop {
+            match take(self.idle) {
+                Some(mut sender) => {
+                    if sender.ready().await.is_ok() {
+                        break sender;
+                    }
                 }
+                None => break connect(authority, self.tls).await?,
             }
-            None => break connect(authority, tls).await?,
+        };
+        let post = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::copy_from_slice(request)))
+            .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+        let response = sender
+            .send_request(post)
+            .await
+            .map_err(|e| LinkError::Unreachable(format!("{uri}: {e}")))?;
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut out = Vec::new();
+        let mut held: Held = None;
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| LinkError::BadReply(format!("the reply broke off: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if out.len() + data.len() > max_reply {
+                return Err(LinkError::TooLarge(max_reply));
+            }
+            hold(self.budget, &mut held, data.len())?;
+            out.extend_from_slice(&data);
         }
-    };
-    let post = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::copy_from_slice(request)))
-        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
-    let response = sender
-        .send_request(post)
-        .await
-        .map_err(|e| LinkError::Unreachable(format!("{uri}: {e}")))?;
-    let status = response.status();
-    let body = Limited::new(response.into_body(), max_reply)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                LinkError::TooLarge(max_reply)
-            } else {
-                LinkError::BadReply(format!("the reply broke off: {e}"))
-            }
-        })?
-        .to_bytes();
-    keep(idle, sender);
-    if !status.is_success() {
-        return Err(LinkError::BadReply(format!("HTTP status {status}")));
+        keep(self.idle, sender);
+        if !status.is_success() {
+            return Err(LinkError::BadReply(format!("HTTP status {status}")));
+        }
+        Ok(out)
     }
-    Ok(body.to_vec())
 }
 
 async fn connect(

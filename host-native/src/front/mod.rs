@@ -110,8 +110,9 @@ impl FrontDispatcher {
         runtime: tokio::runtime::Handle,
     ) -> anyhow::Result<FrontDispatcher> {
         let mut nodes = Vec::new();
+        let budget = Arc::new(tokio::sync::Semaphore::new(config.front.max_buffered));
         for (name, upstream) in &config.upstreams {
-            let node = Node::new(name, upstream)
+            let node = Node::new(name, upstream, &budget)
                 .map_err(|e| anyhow::anyhow!("[upstreams.{name}]: {e}"))?;
             nodes.push(Arc::new(node));
         }

@@ -1,7 +1,7 @@
 //! One node: its links, its health (probed in the background), its command list and its
 //! counters.
 
-use super::link::{Link, LinkError};
+use super::link::{Budget, Link, LinkError};
 use super::settings::{Dialect, UpstreamConfig};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -25,6 +25,9 @@ pub enum NodeError {
     /// `max_in_flight` requests are already waiting on the node (503).
     #[error("{0} requests in flight (max_in_flight)")]
     Busy(usize),
+    /// Replies being read from the nodes hold all of `front.max_buffered` (503).
+    #[error("replies being read from the nodes hold all of front.max_buffered; retry")]
+    NoRoom,
     /// The request does not fit the node's datagram transport and it has no stream
     /// transport (413).
     #[error(
@@ -45,6 +48,7 @@ impl NodeError {
             NodeError::BadReply(_) => (502, "Bad node reply"),
             NodeError::Busy(_) => (503, "Node busy"),
             NodeError::RequestTooLarge(_) => (413, "Request too large for the node"),
+            NodeError::NoRoom => (503, "Node busy"),
         }
     }
 }
@@ -143,13 +147,14 @@ fn same_json(a: &str, b: &str) -> bool {
 }
 
 impl Node {
-    /// A node from its section; its links are set up, not yet contacted.
-    pub fn new(name: &str, config: &UpstreamConfig) -> anyhow::Result<Node> {
+    /// A node from its section; its links are set up, not yet contacted. Its stream
+    /// replies are read within `budget`.
+    pub fn new(name: &str, config: &UpstreamConfig, budget: &Budget) -> anyhow::Result<Node> {
         Ok(Node {
             name: name.to_string(),
             config: config.clone(),
             datagram: Link::datagram(config),
-            stream: Link::stream(config)?,
+            stream: Link::stream(config, budget)?,
             in_flight: AtomicUsize::new(0),
             health: Mutex::new(Health {
                 state: State::Unknown,
@@ -313,6 +318,7 @@ impl Node {
         let reply = match tokio::time::timeout_at(deadline, attempt).await {
             Err(_) => return Err(NodeError::Timeout(self.config.timeout_ms)),
             Ok(Err(LinkError::Unreachable(why))) => return Err(NodeError::Unreachable(why)),
+            Ok(Err(LinkError::NoRoom)) => return Err(NodeError::NoRoom),
             Ok(Err(other)) => return Err(NodeError::BadReply(other.to_string())),
             Ok(Ok(reply)) => reply,
         };

@@ -152,6 +152,10 @@ pub struct FrontConfig {
     /// How long miwa's subscriptions at nodes last, seconds; renewed at half of it
     /// (`event_expire`, default 120, 4 … 86400).
     pub event_expire: u32,
+    /// Bytes of node replies being read at once over FIFOs and HTTP, all nodes together;
+    /// past it a request gets `503 Node busy` (`max_buffered`, default 64 MiB, 1 MiB …
+    /// 4 GiB).
+    pub max_buffered: usize,
 }
 
 impl Default for FrontConfig {
@@ -161,6 +165,7 @@ impl Default for FrontConfig {
             max_parallel: 64,
             event_socket: "127.0.0.1:0".into(),
             event_expire: 120,
+            max_buffered: 64 << 20,
         }
     }
 }
@@ -170,6 +175,9 @@ impl FrontConfig {
     pub fn problem(&self) -> Option<String> {
         if !(1..=1024).contains(&self.max_parallel) {
             return Some("max_parallel: must be between 1 and 1024".into());
+        }
+        if !(1 << 20..=4 << 30).contains(&self.max_buffered) {
+            return Some("max_buffered: must be between 1048576 and 4294967296".into());
         }
         if !(4..=86400).contains(&self.event_expire) {
             return Some("event_expire: must be between 4 and 86400".into());
