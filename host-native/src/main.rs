@@ -190,10 +190,21 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
-        Command::Script { target, file } => match target.endpoint() {
-            Ok(endpoint) => script(&endpoint, file),
-            Err(error) => fail(&error),
-        },
+        Command::Script { target, file } => {
+            let by_path = matches!(
+                target.transport,
+                TransportName::Http | TransportName::Xmlrpc
+            );
+            if target.node.is_some() && !by_path {
+                return fail(&anyhow::anyhow!(
+                    "miwa script --node needs --transport http or xmlrpc (the node is a URL path)"
+                ));
+            }
+            match target.endpoint() {
+                Ok(endpoint) => script(&endpoint, file),
+                Err(error) => fail(&error),
+            }
+        }
         Command::HashPassword => print_hash(access::hash_password),
         Command::HashToken => print_hash(|secret| Ok(access::hash_token(secret))),
     }

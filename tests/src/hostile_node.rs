@@ -150,6 +150,73 @@ impl HostileNode {
     }
 }
 
+impl HostileNode {
+    /// An HTTP fixture that answers as OpenSIPS's mi_http does on a keep-alive connection,
+    /// stalls on a notification (no `id`): it sends nothing back until the client gives up.
+    /// `requests` counts the notifications it received.
+    pub fn http_stalling_on_notifications() -> HostileNode {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture listener");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicU64::new(0));
+        let (stopping, counted) = (stop.clone(), received.clone());
+        std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let (stopping, counted) = (stopping.clone(), counted.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !stopping.load(Ordering::Relaxed) {
+                        match stream.read(&mut chunk) {
+                            Ok(0) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            Err(_) => continue,
+                        }
+                        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buffer.len() < end + 4 + length {
+                            continue;
+                        }
+                        let body: Value =
+                            serde_json::from_slice(&buffer[end + 4..end + 4 + length])
+                                .unwrap_or(Value::Null);
+                        buffer.drain(..end + 4 + length);
+                        if body.get("id").is_none() {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        let reply = answer("opensips-like", &body).to_string();
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                            reply.len()
+                        );
+                    }
+                });
+            }
+        });
+        HostileNode {
+            addr,
+            received,
+            stop,
+        }
+    }
+}
+
 impl Drop for HostileNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

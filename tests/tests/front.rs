@@ -510,6 +510,11 @@ fn a_real_kamailio_is_a_node_over_udp_fifo_and_http() {
         replies[1]["result"].to_string().contains("kamailio"),
         "{replies}"
     );
+    let malformed = front.rpc("{\"jsonrpc\":\"2.0\",").unwrap();
+    assert_eq!(
+        malformed["error"]["code"], -32700,
+        "answered at once, never sent to Kamailio"
+    );
     let missing = front.call("core.no_such", json!([]));
     assert_eq!(
         missing["error"]["message"], "Method Not Found",
@@ -697,4 +702,98 @@ fn node_replies_being_read_stay_within_front_max_buffered() {
         1,
         "served again once it fits"
     );
+}
+
+#[test]
+fn the_front_absorbs_the_stall_of_a_notification_and_fetches_large_replies_over_the_stream() {
+    let stalling = HostileNode::http_stalling_on_notifications();
+    let node = Daemon::start("").unwrap();
+    let tables = format!(
+        "[upstreams.stalls]\nurl = \"http://{}/mi\"\ntimeout_ms = 3000\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[upstreams.udponly]\nudp = \"{}\"\n",
+        stalling.addr,
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir().display(),
+        node.udp
+    );
+    let front = front(&tables, "stalls");
+    let started = std::time::Instant::now();
+    let notification = front
+        .post(&json!({"jsonrpc":"2.0","method":"log_level","params":[2]}).to_string())
+        .unwrap();
+    assert_eq!((notification.status, notification.body.len()), (202, 0));
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "answered without waiting for the node's stall"
+    );
+    assert_eq!(
+        stalling.received.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the node never saw a notification"
+    );
+    for i in 0..40 {
+        node.result(
+            "cache_store",
+            json!(["local", format!("big{i}"), "x".repeat(2000)]),
+        );
+    }
+    let direct_udp = miwa_tests::udp_exchange(
+        node.udp,
+        call("cache_fetch_chunk", json!(["big*"]), 9).as_bytes(),
+        Duration::from_secs(3),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        direct_udp, b"500 Internal error",
+        "too large for the node's datagram"
+    );
+    let whole = post_to(
+        &front,
+        "/mi/edge1",
+        &call("cache_fetch_chunk", json!(["big*"]), 9),
+    );
+    assert_eq!(
+        whole["result"]["keys"].as_array().map(Vec::len),
+        Some(40),
+        "fetched over the FIFO"
+    );
+    let refused = post_to(
+        &front,
+        "/mi/udponly",
+        &call("cache_fetch_chunk", json!(["big*"]), 9),
+    );
+    assert_eq!(refused["error"]["code"], 502, "{refused}");
+    assert!(refused["error"]["data"]
+        .as_str()
+        .unwrap()
+        .contains("may not fit a datagram"));
+    let script = front.dir.path().join("calls.mi");
+    std::fs::write(&script, "cache_fetch local big1\nuptime\n").unwrap();
+    let output = Command::new(miwa_tests::miwa_bin())
+        .arg("script")
+        .args(front.client_args("http"))
+        .args(["--node", "edge1"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains(&"x".repeat(2000)),
+        "the node's cache: {printed}"
+    );
+    let refused = Command::new(miwa_tests::miwa_bin())
+        .arg("script")
+        .args(front.client_args("fifo"))
+        .args(["--node", "edge1"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--node"));
 }
