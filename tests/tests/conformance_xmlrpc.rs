@@ -108,7 +108,7 @@ fn replay_except(
         let expected = case["response"]
             .as_str()
             .and_then(|r| parse_responses(r.as_bytes()).into_iter().next());
-        let got = send(&daemon, &request);
+        let got = send(daemon, &request);
         rows.push((name, expected, got));
     }
     let bodies: Vec<String> = rows
