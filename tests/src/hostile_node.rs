@@ -109,111 +109,99 @@ impl HostileNode {
     /// its full length, then closes: a node that restarts mid-reply. The health probe
     /// (`which`) is answered whole.
     pub fn http_broken() -> HostileNode {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture listener");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicU64::new(0));
-        let (stopping, counted) = (stop.clone(), received.clone());
-        std::thread::spawn(move || {
+        tcp_fixture(|mut stream, _, counted| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut head = [0u8; 4096];
+            let length = stream.read(&mut head).unwrap_or(0);
+            let text = String::from_utf8_lossy(&head[..length]);
+            if text.contains(r#""method":"which","id""#) {
+                let body =
+                    answer("broken", &json!({"method": "which", "id": "miwa-probe"})).to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                return;
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"jsonrpc\":\"2.0\",\"res",
+            );
+        })
+    }
+
+    /// An HTTP fixture that answers as OpenSIPS's mi_http does on a keep-alive connection,
+    /// and stalls on a notification (no `id`): it sends nothing back until the client
+    /// gives up. `received` counts the notifications it got.
+    pub fn http_stalling_on_notifications() -> HostileNode {
+        tcp_fixture(|mut stream, stopping, counted| {
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut buffer = Vec::new();
+            let mut chunk = [0u8; 4096];
             while !stopping.load(Ordering::Relaxed) {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(20));
+                match stream.read(&mut chunk) {
+                    Ok(0) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    Err(_) => continue,
+                }
+                let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
                     continue;
                 };
-                counted.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut head = [0u8; 4096];
-                let length = stream.read(&mut head).unwrap_or(0);
-                let text = String::from_utf8_lossy(&head[..length]);
-                if text.contains(r#""method":"which","id""#) {
-                    let body = answer("broken", &json!({"method": "which", "id": "miwa-probe"}))
-                        .to_string();
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
+                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if buffer.len() < end + 4 + length {
                     continue;
                 }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"jsonrpc\":\"2.0\",\"res",
+                let body: Value = serde_json::from_slice(&buffer[end + 4..end + 4 + length])
+                    .unwrap_or(Value::Null);
+                buffer.drain(..end + 4 + length);
+                if body.get("id").is_none() {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let reply = answer("opensips-like", &body).to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                    reply.len()
                 );
             }
-        });
-        HostileNode {
-            addr,
-            received,
-            stop,
-        }
+        })
     }
 }
 
-impl HostileNode {
-    /// An HTTP fixture that answers as OpenSIPS's mi_http does on a keep-alive connection,
-    /// stalls on a notification (no `id`): it sends nothing back until the client gives up.
-    /// `requests` counts the notifications it received.
-    pub fn http_stalling_on_notifications() -> HostileNode {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture listener");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicU64::new(0));
-        let (stopping, counted) = (stop.clone(), received.clone());
-        std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                let (stopping, counted) = (stopping.clone(), counted.clone());
-                std::thread::spawn(move || {
-                    let _ = stream.set_nonblocking(false);
-                    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-                    let mut buffer = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !stopping.load(Ordering::Relaxed) {
-                        match stream.read(&mut chunk) {
-                            Ok(0) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                            Err(_) => continue,
-                        }
-                        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                            continue;
-                        };
-                        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if buffer.len() < end + 4 + length {
-                            continue;
-                        }
-                        let body: Value =
-                            serde_json::from_slice(&buffer[end + 4..end + 4 + length])
-                                .unwrap_or(Value::Null);
-                        buffer.drain(..end + 4 + length);
-                        if body.get("id").is_none() {
-                            counted.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        let reply = answer("opensips-like", &body).to_string();
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
-                            reply.len()
-                        );
-                    }
-                });
-            }
-        });
-        HostileNode {
-            addr,
-            received,
-            stop,
+/// A TCP fixture: every accepted connection goes to `serve` on a thread of its own, with
+/// the stop flag and the counter, until the fixture is dropped.
+fn tcp_fixture<F>(serve: F) -> HostileNode
+where
+    F: Fn(std::net::TcpStream, &AtomicBool, &AtomicU64) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind fixture listener");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("address");
+    let stop = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(AtomicU64::new(0));
+    let (stopping, counted, serve) = (stop.clone(), received.clone(), Arc::new(serve));
+    std::thread::spawn(move || {
+        while !stopping.load(Ordering::Relaxed) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let (stopping, counted, serve) = (stopping.clone(), counted.clone(), serve.clone());
+            std::thread::spawn(move || serve(stream, &stopping, &counted));
         }
+    });
+    HostileNode {
+        addr,
+        received,
+        stop,
     }
 }
 

@@ -406,6 +406,26 @@ impl Daemon {
         )
     }
 
+    /// Starts a daemon in front of `node` as its default node `edge1`, over the node's UDP
+    /// socket with its FIFO for what does not fit a datagram; `fifo_keys` go to the
+    /// front's own `[fifo]`.
+    pub fn front_of(node: &Daemon, fifo_keys: &str) -> anyhow::Result<Daemon> {
+        Self::start(&format!(
+            "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n[fifo]\n{fifo_keys}\n",
+            node.udp,
+            node.fifo.display(),
+            node.reply_dir().display()
+        ))
+    }
+
+    /// The pid of the first process `ps` lists (the daemon's main one, or its node's).
+    pub fn first_pid(&self) -> String {
+        let ps = self
+            .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+            .expect("ps");
+        ps["result"]["Processes"][0]["PID"].to_string()
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -79,10 +79,7 @@ fn replay(file: &str, daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<Stri
 #[test]
 fn datagram_recordings_replay() {
     let daemon = Daemon::start("").expect("daemon starts");
-    let ps = daemon
-        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-        .unwrap();
-    let our_pid = ps["result"]["Processes"][0]["PID"].to_string();
+    let our_pid = daemon.first_pid();
     for file in ["udp.jsonl", "unix.jsonl"] {
         let (compared, matched, mismatches) = replay(file, &daemon, &our_pid);
         println!(
@@ -99,14 +96,6 @@ fn datagram_recordings_replay() {
     }
 }
 
-/// The pid of `daemon`'s first process, as `ps` shows it.
-fn first_pid(daemon: &Daemon) -> String {
-    let ps = daemon
-        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-        .unwrap();
-    ps["result"]["Processes"][0]["PID"].to_string()
-}
-
 /// Through a front's UDP and UNIX sockets to a miwa node (UDP, with its FIFO for replies
 /// over a datagram), the replay scores at least what it scores against such a node
 /// directly.
@@ -114,16 +103,10 @@ fn first_pid(daemon: &Daemon) -> String {
 fn datagram_recordings_replay_through_the_front() {
     for file in ["udp.jsonl", "unix.jsonl"] {
         let direct_node = Daemon::start("").expect("node starts");
-        let (compared, direct, _) = replay(file, &direct_node, &first_pid(&direct_node));
+        let (compared, direct, _) = replay(file, &direct_node, &direct_node.first_pid());
         let node = Daemon::start("").expect("node starts");
-        let front = Daemon::start(&format!(
-            "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n",
-            node.udp,
-            node.fifo.display(),
-            node.reply_dir().display()
-        ))
-        .expect("front starts");
-        let (through_compared, through, mismatches) = replay(file, &front, &first_pid(&node));
+        let front = Daemon::front_of(&node, "").expect("front starts");
+        let (through_compared, through, mismatches) = replay(file, &front, &node.first_pid());
         println!("{file} through the front: {through}/{through_compared} matched (directly {direct}/{compared})");
         for line in &mismatches {
             println!("  mismatch {line}");

@@ -187,18 +187,10 @@ fn replay(daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
     (compared, matched, mismatches)
 }
 
-/// The pid of `daemon`'s first process, as `ps` shows it.
-fn first_pid(daemon: &Daemon) -> String {
-    let ps = daemon
-        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-        .unwrap();
-    ps["result"]["Processes"][0]["PID"].to_string()
-}
-
 #[test]
 fn fifo_recordings_replay() {
     let daemon = Daemon::start_fifo("reassembly_timeout_ms = 200\n").expect("daemon starts");
-    let (compared, matched, _) = replay(&daemon, &first_pid(&daemon));
+    let (compared, matched, _) = replay(&daemon, &daemon.first_pid());
     assert!(
         matched * 100 >= compared * 90,
         "only {matched}/{compared} cases match"
@@ -210,16 +202,10 @@ fn fifo_recordings_replay() {
 #[test]
 fn fifo_recordings_replay_through_the_front() {
     let direct_node = Daemon::start_fifo("reassembly_timeout_ms = 200\n").expect("node starts");
-    let (compared, direct, _) = replay(&direct_node, &first_pid(&direct_node));
+    let (compared, direct, _) = replay(&direct_node, &direct_node.first_pid());
     let node = Daemon::start("").expect("node starts");
-    let front = Daemon::start(&format!(
-        "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n[fifo]\nreassembly_timeout_ms = 200\n",
-        node.udp,
-        node.fifo.display(),
-        node.reply_dir().display()
-    ))
-    .expect("front starts");
-    let (through_compared, through, mismatches) = replay(&front, &first_pid(&node));
+    let front = Daemon::front_of(&node, "reassembly_timeout_ms = 200\n").expect("front starts");
+    let (through_compared, through, mismatches) = replay(&front, &node.first_pid());
     assert_eq!(through_compared, compared);
     assert!(through >= direct, "{through} < {direct}: {mismatches:?}");
 }

@@ -122,10 +122,7 @@ struct Score {
 fn replay(daemon: &Daemon, node: &Daemon) -> Score {
     let cases = recording("http.jsonl");
     let recorded_timer_pid = recorded_timer_pid(&cases);
-    let ps = node
-        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-        .unwrap();
-    let our_pid = ps["result"]["Processes"][0]["PID"].to_string();
+    let our_pid = node.first_pid();
 
     let (mut compared, mut exact, mut shape) = (0, 0, 0);
     let (mut excluded, mut deviations) = (Vec::new(), Vec::new());
@@ -240,13 +237,7 @@ fn http_recordings_replay_through_the_front() {
     let direct_node = Daemon::start("").expect("node starts");
     let direct = replay(&direct_node, &direct_node);
     let node = Daemon::start("").expect("node starts");
-    let front = Daemon::start(&format!(
-        "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n",
-        node.udp,
-        node.fifo.display(),
-        node.reply_dir().display()
-    ))
-    .expect("front starts");
+    let front = Daemon::front_of(&node, "").expect("front starts");
     let through = replay(&front, &node);
     assert_eq!(through.compared, direct.compared);
     let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();

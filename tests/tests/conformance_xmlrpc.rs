@@ -56,14 +56,6 @@ fn send(daemon: &Daemon, request: &str) -> Option<HttpResponse> {
     parse_responses(&raw).into_iter().next()
 }
 
-/// The pid of `daemon`'s first process, as `ps` shows it.
-fn first_pid(daemon: &Daemon) -> String {
-    let ps = daemon
-        .rpc(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-        .unwrap();
-    ps["result"]["Processes"][0]["PID"].to_string()
-}
-
 /// Replays every case on `daemon`'s `/RPC2`; `our_pid` is the first pid `ps` shows (the
 /// daemon's, or its node's). Cases compared, matched, mismatches.
 fn replay(daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
@@ -189,7 +181,7 @@ fn replay_except(
 #[test]
 fn xmlrpc_recordings_replay() {
     let daemon = Daemon::start("").expect("daemon starts");
-    let (compared, matched, _) = replay(&daemon, &first_pid(&daemon));
+    let (compared, matched, _) = replay(&daemon, &daemon.first_pid());
     assert!(
         matched * 100 >= compared * 90,
         "only {matched}/{compared} cases match"
@@ -202,21 +194,15 @@ fn xmlrpc_recordings_replay() {
 fn xmlrpc_recordings_replay_through_the_front() {
     let direct_node = Daemon::start("").expect("node starts");
     let (compared, direct, direct_mismatches) =
-        replay_except(&direct_node, &first_pid(&direct_node), &[]);
+        replay_except(&direct_node, &direct_node.first_pid(), &[]);
     let deviations_matched = FRONT_DEVIATIONS
         .iter()
         .filter(|d| !direct_mismatches.iter().any(|m| m.starts_with(*d)))
         .count();
     let node = Daemon::start("").expect("node starts");
-    let front = Daemon::start(&format!(
-        "\n[upstreams.edge1]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[front]\nupstream = \"edge1\"\n",
-        node.udp,
-        node.fifo.display(),
-        node.reply_dir().display()
-    ))
-    .expect("front starts");
+    let front = Daemon::front_of(&node, "").expect("front starts");
     let (through_compared, through, mismatches) =
-        replay_except(&front, &first_pid(&node), FRONT_DEVIATIONS);
+        replay_except(&front, &node.first_pid(), FRONT_DEVIATIONS);
     let (compared, direct) = (
         compared - FRONT_DEVIATIONS.len(),
         direct - deviations_matched,

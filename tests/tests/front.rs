@@ -433,7 +433,7 @@ fn roles_reach_nodes_by_name() {
         udp_table("edge1", &one, ""),
         udp_table("edge2", &two, "")
     );
-    let access = "\n[access.transports]\nhttp = \"edge1-ops\"\n[access.roles.edge1-ops]\nallow = [\"edge1:*\", \"front:nodes_*\"]\n";
+    let access = "\n[access.transports]\nhttp = \"edge1-ops\"\n[access.roles.edge1-ops]\nallow = [\"edge1:*\", \"front:nodes_*\"]\ndeny = [\"edge1:kill\"]\n";
     let front = Daemon::start(&format!(
         "\n{tables}[front]\nupstream = \"edge1\"\n{access}"
     ))
@@ -444,6 +444,28 @@ fn roles_reach_nodes_by_name() {
     let run = front.result("nodes_run", json!({"command": "ps"}));
     assert!(run["edge1"]["result"].is_object(), "{run}");
     assert_eq!(run["edge2"]["error"]["code"], 403, "{run}");
+    let listed = post_to(&front, "/mi/edge1", &call("which", json!([]), 3))["result"].clone();
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        listed.contains(&"ps") && listed.contains(&"nodes_run"),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.contains(&"kill"),
+        "only what the role may run: {listed:?}"
+    );
+    let kill = post_to(&front, "/mi/edge1", &call("kill", json!([]), 5));
+    assert_eq!(kill["error"]["code"], 403, "{kill}");
+    let edge2 = post_to(&front, "/mi/edge2", &call("which", json!([]), 4));
+    assert_eq!(
+        edge2["error"]["code"], 403,
+        "which itself is a command of edge2: {edge2}"
+    );
 }
 
 #[test]

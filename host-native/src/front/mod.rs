@@ -469,7 +469,9 @@ impl FrontDispatcher {
         let id = member.id.unwrap_or(&notification_id);
         match node.forward(text.as_bytes(), id).await {
             Ok(reply) if member.id.is_none() => invalid_notification(&reply),
-            Ok(reply) if merged_list => self.merge_which(member, &reply, access.as_ref(), pretty),
+            Ok(reply) if merged_list => {
+                self.merge_which(member, &node.name, &reply, access.as_ref(), pretty)
+            }
             Ok(reply) => Reply::Text(reply),
             Err(error) => self.error(
                 member.text.as_bytes(),
@@ -479,11 +481,12 @@ impl FrontDispatcher {
         }
     }
 
-    /// The node's `which` list followed by the commands miwa adds (those the caller may
-    /// run).
+    /// The node's `which` list followed by the commands miwa adds, those the caller may
+    /// run (on `node`).
     fn merge_which(
         &self,
         member: &Member<'_>,
+        node: &str,
         reply: &str,
         access: Option<&mi_core::access::Access>,
         pretty: bool,
@@ -494,6 +497,9 @@ impl FrontDispatcher {
         let Some(Value::Array(mut names)) = parsed.get("result").cloned() else {
             return Reply::Text(reply.to_string());
         };
+        if let Some(access) = access {
+            names.retain(|n| n.as_str().is_some_and(|n| access.permits(n, node)));
+        }
         for info in self.added_commands() {
             let permitted = access.is_none_or(|a| a.permits(&info.name, &info.module));
             if permitted && !names.iter().any(|n| n.as_str() == Some(info.name.as_str())) {
