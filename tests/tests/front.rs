@@ -819,3 +819,56 @@ fn the_front_absorbs_the_stall_of_a_notification_and_fetches_large_replies_over_
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--node"));
 }
+
+#[test]
+fn a_node_over_unix_and_over_https_with_its_certificate_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.path().join("node.crt"), dir.path().join("node.key"));
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let node = Daemon::start(&format!(
+        "tls_certificate = \"{}\"\ntls_key = \"{}\"",
+        cert.display(),
+        key.display()
+    ))
+    .unwrap();
+    let replies = dir.path().join("replies");
+    std::fs::create_dir(&replies).unwrap();
+    let tables = format!(
+        "[upstreams.sock]\nunix = \"{}\"\nreply_dir = \"{}/\"\n[upstreams.tls]\nurl = \"https://localhost:{}/mi\"\ncacert = \"{}\"\n[upstreams.untrusted]\nurl = \"https://localhost:{}/mi\"\n",
+        node.unix.display(),
+        replies.display(),
+        node.http.port(),
+        cert.display(),
+        node.http.port()
+    );
+    let front = front(&tables, "");
+    let (ok, out, err) = node.miwa_call("unix", &["uptime"]);
+    assert!(ok, "{err}");
+    let direct: Value = serde_json::from_str(&out).unwrap();
+    for name in ["sock", "tls"] {
+        let reply = post_to(
+            &front,
+            &format!("/mi/{name}"),
+            &call("uptime", json!([]), 3),
+        );
+        assert_eq!(
+            reply["result"]["Up since"], direct["Up since"],
+            "{name}: {reply}"
+        );
+    }
+    let untrusted = post_to(&front, "/mi/untrusted", &call("uptime", json!([]), 4));
+    assert_eq!(untrusted["error"]["code"], 503, "{untrusted}");
+    assert!(
+        untrusted["error"]["data"].as_str().unwrap().contains("TLS"),
+        "{untrusted}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&replies).unwrap().collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "one pooled reply socket, nothing else left: {leftovers:?}"
+    );
+}
