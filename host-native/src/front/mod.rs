@@ -24,6 +24,7 @@ pub mod settings;
 
 use crate::access::AccessControl;
 use crate::dispatch::MiDispatcher;
+use crate::state::stats::TransportCounters;
 use crate::state::HostState;
 use fleet::{node_error, Fleet, RunArguments};
 use mi_core::rpc::{failure_reply, HandleOptions};
@@ -35,7 +36,9 @@ use settings::Dialect;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
+use transports::{
+    Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply, TransportKind,
+};
 
 /// Commands miwa adds in front of a node, besides its modules' commands.
 const ADDED: [(&str, &str); 6] = [
@@ -60,6 +63,7 @@ pub struct FrontDispatcher {
     max_depth: u32,
     notifications: AtomicU64,
     events: Option<Arc<events::NodeEvents>>,
+    transport_counters: Vec<(TransportKind, Arc<TransportCounters>)>,
 }
 
 /// Where one member goes.
@@ -88,6 +92,10 @@ impl FrontDispatcher {
         runtime: tokio::runtime::Handle,
         max_depth: u32,
     ) -> Self {
+        let transport_counters = TransportKind::ALL
+            .iter()
+            .map(|&k| (k, state.counters.transport(k.name())))
+            .collect();
         FrontDispatcher {
             local,
             fleet,
@@ -97,6 +105,7 @@ impl FrontDispatcher {
             max_depth,
             notifications: AtomicU64::new(0),
             events: None,
+            transport_counters,
         }
     }
 
@@ -301,11 +310,9 @@ impl FrontDispatcher {
         node: Option<&Arc<Node>>,
         pretty: bool,
     ) -> Reply {
-        let local = matches!(
-            self.route(member, node),
-            Route::Local(_) | Route::Subscribe(_)
-        );
-        let reply = self.routed(caller, member, node, pretty).await;
+        let route = self.route(member, node);
+        let local = matches!(route, Route::Local(_) | Route::Subscribe(_));
+        let reply = self.routed(caller, member, route, pretty).await;
         if !local {
             self.count(caller, member.text.len(), &reply);
         }
@@ -315,7 +322,14 @@ impl FrontDispatcher {
     /// Counts a member miwa's own dispatcher did not see in the statistics of its
     /// transport.
     fn count(&self, caller: Caller<'_>, received: usize, reply: &Reply) {
-        let counters = self.state.counters.transport(caller.transport.name());
+        let counters = match self
+            .transport_counters
+            .iter()
+            .find(|(kind, _)| *kind == caller.transport)
+        {
+            Some((_, counters)) => counters.clone(),
+            None => self.state.counters.transport(caller.transport.name()),
+        };
         counters.requests.fetch_add(1, Ordering::Relaxed);
         counters
             .rx_bytes
@@ -334,7 +348,7 @@ impl FrontDispatcher {
         &self,
         caller: Caller<'_>,
         member: &Member<'_>,
-        node: Option<&Arc<Node>>,
+        route: Route<'_>,
         pretty: bool,
     ) -> Reply {
         let text = member.text.as_bytes();
@@ -342,7 +356,7 @@ impl FrontDispatcher {
             node: None,
             ..caller
         };
-        match self.route(member, node) {
+        match route {
             Route::Local(None) => self.local.dispatch(local_caller, text, pretty),
             Route::Local(Some(own)) => {
                 let renamed = member.renamed(own);
