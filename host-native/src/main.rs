@@ -387,6 +387,9 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
         modules,
         thread_stack,
     ));
+    if let Some(fleet) = state.fleet.get() {
+        fleet.close();
+    }
     if let Some(path) = &snapshot {
         state.save_cache(path);
     }

@@ -871,4 +871,18 @@ fn a_node_over_unix_and_over_https_with_its_certificate_trusted() {
         1,
         "one pooled reply socket, nothing else left: {leftovers:?}"
     );
+    let mut front = front;
+    Command::new("kill")
+        .args(["-TERM", &front.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        front.wait_exit(Duration::from_secs(10)).is_some(),
+        "the front stops"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&replies).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "its reply socket is removed at shutdown: {leftovers:?}"
+    );
 }

@@ -39,6 +39,14 @@ impl Fleet {
         self.default.map(|i| &self.nodes[i])
     }
 
+    /// Drops every idle socket and connection to the nodes (their reply sockets' files
+    /// with them): at shutdown.
+    pub fn close(&self) {
+        for node in &self.nodes {
+            node.close();
+        }
+    }
+
     /// Statistics of group `upstreams`, per node.
     pub fn statistics(&self) -> Vec<mi_core::host::Statistic> {
         use std::sync::atomic::Ordering::Relaxed;

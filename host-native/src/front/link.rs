@@ -179,6 +179,16 @@ impl Link {
         }))
     }
 
+    /// Drops the idle sockets and connections (a UNIX reply socket's file with it).
+    pub fn close(&self) {
+        match self {
+            Link::Fifo { .. } => {}
+            Link::Udp { idle, .. } => drop(std::mem::take(&mut *lock(idle))),
+            Link::Unix { idle, .. } => drop(std::mem::take(&mut *lock(idle))),
+            Link::Http { idle, .. } => drop(std::mem::take(&mut *lock(idle))),
+        }
+    }
+
     /// `fifo:/path`, `udp:host:port`, `unix:/path` or the URL.
     pub fn describe(&self) -> String {
         match self {
@@ -276,12 +286,16 @@ impl Link {
 /// Most idle sockets or connections kept per link.
 const IDLE: usize = 256;
 
+fn lock<T>(idle: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
+    idle.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn take<T>(idle: &Mutex<Vec<T>>) -> Option<T> {
-    idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    lock(idle).pop()
 }
 
 fn keep<T>(idle: &Mutex<Vec<T>>, item: T) {
-    let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+    let mut idle = lock(idle);
     if idle.len() < IDLE {
         idle.push(item);
     }

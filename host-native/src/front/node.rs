@@ -178,6 +178,13 @@ impl Node {
             .expect("validated: a node has a link")
     }
 
+    /// Drops its idle sockets and connections.
+    pub fn close(&self) {
+        for link in [&self.datagram, &self.stream].into_iter().flatten() {
+            link.close();
+        }
+    }
+
     /// Its transport and address, e.g. `udp:127.0.0.1:8080`.
     pub fn address(&self) -> String {
         let mut text = self.primary().describe();
