@@ -2,7 +2,7 @@
 
 use crate::access::{AccessConfig, AccessControl};
 use crate::runtime::{CoreFailure, CoreRuntime};
-use crate::state::stats::TransportCounters;
+use crate::state::stats::TransportTable;
 use crate::state::{processes, HostState};
 use mi_core::access::Access;
 use mi_core::rpc::{failure_reply, HandleOptions};
@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use transports::{Authentication, Caller, CommandInfo, Dispatcher, Reply, TransportKind};
+use transports::{Authentication, Caller, CommandInfo, Dispatcher, Reply};
 
 /// A handled request as the dispatcher counts it: the reply and each call's command and
 /// error code, from the component or the native core alike.
@@ -59,7 +59,7 @@ pub enum Executor {
 pub struct MiDispatcher {
     executor: Executor,
     state: Arc<HostState>,
-    transport_counters: Vec<(TransportKind, Arc<TransportCounters>)>,
+    transport_counters: TransportTable,
     max_depth: u32,
     threshold: Option<Duration>,
     commands: OnceLock<Vec<CommandInfo>>,
@@ -75,10 +75,7 @@ impl MiDispatcher {
         max_depth: u32,
         threshold: Option<Duration>,
     ) -> Self {
-        let transport_counters = TransportKind::ALL
-            .iter()
-            .map(|&k| (k, state.counters.transport(k.name())))
-            .collect();
+        let transport_counters = TransportTable::new(&state.counters);
         MiDispatcher {
             executor,
             state,
@@ -215,29 +212,16 @@ impl Dispatcher for MiDispatcher {
                 .busy_ns
                 .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         }
-        let counters = match self
-            .transport_counters
-            .iter()
-            .find(|(k, _)| *k == transport)
-        {
-            Some((_, counters)) => counters.clone(),
-            None => self.state.counters.transport(transport.name()),
+        let sent = match &reply {
+            Reply::Text(text) | Reply::ParseError(text) => text.len(),
+            Reply::Nothing | Reply::Unprintable => 0,
         };
-        counters.requests.fetch_add(1, Ordering::Relaxed);
-        counters
-            .rx_bytes
-            .fetch_add(request.len() as u64, Ordering::Relaxed);
-        if let Reply::Text(text) | Reply::ParseError(text) = &reply {
-            counters
-                .tx_bytes
-                .fetch_add(text.len() as u64, Ordering::Relaxed);
-        }
         let failed = calls.is_empty()
             || calls.iter().any(|(_, e)| e.is_some())
             || reply == Reply::Unprintable;
-        if failed {
-            counters.errors.fetch_add(1, Ordering::Relaxed);
-        }
+        self.transport_counters
+            .get(transport)
+            .record(request.len(), sent, failed);
         for (command, error) in &calls {
             self.state.counters.count_command(command, error.is_some());
             if self.threshold.is_some_and(|t| elapsed > t) {

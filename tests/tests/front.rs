@@ -45,6 +45,15 @@ fn call(method: &str, params: Value, id: u64) -> String {
     json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}).to_string()
 }
 
+/// The names of a `which` list.
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v.as_str().expect("a name"))
+        .collect()
+}
+
 /// The log level of `daemon`'s first process.
 fn level(daemon: &Daemon) -> Value {
     daemon.result("log_level", json!([]))["Processes"][0]["Log level"].clone()
@@ -110,12 +119,7 @@ fn which_and_help_are_merged_and_miwa_commands_stay_reachable() {
     let front = front(&udp_table("edge1", &node, ""), "edge1");
     let node_list = node.result("which", json!([]));
     let merged = front.result("which", json!([]));
-    let merged: Vec<&str> = merged
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let merged = names(&merged);
     for name in node_list.as_array().unwrap() {
         assert!(merged.contains(&name.as_str().unwrap()), "{name}");
     }
@@ -445,12 +449,7 @@ fn roles_reach_nodes_by_name() {
     assert!(run["edge1"]["result"].is_object(), "{run}");
     assert_eq!(run["edge2"]["error"]["code"], 403, "{run}");
     let listed = post_to(&front, "/mi/edge1", &call("which", json!([]), 3))["result"].clone();
-    let listed: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let listed = names(&listed);
     assert!(
         listed.contains(&"ps") && listed.contains(&"nodes_run"),
         "{listed:?}"
@@ -500,14 +499,9 @@ fn a_real_kamailio_is_a_node_over_udp_fifo_and_http() {
         );
     }
     let which = front.result("which", json!([]));
-    let names: Vec<&str> = which
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let listed = names(&which);
     assert!(
-        names.contains(&"core.ps") && names.contains(&"nodes_run"),
+        listed.contains(&"core.ps") && listed.contains(&"nodes_run"),
         "{which}"
     );
     let help = front.result("help", json!({"mi_cmd": "core.uptime"}));

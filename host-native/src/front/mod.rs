@@ -24,7 +24,7 @@ pub mod settings;
 
 use crate::access::AccessControl;
 use crate::dispatch::MiDispatcher;
-use crate::state::stats::TransportCounters;
+use crate::state::stats::TransportTable;
 use crate::state::HostState;
 use fleet::{node_error, Fleet, RunArguments};
 use mi_core::rpc::{failure_reply, HandleOptions};
@@ -36,9 +36,7 @@ use settings::Dialect;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use transports::{
-    Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply, TransportKind,
-};
+use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
 
 /// Commands miwa adds in front of a node, besides its modules' commands.
 const ADDED: [(&str, &str); 6] = [
@@ -63,7 +61,7 @@ pub struct FrontDispatcher {
     max_depth: u32,
     notifications: AtomicU64,
     events: Option<Arc<events::NodeEvents>>,
-    transport_counters: Vec<(TransportKind, Arc<TransportCounters>)>,
+    transport_counters: TransportTable,
 }
 
 /// Where one member goes.
@@ -92,10 +90,7 @@ impl FrontDispatcher {
         runtime: tokio::runtime::Handle,
         max_depth: u32,
     ) -> Self {
-        let transport_counters = TransportKind::ALL
-            .iter()
-            .map(|&k| (k, state.counters.transport(k.name())))
-            .collect();
+        let transport_counters = TransportTable::new(&state.counters);
         FrontDispatcher {
             local,
             fleet,
@@ -322,26 +317,15 @@ impl FrontDispatcher {
     /// Counts a member miwa's own dispatcher did not see in the statistics of its
     /// transport.
     fn count(&self, caller: Caller<'_>, received: usize, reply: &Reply) {
-        let counters = match self
-            .transport_counters
-            .iter()
-            .find(|(kind, _)| *kind == caller.transport)
-        {
-            Some((_, counters)) => counters.clone(),
-            None => self.state.counters.transport(caller.transport.name()),
+        let (sent, failed) = match reply {
+            Reply::Text(text) => (text.len(), node::is_error_reply(text)),
+            Reply::ParseError(text) => (text.len(), true),
+            Reply::Nothing => (0, false),
+            Reply::Unprintable => (0, true),
         };
-        counters.requests.fetch_add(1, Ordering::Relaxed);
-        counters
-            .rx_bytes
-            .fetch_add(received as u64, Ordering::Relaxed);
-        if let Reply::Text(text) = reply {
-            counters
-                .tx_bytes
-                .fetch_add(text.len() as u64, Ordering::Relaxed);
-            if node::is_error_reply(text) {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.transport_counters
+            .get(caller.transport)
+            .record(received, sent, failed);
     }
 
     async fn routed(
@@ -461,26 +445,24 @@ impl FrontDispatcher {
             return self.error(member.text.as_bytes(), error, pretty);
         }
         let merged_list = member.method == "which" && !member.has_params();
-        let method = match (node.config.dialect, member.method.as_str()) {
-            (Dialect::Kamailio, "which") if merged_list => "system.listMethods".to_string(),
-            (Dialect::Kamailio, "help") => "system.methodHelp".to_string(),
-            (_, method) => method.to_string(),
+        let notification_id = member.id.is_none().then(|| {
+            format!(
+                "\"miwa-n{}\"",
+                self.notifications.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        let id = member.id.or(notification_id.as_deref()).unwrap_or("null");
+        let text = match (node.config.dialect, member.method.as_str()) {
+            (Dialect::Kamailio, "which") if merged_list => member.to_node("system.listMethods", id),
+            (Dialect::Kamailio, "help") => match member.first_param(&["mi_cmd", "command"]) {
+                Some(command) => {
+                    let params = serde_json::json!([command]).to_string();
+                    member.call("system.methodHelp", Some(&params), id)
+                }
+                None => member.to_node("system.methodHelp", id),
+            },
+            (_, method) => member.to_node(method, id),
         };
-        let notification_id = format!(
-            "\"miwa-n{}\"",
-            self.notifications.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut text = member.to_node(&method, &notification_id);
-        if method == "system.methodHelp" {
-            if let Some(command) = member.first_param(&["mi_cmd", "command"]) {
-                let params = serde_json::json!([command]).to_string();
-                let id = member.id.unwrap_or(&notification_id);
-                text = format!(
-                    r#"{{"jsonrpc":"2.0","method":"system.methodHelp","params":{params},"id":{id}}}"#
-                );
-            }
-        }
-        let id = member.id.unwrap_or(&notification_id);
         match node.forward(text.as_bytes(), id).await {
             Ok(reply) if member.id.is_none() => invalid_notification(&reply),
             Ok(reply) if merged_list => {

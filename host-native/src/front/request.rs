@@ -95,9 +95,15 @@ impl Member<'_> {
                 &self.text[open..]
             );
         }
+        self.call(method, self.params, notification_id)
+    }
+
+    /// A request of `method` with `params` (JSON text) and this member's id, or
+    /// `notification_id` for a notification.
+    pub fn call(&self, method: &str, params: Option<&str>, notification_id: &str) -> String {
         let method = serde_json::to_string(method).unwrap_or_default();
         let id = self.id.unwrap_or(notification_id);
-        match self.params {
+        match params {
             Some(params) => {
                 format!(r#"{{"jsonrpc":"2.0","method":{method},"params":{params},"id":{id}}}"#)
             }

@@ -19,10 +19,45 @@ pub struct TransportCounters {
 }
 
 impl TransportCounters {
+    /// Counts one request of `received` bytes, answered with `sent` bytes, failed or not.
+    pub fn record(&self, received: usize, sent: usize, failed: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.rx_bytes.fetch_add(received as u64, Ordering::Relaxed);
+        self.tx_bytes.fetch_add(sent as u64, Ordering::Relaxed);
+        if failed {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn reset(&self) {
         for counter in [&self.requests, &self.errors, &self.rx_bytes, &self.tx_bytes] {
             counter.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+/// Every transport's counters, held by a dispatcher so that counting a request takes no
+/// lock.
+pub struct TransportTable(Vec<(transports::TransportKind, Arc<TransportCounters>)>);
+
+impl TransportTable {
+    /// The counters of every transport in `counters`.
+    pub fn new(counters: &Counters) -> Self {
+        TransportTable(
+            transports::TransportKind::ALL
+                .iter()
+                .map(|&kind| (kind, counters.transport(kind.name())))
+                .collect(),
+        )
+    }
+
+    /// The counters of `kind`.
+    pub fn get(&self, kind: transports::TransportKind) -> &TransportCounters {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, counters)| counters.as_ref())
+            .expect("every transport kind is in the table")
     }
 }
 
