@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Front-mode benchmark: `uptime` over JSON-RPC to a miwa node directly, and through a
-# miwa front reaching it over UDP and over HTTP keep-alive; then `nodes_run uptime` over
-# 1 and over 10 nodes. Interleaved rounds; loopback only; needs wrk (apt-get install wrk).
+# Front-mode benchmark: `uptime` over JSON-RPC to a miwa node directly, through a bare
+# forwarder (hyper in, one UDP exchange out, nothing else: the least a front can cost),
+# and through a miwa front reaching it over UDP and over HTTP keep-alive; then
+# `nodes_run uptime` over 1 and over 10 nodes. Interleaved rounds; loopback only; needs
+# wrk (apt-get install wrk).
 # Usage: bench/front-load.sh [rounds] [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +11,7 @@ rounds=${1:-3}
 seconds=${2:-5}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release -q -p host-native
+cargo build --release -q -p transports --example bare_forward
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -28,6 +31,8 @@ front() { # name port upstream-table
     "$2" "$3" > "$work/$1.toml"
   start "$1" "$work/$1.toml"
 }
+target/release/examples/bare_forward 127.0.0.1:8895 127.0.0.1:18900 > "$work/bare.out" &
+for _ in $(seq 200); do grep -q ready "$work/bare.out" 2>/dev/null && break; sleep 0.05; done
 front front_udp 8891 '[upstreams.edge0]\nudp = "127.0.0.1:18900"\n'
 front front_http 8892 '[upstreams.edge0]\nurl = "http://127.0.0.1:8900/mi"\n'
 ten=""
@@ -42,7 +47,7 @@ run() { # connections port script -> "req/s p50"
 printf '%-6s %-5s %-22s %s\n' round conns target "req/s p50"
 for round in $(seq "$rounds"); do
   for conns in 64 1; do
-    for target in direct:8900 front-udp:8891 front-http:8892; do
+    for target in direct:8900 bare-forward:8895 front-udp:8891 front-http:8892; do
       printf "%-6s %-5s %-22s %s\n" "$round" "$conns" "${target%%:*}" "$(run "$conns" "${target##*:}" uptime.lua)"
     done
   done

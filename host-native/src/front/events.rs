@@ -72,7 +72,7 @@ impl NodeEvents {
                 "\"miwa-events\"",
             )
             .await?;
-        let listed: Value = serde_json::from_str(&list).unwrap_or(Value::Null);
+        let listed: Value = serde_json::from_str(&list.text).unwrap_or(Value::Null);
         let raised = listed["result"]["Events"]
             .as_array()
             .is_some_and(|events| events.iter().any(|e| e["name"] == event));
@@ -117,7 +117,7 @@ impl NodeEvents {
         let reply = node
             .forward(request.as_bytes(), "\"miwa-subscribe\"")
             .await?;
-        let reply: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
+        let reply: Value = serde_json::from_str(&reply.text).unwrap_or(Value::Null);
         match reply.get("error") {
             None => Ok(()),
             Some(error) => Err(NodeError::BadReply(format!(

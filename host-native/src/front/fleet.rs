@@ -145,7 +145,7 @@ impl Fleet {
                 }
                 let _slot = slots.acquire().await;
                 match node.forward(request.as_bytes(), "\"miwa-run\"").await {
-                    Ok(text) => outcome_of(&text),
+                    Ok(answer) => outcome_of(&answer.text),
                     Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
                 }
             }

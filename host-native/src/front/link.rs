@@ -359,14 +359,14 @@ impl Datagram<'_> {
     }
 }
 
-/// One datagram out, one back. A plain-text `500 Internal error` is OpenSIPS's answer for
-/// a reply over its datagram buffer.
 /// A receive buffer for one pooled datagram socket: a whole datagram, or one byte more
 /// than `max_reply`.
 fn receive_buffer(max_reply: usize) -> Vec<u8> {
     vec![0u8; DATAGRAM.min(max_reply + 1)]
 }
 
+/// One datagram out, one back. A plain-text `500 Internal error` is OpenSIPS's answer for
+/// a reply over its datagram buffer.
 async fn datagram_exchange(
     socket: Datagram<'_>,
     buffer: &mut [u8],

@@ -306,54 +306,60 @@ impl FrontDispatcher {
         pretty: bool,
     ) -> Reply {
         let route = self.route(member, node);
-        let local = matches!(route, Route::Local(_) | Route::Subscribe(_));
-        let reply = self.routed(caller, member, route, pretty).await;
-        if !local {
-            self.count(caller, member.text.len(), &reply);
+        let (reply, counted) = self.routed(caller, member, route, pretty).await;
+        if let Some(failed) = counted {
+            let sent = match &reply {
+                Reply::Text(text) | Reply::ParseError(text) => text.len(),
+                Reply::Nothing | Reply::Unprintable => 0,
+            };
+            self.transport_counters
+                .get(caller.transport)
+                .record(member.text.len(), sent, failed);
         }
         reply
     }
 
-    /// Counts a member miwa's own dispatcher did not see in the statistics of its
-    /// transport.
-    fn count(&self, caller: Caller<'_>, received: usize, reply: &Reply) {
-        let (sent, failed) = match reply {
-            Reply::Text(text) => (text.len(), node::is_error_reply(text)),
-            Reply::ParseError(text) => (text.len(), true),
-            Reply::Nothing => (0, false),
-            Reply::Unprintable => (0, true),
-        };
-        self.transport_counters
-            .get(caller.transport)
-            .record(received, sent, failed);
-    }
-
+    /// The reply to `member` along `route`, and, for a member miwa's own dispatcher did
+    /// not count in the statistics of its transport, whether it failed.
     async fn routed(
         &self,
         caller: Caller<'_>,
         member: &Member<'_>,
         route: Route<'_>,
         pretty: bool,
-    ) -> Reply {
+    ) -> (Reply, Option<bool>) {
         let text = member.text.as_bytes();
         let local_caller = Caller {
             node: None,
             ..caller
         };
+        let counted = |reply: Reply| {
+            let failed = match &reply {
+                Reply::Text(text) => node::is_error_reply(text),
+                Reply::ParseError(_) | Reply::Unprintable => true,
+                Reply::Nothing => false,
+            };
+            (reply, Some(failed))
+        };
         match route {
-            Route::Local(None) => self.local.dispatch(local_caller, text, pretty),
+            Route::Local(None) => (self.local.dispatch(local_caller, text, pretty), None),
             Route::Local(Some(own)) => {
                 let renamed = member.renamed(own);
-                self.local
-                    .dispatch(local_caller, renamed.as_bytes(), pretty)
+                let reply = self
+                    .local
+                    .dispatch(local_caller, renamed.as_bytes(), pretty);
+                (reply, None)
             }
-            Route::Fleet => self.fleet_command(caller, member, pretty).await,
-            Route::Describe(name) => self.describe(member, &name, pretty),
-            Route::Node(node) => self.forward(caller, member, node, pretty).await,
+            Route::Fleet => counted(self.fleet_command(caller, member, pretty).await),
+            Route::Describe(name) => counted(self.describe(member, &name, pretty)),
+            Route::Node(node) => {
+                let (reply, failed) = self.forward(caller, member, node, pretty).await;
+                (reply, Some(failed))
+            }
             Route::Subscribe(node) => {
                 if let Err(error) = self.subscribe_at_node(member, node).await {
                     let error = node_error(&node.name, &error);
-                    return self.error(text, error, pretty);
+                    return (self.error(text, error, pretty), None);
                 }
                 let reply = self.local.dispatch(local_caller, text, pretty);
                 if let (Some(events), Some(event), Some(0)) = (
@@ -363,7 +369,7 @@ impl FrontDispatcher {
                 ) {
                     events.release(node, &event).await;
                 }
-                reply
+                (reply, None)
             }
         }
     }
@@ -434,7 +440,7 @@ impl FrontDispatcher {
         member: &Member<'_>,
         node: &Arc<Node>,
         pretty: bool,
-    ) -> Reply {
+    ) -> (Reply, bool) {
         let access = self.caller_access(caller);
         if let Some(refused) = access
             .as_ref()
@@ -442,7 +448,7 @@ impl FrontDispatcher {
         {
             tracing::warn!(node = %node.name, command = %member.method, role = %refused.role, "command refused");
             let error = refused.refusal(&member.method);
-            return self.error(member.text.as_bytes(), error, pretty);
+            return (self.error(member.text.as_bytes(), error, pretty), true);
         }
         let merged_list = member.method == "which" && !member.has_params();
         let notification_id = member.id.is_none().then(|| {
@@ -464,15 +470,19 @@ impl FrontDispatcher {
             (_, method) => member.to_node(method, id),
         };
         match node.forward(text.as_bytes(), id).await {
-            Ok(reply) if member.id.is_none() => invalid_notification(&reply),
-            Ok(reply) if merged_list => {
-                self.merge_which(member, &node.name, &reply, access.as_ref(), pretty)
-            }
-            Ok(reply) => Reply::Text(reply),
-            Err(error) => self.error(
-                member.text.as_bytes(),
-                node_error(&node.name, &error),
-                pretty,
+            Ok(answer) if member.id.is_none() => (invalid_notification(&answer.text), answer.error),
+            Ok(answer) if merged_list && !answer.error => (
+                self.merge_which(member, &node.name, &answer.text, access.as_ref(), pretty),
+                false,
+            ),
+            Ok(answer) => (Reply::Text(answer.text), answer.error),
+            Err(error) => (
+                self.error(
+                    member.text.as_bytes(),
+                    node_error(&node.name, &error),
+                    pretty,
+                ),
+                true,
             ),
         }
     }

@@ -98,6 +98,15 @@ pub struct NodeCounters {
     pub last_latency_us: AtomicU64,
 }
 
+/// A node's reply to a forwarded request, checked to be a JSON-RPC reply to it.
+#[derive(Debug)]
+pub struct Answer {
+    /// The reply text.
+    pub text: String,
+    /// It is an error reply (it has an `error` member).
+    pub error: bool,
+}
+
 /// One node miwa is in front of.
 pub struct Node {
     /// Its name (`[upstreams.<name>]`).
@@ -245,8 +254,8 @@ impl Node {
     }
 
     /// Forwards one JSON-RPC request object (its `id` is `id`, a JSON text) and returns
-    /// the node's reply text, checked to be a JSON-RPC reply to it.
-    pub async fn forward(&self, request: &[u8], id: &str) -> Result<String, NodeError> {
+    /// the node's reply, checked to be a JSON-RPC reply to it.
+    pub async fn forward(&self, request: &[u8], id: &str) -> Result<Answer, NodeError> {
         let limit = self.config.max_in_flight;
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -301,7 +310,7 @@ impl Node {
 
     /// One exchange within `timeout_ms`: over the datagram link, then over the stream
     /// link when the reply does not fit a datagram.
-    async fn exchange(&self, request: &[u8], id: &str) -> Result<String, NodeError> {
+    async fn exchange(&self, request: &[u8], id: &str) -> Result<Answer, NodeError> {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let deadline = tokio::time::Instant::now() + timeout;
         let max = self.config.max_reply;
@@ -331,8 +340,8 @@ impl Node {
         };
         let text = String::from_utf8(reply)
             .map_err(|_| NodeError::BadReply("the reply is not UTF-8".into()))?;
-        check_reply(&text, id)?;
-        Ok(text)
+        let error = check_reply(&text, id)?;
+        Ok(Answer { text, error })
     }
 
     /// Asks the node for its command list; `Ok` means it is up.
@@ -343,7 +352,7 @@ impl Node {
         };
         let id = "\"miwa-probe\"";
         let request = format!(r#"{{"jsonrpc":"2.0","method":"{method}","id":{id}}}"#);
-        let text = self.exchange(request.as_bytes(), id).await?;
+        let text = self.exchange(request.as_bytes(), id).await?.text;
         #[derive(Deserialize)]
         struct Listed {
             result: Vec<String>,
@@ -396,8 +405,8 @@ pub fn is_error_reply(text: &str) -> bool {
     serde_json::from_str::<ReplyShape<'_>>(text.trim()).is_ok_and(|shape| shape.error)
 }
 
-/// Checks that `text` is a JSON-RPC reply whose id is `id`.
-pub fn check_reply(text: &str, id: &str) -> Result<(), NodeError> {
+/// Checks that `text` is a JSON-RPC reply whose id is `id`; `Ok(true)` for an error reply.
+pub fn check_reply(text: &str, id: &str) -> Result<bool, NodeError> {
     let shape: ReplyShape<'_> = serde_json::from_str(text.trim()).map_err(|_| {
         let shown: String = text.chars().take(80).collect();
         NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))
@@ -413,7 +422,7 @@ pub fn check_reply(text: &str, id: &str) -> Result<(), NodeError> {
             "the reply is for request id {got}, not {id}"
         )));
     }
-    Ok(())
+    Ok(shape.error)
 }
 
 #[cfg(test)]
@@ -422,7 +431,10 @@ mod tests {
 
     #[test]
     fn replies_are_matched_by_id() {
-        assert!(check_reply(r#"{"jsonrpc":"2.0","result":1,"id":7}"#, "7").is_ok());
+        assert_eq!(
+            check_reply(r#"{"jsonrpc":"2.0","result":1,"id":7}"#, "7"),
+            Ok(false)
+        );
         assert!(check_reply("{\n\t\"result\":\t{},\n\t\"id\":\t\"a\"\n}", r#""a""#).is_ok());
         assert!(matches!(
             check_reply(r#"{"jsonrpc":"2.0","result":1,"id":8}"#, "7"),
@@ -430,7 +442,10 @@ mod tests {
         ));
         assert!(check_reply(r#"{"jsonrpc":"2.0","result":1"#, "7").is_err());
         assert!(check_reply(r#"{"jsonrpc":"2.0","id":7}"#, "7").is_err());
-        assert!(check_reply(r#"{"jsonrpc":"2.0","error":{},"id":1000}"#, "1e3").is_ok());
+        assert_eq!(
+            check_reply(r#"{"jsonrpc":"2.0","error":{},"id":1000}"#, "1e3"),
+            Ok(true)
+        );
         assert!(check_reply(r#"{"jsonrpc":"2.0","result":null,"id":1}"#, "1").is_ok());
     }
 }
