@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What the node does with a request. Every fixture answers the health probe (`which`
-/// without parameters) well: its faults are those of a node that is up.
+/// What the node does with a request. Every fixture but [`Behaviour::Mute`] answers the
+/// health probe (`which` without parameters) well: its faults are those of a node that is
+/// up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
     /// Answers `which` with a short list and anything else with
@@ -27,6 +28,8 @@ pub enum Behaviour {
     Slow(u64),
     /// Answers with OpenSIPS's `500 Internal error` (a reply over its datagram buffer).
     Overflow,
+    /// Never replies, not even to the health probe: a node that is down.
+    Mute,
 }
 
 /// A fixture node on a UDP socket (or HTTP, for [`HostileNode::http_broken`]).
@@ -73,6 +76,7 @@ impl HostileNode {
                 let probe = request.get("method") == Some(&json!("which"))
                     && request.get("params").is_none();
                 let reply = match behaviour {
+                    Behaviour::Mute => continue,
                     _ if probe => good,
                     Behaviour::Answer => good,
                     Behaviour::Silent => continue,

@@ -219,3 +219,28 @@ fn a_stalled_file_drops_lines_counts_them_and_holds_no_request() {
     assert!(read > 0);
     assert!(daemon.result("uptime", json!([])).is_object());
 }
+
+#[test]
+fn parameters_of_exactly_max_params_bytes_are_logged_and_one_more_only_sized() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let daemon = Daemon::start(&format!(
+        "\n[audit]\nfile = \"{}\"\nmax_params = 64\n",
+        audit.display()
+    ))
+    .unwrap();
+    let fits = json!(["a".repeat(60)]);
+    let over = json!(["a".repeat(61)]);
+    assert_eq!((fits.to_string().len(), over.to_string().len()), (64, 65));
+    for params in [&fits, &over] {
+        daemon.call("which", params.clone());
+    }
+    let got = lines(&audit, 2);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[0]["params"], fits, "{}", got[0]);
+    assert_eq!(
+        got[1]["params"], "<65 bytes, over audit.max_params>",
+        "{}",
+        got[1]
+    );
+}

@@ -880,3 +880,102 @@ fn a_node_over_unix_and_over_https_with_its_certificate_trusted() {
         "its reply socket is removed at shutdown: {leftovers:?}"
     );
 }
+
+#[test]
+fn an_upstream_takes_a_reply_of_exactly_max_reply_bytes_and_refuses_one_more() {
+    let node = Daemon::start("").expect("node starts");
+    node.result(
+        "cache_store",
+        json!({"system": "local", "attr": "big", "value": "v".repeat(3000)}),
+    );
+    let fetch = call("cache_fetch", json!({"system": "local", "attr": "big"}), 7);
+    let over_udp = miwa_tests::udp_exchange(node.udp, fetch.as_bytes(), Duration::from_secs(5))
+        .expect("udp exchange")
+        .expect("a datagram reply")
+        .len();
+    let over_http = node.post(&fetch).expect("http reply").body.len();
+    let url = format!("http://{}/mi", node.http);
+    let front = front(
+        &format!(
+            "{}{}{}{}",
+            udp_table("udp_exact", &node, &format!("max_reply = {over_udp}")),
+            udp_table("udp_short", &node, &format!("max_reply = {}", over_udp - 1)),
+            format_args!("[upstreams.http_exact]\nurl = \"{url}\"\nmax_reply = {over_http}\n"),
+            format_args!(
+                "[upstreams.http_short]\nurl = \"{url}\"\nmax_reply = {}\n",
+                over_http - 1
+            ),
+        ),
+        "",
+    );
+    for name in ["udp_exact", "http_exact"] {
+        let reply = post_to(&front, &format!("/mi/{name}"), &fetch);
+        assert_eq!(
+            reply["result"]["value"].as_str().map(str::len),
+            Some(3000),
+            "{name}: {reply}"
+        );
+    }
+    for (name, limit) in [("udp_short", over_udp - 1), ("http_short", over_http - 1)] {
+        let reply = post_to(&front, &format!("/mi/{name}"), &fetch);
+        assert_eq!(reply["error"]["code"], 502, "{name}: {reply}");
+        assert_eq!(
+            reply["error"]["data"],
+            format!("{name}: the reply is over the {limit}-byte limit (max_reply)"),
+            "{name}: {reply}"
+        );
+        let small = post_to(
+            &front,
+            &format!("/mi/{name}"),
+            &call("uptime", json!([]), 8),
+        );
+        assert!(
+            small["result"]["Up time"].is_string(),
+            "{name} still answers: {small}"
+        );
+    }
+}
+
+#[test]
+fn probes_follow_probe_interval_while_up_and_back_off_to_max_backoff_ms_while_down() {
+    let up = HostileNode::udp("up", Behaviour::Answer);
+    let fast = HostileNode::udp("fast", Behaviour::Mute);
+    let capped = HostileNode::udp("capped", Behaviour::Mute);
+    let front = front(
+        &format!(
+            "[upstreams.up]\nudp = \"{}\"\nprobe_interval = 1\n\
+             [upstreams.fast]\nudp = \"{}\"\ntimeout_ms = 100\nmax_backoff_ms = 100\n\
+             [upstreams.capped]\nudp = \"{}\"\ntimeout_ms = 100\nmax_backoff_ms = 400\n",
+            up.addr, fast.addr, capped.addr
+        ),
+        "",
+    );
+    let count = |node: &HostileNode| node.received.load(std::sync::atomic::Ordering::Relaxed);
+    let before = [count(&up), count(&fast), count(&capped)];
+    std::thread::sleep(Duration::from_secs(4));
+    let probes: Vec<u64> = [count(&up), count(&fast), count(&capped)]
+        .iter()
+        .zip(before)
+        .map(|(after, before)| after - before)
+        .collect();
+    assert!(
+        (3..=5).contains(&probes[0]),
+        "one probe a second while up: {probes:?}"
+    );
+    assert!(
+        (12..=21).contains(&probes[1]),
+        "a probe each 100 ms timeout + 100 ms backoff while down: {probes:?}"
+    );
+    assert!(
+        probes[2] <= 10,
+        "the backoff grows to 400 ms and stays there: {probes:?}"
+    );
+    let listed = front.result("nodes_list", json!([]));
+    let states: Vec<&str> = listed["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(states, ["up", "down", "down"], "{listed}");
+}
