@@ -95,6 +95,12 @@ pub const MAX_TOTAL_MEMORY: usize = 64 << 30;
 /// Capabilities a module can be granted.
 pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
 
+/// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
+pub const WASI_GRANTS: [&str; 1] = ["files"];
+
+/// Longest accepted module `io_timeout_ms`.
+pub const MAX_IO_TIMEOUT_MS: u64 = 600_000;
+
 /// `[modules.<name>]`: one third-party command module and the sandbox it runs in.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -116,9 +122,15 @@ pub struct ModuleConfig {
     /// Most instances running at once; more concurrent calls are refused
     /// (`max_instances`, default 8).
     pub max_instances: u32,
-    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi` (`grants`, default
-    /// none).
+    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, and `files` (the
+    /// `read_only_dirs`) (`grants`, default none).
     pub grants: Vec<String>,
+    /// Directories a module granted `files` may read, each at the same path inside the
+    /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
+    pub read_only_dirs: Vec<PathBuf>,
+    /// Most time one call may wait on I/O, milliseconds, besides its `timeout_ms` of
+    /// computing (`io_timeout_ms`, default 1000, 1 … 600000).
+    pub io_timeout_ms: u64,
     /// Commands the `mi` capability may call (`mi_allow`, default none; `"*"` = all).
     pub mi_allow: Vec<String>,
     /// Deepest nesting of `mi` calls made by modules (`mi_depth`, default 2).
@@ -136,6 +148,8 @@ impl Default for ModuleConfig {
             max_reply: 1 << 20,
             max_instances: 8,
             grants: Vec::new(),
+            read_only_dirs: Vec::new(),
+            io_timeout_ms: 1000,
             mi_allow: Vec::new(),
             mi_depth: 2,
         }
@@ -173,14 +187,26 @@ impl ModuleConfig {
         if !(1..=1024).contains(&self.max_instances) {
             return Some("`max_instances` must be between 1 and 1024".into());
         }
-        if let Some(unknown) = self
-            .grants
-            .iter()
-            .find(|g| !CAPABILITIES.contains(&g.as_str()))
-        {
+        if !(1..=MAX_IO_TIMEOUT_MS).contains(&self.io_timeout_ms) {
+            return Some(format!(
+                "`io_timeout_ms` must be between 1 and {MAX_IO_TIMEOUT_MS}"
+            ));
+        }
+        let known = CAPABILITIES.iter().chain(&WASI_GRANTS);
+        if let Some(unknown) = self.grants.iter().find(|g| !known.clone().any(|k| k == g)) {
             return Some(format!(
                 "unknown capability `{unknown}` in `grants` (known: {})",
-                CAPABILITIES.join(", ")
+                known.copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if let Some(dir) = self
+            .read_only_dirs
+            .iter()
+            .find(|d| !d.is_absolute() || !d.is_dir())
+        {
+            return Some(format!(
+                "`read_only_dirs`: {} is not an absolute path to a directory",
+                dir.display()
             ));
         }
         None
@@ -1062,10 +1088,24 @@ mod tests {
             no_path.contains("[modules.ds]") && no_path.contains("path"),
             "{no_path}"
         );
-        let grant = parse("[modules.ds]\npath = \"x\"\ngrants = [\"files\"]\n")
+        let grant = parse("[modules.ds]\npath = \"x\"\ngrants = [\"sockets\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(grant.contains("files"), "{grant}");
+        assert!(
+            grant.contains("sockets") && grant.contains("files"),
+            "{grant}"
+        );
+        let dirs = parse("[modules.ds]\npath = \"x\"\nread_only_dirs = [\"relative\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(dirs.contains("read_only_dirs"), "{dirs}");
+        let tmp = std::env::temp_dir();
+        let dir = format!("[modules.ds]\npath = \"x\"\nread_only_dirs = [{:?}]\n", tmp);
+        assert!(parse(&dir).is_ok(), "{dir}");
+        for (value, accepted) in [(0, false), (1, true), (600_000, true), (600_001, false)] {
+            let text = format!("[modules.ds]\npath = \"x\"\nio_timeout_ms = {value}\n");
+            assert_eq!(parse(&text).is_ok(), accepted, "{text}");
+        }
         let name = parse("[modules.\"a b\"]\npath = \"x\"\n")
             .unwrap_err()
             .to_string();

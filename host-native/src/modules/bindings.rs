@@ -25,6 +25,22 @@ pub struct ModuleStoreData {
     pub limiter: ModuleLimiter,
     /// The panic message the module reported during the current call.
     pub panic: Option<String>,
+    /// Its WASI context, resources and I/O budget.
+    pub wasi: super::wasi::ModuleWasi,
+    /// When the current call started.
+    pub call_started: std::time::Instant,
+}
+
+impl wasmtime_wasi::WasiView for ModuleStoreData {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        self.wasi.view()
+    }
+}
+
+impl super::wasi::HasWasi for ModuleStoreData {
+    fn wasi(&mut self) -> &mut super::wasi::ModuleWasi {
+        &mut self.wasi
+    }
 }
 
 /// Caps a module instance's linear memory and remembers a refusal, so that the trap that
@@ -44,10 +60,11 @@ pub struct ModuleLimiter {
 
 impl ModuleStoreData {
     /// Fresh store data for one instance of `shared`'s module.
-    pub fn new(shared: Arc<ModuleShared>) -> Self {
+    pub fn new(shared: Arc<ModuleShared>) -> anyhow::Result<Self> {
         let cap = shared.config.max_memory;
         let reservation = crate::runtime::memory::Reservation::new(shared.memory.clone());
-        ModuleStoreData {
+        let wasi = super::wasi::ModuleWasi::new(&shared.config)?;
+        Ok(ModuleStoreData {
             shared,
             limiter: ModuleLimiter {
                 cap,
@@ -57,7 +74,9 @@ impl ModuleStoreData {
                 reservation,
             },
             panic: None,
-        }
+            wasi,
+            call_started: std::time::Instant::now(),
+        })
     }
 }
 

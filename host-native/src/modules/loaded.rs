@@ -167,8 +167,8 @@ fn linker(
             _ => {}
         }
     }
-    wasi::add_random(&mut linker, engine, component)?;
-    linker.define_unknown_imports_as_traps(component)?;
+    wasi::add_to_linker(&mut linker)?;
+    wasi::stub_unlinked(&mut linker, engine, component)?;
     Ok(linker)
 }
 
@@ -261,9 +261,29 @@ impl LoadedModule {
     }
 
     fn instantiate(&self) -> Result<Instance, MiError> {
-        let mut store = Store::new(&self.engine, ModuleStoreData::new(self.shared.clone()));
+        let data = ModuleStoreData::new(self.shared.clone()).map_err(|e| {
+            MiError::new(
+                500,
+                format!("module '{}' could not start: {e}", self.shared.name),
+            )
+        })?;
+        let mut store = Store::new(&self.engine, data);
         store.limiter(|data| data);
         store.set_epoch_deadline(self.deadline_ticks);
+        let timeout = Duration::from_millis(self.shared.config.timeout_ms);
+        store.epoch_deadline_callback(move |context| {
+            let data = context.data();
+            let computing = data
+                .call_started
+                .elapsed()
+                .saturating_sub(data.wasi.budget.waited);
+            match timeout.checked_sub(computing) {
+                Some(left) if !left.is_zero() => Ok(wasmtime::UpdateDeadline::Continue(
+                    left.as_millis().div_ceil(TICK.as_millis()) as u64,
+                )),
+                _ => Err(Trap::Interrupt.into()),
+            }
+        });
         let module = self
             .pre
             .instantiate(&mut store)
@@ -307,7 +327,17 @@ impl LoadedModule {
             instance.store.data_mut().limiter.refused = false;
             instance.store.data_mut().limiter.over_budget = false;
             instance.store.data_mut().panic = None;
-            match call(&mut instance.store, &instance.module) {
+            instance.store.data_mut().call_started = std::time::Instant::now();
+            instance.store.data_mut().wasi.budget.waited = Duration::ZERO;
+            let outcome = call(&mut instance.store, &instance.module);
+            let waited = instance.store.data().wasi.budget.waited;
+            if !waited.is_zero() {
+                self.shared
+                    .stats
+                    .io_wait_us
+                    .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+            }
+            match outcome {
                 Ok(value) => {
                     if instance.store.data().limiter.size <= MAX_IDLE_MEMORY {
                         self.idle_instances().push(instance);
@@ -331,7 +361,10 @@ impl LoadedModule {
         let stats = &self.shared.stats;
         let config = &self.shared.config;
         let trap = error.downcast_ref::<Trap>().copied();
-        let problem = if trap == Some(Trap::Interrupt) {
+        let problem = if let Some(waited) = error.downcast_ref::<wasi::io::IoTimeout>() {
+            stats.io_timeouts.fetch_add(1, Ordering::Relaxed);
+            waited.to_string()
+        } else if trap == Some(Trap::Interrupt) {
             stats.timeouts.fetch_add(1, Ordering::Relaxed);
             format!("exceeded its {} ms time limit", config.timeout_ms)
         } else {
@@ -352,7 +385,7 @@ impl LoadedModule {
             } else {
                 format!(
                     "failed: {}",
-                    error.to_string().lines().next().unwrap_or("unknown error")
+                    error.root_cause().to_string().replace('\n', " ")
                 )
             }
         };
@@ -406,6 +439,15 @@ impl LoadedModule {
             stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// Whether the module was granted I/O (`files`): its calls may block the thread.
+    pub fn does_io(&self) -> bool {
+        self.shared
+            .config
+            .grants
+            .iter()
+            .any(|g| crate::config::WASI_GRANTS.contains(&g.as_str()))
     }
 
     /// Whether the module is new or was slow lately (see [`SLOW_CALL`]).

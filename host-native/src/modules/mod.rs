@@ -421,7 +421,8 @@ impl Modules {
     /// the HTTP runtime, a module that is new or was recently slow runs with the worker's
     /// other tasks moved to another thread meanwhile (`block_in_place`), so connections
     /// queued behind it are not held up; a module with a record of quick calls runs inline,
-    /// like core commands, which is several times cheaper.
+    /// like core commands, which is several times cheaper. A module granted I/O always
+    /// runs with the worker's tasks moved away: its waits block the thread.
     pub fn call(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
         let module = self
             .module(module)
@@ -429,7 +430,7 @@ impl Modules {
         let on_shared_worker = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let started = Instant::now();
-        let outcome = if on_shared_worker && module.on_probation() {
+        let outcome = if on_shared_worker && (module.on_probation() || module.does_io()) {
             tokio::task::block_in_place(|| module.call(command, params))
         } else {
             module.call(command, params)

@@ -17,13 +17,15 @@ thread_local! {
 }
 
 /// Statistics the daemon keeps for every module.
-pub const BUILT_IN_STATISTICS: [&str; 6] = [
+pub const BUILT_IN_STATISTICS: [&str; 8] = [
     "calls",
     "errors",
     "timeouts",
     "traps",
     "memory_peak",
     "instances",
+    "io_timeouts",
+    "io_wait_us",
 ];
 
 /// Whether a module statistic is a counter or a level.
@@ -50,6 +52,10 @@ pub struct ModuleStats {
     pub memory_peak: AtomicU64,
     /// Instances alive, idle or busy.
     pub instances: AtomicU64,
+    /// Calls that waited on I/O longer than `io_timeout_ms`.
+    pub io_timeouts: AtomicU64,
+    /// Time calls waited on I/O, microseconds.
+    pub io_wait_us: AtomicU64,
     declared: Vec<(String, Kind, AtomicU64)>,
 }
 
@@ -104,6 +110,8 @@ impl ModuleStats {
             (&self.traps, true),
             (&self.memory_peak, false),
             (&self.instances, false),
+            (&self.io_timeouts, true),
+            (&self.io_wait_us, true),
         ];
         let stat = |name: &str, value: &AtomicU64, incremental| Statistic {
             group: group.to_string(),
@@ -130,6 +138,8 @@ impl ModuleStats {
             "errors" => Some(&self.errors),
             "timeouts" => Some(&self.timeouts),
             "traps" => Some(&self.traps),
+            "io_timeouts" => Some(&self.io_timeouts),
+            "io_wait_us" => Some(&self.io_wait_us),
             _ => None,
         };
         let counter = built_in.or_else(|| {
@@ -283,6 +293,8 @@ mod tests {
                 "traps",
                 "memory_peak",
                 "instances",
+                "io_timeouts",
+                "io_wait_us",
                 "hits",
                 "level"
             ]

@@ -1,0 +1,181 @@
+//! The WASI a module sees: wasmtime-wasi's preview-2 implementation with a context that
+//! denies by default, linked for every module so that a module built by any toolchain
+//! (whose runtime imports WASI on its own) instantiates.
+//!
+//! Secure defaults, per instance:
+//! - no environment variables, no arguments, stdin closed, stdout and stderr discarded;
+//! - no preopened directory: no file can be opened;
+//! - no network: every socket address is refused, no name lookups, no UDP;
+//! - wall and monotonic clocks and randomness (at most 64 KiB per request) work: they
+//!   reach nothing outside the sandbox, and language runtimes need them to start.
+//!
+//! Grants open parts of it: `files` preopens the module's `read_only_dirs`, read-only, at
+//! the same paths. `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
+//! call's I/O budget.
+
+pub mod io;
+
+use crate::config::ModuleConfig;
+use std::time::Duration;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+use wasmtime_wasi::p2::bindings::{self as wasi, sync};
+use wasmtime_wasi::random::{WasiRandom, WasiRandomView as _};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView};
+
+/// Largest `get-random-bytes` answer, bytes.
+const MAX_RANDOM_BYTES: u64 = 1 << 16;
+
+/// What an instance holds of WASI: its context, its resources and its I/O budget.
+pub struct ModuleWasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    /// The I/O budget of the current call.
+    pub budget: io::IoBudget,
+}
+
+impl ModuleWasi {
+    /// The context of one instance of the module configured by `config`.
+    pub fn new(config: &ModuleConfig) -> anyhow::Result<ModuleWasi> {
+        let mut builder = WasiCtxBuilder::new();
+        builder.max_random_size(MAX_RANDOM_BYTES);
+        if config.grants.iter().any(|g| g == "files") {
+            for dir in &config.read_only_dirs {
+                let guest = dir.to_string_lossy();
+                builder
+                    .preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
+                    .map_err(|e| anyhow::anyhow!("read_only_dirs: {}: {e}", dir.display()))?;
+            }
+        }
+        Ok(ModuleWasi {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+            budget: io::IoBudget::new(Duration::from_millis(config.io_timeout_ms)),
+        })
+    }
+
+    /// The view wasmtime-wasi's host functions take.
+    pub fn view(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Something that holds an instance's [`ModuleWasi`].
+pub trait HasWasi: wasmtime_wasi::WasiView {
+    /// The instance's WASI state.
+    fn wasi(&mut self) -> &mut ModuleWasi;
+}
+
+struct Table;
+
+impl HasData for Table {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+fn bounded<T: HasWasi>(t: &mut T) -> io::BoundedIo<'_> {
+    let wasi = t.wasi();
+    io::BoundedIo {
+        table: &mut wasi.table,
+        budget: &mut wasi.budget,
+    }
+}
+
+fn table<T: HasWasi>(t: &mut T) -> &mut ResourceTable {
+    &mut t.wasi().table
+}
+
+/// Links WASI preview 2 as the module sees it.
+pub fn add_to_linker<T: HasWasi + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    let l = linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<T, Table>(l, table)?;
+    sync::io::poll::add_to_linker::<T, io::Bounded>(l, bounded)?;
+    sync::io::streams::add_to_linker::<T, io::Bounded>(l, bounded)?;
+    wasi::clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    wasi::clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    wasi::filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    wasi::random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    wasi::random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;
+    wasi::cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    wasi::sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    wasi::sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    wasi::sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
+    wasi::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync::sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    Ok(())
+}
+
+/// Newest `wasi:*@0.2.x` patch release linked; a module may import any 0.2 release up to
+/// it, the linker matches by semver.
+const NEWEST_PATCH: u32 = 12;
+
+/// Whether `name` (`wasi:cli/environment@0.2.6`) is an interface [`add_to_linker`] links.
+fn linked(name: &str) -> bool {
+    let Some((interface, version)) = name.split_once('@') else {
+        return false;
+    };
+    let package = interface.split('/').next().unwrap_or_default();
+    matches!(
+        package,
+        "wasi:io" | "wasi:clocks" | "wasi:filesystem" | "wasi:random" | "wasi:cli" | "wasi:sockets"
+    ) && version
+        .strip_prefix("0.2.")
+        .and_then(|patch| patch.parse::<u32>().ok())
+        .is_some_and(|patch| patch <= NEWEST_PATCH)
+}
+
+/// Links every other import of `component` (outside `miwa:module`) as functions that fail
+/// the call, naming themselves, and resources nobody can make: a module whose toolchain
+/// imports more than it uses still loads.
+pub fn stub_unlinked<T: 'static>(
+    linker: &mut Linker<T>,
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    for (name, item) in component.component_type().imports(engine) {
+        if linked(name) || name.starts_with("miwa:module/") {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        let mut defined = linker.instance(name)?;
+        for (export, item) in instance.exports(engine) {
+            match item.ty {
+                ComponentItem::ComponentFunc(_) => {
+                    let what = format!("{name}#{export}");
+                    defined.func_new(export, move |_, _, _, _| {
+                        Err(wasmtime::Error::msg(format!(
+                            "{what} is not available to modules"
+                        )))
+                    })?;
+                }
+                ComponentItem::Resource(_) => {
+                    let ty = wasmtime::component::ResourceType::host::<()>();
+                    defined.resource(export, ty, |_, _| Ok(()))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
