@@ -96,7 +96,7 @@ pub const MAX_TOTAL_MEMORY: usize = 64 << 30;
 pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
 
 /// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
-pub const WASI_GRANTS: [&str; 1] = ["files"];
+pub const WASI_GRANTS: [&str; 2] = ["files", "tcp"];
 
 /// Longest accepted module `io_timeout_ms`.
 pub const MAX_IO_TIMEOUT_MS: u64 = 600_000;
@@ -122,12 +122,15 @@ pub struct ModuleConfig {
     /// Most instances running at once; more concurrent calls are refused
     /// (`max_instances`, default 8).
     pub max_instances: u32,
-    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, and `files` (the
-    /// `read_only_dirs`) (`grants`, default none).
+    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, `files` (the
+    /// `read_only_dirs`) and `tcp` (the `allowed_tcp` addresses) (`grants`, default none).
     pub grants: Vec<String>,
     /// Directories a module granted `files` may read, each at the same path inside the
     /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
     pub read_only_dirs: Vec<PathBuf>,
+    /// `host:port` patterns a module granted `tcp` may connect to (`allowed_tcp`, default
+    /// none: every connection refused).
+    pub allowed_tcp: Vec<String>,
     /// Most time one call may wait on I/O, milliseconds, besides its `timeout_ms` of
     /// computing (`io_timeout_ms`, default 1000, 1 … 600000).
     pub io_timeout_ms: u64,
@@ -149,6 +152,7 @@ impl Default for ModuleConfig {
             max_instances: 8,
             grants: Vec::new(),
             read_only_dirs: Vec::new(),
+            allowed_tcp: Vec::new(),
             io_timeout_ms: 1000,
             mi_allow: Vec::new(),
             mi_depth: 2,
@@ -197,6 +201,15 @@ impl ModuleConfig {
             return Some(format!(
                 "unknown capability `{unknown}` in `grants` (known: {})",
                 known.copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if let Some(bad) = self
+            .allowed_tcp
+            .iter()
+            .find(|p| !crate::modules::is_tcp_pattern(p))
+        {
+            return Some(format!(
+                "`allowed_tcp`: `{bad}` is not a host:port pattern (host: address, network, name or *; port: number, range or *)"
             ));
         }
         if let Some(dir) = self

@@ -1,9 +1,12 @@
 //! What a module reaches through WASI: nothing by default — no environment, arguments,
-//! files or network — and, granted `files`, its `read_only_dirs` read-only, with no way out
-//! of them by `..` or a symlink.
+//! files or network; granted `files`, its `read_only_dirs` read-only, with no way out of
+//! them by `..` or a symlink; granted `tcp`, only the addresses `allowed_tcp` allows, each
+//! wait bounded by `io_timeout_ms`.
 
 use miwa_tests::{module_table, Daemon};
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
 
 /// A daemon with the sandbox fixture configured by `keys`.
 fn sandboxed(keys: &str) -> Daemon {
@@ -86,4 +89,144 @@ fn read_only_dirs_that_are_not_directories_stop_the_start() {
         .expect("refused")
         .to_string();
     assert!(error.contains("read_only_dirs"), "{error}");
+}
+
+/// A TCP backend on loopback: answers each connection's first line with `reply` after
+/// `delay`, then closes; `None` never answers (nor closes).
+fn backend(reply: Option<&'static str>, delay: Duration) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                std::thread::sleep(delay);
+                match reply {
+                    Some(reply) => {
+                        let _ = write!(stream, "{reply} {}", line.trim());
+                    }
+                    None => std::thread::sleep(Duration::from_secs(30)),
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn granted_tcp_reaches_only_the_addresses_its_patterns_allow() {
+    let open = backend(Some("+PONG"), Duration::ZERO);
+    let other = backend(Some("+OTHER"), Duration::ZERO);
+    let daemon = sandboxed(&format!(
+        "grants = [\"tcp\"]\nallowed_tcp = [\"127.0.0.1:{}\", \"10.0.0.0/8:*\"]",
+        open.port()
+    ));
+    assert_eq!(
+        daemon.result("sandbox_ask", json!([open.to_string(), "PING"])),
+        "+PONG PING"
+    );
+    let denied_port = refused(&daemon, "sandbox_ask", json!([other.to_string(), "PING"]));
+    assert!(
+        denied_port.contains("ermission") || denied_port.contains("denied"),
+        "{denied_port}"
+    );
+    let by_name = refused(
+        &daemon,
+        "sandbox_ask",
+        json!([format!("localhost:{}", other.port()), "PING"]),
+    );
+    assert!(
+        by_name.contains("ermission") || by_name.contains("denied"),
+        "{by_name}"
+    );
+    let elsewhere = Daemon::start(&module_table(
+        "sandbox",
+        "sandbox",
+        &format!(
+            "grants = [\"tcp\"]\nallowed_tcp = [\"127.0.0.2:{}\"]",
+            open.port()
+        ),
+    ))
+    .unwrap();
+    let resolved = refused(
+        &elsewhere,
+        "sandbox_ask",
+        json!([format!("localhost:{}", open.port()), "PING"]),
+    );
+    assert!(
+        resolved.contains("ermission") || resolved.contains("denied"),
+        "{resolved}"
+    );
+    let error = Daemon::start(&module_table(
+        "sandbox",
+        "sandbox",
+        "grants = [\"tcp\"]\nallowed_tcp = [\"redis\"]",
+    ))
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        error.contains("allowed_tcp") && error.contains("`redis`"),
+        "{error}"
+    );
+}
+
+/// A TCP backend that sends one byte every 50 ms and never ends.
+fn trickle() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                while stream.write_all(b".").is_ok() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn waits_on_a_silent_slow_or_trickling_backend_end_at_io_timeout_ms() {
+    let slow = backend(Some("+LATE"), Duration::from_millis(150));
+    let silent = backend(None, Duration::ZERO);
+    let trickling = trickle();
+    let daemon = sandboxed(
+        "grants = [\"tcp\"]\nallowed_tcp = [\"127.0.0.1:*\"]\ntimeout_ms = 50\nio_timeout_ms = 400",
+    );
+    assert_eq!(
+        daemon.result("sandbox_ask", json!([slow.to_string(), "x"])),
+        "+LATE x",
+        "150 ms of waiting is within 400 ms of I/O, though over 50 ms of computing"
+    );
+    let started = Instant::now();
+    let message = refused(&daemon, "sandbox_ask", json!([silent.to_string(), "x"]));
+    let took = started.elapsed();
+    assert_eq!(
+        message,
+        "module 'sandbox' waited on I/O longer than its 400 ms I/O limit (io_timeout_ms)"
+    );
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    let started = Instant::now();
+    let message = refused(&daemon, "sandbox_ask", json!([trickling.to_string(), "x"]));
+    assert!(message.contains("400 ms I/O limit"), "{message}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "bounded over all its reads: {took:?}"
+    );
+    let stats = daemon.result("get_statistics", json!([["sandbox:"]]));
+    assert_eq!(stats["sandbox:io_timeouts"], 2, "{stats}");
+    assert!(
+        stats["sandbox:io_wait_us"].as_u64().unwrap() >= 950_000,
+        "{stats}"
+    );
+    assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
 }

@@ -441,7 +441,7 @@ impl LoadedModule {
         outcome
     }
 
-    /// Whether the module was granted I/O (`files`): its calls may block the thread.
+    /// Whether the module was granted I/O (`files`, `tcp`): its calls may block the thread.
     pub fn does_io(&self) -> bool {
         self.shared
             .config

@@ -9,6 +9,11 @@ mod loaded;
 mod shared;
 mod wasi;
 
+/// Whether `text` is an `allowed_tcp` pattern.
+pub fn is_tcp_pattern(text: &str) -> bool {
+    wasi::allow::Pattern::parse(text).is_some()
+}
+
 pub use loaded::LoadError;
 
 use crate::config::{Config, ModuleConfig};

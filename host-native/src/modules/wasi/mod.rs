@@ -10,9 +10,12 @@
 //!   reach nothing outside the sandbox, and language runtimes need them to start.
 //!
 //! Grants open parts of it: `files` preopens the module's `read_only_dirs`, read-only, at
-//! the same paths. `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
+//! the same paths; `tcp` allows outgoing TCP connections (and name lookups) to the
+//! addresses its `allowed_tcp` patterns ([`allow`]) allow, nothing else (no listening, no
+//! UDP). `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
 //! call's I/O budget.
 
+pub mod allow;
 pub mod io;
 
 use crate::config::ModuleConfig;
@@ -49,6 +52,36 @@ impl ModuleWasi {
                     .preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
                     .map_err(|e| anyhow::anyhow!("read_only_dirs: {}: {e}", dir.display()))?;
             }
+        }
+        builder.allow_udp(false);
+        if config.grants.iter().any(|g| g == "tcp") {
+            let patterns: std::sync::Arc<Vec<allow::Pattern>> = std::sync::Arc::new(
+                config
+                    .allowed_tcp
+                    .iter()
+                    .filter_map(|p| allow::Pattern::parse(p))
+                    .collect(),
+            );
+            builder
+                .allow_tcp(true)
+                .allow_ip_name_lookup(true)
+                .socket_addr_check(move |address, usage| {
+                    let patterns = patterns.clone();
+                    Box::pin(async move {
+                        use wasmtime_wasi::sockets::SocketAddrUse;
+                        match usage {
+                            SocketAddrUse::TcpConnect => {
+                                allow::any_allows(&patterns, address).await
+                            }
+                            SocketAddrUse::TcpBind => {
+                                address.ip().is_unspecified() && address.port() == 0
+                            }
+                            _ => false,
+                        }
+                    })
+                });
+        } else {
+            builder.allow_tcp(false);
         }
         Ok(ModuleWasi {
             ctx: builder.build(),
