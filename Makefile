@@ -39,7 +39,7 @@ $(VENV)/bin/opensips-cli:
 	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
 
 ## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients,
-## Debian's Kamailio as a node of front mode.
+## Debian's Kamailio as a node of front mode, Debian's Redis behind the blocklist module.
 ## playwright-core drives Debian's chromium in the browser tests.
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
@@ -48,6 +48,7 @@ test: setup playground $(VENV)/bin/opensips-cli tests/browser/node_modules/playw
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)
+	test -x /usr/bin/redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 	$(CARGO) build --release
 	$(CARGO) test --release -- --show-output
 

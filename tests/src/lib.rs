@@ -3,6 +3,7 @@
 
 pub mod hostile_node;
 pub mod kamailio;
+pub mod redis;
 
 use anyhow::{bail, Context as _};
 use serde_json::Value;

@@ -230,3 +230,51 @@ fn waits_on_a_silent_slow_or_trickling_backend_end_at_io_timeout_ms() {
     );
     assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
 }
+
+/// Calls `method` over UDP and parses the reply datagram.
+fn over_udp(daemon: &Daemon, method: &str, params: Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+    let reply = miwa_tests::udp_exchange(
+        daemon.udp,
+        request.to_string().as_bytes(),
+        Duration::from_secs(5),
+    )
+    .unwrap()
+    .expect("a reply datagram");
+    serde_json::from_slice(&reply).unwrap()
+}
+
+#[test]
+fn in_front_mode_module_waits_and_panics_are_served_to_datagram_clients() {
+    let node = Daemon::start("").unwrap();
+    let open = backend(Some("+PONG"), Duration::ZERO);
+    let lists = tempfile::tempdir().unwrap();
+    std::fs::write(lists.path().join("list.txt"), "gw1\n").unwrap();
+    let dir = lists.path().display();
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge]\nudp = \"{}\"\n[front]\nupstream = \"edge\"\n{}{}",
+        node.udp,
+        module_table(
+            "sandbox",
+            "sandbox",
+            &format!(
+                "grants = [\"tcp\", \"files\"]\nallowed_tcp = [\"{open}\"]\nread_only_dirs = [\"{dir}\"]"
+            )
+        ),
+        module_table("hostile", "hostile", "grants = [\"mi\"]")
+    ))
+    .unwrap();
+    for _ in 0..3 {
+        let reply = over_udp(&front, "sandbox_ask", json!([open.to_string(), "PING"]));
+        assert_eq!(reply["result"], "+PONG PING", "{reply}");
+        let read = over_udp(&front, "sandbox_read", json!([format!("{dir}/list.txt")]));
+        assert_eq!(read["result"], "gw1\n", "{read}");
+        let panicked = over_udp(&front, "hostile_panic", json!([]));
+        assert_eq!(panicked["error"]["code"], 500, "{panicked}");
+    }
+    let ps = over_udp(&front, "ps", json!([]));
+    assert!(
+        ps["result"]["Processes"].is_array(),
+        "the node answers: {ps}"
+    );
+}
