@@ -96,7 +96,10 @@ pub const MAX_TOTAL_MEMORY: usize = 64 << 30;
 pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
 
 /// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
-pub const WASI_GRANTS: [&str; 2] = ["files", "tcp"];
+pub const WASI_GRANTS: [&str; 3] = ["files", "tcp", "http"];
+
+/// Largest accepted module `max_http_response`.
+pub const MAX_HTTP_RESPONSE: usize = 64 << 20;
 
 /// Longest accepted module `io_timeout_ms`.
 pub const MAX_IO_TIMEOUT_MS: u64 = 600_000;
@@ -123,7 +126,8 @@ pub struct ModuleConfig {
     /// (`max_instances`, default 8).
     pub max_instances: u32,
     /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, `files` (the
-    /// `read_only_dirs`) and `tcp` (the `allowed_tcp` addresses) (`grants`, default none).
+    /// `read_only_dirs`), `tcp` (the `allowed_tcp` addresses) and `http` (the
+    /// `allowed_outbound_hosts`) (`grants`, default none).
     pub grants: Vec<String>,
     /// Directories a module granted `files` may read, each at the same path inside the
     /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
@@ -131,6 +135,12 @@ pub struct ModuleConfig {
     /// `host:port` patterns a module granted `tcp` may connect to (`allowed_tcp`, default
     /// none: every connection refused).
     pub allowed_tcp: Vec<String>,
+    /// `scheme://host:port` patterns a module granted `http` may send requests to
+    /// (`allowed_outbound_hosts`, default none: every request refused).
+    pub allowed_outbound_hosts: Vec<String>,
+    /// Largest HTTP response body a module may read, bytes (`max_http_response`, default
+    /// 1 MiB, 1 … 64 MiB).
+    pub max_http_response: usize,
     /// Most time one call may wait on I/O, milliseconds, besides its `timeout_ms` of
     /// computing (`io_timeout_ms`, default 1000, 1 … 600000).
     pub io_timeout_ms: u64,
@@ -153,6 +163,8 @@ impl Default for ModuleConfig {
             grants: Vec::new(),
             read_only_dirs: Vec::new(),
             allowed_tcp: Vec::new(),
+            allowed_outbound_hosts: Vec::new(),
+            max_http_response: 1 << 20,
             io_timeout_ms: 1000,
             mi_allow: Vec::new(),
             mi_depth: 2,
@@ -210,6 +222,20 @@ impl ModuleConfig {
         {
             return Some(format!(
                 "`allowed_tcp`: `{bad}` is not a host:port pattern (host: address, network, name or *; port: number, range or *)"
+            ));
+        }
+        if let Some(bad) = self
+            .allowed_outbound_hosts
+            .iter()
+            .find(|p| !crate::modules::is_url_pattern(p))
+        {
+            return Some(format!(
+                "`allowed_outbound_hosts`: `{bad}` is not a scheme://host:port pattern (scheme: http, https or *; the port may be left out for http and https)"
+            ));
+        }
+        if !(1..=MAX_HTTP_RESPONSE).contains(&self.max_http_response) {
+            return Some(format!(
+                "`max_http_response` must be between 1 and {MAX_HTTP_RESPONSE}"
             ));
         }
         if let Some(dir) = self

@@ -278,3 +278,124 @@ fn in_front_mode_module_waits_and_panics_are_served_to_datagram_clients() {
         "the node answers: {ps}"
     );
 }
+
+/// A plain HTTP server on loopback: `/ok` answers `hello`, `/big` 2 MiB, `/to/<url>` a
+/// `302` to `<url>`, `/silent` nothing at all.
+fn web() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let _ = reader.read_line(&mut head);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let answer = |stream: &mut std::net::TcpStream,
+                              status: &str,
+                              extra: &str,
+                              body: &[u8]| {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(body);
+                };
+                if path == "/ok" {
+                    answer(&mut stream, "200 OK", "", b"hello");
+                } else if path == "/big" {
+                    answer(&mut stream, "200 OK", "", &vec![b'x'; 2 << 20]);
+                } else if let Some(target) = path.strip_prefix("/to/") {
+                    answer(
+                        &mut stream,
+                        "302 Found",
+                        &format!("Location: {target}\r\n"),
+                        b"",
+                    );
+                } else {
+                    std::thread::sleep(Duration::from_secs(30));
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn granted_http_reaches_only_allowed_hosts_with_bounded_responses_and_waits() {
+    let site = web();
+    let other = web();
+    let daemon = sandboxed(&format!(
+        "grants = [\"http\"]\nallowed_outbound_hosts = [\"http://127.0.0.1:{}\"]\nmax_http_response = 1048576\nio_timeout_ms = 400",
+        site.port()
+    ));
+    let get = |url: String| daemon.call("sandbox_get", json!([url]));
+    let ok = get(format!("http://{site}/ok"));
+    assert_eq!(
+        ok["result"],
+        json!({"status": 200, "body": "hello"}),
+        "{ok}"
+    );
+    let followed = get(format!("http://{site}/to/http://{site}/ok"));
+    assert_eq!(
+        followed["result"]["body"], "hello",
+        "an allowed redirect: {followed}"
+    );
+    for (what, url) in [
+        ("a denied port", format!("http://{other}/ok")),
+        (
+            "a redirect to a denied host",
+            format!("http://{site}/to/http://{other}/ok"),
+        ),
+        (
+            "a name resolving to a denied address",
+            format!("http://localhost:{}/ok", other.port()),
+        ),
+        (
+            "https where only http is allowed",
+            format!("https://{site}/ok"),
+        ),
+    ] {
+        let refused = get(url);
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("HttpRequestDenied"), "{what}: {refused}");
+    }
+    let big = get(format!("http://{site}/big"));
+    let message = big["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("reading the body failed"),
+        "over max_http_response: {big}"
+    );
+    let started = Instant::now();
+    let silent = get(format!("http://{site}/silent"));
+    assert_eq!(
+        silent["error"]["message"],
+        "module 'sandbox' waited on I/O longer than its 400 ms I/O limit (io_timeout_ms)",
+        "{silent}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(get(format!("http://{site}/ok"))["result"]["body"], "hello");
+}
+
+#[test]
+fn without_the_http_grant_wasi_http_fails_the_call_naming_itself() {
+    let site = web();
+    let daemon = sandboxed("");
+    let message = refused(&daemon, "sandbox_get", json!([format!("http://{site}/ok")]));
+    assert!(
+        message.starts_with("module 'sandbox' failed: wasi:http/")
+            && message.ends_with("needs the http grant"),
+        "{message}"
+    );
+    let error = Daemon::start(&module_table(
+        "sandbox",
+        "sandbox",
+        "grants = [\"http\"]\nallowed_outbound_hosts = [\"ftp://example.com\"]",
+    ))
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(error.contains("allowed_outbound_hosts"), "{error}");
+}

@@ -37,6 +37,12 @@ impl wasmtime_wasi::WasiView for ModuleStoreData {
     }
 }
 
+impl wasmtime_wasi_http::WasiHttpView for ModuleStoreData {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        self.wasi.http_view()
+    }
+}
+
 impl super::wasi::HasWasi for ModuleStoreData {
     fn wasi(&mut self) -> &mut super::wasi::ModuleWasi {
         &mut self.wasi

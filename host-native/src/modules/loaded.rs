@@ -168,7 +168,11 @@ fn linker(
         }
     }
     wasi::add_to_linker(&mut linker)?;
-    wasi::stub_unlinked(&mut linker, engine, component)?;
+    let http = config.grants.iter().any(|g| g == "http");
+    if http {
+        wasi::add_http_to_linker(&mut linker)?;
+    }
+    wasi::stub_unlinked(&mut linker, engine, component, http)?;
     Ok(linker)
 }
 
@@ -441,7 +445,8 @@ impl LoadedModule {
         outcome
     }
 
-    /// Whether the module was granted I/O (`files`, `tcp`): its calls may block the thread.
+    /// Whether the module was granted I/O (`files`, `tcp`, `http`): its calls may block the
+    /// thread.
     pub fn does_io(&self) -> bool {
         self.shared
             .config

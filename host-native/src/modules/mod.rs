@@ -9,6 +9,11 @@ mod loaded;
 mod shared;
 mod wasi;
 
+/// Whether `text` is an `allowed_outbound_hosts` pattern.
+pub fn is_url_pattern(text: &str) -> bool {
+    wasi::http::UrlPattern::parse(text).is_some()
+}
+
 /// Whether `text` is an `allowed_tcp` pattern.
 pub fn is_tcp_pattern(text: &str) -> bool {
     wasi::allow::Pattern::parse(text).is_some()

@@ -12,10 +12,12 @@
 //! Grants open parts of it: `files` preopens the module's `read_only_dirs`, read-only, at
 //! the same paths; `tcp` allows outgoing TCP connections (and name lookups) to the
 //! addresses its `allowed_tcp` patterns ([`allow`]) allow, nothing else (no listening, no
-//! UDP). `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
+//! UDP); `http` allows outgoing HTTP(S) through `wasi:http` to its
+//! `allowed_outbound_hosts` ([`http`]). `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
 //! call's I/O budget.
 
 pub mod allow;
+pub mod http;
 pub mod io;
 
 use crate::config::ModuleConfig;
@@ -36,6 +38,8 @@ const MAX_RANDOM_BYTES: u64 = 1 << 16;
 pub struct ModuleWasi {
     ctx: WasiCtx,
     table: ResourceTable,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    outbound: http::Outbound,
     /// The I/O budget of the current call.
     pub budget: io::IoBudget,
 }
@@ -83,11 +87,31 @@ impl ModuleWasi {
         } else {
             builder.allow_tcp(false);
         }
+        let allowed: Vec<http::UrlPattern> = if config.grants.iter().any(|g| g == "http") {
+            config
+                .allowed_outbound_hosts
+                .iter()
+                .filter_map(|p| http::UrlPattern::parse(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(ModuleWasi {
             ctx: builder.build(),
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            outbound: http::Outbound::new(std::sync::Arc::new(allowed), config.max_http_response),
             budget: io::IoBudget::new(Duration::from_millis(config.io_timeout_ms)),
         })
+    }
+
+    /// The view wasmtime-wasi-http's host functions take.
+    pub fn http_view(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
     }
 
     /// The view wasmtime-wasi's host functions take.
@@ -160,32 +184,37 @@ pub fn add_to_linker<T: HasWasi + 'static>(linker: &mut Linker<T>) -> wasmtime::
 /// it, the linker matches by semver.
 const NEWEST_PATCH: u32 = 12;
 
-/// Whether `name` (`wasi:cli/environment@0.2.6`) is an interface [`add_to_linker`] links.
-fn linked(name: &str) -> bool {
+/// Whether `name` (`wasi:cli/environment@0.2.6`) is an interface [`add_to_linker`] links,
+/// or, with `http`, one [`add_http_to_linker`] links.
+fn linked(name: &str, http: bool) -> bool {
     let Some((interface, version)) = name.split_once('@') else {
         return false;
     };
     let package = interface.split('/').next().unwrap_or_default();
-    matches!(
+    let linked_package = matches!(
         package,
         "wasi:io" | "wasi:clocks" | "wasi:filesystem" | "wasi:random" | "wasi:cli" | "wasi:sockets"
-    ) && version
-        .strip_prefix("0.2.")
-        .and_then(|patch| patch.parse::<u32>().ok())
-        .is_some_and(|patch| patch <= NEWEST_PATCH)
+    ) || (http && package == "wasi:http");
+    linked_package
+        && version
+            .strip_prefix("0.2.")
+            .and_then(|patch| patch.parse::<u32>().ok())
+            .is_some_and(|patch| patch <= NEWEST_PATCH)
 }
 
 /// Links every other import of `component` (outside `miwa:module`) as functions that fail
-/// the call, naming themselves, and resources nobody can make: a module whose toolchain
-/// imports more than it uses still loads.
+/// the call, naming themselves, and resources nobody can make (the `wasi:io` ones such an
+/// interface uses keep their type): a module whose toolchain imports more than it uses
+/// still loads.
 pub fn stub_unlinked<T: 'static>(
     linker: &mut Linker<T>,
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
+    http: bool,
 ) -> wasmtime::Result<()> {
     use wasmtime::component::types::ComponentItem;
     for (name, item) in component.component_type().imports(engine) {
-        if linked(name) || name.starts_with("miwa:module/") {
+        if linked(name, http) || name.starts_with("miwa:module/") {
             continue;
         }
         let ComponentItem::ComponentInstance(instance) = item.ty else {
@@ -195,15 +224,28 @@ pub fn stub_unlinked<T: 'static>(
         for (export, item) in instance.exports(engine) {
             match item.ty {
                 ComponentItem::ComponentFunc(_) => {
-                    let what = format!("{name}#{export}");
+                    let what = if name.starts_with("wasi:http/") {
+                        format!("{name}#{export} needs the http grant")
+                    } else {
+                        format!("{name}#{export} is not available to modules")
+                    };
                     defined.func_new(export, move |_, _, _, _| {
-                        Err(wasmtime::Error::msg(format!(
-                            "{what} is not available to modules"
-                        )))
+                        Err(wasmtime::Error::msg(what.clone()))
                     })?;
                 }
                 ComponentItem::Resource(_) => {
-                    let ty = wasmtime::component::ResourceType::host::<()>();
+                    use wasmtime::component::ResourceType;
+                    let ty = match export {
+                        "pollable" => ResourceType::host::<wasmtime_wasi_io::poll::DynPollable>(),
+                        "input-stream" => {
+                            ResourceType::host::<wasmtime_wasi_io::streams::DynInputStream>()
+                        }
+                        "output-stream" => {
+                            ResourceType::host::<wasmtime_wasi_io::streams::DynOutputStream>()
+                        }
+                        "error" => ResourceType::host::<wasmtime_wasi_io::streams::Error>(),
+                        _ => ResourceType::host::<()>(),
+                    };
                     defined.resource(export, ty, |_, _| Ok(()))?;
                 }
                 _ => {}
@@ -211,4 +253,11 @@ pub fn stub_unlinked<T: 'static>(
         }
     }
     Ok(())
+}
+
+/// Links `wasi:http` for a module granted `http`.
+pub fn add_http_to_linker<T: wasmtime_wasi_http::WasiHttpView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)
 }
