@@ -279,8 +279,8 @@ fn in_front_mode_module_waits_and_panics_are_served_to_datagram_clients() {
     );
 }
 
-/// A plain HTTP server on loopback: `/ok` answers `hello`, `/big` 2 MiB, `/to/<url>` a
-/// `302` to `<url>`, `/silent` nothing at all.
+/// A plain HTTP server on loopback: `/ok` answers `hello`, `/big` 2 MiB, `/bytes/<n>`
+/// `n` bytes, `/to/<url>` a `302` to `<url>`, `/silent` nothing at all.
 fn web() -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
@@ -307,6 +307,9 @@ fn web() -> std::net::SocketAddr {
                     answer(&mut stream, "200 OK", "", b"hello");
                 } else if path == "/big" {
                     answer(&mut stream, "200 OK", "", &vec![b'x'; 2 << 20]);
+                } else if let Some(size) = path.strip_prefix("/bytes/") {
+                    let size: usize = size.parse().unwrap_or(0);
+                    answer(&mut stream, "200 OK", "", &vec![b'x'; size]);
                 } else if let Some(target) = path.strip_prefix("/to/") {
                     answer(
                         &mut stream,
@@ -398,4 +401,33 @@ fn without_the_http_grant_wasi_http_fails_the_call_naming_itself() {
     .expect("refused")
     .to_string();
     assert!(error.contains("allowed_outbound_hosts"), "{error}");
+}
+
+#[test]
+fn a_response_of_exactly_max_http_response_bytes_is_read_and_one_more_is_not() {
+    let site = web();
+    let daemon = sandboxed(&format!(
+        "grants = [\"http\"]\nallowed_outbound_hosts = [\"http://{site}\"]\nmax_http_response = 4096"
+    ));
+    let fits = daemon.call("sandbox_get", json!([format!("http://{site}/bytes/4096")]));
+    assert_eq!(
+        fits["result"]["body"].as_str().map(str::len),
+        Some(4096),
+        "{fits}"
+    );
+    let over = daemon.call("sandbox_get", json!([format!("http://{site}/bytes/4097")]));
+    let message = over["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("reading the body failed"), "{over}");
+    for (value, accepted) in [
+        (0, false),
+        (1, true),
+        (64 << 20, true),
+        ((64 << 20) + 1, false),
+    ] {
+        let keys = format!(
+            "grants = [\"http\"]\nallowed_outbound_hosts = [\"http://{site}\"]\nmax_http_response = {value}"
+        );
+        let started = Daemon::start(&module_table("sandbox", "sandbox", &keys));
+        assert_eq!(started.is_ok(), accepted, "max_http_response = {value}");
+    }
 }
