@@ -91,28 +91,32 @@ fn read_only_dirs_that_are_not_directories_stop_the_start() {
     assert!(error.contains("read_only_dirs"), "{error}");
 }
 
-/// A TCP backend on loopback: answers each connection's first line with `reply` after
-/// `delay`, then closes; `None` never answers (nor closes).
-fn backend(reply: Option<&'static str>, delay: Duration) -> std::net::SocketAddr {
+/// A loopback TCP server that runs `handle` on each connection, on a thread of its own.
+fn serve(handle: impl Fn(std::net::TcpStream) + Send + Copy + 'static) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(&stream).read_line(&mut line);
-                std::thread::sleep(delay);
-                match reply {
-                    Some(reply) => {
-                        let _ = write!(stream, "{reply} {}", line.trim());
-                    }
-                    None => std::thread::sleep(Duration::from_secs(30)),
-                }
-            });
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || handle(stream));
         }
     });
     address
+}
+
+/// A TCP backend on loopback: answers each connection's first line with `reply` after
+/// `delay`, then closes; `None` never answers (nor closes).
+fn backend(reply: Option<&'static str>, delay: Duration) -> std::net::SocketAddr {
+    serve(move |mut stream| {
+        let mut line = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut line);
+        std::thread::sleep(delay);
+        match reply {
+            Some(reply) => {
+                let _ = write!(stream, "{reply} {}", line.trim());
+            }
+            None => std::thread::sleep(Duration::from_secs(30)),
+        }
+    })
 }
 
 /// Asserts that the sandbox may not connect to `address`.
@@ -160,19 +164,11 @@ fn granted_tcp_reaches_only_the_addresses_its_patterns_allow() {
 
 /// A TCP backend that sends one byte every 50 ms and never ends.
 fn trickle() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                while stream.write_all(b".").is_ok() {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            });
+    serve(move |mut stream| {
+        while stream.write_all(b".").is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
         }
-    });
-    address
+    })
 }
 
 #[test]
@@ -267,48 +263,37 @@ fn in_front_mode_module_waits_and_panics_are_served_to_datagram_clients() {
 /// A plain HTTP server on loopback: `/ok` answers `hello`, `/big` 2 MiB, `/bytes/<n>`
 /// `n` bytes, `/to/<url>` a `302` to `<url>`, `/silent` nothing at all.
 fn web() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut head = String::new();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let _ = reader.read_line(&mut head);
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let answer = |stream: &mut std::net::TcpStream,
-                              status: &str,
-                              extra: &str,
-                              body: &[u8]| {
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(body);
-                };
-                if path == "/ok" {
-                    answer(&mut stream, "200 OK", "", b"hello");
-                } else if path == "/big" {
-                    answer(&mut stream, "200 OK", "", &vec![b'x'; 2 << 20]);
-                } else if let Some(size) = path.strip_prefix("/bytes/") {
-                    let size: usize = size.parse().unwrap_or(0);
-                    answer(&mut stream, "200 OK", "", &vec![b'x'; size]);
-                } else if let Some(target) = path.strip_prefix("/to/") {
-                    answer(
-                        &mut stream,
-                        "302 Found",
-                        &format!("Location: {target}\r\n"),
-                        b"",
-                    );
-                } else {
-                    std::thread::sleep(Duration::from_secs(30));
-                }
-            });
+    serve(move |mut stream| {
+        let mut head = String::new();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let _ = reader.read_line(&mut head);
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let answer = |stream: &mut std::net::TcpStream, status: &str, extra: &str, body: &[u8]| {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(body);
+        };
+        if path == "/ok" {
+            answer(&mut stream, "200 OK", "", b"hello");
+        } else if path == "/big" {
+            answer(&mut stream, "200 OK", "", &vec![b'x'; 2 << 20]);
+        } else if let Some(size) = path.strip_prefix("/bytes/") {
+            let size: usize = size.parse().unwrap_or(0);
+            answer(&mut stream, "200 OK", "", &vec![b'x'; size]);
+        } else if let Some(target) = path.strip_prefix("/to/") {
+            answer(
+                &mut stream,
+                "302 Found",
+                &format!("Location: {target}\r\n"),
+                b"",
+            );
+        } else {
+            std::thread::sleep(Duration::from_secs(30));
         }
-    });
-    address
+    })
 }
 
 #[test]

@@ -57,29 +57,33 @@ impl UrlPattern {
     }
 }
 
+/// The TLS client settings of every module's HTTPS requests: the Web PKI roots, built
+/// once for the process rather than for each instance.
+static TLS: std::sync::LazyLock<Arc<rustls::ClientConfig>> = std::sync::LazyLock::new(|| {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+    .expect("ring supports the default protocol versions");
+    Arc::new(config)
+});
+
 /// The `wasi:http` hooks of one instance: its allow-list and response cap.
 pub struct Outbound {
     allowed: Arc<Vec<UrlPattern>>,
     max_response: usize,
-    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Outbound {
     /// Hooks allowing `allowed`, with responses cut off past `max_response` bytes.
     pub fn new(allowed: Arc<Vec<UrlPattern>>, max_response: usize) -> Outbound {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
-        .expect("ring supports the default protocol versions");
         Outbound {
             allowed,
             max_response,
-            tls: Arc::new(tls),
         }
     }
 }
@@ -100,7 +104,7 @@ impl WasiHttpHooks for Outbound {
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let allowed = self.allowed.clone();
         let max_response = self.max_response;
-        let tls = self.tls.clone();
+        let tls = TLS.clone();
         Box::new(async move {
             let response = send(request, &allowed, max_response, tls).await?;
             Ok((
