@@ -98,6 +98,15 @@ pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
 /// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
 pub const WASI_GRANTS: [&str; 3] = ["files", "tcp", "http"];
 
+/// The grant that has the daemon call a module's `tick` every `tick_ms`.
+pub const TICK_GRANT: &str = "tick";
+
+/// Shortest accepted module `tick_ms`.
+pub const MIN_TICK_MS: u64 = 10;
+
+/// Longest accepted module `tick_ms`: one day.
+pub const MAX_TICK_MS: u64 = 86_400_000;
+
 /// Largest accepted module `max_http_response`.
 pub const MAX_HTTP_RESPONSE: usize = 64 << 20;
 
@@ -126,8 +135,9 @@ pub struct ModuleConfig {
     /// (`max_instances`, default 8).
     pub max_instances: u32,
     /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, `files` (the
-    /// `read_only_dirs`), `tcp` (the `allowed_tcp` addresses) and `http` (the
-    /// `allowed_outbound_hosts`) (`grants`, default none).
+    /// `read_only_dirs`), `tcp` (the `allowed_tcp` addresses), `http` (the
+    /// `allowed_outbound_hosts`) and `tick` (its `tick` export is called every `tick_ms`)
+    /// (`grants`, default none).
     pub grants: Vec<String>,
     /// Directories a module granted `files` may read, each at the same path inside the
     /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
@@ -144,6 +154,9 @@ pub struct ModuleConfig {
     /// Most time one call may wait on I/O, milliseconds, besides its `timeout_ms` of
     /// computing (`io_timeout_ms`, default 1000, 1 … 600000).
     pub io_timeout_ms: u64,
+    /// How often a module granted `tick` is ticked, milliseconds (`tick_ms`, default
+    /// 1000, 10 … 86400000).
+    pub tick_ms: u64,
     /// Commands the `mi` capability may call (`mi_allow`, default none; `"*"` = all).
     pub mi_allow: Vec<String>,
     /// Deepest nesting of `mi` calls made by modules (`mi_depth`, default 2).
@@ -166,6 +179,7 @@ impl Default for ModuleConfig {
             allowed_outbound_hosts: Vec::new(),
             max_http_response: 1 << 20,
             io_timeout_ms: 1000,
+            tick_ms: 1000,
             mi_allow: Vec::new(),
             mi_depth: 2,
         }
@@ -208,7 +222,15 @@ impl ModuleConfig {
                 "`io_timeout_ms` must be between 1 and {MAX_IO_TIMEOUT_MS}"
             ));
         }
-        let known = CAPABILITIES.iter().chain(&WASI_GRANTS);
+        if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
+            return Some(format!(
+                "`tick_ms` must be between {MIN_TICK_MS} and {MAX_TICK_MS}"
+            ));
+        }
+        let known = CAPABILITIES
+            .iter()
+            .chain(&WASI_GRANTS)
+            .chain(std::iter::once(&TICK_GRANT));
         if let Some(unknown) = self.grants.iter().find(|g| !known.clone().any(|k| k == g)) {
             return Some(format!(
                 "unknown capability `{unknown}` in `grants` (known: {})",
@@ -1145,6 +1167,16 @@ mod tests {
             let text = format!("[modules.ds]\npath = \"x\"\nio_timeout_ms = {value}\n");
             assert_eq!(parse(&text).is_ok(), accepted, "{text}");
         }
+        for (value, accepted) in [
+            (9, false),
+            (10, true),
+            (86_400_000, true),
+            (86_400_001, false),
+        ] {
+            let text = format!("[modules.ds]\npath = \"x\"\ntick_ms = {value}\n");
+            assert_eq!(parse(&text).is_ok(), accepted, "{text}");
+        }
+        assert!(parse("[modules.ds]\npath = \"x\"\ngrants = [\"tick\"]\n").is_ok());
         let name = parse("[modules.\"a b\"]\npath = \"x\"\n")
             .unwrap_err()
             .to_string();

@@ -49,7 +49,7 @@ pub fn module_table(name: &str, file: &str, keys: &str) -> String {
 }
 
 /// A command-module component built by `host-native/build.rs` (`dispatcher`, `health`,
-/// `hostile`, `liar`, `ungranted`).
+/// `hostile`, `liar`, `ungranted`, `legacy`, `ticker`, `sandbox`, `blocklist`).
 pub fn module_path(name: &str) -> PathBuf {
     workspace()
         .join("target/modules/wasm32-wasip2/release")

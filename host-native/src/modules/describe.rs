@@ -1,7 +1,7 @@
 //! The check of what a module says about itself: a description that lies (a core
 //! command's name, duplicates, malformed names or recipes) refuses the load.
 
-use super::loaded::ModuleInfo;
+use super::bindings::api::ModuleInfo;
 use super::shared::{Kind, BUILT_IN_STATISTICS};
 use crate::config::valid_name;
 use crate::state::events::CORE_EVENTS;
@@ -120,8 +120,8 @@ pub fn validate(
             ));
         }
         let kind = match statistic.kind {
-            super::bindings::module_api::StatisticKind::Counter => Kind::Counter,
-            super::bindings::module_api::StatisticKind::Gauge => Kind::Gauge,
+            super::bindings::api::StatisticKind::Counter => Kind::Counter,
+            super::bindings::api::StatisticKind::Gauge => Kind::Gauge,
         };
         statistics.push((statistic.name, kind));
     }

@@ -1,10 +1,13 @@
-//! One loaded module: its engine (with the module's stack cap), its pre-linked component,
-//! its description and its pool of warm instances.
+//! One loaded module: its engine (with the module's stack cap), its pre-linked component
+//! (of either version of the world), its description, its pool of warm instances and, when
+//! granted `tick`, its tick schedule.
 
-use super::bindings::{module_api, Module, ModulePre, ModuleStoreData};
+use super::bindings::api::{self, Api, ApiPre};
+use super::bindings::{v0_1, v0_2, ModuleStoreData};
 use super::describe::{self, Description};
+use super::schedule::TickSchedule;
 use super::shared::{Kind, ModuleShared, ModuleStats};
-use super::wasi;
+use super::{refusals, wasi};
 use crate::config::ModuleConfig;
 use crate::runtime::{artifact, engine_config, stack, CoreRuntime, EpochTicker, TICK};
 use crate::state::HostState;
@@ -12,9 +15,9 @@ use mi_core::MiError;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
 
 /// An instance whose linear memory grew past this is dropped after its call instead of
@@ -27,10 +30,6 @@ pub const SLOW_CALL: Duration = Duration::from_millis(20);
 /// Quick calls a module on probation must make before it runs inline again; new modules
 /// start on probation.
 pub const PROBATION_CALLS: u32 = 256;
-
-/// The WIT package version this daemon provides.
-const PACKAGE: &str = "miwa:module/";
-const VERSION: &str = "@0.1.0";
 
 /// Why a module could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +45,11 @@ pub enum LoadError {
     /// Not a component wasmtime accepts, or it cannot be linked.
     #[error("{0}")]
     Invalid(String),
-    /// It imports a capability it was not granted.
-    #[error("it imports capability '{capability}' but was not granted it (grants = [{granted}])")]
-    Ungranted {
-        /// The capability.
-        capability: String,
-        /// What was granted.
-        granted: String,
+    /// It was granted `tick` but its world has no `tick`.
+    #[error("it was granted tick, but it is built for miwa:module@{version}, which has no tick export (build it for miwa:module@0.2.0)")]
+    NoTick {
+        /// The version of its world.
+        version: &'static str,
     },
     /// Its description is unusable.
     #[error("its description {0}")]
@@ -81,7 +78,7 @@ fn invalid(error: impl std::fmt::Display) -> LoadError {
 /// A warm instance of the module.
 struct Instance {
     store: Store<ModuleStoreData>,
-    module: Module,
+    api: Api,
 }
 
 /// A module ready to serve calls.
@@ -92,13 +89,16 @@ pub struct LoadedModule {
     pub description: Description,
     /// SHA-256 of the component file, hex.
     pub sha256: String,
+    /// The version of `miwa:module` it was built for.
+    pub world: &'static str,
     engine: Engine,
-    pre: ModulePre<ModuleStoreData>,
+    pre: ApiPre,
     idle: Mutex<Vec<Instance>>,
     busy: AtomicU32,
     probation: AtomicU32,
     deadline_ticks: u64,
     ticker: Arc<EpochTicker>,
+    schedule: OnceLock<TickSchedule>,
 }
 
 /// What a load needs from the daemon.
@@ -115,37 +115,34 @@ pub struct LoadContext<'a> {
     pub taken: &'a dyn Fn(&str) -> Option<String>,
 }
 
-fn check_imports(
+/// Checks that every `miwa:module` interface `component` imports is one this daemon
+/// knows, and returns the version of the world it exports.
+fn check_interfaces(
     engine: &Engine,
     component: &wasmtime::component::Component,
-    config: &ModuleConfig,
-) -> Result<(), LoadError> {
+) -> Result<&'static str, LoadError> {
+    let known = |interface: &str| {
+        refusals::ALWAYS_LINKED.contains(&interface)
+            || crate::config::CAPABILITIES.contains(&interface)
+    };
     for (name, _) in component.component_type().imports(engine) {
-        let Some(rest) = name.strip_prefix(PACKAGE) else {
+        let Some(rest) = name.strip_prefix("miwa:module/") else {
             continue;
         };
-        let Some(interface) = rest.strip_suffix(VERSION) else {
+        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        if !api::VERSIONS.contains(&version) || !known(interface) {
             return Err(LoadError::Invalid(format!(
-                "it imports {name}, but this daemon provides miwa:module{VERSION}"
+                "it imports {name}, which this daemon does not provide (it runs miwa:module@{})",
+                api::VERSIONS.join(" and @")
             )));
-        };
-        match interface {
-            "types" | "diagnostics" => {}
-            capability if config.grants.iter().any(|g| g == capability) => {}
-            capability if crate::config::CAPABILITIES.contains(&capability) => {
-                return Err(LoadError::Ungranted {
-                    capability: capability.to_string(),
-                    granted: config.grants.join(", "),
-                })
-            }
-            other => {
-                return Err(LoadError::Invalid(format!(
-                    "it imports unknown interface miwa:module/{other}"
-                )))
-            }
         }
     }
-    Ok(())
+    api::exported_version(engine, component).ok_or_else(|| {
+        LoadError::Invalid(format!(
+            "it exports no miwa:module/module-api (this daemon runs miwa:module@{})",
+            api::VERSIONS.join(" and @")
+        ))
+    })
 }
 
 fn linker(
@@ -153,26 +150,14 @@ fn linker(
     component: &wasmtime::component::Component,
     config: &ModuleConfig,
 ) -> wasmtime::Result<Linker<ModuleStoreData>> {
-    use super::bindings::miwa::module as caps;
     let mut linker = Linker::<ModuleStoreData>::new(engine);
-    caps::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
-    caps::diagnostics::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
-    for grant in &config.grants {
-        match grant.as_str() {
-            "log" => caps::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
-            "stats" => caps::stats::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
-            "cache" => caps::cache::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
-            "events" => caps::events::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
-            "mi" => caps::mi::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?,
-            _ => {}
-        }
-    }
+    v0_1::add_to_linker(&mut linker, &config.grants)?;
+    v0_2::add_to_linker(&mut linker, &config.grants)?;
     wasi::add_to_linker(&mut linker)?;
-    let http = config.grants.iter().any(|g| g == "http");
-    if http {
+    if config.grants.iter().any(|g| g == "http") {
         wasi::add_http_to_linker(&mut linker)?;
     }
-    wasi::stub_unlinked(&mut linker, engine, component, http)?;
+    refusals::link(&mut linker, engine, component, &config.grants)?;
     Ok(linker)
 }
 
@@ -195,12 +180,23 @@ impl LoadedModule {
         let engine = Engine::new(&engine_config(config.max_wasm_stack)).map_err(invalid)?;
         let component = artifact::load_component(&engine, &bytes, context.cache_dir, "module")
             .map_err(invalid)?;
-        check_imports(&engine, &component, config)?;
+        let world = check_interfaces(&engine, &component)?;
+        let ungranted = refusals::ungranted(&engine, &component, &config.grants);
+        if !ungranted.is_empty() {
+            tracing::info!(
+                module = name,
+                "imports capabilities it was not granted: {} (calls of them fail)",
+                ungranted.join(", ")
+            );
+        }
         let linker = linker(&engine, &component, config).map_err(invalid)?;
         let pre = linker
             .instantiate_pre(&component)
-            .and_then(ModulePre::new)
+            .and_then(|pre| ApiPre::new(world, pre))
             .map_err(invalid)?;
+        if config.grants.iter().any(|g| g == crate::config::TICK_GRANT) && !pre.has_tick() {
+            return Err(LoadError::NoTick { version: world });
+        }
         context.ticker.add(&engine);
         let memory = context
             .state
@@ -220,6 +216,7 @@ impl LoadedModule {
             }),
             description: Description::default(),
             sha256,
+            world,
             engine,
             pre,
             idle: Mutex::new(Vec::new()),
@@ -227,9 +224,10 @@ impl LoadedModule {
             probation: AtomicU32::new(PROBATION_CALLS),
             deadline_ticks: timeout.as_millis().div_ceil(TICK.as_millis()) as u64 + 1,
             ticker: context.ticker.clone(),
+            schedule: OnceLock::new(),
         };
         let info = loading
-            .with_instance(|store, module| module.miwa_module_module_api().call_describe(store))
+            .with_instance(|store, api| api.describe(store))
             .map_err(|e| LoadError::Describe(e.message))?;
         let description =
             describe::validate(name, info, context.taken).map_err(LoadError::Description)?;
@@ -288,19 +286,19 @@ impl LoadedModule {
                 _ => Err(Trap::Interrupt.into()),
             }
         });
-        let module = self
+        let api = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| self.failure(e, store.data()))?;
         self.shared.stats.instances.fetch_add(1, Ordering::Relaxed);
-        Ok(Instance { store, module })
+        Ok(Instance { store, api })
     }
 
     /// Runs `call` on an idle instance (a new one if none is idle), within the module's
     /// concurrency, time and memory limits. A failed instance is discarded.
     fn with_instance<T>(
         &self,
-        call: impl FnOnce(&mut Store<ModuleStoreData>, &Module) -> wasmtime::Result<T>,
+        call: impl FnOnce(&mut Store<ModuleStoreData>, &Api) -> wasmtime::Result<T>,
     ) -> Result<T, MiError> {
         let limit = self.shared.config.max_instances;
         if self.busy.fetch_add(1, Ordering::AcqRel) >= limit {
@@ -333,7 +331,8 @@ impl LoadedModule {
             instance.store.data_mut().panic = None;
             instance.store.data_mut().call_started = std::time::Instant::now();
             instance.store.data_mut().wasi.budget.waited = Duration::ZERO;
-            let outcome = call(&mut instance.store, &instance.module);
+            instance.store.data().wasi.stderr.clear();
+            let outcome = call(&mut instance.store, &instance.api);
             let waited = instance.store.data().wasi.budget.waited;
             if !waited.is_zero() {
                 self.shared
@@ -360,7 +359,8 @@ impl LoadedModule {
         outcome
     }
 
-    /// The MI error for a call that trapped, counted in the module's statistics.
+    /// The MI error for a call that trapped, counted in the module's statistics; the caller
+    /// logs it (a call at once, a tick schedule when its failures change).
     fn failure(&self, error: wasmtime::Error, data: &ModuleStoreData) -> MiError {
         let stats = &self.shared.stats;
         let config = &self.shared.config;
@@ -384,16 +384,26 @@ impl LoadedModule {
                 format!("exceeded its {}-byte stack limit", config.max_wasm_stack)
             } else if let Some(message) = &data.panic {
                 format!("panicked: {}", message.replace('\n', " "))
-            } else if let Some(trap) = trap {
-                format!("trapped: {trap}")
             } else {
-                format!(
-                    "failed: {}",
-                    error.root_cause().to_string().replace('\n', " ")
-                )
+                let unexplained = if let Some(trap) = trap {
+                    let trap = trap.to_string();
+                    let trap = trap.trim_start_matches("wasm trap: ");
+                    match innermost_function(&error) {
+                        Some(function) => format!("trapped: {trap} (in {function})"),
+                        None => format!("trapped: {trap}"),
+                    }
+                } else {
+                    format!(
+                        "failed: {}",
+                        error.root_cause().to_string().replace('\n', " ")
+                    )
+                };
+                match data.wasi.stderr.quote() {
+                    Some(stderr) => format!("{unexplained}; stderr: {stderr}"),
+                    None => unexplained,
+                }
             }
         };
-        tracing::warn!(module = %self.shared.name, "{problem}");
         MiError::new(500, format!("module '{}' {problem}", self.shared.name))
     }
 
@@ -415,10 +425,9 @@ impl LoadedModule {
             )
         };
         let outcome = self
-            .with_instance(|store, module| {
-                module
-                    .miwa_module_module_api()
-                    .call_call(store, command, params)
+            .with_instance(|store, api| api.call(store, command, params))
+            .inspect_err(|failure| {
+                tracing::warn!(module = %self.shared.name, command, "{}", failure.message)
             })
             .and_then(|answer| {
                 answer.map_err(|e| {
@@ -426,11 +435,7 @@ impl LoadedModule {
                     if size > limit {
                         return over("an error of ", size);
                     }
-                    MiError {
-                        code: e.code,
-                        message: e.message,
-                        data: e.data,
-                    }
+                    e
                 })
             })
             .and_then(|result| {
@@ -443,6 +448,53 @@ impl LoadedModule {
             stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         outcome
+    }
+
+    /// Runs one tick of a module granted `tick`: counted in `ticks`, or in
+    /// `ticks_skipped` when every instance is busy; a tick that returns an error or fails
+    /// is counted in `tick_errors` and its message returned.
+    pub fn tick(&self) -> Result<(), String> {
+        let stats = &self.shared.stats;
+        let outcome = self.with_instance(|store, api| api.tick(store).unwrap_or(Ok(Ok(()))));
+        if matches!(&outcome, Err(e) if e.code == 503) {
+            stats.ticks_skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.ticks.fetch_add(1, Ordering::Relaxed);
+        }
+        let failure = match outcome {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(message)) => format!(
+                "module '{}' tick returned an error: {}",
+                self.shared.name,
+                cut(&message, MAX_TICK_ERROR).replace('\n', " ")
+            ),
+            Err(error) => error.message,
+        };
+        stats.tick_errors.fetch_add(1, Ordering::Relaxed);
+        Err(failure)
+    }
+
+    /// Starts calling `tick` every `tick_ms` if the module was granted `tick`; the
+    /// schedule ends when the module is dropped (unloaded, or replaced by a reload).
+    pub fn start_ticking(self: &Arc<Self>) {
+        let config = &self.shared.config;
+        if !config.grants.iter().any(|g| g == crate::config::TICK_GRANT) {
+            return;
+        }
+        let every = Duration::from_millis(config.tick_ms);
+        let stack = crate::runtime::stack::thread_stack().unwrap_or(
+            crate::runtime::stack::StackPlan::core(0)
+                .with(config)
+                .thread_stack(),
+        );
+        match TickSchedule::start(Arc::downgrade(self), &self.shared.name, every, stack) {
+            Ok(schedule) => {
+                let _set_once = self.schedule.set(schedule);
+            }
+            Err(error) => {
+                tracing::error!(module = %self.shared.name, "its ticks could not start: {error}")
+            }
+        }
     }
 
     /// Whether the module was granted I/O (`files`, `tcp`, `http`): its calls may block the
@@ -478,5 +530,23 @@ impl LoadedModule {
     }
 }
 
-/// The module-api types, for the description check.
-pub type ModuleInfo = module_api::ModuleInfo;
+/// Longest tick error message kept, bytes.
+const MAX_TICK_ERROR: usize = 1024;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The name of the innermost named function in the WebAssembly backtrace of `error`.
+fn innermost_function(error: &wasmtime::Error) -> Option<String> {
+    let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>()?;
+    backtrace
+        .frames()
+        .iter()
+        .find_map(|frame| frame.func_name().map(str::to_string))
+}

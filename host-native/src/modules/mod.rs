@@ -6,6 +6,8 @@
 mod bindings;
 mod describe;
 mod loaded;
+mod refusals;
+mod schedule;
 mod shared;
 mod wasi;
 
@@ -242,14 +244,16 @@ impl Modules {
             &module.shared.name,
             1,
             &format!(
-                "loaded {} (sha256 {})",
+                "loaded {} (sha256 {}, miwa:module@{})",
                 module.shared.config.path.display(),
-                module.sha256
+                module.sha256,
+                module.world
             ),
         );
         tracing::info!(
             module = %module.shared.name,
             commands = module.description.commands.len(),
+            world = module.world,
             "module loaded"
         );
     }
@@ -273,7 +277,9 @@ impl Modules {
             .build(name, config)
             .map_err(|e| self.load_failed(name, &e))?;
         self.loaded_ok(&module);
-        self.loaded_mut().push(Arc::new(module));
+        let module = Arc::new(module);
+        module.start_ticking();
+        self.loaded_mut().push(module);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -328,11 +334,13 @@ impl Modules {
             )
         })?;
         self.loaded_ok(&fresh);
+        let fresh = Arc::new(fresh);
+        fresh.start_ticking();
         {
             let mut loaded = self.loaded_mut();
             match loaded.iter_mut().find(|m| m.shared.name == name) {
-                Some(slot) => *slot = Arc::new(fresh),
-                None => loaded.push(Arc::new(fresh)),
+                Some(slot) => *slot = fresh,
+                None => loaded.push(fresh),
             }
         }
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -17,7 +17,7 @@ thread_local! {
 }
 
 /// Statistics the daemon keeps for every module.
-pub const BUILT_IN_STATISTICS: [&str; 8] = [
+pub const BUILT_IN_STATISTICS: [&str; 11] = [
     "calls",
     "errors",
     "timeouts",
@@ -26,6 +26,9 @@ pub const BUILT_IN_STATISTICS: [&str; 8] = [
     "instances",
     "io_timeouts",
     "io_wait_us",
+    "ticks",
+    "tick_errors",
+    "ticks_skipped",
 ];
 
 /// Whether a module statistic is a counter or a level.
@@ -56,6 +59,12 @@ pub struct ModuleStats {
     pub io_timeouts: AtomicU64,
     /// Time calls waited on I/O, microseconds.
     pub io_wait_us: AtomicU64,
+    /// Ticks run (a module granted `tick`).
+    pub ticks: AtomicU64,
+    /// Ticks that returned an error or failed (trap, time limit, I/O timeout).
+    pub tick_errors: AtomicU64,
+    /// Ticks not run because the previous one was still running or every instance was busy.
+    pub ticks_skipped: AtomicU64,
     declared: Vec<(String, Kind, AtomicU64)>,
 }
 
@@ -112,6 +121,9 @@ impl ModuleStats {
             (&self.instances, false),
             (&self.io_timeouts, true),
             (&self.io_wait_us, true),
+            (&self.ticks, true),
+            (&self.tick_errors, true),
+            (&self.ticks_skipped, true),
         ];
         let stat = |name: &str, value: &AtomicU64, incremental| Statistic {
             group: group.to_string(),
@@ -140,6 +152,9 @@ impl ModuleStats {
             "traps" => Some(&self.traps),
             "io_timeouts" => Some(&self.io_timeouts),
             "io_wait_us" => Some(&self.io_wait_us),
+            "ticks" => Some(&self.ticks),
+            "tick_errors" => Some(&self.tick_errors),
+            "ticks_skipped" => Some(&self.ticks_skipped),
             _ => None,
         };
         let counter = built_in.or_else(|| {
@@ -295,6 +310,9 @@ mod tests {
                 "instances",
                 "io_timeouts",
                 "io_wait_us",
+                "ticks",
+                "tick_errors",
+                "ticks_skipped",
                 "hits",
                 "level"
             ]

@@ -3,7 +3,8 @@
 //! (whose runtime imports WASI on its own) instantiates.
 //!
 //! Secure defaults, per instance:
-//! - no environment variables, no arguments, stdin closed, stdout and stderr discarded;
+//! - no environment variables, no arguments, stdin closed, stdout discarded, stderr kept
+//!   as its last 4 KiB ([`stderr`]) to quote when a call fails;
 //! - no preopened directory: no file can be opened;
 //! - no network: every socket address is refused, no name lookups, no UDP;
 //! - wall and monotonic clocks and randomness (at most 64 KiB per request) work: they
@@ -19,6 +20,7 @@
 pub mod allow;
 pub mod http;
 pub mod io;
+pub mod stderr;
 
 use crate::config::ModuleConfig;
 use std::time::Duration;
@@ -42,6 +44,8 @@ pub struct ModuleWasi {
     outbound: http::Outbound,
     /// The I/O budget of the current call.
     pub budget: io::IoBudget,
+    /// What the module wrote to standard error lately.
+    pub stderr: stderr::StderrTail,
 }
 
 impl ModuleWasi {
@@ -49,6 +53,8 @@ impl ModuleWasi {
     pub fn new(config: &ModuleConfig) -> anyhow::Result<ModuleWasi> {
         let mut builder = WasiCtxBuilder::new();
         builder.max_random_size(MAX_RANDOM_BYTES);
+        let stderr = stderr::StderrTail::default();
+        builder.stderr(stderr.clone());
         if config.grants.iter().any(|g| g == "files") {
             for dir in &config.read_only_dirs {
                 let guest = dir.to_string_lossy();
@@ -102,6 +108,7 @@ impl ModuleWasi {
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             outbound: http::Outbound::new(std::sync::Arc::new(allowed), config.max_http_response),
             budget: io::IoBudget::new(Duration::from_millis(config.io_timeout_ms)),
+            stderr,
         })
     }
 
@@ -186,7 +193,7 @@ const NEWEST_PATCH: u32 = 12;
 
 /// Whether `name` (`wasi:cli/environment@0.2.6`) is an interface [`add_to_linker`] links,
 /// or, with `http`, one [`add_http_to_linker`] links.
-fn linked(name: &str, http: bool) -> bool {
+pub fn linked(name: &str, http: bool) -> bool {
     let Some((interface, version)) = name.split_once('@') else {
         return false;
     };
@@ -200,59 +207,6 @@ fn linked(name: &str, http: bool) -> bool {
             .strip_prefix("0.2.")
             .and_then(|patch| patch.parse::<u32>().ok())
             .is_some_and(|patch| patch <= NEWEST_PATCH)
-}
-
-/// Links every other import of `component` (outside `miwa:module`) as functions that fail
-/// the call, naming themselves, and resources nobody can make (the `wasi:io` ones such an
-/// interface uses keep their type): a module whose toolchain imports more than it uses
-/// still loads.
-pub fn stub_unlinked<T: 'static>(
-    linker: &mut Linker<T>,
-    engine: &wasmtime::Engine,
-    component: &wasmtime::component::Component,
-    http: bool,
-) -> wasmtime::Result<()> {
-    use wasmtime::component::types::ComponentItem;
-    for (name, item) in component.component_type().imports(engine) {
-        if linked(name, http) || name.starts_with("miwa:module/") {
-            continue;
-        }
-        let ComponentItem::ComponentInstance(instance) = item.ty else {
-            continue;
-        };
-        let mut defined = linker.instance(name)?;
-        for (export, item) in instance.exports(engine) {
-            match item.ty {
-                ComponentItem::ComponentFunc(_) => {
-                    let what = if name.starts_with("wasi:http/") {
-                        format!("{name}#{export} needs the http grant")
-                    } else {
-                        format!("{name}#{export} is not available to modules")
-                    };
-                    defined.func_new(export, move |_, _, _, _| {
-                        Err(wasmtime::Error::msg(what.clone()))
-                    })?;
-                }
-                ComponentItem::Resource(_) => {
-                    use wasmtime::component::ResourceType;
-                    let ty = match export {
-                        "pollable" => ResourceType::host::<wasmtime_wasi_io::poll::DynPollable>(),
-                        "input-stream" => {
-                            ResourceType::host::<wasmtime_wasi_io::streams::DynInputStream>()
-                        }
-                        "output-stream" => {
-                            ResourceType::host::<wasmtime_wasi_io::streams::DynOutputStream>()
-                        }
-                        "error" => ResourceType::host::<wasmtime_wasi_io::streams::Error>(),
-                        _ => ResourceType::host::<()>(),
-                    };
-                    defined.resource(export, ty, |_, _| Ok(()))?;
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Links `wasi:http` for a module granted `http`.

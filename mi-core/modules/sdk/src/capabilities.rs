@@ -1,5 +1,5 @@
 //! Wrappers of the capabilities a module may be granted. Calling one that was not granted
-//! is impossible: the daemon refuses to load a module that imports it.
+//! fails the module's call (the daemon links it as a refusal naming the grant).
 
 /// Capability `log`: lines in the daemon's log, tagged with the module's name.
 pub mod log {

@@ -84,3 +84,9 @@ pub fn call<M: Module>(command: &str, params: &str) -> Result<String, types::MiE
         .map(|value| json::to_compact(&value))
         .map_err(wit_error)
 }
+
+/// `tick`.
+pub fn tick<M: Module>() -> Result<(), String> {
+    report_panics();
+    M::tick()
+}

@@ -1,6 +1,6 @@
 //! Write MI command modules for miwa.
 //!
-//! A module is a WebAssembly component of the `miwa:module` world. Implement [`Module`] for a
+//! A module is a WebAssembly component of the `miwa:module@0.2.0` world. Implement [`Module`] for a
 //! type, export it with [`export_module!`], build with
 //! `cargo build --target wasm32-wasip2 --release`, and name the `.wasm` in `miwa.toml`:
 //!
@@ -29,13 +29,19 @@
 //! Parameters arrive after the daemon matched a recipe, exactly as for core commands; the
 //! [`Params`] getters are the core's own, with the same coercions and error texts. The
 //! capability wrappers ([`log`], [`stats`], [`cache`], [`events`], [`mi`]) work only when
-//! the operator granted the capability; a module that uses one it was not granted is
-//! refused at load time.
+//! the operator granted the capability; calling one that was not granted fails the module's
+//! call with a message naming the grant.
+//!
+//! I/O is the operator's to grant too: with `files`, `std::fs` reads the `read_only_dirs`;
+//! with `tcp`, `std::net::TcpStream` connects to the `allowed_tcp` addresses; with `http`,
+//! [`http`] sends requests to the `allowed_outbound_hosts`. With `tick`, the daemon calls
+//! [`Module::tick`] every `tick_ms`.
 
 mod capabilities;
 mod describe;
 #[doc(hidden)]
 pub mod glue;
+pub mod http;
 
 pub use capabilities::{cache, events, log, mi, stats};
 pub use describe::{command, CommandSpec, Description, StatisticKind};
@@ -48,7 +54,7 @@ pub use mi_core::MiError;
 #[allow(unsafe_code, missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/module",
+        path: "../../wit/module/v0.2.0",
         world: "module",
         pub_export_macro: true,
         export_macro_name: "export_world",
@@ -63,6 +69,13 @@ pub trait Module {
 
     /// Runs `command` with the parameters of the recipe that matched.
     fn call(command: &str, params: &Params<'_>) -> Result<Value, MiError>;
+
+    /// Background work, called every `tick_ms` when the operator granted `tick` (never
+    /// while another tick runs); an error is logged and counted by the daemon. Does
+    /// nothing unless overridden.
+    fn tick() -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Exports a [`Module`] implementation as the component's `module-api`.
@@ -85,6 +98,10 @@ macro_rules! export_module {
                 $crate::bindings::miwa::module::types::MiError,
             > {
                 $crate::glue::call::<$module>(&command, &params)
+            }
+
+            fn tick() -> ::std::result::Result<(), ::std::string::String> {
+                $crate::glue::tick::<$module>()
             }
         }
 
