@@ -6,8 +6,11 @@ VENV := tests/.venv
 PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1
 WASM_BINDGEN_VERSION := 0.2.130
 PLAYGROUND := target/playground
+COMPONENTIZE_PY := componentize-py==0.25.1
+PY_MODULES := target/modules/python
+PY_VENV := target/modules/python-venv
 
-.PHONY: setup wasm-bindgen-cli playground run test bench lint
+.PHONY: setup wasm-bindgen-cli playground python-modules run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
@@ -28,6 +31,19 @@ playground: setup wasm-bindgen-cli
 		target/wasm32-unknown-unknown/web/host_wasm_web.wasm
 	cp host-wasm-web/www/* $(PLAYGROUND)/
 
+## The Python command modules (examples and fixtures), built with componentize-py for
+## miwa:module@0.2.0 into target/modules/python/<name>.wasm.
+$(PY_VENV)/bin/componentize-py:
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet $(COMPONENTIZE_PY)
+
+python-modules: $(PY_VENV)/bin/componentize-py
+	mkdir -p $(PY_MODULES)
+	for app in mi-core/modules/python/examples/* mi-core/modules/python/fixtures/*; do \
+		$(PY_VENV)/bin/componentize-py -d mi-core/wit/module/v0.2.0 -w module componentize \
+			-p mi-core/modules/python -p $$app app -o $(PY_MODULES)/$$(basename $$app).wasm || exit 1; \
+	done
+
 ## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888, the
 ## playground at http://127.0.0.1:8888/playground/).
 run: setup playground
@@ -44,7 +60,7 @@ $(VENV)/bin/opensips-cli:
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
 
-test: setup playground $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground python-modules $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)

@@ -56,6 +56,21 @@ pub fn module_path(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// A command module built by `make python-modules` (or `make js-modules`): `lang` is
+/// `python` or `js`. Panics, naming the make target, when it was not built.
+pub fn foreign_module_table(lang: &str, name: &str, keys: &str) -> String {
+    let path = workspace()
+        .join("target/modules")
+        .join(lang)
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make {lang}-modules` (make test does)",
+        path.display()
+    );
+    format!("\n[modules.{name}]\npath = \"{}\"\n{keys}\n", path.display())
+}
+
 /// The resident memory of process `pid`, bytes (0 if it cannot be read).
 pub fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
