@@ -9,8 +9,10 @@ PLAYGROUND := target/playground
 COMPONENTIZE_PY := componentize-py==0.25.1
 PY_MODULES := target/modules/python
 PY_VENV := target/modules/python-venv
+JS_DIR := mi-core/modules/js
+JS_MODULES := target/modules/js
 
-.PHONY: setup wasm-bindgen-cli playground python-modules run test bench lint
+.PHONY: setup wasm-bindgen-cli playground python-modules js-modules run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
@@ -44,6 +46,22 @@ python-modules: $(PY_VENV)/bin/componentize-py
 			-p mi-core/modules/python -p $$app app -o $(PY_MODULES)/$$(basename $$app).wasm || exit 1; \
 	done
 
+## The JavaScript command modules (examples and fixtures), built with componentize-js
+## (pinned in mi-core/modules/js/package-lock.json) for miwa:module@0.2.0 into
+## target/modules/js/<name>.wasm; each app.js is built beside a copy of miwa-module.js.
+$(JS_DIR)/node_modules/.bin/componentize-js: $(JS_DIR)/package.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund
+
+js-modules: $(JS_DIR)/node_modules/.bin/componentize-js
+	mkdir -p $(JS_MODULES)
+	for app in $(JS_DIR)/examples/* $(JS_DIR)/fixtures/*; do \
+		build=target/modules/js-build/$$(basename $$app); \
+		rm -rf $$build && mkdir -p $$build && cp $$app/app.js $(JS_DIR)/miwa-module.js $$build/ && \
+		(cd $$build && $(CURDIR)/$(JS_DIR)/node_modules/.bin/componentize-js \
+			--wit $(CURDIR)/mi-core/wit/module/v0.2.0 --world-name module \
+			-o $(CURDIR)/$(JS_MODULES)/$$(basename $$app).wasm app.js) || exit 1; \
+	done
+
 ## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888, the
 ## playground at http://127.0.0.1:8888/playground/).
 run: setup playground
@@ -60,7 +78,7 @@ $(VENV)/bin/opensips-cli:
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
 
-test: setup playground python-modules $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground python-modules js-modules $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)

@@ -68,7 +68,10 @@ pub fn foreign_module_table(lang: &str, name: &str, keys: &str) -> String {
         "{} is missing: run `make {lang}-modules` (make test does)",
         path.display()
     );
-    format!("\n[modules.{name}]\npath = \"{}\"\n{keys}\n", path.display())
+    format!(
+        "\n[modules.{name}]\npath = \"{}\"\n{keys}\n",
+        path.display()
+    )
 }
 
 /// The resident memory of process `pid`, bytes (0 if it cannot be read).

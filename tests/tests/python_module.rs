@@ -126,6 +126,8 @@ fn a_python_module_that_raises_or_loops_fails_one_call_and_keeps_serving() {
         (500, "module 'pyfail' exceeded its 500 ms time limit".into())
     );
     assert_eq!(daemon.result("pyfail_ok", json!([])), "OK");
-    assert!(daemon.logged("tick failed: module 'pyfail' tick returned an error: RuntimeError: the tick failed"));
+    assert!(daemon.logged(
+        "tick failed: module 'pyfail' tick returned an error: RuntimeError: the tick failed"
+    ));
     assert!(daemon.result("uptime", json!([])).is_object());
 }
