@@ -30,9 +30,9 @@ allowed_tcp = ["127.0.0.1:16379"]
 TOML
 target/release/miwa serve --config "$work/miwa.toml" > "$work/miwa.out" 2>&1 &
 for _ in $(seq 200); do grep -q ready "$work/miwa.out" 2>/dev/null && break; sleep 0.05; done
-call() { curl -s -d "{\"jsonrpc\":\"2.0\",\"method\":\"$1\",\"params\":$2,\"id\":1}" http://127.0.0.1:8960/mi; }
-call blocklist_backend '["127.0.0.1:16379"]' > /dev/null
-call blocklist_add '["sip:spam@example.com","robocall"]' > /dev/null
+call() { curl -s -H "Content-Type: application/json" -d "{\"jsonrpc\":\"2.0\",\"method\":\"$1\",\"params\":$2,\"id\":1}" http://127.0.0.1:8960/mi; }
+call blocklist_backend '["127.0.0.1:16379"]' | grep -q '"result"' || { echo "blocklist_backend failed" >&2; exit 1; }
+call blocklist_add '["sip:spam@example.com","robocall"]' | grep -q '"result"' || { echo "blocklist_add failed" >&2; exit 1; }
 run() { # connections method params -> "req/s p50"
   local threads=$(( $1 < 2 ? 1 : 2 ))
   MI_BODY="{\"jsonrpc\":\"2.0\",\"method\":\"$2\",\"params\":$3,\"id\":1}" \

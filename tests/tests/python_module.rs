@@ -116,7 +116,19 @@ fn a_python_module_that_raises_or_loops_fails_one_call_and_keeps_serving() {
         "grants = [\"tick\"]\ntick_ms = 100\ntimeout_ms = 500",
     ))
     .unwrap();
-    assert_eq!(daemon.result("pyfail_ok", json!([])), "OK");
+    let untimed = Daemon::start(&foreign_module_table("python", "pyfail", "")).unwrap();
+    for _ in 0..20 {
+        assert_eq!(untimed.result("pyfail_ok", json!([])), "OK");
+    }
+    let stats = untimed.result("get_statistics", json!([["pyfail:"]]));
+    assert!(
+        stats["pyfail:memory_peak"].as_u64().unwrap() > 8 << 20,
+        "CPython starts with more than 8 MiB: {stats}"
+    );
+    assert_eq!(
+        stats["pyfail:instances"], 1,
+        "an instance that did not grow is kept warm, however large it started: {stats}"
+    );
     assert_eq!(
         error_of(&daemon.call("pyfail_raise", json!([]))),
         (500, "pyfail_raise raised ValueError: boom".into())

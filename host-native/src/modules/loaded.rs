@@ -20,9 +20,11 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
 
-/// An instance whose linear memory grew past this is dropped after its call instead of
-/// being kept idle, so that one large call does not pin its memory.
-pub const MAX_IDLE_MEMORY: usize = 8 << 20;
+/// An instance whose linear memory grew by more than this since it was instantiated is
+/// dropped after its call instead of being kept idle, so that one large call does not pin
+/// its memory. Measured from the instance's own start, since a language runtime (CPython,
+/// StarlingMonkey) starts with more than this.
+pub const MAX_IDLE_GROWTH: usize = 8 << 20;
 
 /// A call slower than this puts its module on probation.
 pub const SLOW_CALL: Duration = Duration::from_millis(20);
@@ -79,6 +81,8 @@ fn invalid(error: impl std::fmt::Display) -> LoadError {
 struct Instance {
     store: Store<ModuleStoreData>,
     api: Api,
+    /// Its linear memory once instantiated, bytes.
+    started_with: usize,
 }
 
 /// A module ready to serve calls.
@@ -291,7 +295,12 @@ impl LoadedModule {
             .instantiate(&mut store)
             .map_err(|e| self.failure(e, store.data()))?;
         self.shared.stats.instances.fetch_add(1, Ordering::Relaxed);
-        Ok(Instance { store, api })
+        let started_with = store.data().limiter.size;
+        Ok(Instance {
+            store,
+            api,
+            started_with,
+        })
     }
 
     /// Runs `call` on an idle instance (a new one if none is idle), within the module's
@@ -342,7 +351,13 @@ impl LoadedModule {
             }
             match outcome {
                 Ok(value) => {
-                    if instance.store.data().limiter.size <= MAX_IDLE_MEMORY {
+                    let grown = instance
+                        .store
+                        .data()
+                        .limiter
+                        .size
+                        .saturating_sub(instance.started_with);
+                    if grown <= MAX_IDLE_GROWTH {
                         self.idle_instances().push(instance);
                     } else {
                         self.shared.stats.instances.fetch_sub(1, Ordering::Relaxed);
