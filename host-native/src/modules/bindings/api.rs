@@ -92,19 +92,11 @@ impl Api {
             Api::V0_1(module) => module
                 .miwa_module_module_api()
                 .call_call(store, command, params)?
-                .map_err(|e| MiError {
-                    code: e.code,
-                    message: e.message,
-                    data: e.data,
-                }),
+                .map_err(|e| mi_error(e.code, e.message, e.data)),
             Api::V0_2(module) => module
                 .miwa_module_module_api()
                 .call_call(store, command, params)?
-                .map_err(|e| MiError {
-                    code: e.code,
-                    message: e.message,
-                    data: e.data,
-                }),
+                .map_err(|e| mi_error(e.code, e.message, e.data)),
         })
     }
 
@@ -117,6 +109,14 @@ impl Api {
             Api::V0_1(_) => None,
             Api::V0_2(module) => Some(module.miwa_module_module_api().call_tick(store)),
         }
+    }
+}
+
+fn mi_error(code: i32, message: String, data: Option<String>) -> MiError {
+    MiError {
+        code,
+        message,
+        data,
     }
 }
 
