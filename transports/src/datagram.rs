@@ -141,6 +141,7 @@ impl DatagramServer {
             server.unix_paths.push(path);
         }
         let own = Arc::new(OwnSockets::of(&server.unix_paths));
+        let mut listing = crate::listing::Listing::new();
         for (name, kind, socket) in sockets {
             socket.set_timeouts(POLL, settings.reply_timeout)?;
             for _ in 0..settings.workers.max(1) {
@@ -152,17 +153,20 @@ impl DatagramServer {
                     stop.clone(),
                     own.clone(),
                 );
+                let listed = listing.signal();
                 let worker = std::thread::Builder::new()
                     .name("mi-datagram".into())
                     .stack_size(settings.stack_size)
                     .spawn(move || {
                         dispatcher.thread_started(&name);
+                        let _ = listed.send(());
                         serve(&socket, kind, &settings, &own, dispatcher.as_ref(), &stop);
                         dispatcher.thread_stopped();
                     })?;
                 server.workers.push(worker);
             }
         }
+        listing.wait();
         Ok(server)
     }
 

@@ -6,6 +6,7 @@ pub mod datagram;
 pub mod fifo;
 pub mod html;
 pub mod http;
+mod listing;
 pub mod playground;
 pub mod tls;
 pub mod xmlrpc;

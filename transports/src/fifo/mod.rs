@@ -203,6 +203,7 @@ impl FifoServer {
         };
         let queue = Arc::new(Mutex::new(queue));
         let mut threads = Vec::new();
+        let mut listing = crate::listing::Listing::new();
         for _ in 0..settings.workers.max(1) {
             let (settings, dispatcher, queue, budget) = (
                 settings.clone(),
@@ -210,12 +211,14 @@ impl FifoServer {
                 queue.clone(),
                 budget.clone(),
             );
+            let listed = listing.signal();
             threads.push(
                 std::thread::Builder::new()
                     .name("mi-fifo-worker".into())
                     .stack_size(settings.stack_size)
                     .spawn(move || {
                         dispatcher.thread_started("MI FIFO worker");
+                        let _ = listed.send(());
                         work(&settings, dispatcher.as_ref(), &queue, &budget);
                         dispatcher.thread_stopped();
                     })?,
@@ -228,11 +231,13 @@ impl FifoServer {
                 stop.clone(),
                 recreate.clone(),
             );
+            let listed = listing.signal();
             std::thread::Builder::new()
                 .name("mi-fifo".into())
                 .stack_size(settings.stack_size)
                 .spawn(move || {
                     dispatcher.thread_started(&format!("MI FIFO {}", settings.path.display()));
+                    let _ = listed.send(());
                     read_loop(
                         &settings,
                         dispatcher.as_ref(),
@@ -246,6 +251,7 @@ impl FifoServer {
                 })?
         };
         threads.push(reader);
+        listing.wait();
         Ok(FifoServer {
             stop,
             recreate,
