@@ -1,6 +1,7 @@
 //! What a module reaches through WASI: nothing by default — no environment, arguments,
 //! files or network; granted `files`, its `read_only_dirs` read-only, with no way out of
-//! them by `..` or a symlink; granted `tcp`, only the addresses `allowed_tcp` allows, each
+//! them by `..` or a symlink, each open, stat and read bounded by `io_timeout_ms`; granted
+//! `tcp`, only the addresses `allowed_tcp` allows, each
 //! wait bounded by `io_timeout_ms`.
 
 use miwa_tests::{module_table, Daemon};
@@ -75,6 +76,40 @@ fn granted_files_reads_its_directories_and_nothing_outside_them() {
         std::fs::read_to_string(shared.join("carriers.txt")).unwrap(),
         "gw1\ngw2\n"
     );
+}
+
+#[test]
+fn opening_a_fifo_nobody_writes_ends_at_io_timeout_ms_and_the_module_serves_on() {
+    let shared = tempfile::tempdir().unwrap();
+    let dir = shared.path().display().to_string();
+    let fifo = shared.path().join("stuck");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(shared.path().join("list.txt"), "gw1\n").unwrap();
+    let daemon = sandboxed(&format!(
+        "grants = [\"files\"]\nread_only_dirs = [\"{dir}\"]\ntimeout_ms = 50\nio_timeout_ms = 300"
+    ));
+    let started = Instant::now();
+    let message = refused(&daemon, "sandbox_read", json!([fifo.display().to_string()]));
+    let took = started.elapsed();
+    assert_eq!(
+        message,
+        "module 'sandbox' waited on I/O longer than its 300 ms I/O limit (io_timeout_ms)"
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(
+        daemon.result("sandbox_read", json!([format!("{dir}/list.txt")])),
+        "gw1\n"
+    );
+    let stats = daemon.result("get_statistics", json!([["sandbox:"]]));
+    assert_eq!(stats["sandbox:io_timeouts"], 1, "{stats}");
+    assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
 }
 
 #[test]

@@ -78,39 +78,39 @@ where
     }
 }
 
-impl BoundedIo<'_> {
-    /// Waits for `wait` within what is left of the budget.
-    fn wait<T: Send>(
-        budget: &mut IoBudget,
-        wait: impl Future<Output = T> + Send,
-    ) -> wasmtime::Result<T> {
-        let left = budget.limit.saturating_sub(budget.waited);
-        let started = Instant::now();
-        let outcome = block_on(async { tokio::time::timeout(left, wait).await });
-        budget.waited += started.elapsed();
-        outcome.map_err(|_| wasmtime::Error::new(IoTimeout(budget.limit.as_millis() as u64)))
-    }
+/// Waits for `wait` within what is left of `budget`, and counts the time against it.
+pub(super) fn wait<T: Send>(
+    budget: &mut IoBudget,
+    wait: impl Future<Output = T> + Send,
+) -> wasmtime::Result<T> {
+    let left = budget.limit.saturating_sub(budget.waited);
+    let started = Instant::now();
+    let outcome = block_on(async { tokio::time::timeout(left, wait).await });
+    budget.waited += started.elapsed();
+    outcome.map_err(|_| wasmtime::Error::new(IoTimeout(budget.limit.as_millis() as u64)))
+}
 
-    /// [`BoundedIo::wait`] for a stream operation.
+impl BoundedIo<'_> {
+    /// [`wait`] for a stream operation.
     fn wait_stream<T: Send>(
         budget: &mut IoBudget,
-        wait: impl Future<Output = StreamResult<T>> + Send,
+        operation: impl Future<Output = StreamResult<T>> + Send,
     ) -> StreamResult<T> {
-        Self::wait(budget, wait).map_err(StreamError::Trap)?
+        wait(budget, operation).map_err(StreamError::Trap)?
     }
 }
 
 impl poll::Host for BoundedIo<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
         let table = &mut *self.table;
-        Self::wait(self.budget, async_poll::Host::poll(table, pollables))?
+        wait(self.budget, async_poll::Host::poll(table, pollables))?
     }
 }
 
 impl poll::HostPollable for BoundedIo<'_> {
     fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
         let table = &mut *self.table;
-        Self::wait(
+        wait(
             self.budget,
             async_poll::HostPollable::ready(table, pollable),
         )?
@@ -118,7 +118,7 @@ impl poll::HostPollable for BoundedIo<'_> {
 
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         let table = &mut *self.table;
-        Self::wait(
+        wait(
             self.budget,
             async_poll::HostPollable::block(table, pollable),
         )?
@@ -141,7 +141,7 @@ impl streams::Host for BoundedIo<'_> {
 impl streams::HostOutputStream for BoundedIo<'_> {
     fn drop(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<()> {
         let table = &mut *self.table;
-        Self::wait(self.budget, AsyncOutput::drop(table, stream))?
+        wait(self.budget, AsyncOutput::drop(table, stream))?
     }
 
     fn check_write(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<u64> {
@@ -222,7 +222,7 @@ impl streams::HostOutputStream for BoundedIo<'_> {
 impl streams::HostInputStream for BoundedIo<'_> {
     fn drop(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<()> {
         let table = &mut *self.table;
-        Self::wait(self.budget, AsyncInput::drop(table, stream))?
+        wait(self.budget, AsyncInput::drop(table, stream))?
     }
 
     fn read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {

@@ -14,10 +14,12 @@
 //! the same paths; `tcp` allows outgoing TCP connections (and name lookups) to the
 //! addresses its `allowed_tcp` patterns ([`allow`]) allow, nothing else (no listening, no
 //! UDP); `http` allows outgoing HTTP(S) through `wasi:http` to its
-//! `allowed_outbound_hosts` ([`http`]). `wasi:io` is this daemon's own ([`io`]): every wait is bounded by the
-//! call's I/O budget.
+//! `allowed_outbound_hosts` ([`http`]). `wasi:io` ([`io`]) and `wasi:filesystem/types`
+//! ([`fs`]) are this daemon's own: every wait on a stream, a socket or the disk is bounded
+//! by the call's I/O budget.
 
 pub mod allow;
+pub mod fs;
 pub mod http;
 pub mod io;
 pub mod stderr;
@@ -150,6 +152,17 @@ fn bounded<T: HasWasi>(t: &mut T) -> io::BoundedIo<'_> {
     }
 }
 
+fn bounded_fs<T: HasWasi>(t: &mut T) -> fs::BoundedFs<'_> {
+    let wasi = t.wasi();
+    fs::BoundedFs {
+        fs: wasmtime_wasi::filesystem::WasiFilesystemCtxView {
+            ctx: wasi.ctx.filesystem(),
+            table: &mut wasi.table,
+        },
+        budget: &mut wasi.budget,
+    }
+}
+
 fn table<T: HasWasi>(t: &mut T) -> &mut ResourceTable {
     &mut t.wasi().table
 }
@@ -163,7 +176,7 @@ pub fn add_to_linker<T: HasWasi + 'static>(linker: &mut Linker<T>) -> wasmtime::
     wasi::clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     wasi::clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     wasi::filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
-    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    sync::filesystem::types::add_to_linker::<T, fs::BoundedFilesystem>(l, bounded_fs)?;
     wasi::random::random::add_to_linker::<T, WasiRandom>(l, T::random)?;
     wasi::random::insecure::add_to_linker::<T, WasiRandom>(l, T::random)?;
     wasi::random::insecure_seed::add_to_linker::<T, WasiRandom>(l, T::random)?;
