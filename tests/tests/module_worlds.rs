@@ -49,7 +49,7 @@ fn modules_of_both_worlds_load_side_by_side() {
     assert_eq!(states, ["loaded", "loaded"], "{list}");
     assert!(
         daemon.logged("module=legacy commands=1 world=\"0.1.0\"")
-            && daemon.logged("module=ticker commands=2 world=\"0.2.0\""),
+            && daemon.logged("module=ticker commands=3 world=\"0.2.0\""),
         "the log names each module's world: {}",
         daemon.log()
     );
@@ -161,6 +161,27 @@ fn overrunning_ticks_are_skipped_not_stacked() {
         skipped >= ticks / 2,
         "a 300 ms tick every 100 ms skips about two periods per tick: {ticks} ticks, {skipped} skipped"
     );
+}
+
+#[test]
+fn a_tick_due_while_every_instance_is_busy_is_skipped_not_failed() {
+    let daemon = Daemon::start(&module_table(
+        "ticker",
+        "ticker",
+        "grants = [\"cache\", \"stats\", \"tick\"]\ntick_ms = 20\ntimeout_ms = 2000\nmax_instances = 1",
+    ))
+    .unwrap();
+    eventually("ticks", || stat(&daemon, "ticker:ticks") >= 2);
+    let skipped = stat(&daemon, "ticker:ticks_skipped");
+    assert_eq!(daemon.result("ticker_hold", json!(["600"])), "held");
+    assert!(
+        stat(&daemon, "ticker:ticks_skipped") >= skipped + 10,
+        "600 ms holding the only instance skips the ticks due every 20 ms"
+    );
+    assert_eq!(stat(&daemon, "ticker:tick_errors"), 0);
+    assert!(!daemon.logged("tick failed"));
+    let ticks = stat(&daemon, "ticker:ticks");
+    eventually("ticking again", || stat(&daemon, "ticker:ticks") > ticks);
 }
 
 #[test]

@@ -85,6 +85,15 @@ struct Instance {
     started_with: usize,
 }
 
+/// What became of a tick that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// The module's tick ran and returned `ok`.
+    Ran,
+    /// Every instance was busy: the tick was not run.
+    Skipped,
+}
+
 /// A module ready to serve calls.
 pub struct LoadedModule {
     /// Identity, configuration, statistics, services.
@@ -208,6 +217,7 @@ impl LoadedModule {
             .map(|state| state.wasm_memory.clone())
             .ok_or_else(|| LoadError::Invalid("the daemon is shutting down".into()))?;
         let timeout = Duration::from_millis(config.timeout_ms);
+        let sandbox = Arc::new(wasi::Sandbox::new(config));
         let mut loading = LoadedModule {
             shared: Arc::new(ModuleShared {
                 name: name.to_string(),
@@ -217,6 +227,7 @@ impl LoadedModule {
                 state: context.state.clone(),
                 core: context.core.clone(),
                 memory: memory.clone(),
+                sandbox: sandbox.clone(),
             }),
             description: Description::default(),
             sha256,
@@ -256,6 +267,7 @@ impl LoadedModule {
             state: context.state.clone(),
             core: context.core.clone(),
             memory,
+            sandbox,
         });
         loading.idle_instances().clear();
         loading.description = description;
@@ -309,16 +321,27 @@ impl LoadedModule {
         &self,
         call: impl FnOnce(&mut Store<ModuleStoreData>, &Api) -> wasmtime::Result<T>,
     ) -> Result<T, MiError> {
-        let limit = self.shared.config.max_instances;
-        if self.busy.fetch_add(1, Ordering::AcqRel) >= limit {
-            self.busy.fetch_sub(1, Ordering::AcqRel);
-            return Err(MiError::new(
+        match self.with_idle_instance(call) {
+            Some(outcome) => outcome,
+            None => Err(MiError::new(
                 503,
                 format!(
-                    "module '{}' is busy: all {limit} instances are in use",
-                    self.shared.name
+                    "module '{}' is busy: all {} instances are in use",
+                    self.shared.name, self.shared.config.max_instances
                 ),
-            ));
+            )),
+        }
+    }
+
+    /// [`LoadedModule::with_instance`], or `None` without running `call` when all
+    /// `max_instances` instances are in use.
+    fn with_idle_instance<T>(
+        &self,
+        call: impl FnOnce(&mut Store<ModuleStoreData>, &Api) -> wasmtime::Result<T>,
+    ) -> Option<Result<T, MiError>> {
+        if self.busy.fetch_add(1, Ordering::AcqRel) >= self.shared.config.max_instances {
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+            return None;
         }
         let outcome = (|| {
             stack::check(self.shared.config.max_wasm_stack).map_err(|shortage| {
@@ -371,7 +394,7 @@ impl LoadedModule {
             }
         })();
         self.busy.fetch_sub(1, Ordering::AcqRel);
-        outcome
+        Some(outcome)
     }
 
     /// The MI error for a call that trapped, counted in the module's statistics; the caller
@@ -465,19 +488,20 @@ impl LoadedModule {
         outcome
     }
 
-    /// Runs one tick of a module granted `tick`: counted in `ticks`, or in
-    /// `ticks_skipped` when every instance is busy; a tick that returns an error or fails
-    /// is counted in `tick_errors` and its message returned.
-    pub fn tick(&self) -> Result<(), String> {
+    /// Runs one tick of a module granted `tick`, counted in `ticks`; when every instance
+    /// is busy it is not run and is counted in `ticks_skipped`. A tick that returns an
+    /// error or fails is counted in `tick_errors` and its message returned.
+    pub fn tick(&self) -> Result<Tick, String> {
         let stats = &self.shared.stats;
-        let outcome = self.with_instance(|store, api| api.tick(store).unwrap_or(Ok(Ok(()))));
-        if matches!(&outcome, Err(e) if e.code == 503) {
+        let Some(outcome) =
+            self.with_idle_instance(|store, api| api.tick(store).unwrap_or(Ok(Ok(()))))
+        else {
             stats.ticks_skipped.fetch_add(1, Ordering::Relaxed);
-        } else {
-            stats.ticks.fetch_add(1, Ordering::Relaxed);
-        }
+            return Ok(Tick::Skipped);
+        };
+        stats.ticks.fetch_add(1, Ordering::Relaxed);
         let failure = match outcome {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(())) => return Ok(Tick::Ran),
             Ok(Err(message)) => format!(
                 "module '{}' tick returned an error: {}",
                 self.shared.name,

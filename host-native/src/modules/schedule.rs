@@ -5,7 +5,7 @@
 //! A failing tick is logged when the failures start, change or stop, not at every tick;
 //! the next tick runs regardless.
 
-use super::loaded::LoadedModule;
+use super::loaded::{LoadedModule, Tick};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Weak;
@@ -62,11 +62,15 @@ fn run(module: &Weak<LoadedModule>, every: Duration, stopped: &mpsc::Receiver<()
 
 /// Logs a tick's failure when it is the first of a run or differs from the last one, and
 /// the end of a run of failures.
-fn report(module: &LoadedModule, outcome: Result<(), String>, failing: &mut Option<(String, u64)>) {
+fn report(
+    module: &LoadedModule,
+    outcome: Result<Tick, String>,
+    failing: &mut Option<(String, u64)>,
+) {
     let name = &module.shared.name;
     match (outcome, failing.as_mut()) {
-        (Ok(()), None) => {}
-        (Ok(()), Some((_, count))) => {
+        (Ok(Tick::Skipped), _) | (Ok(Tick::Ran), None) => {}
+        (Ok(Tick::Ran), Some((_, count))) => {
             tracing::info!(module = %name, "tick succeeded again after {count} failed ticks");
             *failing = None;
         }

@@ -195,6 +195,8 @@ pub struct ModuleShared {
     pub core: Weak<CoreRuntime>,
     /// The daemon's linear-memory budget its instances draw on.
     pub memory: std::sync::Arc<crate::runtime::memory::MemoryBudget>,
+    /// What its instances reach through WASI.
+    pub sandbox: std::sync::Arc<super::wasi::Sandbox>,
 }
 
 impl ModuleShared {

@@ -78,7 +78,7 @@ impl ModuleStoreData {
     pub fn new(shared: Arc<ModuleShared>) -> anyhow::Result<Self> {
         let cap = shared.config.max_memory;
         let reservation = crate::runtime::memory::Reservation::new(shared.memory.clone());
-        let wasi = super::wasi::ModuleWasi::new(&shared.config)?;
+        let wasi = super::wasi::ModuleWasi::new(&shared.sandbox)?;
         Ok(ModuleStoreData {
             shared,
             limiter: ModuleLimiter {

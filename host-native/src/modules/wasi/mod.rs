@@ -25,6 +25,7 @@ pub mod io;
 pub mod stderr;
 
 use crate::config::ModuleConfig;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
@@ -50,30 +51,73 @@ pub struct ModuleWasi {
     pub stderr: stderr::StderrTail,
 }
 
-impl ModuleWasi {
-    /// The context of one instance of the module configured by `config`.
-    pub fn new(config: &ModuleConfig) -> anyhow::Result<ModuleWasi> {
-        let mut builder = WasiCtxBuilder::new();
-        builder.max_random_size(MAX_RANDOM_BYTES);
-        let stderr = stderr::StderrTail::default();
-        builder.stderr(stderr.clone());
-        if config.grants.iter().any(|g| g == "files") {
-            for dir in &config.read_only_dirs {
-                let guest = dir.to_string_lossy();
-                builder
-                    .preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
-                    .map_err(|e| anyhow::anyhow!("read_only_dirs: {}: {e}", dir.display()))?;
-            }
-        }
-        builder.allow_udp(false);
-        if config.grants.iter().any(|g| g == "tcp") {
-            let patterns: std::sync::Arc<Vec<allow::Pattern>> = std::sync::Arc::new(
+/// A module's sandbox as its grants and allow-lists open it, parsed once when the module
+/// loads and shared by all its instances.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// Directories preopened read-only (`files`), at the same paths.
+    read_only_dirs: Vec<std::path::PathBuf>,
+    /// Where outgoing TCP may connect (`tcp`); `None` without the grant.
+    tcp: Option<Arc<Vec<allow::Pattern>>>,
+    /// Where outgoing HTTP may go (`http`); empty without the grant.
+    http: Arc<Vec<http::UrlPattern>>,
+    max_http_response: usize,
+    io_timeout: Duration,
+}
+
+impl Sandbox {
+    /// The sandbox of the module configured by `config`.
+    pub fn new(config: &ModuleConfig) -> Sandbox {
+        let granted = |grant: &str| config.grants.iter().any(|g| g == grant);
+        let read_only_dirs = if granted("files") {
+            config.read_only_dirs.clone()
+        } else {
+            Vec::new()
+        };
+        let tcp = granted("tcp").then(|| {
+            Arc::new(
                 config
                     .allowed_tcp
                     .iter()
                     .filter_map(|p| allow::Pattern::parse(p))
                     .collect(),
-            );
+            )
+        });
+        let http = if granted("http") {
+            config
+                .allowed_outbound_hosts
+                .iter()
+                .filter_map(|p| http::UrlPattern::parse(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Sandbox {
+            read_only_dirs,
+            tcp,
+            http: Arc::new(http),
+            max_http_response: config.max_http_response,
+            io_timeout: Duration::from_millis(config.io_timeout_ms),
+        }
+    }
+}
+
+impl ModuleWasi {
+    /// The context of one instance in `sandbox`.
+    pub fn new(sandbox: &Sandbox) -> anyhow::Result<ModuleWasi> {
+        let mut builder = WasiCtxBuilder::new();
+        builder.max_random_size(MAX_RANDOM_BYTES);
+        let stderr = stderr::StderrTail::default();
+        builder.stderr(stderr.clone());
+        for dir in &sandbox.read_only_dirs {
+            let guest = dir.to_string_lossy();
+            builder
+                .preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
+                .map_err(|e| anyhow::anyhow!("read_only_dirs: {}: {e}", dir.display()))?;
+        }
+        builder.allow_udp(false);
+        if let Some(patterns) = &sandbox.tcp {
+            let patterns = patterns.clone();
             builder
                 .allow_tcp(true)
                 .allow_ip_name_lookup(true)
@@ -95,21 +139,12 @@ impl ModuleWasi {
         } else {
             builder.allow_tcp(false);
         }
-        let allowed: Vec<http::UrlPattern> = if config.grants.iter().any(|g| g == "http") {
-            config
-                .allowed_outbound_hosts
-                .iter()
-                .filter_map(|p| http::UrlPattern::parse(p))
-                .collect()
-        } else {
-            Vec::new()
-        };
         Ok(ModuleWasi {
             ctx: builder.build(),
             table: ResourceTable::new(),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            outbound: http::Outbound::new(std::sync::Arc::new(allowed), config.max_http_response),
-            budget: io::IoBudget::new(Duration::from_millis(config.io_timeout_ms)),
+            outbound: http::Outbound::new(sandbox.http.clone(), sandbox.max_http_response),
+            budget: io::IoBudget::new(sandbox.io_timeout),
             stderr,
         })
     }
