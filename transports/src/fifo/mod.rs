@@ -141,7 +141,9 @@ pub struct FifoServer {
 }
 
 /// Creates the FIFO at `settings.path` (replacing any file there) and opens it for reading
-/// and writing (its own writer, so the reader never sees end-of-file).
+/// and writing (its own writer, so the reader never sees end-of-file). The new FIFO is made
+/// under a temporary name beside the path and renamed over it, so the path never goes
+/// missing: a client opening it during a recreation gets the old FIFO or the new one.
 fn create(settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat)> {
     match std::fs::symlink_metadata(&settings.path) {
         Ok(meta) if meta.is_dir() => {
@@ -150,18 +152,40 @@ fn create(settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat
                 format!("{} is a directory", settings.path.display()),
             ))
         }
-        Ok(_) => std::fs::remove_file(&settings.path)?,
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
+    let staging = staging_path(&settings.path);
+    let _ = std::fs::remove_file(&staging);
+    let made = make_fifo(&staging, settings);
+    let renamed = made.and_then(|opened| {
+        std::fs::rename(&staging, &settings.path)?;
+        Ok(opened)
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&staging);
+    }
+    renamed
+}
+
+/// The temporary name a new FIFO gets before it is renamed over `path`.
+fn staging_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let staged = format!(".{}.{}.new", name.unwrap_or_default(), std::process::id());
+    path.with_file_name(staged)
+}
+
+/// Makes a FIFO at `path` with the configured mode and owner and opens it.
+fn make_fifo(path: &Path, settings: &FifoSettings) -> std::io::Result<(OwnedFd, rustix::fs::Stat)> {
     let mode = Mode::from_raw_mode(settings.mode);
-    rustix::fs::mknodat(rustix::fs::CWD, &settings.path, FileType::Fifo, mode, 0)?;
-    rustix::fs::chmod(&settings.path, mode)?;
+    rustix::fs::mknodat(rustix::fs::CWD, path, FileType::Fifo, mode, 0)?;
+    rustix::fs::chmod(path, mode)?;
     if let Some(owner) = settings.owner {
-        owner.apply(&settings.path)?;
+        owner.apply(path)?;
     }
     let fd = open(
-        &settings.path,
+        path,
         OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
     )?;
@@ -553,9 +577,64 @@ fn serve_job(settings: &FifoSettings, dispatcher: &dyn Dispatcher, job: Job) {
 
 #[cfg(test)]
 mod tests {
-    use super::Budget;
+    use super::{create, Budget, FifoSettings};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Condvar, Mutex};
     use std::time::{Duration, Instant};
+
+    fn settings(path: std::path::PathBuf) -> FifoSettings {
+        FifoSettings {
+            path,
+            mode: 0o600,
+            owner: None,
+            reply_dir: "/tmp/".into(),
+            max_request: 1024,
+            reassembly_timeout: Duration::from_millis(100),
+            reply_open_retries: 0,
+            reply_open_pause: Duration::from_millis(1),
+            reply_timeout: Duration::from_millis(100),
+            workers: 1,
+            check_interval: Duration::from_secs(1),
+            pretty: false,
+            stack_size: 1 << 20,
+            max_queued: 1,
+            max_queued_bytes: 1024,
+        }
+    }
+
+    #[test]
+    fn the_path_never_goes_missing_while_the_fifo_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path().join("miwa_fifo"));
+        let (_first, first) = create(&settings).unwrap();
+        let done = AtomicBool::new(false);
+        let (checks, missing) = std::thread::scope(|scope| {
+            let watcher = scope.spawn(|| {
+                let (mut checks, mut missing) = (0u64, 0u64);
+                while !done.load(Ordering::Relaxed) {
+                    checks += 1;
+                    if std::fs::symlink_metadata(&settings.path).is_err() {
+                        missing += 1;
+                    }
+                }
+                (checks, missing)
+            });
+            for _ in 0..2000 {
+                create(&settings).unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            watcher.join().unwrap()
+        });
+        assert!(checks > 0);
+        assert_eq!(
+            missing, 0,
+            "the FIFO was missing at {missing} of {checks} checks"
+        );
+        let now = rustix::fs::lstat(&settings.path).unwrap();
+        assert_ne!(now.st_ino, first.st_ino, "recreated, not kept");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no staging file left behind");
+    }
 
     fn budget(max: usize) -> Arc<Budget> {
         Arc::new(Budget {
