@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 VENV := tests/.venv
-PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1
+PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1 websockets==15.0.1
 WASM_BINDGEN_VERSION := 0.2.130
 PLAYGROUND := target/playground
 COMPONENTIZE_PY := componentize-py==0.25.1

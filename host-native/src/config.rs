@@ -396,6 +396,17 @@ pub struct HttpConfig {
     /// Bytes of request bodies being read and replies not yet sent, over all connections
     /// (`max_buffered`, default 64 MiB); past it a request is answered `503`.
     pub max_buffered: usize,
+    /// Serve JSON-RPC over WebSocket at `/ws` (`ws`, default true).
+    pub ws: bool,
+    /// Largest WebSocket message, bytes (`ws_max_message`, default 1 MiB, 1024 … 16 MiB);
+    /// a larger one closes the connection with code 1009.
+    pub ws_max_message: usize,
+    /// Milliseconds between the daemon's pings on a WebSocket; a connection silent for two
+    /// of them is closed (`ws_ping_ms`, default 30000, 100 … 3600000).
+    pub ws_ping_ms: u64,
+    /// Open WebSocket connections, at most (`ws_max_connections`, default 1024, 1 … 100000);
+    /// more are answered `503`.
+    pub ws_max_connections: usize,
 }
 
 impl HttpConfig {
@@ -442,6 +453,10 @@ impl Default for HttpConfig {
             tls_certificate: PathBuf::new(),
             tls_key: PathBuf::new(),
             max_buffered: 64 << 20,
+            ws: true,
+            ws_max_message: 1 << 20,
+            ws_ping_ms: 30_000,
+            ws_max_connections: 1024,
         }
     }
 }
@@ -901,6 +916,15 @@ impl Config {
                 "http.max_buffered",
                 "must be at least http.max_body and core.max_reply, and at most 4294967296",
             );
+        }
+        if !(1024..=16 << 20).contains(&self.http.ws_max_message) {
+            return invalid("http.ws_max_message", "must be between 1024 and 16777216");
+        }
+        if !(100..=3_600_000).contains(&self.http.ws_ping_ms) {
+            return invalid("http.ws_ping_ms", "must be between 100 and 3600000");
+        }
+        if !(1..=100_000).contains(&self.http.ws_max_connections) {
+            return invalid("http.ws_max_connections", "must be between 1 and 100000");
         }
         if !(1..=100_000).contains(&self.http.max_connections) {
             return invalid("http.max_connections", "must be between 1 and 100000");

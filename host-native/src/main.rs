@@ -525,6 +525,12 @@ async fn run(
             pretty: config.http.pretty_printing,
             playground_dir: config.http.playground_dir(),
             max_connections: config.http.max_connections,
+            ws: config.http.ws.then(|| transports::ws::WsSettings {
+                slots: Arc::new(tokio::sync::Semaphore::new(config.http.ws_max_connections)),
+                max_message: config.http.ws_max_message,
+                ping_interval: Duration::from_millis(config.http.ws_ping_ms),
+                pretty: config.http.pretty_printing,
+            }),
             max_headers: config.http.max_headers,
             max_header_bytes: config.http.max_header_bytes,
             max_requests_per_connection: config.http.max_requests_per_connection,

@@ -222,6 +222,24 @@ pub fn fifo_write(fifo: &Path, request: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `miwa <subcommand>` (`hash-token`, `hash-password`) prints for `secret`: the hash
+/// a configuration holds.
+pub fn hashed_secret(subcommand: &str, secret: &str) -> String {
+    let mut child = Command::new(miwa_bin())
+        .arg(subcommand)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("miwa runs");
+    writeln!(child.stdin.take().expect("piped"), "{secret}").expect("miwa reads its stdin");
+    let output = child.wait_with_output().expect("miwa ends");
+    assert!(output.status.success(), "miwa {subcommand} failed");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
+
 /// A running `miwa serve`, killed when dropped.
 pub struct Daemon {
     child: Child,

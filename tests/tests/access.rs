@@ -3,28 +3,14 @@
 //! roles, brute-force throttling, and refusal of plain-text passwords.
 
 use miwa_tests::{
-    exchange, fifo_write, miwa_bin, parse_responses, udp_exchange, unix_exchange, Daemon,
-    HttpResponse, ReplyFifo,
+    exchange, fifo_write, hashed_secret, miwa_bin, parse_responses, udp_exchange, unix_exchange,
+    Daemon, HttpResponse, ReplyFifo,
 };
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn hashed(subcommand: &str, secret: &str) -> String {
-    let mut child = Command::new(miwa_bin())
-        .arg(subcommand)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{secret}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
 
 fn config() -> String {
     format!(
@@ -50,8 +36,8 @@ fifo = "readonly"
 udp = "readonly"
 unix = "full"
 "#,
-        hashed("hash-password", "correct horse"),
-        hashed("hash-token", "reader-token")
+        hashed_secret("hash-password", "correct horse"),
+        hashed_secret("hash-token", "reader-token")
     )
 }
 

@@ -1,23 +1,11 @@
 //! The audit log: the exact lines of local and forwarded calls, redaction, reopening on
 //! SIGHUP, and a stalled file that drops lines without holding a request up.
 
-use miwa_tests::{miwa_bin, Daemon};
+use miwa_tests::{hashed_secret, Daemon};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn token_hash(token: &str) -> String {
-    let mut child = Command::new(miwa_bin())
-        .arg("hash-token")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
 
 /// The audit lines written so far, waiting up to 5 s for at least `count`.
 fn lines(path: &std::path::Path, count: usize) -> Vec<Value> {
@@ -83,7 +71,7 @@ protect = ["mi"]
 "#,
         node.udp,
         audit.display(),
-        token_hash("t0ken")
+        hashed_secret("hash-token", "t0ken")
     ))
     .unwrap();
     let token = Some("t0ken");

@@ -50,6 +50,8 @@ pub struct HttpSettings {
     pub max_json_depth: u32,
     /// The built playground served at `/playground/` (`None` disables the route).
     pub playground_dir: Option<std::path::PathBuf>,
+    /// WebSocket connections (`/ws`); `None` disables the route.
+    pub ws: Option<crate::ws::WsSettings>,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
     /// Header fields per request; more get `431`.
@@ -228,6 +230,7 @@ enum Handler {
 /// Which resource a path reaches.
 enum Route {
     Playground,
+    WebSocket,
     Html(String),
     Rpc(Handler),
 }
@@ -237,6 +240,7 @@ impl Route {
     fn name(&self) -> &'static str {
         match self {
             Route::Playground => "playground",
+            Route::WebSocket => "mi",
             Route::Html(_) => "html",
             Route::Rpc(Handler::JsonRpc) => "mi",
             Route::Rpc(Handler::XmlRpc) => "xmlrpc",
@@ -353,7 +357,9 @@ async fn serve_request(
         return Ok(response);
     }
     let path = request.uri().path();
-    let route = if settings.playground_dir.is_some() && under_root(path, PLAYGROUND_ROOT) {
+    let route = if settings.ws.is_some() && under_root(path, crate::ws::WS_ROOT) {
+        Route::WebSocket
+    } else if settings.playground_dir.is_some() && under_root(path, PLAYGROUND_ROOT) {
         Route::Playground
     } else if let Some(root) = settings
         .html_root
@@ -413,6 +419,22 @@ async fn serve_request(
                 budget,
             )
             .await);
+        }
+        Route::WebSocket => {
+            let Some(ws) = settings
+                .ws
+                .clone()
+                .filter(|_| crate::ws::is_upgrade(&request))
+            else {
+                return Ok(respond(StatusCode::UPGRADE_REQUIRED, HTML, Bytes::new()));
+            };
+            let caller = crate::ws::WsCaller {
+                role,
+                identity,
+                node: node_segment(path, crate::ws::WS_ROOT).map(str::to_string),
+                peer,
+            };
+            return Ok(crate::ws::accept(request, ws, dispatcher.clone(), caller));
         }
         Route::Rpc(handler) => handler,
     };
@@ -839,7 +861,9 @@ async fn serve_connection<S>(
         inner: stream,
         clock: clock.clone(),
     };
-    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::pin!(connection);
     let idle = settings.idle_timeout;
     let slow = settings.request_timeout;

@@ -9,6 +9,7 @@ pub mod http;
 mod listing;
 pub mod playground;
 pub mod tls;
+pub mod ws;
 pub mod xmlrpc;
 
 /// Owner and group to give a file the daemon creates — the request FIFO, a UNIX socket

@@ -1,0 +1,236 @@
+//! JSON-RPC over WebSocket: `GET /ws` (`/ws/<node>` in front mode) upgraded to a WebSocket
+//! (RFC 6455, framing by tungstenite) on which every text frame is a JSON-RPC request or
+//! batch and gets, as one text frame, exactly the reply `/mi` gives; notifications get none.
+//!
+//! Authentication and roles are those of `/mi`, checked on the upgrade request
+//! (`Authorization` header). Secure defaults:
+//! - an upgrade with an `Origin` header naming another host than its `Host` is refused
+//!   `403`, so a web page of another site cannot drive the daemon through a visitor's
+//!   browser (clients that are not browsers send no `Origin`);
+//! - a message over `max_message` bytes closes the connection with code 1009, a binary
+//!   frame with code 1003;
+//! - the daemon pings a connection every `ping_interval` and closes it when nothing has
+//!   arrived for two intervals (a half-open TCP connection is let go);
+//! - requests on one connection run one at a time, in order; the socket is not read
+//!   while a reply is being sent, so a client that does not read holds only its own
+//!   connection.
+
+use crate::{Dispatcher, Reply, Session, TransportKind};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// Where the WebSocket endpoint is served.
+pub const WS_ROOT: &str = "ws";
+
+/// Settings of WebSocket connections.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    /// Open WebSocket connections, at most: an upgrade past them is answered `503`.
+    pub slots: Arc<tokio::sync::Semaphore>,
+    /// Largest message (a request or batch), bytes; more closes the connection (1009).
+    pub max_message: usize,
+    /// How often the daemon pings; a connection silent for two periods is closed.
+    pub ping_interval: Duration,
+    /// Pretty-print replies.
+    pub pretty: bool,
+}
+
+/// Whether `request` asks to be upgraded to a WebSocket.
+pub fn is_upgrade(request: &Request<Incoming>) -> bool {
+    let has = |name, token: &str| {
+        request
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(token))
+    };
+    has(UPGRADE, "websocket") && has(CONNECTION, "upgrade")
+}
+
+/// Whether the request's `Origin`, if any, names the host it was sent to.
+fn same_origin(request: &Request<Incoming>) -> bool {
+    let Some(origin) = request.headers().get(hyper::header::ORIGIN) else {
+        return true;
+    };
+    let host = request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+fn plain(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// Who the connection serves: its role and identity from the upgrade's credentials.
+pub struct WsCaller {
+    /// The role granted.
+    pub role: Option<String>,
+    /// Who the credentials name.
+    pub identity: Option<String>,
+    /// The node addressed (front mode).
+    pub node: Option<String>,
+    /// The peer.
+    pub peer: std::net::SocketAddr,
+}
+
+/// Answers an upgrade request: `101 Switching Protocols` and the connection served on a
+/// task of its own once hyper hands it over, or the status refusing it (`400` a malformed
+/// handshake, `403` a foreign `Origin`).
+pub fn accept(
+    mut request: Request<Incoming>,
+    settings: WsSettings,
+    dispatcher: Arc<dyn Dispatcher>,
+    caller: WsCaller,
+) -> Response<Full<Bytes>> {
+    if !same_origin(&request) {
+        tracing::warn!(peer = %caller.peer, "websocket refused: foreign Origin");
+        return plain(StatusCode::FORBIDDEN);
+    }
+    let version_13 = request
+        .headers()
+        .get("sec-websocket-version")
+        .is_some_and(|v| v == "13");
+    let Some(key) = request
+        .headers()
+        .get("sec-websocket-key")
+        .filter(|_| version_13)
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        return plain(StatusCode::BAD_REQUEST);
+    };
+    let Ok(slot) = settings.slots.clone().try_acquire_owned() else {
+        tracing::warn!(peer = %caller.peer, "websocket refused: http.ws_max_connections reached");
+        return plain(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(settings.max_message))
+                    .max_frame_size(Some(settings.max_message));
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                serve(socket, &settings, dispatcher, caller).await;
+                drop(slot);
+            }
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut response = plain(StatusCode::SWITCHING_PROTOCOLS);
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&key) {
+        headers.insert("sec-websocket-accept", accept);
+    }
+    response
+}
+
+/// Closes `socket` with `code` and `reason`.
+async fn close<S>(socket: &mut WebSocketStream<S>, code: CloseCode, reason: &'static str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.close(Some(frame)).await;
+}
+
+async fn serve<S>(
+    mut socket: WebSocketStream<S>,
+    settings: &WsSettings,
+    dispatcher: Arc<dyn Dispatcher>,
+    caller: WsCaller,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let session = Session::new(dispatcher.as_ref(), caller.role.as_deref())
+        .to_node(caller.node.as_deref())
+        .of(caller.identity.as_deref(), Some(caller.peer));
+    let mut pings = tokio::time::interval(settings.ping_interval);
+    pings.tick().await;
+    let mut silent_periods = 0u32;
+    loop {
+        let message = tokio::select! {
+            message = socket.next() => message,
+            _ = pings.tick() => {
+                silent_periods += 1;
+                if silent_periods > 2 {
+                    tracing::debug!(peer = %caller.peer, "closing a silent websocket");
+                    return;
+                }
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        silent_periods = 0;
+        let text = match message {
+            None | Some(Ok(Message::Close(_))) => return,
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                close(&mut socket, CloseCode::Unsupported, "text frames only").await;
+                return;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(WsError::Capacity(_))) => {
+                close(&mut socket, CloseCode::Size, "message over ws.max_message").await;
+                return;
+            }
+            Some(Err(error)) => {
+                tracing::debug!(peer = %caller.peer, %error, "websocket ended with an error");
+                return;
+            }
+        };
+        let reply = session
+            .dispatch_async(TransportKind::Http, text.as_bytes(), settings.pretty)
+            .await;
+        let sent = match reply {
+            Reply::Text(text) | Reply::ParseError(text) => socket.send(Message::text(text)).await,
+            Reply::Nothing => Ok(()),
+            Reply::Unprintable => {
+                close(
+                    &mut socket,
+                    CloseCode::Error,
+                    "the reply cannot be rendered",
+                )
+                .await;
+                return;
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
