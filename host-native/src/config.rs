@@ -676,6 +676,9 @@ pub struct EventsConfig {
     pub max_event: usize,
     /// Subscriptions at once, over all events (`max_subscribers`, default 64).
     pub max_subscribers: usize,
+    /// Subscriptions of one push channel, a WebSocket connection or an event stream
+    /// (`max_per_channel`, default 16; `max_subscribers` bounds them too).
+    pub max_per_channel: usize,
     /// Delivery attempts per event before it is dropped (`attempts`, default 3).
     pub attempts: u32,
     /// Connect and write timeout of `tcp:` and `unix:` deliveries, milliseconds
@@ -698,6 +701,7 @@ impl Default for EventsConfig {
             fanout_bytes: 8 << 20,
             max_event: 64 << 10,
             max_subscribers: 64,
+            max_per_channel: 16,
             attempts: 3,
             io_timeout_ms: 1000,
             max_backoff_ms: 5000,
@@ -716,6 +720,7 @@ impl EventsConfig {
             fanout_bytes: self.fanout_bytes,
             max_event: self.max_event,
             max_subscribers: self.max_subscribers,
+            max_per_channel: self.max_per_channel,
             attempts: self.attempts,
             io_timeout: Duration::from_millis(self.io_timeout_ms),
             max_backoff: Duration::from_millis(self.max_backoff_ms),
@@ -967,6 +972,9 @@ impl Config {
         }
         if !(1..=4096).contains(&self.events.max_subscribers) {
             return invalid("events.max_subscribers", "must be between 1 and 4096");
+        }
+        if !(1..=4096).contains(&self.events.max_per_channel) {
+            return invalid("events.max_per_channel", "must be between 1 and 4096");
         }
         if self.events.attempts == 0 {
             return invalid("events.attempts", "must be at least 1");

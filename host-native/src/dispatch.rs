@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use transports::{Authentication, Caller, CommandInfo, Dispatcher, Reply};
+use transports::push::ChannelKind;
+use transports::{Authentication, Caller, Channel, ChannelId, CommandInfo, Dispatcher, Reply};
 
 /// A handled request as the dispatcher counts it: the reply and each call's command and
 /// error code, from the component or the native core alike.
@@ -181,7 +182,9 @@ impl Dispatcher for MiDispatcher {
         let slot = self.state.calls.enter();
         let Outcome { reply, calls } = match &slot {
             Some(_) => {
-                let outcome = self.run(request, pretty, access.as_ref());
+                let outcome = crate::state::events::on_channel(caller.channel, || {
+                    self.run(request, pretty, access.as_ref())
+                });
                 self.bounded(request, pretty, outcome)
             }
             None => {
@@ -286,6 +289,14 @@ impl Dispatcher for MiDispatcher {
         route: &str,
     ) -> Authentication {
         self.access.authenticate(authorization, peer, route)
+    }
+
+    fn open_channel(&self, kind: ChannelKind) -> Option<Channel> {
+        Some(self.state.events.open_channel(kind))
+    }
+
+    fn close_channel(&self, id: ChannelId) {
+        self.state.events.close_channel(id);
     }
 
     fn thread_started(&self, name: &str) {

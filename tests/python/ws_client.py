@@ -4,7 +4,11 @@ Usage: ws_client.py URL [--header NAME:VALUE] [--origin ORIGIN] [--wait SECONDS]
 Reads frames to send from stdin, one JSON line each: {"text": "..."} or {"binary": "..."}.
 Sends them all, then prints every frame received until none arrives for --wait seconds or
 the server closes: one JSON line per frame, {"text": ...}, then {"closed": code}. A refused
-handshake prints {"refused": status}.
+handshake prints {"refused": status}. Every line is flushed as it is printed.
+
+With --notifications N, JSON-RPC notifications (frames with a method and no id) are
+counted instead of printed; once N have arrived it prints {"notifications": N, "last": text}
+and closes.
 """
 import argparse
 import asyncio
@@ -14,12 +18,25 @@ import sys
 import websockets
 
 
+def emit(line: dict) -> None:
+    print(json.dumps(line), flush=True)
+
+
+def is_notification(message) -> bool:
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "method" in parsed and "id" not in parsed
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--origin")
     parser.add_argument("--wait", type=float, default=1.0)
+    parser.add_argument("--notifications", type=int)
     args = parser.parse_args()
     headers = [tuple(h.split(":", 1)) for h in args.header]
     frames = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -31,7 +48,7 @@ async def main() -> None:
             max_size=None,
         )
     except websockets.exceptions.InvalidStatus as refused:
-        print(json.dumps({"refused": refused.response.status_code}))
+        emit({"refused": refused.response.status_code})
         return
     async with socket:
         for frame in frames:
@@ -39,6 +56,7 @@ async def main() -> None:
                 await socket.send(frame["text"])
             else:
                 await socket.send(frame["binary"].encode())
+        counted = 0
         while True:
             try:
                 message = await asyncio.wait_for(socket.recv(), args.wait)
@@ -46,10 +64,18 @@ async def main() -> None:
                 break
             except websockets.exceptions.ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
-                print(json.dumps({"closed": code}))
+                emit({"closed": code})
                 return
-            print(json.dumps({"text": message}))
-        print(json.dumps({"open": True}))
+            if args.notifications is not None and is_notification(message):
+                counted += 1
+                if counted == args.notifications:
+                    emit({"notifications": counted, "last": message})
+                    return
+                continue
+            emit({"text": message})
+        if args.notifications is not None:
+            emit({"notifications": counted})
+        emit({"open": True})
 
 
 asyncio.run(main())

@@ -5,42 +5,64 @@
 
 use miwa_tests::{hashed_secret, workspace, Daemon};
 use serde_json::{json, Value};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// Sends `frames` (JSON lines for the client) to `/ws` of `daemon` and returns what the
-/// client saw, one value per frame or event.
-fn ws(daemon: &Daemon, path: &str, options: &[&str], frames: &[Value]) -> Vec<Value> {
-    let python = workspace().join("tests/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "`make test` installs websockets into tests/.venv"
-    );
-    let mut child = Command::new(python)
-        .arg(workspace().join("tests/python/ws_client.py"))
-        .arg(format!("ws://{}{path}", daemon.http))
-        .args(options)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for frame in frames {
-        writeln!(stdin, "{frame}").unwrap();
+/// A running `ws_client.py` connected to `/ws` of a daemon, its output read line by line.
+struct WsClient {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl WsClient {
+    /// Connects with `options` and sends `frames` (JSON lines for the client).
+    fn start(daemon: &Daemon, path: &str, options: &[&str], frames: &[Value]) -> WsClient {
+        let python = workspace().join("tests/.venv/bin/python");
+        assert!(
+            python.exists(),
+            "`make test` installs websockets into tests/.venv"
+        );
+        let mut child = Command::new(python)
+            .arg(workspace().join("tests/python/ws_client.py"))
+            .arg(format!("ws://{}{path}", daemon.http))
+            .args(options)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for frame in frames {
+            writeln!(stdin, "{frame}").unwrap();
+        }
+        drop(stdin);
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        WsClient { child, lines }
     }
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+
+    /// The next thing the client saw.
+    fn next(&mut self) -> Value {
+        let line = self.lines.next().expect("the client ended early").unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Everything else the client saw, once it has ended.
+    fn finish(mut self) -> Vec<Value> {
+        let rest: Vec<Value> = self
+            .lines
+            .by_ref()
+            .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+            .collect();
+        assert!(self.child.wait().unwrap().success(), "the client failed");
+        rest
+    }
+}
+
+/// Sends `frames` to `/ws` of `daemon` and returns what the client saw, one value per
+/// frame or event.
+fn ws(daemon: &Daemon, path: &str, options: &[&str], frames: &[Value]) -> Vec<Value> {
+    WsClient::start(daemon, path, options, frames).finish()
 }
 
 /// Opens `/ws` by hand with the RFC 6455 sample key and returns the stream, its `101`
@@ -163,7 +185,6 @@ fn the_credentials_and_roles_of_mi_apply() {
 
 #[test]
 fn a_silent_connection_is_pinged_then_closed_after_two_ws_ping_ms() {
-    use std::io::Read;
     let daemon = Daemon::start("ws_ping_ms = 100\n").unwrap();
     let mut stream = raw_upgrade(&daemon);
     stream
@@ -205,11 +226,16 @@ fn websocket_limits_out_of_range_stop_the_start_naming_the_key() {
         ("ws_max_message = 1023\n", "http.ws_max_message"),
         ("ws_ping_ms = 99\n", "http.ws_ping_ms"),
         ("ws_max_connections = 0\n", "http.ws_max_connections"),
+        ("[events]\nmax_per_channel = 0\n", "events.max_per_channel"),
+        (
+            "[events]\nmax_per_channel = 4097\n",
+            "events.max_per_channel",
+        ),
     ] {
         let error = Daemon::start(keys).err().expect("refused").to_string();
         assert!(error.contains(key), "{keys}: {error}");
     }
-    let lowest = "ws_max_message = 1024\nws_ping_ms = 100\nws_max_connections = 1\n";
+    let lowest = "ws_max_message = 1024\nws_ping_ms = 100\nws_max_connections = 1\n[events]\nmax_per_channel = 1\n";
     assert!(
         Daemon::start(lowest).is_ok(),
         "the lowest accepted values start"
@@ -221,7 +247,7 @@ fn connections_past_ws_max_connections_are_refused_503() {
     let daemon = Daemon::start("ws_max_connections = 1\n").unwrap();
     let mut held = raw_upgrade(&daemon);
     let mut head = [0u8; 12];
-    std::io::Read::read_exact(&mut held, &mut head).unwrap();
+    held.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
     let second = ws(&daemon, "/ws", &[], &[]);
     assert_eq!(second, [json!({"refused": 503})]);
@@ -234,4 +260,261 @@ fn connections_past_ws_max_connections_are_refused_503() {
         &[text(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#)],
     );
     assert!(third[0]["text"].is_string(), "{third:?}");
+}
+
+fn request(id: u64, method: &str, params: Value) -> Value {
+    text(&json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}).to_string())
+}
+
+/// The subscribers of `event` as `subscribers_list` over `/mi` shows them.
+fn subscriber_sockets(daemon: &Daemon, event: &str) -> Vec<String> {
+    let listed = daemon.result("subscribers_list", json!([]));
+    listed["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == event)
+        .flat_map(|e| e["Subscribers"].as_array().unwrap().clone())
+        .map(|s| s["socket"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_event_arrives_on_the_subscribed_connection_as_datagram_subscribers_get_it() {
+    let daemon = Daemon::start("\n[events]\nthreshold_ms = 0\n").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let udp_socket = format!("udp:{}", udp.local_addr().unwrap());
+    daemon.result(
+        "event_subscribe",
+        json!(["E_CORE_THRESHOLD", udp_socket, 60]),
+    );
+    assert_eq!(
+        daemon.call("event_subscribe", json!(["E_CORE_THRESHOLD", "ws:", 60]))["error"]["code"],
+        400,
+        "a request over /mi has no connection to push to"
+    );
+
+    let mut client = WsClient::start(
+        &daemon,
+        "/ws",
+        &[],
+        &[
+            request(1, "event_subscribe", json!(["E_CORE_THRESHOLD", "ws:", 60])),
+            request(2, "event_subscribe", json!(["E_CORE_LOG", "ws:999999", 60])),
+            request(
+                3,
+                "raise_event",
+                json!(["E_CORE_THRESHOLD", ["from ws", 7]]),
+            ),
+            request(4, "subscribers_list", json!(["E_CORE_THRESHOLD"])),
+        ],
+    );
+    let mut frames = Vec::new();
+    while frames.len() < 5 {
+        frames.push(client.next()["text"].as_str().unwrap().to_string());
+    }
+    let (notifications, replies): (Vec<&String>, Vec<&String>) =
+        frames.iter().partition(|f| !f.contains(r#""id""#));
+    let mut datagram = [0u8; 2048];
+    let n = udp.recv(&mut datagram).unwrap();
+    assert_eq!(
+        notifications,
+        [std::str::from_utf8(&datagram[..n]).unwrap()],
+        "the frame is the datagram"
+    );
+    let replies: Vec<Value> = replies
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    assert_eq!(replies[0]["result"], "OK");
+    assert_eq!(
+        replies[1]["error"]["code"], 400,
+        "another connection's channel is refused"
+    );
+    assert_eq!(replies[2]["result"], "OK");
+    let listed = replies[3]["result"].to_string();
+    let own = subscriber_sockets(&daemon, "E_CORE_THRESHOLD")
+        .into_iter()
+        .find(|s| s.starts_with("ws:"))
+        .expect("listed over /mi too");
+    assert!(
+        own[3..].parse::<u64>().is_ok() && listed.contains(&own),
+        "{own} in {listed}"
+    );
+
+    client.finish();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while subscriber_sockets(&daemon, "E_CORE_THRESHOLD") != [udp_socket.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "the subscription did not end with the connection"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn subscriptions_past_events_max_per_channel_are_refused_503() {
+    let daemon = Daemon::start("\n[events]\nmax_per_channel = 2\n").unwrap();
+    let events = ["E_CORE_THRESHOLD", "E_CORE_LOG", "E_MODULE_LOADED"];
+    let frames: Vec<Value> = events
+        .iter()
+        .zip(1..)
+        .map(|(event, id)| request(id, "event_subscribe", json!([event, "ws:", 60])))
+        .collect();
+    let replies = replies(&ws(&daemon, "/ws", &[], &frames));
+    assert_eq!(replies[0]["result"], "OK");
+    assert_eq!(replies[1]["result"], "OK");
+    assert_eq!(replies[2]["error"]["code"], 503, "{replies:?}");
+    assert!(replies[2]["error"]["data"]
+        .as_str()
+        .unwrap()
+        .contains("events.max_per_channel"));
+}
+
+/// Writes one masked text frame, as a client must (RFC 6455 5.3).
+fn send_text_frame(stream: &mut std::net::TcpStream, payload: &[u8]) {
+    let mask = [0x1f, 0x2e, 0x3d, 0x4c];
+    let mut frame = vec![0x81];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    stream.write_all(&frame).unwrap();
+}
+
+/// The `event_subscribers:` statistic `name` of the subscription of `event` on `socket`.
+fn subscriber_statistic(daemon: &Daemon, event: &str, socket: &str, name: &str) -> u64 {
+    let stats = daemon.result("get_statistics", json!([["event_subscribers:"]]));
+    stats[format!("event_subscribers:{event}/{socket}/{name}")]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {event}/{socket}/{name} in {stats}"))
+}
+
+#[test]
+fn a_stalled_client_under_an_event_flood_loses_only_its_own_events_in_bounded_memory() {
+    const QUEUE_BYTES: u64 = 2 << 20;
+    let daemon = Daemon::start(&format!(
+        "\n[events]\nthreshold_ms = 0\nqueue_bytes = {QUEUE_BYTES}\n"
+    ))
+    .unwrap();
+    let mut stalled = raw_upgrade(&daemon);
+    send_text_frame(
+        &mut stalled,
+        br#"{"jsonrpc":"2.0","method":"event_subscribe","params":["E_CORE_THRESHOLD","ws:",600],"id":1}"#,
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stalled_socket = loop {
+        let sockets = subscriber_sockets(&daemon, "E_CORE_THRESHOLD");
+        if let Some(socket) = sockets.first() {
+            break socket.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled client never subscribed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    const EVENTS: usize = 10_000;
+    const BURST: usize = 250;
+    let mut healthy = WsClient::start(
+        &daemon,
+        "/ws",
+        &["--notifications", &EVENTS.to_string(), "--wait", "30"],
+        &[request(
+            1,
+            "event_subscribe",
+            json!(["E_CORE_THRESHOLD", "ws:", 600]),
+        )],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(healthy.next()["text"].as_str().unwrap()).unwrap()["result"],
+        "OK"
+    );
+    let healthy_socket = subscriber_sockets(&daemon, "E_CORE_THRESHOLD")
+        .into_iter()
+        .find(|s| *s != stalled_socket)
+        .unwrap();
+    let rss_before = daemon.rss();
+    let padding = "x".repeat(2000);
+    let mut slowest = Duration::ZERO;
+    for burst in 0..EVENTS / BURST {
+        let batch: Vec<Value> = (0..BURST)
+            .map(|i| {
+                let n = burst * BURST + i;
+                json!({"jsonrpc": "2.0", "method": "raise_event", "params": ["E_CORE_THRESHOLD", [n, padding]], "id": n})
+            })
+            .collect();
+        daemon.post(&Value::Array(batch).to_string()).unwrap();
+        let started = Instant::now();
+        assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
+        slowest = slowest.max(started.elapsed());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while subscriber_statistic(&daemon, "E_CORE_THRESHOLD", &healthy_socket, "sent")
+            < ((burst + 1) * BURST) as u64
+        {
+            assert!(Instant::now() < deadline, "the healthy client fell behind");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let done = healthy.next();
+    assert_eq!(
+        done["notifications"], EVENTS,
+        "every one, none dropped: {done}"
+    );
+    let last: Value = serde_json::from_str(done["last"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        last["params"][0],
+        (EVENTS - 1).to_string(),
+        "in order, the last one last"
+    );
+    healthy.finish();
+
+    let stat = |name| subscriber_statistic(&daemon, "E_CORE_THRESHOLD", &stalled_socket, name);
+    let (sent, dropped, queued_bytes) = (stat("sent"), stat("dropped"), stat("queued_bytes"));
+    assert!(dropped > 0, "the stalled client's overflow is counted");
+    assert!(queued_bytes <= QUEUE_BYTES, "{queued_bytes}");
+    assert!(sent + dropped + stat("queued") <= EVENTS as u64);
+    let grown = daemon.rss().saturating_sub(rss_before);
+    assert!(
+        grown < 64 << 20,
+        "20 MB of events to a stalled client grew the daemon by {grown} bytes"
+    );
+    println!(
+        "stalled client: {sent} written to its socket, {dropped} dropped, {queued_bytes} bytes queued; \
+         daemon grew {grown} bytes; slowest uptime over /mi during the flood {slowest:?}"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn five_hundred_idle_connections_do_not_starve_mi() {
+    let daemon = Daemon::start("").unwrap();
+    let idle: Vec<std::net::TcpStream> = (0..500)
+        .map(|_| {
+            let mut stream = raw_upgrade(&daemon);
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 101");
+            stream
+        })
+        .collect();
+    for _ in 0..20 {
+        assert!(daemon.result("uptime", json!([]))["Up time"].is_string());
+    }
+    let over_ws = ws(
+        &daemon,
+        "/ws",
+        &[],
+        &[text(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#)],
+    );
+    assert!(over_ws[0]["text"].is_string(), "{over_ws:?}");
+    drop(idle);
 }

@@ -2,12 +2,15 @@
 //! how the core is run.
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
+
 pub mod datagram;
 pub mod fifo;
 pub mod html;
 pub mod http;
 mod listing;
 pub mod playground;
+pub mod push;
 pub mod tls;
 pub mod ws;
 pub mod xmlrpc;
@@ -140,6 +143,21 @@ pub struct Caller<'a> {
     pub identity: Option<&'a str>,
     /// Where it came from (HTTP and UDP peers; `None` on the FIFO and UNIX sockets).
     pub peer: Option<std::net::SocketAddr>,
+    /// The push channel of its connection (a WebSocket, an event stream), which
+    /// `event_subscribe` can name as its socket (`ws:`, `sse:`); `None` elsewhere.
+    pub channel: Option<ChannelId>,
+}
+
+/// A push channel's number, unique over the daemon's life.
+pub type ChannelId = u64;
+
+/// A connection the daemon can push notifications to, opened by
+/// [`Dispatcher::open_channel`].
+pub struct Channel {
+    /// Its number.
+    pub id: ChannelId,
+    /// Its queue, which the connection drains.
+    pub queue: Arc<push::PushQueue>,
 }
 
 impl Caller<'_> {
@@ -151,6 +169,7 @@ impl Caller<'_> {
             node: None,
             identity: None,
             peer: None,
+            channel: None,
         }
     }
 
@@ -188,6 +207,7 @@ pub struct Session<'a> {
     node: Option<&'a str>,
     identity: Option<&'a str>,
     peer: Option<std::net::SocketAddr>,
+    channel: Option<ChannelId>,
 }
 
 impl<'a> Session<'a> {
@@ -199,7 +219,13 @@ impl<'a> Session<'a> {
             node: None,
             identity: None,
             peer: None,
+            channel: None,
         }
+    }
+
+    /// The same session on the push channel `channel` of its connection.
+    pub fn on_channel(self, channel: Option<ChannelId>) -> Self {
+        Session { channel, ..self }
     }
 
     /// The same session addressed to `node`.
@@ -223,6 +249,7 @@ impl<'a> Session<'a> {
             node: self.node,
             identity: self.identity,
             peer: self.peer,
+            channel: self.channel,
         }
     }
 
@@ -279,6 +306,20 @@ pub trait Dispatcher: Send + Sync + 'static {
     fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
         let _ = (caller, method);
         None
+    }
+
+    /// Opens a push channel of `kind` for a connection that delivers notifications
+    /// (a WebSocket, an event stream); `None`: this dispatcher has no events to push (the
+    /// default). Called once per connection, before its first request.
+    fn open_channel(&self, kind: push::ChannelKind) -> Option<Channel> {
+        let _ = kind;
+        None
+    }
+
+    /// Closes a channel [`Dispatcher::open_channel`] opened: its subscriptions end and
+    /// its queue is let go. Called once, when the connection ends.
+    fn close_channel(&self, id: ChannelId) {
+        let _ = id;
     }
 
     /// The names of the nodes requests can be addressed to (front mode), in configuration

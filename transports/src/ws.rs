@@ -14,8 +14,16 @@
 //! - requests on one connection run one at a time, in order; the socket is not read
 //!   while a reply is being sent, so a client that does not read holds only its own
 //!   connection.
+//!
+//! Each connection is a push channel ([`Dispatcher::open_channel`]): `event_subscribe`
+//! with the socket `ws:` subscribes the connection itself, and every event it then raises
+//! arrives as a text frame holding the JSON-RPC notification datagram subscribers get.
+//! Notifications wait in the connection's bounded queue (the dispatcher's bounds) while a
+//! request runs or the client is slow; what does not fit is dropped and counted. The
+//! subscriptions end with the connection.
 
-use crate::{Dispatcher, Reply, Session, TransportKind};
+use crate::push::{ChannelKind, Pushed};
+use crate::{ChannelId, Dispatcher, Reply, Session, TransportKind};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -28,7 +36,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 /// Where the WebSocket endpoint is served.
@@ -166,6 +174,26 @@ where
     let _ = socket.close(Some(frame)).await;
 }
 
+/// Closes the connection's push channel when the connection ends, however it ends.
+struct OpenChannel<'d> {
+    dispatcher: &'d dyn Dispatcher,
+    id: ChannelId,
+}
+
+impl Drop for OpenChannel<'_> {
+    fn drop(&mut self) {
+        self.dispatcher.close_channel(self.id);
+    }
+}
+
+/// The next notification of `channel`, or never when there is none.
+async fn next_pushed(channel: Option<&crate::Channel>) -> Option<Pushed> {
+    match channel {
+        Some(channel) => channel.queue.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve<S>(
     mut socket: WebSocketStream<S>,
     settings: &WsSettings,
@@ -174,15 +202,34 @@ async fn serve<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let channel = dispatcher.open_channel(ChannelKind::WebSocket);
+    let _open = channel.as_ref().map(|channel| OpenChannel {
+        dispatcher: dispatcher.as_ref(),
+        id: channel.id,
+    });
     let session = Session::new(dispatcher.as_ref(), caller.role.as_deref())
         .to_node(caller.node.as_deref())
-        .of(caller.identity.as_deref(), Some(caller.peer));
+        .of(caller.identity.as_deref(), Some(caller.peer))
+        .on_channel(channel.as_ref().map(|channel| channel.id));
     let mut pings = tokio::time::interval(settings.ping_interval);
     pings.tick().await;
     let mut silent_periods = 0u32;
     loop {
         let message = tokio::select! {
             message = socket.next() => message,
+            pushed = next_pushed(channel.as_ref()) => {
+                let Some(pushed) = pushed else { return };
+                let Ok(text) = Utf8Bytes::try_from(Bytes::from_owner(pushed.payload.clone())) else {
+                    pushed.receipt.dropped();
+                    continue;
+                };
+                if socket.send(Message::Text(text)).await.is_err() {
+                    pushed.receipt.dropped();
+                    return;
+                }
+                pushed.receipt.sent();
+                continue;
+            }
             _ = pings.tick() => {
                 silent_periods += 1;
                 if silent_periods > 2 {

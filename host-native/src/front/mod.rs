@@ -650,6 +650,14 @@ impl Dispatcher for FrontDispatcher {
         self.local.authenticate(authorization, peer, route)
     }
 
+    fn open_channel(&self, kind: transports::push::ChannelKind) -> Option<transports::Channel> {
+        self.local.open_channel(kind)
+    }
+
+    fn close_channel(&self, id: transports::ChannelId) {
+        self.local.close_channel(id);
+    }
+
     fn thread_started(&self, name: &str) {
         self.local.thread_started(name);
     }

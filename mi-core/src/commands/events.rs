@@ -65,7 +65,7 @@ fn subscribe(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
             SubscribeError::TooMany => MiError::with_data(
                 503,
                 "Too many subscribers",
-                "the daemon's subscriber limit (events.max_subscribers) is reached",
+                "the daemon's subscriber limit (events.max_subscribers, or events.max_per_channel for one connection) is reached",
             ),
         })?;
     Ok(Value::str("OK"))

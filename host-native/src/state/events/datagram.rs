@@ -62,9 +62,9 @@ impl DatagramSender {
                 };
                 socket.send_to(payload, path).map(drop)
             }
-            Target::Tcp(_) | Target::Flatstore(_) => Err(std::io::Error::other(
-                "stream and file subscribers have their own delivery thread",
-            )),
+            Target::Tcp(_) | Target::Flatstore(_) | Target::Channel(_) => Err(
+                std::io::Error::other("stream, file and channel subscribers have their own queue"),
+            ),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The event interface: published events, subscribers, and delivery of raised events as
-//! JSON-RPC notifications over `udp:`, `unix:`, `tcp:` and `flatstore:` sockets.
+//! JSON-RPC notifications over `udp:`, `unix:`, `tcp:` and `flatstore:` sockets, and to
+//! push channels (`ws:`, `sse:`: the subscribing connection itself).
 //!
 //! Raising costs the same whatever the number of subscribers: the notification is built
 //! once and handed to a fan-out thread that polls for it while events keep coming (a
@@ -12,14 +13,19 @@
 //! at most `fanout_depth` events and `fanout_bytes` bytes, every subscriber's queue at most
 //! `queue_depth` events and `queue_bytes` bytes; there are at most `max_subscribers`
 //! subscriptions. Notifications held by the events interface are therefore at most
-//! `fanout_bytes + max_subscribers × queue_bytes`.
+//! `fanout_bytes + max_subscribers × queue_bytes` (a push channel has one queue of
+//! `queue_bytes` for its subscriptions, at most `max_per_channel`, and only a channel
+//! with a subscription is pushed to).
 
+mod channel;
 mod datagram;
 mod outlet;
 mod target;
 
+pub use channel::on_channel;
 pub use outlet::{on_delivery_thread, DeliverySettings};
 
+use channel::{Channels, Named};
 use datagram::DatagramSender;
 use mi_core::host::{
     notification, EventParams, EventSubscribers, RaiseError, Statistic, SubscribeError, Subscriber,
@@ -67,12 +73,14 @@ enum Sink {
     Datagram(Arc<Tally>),
     /// Streams and files, through their own queue and thread.
     Stream(Arc<Outlet>),
+    /// A push channel, through its connection's queue.
+    Push(Arc<transports::push::PushQueue>, Arc<Tally>),
 }
 
 impl Sink {
     fn tally(&self) -> &Tally {
         match self {
-            Sink::Datagram(tally) => tally,
+            Sink::Datagram(tally) | Sink::Push(_, tally) => tally,
             Sink::Stream(outlet) => &outlet.tally,
         }
     }
@@ -81,6 +89,7 @@ impl Sink {
         match self {
             Sink::Datagram(_) => 0,
             Sink::Stream(outlet) => outlet.queued(),
+            Sink::Push(queue, _) => queue.queued(),
         }
     }
 
@@ -88,6 +97,7 @@ impl Sink {
         match self {
             Sink::Datagram(_) => 0,
             Sink::Stream(outlet) => outlet.queued_bytes(),
+            Sink::Push(queue, _) => queue.queued_bytes(),
         }
     }
 }
@@ -135,6 +145,7 @@ pub struct Events {
     fanout_bytes: Arc<AtomicUsize>,
     settings: DeliverySettings,
     flatstore_dir: Option<PathBuf>,
+    channels: Channels,
 }
 
 /// How often the fan-out thread looks for raised events while events keep coming: it does
@@ -213,6 +224,11 @@ fn fan_out(
                         for_one.clear();
                     }
                 }
+                Sink::Push(queue, tally) => {
+                    for payload in mine {
+                        queue.push(payload.clone(), tally.clone());
+                    }
+                }
             }
         }
         let taken: usize = batch.iter().map(|(_, payload)| payload.len()).sum();
@@ -249,7 +265,21 @@ impl Events {
             fanout_bytes,
             settings,
             flatstore_dir,
+            channels: Channels::new(settings.queue_depth, settings.queue_bytes),
         })
+    }
+
+    /// Opens a push channel of `kind` (a connection that receives its events itself).
+    pub fn open_channel(&self, kind: transports::push::ChannelKind) -> transports::Channel {
+        self.channels.start(kind)
+    }
+
+    /// Closes channel `id`: its subscriptions end and its queue is let go.
+    pub fn close_channel(&self, id: transports::ChannelId) {
+        self.subscriptions
+            .lock()
+            .retain(|s| s.target != Target::Channel(id));
+        self.channels.end(id);
     }
 
     /// Published event names, in id order: the core's, then those modules declared.
@@ -291,8 +321,15 @@ impl Events {
     /// Adds or refreshes a subscription.
     pub fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
         let event = self.id(event).ok_or(SubscribeError::BadValue)?;
-        let target =
-            target::parse(socket, self.flatstore_dir.as_deref()).ok_or(SubscribeError::BadValue)?;
+        let (target, queue) = match self.channels.resolve(socket) {
+            Named::Own(id, queue) => (Target::Channel(id), Some(queue)),
+            Named::Refused => return Err(SubscribeError::BadValue),
+            Named::NotAChannel => (
+                target::parse(socket, self.flatstore_dir.as_deref())
+                    .ok_or(SubscribeError::BadValue)?,
+                None,
+            ),
+        };
         let mut subs = self.subscriptions.lock();
         let now = Instant::now();
         if let Some(existing) = subs
@@ -313,6 +350,22 @@ impl Events {
             );
             return Err(SubscribeError::TooMany);
         }
+        if let Target::Channel(id) = target {
+            let here = subs.iter().filter(|s| s.target == target).count();
+            if here >= self.settings.max_per_channel {
+                drop(subs);
+                tracing::warn!(
+                    channel = id,
+                    limit = self.settings.max_per_channel,
+                    "subscription refused: events.max_per_channel reached"
+                );
+                return Err(SubscribeError::TooMany);
+            }
+        }
+        let socket = match target {
+            Target::Channel(id) => self.channels.socket(id).unwrap_or_default(),
+            _ => socket.to_string(),
+        };
         let sink = match target {
             Target::Udp(_) | Target::Unix(_) => {
                 Sink::Datagram(Arc::new(Tally::new(self.counters(event))))
@@ -321,12 +374,16 @@ impl Events {
                 Outlet::start(target.clone(), self.settings, self.counters(event))
                     .map_err(|_| SubscribeError::BadValue)?,
             ),
+            Target::Channel(_) => Sink::Push(
+                queue.ok_or(SubscribeError::BadValue)?,
+                Arc::new(Tally::new(self.counters(event))),
+            ),
         };
         subs.insert(
             0,
             Subscription {
                 event,
-                socket: socket.to_string(),
+                socket,
                 target,
                 expire,
                 since: now,

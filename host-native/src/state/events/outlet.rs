@@ -62,6 +62,8 @@ pub struct DeliverySettings {
     pub max_event: usize,
     /// Subscriptions at once.
     pub max_subscribers: usize,
+    /// Subscriptions of one push channel (a WebSocket, an event stream), at most.
+    pub max_per_channel: usize,
     /// Attempts per event before it is dropped.
     pub attempts: u32,
     /// Connect and write timeout of stream and UNIX deliveries.
@@ -110,6 +112,16 @@ impl Tally {
     pub fn count_dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
         self.event.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl transports::push::Receipt for Tally {
+    fn sent(&self) {
+        self.count_sent();
+    }
+
+    fn dropped(&self) {
+        self.count_dropped(1);
     }
 }
 
@@ -318,8 +330,8 @@ impl Sender {
 
     fn try_send(&mut self, payload: &[u8]) -> std::io::Result<()> {
         match &self.target {
-            Target::Udp(_) | Target::Unix(_) => Err(std::io::Error::other(
-                "datagram subscribers are served by the fan-out thread",
+            Target::Udp(_) | Target::Unix(_) | Target::Channel(_) => Err(std::io::Error::other(
+                "datagram and channel subscribers are served by the fan-out thread",
             )),
             Target::Tcp(address) => {
                 if self.tcp.is_none() {

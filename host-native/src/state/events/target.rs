@@ -15,6 +15,8 @@ pub enum Target {
     /// `flatstore:<path>`: one notification per line, appended; the file is reopened when
     /// it is rotated away.
     Flatstore(PathBuf),
+    /// `ws:` or `sse:`: the push channel (connection) with this number.
+    Channel(transports::ChannelId),
 }
 
 fn address(text: &str) -> Option<SocketAddr> {
