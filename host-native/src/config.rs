@@ -407,9 +407,27 @@ pub struct HttpConfig {
     /// Open WebSocket connections, at most (`ws_max_connections`, default 1024, 1 … 100000);
     /// more are answered `503`.
     pub ws_max_connections: usize,
+    /// Serve event streams (Server-Sent Events) at `GET /events` (`sse`, default true).
+    pub sse: bool,
+    /// Milliseconds between an event stream's `: ping` comments, at which its
+    /// subscriptions are renewed (`sse_ping_ms`, default 15000, 100 … 600000; at most half
+    /// of `conn_timeout` is used, so a stream the client reads is never idle).
+    pub sse_ping_ms: u64,
+    /// Open event streams, at most (`sse_max_streams`, default 256, 1 … 100000; each holds
+    /// one of `max_connections` too); more are answered `503`.
+    pub sse_max_streams: usize,
 }
 
 impl HttpConfig {
+    /// The interval of event-stream pings: `sse_ping_ms`, at most half of `conn_timeout`.
+    pub fn sse_ping_interval(&self) -> Duration {
+        let ping = Duration::from_millis(self.sse_ping_ms);
+        match self.conn_timeout {
+            0 => ping,
+            seconds => ping.min(Duration::from_millis(seconds * 500)),
+        }
+    }
+
     /// The certificate and key files when HTTPS is configured.
     pub fn tls_files(&self) -> Option<(&Path, &Path)> {
         (!self.tls_certificate.as_os_str().is_empty())
@@ -457,6 +475,9 @@ impl Default for HttpConfig {
             ws_max_message: 1 << 20,
             ws_ping_ms: 30_000,
             ws_max_connections: 1024,
+            sse: true,
+            sse_ping_ms: 15_000,
+            sse_max_streams: 256,
         }
     }
 }
@@ -933,6 +954,12 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http.max_connections) {
             return invalid("http.max_connections", "must be between 1 and 100000");
+        }
+        if !(100..=600_000).contains(&self.http.sse_ping_ms) {
+            return invalid("http.sse_ping_ms", "must be between 100 and 600000");
+        }
+        if !(1..=100_000).contains(&self.http.sse_max_streams) {
+            return invalid("http.sse_max_streams", "must be between 1 and 100000");
         }
         if !(1..=1024).contains(&self.http.max_headers) {
             return invalid("http.max_headers", "must be between 1 and 1024");

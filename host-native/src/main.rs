@@ -531,6 +531,10 @@ async fn run(
                 ping_interval: Duration::from_millis(config.http.ws_ping_ms),
                 pretty: config.http.pretty_printing,
             }),
+            sse: config.http.sse.then(|| transports::sse::SseSettings {
+                slots: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_streams)),
+                ping_interval: config.http.sse_ping_interval(),
+            }),
             max_headers: config.http.max_headers,
             max_header_bytes: config.http.max_header_bytes,
             max_requests_per_connection: config.http.max_requests_per_connection,

@@ -52,6 +52,8 @@ pub struct HttpSettings {
     pub playground_dir: Option<std::path::PathBuf>,
     /// WebSocket connections (`/ws`); `None` disables the route.
     pub ws: Option<crate::ws::WsSettings>,
+    /// Event streams (`GET /events`); `None` disables the route.
+    pub sse: Option<crate::sse::SseSettings>,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
     /// Header fields per request; more get `431`.
@@ -74,11 +76,19 @@ pub struct HttpSettings {
 /// The bytes of request bodies and replies held at once, over all connections.
 type Buffered = Arc<tokio::sync::Semaphore>;
 
-/// A reply body with the buffer budget it holds, given back once hyper drops it (sent, or
-/// the connection gone).
+/// A reply body: a whole one with the buffer budget it holds, given back once hyper drops
+/// it (sent, or the connection gone), or an event stream's messages as they come.
 pub struct HeldBody {
-    body: Full<Bytes>,
+    body: Content,
     _held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// What a [`HeldBody`] sends.
+enum Content {
+    Whole(Full<Bytes>),
+    /// An event stream; each message sent counts as activity on the connection, so a
+    /// stream the client reads is not idle, and one it stopped reading is.
+    Stream(tokio::sync::mpsc::Receiver<Bytes>, Arc<Clock>),
 }
 
 impl hyper::body::Body for HeldBody {
@@ -89,15 +99,29 @@ impl hyper::body::Body for HeldBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        match &mut self.get_mut().body {
+            Content::Whole(body) => Pin::new(body).poll_frame(cx),
+            Content::Stream(messages, clock) => messages.poll_recv(cx).map(|message| {
+                message.map(|bytes| {
+                    clock.active();
+                    Ok(hyper::body::Frame::data(bytes))
+                })
+            }),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.body {
+            Content::Whole(body) => body.is_end_stream(),
+            Content::Stream(..) => false,
+        }
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
+        match &self.body {
+            Content::Whole(body) => body.size_hint(),
+            Content::Stream(..) => hyper::body::SizeHint::default(),
+        }
     }
 }
 
@@ -113,7 +137,7 @@ fn held(response: Response<Full<Bytes>>, budget: &Buffered) -> Response<HeldBody
     let size = response.body().size_hint().exact().unwrap_or(0) as usize;
     match hold(budget, size) {
         Some(permit) => response.map(|body| HeldBody {
-            body,
+            body: Content::Whole(body),
             _held: Some(permit),
         }),
         None => {
@@ -121,7 +145,10 @@ fn held(response: Response<Full<Bytes>>, budget: &Buffered) -> Response<HeldBody
                 bytes = size,
                 "reply refused: http.max_buffered is taken by other requests and replies"
             );
-            busy().map(|body| HeldBody { body, _held: None })
+            busy().map(|body| HeldBody {
+                body: Content::Whole(body),
+                _held: None,
+            })
         }
     }
 }
@@ -342,6 +369,72 @@ fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
     }
 }
 
+/// What `request`'s credentials are worth on `route`.
+fn authenticate(
+    request: &Request<Incoming>,
+    peer: SocketAddr,
+    dispatcher: &dyn Dispatcher,
+    route: &str,
+) -> Authentication {
+    let authorization = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    dispatcher.authenticate(authorization, peer.ip(), route)
+}
+
+/// The answer to credentials that were not granted.
+fn refusal(outcome: &Authentication) -> Response<Full<Bytes>> {
+    unauthorized(outcome).unwrap_or_else(|| respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED))
+}
+
+/// `GET /events?subscribe=…`: an event stream, authenticated as route `mi`.
+async fn event_stream(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    settings: &crate::sse::SseSettings,
+    dispatcher: Arc<dyn Dispatcher>,
+    clock: Arc<Clock>,
+) -> Response<HeldBody> {
+    let whole = |response: Response<Full<Bytes>>| {
+        response.map(|body| HeldBody {
+            body: Content::Whole(body),
+            _held: None,
+        })
+    };
+    let outcome = authenticate(&request, peer, dispatcher.as_ref(), "mi");
+    let Authentication::Granted { role, identity } = outcome else {
+        return whole(refusal(&outcome));
+    };
+    let caller = crate::sse::SseCaller {
+        role,
+        identity,
+        peer,
+    };
+    let node = node_segment(request.uri().path(), crate::sse::SSE_ROOT).map(str::to_string);
+    match crate::sse::open(request.uri().query(), node, settings, dispatcher, caller).await {
+        Ok(stream) => {
+            clock.streaming.store(true, Ordering::Relaxed);
+            let mut response = Response::new(HeldBody {
+                body: Content::Stream(stream.messages, clock),
+                _held: None,
+            });
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            response
+        }
+        Err(refusal) => whole(respond(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+            JSON,
+            refusal.body,
+        )),
+    }
+}
+
 async fn serve_request(
     request: Request<Incoming>,
     peer: SocketAddr,
@@ -378,16 +471,9 @@ async fn serve_request(
     } else {
         return Ok(respond(StatusCode::BAD_REQUEST, HTML, BAD_URL));
     };
-    let authorization = request
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let outcome = dispatcher.authenticate(authorization, peer.ip(), route.name());
-    if let Some(refusal) = unauthorized(&outcome) {
-        return Ok(refusal);
-    }
+    let outcome = authenticate(&request, peer, dispatcher.as_ref(), route.name());
     let Authentication::Granted { role, identity } = outcome else {
-        return Ok(respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED));
+        return Ok(refusal(&outcome));
     };
     let session =
         Session::new(dispatcher.as_ref(), role.as_deref()).of(identity.as_deref(), Some(peer));
@@ -701,6 +787,8 @@ struct Clock {
     head_started: AtomicU64,
     /// A request is with the service (its body reading has its own deadline).
     in_service: std::sync::atomic::AtomicBool,
+    /// The connection carries an event stream, which ends only when the client goes.
+    streaming: std::sync::atomic::AtomicBool,
 }
 
 impl Clock {
@@ -710,6 +798,7 @@ impl Clock {
             last_read: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_service: std::sync::atomic::AtomicBool::new(false),
+            streaming: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -737,6 +826,12 @@ impl Clock {
 
     fn service_ended(&self) {
         self.in_service.store(false, Ordering::Relaxed);
+    }
+
+    /// The connection made progress other than receiving (a streamed message was taken
+    /// to be sent): it is not idle.
+    fn active(&self) {
+        self.last_read.store(self.now(), Ordering::Relaxed);
     }
 
     fn quiet_for(&self) -> Duration {
@@ -840,9 +935,25 @@ async fn serve_connection<S>(
         let budget = budget.clone();
         clock.service_started();
         async move {
-            let served_request = serve_request(request, peer, settings, dispatcher, &budget).await;
-            clock.service_ended();
-            let mut response = held(served_request?, &budget);
+            let streams = settings.sse.as_ref().filter(|_| {
+                request.method() == Method::GET
+                    && under_root(request.uri().path(), crate::sse::SSE_ROOT)
+            });
+            let mut response = match streams {
+                Some(sse) => {
+                    let sse = sse.clone();
+                    let response =
+                        event_stream(request, peer, &sse, dispatcher, clock.clone()).await;
+                    clock.service_ended();
+                    response
+                }
+                None => {
+                    let served_request =
+                        serve_request(request, peer, settings, dispatcher, &budget).await;
+                    clock.service_ended();
+                    held(served_request?, &budget)
+                }
+            };
             if limit > 0 && served.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
                 response
                     .headers_mut()
@@ -884,6 +995,9 @@ async fn serve_connection<S>(
                 return;
             }
             _ = shutdown.changed() => {
+                if clock.streaming.load(Ordering::Relaxed) {
+                    return;
+                }
                 connection.as_mut().graceful_shutdown();
                 let _ = connection.await;
                 return;

@@ -11,6 +11,7 @@ pub mod http;
 mod listing;
 pub mod playground;
 pub mod push;
+pub mod sse;
 pub mod tls;
 pub mod ws;
 pub mod xmlrpc;
