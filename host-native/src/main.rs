@@ -60,6 +60,19 @@ enum Command {
     /// Reads a bearer token on standard input and prints its SHA-256, for
     /// `[[access.tokens]] sha256`.
     HashToken,
+    /// Subscribes to events over the WebSocket at --url (default ws://127.0.0.1:8888/ws) and
+    /// prints each one as it arrives, one JSON-RPC notification per line, until
+    /// interrupted; the subscriptions end with the connection.
+    Events {
+        #[command(flatten)]
+        target: Target,
+        /// Seconds each subscription lasts; they are renewed at half of it.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(2..))]
+        expire: u32,
+        /// The events (`E_CORE_LOG`, `E_CORE_THRESHOLD`, a module's).
+        #[arg(required = true)]
+        events: Vec<String>,
+    },
     /// Runs MI calls in the mi_script form, one per line (`cache_store local k1 v1`,
     /// `log_level level=4`), from FILE or standard input, printing each result.
     Script {
@@ -73,10 +86,11 @@ enum Command {
 /// Which transport a client command uses, and where.
 #[derive(clap::Args)]
 struct Target {
-    /// Transport: http, xmlrpc, udp, unix or fifo.
+    /// Transport: http, xmlrpc, ws, udp, unix or fifo.
     #[arg(long, short = 't', default_value = "http")]
     transport: TransportName,
-    /// URL for http and xmlrpc (default http://127.0.0.1:8888/mi, or /RPC2 for xmlrpc).
+    /// URL for http, xmlrpc and ws (default http://127.0.0.1:8888/mi, /RPC2 for xmlrpc,
+    /// ws://127.0.0.1:8888/ws for ws; wss:// with HTTPS).
     #[arg(long, env = "MIWA_URL")]
     url: Option<String>,
     /// UDP address.
@@ -91,10 +105,10 @@ struct Target {
     /// Directory for the reply FIFO (the daemon's `fifo.reply_dir`).
     #[arg(long, default_value = "/tmp/")]
     reply_dir: PathBuf,
-    /// HTTP Basic user for http and xmlrpc; the password comes from MIWA_PASSWORD.
+    /// HTTP Basic user for http, xmlrpc and ws; the password comes from MIWA_PASSWORD.
     #[arg(long, env = "MIWA_USER")]
     user: Option<String>,
-    /// Bearer token for http and xmlrpc (prefer the MIWA_TOKEN environment variable:
+    /// Bearer token for http, xmlrpc and ws (prefer the MIWA_TOKEN environment variable:
     /// arguments are visible to other local users).
     #[arg(
         long,
@@ -103,20 +117,24 @@ struct Target {
         conflicts_with = "user"
     )]
     token: Option<String>,
-    /// PEM certificates to trust for https:// URLs (default: the public web roots).
+    /// PEM certificates to trust for https:// and wss:// URLs (default: the public web roots).
     #[arg(long, env = "MIWA_CACERT")]
     cacert: Option<PathBuf>,
     /// In front mode, the node to run on: over http and xmlrpc the URL gains `/<node>`;
-    /// over udp, unix and fifo the call is wrapped in `nodes_run`.
+    /// over ws too; over udp, unix and fifo the call is wrapped in `nodes_run`.
     #[arg(long)]
     node: Option<String>,
 }
+
+/// Where `--transport ws` and `miwa events` connect by default.
+const DEFAULT_WS_URL: &str = "ws://127.0.0.1:8888/ws";
 
 /// The transports a client command can use.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TransportName {
     Http,
     Xmlrpc,
+    Ws,
     Udp,
     Unix,
     Fifo,
@@ -155,6 +173,7 @@ impl Target {
             TransportName::Xmlrpc => {
                 client::Endpoint::Xmlrpc(self.http_target("http://127.0.0.1:8888/RPC2")?)
             }
+            TransportName::Ws => client::Endpoint::Ws(self.http_target(DEFAULT_WS_URL)?),
             TransportName::Udp => client::Endpoint::Udp(self.udp),
             TransportName::Unix => client::Endpoint::Unix(self.unix),
             TransportName::Fifo => client::Endpoint::Fifo {
@@ -182,7 +201,7 @@ fn main() -> ExitCode {
             args,
         } => {
             let wrap_in = match target.transport {
-                TransportName::Http | TransportName::Xmlrpc => None,
+                TransportName::Http | TransportName::Xmlrpc | TransportName::Ws => None,
                 _ => target.node.clone(),
             };
             match target.endpoint() {
@@ -193,11 +212,11 @@ fn main() -> ExitCode {
         Command::Script { target, file } => {
             let by_path = matches!(
                 target.transport,
-                TransportName::Http | TransportName::Xmlrpc
+                TransportName::Http | TransportName::Xmlrpc | TransportName::Ws
             );
             if target.node.is_some() && !by_path {
                 return fail(&anyhow::anyhow!(
-                    "miwa script --node needs --transport http or xmlrpc (the node is a URL path)"
+                    "miwa script --node needs --transport http, xmlrpc or ws (the node is a URL path)"
                 ));
             }
             match target.endpoint() {
@@ -205,6 +224,25 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
+        Command::Events {
+            target,
+            expire,
+            events,
+        } => match target.http_target(DEFAULT_WS_URL) {
+            Ok(target) => {
+                let watching = client::ws::events(&target, &events, expire, |notification| {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{notification}");
+                    let _ = out.flush();
+                });
+                match client::run_async(watching) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => fail(&error),
+                }
+            }
+            Err(error) => fail(&error),
+        },
         Command::HashPassword => print_hash(access::hash_password),
         Command::HashToken => print_hash(|secret| Ok(access::hash_token(secret))),
     }

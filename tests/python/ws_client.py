@@ -1,6 +1,7 @@
 """A WebSocket client for the tests, on the `websockets` library (PyPI).
 
 Usage: ws_client.py URL [--header NAME:VALUE] [--origin ORIGIN] [--wait SECONDS]
+                    [--cafile PEM] [--notifications N]
 Reads frames to send from stdin, one JSON line each: {"text": "..."} or {"binary": "..."}.
 Sends them all, then prints every frame received until none arrives for --wait seconds or
 the server closes: one JSON line per frame, {"text": ...}, then {"closed": code}. A refused
@@ -13,6 +14,7 @@ and closes.
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 
 import websockets
@@ -37,6 +39,7 @@ async def main() -> None:
     parser.add_argument("--origin")
     parser.add_argument("--wait", type=float, default=1.0)
     parser.add_argument("--notifications", type=int)
+    parser.add_argument("--cafile", help="certificates to trust for wss://")
     args = parser.parse_args()
     headers = [tuple(h.split(":", 1)) for h in args.header]
     frames = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -46,6 +49,7 @@ async def main() -> None:
             additional_headers=headers,
             origin=args.origin,
             max_size=None,
+            ssl=ssl.create_default_context(cafile=args.cafile) if args.cafile else None,
         )
     except websockets.exceptions.InvalidStatus as refused:
         emit({"refused": refused.response.status_code})

@@ -337,12 +337,13 @@ impl Daemon {
     }
 
     /// `miwa call` arguments that reach this daemon over `transport` (`http`, `xmlrpc`,
-    /// `udp`, `unix` or `fifo`).
+    /// `ws`, `udp`, `unix` or `fifo`).
     pub fn client_args(&self, transport: &str) -> Vec<String> {
         let mut args = vec!["--transport".to_string(), transport.to_string()];
         match transport {
             "http" => args.extend(["--url".into(), self.url()]),
             "xmlrpc" => args.extend(["--url".into(), format!("http://{}/RPC2", self.http)]),
+            "ws" => args.extend(["--url".into(), format!("ws://{}/ws", self.http)]),
             "udp" => args.extend(["--udp".into(), self.udp.to_string()]),
             "unix" => args.extend(["--unix".into(), self.unix.display().to_string()]),
             _ => args.extend([

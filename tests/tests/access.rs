@@ -255,8 +255,8 @@ fn miwa_call(
 
 #[test]
 fn miwa_call_sends_credentials_from_its_environment() {
-    let daemon = Daemon::start(&config()).unwrap();
-    for transport in ["http", "xmlrpc"] {
+    for transport in ["http", "xmlrpc", "ws"] {
+        let daemon = Daemon::start(&config()).unwrap();
         let (ok, said) = miwa_call(&daemon, transport, &[], &["uptime"]);
         assert!(!ok && said.contains("401"), "{transport}: {said}");
         assert!(
@@ -281,7 +281,7 @@ fn miwa_call_sends_credentials_from_its_environment() {
         assert!(ok && said.contains("Type"), "{transport}: {said}");
         let (ok, said) = miwa_call(&daemon, transport, &token, &["log_level"]);
         let reason = match transport {
-            "http" => "403: Forbidden (role 'readonly' may not run 'log_level')",
+            "http" | "ws" => "403: Forbidden (role 'readonly' may not run 'log_level')",
             _ => "403: Forbidden",
         };
         assert!(!ok && said.contains(reason), "{transport}: {said}");

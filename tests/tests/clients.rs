@@ -244,7 +244,7 @@ fn opensips_cli_and_opensips_mi_over_datagrams() {
 #[test]
 fn miwa_call_over_every_transport() {
     let daemon = Daemon::start("").unwrap();
-    for transport in ["http", "xmlrpc", "udp", "unix", "fifo"] {
+    for transport in ["http", "xmlrpc", "ws", "udp", "unix", "fifo"] {
         let target = daemon.client_args(transport);
         let ps = run(Command::new(miwa_bin()).arg("call").args(&target).arg("ps"));
         assert_processes(&stdout_json(&ps));

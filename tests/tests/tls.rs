@@ -183,3 +183,46 @@ fn a_stalled_tls_handshake_is_cut_off() {
     assert!(closed, "a handshake that never completes is closed");
     assert!(curl(&daemon, &cert).is_ok(), "others are still served");
 }
+
+#[test]
+fn websockets_speak_wss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = identity(dir.path(), "server");
+    let daemon = Daemon::start(&tls_keys(&cert, &key)).unwrap();
+    let url = format!("wss://localhost:{}/ws", daemon.http.port());
+
+    let call = Command::new(miwa_bin())
+        .args(["call", "--transport", "ws", "--url", &url, "--cacert"])
+        .arg(&cert)
+        .arg("pwd")
+        .output()
+        .unwrap();
+    assert!(call.status.success(), "{call:?}");
+    assert!(String::from_utf8_lossy(&call.stdout).contains("WD"));
+    let untrusted = Command::new(miwa_bin())
+        .args(["call", "--transport", "ws", "--url", &url, "pwd"])
+        .output()
+        .unwrap();
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("TLS handshake"));
+
+    let mut client = Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
+        .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
+        .arg(&url)
+        .arg("--cafile")
+        .arg(&cert)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        client.stdin.take().unwrap(),
+        "{}",
+        serde_json::json!({"text": r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#})
+    )
+    .unwrap();
+    let output = client.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && seen.contains("WD"), "{seen}");
+}

@@ -518,3 +518,56 @@ fn five_hundred_idle_connections_do_not_starve_mi() {
     assert!(over_ws[0]["text"].is_string(), "{over_ws:?}");
     drop(idle);
 }
+
+#[test]
+fn miwa_events_prints_each_event_as_it_arrives_until_interrupted() {
+    let daemon = Daemon::start("\n[events]\nthreshold_ms = 0\n").unwrap();
+    let mut events = Command::new(miwa_tests::miwa_bin())
+        .args(["events", "--url", &format!("ws://{}/ws", daemon.http)])
+        .args(["E_CORE_THRESHOLD", "E_MODULE_LOADED"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while subscriber_sockets(&daemon, "E_MODULE_LOADED").is_empty() {
+        assert!(Instant::now() < deadline, "miwa events never subscribed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(subscriber_sockets(&daemon, "E_CORE_THRESHOLD").len(), 1);
+    for n in 0..3 {
+        daemon.result("raise_event", json!(["E_CORE_THRESHOLD", [n]]));
+    }
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    for n in 0..3 {
+        assert_eq!(
+            lines.next().unwrap().unwrap(),
+            format!(r#"{{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":["{n}"]}}"#)
+        );
+    }
+    events.kill().unwrap();
+    events.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !subscriber_sockets(&daemon, "E_CORE_THRESHOLD").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriptions outlived miwa events"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let unknown = Command::new(miwa_tests::miwa_bin())
+        .args([
+            "events",
+            "--url",
+            &format!("ws://{}/ws", daemon.http),
+            "E_NOPE",
+        ])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        "miwa: E_NOPE: 400 Bad parameter value"
+    );
+}

@@ -1,4 +1,7 @@
-//! `miwa call`: sends one MI command the way opensips-cli does and prints the outcome.
+//! `miwa call`: sends one MI command the way opensips-cli does and prints the outcome;
+//! `ws` holds the WebSocket side (`--transport ws`, `miwa events`).
+
+pub mod ws;
 
 use anyhow::{bail, Context as _};
 use http_body_util::{BodyExt, Full};
@@ -124,6 +127,8 @@ pub enum Endpoint {
     Http(HttpTarget),
     /// XML-RPC over HTTP.
     Xmlrpc(HttpTarget),
+    /// JSON-RPC over a WebSocket (`ws://`, `wss://`).
+    Ws(HttpTarget),
     /// A UDP datagram socket.
     Udp(String),
     /// A UNIX datagram socket.
@@ -147,6 +152,7 @@ impl Endpoint {
             Endpoint::Http(target) => {
                 run_async(post(target, "application/json", request.to_string()))
             }
+            Endpoint::Ws(target) => run_async(ws::exchange(target, request)),
             Endpoint::Xmlrpc(target) => {
                 let (parsed, _) = mi_core::json::parse(request.as_bytes(), 128)
                     .map_err(|_| anyhow::anyhow!("bad request"))?;
@@ -247,7 +253,10 @@ fn fifo_exchange(fifo: &Path, reply_dir: &Path, request: &str) -> anyhow::Result
     outcome
 }
 
-fn run_async<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+/// Runs `future` to completion on a runtime of its own.
+pub fn run_async<T>(
+    future: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
