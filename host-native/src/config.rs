@@ -407,6 +407,12 @@ pub struct HttpConfig {
     /// Open WebSocket connections, at most (`ws_max_connections`, default 1024, 1 … 100000);
     /// more are answered `503`.
     pub ws_max_connections: usize,
+    /// Milliseconds a WebSocket ticket (`POST /ws/ticket`) stays good, unused
+    /// (`ws_ticket_ms`, default 30000, 1000 … 600000).
+    pub ws_ticket_ms: u64,
+    /// Outstanding WebSocket tickets, at most; one more forgets the oldest
+    /// (`ws_max_tickets`, default 1024, 1 … 100000).
+    pub ws_max_tickets: usize,
     /// Serve event streams (Server-Sent Events) at `GET /events` (`sse`, default true).
     pub sse: bool,
     /// Milliseconds between an event stream's `: ping` comments, at which its
@@ -475,6 +481,8 @@ impl Default for HttpConfig {
             ws_max_message: 1 << 20,
             ws_ping_ms: 30_000,
             ws_max_connections: 1024,
+            ws_ticket_ms: 30_000,
+            ws_max_tickets: 1024,
             sse: true,
             sse_ping_ms: 15_000,
             sse_max_streams: 256,
@@ -954,6 +962,12 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http.max_connections) {
             return invalid("http.max_connections", "must be between 1 and 100000");
+        }
+        if !(1000..=600_000).contains(&self.http.ws_ticket_ms) {
+            return invalid("http.ws_ticket_ms", "must be between 1000 and 600000");
+        }
+        if !(1..=100_000).contains(&self.http.ws_max_tickets) {
+            return invalid("http.ws_max_tickets", "must be between 1 and 100000");
         }
         if !(100..=600_000).contains(&self.http.sse_ping_ms) {
             return invalid("http.sse_ping_ms", "must be between 100 and 600000");

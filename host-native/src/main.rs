@@ -551,6 +551,10 @@ async fn run(
             .transpose()
             .context("cannot set up HTTPS (keys http.tls_certificate / http.tls_key)")?
             .map(Arc::new);
+        let tickets = Arc::new(transports::ticket::Tickets::new(
+            Duration::from_millis(config.http.ws_ticket_ms),
+            config.http.ws_max_tickets,
+        ));
         let settings = HttpSettings {
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
@@ -564,6 +568,7 @@ async fn run(
             playground_dir: config.http.playground_dir(),
             max_connections: config.http.max_connections,
             ws: config.http.ws.then(|| transports::ws::WsSettings {
+                tickets: tickets.clone(),
                 slots: Arc::new(tokio::sync::Semaphore::new(config.http.ws_max_connections)),
                 max_message: config.http.ws_max_message,
                 ping_interval: Duration::from_millis(config.http.ws_ping_ms),
@@ -572,6 +577,7 @@ async fn run(
             sse: config.http.sse.then(|| transports::sse::SseSettings {
                 slots: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_streams)),
                 ping_interval: config.http.sse_ping_interval(),
+                tickets: config.http.ws.then(|| tickets.clone()),
             }),
             max_headers: config.http.max_headers,
             max_header_bytes: config.http.max_header_bytes,

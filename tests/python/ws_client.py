@@ -1,7 +1,7 @@
 """A WebSocket client for the tests, on the `websockets` library (PyPI).
 
 Usage: ws_client.py URL [--header NAME:VALUE] [--origin ORIGIN] [--wait SECONDS]
-                    [--cafile PEM] [--notifications N]
+                    [--cafile PEM] [--notifications N] [--subprotocol NAME]
 Reads frames to send from stdin, one JSON line each: {"text": "..."} or {"binary": "..."}.
 Sends them all, then prints every frame received until none arrives for --wait seconds or
 the server closes: one JSON line per frame, {"text": ...}, then {"closed": code}. A refused
@@ -40,6 +40,7 @@ async def main() -> None:
     parser.add_argument("--wait", type=float, default=1.0)
     parser.add_argument("--notifications", type=int)
     parser.add_argument("--cafile", help="certificates to trust for wss://")
+    parser.add_argument("--subprotocol", action="append", default=None)
     args = parser.parse_args()
     headers = [tuple(h.split(":", 1)) for h in args.header]
     frames = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -49,11 +50,14 @@ async def main() -> None:
             additional_headers=headers,
             origin=args.origin,
             max_size=None,
+            subprotocols=args.subprotocol,
             ssl=ssl.create_default_context(cafile=args.cafile) if args.cafile else None,
         )
     except websockets.exceptions.InvalidStatus as refused:
         emit({"refused": refused.response.status_code})
         return
+    if socket.subprotocol:
+        emit({"subprotocol": socket.subprotocol})
     async with socket:
         for frame in frames:
             if "text" in frame:

@@ -571,3 +571,118 @@ fn miwa_events_prints_each_event_as_it_arrives_until_interrupted() {
         "miwa: E_NOPE: 400 Bad parameter value"
     );
 }
+
+/// `POST /ws/ticket` with `authorization`: the status and the ticket answer.
+fn ticket(daemon: &Daemon, authorization: Option<&str>) -> (u16, Value) {
+    let mut command = Command::new("curl");
+    command.args([
+        "--silent",
+        "--request",
+        "POST",
+        "--write-out",
+        "\n%{http_code}",
+    ]);
+    if let Some(authorization) = authorization {
+        command.args(["--header", &format!("Authorization: {authorization}")]);
+    }
+    let output = command
+        .arg(format!("http://{}/ws/ticket", daemon.http))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (
+        status.parse().unwrap(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn a_ticket_fetched_with_credentials_opens_one_websocket_with_their_role() {
+    let daemon = Daemon::start(&format!(
+        "ws_ticket_ms = 1000\n[access]\nprotect = [\"mi\"]\n[access.roles.readonly]\nallow = [\"uptime\", \"event_subscribe\"]\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"readonly\"\n",
+        hashed_secret("hash-token", "reader-token")
+    ))
+    .unwrap();
+    assert_eq!(ticket(&daemon, None).0, 401, "a ticket needs credentials");
+    let (status, issued) = ticket(&daemon, Some("Bearer reader-token"));
+    assert_eq!(status, 200, "{issued}");
+    assert_eq!(issued["expires_ms"], 1000);
+    let protocol = issued["protocol"].as_str().unwrap().to_string();
+    assert_eq!(
+        protocol,
+        format!("miwa.ticket.{}", issued["ticket"].as_str().unwrap())
+    );
+
+    let frames = [
+        text(r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#),
+        text(r#"{"jsonrpc":"2.0","method":"pwd","id":2}"#),
+    ];
+    let seen = ws(&daemon, "/ws", &["--subprotocol", &protocol], &frames);
+    assert_eq!(
+        seen[0],
+        json!({"subprotocol": protocol}),
+        "the ticket's subprotocol is chosen"
+    );
+    let replies = replies(&seen);
+    assert!(replies[0]["result"]["Up time"].is_string(), "{replies:?}");
+    assert_eq!(
+        replies[1]["error"]["code"], 403,
+        "the ticket carries the role"
+    );
+
+    assert_eq!(
+        ws(&daemon, "/ws", &["--subprotocol", &protocol], &[]),
+        [json!({"refused": 401})],
+        "a ticket is good once"
+    );
+    let (_, late) = ticket(&daemon, Some("Bearer reader-token"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let late = late["protocol"].as_str().unwrap();
+    assert_eq!(
+        ws(&daemon, "/ws", &["--subprotocol", late], &[]),
+        [json!({"refused": 401})],
+        "an expired ticket is refused"
+    );
+    assert_eq!(
+        ws(&daemon, "/ws", &["--subprotocol", "miwa.ticket.00"], &[]),
+        [json!({"refused": 401})]
+    );
+
+    let (_, for_stream) = ticket(&daemon, Some("Bearer reader-token"));
+    let url = format!(
+        "http://{}/events?subscribe=E_CORE_LOG&ticket={}",
+        daemon.http,
+        for_stream["ticket"].as_str().unwrap()
+    );
+    let mut stream = Command::new("curl")
+        .args(["--silent", "--no-buffer", &url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(stream.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(
+        first, ": subscribed\n",
+        "an event stream redeems a ticket too"
+    );
+    stream.kill().unwrap();
+    stream.wait().unwrap();
+}
+
+#[test]
+fn websocket_ticket_limits_out_of_range_stop_the_start_naming_the_key() {
+    for (keys, key) in [
+        ("ws_ticket_ms = 999\n", "http.ws_ticket_ms"),
+        ("ws_ticket_ms = 600001\n", "http.ws_ticket_ms"),
+        ("ws_max_tickets = 0\n", "http.ws_max_tickets"),
+        ("ws_max_tickets = 100001\n", "http.ws_max_tickets"),
+    ] {
+        let error = Daemon::start(keys).err().expect("refused").to_string();
+        assert!(error.contains(key), "{keys}: {error}");
+    }
+    assert!(Daemon::start("ws_ticket_ms = 1000\nws_max_tickets = 1\n").is_ok());
+    assert!(Daemon::start("ws_ticket_ms = 600000\nws_max_tickets = 100000\n").is_ok());
+}

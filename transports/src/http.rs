@@ -402,7 +402,21 @@ async fn event_stream(
             _held: None,
         })
     };
-    let outcome = authenticate(&request, peer, dispatcher.as_ref(), "mi");
+    let ticket = request.uri().query().and_then(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "ticket")
+            .map(|(_, value)| value.into_owned())
+    });
+    let outcome = match (ticket, &settings.tickets) {
+        (Some(ticket), Some(tickets)) => match tickets.redeem(&ticket) {
+            Some(holder) => Authentication::Granted {
+                role: holder.role,
+                identity: holder.identity,
+            },
+            None => Authentication::Refused,
+        },
+        _ => authenticate(&request, peer, dispatcher.as_ref(), "mi"),
+    };
     let Authentication::Granted { role, identity } = outcome else {
         return whole(refusal(&outcome));
     };
@@ -471,7 +485,18 @@ async fn serve_request(
     } else {
         return Ok(respond(StatusCode::BAD_REQUEST, HTML, BAD_URL));
     };
-    let outcome = authenticate(&request, peer, dispatcher.as_ref(), route.name());
+    let offered_ticket = match (&route, &settings.ws) {
+        (Route::WebSocket, Some(ws)) => crate::ws::offered_ticket(&request, &ws.tickets),
+        _ => None,
+    };
+    let outcome = match offered_ticket {
+        Some(Some(holder)) => Authentication::Granted {
+            role: holder.role,
+            identity: holder.identity,
+        },
+        Some(None) => Authentication::Refused,
+        None => authenticate(&request, peer, dispatcher.as_ref(), route.name()),
+    };
     let Authentication::Granted { role, identity } = outcome else {
         return Ok(refusal(&outcome));
     };
@@ -505,6 +530,31 @@ async fn serve_request(
                 budget,
             )
             .await);
+        }
+        Route::WebSocket if request.method() == Method::POST => {
+            let Some(ws) = settings
+                .ws
+                .as_ref()
+                .filter(|_| path == crate::ws::TICKET_PATH)
+            else {
+                return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, HTML, Bytes::new()));
+            };
+            let holder = crate::ticket::Holder { role, identity };
+            let Some(ticket) = ws.tickets.issue(holder) else {
+                return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, JSON, Bytes::new()));
+            };
+            let body = serde_json::json!({
+                "ticket": ticket,
+                "protocol": format!("{}{ticket}", crate::ticket::PROTOCOL_PREFIX),
+                "expires_ms": ws.tickets.ttl().as_millis() as u64,
+            })
+            .to_string();
+            let mut response = respond(StatusCode::OK, JSON, body);
+            response.headers_mut().insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            return Ok(response);
         }
         Route::WebSocket => {
             let Some(ws) = settings

@@ -12,6 +12,7 @@ mod listing;
 pub mod playground;
 pub mod push;
 pub mod sse;
+pub mod ticket;
 pub mod tls;
 pub mod ws;
 pub mod xmlrpc;

@@ -16,7 +16,8 @@
 //! - when the client goes (or stops reading for the connection's idle timeout): the channel
 //!   is closed and its subscriptions end.
 //!
-//! Secure defaults: authentication and roles of `/mi` (route `mi`), at most `slots` streams
+//! Secure defaults: authentication and roles of `/mi` (route `mi`), or a single-use
+//! ticket in `ticket=` for `EventSource`, which can set no header ([`crate::ticket`]); at most `slots` streams
 //! at once (`503` past them), each stream's events bounded by its channel's queue (what does
 //! not fit is dropped and counted), and a client that stops reading holds only its own
 //! stream until the connection's idle timeout closes it.
@@ -38,6 +39,9 @@ pub struct SseSettings {
     pub slots: Arc<tokio::sync::Semaphore>,
     /// How often a `: ping` comment is sent and the subscriptions renewed.
     pub ping_interval: Duration,
+    /// The WebSocket tickets, which a stream's `ticket=` may redeem instead of credentials
+    /// (`None`: WebSockets are off, and so are tickets).
+    pub tickets: Option<Arc<crate::ticket::Tickets>>,
 }
 
 /// Who the stream serves: its role and identity from the request's credentials.

@@ -3,7 +3,8 @@
 //! batch and gets, as one text frame, exactly the reply `/mi` gives; notifications get none.
 //!
 //! Authentication and roles are those of `/mi`, checked on the upgrade request
-//! (`Authorization` header). Secure defaults:
+//! (`Authorization` header), or a single-use ticket offered as the subprotocol
+//! `miwa.ticket.<ticket>`, for browsers ([`crate::ticket`]). Secure defaults:
 //! - an upgrade with an `Origin` header naming another host than its `Host` is refused
 //!   `403`, so a web page of another site cannot drive the daemon through a visitor's
 //!   browser (clients that are not browsers send no `Origin`);
@@ -42,6 +43,9 @@ use tokio_tungstenite::WebSocketStream;
 /// Where the WebSocket endpoint is served.
 pub const WS_ROOT: &str = "ws";
 
+/// Where a browser gets a ticket (`POST`, with its credentials): see [`crate::ticket`].
+pub const TICKET_PATH: &str = "/ws/ticket";
+
 /// Settings of WebSocket connections.
 #[derive(Debug, Clone)]
 pub struct WsSettings {
@@ -53,6 +57,23 @@ pub struct WsSettings {
     pub ping_interval: Duration,
     /// Pretty-print replies.
     pub pretty: bool,
+    /// Tickets issued at [`TICKET_PATH`] for upgrades that cannot carry credentials.
+    pub tickets: Arc<crate::ticket::Tickets>,
+}
+
+/// The ticket an upgrade offers as its subprotocol, if it offers one: whom it was issued
+/// to, or `None` inside when it is not outstanding (used, expired or never issued).
+pub fn offered_ticket(
+    request: &Request<Incoming>,
+    tickets: &crate::ticket::Tickets,
+) -> Option<Option<crate::ticket::Holder>> {
+    let ticket = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(crate::ticket::offered)?;
+    Some(tickets.redeem(ticket))
 }
 
 /// Whether `request` asks to be upgraded to a WebSocket.
@@ -133,6 +154,13 @@ pub fn accept(
         tracing::warn!(peer = %caller.peer, "websocket refused: http.ws_max_connections reached");
         return plain(StatusCode::SERVICE_UNAVAILABLE);
     };
+    let ticket_protocol = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(crate::ticket::offered)
+        .map(|ticket| format!("{}{ticket}", crate::ticket::PROTOCOL_PREFIX));
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         match upgrade.await {
@@ -158,6 +186,9 @@ pub fn accept(
     headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(accept) = HeaderValue::from_str(&key) {
         headers.insert("sec-websocket-accept", accept);
+    }
+    if let Some(protocol) = ticket_protocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        headers.insert("sec-websocket-protocol", protocol);
     }
     response
 }
