@@ -1,7 +1,9 @@
-// The miwa playground: the MI core compiled for the browser, on a simulated node.
+// The miwa playground: the MI core compiled for the browser, on a simulated node; when a
+// daemon serves the page, the same UI can run against that daemon instead (live.js).
 import init, { Playground } from "./pkg/host_wasm_web.js";
 import { equivalents } from "./equivalents.js";
 import { LESSONS } from "./lessons.js";
+import { daemonHere, LiveDaemon } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
 const HISTORY_KEY = "miwa-playground-history";
@@ -16,6 +18,9 @@ const page = {
   lesson: 0,
   progress: [],
   nextId: 1,
+  mode: "simulated",
+  live: null,
+  daemon: null,
 };
 
 function el(tag, attributes = {}, ...children) {
@@ -46,7 +51,12 @@ function updateClock() {
   $("clock").textContent = new Date(page.pg.now() * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
+function logEntry(kind, text) {
+  $("journal").prepend(el("li", { class: kind }, text));
+}
+
 function drainJournal() {
+  if (page.mode !== "simulated") return;
   const entries = JSON.parse(page.pg.journal());
   for (const entry of entries) {
     const text = entry.kind === "event" ? `→ ${entry.socket}  ${entry.text}` : entry.text;
@@ -141,8 +151,15 @@ function pretty(text) {
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
 }
 
-function run(requestText) {
-  const outcome = JSON.parse(page.pg.handle(requestText));
+async function run(requestText) {
+  const outcome = page.mode === "live"
+    ? await page.live.handle(requestText).catch((error) => ({ kind: "failed", text: String(error) }))
+    : JSON.parse(page.pg.handle(requestText));
+  if (outcome.kind === "failed") {
+    $("reply").textContent = `(the daemon could not be reached: ${outcome.text})`;
+    $("explanation").textContent = "";
+    return;
+  }
   let replyText = "";
   if (outcome.kind === "text" || outcome.kind === "parse_error") {
     replyText = outcome.text;
@@ -274,6 +291,42 @@ function showTab(which) {
   }
 }
 
+// ---- simulated node or this daemon -------------------------------------------------------
+
+const BANNERS = {
+  simulated: "<strong>Simulated node.</strong> Nothing here reaches a server: the MI core runs in your browser (the same core the miwa daemon runs, so replies and errors are exactly the daemon's), on an OpenSIPS node whose processes, statistics, cache, events and status reports are simulated.",
+  live: "<strong>This daemon, live.</strong> Calls go to the miwa daemon that served this page, over its WebSocket, and change its real state; the event log shows the events it raises.",
+};
+
+async function useMode(mode) {
+  $("banner").innerHTML = BANNERS[mode];
+  $("banner").dataset.mode = mode;
+  $("sim-controls").hidden = mode !== "simulated";
+  $("journal").replaceChildren();
+  if (mode === "live") {
+    page.live = new LiveDaemon(page.daemon,
+      (text) => logEntry("event", `← ${text}`),
+      (text) => logEntry("log", text));
+    try {
+      await page.live.connect();
+      page.commands = await page.live.commands();
+    } catch (error) {
+      logEntry("log", `the daemon could not be reached: ${error.message}`);
+      $("mode-simulated").checked = true;
+      return useMode("simulated");
+    }
+  } else {
+    if (page.live) page.live.close();
+    page.live = null;
+    page.commands = JSON.parse(page.pg.commands());
+  }
+  page.mode = mode;
+  const name = page.selected && page.selected.name;
+  renderCommands();
+  selectCommand(page.commands.find((c) => c.name === name) || page.commands.find((c) => c.name === "ps") || page.commands[0]);
+  document.body.dataset.mode = mode;
+}
+
 // ---- start -----------------------------------------------------------------------------
 
 async function main() {
@@ -308,7 +361,14 @@ async function main() {
   $("lesson-pick").addEventListener("change", (e) => pickLesson(Number(e.target.value)));
   pickLesson(0);
   renderHistory();
-  setInterval(() => { page.pg.advance(1); updateClock(); drainJournal(); }, 1000);
+  setInterval(() => { if (page.mode === "simulated") { page.pg.advance(1); updateClock(); drainJournal(); } }, 1000);
+  page.daemon = await daemonHere();
+  if (page.daemon) {
+    $("mode").hidden = false;
+    for (const mode of ["simulated", "live"]) {
+      $(`mode-${mode}`).addEventListener("change", (e) => { if (e.target.checked) useMode(mode); });
+    }
+  }
   selectCommand(page.commands.find((c) => c.name === "ps") || page.commands[0]);
   const shared = new URLSearchParams(location.hash.slice(1)).get("call");
   if (shared) {

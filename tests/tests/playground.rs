@@ -91,6 +91,34 @@ fn the_playground_runs_in_chromium_like_the_daemon() {
 }
 
 #[test]
+fn the_playground_runs_live_against_the_daemon_that_serves_it_in_chromium() {
+    built();
+    let daemon = Daemon::start(&format!(
+        "[access]\nprotect = [\"mi\"]\n[[access.users]]\nname = \"ops\"\npassword = \"{}\"\nrole = \"full\"\n",
+        miwa_tests::hashed_secret("hash-password", "correct horse")
+    ))
+    .unwrap();
+    let without_ws = Daemon::start("ws = false\n").unwrap();
+    let shots = workspace().join("tests/artifacts");
+    node(
+        "live.mjs",
+        &[
+            format!("http://{}", daemon.http),
+            "ops".into(),
+            "correct horse".into(),
+            format!("http://{}", without_ws.http),
+            shots.display().to_string(),
+        ],
+    );
+    for shot in ["live-ps", "live-event"] {
+        assert!(
+            shots.join(format!("playground-{shot}.png")).is_file(),
+            "{shot}"
+        );
+    }
+}
+
+#[test]
 fn the_playground_route_redirects_refuses_and_explains() {
     let empty = tempfile::tempdir().unwrap();
     let daemon =

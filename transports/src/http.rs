@@ -508,7 +508,7 @@ async fn serve_request(
                 .playground_dir
                 .as_deref()
                 .unwrap_or(std::path::Path::new(""));
-            return Ok(playground(path, dir).await);
+            return Ok(playground(path, dir, settings.ws.is_some()).await);
         }
         Route::Html(root) => {
             let nodes = dispatcher.nodes();
@@ -597,8 +597,10 @@ async fn serve_request(
 }
 
 /// A playground file; `/playground` itself redirects to `/playground/` so that the page's
-/// relative links resolve.
-async fn playground(path: &str, dir: &std::path::Path) -> Response<Full<Bytes>> {
+/// relative links resolve. `live.json` is the daemon's own answer, not a file: where the
+/// page reaches this daemon (its WebSocket and tickets), so that the page offers its live
+/// mode only when a daemon serves it.
+async fn playground(path: &str, dir: &std::path::Path, ws: bool) -> Response<Full<Bytes>> {
     let rest = &path[PLAYGROUND_ROOT.len() + 1..];
     let Some(name) = rest.strip_prefix('/') else {
         let mut response = respond(StatusCode::MOVED_PERMANENTLY, HTML, Bytes::new());
@@ -608,6 +610,12 @@ async fn playground(path: &str, dir: &std::path::Path) -> Response<Full<Bytes>> 
         );
         return response;
     };
+    if name == crate::playground::LIVE_FILE {
+        return match ws {
+            true => respond(StatusCode::OK, JSON, crate::playground::live_description()),
+            false => respond(StatusCode::NOT_FOUND, JSON, Bytes::new()),
+        };
+    }
     let file = crate::playground::serve(dir, name).await;
     respond(
         StatusCode::from_u16(file.status).unwrap_or(StatusCode::NOT_FOUND),

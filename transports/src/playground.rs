@@ -2,6 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
+/// The name under `/playground/` at which a daemon describes how the page reaches it.
+pub const LIVE_FILE: &str = "live.json";
+
+/// What `live.json` holds: the WebSocket path and where tickets are issued.
+pub fn live_description() -> String {
+    serde_json::json!({
+        "ws": format!("/{}", crate::ws::WS_ROOT),
+        "ticket": crate::ws::TICKET_PATH,
+    })
+    .to_string()
+}
+
 /// A response: status, content type, body.
 pub struct StaticFile {
     /// HTTP status.
