@@ -94,8 +94,9 @@ fn the_playground_runs_in_chromium_like_the_daemon() {
 fn the_playground_runs_live_against_the_daemon_that_serves_it_in_chromium() {
     built();
     let daemon = Daemon::start(&format!(
-        "[access]\nprotect = [\"mi\"]\n[[access.users]]\nname = \"ops\"\npassword = \"{}\"\nrole = \"full\"\n",
-        miwa_tests::hashed_secret("hash-password", "correct horse")
+        "[access]\nprotect = [\"mi\"]\n[access.roles.viewer]\nallow = [\"uptime\"]\n[[access.users]]\nname = \"ops\"\npassword = \"{}\"\nrole = \"full\"\n[[access.users]]\nname = \"viewer\"\npassword = \"{}\"\nrole = \"viewer\"\n",
+        miwa_tests::hashed_secret("hash-password", "correct horse"),
+        miwa_tests::hashed_secret("hash-password", "viewer pass")
     ))
     .unwrap();
     let without_ws = Daemon::start("ws = false\n").unwrap();
@@ -106,6 +107,8 @@ fn the_playground_runs_live_against_the_daemon_that_serves_it_in_chromium() {
             format!("http://{}", daemon.http),
             "ops".into(),
             "correct horse".into(),
+            "viewer".into(),
+            "viewer pass".into(),
             format!("http://{}", without_ws.http),
             shots.display().to_string(),
         ],

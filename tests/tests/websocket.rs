@@ -686,3 +686,52 @@ fn websocket_ticket_limits_out_of_range_stop_the_start_naming_the_key() {
     assert!(Daemon::start("ws_ticket_ms = 1000\nws_max_tickets = 1\n").is_ok());
     assert!(Daemon::start("ws_ticket_ms = 600000\nws_max_tickets = 100000\n").is_ok());
 }
+
+#[test]
+fn in_front_mode_a_node_event_arrives_on_the_subscribed_connection() {
+    let node = Daemon::start("").unwrap();
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge1]\nudp = \"{}\"\n[front]\nupstream = \"edge1\"\n",
+        node.udp
+    ))
+    .unwrap();
+    let mut client = WsClient::start(
+        &front,
+        "/ws",
+        &["--notifications", "1", "--wait", "10"],
+        &[request(
+            1,
+            "event_subscribe",
+            json!(["E_MODULE_LOADED", "ws:", 60]),
+        )],
+    );
+    let reply: Value = serde_json::from_str(client.next()["text"].as_str().unwrap()).unwrap();
+    assert_eq!(reply["result"], "OK", "{reply}");
+    let at_node = subscriber_sockets(&node, "E_MODULE_LOADED");
+    assert_eq!(at_node.len(), 1, "miwa subscribed itself at the node");
+    let own = front.result("miwa:subscribers_list", json!([])).to_string();
+    assert!(
+        own.contains("\"ws:"),
+        "the connection is miwa's subscriber: {own}"
+    );
+
+    node.result(
+        "raise_event",
+        json!({"event": "E_MODULE_LOADED", "params": r#"{"module": "from-node", "version": "1"}"#}),
+    );
+    let done = client.next();
+    assert_eq!(done["notifications"], 1, "{done}");
+    let delivered: Value = serde_json::from_str(done["last"].as_str().unwrap()).unwrap();
+    assert_eq!(delivered["method"], "E_MODULE_LOADED");
+    assert_eq!(delivered["params"]["module"], "from-node", "{delivered}");
+    client.finish();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !subscriber_sockets(&node, "E_MODULE_LOADED").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "miwa unsubscribes at the node once the connection is gone"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
