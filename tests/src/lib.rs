@@ -356,6 +356,20 @@ impl Daemon {
         args
     }
 
+    /// The live subscribers of `event` (their sockets), as `subscribers_list` shows them.
+    pub fn subscribers(&self, event: &str) -> Vec<String> {
+        let listed = self.result("subscribers_list", serde_json::json!([]));
+        listed["Events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["name"] == event)
+            .flat_map(|e| e["Subscribers"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["ttl"] != "expired")
+            .filter_map(|s| s["socket"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// The configuration file the daemon was started with.
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("miwa.toml")

@@ -63,18 +63,6 @@ fn refused(daemon: &Daemon, query: &str, headers: &[&str]) -> (u16, String) {
     (status.parse().unwrap(), body.to_string())
 }
 
-fn sockets(daemon: &Daemon, event: &str) -> Vec<String> {
-    let listed = daemon.result("subscribers_list", json!([]));
-    listed["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["name"] == event)
-        .flat_map(|e| e["Subscribers"].as_array().unwrap().clone())
-        .map(|s| s["socket"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() {
@@ -98,11 +86,12 @@ fn a_stream_carries_the_datagram_notification_and_ends_its_subscriptions() {
 
     let mut stream = Curl::start(&daemon, "subscribe=E_CORE_THRESHOLD,E_CORE_LOG", &[]);
     assert_eq!(stream.line(), ": subscribed");
-    let own = sockets(&daemon, "E_CORE_THRESHOLD")
+    let own = daemon
+        .subscribers("E_CORE_THRESHOLD")
         .into_iter()
         .find(|s| s.starts_with("sse:"))
         .expect("the stream's subscription is listed");
-    assert_eq!(sockets(&daemon, "E_CORE_LOG"), [own]);
+    assert_eq!(daemon.subscribers("E_CORE_LOG"), [own]);
 
     daemon.result("raise_event", json!(["E_CORE_THRESHOLD", ["over sse", 9]]));
     let mut datagram = [0u8; 2048];
@@ -122,8 +111,8 @@ fn a_stream_carries_the_datagram_notification_and_ends_its_subscriptions() {
 
     drop(stream);
     wait_until("the subscriptions did not end with the stream", || {
-        sockets(&daemon, "E_CORE_THRESHOLD") == [udp_socket.clone()]
-            && sockets(&daemon, "E_CORE_LOG").is_empty()
+        daemon.subscribers("E_CORE_THRESHOLD") == [udp_socket.clone()]
+            && daemon.subscribers("E_CORE_LOG").is_empty()
     });
     assert!(daemon
         .rpc(r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#)
@@ -195,7 +184,7 @@ fn a_client_that_stops_reading_is_let_go_after_conn_timeout() {
     stalled.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
     wait_until("the stream never subscribed", || {
-        !sockets(&daemon, "E_CORE_THRESHOLD").is_empty()
+        !daemon.subscribers("E_CORE_THRESHOLD").is_empty()
     });
     let padding = "x".repeat(2000);
     let batch: Vec<serde_json::Value> = (0..500)
@@ -203,7 +192,7 @@ fn a_client_that_stops_reading_is_let_go_after_conn_timeout() {
         .collect();
     let body = serde_json::Value::Array(batch).to_string();
     let started = Instant::now();
-    while !sockets(&daemon, "E_CORE_THRESHOLD").is_empty() {
+    while !daemon.subscribers("E_CORE_THRESHOLD").is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "a stream nobody reads was never let go"
@@ -253,5 +242,9 @@ fn a_stream_the_client_reads_outlives_conn_timeout_whatever_sse_ping_ms() {
         pings += 1;
     }
     assert!(pings >= 4, "{pings} pings in {:?}", started.elapsed());
-    assert_eq!(sockets(&daemon, "E_CORE_LOG").len(), 1, "still subscribed");
+    assert_eq!(
+        daemon.subscribers("E_CORE_LOG").len(),
+        1,
+        "still subscribed"
+    );
 }

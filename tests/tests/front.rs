@@ -605,20 +605,6 @@ fn opensips_cli_and_opensips_mi_work_through_the_front() {
     assert!(String::from_utf8_lossy(&mi.stdout).contains("edge2"));
 }
 
-/// The subscribers of `event` at `daemon`, as `subscribers_list` shows them.
-fn subscribers(daemon: &Daemon, event: &str) -> Vec<String> {
-    let listed = daemon.result("subscribers_list", json!([]));
-    listed["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["name"] == event)
-        .flat_map(|e| e["Subscribers"].as_array().unwrap().clone())
-        .filter(|s| s["ttl"] != "expired")
-        .map(|s| s["socket"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
     let node = Daemon::start("").unwrap();
@@ -634,7 +620,7 @@ fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
     let socket = format!("udp:{}", listener.local_addr().unwrap());
     let subscribed = front.result("event_subscribe", json!(["E_MODULE_LOADED", socket, 60]));
     assert_eq!(subscribed, "OK");
-    let at_node = subscribers(&node, "E_MODULE_LOADED");
+    let at_node = node.subscribers("E_MODULE_LOADED");
     assert_eq!(
         at_node.len(),
         1,
@@ -642,7 +628,7 @@ fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
     );
     assert_ne!(at_node[0], socket, "with a socket of its own");
     assert_eq!(
-        subscribers(&front, "E_MODULE_LOADED"),
+        front.subscribers("E_MODULE_LOADED"),
         at_node,
         "subscribers_list is the node's"
     );
@@ -661,13 +647,13 @@ fn node_events_reach_a_miwa_subscriber_through_miwa_own_subscription() {
     assert_eq!(delivered["params"]["module"], "from-node", "{delivered}");
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(
-        subscribers(&node, "E_MODULE_LOADED").len(),
+        node.subscribers("E_MODULE_LOADED").len(),
         1,
         "renewed before its 4 s expired"
     );
     front.result("event_subscribe", json!(["E_MODULE_LOADED", socket, 0]));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !subscribers(&node, "E_MODULE_LOADED").is_empty() {
+    while !node.subscribers("E_MODULE_LOADED").is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "miwa unsubscribes at the node when nobody listens"

@@ -319,20 +319,67 @@ fn refusal(status: hyper::StatusCode) -> String {
     format!("HTTP error {status}{hint}")
 }
 
-/// POSTs `body` to the target's URL and returns the response body.
-async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::Result<String> {
-    let url = &target.url;
+/// A byte stream to a daemon, over plain TCP or TLS.
+pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// Where a URL leads: its parsed form, host and port, and an open stream there (TLS when
+/// its scheme is `secure_scheme`, trusting `ca_file`).
+pub(crate) struct Connected {
+    pub uri: hyper::Uri,
+    pub host: String,
+    pub port: u16,
+    pub stream: Box<dyn Io>,
+}
+
+/// Connects to `url`, whose scheme must be `plain_scheme` or `secure_scheme`.
+pub(crate) async fn connect(
+    url: &str,
+    plain_scheme: &str,
+    secure_scheme: &str,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<Connected> {
     let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
     let secure = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => bail!("only http:// and https:// URLs are supported: {url}"),
+        Some(scheme) if scheme == plain_scheme => false,
+        Some(scheme) if scheme == secure_scheme => true,
+        _ => bail!("only {plain_scheme}:// and {secure_scheme}:// URLs are supported here: {url}"),
     };
     let host = uri.host().context("URL without host")?.to_string();
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = if secure {
+        let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
+            .with_context(|| format!("bad server name {host}"))?
+            .to_owned();
+        Box::new(
+            tls_connector(ca_file)?
+                .connect(name, tcp)
+                .await
+                .with_context(|| format!("TLS handshake with {host}:{port} failed"))?,
+        )
+    } else {
+        Box::new(tcp)
+    };
+    Ok(Connected {
+        uri,
+        host,
+        port,
+        stream,
+    })
+}
+
+/// POSTs `body` to the target's URL and returns the response body.
+async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::Result<String> {
+    let Connected {
+        uri,
+        host,
+        port,
+        stream,
+    } = connect(&target.url, "http", "https", target.ca_file.as_deref()).await?;
     let mut request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(hyper::header::HOST, format!("{host}:{port}"))
         .header(hyper::header::CONTENT_TYPE, content_type);
@@ -340,18 +387,7 @@ async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::
         request = request.header(hyper::header::AUTHORIZATION, authorization);
     }
     let request = request.body(Full::new(Bytes::from(body)))?;
-    let response = if secure {
-        let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
-            .with_context(|| format!("bad server name {host}"))?
-            .to_owned();
-        let stream = tls_connector(target.ca_file.as_deref())?
-            .connect(name, stream)
-            .await
-            .with_context(|| format!("TLS handshake with {host}:{port} failed"))?;
-        send(stream, request).await?
-    } else {
-        send(stream, request).await?
-    };
+    let response = send(stream, request).await?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {

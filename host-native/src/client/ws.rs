@@ -2,7 +2,7 @@
 //! its reply) and `miwa events` (subscriptions on the connection itself, `ws:`, and each
 //! notification printed as it arrives).
 
-use super::{refusal, tls_connector, HttpTarget};
+use super::{refusal, HttpTarget, Io};
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -13,38 +13,12 @@ use tokio_tungstenite::WebSocketStream;
 /// A connected WebSocket, over plain TCP or TLS.
 type Socket = WebSocketStream<Box<dyn Io>>;
 
-/// A byte stream a WebSocket can run over.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
 /// Connects to `target`'s `ws://` or `wss://` URL with its credentials.
 async fn connect(target: &HttpTarget) -> anyhow::Result<Socket> {
     let url = &target.url;
-    let uri: hyper::Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
-    let secure = match uri.scheme_str() {
-        Some("ws") => false,
-        Some("wss") => true,
-        _ => bail!("the ws transport needs a ws:// or wss:// URL: {url}"),
-    };
-    let host = uri.host().context("URL without host")?.to_string();
-    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Io> = if secure {
-        let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
-            .with_context(|| format!("bad server name {host}"))?
-            .to_owned();
-        Box::new(
-            tls_connector(target.ca_file.as_deref())?
-                .connect(name, tcp)
-                .await
-                .with_context(|| format!("TLS handshake with {host}:{port} failed"))?,
-        )
-    } else {
-        Box::new(tcp)
-    };
+    let stream = super::connect(url, "ws", "wss", target.ca_file.as_deref())
+        .await?
+        .stream;
     let mut request = url.as_str().into_client_request()?;
     if let Some(authorization) = &target.authorization {
         request
