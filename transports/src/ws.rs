@@ -67,13 +67,17 @@ pub fn offered_ticket(
     request: &Request<Incoming>,
     tickets: &crate::ticket::Tickets,
 ) -> Option<Option<crate::ticket::Holder>> {
-    let ticket = request
+    Some(tickets.redeem(ticket_in(request)?))
+}
+
+/// The ticket among the subprotocols `request` offers.
+fn ticket_in(request: &Request<Incoming>) -> Option<&str> {
+    request
         .headers()
         .get_all("sec-websocket-protocol")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(crate::ticket::offered)?;
-    Some(tickets.redeem(ticket))
+        .find_map(crate::ticket::offered)
 }
 
 /// Whether `request` asks to be upgraded to a WebSocket.
@@ -154,13 +158,8 @@ pub fn accept(
         tracing::warn!(peer = %caller.peer, "websocket refused: http.ws_max_connections reached");
         return plain(StatusCode::SERVICE_UNAVAILABLE);
     };
-    let ticket_protocol = request
-        .headers()
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(crate::ticket::offered)
-        .map(|ticket| format!("{}{ticket}", crate::ticket::PROTOCOL_PREFIX));
+    let ticket_protocol =
+        ticket_in(&request).map(|ticket| format!("{}{ticket}", crate::ticket::PROTOCOL_PREFIX));
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         match upgrade.await {
