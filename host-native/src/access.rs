@@ -19,7 +19,7 @@ use transports::{Authentication, TransportKind};
 pub const FULL: &str = "full";
 
 /// HTTP routes access control knows.
-pub const ROUTES: [&str; 4] = ["mi", "xmlrpc", "html", "playground"];
+pub const ROUTES: [&str; 5] = ["mi", "xmlrpc", "html", "playground", "metrics"];
 
 /// Most successful Basic credentials remembered (so that argon2 runs once per credential,
 /// not once per request).
@@ -85,7 +85,7 @@ pub struct AccessConfig {
     /// Bearer credentials.
     pub tokens: Vec<TokenConfig>,
     /// HTTP routes that require credentials once any are configured (`protect`, default
-    /// all: `mi`, `xmlrpc`, `html`, `playground`).
+    /// all: `mi`, `xmlrpc`, `html`, `playground`, `metrics`).
     pub protect: Vec<String>,
     /// The role of callers without credentials, per transport (`http`, `xmlrpc`, `html`,
     /// `fifo`, `udp`, `unix`; default `full`).

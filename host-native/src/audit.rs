@@ -362,6 +362,25 @@ impl Dispatcher for AuditedDispatcher {
         self.inner.nodes()
     }
 
+    fn scrape<'a>(
+        &'a self,
+        scrape: transports::metrics::Scrape<'a>,
+    ) -> transports::metrics::Scraping<'a> {
+        self.inner.scrape(scrape)
+    }
+
+    fn charts(&self, picks: &[String]) -> Option<transports::metrics::ChartsView> {
+        self.inner.charts(picks)
+    }
+
+    fn open_channel(&self, kind: transports::push::ChannelKind) -> Option<transports::Channel> {
+        self.inner.open_channel(kind)
+    }
+
+    fn close_channel(&self, id: transports::ChannelId) {
+        self.inner.close_channel(id);
+    }
+
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {
         self.inner.commands(caller)
     }

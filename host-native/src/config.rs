@@ -65,6 +65,10 @@ pub struct Config {
     pub front: crate::front::settings::FrontConfig,
     /// `[audit]`: the audit log.
     pub audit: crate::audit::AuditConfig,
+    /// `[metrics]`: `GET /metrics`.
+    pub metrics: crate::metrics::settings::MetricsConfig,
+    /// `[charts]`: the HTML page's charts and the samples behind them.
+    pub charts: crate::metrics::settings::ChartsConfig,
 }
 
 /// Largest accepted `max_wasm_stack`, of the core and of a module: 64 MiB.
@@ -1057,6 +1061,23 @@ impl Config {
         }
         if let Some(problem) = self.audit.problem() {
             return invalid("audit", &problem);
+        }
+        if let Some((key, problem)) = self.metrics.problem().or_else(|| self.charts.problem()) {
+            return invalid(key, &problem);
+        }
+        if self.metrics.enabled
+            && [
+                &self.http.root,
+                &self.http.xmlrpc_root,
+                &self.http.html_root,
+            ]
+            .iter()
+            .any(|root| root.as_str() == transports::metrics::METRICS_ROOT)
+        {
+            return invalid(
+                "http.root / http.xmlrpc_root / http.html_root",
+                "`metrics` is the root of /metrics (turn metrics.enabled off to use it)",
+            );
         }
         let upstream = &self.front.upstream;
         if !upstream.is_empty() && !self.upstreams.contains_key(upstream) {

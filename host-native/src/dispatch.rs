@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use transports::metrics::{ChartsView, Scrape, ScrapeError, Scraping};
 use transports::push::ChannelKind;
 use transports::{Authentication, Caller, Channel, ChannelId, CommandInfo, Dispatcher, Reply};
 
@@ -66,6 +67,7 @@ pub struct MiDispatcher {
     commands: OnceLock<Vec<CommandInfo>>,
     access: Arc<AccessControl>,
     max_reply: usize,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl MiDispatcher {
@@ -86,6 +88,7 @@ impl MiDispatcher {
             commands: OnceLock::new(),
             access: Arc::new(AccessControl::new(AccessConfig::default())),
             max_reply: usize::MAX,
+            metrics: None,
         }
     }
 
@@ -123,6 +126,24 @@ impl MiDispatcher {
                 .map(|(command, error)| (command, error.or(Some(500))))
                 .collect(),
         }
+    }
+
+    /// Exports `metrics` at `/metrics` and as the HTML page's charts.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics it exports, if any.
+    pub fn metrics(&self) -> Option<&Arc<crate::metrics::Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// The access of `role` (`None`: the `http` transport's default role), as a scrape of
+    /// `/metrics` is checked.
+    pub fn scrape_access(&self, role: Option<&str>) -> Option<Access> {
+        self.access
+            .access(self.access.role(transports::TransportKind::Http, role))
     }
 
     /// Applies an access policy (credentials, roles, transport defaults).
@@ -289,6 +310,23 @@ impl Dispatcher for MiDispatcher {
         route: &str,
     ) -> Authentication {
         self.access.authenticate(authorization, peer, route)
+    }
+
+    fn scrape<'a>(&'a self, scrape: Scrape<'a>) -> Scraping<'a> {
+        let outcome = match (&self.metrics, scrape.node) {
+            (None, _) => Err(ScrapeError::NotServed),
+            (Some(_), Some(node)) => Err(ScrapeError::UnknownNode(node.to_string())),
+            (Some(metrics), None) => {
+                let access = self.scrape_access(scrape.role);
+                crate::metrics::Metrics::permitted(access.as_ref(), "statistics")
+                    .map(|()| metrics.own().text(scrape.openmetrics))
+            }
+        };
+        Box::pin(std::future::ready(outcome))
+    }
+
+    fn charts(&self, picks: &[String]) -> Option<ChartsView> {
+        self.metrics.as_ref()?.charts(picks)
     }
 
     fn open_channel(&self, kind: ChannelKind) -> Option<Channel> {

@@ -1,5 +1,6 @@
 //! The miwa daemon's parts: configuration, host state, the wasmtime runtime of the core
-//! component, the dispatcher the transports call, logging, and the `miwa call` client.
+//! component, the dispatcher the transports call, logging, metrics and charts, and the
+//! `miwa call` client.
 
 pub mod access;
 pub mod audit;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod front;
 pub mod logging;
+pub mod metrics;
 pub mod modules;
 pub mod runtime;
 pub mod state;

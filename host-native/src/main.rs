@@ -402,6 +402,13 @@ fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Re
     )
     .with_access(access.clone())
     .with_max_reply(config.core.max_reply);
+    let metrics = host_native::metrics::Metrics::start(
+        &state,
+        config.charts.sampler(),
+        Duration::from_millis(config.metrics.node_timeout_ms),
+    )
+    .context("starting the chart sampler")?;
+    let local = local.with_metrics(Arc::new(metrics));
     let mut dispatcher: Arc<dyn transports::Dispatcher> = if config.upstreams.is_empty() {
         Arc::new(local)
     } else {
@@ -586,6 +593,7 @@ async fn run(
                 .then(|| Duration::from_millis(config.http.request_timeout_ms)),
             tls: tls.clone(),
             max_buffered: config.http.max_buffered,
+            metrics: config.metrics.enabled,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         state.set_status(

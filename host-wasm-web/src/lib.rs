@@ -6,16 +6,33 @@
 mod explain;
 pub mod sim;
 
+use mi_core::chart::{self, History};
 use mi_core::json::{self, object, Value};
-use mi_core::{Core, HandleOptions, Reply};
+use mi_core::{Core, HandleOptions, Host, Reply};
 use sim::{Entry, Simulation};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The charts shown before the user picks any: SIP traffic, transactions, load, memory.
+pub const CHARTS: [&str; 4] = [
+    "core:rcv_requests,core:rcv_replies,core:fwd_requests",
+    "tm:*_transactions",
+    "load:load,load:load1m,load:load10m",
+    "shmem:real_used_size,shmem:used_size",
+];
+
+/// Samples kept per statistic: one per simulated second, five minutes.
+const CHART_SAMPLES: usize = 300;
+
+/// Statistics sampled at most (the simulated node has fewer).
+const CHART_SERIES: usize = 64;
 
 /// A core and its simulated node.
 #[wasm_bindgen]
 pub struct Playground {
     core: Core,
     sim: Simulation,
+    history: RefCell<History>,
 }
 
 #[wasm_bindgen]
@@ -27,6 +44,7 @@ impl Playground {
         Playground {
             core: Core::default(),
             sim: Simulation::new(seed, started as i64),
+            history: RefCell::new(History::new(CHART_SAMPLES, CHART_SERIES)),
         }
     }
 
@@ -93,9 +111,53 @@ impl Playground {
         explain::explain(self.core.registry(), request, reply)
     }
 
-    /// Moves the simulated clock forward.
+    /// Moves the simulated clock forward, sampling the statistics for the charts each
+    /// simulated second (the last five minutes of a longer jump).
     pub fn advance(&self, seconds: u32) {
-        self.sim.advance(seconds)
+        let sampled = seconds.min(CHART_SAMPLES as u32);
+        if seconds > sampled {
+            self.sim.advance(seconds - sampled);
+        }
+        for _ in 0..sampled {
+            self.sim.advance(1);
+            let stats = self.sim.statistics();
+            self.history
+                .borrow_mut()
+                .record(self.sim.now() * 1000, &stats, |_, _| true);
+        }
+    }
+
+    /// The charts of the simulated node's last five minutes: the default ones, then
+    /// `picks` (chart specs, one per line), as a JSON array of `{"spec","svg"}` or
+    /// `{"spec","error"}` — the same charts the daemon's HTML page draws.
+    pub fn charts(&self, picks: &str) -> String {
+        let history = self.history.borrow();
+        let specs = CHARTS
+            .iter()
+            .copied()
+            .chain(picks.lines().map(str::trim).filter(|p| !p.is_empty()));
+        let window_ms = CHART_SAMPLES as i64 * 1000;
+        let charts = specs
+            .enumerate()
+            .map(|(i, spec)| match chart::parse_spec(spec) {
+                Ok(globs) => {
+                    let lines = history.lines(&globs);
+                    let svg = chart::render(
+                        &format!("chart-{i}"),
+                        spec,
+                        &lines,
+                        window_ms,
+                        self.sim.now() * 1000,
+                    );
+                    object([("spec", Value::str(spec)), ("svg", Value::String(svg))])
+                }
+                Err(problem) => object([
+                    ("spec", Value::str(spec)),
+                    ("error", Value::String(problem.to_string())),
+                ]),
+            })
+            .collect();
+        json::to_compact(&Value::Array(charts))
     }
 
     /// The simulated time, Unix seconds.
@@ -167,6 +229,25 @@ mod tests {
             ps.contains(r#"{"PID":2103,"Log level":1,"Type":"HTTPD 127.0.0.1:8888"}"#),
             "{ps}"
         );
+    }
+
+    #[test]
+    fn charts_draw_the_sampled_simulation() {
+        let pg = Playground::new(2, 1_800_000_000.0);
+        pg.advance(400);
+        let (charts, _) =
+            json::parse(pg.charts("tm:inuse_transactions\nbad").as_bytes(), 64).unwrap();
+        let Value::Array(charts) = charts else {
+            panic!("not an array");
+        };
+        assert_eq!(charts.len(), CHARTS.len() + 2);
+        let svg = |i: usize| match charts[i].get_ci("svg") {
+            Some(Value::String(svg)) => svg.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(svg(0).matches("<polyline").count(), 3);
+        assert!(svg(CHARTS.len()).contains("tm:inuse_transactions"));
+        assert!(charts[CHARTS.len() + 1].get_ci("error").is_some());
     }
 
     #[test]

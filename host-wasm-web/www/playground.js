@@ -21,6 +21,7 @@ const page = {
   mode: "simulated",
   live: null,
   daemon: null,
+  chartPicks: [],
 };
 
 function el(tag, attributes = {}, ...children) {
@@ -49,6 +50,29 @@ function startNode() {
 
 function updateClock() {
   $("clock").textContent = new Date(page.pg.now() * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  renderCharts();
+}
+
+// ---- charts ----------------------------------------------------------------------------
+
+function renderCharts() {
+  if (page.mode !== "simulated") return;
+  const charts = JSON.parse(page.pg.charts(page.chartPicks.join("\n")));
+  const firstPick = charts.length - page.chartPicks.length;
+  $("charts-list").replaceChildren(...charts.map((chart, i) => {
+    const figure = el("figure", { class: "chart" });
+    if (chart.svg) figure.innerHTML = chart.svg;
+    else figure.append(el("p", { class: "alert", role: "alert" }, `Cannot chart ${chart.spec}: ${chart.error}`));
+    const caption = el("figcaption", {}, el("code", {}, chart.spec));
+    if (i >= firstPick) {
+      caption.append(" ", el("button", { type: "button", onclick: () => {
+        page.chartPicks = page.chartPicks.filter((p) => p !== chart.spec);
+        renderCharts();
+      } }, "Remove"));
+    }
+    figure.append(caption);
+    return figure;
+  }));
 }
 
 function logEntry(kind, text) {
@@ -302,6 +326,7 @@ async function useMode(mode) {
   $("banner").innerHTML = BANNERS[mode];
   $("banner").dataset.mode = mode;
   $("sim-controls").hidden = mode !== "simulated";
+  $("charts").hidden = mode !== "simulated";
   $("journal").replaceChildren();
   if (mode === "live") {
     page.live = new LiveDaemon(page.daemon,
@@ -352,6 +377,13 @@ async function main() {
   }
   $("advance").addEventListener("click", () => { page.pg.advance(60); updateClock(); });
   $("reset").addEventListener("click", startNode);
+  $("chart-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const spec = $("chart-spec").value.trim();
+    if (spec && !page.chartPicks.includes(spec)) page.chartPicks.push(spec);
+    $("chart-spec").value = "";
+    renderCharts();
+  });
   $("share").addEventListener("click", (e) => {
     const url = shareUrl();
     window.history.replaceState(null, "", url);

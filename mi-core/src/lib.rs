@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod chart;
 pub mod commands;
 pub mod error;
 pub mod glob;

@@ -394,6 +394,20 @@ impl Daemon {
             .context("no HTTP response")
     }
 
+    /// GETs `path` (with its query) with extra header lines (`Name: value`, each ending
+    /// in CRLF) and returns the parsed response.
+    pub fn get(&self, path: &str, headers: &str) -> anyhow::Result<HttpResponse> {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n",
+            self.http
+        );
+        let raw = exchange(self.http, request.as_bytes(), Duration::from_secs(10))?;
+        parse_responses(&raw)
+            .into_iter()
+            .next()
+            .context("no HTTP response")
+    }
+
     /// Calls a method and returns the reply parsed as JSON.
     pub fn rpc(&self, body: &str) -> anyhow::Result<Value> {
         let response = self.post(body)?;

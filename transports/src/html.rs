@@ -1,13 +1,123 @@
 //! The HTML interface (`mi_html`): browse commands by module, read their help and recipes,
-//! run one with a form. Plain HTML and inline CSS: no scripts, no external assets, every
-//! value escaped.
+//! run one with a form. Plain HTML and inline CSS, no external assets, every value escaped.
 //!
 //! URL scheme (as OpenSIPS): `/<root>`, `/<root>/<module>`, `/<root>/<module>/<command>`,
 //! and `?arg=<JSON params>` (or a POSTed form field `arg`) to run the command.
+//!
+//! The statistics view — the page of `get_statistics` — also shows charts of the sampled
+//! statistics, drawn by the server as SVG: the configured ones and those picked with
+//! `?chart=<group:name globs>` (repeatable). It is the one page with a script, and the
+//! page works without it: where scripts run, it fetches `?fragment=charts` (the charts
+//! alone) each sampling interval and swaps them in.
 
 use crate::{CommandInfo, Reply, Session, TransportKind};
 use mi_core::json::{self, Value};
 use std::fmt::Write;
+
+/// The command whose page is the statistics view.
+const STATISTICS_COMMAND: &str = "get_statistics";
+
+/// Shortest time between two refreshes of the charts by the page's script, milliseconds.
+const MIN_REFRESH_MS: u64 = 1000;
+
+/// The refresh script of the statistics view: fetches the charts alone and swaps them in,
+/// counting its updates in `data-updates`.
+const REFRESH_SCRIPT: &str = "(()=>{const s=document.getElementById('charts');if(!s||!window.fetch)return;const u=new URL(location.href);u.searchParams.delete('arg');u.searchParams.set('fragment','charts');setInterval(async()=>{try{const r=await fetch(u,{credentials:'same-origin'});if(!r.ok)return;const d=document.createElement('div');d.innerHTML=await r.text();const n=d.querySelector('#charts-list'),o=document.getElementById('charts-list');if(n&&o){o.replaceWith(n);s.dataset.updates=String((Number(s.dataset.updates)||0)+1);}}catch(e){}},Number(s.dataset.refresh)||5000);})();";
+
+/// The chart part of a request: the picks (`chart=`), and whether only the charts are
+/// wanted (`fragment=charts`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChartsRequest {
+    /// Chart specs the user picked, in order.
+    pub picks: Vec<String>,
+    /// Answer the charts section alone.
+    pub fragment: bool,
+}
+
+impl ChartsRequest {
+    /// Reads `chart=` and `fragment=charts` from a query string.
+    pub fn from_query(query: Option<&str>) -> Self {
+        let mut out = ChartsRequest::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "chart" if !value.trim().is_empty() => {
+                    if !out.picks.iter().any(|p| *p == value.trim()) {
+                        out.picks.push(value.trim().to_string());
+                    }
+                }
+                "fragment" => out.fragment = value == "charts",
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// One request to the HTML interface.
+pub struct PageRequest<'a> {
+    /// The path after the root, without the leading `/`.
+    pub path: &'a str,
+    /// The `arg` parameter, when present.
+    pub arg: Option<&'a str>,
+    /// Whether the form is POSTed (else GET).
+    pub post_form: bool,
+    /// The charts asked for.
+    pub charts: &'a ChartsRequest,
+}
+
+/// Encodes a query-string value.
+fn query_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The charts section of the statistics view at `action` (the page's own path).
+fn charts_section(view: &crate::metrics::ChartsView, picks: &[String], action: &str) -> String {
+    let refresh = view.interval_ms.max(MIN_REFRESH_MS);
+    let mut out = format!(
+        "<section class=\"charts\" id=\"charts\" data-refresh=\"{refresh}\" aria-labelledby=\"charts-title\"><h3 id=\"charts-title\">Charts</h3><p>Sampled by the daemon every {} ms; counters are drawn as rates per second.</p><div id=\"charts-list\">",
+        view.interval_ms
+    );
+    for chart in &view.charts {
+        let _ = write!(
+            out,
+            "<figure>{}<figcaption><code>{}</code>",
+            chart.svg,
+            escape(&chart.spec)
+        );
+        if chart.picked {
+            let others: Vec<String> = picks
+                .iter()
+                .filter(|p| **p != chart.spec)
+                .map(|p| format!("chart={}", query_value(p)))
+                .collect();
+            let _ = write!(
+                out,
+                " <a href=\"{action}?{}\">remove</a>",
+                escape(&others.join("&"))
+            );
+        }
+        out.push_str("</figcaption></figure>");
+    }
+    out.push_str("</div>");
+    for (spec, problem) in &view.refused {
+        let _ = write!(
+            out,
+            "<p class=\"error\" role=\"alert\">Cannot chart <code>{}</code>: {}</p>",
+            escape(spec),
+            escape(problem)
+        );
+    }
+    let _ = write!(out, "<form method=\"get\" action=\"{action}\">");
+    for pick in picks {
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"chart\" value=\"{}\">",
+            escape(pick)
+        );
+    }
+    out.push_str("<label for=\"chart\">Chart more statistics: <code>group:name</code> globs, comma separated (e.g. <code>events:*_raised</code>)</label><input id=\"chart\" name=\"chart\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Add chart</button></form></section>");
+    out
+}
 
 /// What the HTML handler answers.
 pub struct Page {
@@ -65,7 +175,9 @@ button{margin-top:.5rem;font:inherit;padding:.4rem 1rem;background:#0b3d62;color
 button:focus,input:focus,a:focus{outline:3px solid #f0b400;outline-offset:2px}\
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;tab-size:2;white-space:pre-wrap}\
 .error{border-color:#cf222e}.error h3{color:#a40e26}code{background:#eef1f4;padding:0 .25rem;border-radius:3px}\
-footer{padding:1rem 1.5rem;color:#57606a;font-size:.875rem}";
+footer{padding:1rem 1.5rem;color:#57606a;font-size:.875rem}\
+section.charts{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem 1.25rem;margin-bottom:1rem}\
+section.charts figure{margin:0 0 1rem}section.charts svg{max-width:100%;height:auto;border:1px solid #eaeef2}";
 
 fn modules(commands: &[CommandInfo]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
@@ -164,16 +276,14 @@ fn document(title: &str, session: &Session<'_>, nav: &str, main: &str) -> String
     )
 }
 
-/// Renders the page for `path` (the part after the root, without the leading `/`) and the
-/// `arg` parameter, when present.
-pub fn page(
-    root: &str,
-    path: &str,
-    arg: Option<&str>,
-    post_form: bool,
-    max_depth: u32,
-    session: &Session<'_>,
-) -> Page {
+/// Renders the page `request` asks for.
+pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Session<'_>) -> Page {
+    let PageRequest {
+        path,
+        arg,
+        post_form,
+        charts,
+    } = *request;
     let commands = session.commands(TransportKind::Html);
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     let module = segments.next();
@@ -235,6 +345,22 @@ pub fn page(
             escape(&recipe_text(recipe))
         );
     }
+    let action = format!("/{root}/{}/{}", encode(&info.module), encode(&info.name));
+    let view = (info.name == STATISTICS_COMMAND)
+        .then(|| session.charts(&charts.picks))
+        .flatten();
+    if charts.fragment {
+        return match &view {
+            Some(view) => Page {
+                status: 200,
+                body: charts_section(view, &charts.picks, &action),
+            },
+            None => Page {
+                status: 404,
+                body: String::new(),
+            },
+        };
+    }
     let method = if post_form { "post" } else { "get" };
     let _ = write!(
         detail,
@@ -244,6 +370,9 @@ pub fn page(
         escape(arg.unwrap_or("")),
         escape(&info.name)
     );
+    if let Some(view) = &view {
+        detail.push_str(&charts_section(view, &charts.picks, &action));
+    }
     let mut status = 200;
     if let Some(arg) = arg {
         match run(session, &info.name, arg, max_depth) {
@@ -273,6 +402,9 @@ pub fn page(
         }
     }
     detail.push_str("</div>");
+    if view.is_some() {
+        let _ = write!(detail, "<script>{REFRESH_SCRIPT}</script>");
+    }
     main.push_str(&detail);
     Page {
         status,

@@ -54,6 +54,8 @@ pub struct HttpSettings {
     pub ws: Option<crate::ws::WsSettings>,
     /// Event streams (`GET /events`); `None` disables the route.
     pub sse: Option<crate::sse::SseSettings>,
+    /// Serve `GET /metrics` (the dispatcher's [`Dispatcher::scrape`]).
+    pub metrics: bool,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
     /// Header fields per request; more get `431`.
@@ -256,6 +258,7 @@ enum Handler {
 
 /// Which resource a path reaches.
 enum Route {
+    Metrics,
     Playground,
     WebSocket,
     Html(String),
@@ -263,9 +266,11 @@ enum Route {
 }
 
 impl Route {
-    /// The name access control knows it by: `mi`, `xmlrpc`, `html` or `playground`.
+    /// The name access control knows it by: `mi`, `xmlrpc`, `html`, `playground` or
+    /// `metrics`.
     fn name(&self) -> &'static str {
         match self {
+            Route::Metrics => "metrics",
             Route::Playground => "playground",
             Route::WebSocket => "mi",
             Route::Html(_) => "html",
@@ -315,6 +320,7 @@ async fn html(
         .unwrap_or("")
         .to_string();
     let query_arg = request.uri().query().and_then(|q| arg_field(q.as_bytes()));
+    let charts = html::ChartsRequest::from_query(request.uri().query());
     let post = request.method() == Method::POST;
     let arg = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
@@ -333,7 +339,13 @@ async fn html(
         let session = Session::new(dispatcher.as_ref(), who.role.as_deref())
             .to_node(node.as_deref())
             .of(who.identity.as_deref(), Some(who.peer));
-        html::page(&root, &path, arg.as_deref(), post, max_depth, &session)
+        let request = html::PageRequest {
+            path: &path,
+            arg: arg.as_deref(),
+            post_form: post,
+            charts: &charts,
+        };
+        html::page(&root, &request, max_depth, &session)
     });
     let Ok(page) = rendering.await else {
         return respond(StatusCode::INTERNAL_SERVER_ERROR, HTML, Bytes::new());
@@ -464,7 +476,9 @@ async fn serve_request(
         return Ok(response);
     }
     let path = request.uri().path();
-    let route = if settings.ws.is_some() && under_root(path, crate::ws::WS_ROOT) {
+    let route = if settings.metrics && under_root(path, crate::metrics::METRICS_ROOT) {
+        Route::Metrics
+    } else if settings.ws.is_some() && under_root(path, crate::ws::WS_ROOT) {
         Route::WebSocket
     } else if settings.playground_dir.is_some() && under_root(path, PLAYGROUND_ROOT) {
         Route::Playground
@@ -503,6 +517,22 @@ async fn serve_request(
     let session =
         Session::new(dispatcher.as_ref(), role.as_deref()).of(identity.as_deref(), Some(peer));
     let handler = match route {
+        Route::Metrics if path.len() != crate::metrics::METRICS_ROOT.len() + 1 => {
+            return Ok(respond(StatusCode::NOT_FOUND, HTML, Bytes::new()));
+        }
+        Route::Metrics if request.method() != Method::GET => {
+            return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, HTML, Bytes::new()));
+        }
+        Route::Metrics => {
+            let accept = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let query = request.uri().query();
+            return Ok(
+                crate::metrics::serve(dispatcher.as_ref(), role.as_deref(), query, accept).await,
+            );
+        }
         Route::Playground => {
             let dir = settings
                 .playground_dir

@@ -9,6 +9,7 @@ pub mod fifo;
 pub mod html;
 pub mod http;
 mod listing;
+pub mod metrics;
 pub mod playground;
 pub mod push;
 pub mod sse;
@@ -276,6 +277,15 @@ impl<'a> Session<'a> {
             .dispatch_async(self.caller(transport), request, pretty)
     }
 
+    /// The charts of the statistics view, with `picks` (see [`Dispatcher::charts`]);
+    /// `None` for a page addressed to a node, whose statistics are not sampled.
+    pub fn charts(&self, picks: &[String]) -> Option<metrics::ChartsView> {
+        match self.node {
+            Some(_) => None,
+            None => self.dispatcher.charts(picks),
+        }
+    }
+
     /// The commands this caller may run (see [`Dispatcher::commands`]).
     pub fn commands(&self, transport: TransportKind) -> Vec<CommandInfo> {
         self.dispatcher.commands(self.caller(transport))
@@ -324,6 +334,22 @@ pub trait Dispatcher: Send + Sync + 'static {
         let _ = id;
     }
 
+    /// The statistics as metric families for a scraper of `/metrics` (see
+    /// [`metrics::Scrape`]); by default none ([`metrics::ScrapeError::NotServed`], 404).
+    /// Called once per scrape, on an async worker.
+    fn scrape<'a>(&'a self, scrape: metrics::Scrape<'a>) -> metrics::Scraping<'a> {
+        let _ = scrape;
+        Box::pin(std::future::ready(Err(metrics::ScrapeError::NotServed)))
+    }
+
+    /// The charts of the HTML page's statistics view: the configured ones, then `picks`
+    /// (chart specs the user chose); `None`: no charts here (the default). Called on a
+    /// blocking thread for each statistics page and each refresh of its charts.
+    fn charts(&self, picks: &[String]) -> Option<metrics::ChartsView> {
+        let _ = picks;
+        None
+    }
+
     /// The names of the nodes requests can be addressed to (front mode), in configuration
     /// order; none by default.
     fn nodes(&self) -> Vec<String> {
@@ -334,7 +360,7 @@ pub trait Dispatcher: Send + Sync + 'static {
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo>;
 
     /// Checks an HTTP request's `Authorization` header, from `peer`.
-    /// `route` is `mi`, `xmlrpc`, `html` or `playground`.
+    /// `route` is `mi`, `xmlrpc`, `html`, `playground` or `metrics`.
     fn authenticate(
         &self,
         authorization: Option<&str>,

@@ -36,6 +36,7 @@ use settings::Dialect;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use transports::metrics::{ChartsView, Scrape, ScrapeError, Scraping};
 use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
 
 /// Commands miwa adds in front of a node, besides its modules' commands.
@@ -648,6 +649,42 @@ impl Dispatcher for FrontDispatcher {
         route: &str,
     ) -> Authentication {
         self.local.authenticate(authorization, peer, route)
+    }
+
+    /// miwa's own families, then every node's (`?node=`: that node's alone).
+    fn scrape<'a>(&'a self, scrape: Scrape<'a>) -> Scraping<'a> {
+        Box::pin(async move {
+            let metrics = self.local.metrics().ok_or(ScrapeError::NotServed)?;
+            let access = self.local.scrape_access(scrape.role);
+            let nodes = match scrape.node {
+                Some(name) => {
+                    let node = self
+                        .fleet
+                        .get(name)
+                        .ok_or_else(|| ScrapeError::UnknownNode(name.to_string()))?;
+                    crate::metrics::Metrics::permitted(access.as_ref(), &node.name)?;
+                    std::slice::from_ref(node)
+                }
+                None => {
+                    crate::metrics::Metrics::permitted(access.as_ref(), "statistics")?;
+                    self.fleet.nodes()
+                }
+            };
+            let mut families = match scrape.node {
+                Some(_) => Default::default(),
+                None => metrics.own(),
+            };
+            families.extend(metrics.nodes(nodes, access.as_ref()).await);
+            Ok(families.text(scrape.openmetrics))
+        })
+    }
+
+    /// miwa's own charts, unless the page is a node's (`[front] upstream`).
+    fn charts(&self, picks: &[String]) -> Option<ChartsView> {
+        match self.fleet.default_node() {
+            Some(_) => None,
+            None => self.local.charts(picks),
+        }
     }
 
     fn open_channel(&self, kind: transports::push::ChannelKind) -> Option<transports::Channel> {

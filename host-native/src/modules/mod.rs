@@ -510,6 +510,11 @@ impl Modules {
             .collect()
     }
 
+    /// Whether a module named `name` is loaded (its statistics group is `name`).
+    pub fn is_loaded(&self, name: &str) -> bool {
+        self.module(name).is_some()
+    }
+
     /// Every loaded module's statistics group.
     pub fn statistics(&self) -> Vec<Statistic> {
         self.loaded()
