@@ -183,7 +183,16 @@ fn add_one(families: &mut Families, stat: &Statistic, context: &Context<'_>) {
         }
         "shmem" => {
             let family = format!("miwa_shmem_{}_bytes", sanitise(name));
-            let help = "The daemon's memory and the machine's (shmem), bytes.";
+            let help = match name {
+                "total_size" => "The machine's memory, bytes (shmem:total_size).",
+                "max_used_size" => {
+                    "The daemon's peak resident memory, bytes (shmem:max_used_size)."
+                }
+                "free_size" => "The machine's available memory, bytes (shmem:free_size).",
+                "used_size" => "The daemon's data segment, bytes (shmem:used_size).",
+                "real_used_size" => "The daemon's resident memory, bytes (shmem:real_used_size).",
+                _ => "The daemon's memory and the machine's (shmem), bytes.",
+            };
             families.add(&family, kind(stat), help, &[], value);
             return;
         }
@@ -246,7 +255,36 @@ fn add_one(families: &mut Families, stat: &Statistic, context: &Context<'_>) {
         _ => {}
     }
     let family = format!("miwa_{}_{}", sanitise(group), sanitise(name));
-    let help = format!("Statistic {group}:{name}.");
+    let help = match (group, name) {
+        ("core", "timestamp") => "Seconds since the daemon started (core:timestamp).".to_string(),
+        ("load", "load") => {
+            "Workers' average busy share, last second, percent (load:load).".to_string()
+        }
+        ("load", "load1m") => {
+            "Workers' average busy share, last minute, percent (load:load1m).".to_string()
+        }
+        ("load", "load10m") => {
+            "Workers' average busy share, last ten minutes, percent (load:load10m).".to_string()
+        }
+        ("load", "processes_number") => {
+            "Processes listed by ps (load:processes_number).".to_string()
+        }
+        ("mi", "calls_running") => "MI requests running now (mi:calls_running).".to_string(),
+        ("mi", "calls_peak") => "Most MI requests running at once (mi:calls_peak).".to_string(),
+        ("mi", "calls_refused") => {
+            "MI requests refused past core.max_concurrent_calls (mi:calls_refused).".to_string()
+        }
+        ("access", "auth_failures") => {
+            "HTTP requests with wrong credentials (access:auth_failures).".to_string()
+        }
+        ("access", "auth_throttled") => {
+            "HTTP requests refused while their address was throttled (access:auth_throttled)."
+                .to_string()
+        }
+        ("audit", "lines") => "Audit log lines written (audit:lines).".to_string(),
+        ("audit", "dropped") => "Audit log lines dropped (audit:dropped).".to_string(),
+        _ => format!("Statistic {group}:{name}."),
+    };
     families.add(&family, kind(stat), &help, &[], value);
 }
 

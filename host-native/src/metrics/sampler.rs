@@ -62,8 +62,9 @@ impl Sampler {
         }
     }
 
-    /// Starts the sampling thread, which reads `statistics` each interval until the
-    /// sampler is dropped.
+    /// Starts the sampling thread, which reads `statistics` each interval (on a fixed
+    /// grid, so that samples do not drift; a late one moves the grid) until the sampler is
+    /// dropped.
     pub fn start(
         self: &Arc<Self>,
         statistics: impl Fn() -> Option<Vec<Statistic>> + Send + 'static,
@@ -72,15 +73,23 @@ impl Sampler {
         let interval = self.settings.interval;
         std::thread::Builder::new()
             .name("miwa-charts".into())
-            .spawn(move || loop {
-                std::thread::sleep(interval);
-                let Some(sampler) = sampler.upgrade() else {
-                    return;
-                };
-                let Some(stats) = statistics() else {
-                    return;
-                };
-                sampler.sample(&stats, now_ms());
+            .spawn(move || {
+                let mut next = std::time::Instant::now();
+                loop {
+                    next += interval;
+                    let now = std::time::Instant::now();
+                    match next.checked_duration_since(now) {
+                        Some(wait) => std::thread::sleep(wait),
+                        None => next = now,
+                    }
+                    let Some(sampler) = sampler.upgrade() else {
+                        return;
+                    };
+                    let Some(stats) = statistics() else {
+                        return;
+                    };
+                    sampler.sample(&stats, now_ms());
+                }
             })
             .map(drop)
     }

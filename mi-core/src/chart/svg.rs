@@ -92,10 +92,12 @@ pub fn render(id: &str, title: &str, lines: &[Line], window_ms: i64, now_ms: i64
     let legend_rows = drawn.len() + usize::from(lines.len() > MAX_LINES);
     let height = PLOT_BOTTOM + 30 + LEGEND_ROW * legend_rows.max(1) as i64;
     let start = now_ms - window_ms;
+    // Points a little older than the window (a late sample) are drawn at its left edge.
+    let oldest_drawn = start - window_ms / 10;
     let highest = drawn
         .iter()
         .flat_map(|l| l.points.iter())
-        .filter(|(t, _)| *t >= start)
+        .filter(|(t, _)| *t >= oldest_drawn)
         .map(|(_, v)| *v)
         .fold(0.0, f64::max);
     let top = nice_ceiling(highest);
@@ -145,7 +147,11 @@ pub fn render(id: &str, title: &str, lines: &[Line], window_ms: i64, now_ms: i64
         );
     }
     for (i, line) in drawn.iter().enumerate() {
-        let visible: Vec<_> = line.points.iter().filter(|(t, _)| *t >= start).collect();
+        let visible: Vec<_> = line
+            .points
+            .iter()
+            .filter(|(t, _)| *t >= oldest_drawn)
+            .collect();
         if visible.is_empty() {
             continue;
         }
