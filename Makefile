@@ -73,7 +73,8 @@ $(VENV)/bin/opensips-cli:
 	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
 
 ## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients,
-## Debian's Kamailio as a node of front mode, Debian's Redis behind the blocklist module.
+## Debian's Kamailio as a node of front mode, Debian's Redis behind the blocklist module,
+## Debian's Prometheus (and its promtool) scraping /metrics.
 ## playwright-core drives Debian's chromium in the browser tests.
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
@@ -83,6 +84,7 @@ test: setup playground python-modules js-modules $(VENV)/bin/opensips-cli tests/
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)
 	test -x /usr/bin/redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+	test -x /usr/bin/promtool || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus)
 	$(CARGO) build --release
 	$(CARGO) test --release -- --show-output
 

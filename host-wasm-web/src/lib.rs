@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// The charts shown before the user picks any: SIP traffic, transactions, load, memory.
 pub const CHARTS: [&str; 4] = [
     "core:rcv_requests,core:rcv_replies,core:fwd_requests",
-    "tm:*_transactions",
+    "tm:UAS_transactions,tm:UAC_transactions",
     "load:load,load:load1m,load:load10m",
     "shmem:real_used_size,shmem:used_size",
 ];

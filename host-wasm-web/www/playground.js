@@ -63,14 +63,12 @@ function renderCharts() {
     const figure = el("figure", { class: "chart" });
     if (chart.svg) figure.innerHTML = chart.svg;
     else figure.append(el("p", { class: "alert", role: "alert" }, `Cannot chart ${chart.spec}: ${chart.error}`));
-    const caption = el("figcaption", {}, el("code", {}, chart.spec));
     if (i >= firstPick) {
-      caption.append(" ", el("button", { type: "button", onclick: () => {
+      figure.append(el("figcaption", {}, "Picked: ", el("code", {}, chart.spec), " ", el("button", { type: "button", onclick: () => {
         page.chartPicks = page.chartPicks.filter((p) => p !== chart.spec);
         renderCharts();
-      } }, "Remove"));
+      } }, "Remove")));
     }
-    figure.append(caption);
     return figure;
   }));
 }

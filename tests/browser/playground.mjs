@@ -79,6 +79,24 @@ try {
   const journal = await page.locator('#journal').innerText();
   if (!journal.includes('{"jsonrpc":"2.0","method":"E_CORE_THRESHOLD","params":["hello"]}')) fail(`event log: ${journal}`);
   if ((await page.locator('#history li').count()) < 5) fail('history not kept');
+
+  await page.getByRole('button', { name: 'Advance 60 s' }).click();
+  const drawn = await page.locator('#charts-list svg').count();
+  if (drawn !== 4) fail(`expected the 4 default charts of the simulated node, saw ${drawn}`);
+  const lines = await page.locator('#charts-list figure').first().locator('polyline').count();
+  if (lines !== 3) fail(`expected 3 lines of SIP traffic, saw ${lines}`);
+  if (!(await page.locator('#charts-list figure').nth(1).innerText()).includes('(per second)')) fail('transactions are not drawn as rates');
+  const points = (await page.locator('#charts-list figure').first().locator('polyline').first().getAttribute('points')).split(' ').length;
+  if (points < 59) fail(`a minute of samples should draw about 60 points, saw ${points}`);
+  await page.getByLabel('Chart more statistics').fill('tm:inuse_transactions');
+  await page.getByRole('button', { name: 'Add chart' }).click();
+  const picked = await page.locator('#charts-list figure').nth(4).innerText();
+  if (!picked.includes('tm:inuse_transactions')) fail(`picked chart: ${picked}`);
+  await page.getByLabel('Chart more statistics').fill('nonsense');
+  await page.getByRole('button', { name: 'Add chart' }).click();
+  if (!(await page.locator('#charts-list').innerText()).includes('Cannot chart nonsense')) fail('a bad chart spec is not explained');
+  await page.locator('#charts-list figure').nth(5).getByRole('button', { name: 'Remove' }).click();
+  await page.locator('#charts').screenshot({ path: `${shots}/playground-charts.png` });
   if (outside.length) fail(`requests left the page's origin: ${outside.join(' ')}`);
 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });

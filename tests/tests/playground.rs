@@ -82,7 +82,14 @@ fn the_playground_runs_in_chromium_like_the_daemon() {
             shots.display().to_string(),
         ],
     );
-    for shot in ["ps", "log_level", "parse-error", "lesson", "phone"] {
+    for shot in [
+        "ps",
+        "log_level",
+        "parse-error",
+        "lesson",
+        "phone",
+        "charts",
+    ] {
         assert!(
             shots.join(format!("playground-{shot}.png")).is_file(),
             "{shot}"

@@ -78,12 +78,8 @@ fn charts_section(view: &crate::metrics::ChartsView, picks: &[String], action: &
         view.interval_ms
     );
     for chart in &view.charts {
-        let _ = write!(
-            out,
-            "<figure>{}<figcaption><code>{}</code>",
-            chart.svg,
-            escape(&chart.spec)
-        );
+        out.push_str("<figure>");
+        out.push_str(&chart.svg);
         if chart.picked {
             let others: Vec<String> = picks
                 .iter()
@@ -92,11 +88,12 @@ fn charts_section(view: &crate::metrics::ChartsView, picks: &[String], action: &
                 .collect();
             let _ = write!(
                 out,
-                " <a href=\"{action}?{}\">remove</a>",
+                "<figcaption>Picked: <code>{}</code> <a href=\"{action}?{}\">remove</a></figcaption>",
+                escape(&chart.spec),
                 escape(&others.join("&"))
             );
         }
-        out.push_str("</figcaption></figure>");
+        out.push_str("</figure>");
     }
     out.push_str("</div>");
     for (spec, problem) in &view.refused {
