@@ -40,10 +40,10 @@ impl ChartsRequest {
         let mut out = ChartsRequest::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match key.as_ref() {
-                "chart" if !value.trim().is_empty() => {
-                    if !out.picks.iter().any(|p| *p == value.trim()) {
-                        out.picks.push(value.trim().to_string());
-                    }
+                "chart"
+                    if !value.trim().is_empty() && !out.picks.iter().any(|p| p == value.trim()) =>
+                {
+                    out.picks.push(value.trim().to_string());
                 }
                 "fragment" => out.fragment = value == "charts",
                 _ => {}
