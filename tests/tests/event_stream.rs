@@ -248,3 +248,21 @@ fn a_stream_the_client_reads_outlives_conn_timeout_whatever_sse_ping_ms() {
         "still subscribed"
     );
 }
+
+#[test]
+fn a_stream_works_with_the_audit_log_on() {
+    let audit = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&format!(
+        "\n[audit]\nfile = \"{}\"\n",
+        audit.path().join("audit.log").display()
+    ))
+    .unwrap();
+    let mut stream = Curl::start(&daemon, "subscribe=E_CORE_THRESHOLD", &[]);
+    assert_eq!(stream.line(), ": subscribed");
+    daemon.result("raise_event", json!(["E_CORE_THRESHOLD", ["audited"]]));
+    let mut seen = stream.line();
+    while seen == ": ping" {
+        seen = stream.line();
+    }
+    assert!(seen.contains("\"params\":[\"audited\"]"), "{seen}");
+}
