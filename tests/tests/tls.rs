@@ -99,6 +99,18 @@ fn real_clients_speak_https() {
         .unwrap();
     assert!(!plain.status.success(), "plain HTTP on the HTTPS port");
     assert!(curl(&daemon, &cert).is_ok(), "still serving after it");
+
+    let scrape = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://127.0.0.1:{}/metrics", daemon.http.port()))
+        .output()
+        .unwrap();
+    let exposition = String::from_utf8_lossy(&scrape.stdout);
+    assert!(
+        exposition.contains("\nmiwa_command_calls_total{command=\"uptime\"} "),
+        "/metrics over the same TLS listener: {exposition}"
+    );
 }
 
 #[test]
