@@ -14,62 +14,33 @@
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::metrics::sampler::{ChartSettings, Sampler};
 use mi_core::Host;
-use transports::{Caller, Dispatcher, TransportKind};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use transports::{Caller, Dispatcher, TransportKind};
 
-/// A daemon under test, killed when dropped.
+mod support;
+
+/// A daemon under test, with its UDP socket (a node of front mode).
 struct Daemon {
-    child: Child,
     http: SocketAddr,
     udp: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    _running: support::Daemon,
 }
 
 fn start(extra: &str) -> Daemon {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
     let udp = UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .expect("free udp port");
-    let config = format!(
-        "[datagram]\nudp = [\"{udp}\"]\nunix = []\n[fifo]\nenabled = false\n[http]\nport = {port}\nmax_body = 4194304\n{extra}\n"
-    );
-    let path = dir.path().join("miwa.toml");
-    std::fs::write(&path, config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_miwa"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("miwa starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    assert!(line.starts_with("miwa ready"), "miwa did not start: {line}");
+    let running = support::Daemon::start(|port| {
+        format!(
+            "[datagram]\nudp = [\"{udp}\"]\nunix = []\n[fifo]\nenabled = false\n[http]\nport = {port}\nmax_body = 4194304\n{extra}\n"
+        )
+    });
     Daemon {
-        child,
-        http: SocketAddr::from(([127, 0, 0, 1], port)),
+        http: SocketAddr::from(([127, 0, 0, 1], running.port)),
         udp,
-        _dir: dir,
+        _running: running,
     }
 }
 
@@ -84,7 +55,11 @@ fn http(addr: SocketAddr, request: &str) -> Vec<u8> {
         .position(|w| w == b"\r\n\r\n")
         .expect("a response head")
         + 4;
-    assert!(raw.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&raw[..head_end]));
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..head_end])
+    );
     raw.split_off(head_end)
 }
 
@@ -131,9 +106,22 @@ fn sampler_cost() {
         64,
         None,
     );
-    for method in ["uptime", "ps", "version", "which", "get_statistics", "list_statistics"] {
-        let request = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{method}\",\"params\":[[\"all\"]],\"id\":1}}");
-        dispatcher.dispatch(Caller::anonymous(TransportKind::Http), request.as_bytes(), false);
+    for method in [
+        "uptime",
+        "ps",
+        "version",
+        "which",
+        "get_statistics",
+        "list_statistics",
+    ] {
+        let request = format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"{method}\",\"params\":[[\"all\"]],\"id\":1}}"
+        );
+        dispatcher.dispatch(
+            Caller::anonymous(TransportKind::Http),
+            request.as_bytes(),
+            false,
+        );
     }
     let defaults = host_native::metrics::settings::ChartsConfig::default();
     let sampler = Sampler::new(ChartSettings {

@@ -12,8 +12,6 @@
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,48 +19,15 @@ use tokio_tungstenite::tungstenite::Message;
 
 const UPTIME: &str = r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
 
-/// The daemon under test, killed when dropped.
-struct Daemon {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod support;
+use support::Daemon;
 
 fn start_daemon() -> Daemon {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let config = format!(
-        "[datagram]\nudp = []\nunix = []\n[fifo]\nenabled = false\n[http]\nport = {port}\nmax_requests_per_connection = 0\n[events]\nthreshold_ms = 0\nmax_subscribers = 200\n"
-    );
-    let path = dir.path().join("miwa.toml");
-    std::fs::write(&path, config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_miwa"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("miwa starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    assert!(line.starts_with("miwa ready"), "miwa did not start: {line}");
-    Daemon {
-        child,
-        port,
-        _dir: dir,
-    }
+    Daemon::start(|port| {
+        format!(
+            "[datagram]\nudp = []\nunix = []\n[fifo]\nenabled = false\n[http]\nport = {port}\nmax_requests_per_connection = 0\n[events]\nthreshold_ms = 0\nmax_subscribers = 200\n"
+        )
+    })
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

@@ -68,6 +68,18 @@ pub struct Statistic {
     pub incremental: bool,
 }
 
+impl Statistic {
+    /// Statistic `group:name` with `value`, a counter when `incremental`.
+    pub fn new(group: &str, name: &str, value: u64, incremental: bool) -> Statistic {
+        Statistic {
+            group: group.to_string(),
+            name: name.to_string(),
+            value,
+            incremental,
+        }
+    }
+}
+
 /// Why a cache operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheError {

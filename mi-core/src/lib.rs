@@ -13,6 +13,7 @@ pub mod error;
 pub mod glob;
 pub mod host;
 pub mod json;
+pub mod markup;
 pub mod params;
 pub mod registry;
 pub mod rpc;

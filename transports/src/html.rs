@@ -124,26 +124,7 @@ pub struct Page {
     pub body: String,
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// Appends `text` to `out` with `< > & " '` escaped (HTML and XML alike).
-pub fn escape_into(out: &mut String, text: &str) {
-    for ch in text.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-}
+pub use mi_core::markup::{escape, escape_into};
 
 /// Percent-encodes a path segment.
 fn encode(segment: &str) -> String {

@@ -330,33 +330,24 @@ pub fn add_node(families: &mut Families, dialect: &str, node: &str, stats: &[Sta
 mod tests {
     use super::*;
 
-    fn stat(group: &str, name: &str, value: u64, incremental: bool) -> Statistic {
-        Statistic {
-            group: group.into(),
-            name: name.into(),
-            value,
-            incremental,
-        }
-    }
-
     #[test]
     fn things_become_labels_of_one_family() {
         let stats = [
-            stat("transports", "http_requests", 7, true),
-            stat("transports", "fifo_requests", 2, true),
-            stat("commands", "get_statistics_calls", 3, true),
-            stat("commands", "foo_errors_errors", 1, true),
-            stat(
+            Statistic::new("transports", "http_requests", 7, true),
+            Statistic::new("transports", "fifo_requests", 2, true),
+            Statistic::new("commands", "get_statistics_calls", 3, true),
+            Statistic::new("commands", "foo_errors_errors", 1, true),
+            Statistic::new(
                 "event_subscribers",
                 "E_X/unix:/tmp/a/b.sock/queued",
                 4,
                 false,
             ),
-            stat("load", "load-proc-2", 5, false),
-            stat("pkmem", "2-used_size", 1024, false),
-            stat("upstreams", "my_node_latency_us", 1500, false),
-            stat("health", "io_wait_us", 2_000_000, true),
-            stat("core", "timestamp", 9, false),
+            Statistic::new("load", "load-proc-2", 5, false),
+            Statistic::new("pkmem", "2-used_size", 1024, false),
+            Statistic::new("upstreams", "my_node_latency_us", 1500, false),
+            Statistic::new("health", "io_wait_us", 2_000_000, true),
+            Statistic::new("core", "timestamp", 9, false),
         ];
         let context = Context {
             is_module: &|g| g == "health",

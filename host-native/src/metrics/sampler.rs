@@ -179,22 +179,13 @@ mod tests {
         }
     }
 
-    fn stat(group: &str, name: &str, value: u64) -> Statistic {
-        Statistic {
-            group: group.into(),
-            name: name.into(),
-            value,
-            incremental: false,
-        }
-    }
-
     #[test]
     fn only_charted_statistics_are_sampled_and_picks_are_bounded() {
         let sampler = Sampler::new(settings(2));
         let stats = [
-            stat("t", "http_requests", 1),
-            stat("x", "a", 1),
-            stat("x", "b", 2),
+            Statistic::new("t", "http_requests", 1, false),
+            Statistic::new("x", "a", 1, false),
+            Statistic::new("x", "b", 2, false),
         ];
         sampler.sample(&stats, now_ms());
         assert_eq!(sampler.counts().0, 1);

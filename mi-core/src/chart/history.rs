@@ -147,23 +147,14 @@ fn rates(points: &VecDeque<(i64, u64)>) -> Vec<(i64, f64)> {
 mod tests {
     use super::*;
 
-    fn stat(group: &str, name: &str, value: u64, incremental: bool) -> Statistic {
-        Statistic {
-            group: group.into(),
-            name: name.into(),
-            value,
-            incremental,
-        }
-    }
-
     #[test]
     fn keeps_exactly_samples_points_and_max_series_series() {
         let mut history = History::new(3, 2);
         for round in 0..5u64 {
             let stats = [
-                stat("t", "a", round * 10, true),
-                stat("t", "b", round, false),
-                stat("t", "c", round, false),
+                Statistic::new("t", "a", round * 10, true),
+                Statistic::new("t", "b", round, false),
+                Statistic::new("t", "c", round, false),
             ];
             history.record(round as i64 * 1000, &stats, |_, _| true);
         }
@@ -180,8 +171,8 @@ mod tests {
     #[test]
     fn a_reset_counts_from_zero_and_gone_series_are_let_go() {
         let mut history = History::new(2, 8);
-        history.record(0, &[stat("c", "x", 50, true)], |_, _| true);
-        history.record(2000, &[stat("c", "x", 4, true)], |_, _| true);
+        history.record(0, &[Statistic::new("c", "x", 50, true)], |_, _| true);
+        history.record(2000, &[Statistic::new("c", "x", 4, true)], |_, _| true);
         let globs = vec![("c".to_string(), "x".to_string())];
         assert_eq!(history.lines(&globs)[0].points, vec![(2000, 2.0)]);
         history.record(4000, &[], |_, _| true);

@@ -3,6 +3,7 @@
 //! escaped; nothing in it runs or loads anything.
 
 use super::Line;
+use crate::markup::escape;
 use std::fmt::Write;
 
 const WIDTH: i64 = 640;
@@ -17,21 +18,6 @@ const MAX_LINES: usize = 8;
 const COLOURS: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999",
 ];
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// A value in few characters: `950`, `1.5k`, `12M`, `0.25`.
 fn short(value: f64) -> String {
