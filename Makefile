@@ -84,7 +84,7 @@ test: setup playground python-modules js-modules $(VENV)/bin/opensips-cli tests/
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)
 	test -x /usr/bin/redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
-	test -x /usr/bin/promtool || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus)
+	test -x /usr/bin/promtool || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 	$(CARGO) build --release
 	$(CARGO) test --release -- --show-output
 

@@ -293,7 +293,19 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
     nav.push_str("</ul></nav>");
     let mut main = String::new();
     match module {
-        None => main.push_str("<section class=\"commands\"><h2>Modules</h2><p>Pick a module above to see its commands.</p></section>"),
+        None => {
+            main.push_str("<section class=\"commands\"><h2>Modules</h2><p>Pick a module above to see its commands.</p>");
+            if let Some(stats) = commands.iter().find(|c| c.name == STATISTICS_COMMAND) {
+                let _ = write!(
+                    main,
+                    "<p>Statistics, with charts of the last minutes: <a href=\"/{root}/{}/{}\">{}</a>.</p>",
+                    encode(&stats.module),
+                    encode(&stats.name),
+                    escape(&stats.name)
+                );
+            }
+            main.push_str("</section>");
+        }
         Some(m) => {
             let _ = write!(main, "<section class=\"commands\" aria-labelledby=\"commands-title\"><h2 id=\"commands-title\">{} commands</h2><ul>", escape(m));
             for c in commands.iter().filter(|c| c.module == m) {
