@@ -168,6 +168,12 @@ mod tests {
             charts(|c| c.show = vec!["oops".into()]),
             Some("charts.show")
         );
+        assert_eq!(charts(|c| c.show = vec!["a:b".into(); 64]), None);
+        assert_eq!(
+            charts(|c| c.show = vec!["a:b".into(); 65]),
+            Some("charts.show")
+        );
+        assert_eq!(charts(|c| c.max_picks = 256), None);
         assert_eq!(charts(|c| c.max_picks = 257), Some("charts.max_picks"));
         let metrics = |ms| {
             MetricsConfig {
