@@ -77,33 +77,59 @@ impl Playground {
         ]))
     }
 
-    /// Every command, in registration order, as a JSON array of
-    /// `{"name","module","help","named_only","recipes"}`.
+    /// Every command, the core's in registration order then the simulated modules', as a
+    /// JSON array of `{"name","module","help","named_only","recipes","simulated_module"}`
+    /// (`simulated_module`: a command of the simulated node's modules, which the daemon
+    /// itself does not have).
     pub fn commands(&self) -> String {
-        let list = self
-            .core
-            .registry()
-            .commands()
-            .iter()
-            .map(|c| {
-                object([
-                    ("name", Value::str(c.name)),
-                    ("module", Value::str(c.module)),
-                    ("help", c.help.map_or(Value::Null, Value::str)),
-                    ("named_only", Value::Bool(c.named_only)),
-                    (
-                        "recipes",
-                        Value::Array(
-                            c.recipe_names()
-                                .into_iter()
-                                .map(|r| Value::Array(r.into_iter().map(Value::str).collect()))
-                                .collect(),
-                        ),
+        let entry = |name: &str,
+                     module: &str,
+                     help: Option<&str>,
+                     named_only: bool,
+                     recipes: Vec<Vec<&str>>,
+                     simulated: bool| {
+            object([
+                ("name", Value::str(name)),
+                ("module", Value::str(module)),
+                ("help", help.map_or(Value::Null, Value::str)),
+                ("named_only", Value::Bool(named_only)),
+                (
+                    "recipes",
+                    Value::Array(
+                        recipes
+                            .into_iter()
+                            .map(|r| Value::Array(r.into_iter().map(Value::str).collect()))
+                            .collect(),
                     ),
-                ])
-            })
-            .collect();
-        json::to_compact(&Value::Array(list))
+                ),
+                ("simulated_module", Value::Bool(simulated)),
+            ])
+        };
+        let core = self.core.registry().commands().iter().map(|c| {
+            entry(
+                c.name,
+                c.module,
+                c.help,
+                c.named_only,
+                c.recipe_names(),
+                false,
+            )
+        });
+        let modules = self.sim.module_commands();
+        let simulated = modules.iter().map(|c| {
+            entry(
+                &c.name,
+                &c.module,
+                c.help.as_deref(),
+                c.named_only,
+                c.recipes
+                    .iter()
+                    .map(|r| r.iter().map(String::as_str).collect())
+                    .collect(),
+                true,
+            )
+        });
+        json::to_compact(&Value::Array(core.chain(simulated).collect()))
     }
 
     /// Explains in words the error in `reply` (a reply text) to `request`; empty if none.
@@ -248,6 +274,94 @@ mod tests {
         assert_eq!(svg(0).matches("<polyline").count(), 3);
         assert!(svg(CHARTS.len()).contains("tm:inuse_transactions"));
         assert!(charts[CHARTS.len() + 1].get_ci("error").is_some());
+    }
+
+    fn result_of(pg: &Playground, method: &str, params: &str) -> Value {
+        let request =
+            format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params},"id":1}}"#);
+        reply(pg, &request)
+    }
+
+    #[test]
+    fn usrloc_registrations_show_in_ul_dump_statistics_and_events() {
+        let pg = Playground::new(5, 1_800_000_000.0);
+        reply(
+            &pg,
+            r#"{"jsonrpc":"2.0","method":"event_subscribe","params":["E_UL_CONTACT_INSERT","udp:127.0.0.1:9999",3600],"id":1}"#,
+        );
+        pg.advance(600);
+        let dump = result_of(&pg, "ul_dump", "[]");
+        let text = json::to_compact(&dump);
+        assert!(text.starts_with(r#"{"jsonrpc":"2.0","result":{"Domains":[{"name":"location","hash_size":512,"AORs":["#), "{text}");
+        let aors = match dump.get_ci("result").and_then(|r| r.get_ci("Domains")) {
+            Some(Value::Array(domains)) => match domains[0].get_ci("AORs") {
+                Some(Value::Array(aors)) => aors.clone(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        assert!(!aors.is_empty(), "{text}");
+        let stats = json::to_compact(&result_of(&pg, "get_statistics", r#"[["usrloc:"]]"#));
+        assert!(
+            stats.contains(&format!(r#""usrloc:registered_users":{}"#, aors.len())),
+            "{stats} for {} AORs",
+            aors.len()
+        );
+        let journal = pg.journal();
+        assert!(journal.contains(r#"E_UL_CONTACT_INSERT"#), "{journal}");
+        let Some(Value::String(aor)) = aors[0].get_ci("AOR") else {
+            panic!("no AOR in {text}");
+        };
+        let shown = json::to_compact(&result_of(
+            &pg,
+            "ul_show_contact",
+            &format!(r#"["location","{aor}@example.com"]"#),
+        ));
+        assert!(
+            shown.contains(&format!(
+                r#""AOR":"{aor}","Contacts":[{{"Contact":"sip:{aor}@192.0.2."#
+            )),
+            "{shown}"
+        );
+        assert!(shown.contains(r#""Q":"","Callid":"#) && shown.contains(r#""State":"CS_NEW","Flags":0,"Cflags":"","Socket":"udp:127.0.0.1:5060","Methods":4294967295}"#), "{shown}");
+        let removed = json::to_compact(&result_of(
+            &pg,
+            "ul_rm",
+            &format!(r#"{{"table_name":"location","aor":"{aor}"}}"#),
+        ));
+        assert!(removed.contains(r#""result":"OK""#), "{removed}");
+        let gone = json::to_compact(&result_of(
+            &pg,
+            "ul_show_contact",
+            &format!(r#"["location","{aor}"]"#),
+        ));
+        assert!(
+            gone.contains(r#""error":{"code":404,"message":"AOR not found"}"#),
+            "{gone}"
+        );
+        let table = json::to_compact(&result_of(&pg, "ul_show_contact", r#"["nowhere","x"]"#));
+        assert!(
+            table.contains(r#"{"code":404,"message":"Table not found"}"#),
+            "{table}"
+        );
+        let brief = json::to_compact(&result_of(&pg, "ul_dump", r#"{"brief":"x"}"#));
+        assert!(
+            brief.contains(r#""message":"Invalid params","data":"Bad type for parameter 'brief'""#),
+            "{brief}"
+        );
+        let few = json::to_compact(&result_of(&pg, "ul_rm_contact", r#"["location","alice"]"#));
+        assert!(few.contains("Too few or too many parameters"), "{few}");
+    }
+
+    #[test]
+    fn the_simulation_is_the_same_for_the_same_seed() {
+        let run = |seed| {
+            let pg = Playground::new(seed, 1_800_000_000.0);
+            pg.advance(900);
+            json::to_compact(&result_of(&pg, "ul_dump", "[]"))
+        };
+        assert_eq!(run(9), run(9));
+        assert_ne!(run(9), run(10));
     }
 
     #[test]

@@ -103,9 +103,15 @@ try {
   const small = await open(phone);
   await small.page.screenshot({ path: `${shots}/playground-phone.png`, fullPage: true });
 
-  const commands = JSON.parse(await page.evaluate(() => window.miwa.commands()));
+  const all = JSON.parse(await page.evaluate(() => window.miwa.commands()));
+  const commands = all.filter((c) => !c.simulated_module);
+  const simulated = all.filter((c) => c.simulated_module).map((c) => c.name);
+  if (!simulated.includes('ul_dump')) fail(`the simulated node's usrloc commands are not listed: ${simulated}`);
+  const which = '{"jsonrpc":"2.0","method":"which","id":1}';
+  const pageWhich = JSON.parse(JSON.parse(await page.evaluate((r) => window.miwa.handle(r), which)).text).result;
+  const daemonWhich = (await (await fetch(`${base}/mi`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: which })).json()).result;
+  if (JSON.stringify(pageWhich) !== JSON.stringify([...daemonWhich, ...simulated])) fail(`which: the page lists ${pageWhich}, the daemon ${daemonWhich} and the simulated modules ${simulated}`);
   const requests = [
-    '{"jsonrpc":"2.0","method":"which","id":1}',
     '{"jsonrpc":"2.0","method":"no_such","id":2}',
     '{"jsonrpc":"1.0","method":"ps","id":3}',
     '{"jsonrpc":"2.0","method":"ps","params":7,"id":4}',

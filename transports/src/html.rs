@@ -309,8 +309,18 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
         Some(m) => {
             let _ = write!(main, "<section class=\"commands\" aria-labelledby=\"commands-title\"><h2 id=\"commands-title\">{} commands</h2><ul>", escape(m));
             for c in commands.iter().filter(|c| c.module == m) {
-                let current = if Some(c.name.as_str()) == command { " aria-current=\"page\"" } else { "" };
-                let _ = write!(main, "<li><a href=\"/{root}/{}/{}\"{current}>{}</a></li>", encode(m), encode(&c.name), escape(&c.name));
+                let current = if Some(c.name.as_str()) == command {
+                    " aria-current=\"page\""
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    main,
+                    "<li><a href=\"/{root}/{}/{}\"{current}>{}</a></li>",
+                    encode(m),
+                    encode(&c.name),
+                    escape(&c.name)
+                );
             }
             main.push_str("</ul></section>");
         }

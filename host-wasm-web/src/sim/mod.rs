@@ -2,26 +2,40 @@
 //! a simulated clock. Deterministic for a given seed and start time: statistics grow by
 //! seeded amounts each simulated second, cache entries expire on the simulated clock, events
 //! are "delivered" into a journal the page shows.
+//!
+//! Its modules answer through the host's module-command seam, as miwa's WebAssembly modules
+//! do in the daemon: `usrloc` (users register, refresh and expire).
 
 mod random;
+pub mod usrloc;
 
 use mi_core::host::{
     notification, BuildInfo, CacheError, Clock, EventParams, EventSubscribers, Host, LogConsumer,
-    MemoryKind, Process, RaiseError, Statistic, StatusGroup, StatusIdentifier, StatusReport,
-    SubscribeError, Subscriber,
+    MemoryKind, ModuleCommand, Process, RaiseError, Statistic, StatusGroup, StatusIdentifier,
+    StatusReport, SubscribeError, Subscriber,
 };
+use mi_core::json::{self, Value};
+use mi_core::MiError;
 use random::Rng;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// Events the simulated node publishes (OpenSIPS 3.6's core events).
-pub const EVENTS: [&str; 6] = [
+/// Events the simulated node publishes: OpenSIPS 3.6's core events, then its modules' in
+/// their registration order (`usrloc`'s from `ul_evi.c`).
+pub const EVENTS: [&str; 13] = [
     "E_CORE_THRESHOLD",
     "E_CORE_SHM_THRESHOLD",
     "E_CORE_PKG_THRESHOLD",
     "E_CORE_PROC_AUTO_SCALE",
     "E_CORE_TCP_DISCONNECT",
     "E_CORE_SR_STATUS_CHANGED",
+    "E_UL_AOR_INSERT",
+    "E_UL_AOR_DELETE",
+    "E_UL_CONTACT_INSERT",
+    "E_UL_CONTACT_UPDATE",
+    "E_UL_CONTACT_DELETE",
+    "E_UL_CONTACT_REFRESH",
+    "E_UL_LATENCY_UPDATE",
 ];
 
 /// Size limit of the simulated `local` cache (keys plus values), bytes.
@@ -80,6 +94,7 @@ struct State {
     status: Vec<StatusGroup>,
     journal: Vec<Entry>,
     stopped: bool,
+    usrloc: usrloc::Usrloc,
 }
 
 /// The simulated node.
@@ -200,9 +215,11 @@ impl Simulation {
             level_filter: 4,
             muted: 0,
         };
+        let mut rng = Rng::new(seed);
+        let usrloc = usrloc::Usrloc::new(&mut rng, started);
         Simulation {
             state: RefCell::new(State {
-                rng: Rng::new(seed),
+                rng,
                 started,
                 now: started,
                 processes,
@@ -218,6 +235,7 @@ impl Simulation {
                 status,
                 journal: Vec::new(),
                 stopped: false,
+                usrloc,
             }),
         }
     }
@@ -225,14 +243,14 @@ impl Simulation {
     /// Moves the clock `seconds` forward: counters grow, levels wander.
     pub fn advance(&self, seconds: u32) {
         let mut state = self.state.borrow_mut();
-        let State {
-            rng,
-            statistics,
-            now,
-            started,
-            ..
-        } = &mut *state;
         for _ in 0..seconds.min(86_400) {
+            let State {
+                rng,
+                statistics,
+                now,
+                usrloc,
+                ..
+            } = &mut *state;
             *now += 1;
             for statistic in statistics.iter_mut() {
                 if statistic.incremental {
@@ -241,7 +259,17 @@ impl Simulation {
                     statistic.value = rng.range(statistic.low, statistic.high);
                 }
             }
+            let raised = usrloc.tick(rng, *now);
+            for (event, params) in raised {
+                Self::deliver(&mut state, event, &params);
+            }
         }
+        let State {
+            statistics,
+            now,
+            started,
+            ..
+        } = &mut *state;
         if let Some(timestamp) = statistics
             .iter_mut()
             .find(|s| s.group == "core" && s.name == "timestamp")
@@ -269,6 +297,31 @@ impl Simulation {
         if state.journal.len() < JOURNAL_LIMIT {
             state.journal.push(entry);
         }
+    }
+
+    /// Notes `event` for each of its live subscribers; false if it has none.
+    fn deliver(state: &mut State, event: &str, params: &EventParams) -> bool {
+        let Some(id) = EVENTS.iter().position(|e| *e == event) else {
+            return false;
+        };
+        Self::live_subscriptions(state);
+        let sockets: Vec<String> = state
+            .subscriptions
+            .iter()
+            .filter(|s| s.event == id)
+            .map(|s| s.socket.clone())
+            .collect();
+        let text = notification(event, params);
+        for socket in &sockets {
+            Self::note(
+                state,
+                Entry::Event {
+                    socket: socket.clone(),
+                    text: text.clone(),
+                },
+            );
+        }
+        !sockets.is_empty()
     }
 
     fn live_subscriptions(state: &mut State) {
@@ -404,21 +457,20 @@ impl Host for Simulation {
     }
 
     fn statistics(&self) -> Vec<Statistic> {
-        self.state
-            .borrow()
+        let state = self.state.borrow();
+        state
             .statistics
             .iter()
-            .map(|s| Statistic {
-                group: s.group.to_string(),
-                name: s.name.to_string(),
-                value: s.value,
-                incremental: s.incremental,
-            })
+            .map(|s| Statistic::new(s.group, s.name, s.value, s.incremental))
+            .chain(state.usrloc.statistics())
             .collect()
     }
 
     fn reset_statistic(&self, group: &str, name: &str) {
         let mut state = self.state.borrow_mut();
+        if group == usrloc::MODULE && state.usrloc.reset_statistic(name) {
+            return;
+        }
         if let Some(s) = state
             .statistics
             .iter_mut()
@@ -429,7 +481,9 @@ impl Host for Simulation {
     }
 
     fn reset_all_statistics(&self) {
-        for s in &mut self.state.borrow_mut().statistics {
+        let mut state = self.state.borrow_mut();
+        state.usrloc.reset_statistic("location-expires");
+        for s in &mut state.statistics {
             if s.incremental {
                 s.value = 0;
             }
@@ -582,32 +636,38 @@ impl Host for Simulation {
     }
 
     fn raise_event(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
-        let id = EVENTS
-            .iter()
-            .position(|e| *e == event)
-            .ok_or(RaiseError::NotRegistered)?;
+        if !EVENTS.contains(&event) {
+            return Err(RaiseError::NotRegistered);
+        }
+        match Self::deliver(&mut self.state.borrow_mut(), event, params) {
+            true => Ok(()),
+            false => Err(RaiseError::NoSubscribers),
+        }
+    }
+
+    fn module_command(&self, name: &str) -> Option<ModuleCommand> {
+        usrloc::commands().into_iter().find(|c| c.name == name)
+    }
+
+    fn module_commands(&self) -> Vec<ModuleCommand> {
+        usrloc::commands()
+    }
+
+    fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
+        if module != usrloc::MODULE {
+            return Err(MiError::method_not_found());
+        }
+        let members = match json::parse(params.as_bytes(), 64) {
+            Ok((Value::Object(members), _)) => members,
+            _ => Vec::new(),
+        };
         let mut state = self.state.borrow_mut();
-        Self::live_subscriptions(&mut state);
-        let sockets: Vec<String> = state
-            .subscriptions
-            .iter()
-            .filter(|s| s.event == id)
-            .map(|s| s.socket.clone())
-            .collect();
-        if sockets.is_empty() {
-            return Err(RaiseError::NoSubscribers);
+        let now = state.now;
+        let (result, raised) = state.usrloc.call(command, &members, now)?;
+        for (event, params) in raised {
+            Self::deliver(&mut state, event, &params);
         }
-        let text = notification(event, params);
-        for socket in sockets {
-            Self::note(
-                &mut state,
-                Entry::Event {
-                    socket,
-                    text: text.clone(),
-                },
-            );
-        }
-        Ok(())
+        Ok(json::to_compact(&result))
     }
 
     fn status_groups(&self) -> Vec<StatusGroup> {
