@@ -3,40 +3,36 @@
 //! seeded amounts each simulated second, cache entries expire on the simulated clock, events
 //! are "delivered" into a journal the page shows.
 //!
-//! Its modules answer through the host's module-command seam, as miwa's WebAssembly modules
-//! do in the daemon: `usrloc` (users register, refresh and expire).
-
-mod random;
-pub mod usrloc;
+//! Its modules are `mi_sim`'s simulated proxy (the same `miwa serve --simulate` runs); they
+//! answer through the host's module-command seam, as miwa's WebAssembly modules do in the
+//! daemon.
 
 use mi_core::host::{
     notification, BuildInfo, CacheError, Clock, EventParams, EventSubscribers, Host, LogConsumer,
     MemoryKind, ModuleCommand, Process, RaiseError, Statistic, StatusGroup, StatusIdentifier,
     StatusReport, SubscribeError, Subscriber,
 };
-use mi_core::json::{self, Value};
 use mi_core::MiError;
-use random::Rng;
+use mi_sim::random::Rng;
+use mi_sim::Proxy;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// Events the simulated node publishes: OpenSIPS 3.6's core events, then its modules' in
-/// their registration order (`usrloc`'s from `ul_evi.c`).
-pub const EVENTS: [&str; 13] = [
+/// OpenSIPS 3.6's core events, which the simulated node publishes before its modules'
+/// ([`mi_sim::EVENTS`]).
+const CORE_EVENTS: [&str; 6] = [
     "E_CORE_THRESHOLD",
     "E_CORE_SHM_THRESHOLD",
     "E_CORE_PKG_THRESHOLD",
     "E_CORE_PROC_AUTO_SCALE",
     "E_CORE_TCP_DISCONNECT",
     "E_CORE_SR_STATUS_CHANGED",
-    "E_UL_AOR_INSERT",
-    "E_UL_AOR_DELETE",
-    "E_UL_CONTACT_INSERT",
-    "E_UL_CONTACT_UPDATE",
-    "E_UL_CONTACT_DELETE",
-    "E_UL_CONTACT_REFRESH",
-    "E_UL_LATENCY_UPDATE",
 ];
+
+/// Every event the simulated node publishes, core first.
+pub fn events() -> impl Iterator<Item = &'static str> {
+    CORE_EVENTS.into_iter().chain(mi_sim::EVENTS)
+}
 
 /// Size limit of the simulated `local` cache (keys plus values), bytes.
 pub const CACHE_LIMIT: usize = 1 << 20;
@@ -94,7 +90,7 @@ struct State {
     status: Vec<StatusGroup>,
     journal: Vec<Entry>,
     stopped: bool,
-    usrloc: usrloc::Usrloc,
+    proxy: Proxy,
 }
 
 /// The simulated node.
@@ -215,11 +211,9 @@ impl Simulation {
             level_filter: 4,
             muted: 0,
         };
-        let mut rng = Rng::new(seed);
-        let usrloc = usrloc::Usrloc::new(&mut rng, started);
         Simulation {
             state: RefCell::new(State {
-                rng,
+                rng: Rng::new(seed),
                 started,
                 now: started,
                 processes,
@@ -235,7 +229,7 @@ impl Simulation {
                 status,
                 journal: Vec::new(),
                 stopped: false,
-                usrloc,
+                proxy: Proxy::new(seed, started),
             }),
         }
     }
@@ -248,7 +242,7 @@ impl Simulation {
                 rng,
                 statistics,
                 now,
-                usrloc,
+                proxy,
                 ..
             } = &mut *state;
             *now += 1;
@@ -259,7 +253,7 @@ impl Simulation {
                     statistic.value = rng.range(statistic.low, statistic.high);
                 }
             }
-            let raised = usrloc.tick(rng, *now);
+            let raised = proxy.advance_to(*now);
             for (event, params) in raised {
                 Self::deliver(&mut state, event, &params);
             }
@@ -301,7 +295,7 @@ impl Simulation {
 
     /// Notes `event` for each of its live subscribers; false if it has none.
     fn deliver(state: &mut State, event: &str, params: &EventParams) -> bool {
-        let Some(id) = EVENTS.iter().position(|e| *e == event) else {
+        let Some(id) = events().position(|e| e == event) else {
             return false;
         };
         Self::live_subscriptions(state);
@@ -462,13 +456,13 @@ impl Host for Simulation {
             .statistics
             .iter()
             .map(|s| Statistic::new(s.group, s.name, s.value, s.incremental))
-            .chain(state.usrloc.statistics())
+            .chain(state.proxy.statistics())
             .collect()
     }
 
     fn reset_statistic(&self, group: &str, name: &str) {
         let mut state = self.state.borrow_mut();
-        if group == usrloc::MODULE && state.usrloc.reset_statistic(name) {
+        if state.proxy.reset_statistic(group, name) {
             return;
         }
         if let Some(s) = state
@@ -482,7 +476,7 @@ impl Host for Simulation {
 
     fn reset_all_statistics(&self) {
         let mut state = self.state.borrow_mut();
-        state.usrloc.reset_statistic("location-expires");
+        state.proxy.reset_all_statistics();
         for s in &mut state.statistics {
             if s.incremental {
                 s.value = 0;
@@ -572,15 +566,14 @@ impl Host for Simulation {
     }
 
     fn events(&self) -> Vec<String> {
-        EVENTS.iter().map(|e| e.to_string()).collect()
+        events().map(str::to_string).collect()
     }
 
     fn subscribers(&self) -> Vec<EventSubscribers> {
         let mut state = self.state.borrow_mut();
         Self::live_subscriptions(&mut state);
         let now = state.now;
-        EVENTS
-            .iter()
+        events()
             .enumerate()
             .filter_map(|(id, name)| {
                 let subscribers: Vec<Subscriber> = state
@@ -603,9 +596,8 @@ impl Host for Simulation {
     }
 
     fn subscribe(&self, event: &str, socket: &str, expire: u32) -> Result<(), SubscribeError> {
-        let id = EVENTS
-            .iter()
-            .position(|e| *e == event)
+        let id = events()
+            .position(|e| e == event)
             .ok_or(SubscribeError::BadValue)?;
         if !valid_socket(socket) {
             return Err(SubscribeError::BadValue);
@@ -636,7 +628,7 @@ impl Host for Simulation {
     }
 
     fn raise_event(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
-        if !EVENTS.contains(&event) {
+        if !events().any(|e| e == event) {
             return Err(RaiseError::NotRegistered);
         }
         match Self::deliver(&mut self.state.borrow_mut(), event, params) {
@@ -646,28 +638,20 @@ impl Host for Simulation {
     }
 
     fn module_command(&self, name: &str) -> Option<ModuleCommand> {
-        usrloc::commands().into_iter().find(|c| c.name == name)
+        Proxy::commands().into_iter().find(|c| c.name == name)
     }
 
     fn module_commands(&self) -> Vec<ModuleCommand> {
-        usrloc::commands()
+        Proxy::commands()
     }
 
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
-        if module != usrloc::MODULE {
-            return Err(MiError::method_not_found());
-        }
-        let members = match json::parse(params.as_bytes(), 64) {
-            Ok((Value::Object(members), _)) => members,
-            _ => Vec::new(),
-        };
         let mut state = self.state.borrow_mut();
-        let now = state.now;
-        let (result, raised) = state.usrloc.call(command, &members, now)?;
+        let (result, raised) = state.proxy.call(module, command, params)?;
         for (event, params) in raised {
             Self::deliver(&mut state, event, &params);
         }
-        Ok(json::to_compact(&result))
+        Ok(result)
     }
 
     fn status_groups(&self) -> Vec<StatusGroup> {

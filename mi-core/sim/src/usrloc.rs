@@ -12,7 +12,8 @@
 //! `user_agent`, `socket`, `bflags`, `expires`, `callid`, `cseq`, `attr`, `latency`,
 //! `shtag`).
 
-use super::random::Rng;
+use crate::random::Rng;
+use crate::Raised;
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
 use mi_core::params::{Params, RawParams};
@@ -64,9 +65,6 @@ struct Contact {
     /// Refreshes its phone will still send before it goes quiet.
     refreshes_left: u64,
 }
-
-/// What changed, as the event to raise.
-pub type Raised = (&'static str, EventParams);
 
 /// The `location` table.
 #[derive(Debug)]

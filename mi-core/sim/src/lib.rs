@@ -1,0 +1,133 @@
+//! The simulated OpenSIPS 3.6 proxy's modules: state that moves on a simulated clock and the
+//! module commands, statistics and events OpenSIPS's modules have, with their exact reply
+//! formats, recipes and error texts. Pure and deterministic for a seed: the playground runs
+//! it in the browser, and `miwa serve --simulate` runs it in the daemon behind every
+//! transport. Nothing here is a real proxy, and both say so wherever they show it.
+//!
+//! - `random`: the seeded generator.
+//! - `usrloc`: registrations (`ul_dump`, `ul_show_contact`, `ul_rm`, …).
+#![forbid(unsafe_code)]
+
+pub mod random;
+pub mod usrloc;
+
+use mi_core::host::{EventParams, ModuleCommand, Statistic};
+use mi_core::json::{self, Value};
+use mi_core::MiError;
+use random::Rng;
+
+/// An event a module raised: its name and parameters.
+pub type Raised = (&'static str, EventParams);
+
+/// Events the simulated modules publish, in OpenSIPS's registration order.
+pub const EVENTS: [&str; 7] = [
+    "E_UL_AOR_INSERT",
+    "E_UL_AOR_DELETE",
+    "E_UL_CONTACT_INSERT",
+    "E_UL_CONTACT_UPDATE",
+    "E_UL_CONTACT_DELETE",
+    "E_UL_CONTACT_REFRESH",
+    "E_UL_LATENCY_UPDATE",
+];
+
+/// Longest jump of the simulated clock in one call, seconds (one day).
+pub const MAX_ADVANCE: i64 = 86_400;
+
+/// The simulated proxy's modules and their clock.
+#[derive(Debug)]
+pub struct Proxy {
+    rng: Rng,
+    now: i64,
+    usrloc: usrloc::Usrloc,
+}
+
+impl Proxy {
+    /// The modules at `now` (Unix seconds), their randomness seeded with `seed`: the same
+    /// pair always gives the same proxy.
+    pub fn new(seed: u32, now: i64) -> Proxy {
+        let mut rng = Rng::new(seed ^ 0x5eed_0001);
+        let usrloc = usrloc::Usrloc::new(&mut rng, now);
+        Proxy { rng, now, usrloc }
+    }
+
+    /// The modules' clock, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Moves the clock second by second up to `now` (at most [`MAX_ADVANCE`] at once);
+    /// the events raised on the way.
+    pub fn advance_to(&mut self, now: i64) -> Vec<Raised> {
+        let mut raised = Vec::new();
+        let target = now.min(self.now + MAX_ADVANCE);
+        while self.now < target {
+            self.now += 1;
+            raised.extend(self.usrloc.tick(&mut self.rng, self.now));
+        }
+        raised
+    }
+
+    /// Every module command, modules in load order.
+    pub fn commands() -> Vec<ModuleCommand> {
+        usrloc::commands()
+    }
+
+    /// Runs `command` of `module` with its named parameters (a JSON object text, as the
+    /// core passes them): the result as JSON text, and the events raised.
+    pub fn call(
+        &mut self,
+        module: &str,
+        command: &str,
+        params: &str,
+    ) -> Result<(String, Vec<Raised>), MiError> {
+        let members = match json::parse(params.as_bytes(), 64) {
+            Ok((Value::Object(members), _)) => members,
+            _ => Vec::new(),
+        };
+        let (result, raised) = match module {
+            usrloc::MODULE => self.usrloc.call(command, &members, self.now)?,
+            _ => return Err(MiError::method_not_found()),
+        };
+        Ok((json::to_compact(&result), raised))
+    }
+
+    /// Every module's statistics.
+    pub fn statistics(&self) -> Vec<Statistic> {
+        self.usrloc.statistics()
+    }
+
+    /// Resets one resettable statistic; false if `group:name` is none.
+    pub fn reset_statistic(&mut self, group: &str, name: &str) -> bool {
+        group == usrloc::MODULE && self.usrloc.reset_statistic(name)
+    }
+
+    /// Resets every resettable statistic.
+    pub fn reset_all_statistics(&mut self) {
+        self.usrloc.reset_statistic("location-expires");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_moves_by_seconds_and_jumps_at_most_a_day() {
+        let mut proxy = Proxy::new(1, 1_000);
+        proxy.advance_to(900);
+        assert_eq!(proxy.now(), 1_000);
+        proxy.advance_to(1_000 + 2 * MAX_ADVANCE);
+        assert_eq!(proxy.now(), 1_000 + MAX_ADVANCE);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_proxy() {
+        let dump = |seed| {
+            let mut proxy = Proxy::new(seed, 1_800_000_000);
+            proxy.advance_to(1_800_000_900);
+            proxy.call("usrloc", "ul_dump", "{}").map(|(text, _)| text)
+        };
+        assert_eq!(dump(3), dump(3));
+        assert_ne!(dump(3), dump(4));
+    }
+}
