@@ -41,6 +41,14 @@ enum Command {
         /// baseline only: it gives up the sandbox.
         #[arg(long)]
         native_core_baseline: bool,
+        /// Serves a simulated OpenSIPS 3.6 proxy's modules (usrloc, …) on every transport,
+        /// for learning and for tests; `version`, `ps` and the HTML page say it is
+        /// simulated.
+        #[arg(long)]
+        simulate: bool,
+        /// The simulated proxy's seed: the same seed gives the same proxy.
+        #[arg(long, default_value_t = 1, requires = "simulate")]
+        seed: u32,
     },
     /// Calls one MI command on a running daemon and prints its result.
     Call {
@@ -190,7 +198,9 @@ fn main() -> ExitCode {
         Command::Serve {
             config,
             native_core_baseline,
-        } => match serve(config, native_core_baseline) {
+            simulate,
+            seed,
+        } => match serve(config, native_core_baseline, simulate.then_some(seed)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => fail(&error),
         },
@@ -343,13 +353,22 @@ fn script(endpoint: &client::Endpoint, file: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn serve(config_path: Option<PathBuf>, native_core_baseline: bool) -> anyhow::Result<()> {
+fn serve(
+    config_path: Option<PathBuf>,
+    native_core_baseline: bool,
+    simulate: Option<u32>,
+) -> anyhow::Result<()> {
     let config = match &config_path {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     let state =
         HostState::start(&config, std::env::args().collect()).context("starting host services")?;
+    if let Some(seed) = simulate {
+        state
+            .simulate(seed)
+            .context("starting the simulated proxy")?;
+    }
     logging::init(
         state.processes.global_level(),
         state.consumers.clone(),

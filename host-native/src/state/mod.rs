@@ -8,6 +8,7 @@ pub mod calls;
 pub mod events;
 pub mod load;
 pub mod processes;
+pub mod simulated;
 pub mod stats;
 pub mod status;
 pub mod system;
@@ -64,6 +65,8 @@ pub struct HostState {
     pub fleet: OnceLock<Arc<crate::front::fleet::Fleet>>,
     /// The audit log, for its statistics.
     pub audit: OnceLock<Arc<crate::audit::AuditLog>>,
+    /// The simulated OpenSIPS proxy (`miwa serve --simulate`).
+    pub simulated: OnceLock<Arc<simulated::SimulatedProxy>>,
     /// The linear-memory budget of every WebAssembly instance (`core.max_total_memory`).
     pub wasm_memory: Arc<crate::runtime::memory::MemoryBudget>,
     shutdown: watch::Sender<bool>,
@@ -151,6 +154,7 @@ impl HostState {
             calls: calls::CallLimit::new(config.core.max_concurrent_calls),
             fleet: OnceLock::new(),
             audit: OnceLock::new(),
+            simulated: OnceLock::new(),
             wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
             http_roots: http_roots(config),
@@ -227,6 +231,18 @@ impl HostState {
             ("message".into(), EventValue::Text(message.into())),
         ]);
         let _ = self.events.raise(events::CORE_EVENTS[2], &params);
+    }
+
+    /// Runs the simulated OpenSIPS proxy seeded with `seed` behind the module-command seam
+    /// (`miwa serve --simulate`): its events are declared, its clock starts now.
+    pub fn simulate(self: &Arc<Self>, seed: u32) -> std::io::Result<()> {
+        for event in mi_sim::EVENTS {
+            self.events.declare(event);
+        }
+        let proxy = Arc::new(simulated::SimulatedProxy::new(seed, unix_now()));
+        proxy.start(Arc::downgrade(self), unix_now)?;
+        let _first_only = self.simulated.set(proxy);
+        Ok(())
     }
 
     /// Raises `E_MODULE_LOADED` (ignored when nobody listens).
@@ -342,7 +358,10 @@ impl Host for HostState {
 
     fn build_info(&self) -> BuildInfo {
         BuildInfo {
-            name: "miwa".into(),
+            name: match self.simulated.get() {
+                Some(proxy) => format!("miwa, {}", proxy.label()),
+                None => "miwa".into(),
+            },
             version: env!("CARGO_PKG_VERSION").into(),
             platform: format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
             vcs: env!("MIWA_VCS").into(),
@@ -438,12 +457,19 @@ impl Host for HostState {
         if let Some(audit) = self.audit.get() {
             out.extend(audit.statistics());
         }
+        if let Some(proxy) = self.simulated.get() {
+            out.extend(proxy.statistics());
+        }
         out
     }
 
     fn reset_statistic(&self, group: &str, name: &str) {
         let done = self.counters.reset(group, name)
-            || (group == "events" && self.events.reset_statistic(name));
+            || (group == "events" && self.events.reset_statistic(name))
+            || self
+                .simulated
+                .get()
+                .is_some_and(|p| p.reset_statistic(group, name));
         if !done {
             if let Some(modules) = self.modules.get() {
                 modules.reset_statistic(group, name);
@@ -456,6 +482,9 @@ impl Host for HostState {
         self.events.reset_all_statistics();
         if let Some(modules) = self.modules.get() {
             modules.reset_all_statistics();
+        }
+        if let Some(proxy) = self.simulated.get() {
+            proxy.reset_all_statistics();
         }
     }
 
@@ -543,14 +572,26 @@ impl Host for HostState {
     }
 
     fn module_command(&self, name: &str) -> Option<core::ModuleCommand> {
+        if let Some(command) = self.simulated.get().and_then(|p| p.command(name)) {
+            return Some(command);
+        }
         self.modules.get()?.find(name)
     }
 
     fn module_commands(&self) -> Vec<core::ModuleCommand> {
-        self.modules.get().map(|m| m.commands()).unwrap_or_default()
+        let simulated = self
+            .simulated
+            .get()
+            .map(|_| mi_sim::Proxy::commands())
+            .unwrap_or_default();
+        let loaded = self.modules.get().map(|m| m.commands()).unwrap_or_default();
+        simulated.into_iter().chain(loaded).collect()
     }
 
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
+        if let Some(proxy) = self.simulated.get().filter(|p| p.has_module(module)) {
+            return proxy.call(module, command, params, self);
+        }
         match self.modules.get() {
             Some(modules) => modules.call(module, command, params),
             None => Err(MiError::method_not_found()),
@@ -580,5 +621,15 @@ impl Host for HostState {
             Some(modules) => modules.reload(name),
             None => Ok(()),
         }
+    }
+}
+
+impl simulated::Raise for HostState {
+    fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError> {
+        self.events.raise(event, params)
+    }
+
+    fn register_thread(&self, kind: &str) {
+        self.processes.register_current(kind);
     }
 }

@@ -11,7 +11,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -25,7 +25,7 @@ impl Rng {
         if high <= low {
             return low;
         }
-        low + self.next() % (high - low + 1)
+        low + self.next_u64() % (high - low + 1)
     }
 }
 
@@ -41,6 +41,6 @@ mod tests {
             assert_eq!(x, y);
             assert!((3..=9).contains(&x));
         }
-        assert_ne!(Rng::new(1).next(), Rng::new(2).next());
+        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
     }
 }

@@ -181,9 +181,9 @@ impl Usrloc {
         let port = 5060 + rng.range(0, 40) * 2;
         Contact {
             uri: format!("sip:{name}@192.0.2.{}:{port};transport=udp", 10 + user),
-            id: (rng.next() >> 16) | 1,
+            id: (rng.next_u64() >> 16) | 1,
             expires: now + lifetime,
-            callid: format!("{:016x}@192.0.2.{}", rng.next(), 10 + user),
+            callid: format!("{:016x}@192.0.2.{}", rng.next_u64(), 10 + user),
             cseq: rng.range(1, 20) as u32,
             user_agent,
             refreshes_left: rng.range(0, 3),

@@ -1,0 +1,223 @@
+//! `miwa serve --simulate`: the simulated OpenSIPS proxy's modules on every transport,
+//! driven by `opensips-cli` over the FIFO and HTTP. The node is labelled as simulated in
+//! `version`, `ps` and the HTML page. Its registrations are coherent with its statistics
+//! and events, which reach real subscribers. The same seed gives the same proxy.
+
+use miwa_tests::{workspace, Daemon};
+use serde_json::{json, Value};
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::Duration;
+
+fn simulated(seed: &str) -> Daemon {
+    Daemon::start_with_args("", &["--simulate", "--seed", seed])
+        .expect("the simulated proxy starts")
+}
+
+/// `opensips-cli -x mi <args>` over the daemon's FIFO, its output parsed.
+fn opensips_cli(daemon: &Daemon, args: &[&str]) -> Value {
+    let tool = workspace().join("tests/.venv/bin/opensips-cli");
+    assert!(
+        tool.exists(),
+        "`make test` installs opensips-cli into tests/.venv"
+    );
+    let output = Command::new(tool)
+        .arg("-o")
+        .arg(format!("fifo_file={}", daemon.fifo.display()))
+        .arg("-o")
+        .arg(format!("fifo_reply_dir={}/", daemon.reply_dir().display()))
+        .args(["-x", "mi"])
+        .args(args)
+        .env("HOME", daemon.dir.path())
+        .output()
+        .expect("opensips-cli runs");
+    assert!(
+        output.status.success(),
+        "opensips-cli {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("opensips-cli prints JSON")
+}
+
+fn aors(dump: &Value) -> Vec<Value> {
+    dump["Domains"][0]["AORs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The AORs of `ul_dump`, once `usrloc:location-users`, `registered_users` and
+/// `location-contacts` agree with them: a registration that arrives between the two calls
+/// (the node moves each second) is waited out.
+fn consistent(daemon: &Daemon) -> Vec<Value> {
+    for _ in 0..10 {
+        let registered = aors(&daemon.result("ul_dump", json!([])));
+        let contacts: usize = registered
+            .iter()
+            .map(|a| a["Contacts"].as_array().map_or(0, Vec::len))
+            .sum();
+        let stats = daemon.result("get_statistics", json!([["usrloc:"]]));
+        if stats["usrloc:location-users"] == registered.len()
+            && stats["usrloc:registered_users"] == registered.len()
+            && stats["usrloc:location-contacts"] == contacts
+        {
+            return registered;
+        }
+    }
+    panic!("ul_dump and the usrloc statistics never agreed");
+}
+
+#[test]
+fn opensips_cli_drives_the_simulated_proxy_which_says_it_is_simulated() {
+    let daemon = simulated("3");
+    let dump = opensips_cli(&daemon, &["ul_dump"]);
+    assert_eq!(dump["Domains"][0]["name"], "location", "{dump}");
+    assert_eq!(dump["Domains"][0]["hash_size"], 512);
+    let registered = aors(&dump);
+    assert!(!registered.is_empty(), "{dump}");
+    let aor = registered[0]["AOR"].as_str().unwrap().to_string();
+    let contact = &registered[0]["Contacts"][0];
+    for member in [
+        "Contact",
+        "ContactID",
+        "Expires",
+        "Q",
+        "Callid",
+        "Cseq",
+        "User-agent",
+        "State",
+        "Flags",
+        "Cflags",
+        "Socket",
+        "Methods",
+    ] {
+        assert!(contact.get(member).is_some(), "{member} in {contact}");
+    }
+    let shown = opensips_cli(&daemon, &["ul_show_contact", "location", &aor]);
+    assert_eq!(shown["AOR"], aor.as_str());
+    assert_eq!(shown["Contacts"][0]["Contact"], contact["Contact"]);
+    let brief = opensips_cli(&daemon, &["ul_dump", "brief=1"]);
+    assert_eq!(brief["Domains"][0]["AORs"][0], json!({ "AOR": aor }));
+
+    let version = daemon.result("version", json!([]));
+    assert!(
+        version["Server"]
+            .as_str()
+            .unwrap()
+            .contains("simulated OpenSIPS proxy (seed 3)"),
+        "{version}"
+    );
+    let ps = daemon.result("ps", json!([]));
+    assert!(
+        ps["Processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["Type"] == "simulated OpenSIPS proxy (seed 3)"),
+        "{ps}"
+    );
+    let page = daemon.get("/html/usrloc/ul_dump", "").unwrap();
+    let page = String::from_utf8_lossy(&page.body);
+    assert!(
+        page.contains("simulated OpenSIPS proxy (seed 3)"),
+        "the HTML page's header"
+    );
+    assert!(page.contains("ul_show_contact"));
+
+    let plain = Daemon::start("").unwrap();
+    assert_eq!(plain.call("ul_dump", json!([]))["error"]["code"], -32601);
+}
+
+#[test]
+fn a_registration_is_in_ul_dump_in_the_statistics_and_its_removal_raises_events() {
+    let daemon = simulated("4");
+    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let socket = format!("udp:{}", listener.local_addr().unwrap());
+    for event in ["E_UL_AOR_DELETE", "E_UL_CONTACT_DELETE"] {
+        assert_eq!(
+            daemon.result("event_subscribe", json!([event, socket, 60])),
+            "OK"
+        );
+    }
+    let registered = consistent(&daemon);
+    let aor = registered[0]["AOR"].as_str().unwrap().to_string();
+    let uri = registered[0]["Contacts"][0]["Contact"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        daemon.result("ul_rm", json!({"table_name": "location", "aor": aor})),
+        "OK"
+    );
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 65536];
+    while seen.len() < 2 {
+        let n = listener
+            .recv(&mut buffer)
+            .expect("the removal's events arrive");
+        seen.push(serde_json::from_slice::<Value>(&buffer[..n]).unwrap());
+    }
+    assert_eq!(seen[0]["method"], "E_UL_CONTACT_DELETE");
+    assert_eq!(seen[0]["params"]["aor"], aor.as_str());
+    assert_eq!(seen[0]["params"]["uri"], uri.as_str());
+    assert_eq!(seen[0]["params"]["socket"], "udp:127.0.0.1:5060");
+    assert_eq!(
+        seen[1],
+        json!({"jsonrpc": "2.0", "method": "E_UL_AOR_DELETE", "params": {"domain": "location", "aor": aor}})
+    );
+    let after = consistent(&daemon);
+    assert!(after.iter().all(|a| a["AOR"] != aor.as_str()), "{after:?}");
+    let gone = daemon.call("ul_show_contact", json!(["location", aor]));
+    assert_eq!(
+        gone["error"],
+        json!({"code": 404, "message": "AOR not found"})
+    );
+    let missing = daemon.call("ul_rm_contact", json!(["location", "nobody", "sip:x@y"]));
+    assert_eq!(
+        missing["error"],
+        json!({"code": 404, "message": "AOR not found"})
+    );
+    let table = daemon.call("ul_rm", json!(["nowhere", aor]));
+    assert_eq!(
+        table["error"],
+        json!({"code": 404, "message": "Table not found"})
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_proxy() {
+    // (Contact, Callid) of every registration: refreshes keep both.
+    let registrations = |daemon: &Daemon| -> Vec<(Value, Value)> {
+        aors(&daemon.result("ul_dump", json!([])))
+            .iter()
+            .flat_map(|a| {
+                a["Contacts"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| (c["Contact"].clone(), c["Callid"].clone()))
+            })
+            .collect()
+    };
+    let (first, second, other) = (simulated("5"), simulated("5"), simulated("6"));
+    let (mut a, mut b) = (registrations(&first), registrations(&second));
+    if a.len() > b.len() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    // A daemon that started later may have lived a second more: its proxy then has the
+    // registrations of the other plus what that second brought, never others.
+    assert!(
+        !a.is_empty() && a.iter().all(|r| b.contains(r)),
+        "{a:?}\n{b:?}"
+    );
+    let c = registrations(&other);
+    assert!(
+        c.iter().all(|r| !b.contains(r)),
+        "another seed, other phones: {c:?}"
+    );
+}
