@@ -221,3 +221,67 @@ fn the_same_seed_gives_the_same_proxy() {
         "another seed, other phones: {c:?}"
     );
 }
+
+#[test]
+fn opensips_cli_lists_and_drains_a_dispatcher_destination() {
+    let daemon = simulated("8");
+    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let socket = format!("udp:{}", listener.local_addr().unwrap());
+    assert_eq!(
+        daemon.result(
+            "event_subscribe",
+            json!(["E_DISPATCHER_STATUS", socket, 60])
+        ),
+        "OK"
+    );
+    let list = opensips_cli(&daemon, &["ds_list"]);
+    let partition = &list["PARTITIONS"][0];
+    assert_eq!(partition["name"], "default", "{list}");
+    let media = &partition["SETS"][0];
+    assert_eq!(media["id"], 1);
+    assert_eq!(media["Destinations"][0]["URI"], "sip:10.0.1.11:5060");
+    assert_eq!(media["Destinations"][0]["state"], "Active");
+    assert!(media["Destinations"][0]["first_hit_counter"].is_u64());
+    assert_eq!(
+        media["Destinations"][0]["resolved_addresses"],
+        json!(["10.0.1.11:5060"])
+    );
+    assert!(
+        media["Destinations"][0].get("weight").is_none(),
+        "only with full"
+    );
+    let full = opensips_cli(&daemon, &["ds_list", "full=1"]);
+    assert_eq!(
+        full["PARTITIONS"][0]["SETS"][0]["Destinations"][0]["weight"],
+        2
+    );
+
+    let drained = opensips_cli(&daemon, &["ds_set_state", "i", "1", "sip:10.0.1.12:5060"]);
+    assert_eq!(drained, "OK");
+    let mut buffer = [0u8; 4096];
+    let n = listener
+        .recv(&mut buffer)
+        .expect("the state change's event arrives");
+    let event: Value = serde_json::from_slice(&buffer[..n]).unwrap();
+    assert_eq!(
+        event,
+        json!({"jsonrpc": "2.0", "method": "E_DISPATCHER_STATUS", "params": {"group": 1, "address": "sip:10.0.1.12:5060", "status": "inactive", "reason": "MI command"}})
+    );
+    let after = daemon.result("ds_list", json!([]));
+    assert_eq!(
+        after["PARTITIONS"][0]["SETS"][0]["Destinations"][1]["state"],
+        "Inactive"
+    );
+    assert_eq!(
+        daemon.result("ds_set_state", json!(["a", "1", "sip:10.0.1.12:5060"])),
+        "OK"
+    );
+    let wrong = daemon.call("ds_set_state", json!(["a", "1", "sip:nowhere"]));
+    assert_eq!(
+        wrong["error"],
+        json!({"code": 404, "message": "destination not found"})
+    );
+}

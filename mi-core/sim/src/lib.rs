@@ -6,8 +6,10 @@
 //!
 //! - `random`: the seeded generator.
 //! - `usrloc`: registrations (`ul_dump`, `ul_show_contact`, `ul_rm`, …).
+//! - `dispatcher`: destination sets (`ds_list`, `ds_set_state`, `ds_reload`).
 #![forbid(unsafe_code)]
 
+pub mod dispatcher;
 pub mod random;
 pub mod usrloc;
 
@@ -20,7 +22,7 @@ use random::Rng;
 pub type Raised = (&'static str, EventParams);
 
 /// Events the simulated modules publish, in OpenSIPS's registration order.
-pub const EVENTS: [&str; 7] = [
+pub const EVENTS: [&str; 8] = [
     "E_UL_AOR_INSERT",
     "E_UL_AOR_DELETE",
     "E_UL_CONTACT_INSERT",
@@ -28,6 +30,7 @@ pub const EVENTS: [&str; 7] = [
     "E_UL_CONTACT_DELETE",
     "E_UL_CONTACT_REFRESH",
     "E_UL_LATENCY_UPDATE",
+    dispatcher::EVENT,
 ];
 
 /// Longest jump of the simulated clock in one call, seconds (one day).
@@ -39,6 +42,7 @@ pub struct Proxy {
     rng: Rng,
     now: i64,
     usrloc: usrloc::Usrloc,
+    dispatcher: dispatcher::Dispatcher,
 }
 
 impl Proxy {
@@ -47,7 +51,12 @@ impl Proxy {
     pub fn new(seed: u32, now: i64) -> Proxy {
         let mut rng = Rng::new(seed ^ 0x5eed_0001);
         let usrloc = usrloc::Usrloc::new(&mut rng, now);
-        Proxy { rng, now, usrloc }
+        Proxy {
+            rng,
+            now,
+            usrloc,
+            dispatcher: dispatcher::Dispatcher::new(),
+        }
     }
 
     /// The modules' clock, Unix seconds.
@@ -63,6 +72,7 @@ impl Proxy {
         while self.now < target {
             self.now += 1;
             raised.extend(self.usrloc.tick(&mut self.rng, self.now));
+            raised.extend(self.dispatcher.tick(&mut self.rng));
         }
         raised
     }
@@ -70,6 +80,9 @@ impl Proxy {
     /// Every module command, modules in load order.
     pub fn commands() -> Vec<ModuleCommand> {
         usrloc::commands()
+            .into_iter()
+            .chain(dispatcher::commands())
+            .collect()
     }
 
     /// Runs `command` of `module` with its named parameters (a JSON object text, as the
@@ -86,6 +99,7 @@ impl Proxy {
         };
         let (result, raised) = match module {
             usrloc::MODULE => self.usrloc.call(command, &members, self.now)?,
+            dispatcher::MODULE => self.dispatcher.call(command, &members)?,
             _ => return Err(MiError::method_not_found()),
         };
         Ok((json::to_compact(&result), raised))
@@ -118,6 +132,75 @@ mod tests {
         assert_eq!(proxy.now(), 1_000);
         proxy.advance_to(1_000 + 2 * MAX_ADVANCE);
         assert_eq!(proxy.now(), 1_000 + MAX_ADVANCE);
+    }
+
+    #[test]
+    fn dispatcher_states_move_by_mi_and_by_probes() {
+        let mut proxy = Proxy::new(2, 0);
+        let set =
+            |proxy: &mut Proxy, params: &str| proxy.call("dispatcher", "ds_set_state", params);
+        let (ok, raised) = set(
+            &mut proxy,
+            r#"{"state":"i","group":"2","address":"sip:10.0.2.21:5060"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok, r#""OK""#);
+        assert_eq!(raised.len(), 1);
+        assert_eq!(
+            mi_core::host::notification(raised[0].0, &raised[0].1),
+            r#"{"jsonrpc":"2.0","method":"E_DISPATCHER_STATUS","params":{"group":2,"address":"sip:10.0.2.21:5060","status":"inactive","reason":"MI command"}}"#
+        );
+        let (list, _) = proxy
+            .call("dispatcher", "ds_list", r#"{"full":1}"#)
+            .unwrap();
+        assert!(list.starts_with(r#"{"PARTITIONS":[{"name":"default","SETS":[{"id":1,"Destinations":[{"URI":"sip:10.0.1.11:5060","state":"Active","first_hit_counter":0,"weight":2,"priority":0,"description":"media server A","resolved_addresses":["10.0.1.11:5060"]}"#), "{list}");
+        assert!(
+            list.contains(r#"{"URI":"sip:10.0.2.21:5060","state":"Inactive""#),
+            "{list}"
+        );
+        let error = |params: &str| set(&mut Proxy::new(2, 0), params).unwrap_err();
+        assert_eq!(
+            error(r#"{"state":"x","group":"2","address":"a"}"#).message,
+            "Bad state value"
+        );
+        assert_eq!(
+            error(r#"{"state":"a","group":"two","address":"a"}"#).message,
+            "bad group value"
+        );
+        assert_eq!(
+            error(r#"{"state":"a","group":"9","address":"a"}"#).message,
+            "destination not found"
+        );
+        assert_eq!(
+            error(r#"{"state":"a","group":"p1:2","address":"a"}"#).code,
+            404
+        );
+        let unknown = proxy
+            .call("dispatcher", "ds_list", r#"{"partition":"other"}"#)
+            .unwrap_err();
+        assert_eq!(
+            (unknown.code, unknown.message.as_str()),
+            (500, "ERROR Unknown partition")
+        );
+        let mut probes = Vec::new();
+        for second in 1..=3600 {
+            probes.extend(
+                proxy
+                    .advance_to(second)
+                    .into_iter()
+                    .filter(|(e, _)| *e == dispatcher::EVENT),
+            );
+        }
+        assert!(
+            probes.len() >= 2,
+            "the flapping gateway fails and recovers within an hour"
+        );
+        let (list, _) = proxy.call("dispatcher", "ds_list", "{}").unwrap();
+        assert!(
+            !list
+                .contains(r#"{"URI":"sip:10.0.1.11:5060","state":"Active","first_hit_counter":0,"#),
+            "an hour of calls hits the media servers: {list}"
+        );
     }
 
     #[test]
