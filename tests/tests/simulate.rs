@@ -285,3 +285,40 @@ fn opensips_cli_lists_and_drains_a_dispatcher_destination() {
         json!({"code": 404, "message": "destination not found"})
     );
 }
+
+#[test]
+fn opensips_cli_lists_dialogs_and_profiles_of_the_simulated_calls() {
+    let daemon = simulated("9");
+    let dialogs = opensips_cli(&daemon, &["dlg_list"]);
+    let listed = dialogs["Dialogs"]
+        .as_array()
+        .expect("a Dialogs array")
+        .len();
+    let profile = opensips_cli(&daemon, &["profile_get_size", "caller"]);
+    assert_eq!(profile["Profile"]["name"], "caller", "{profile}");
+    assert_eq!(profile["Profile"]["shared"], "no");
+    assert!(profile["Profile"]["count"].as_u64().unwrap() as usize <= listed + 1);
+    let positional = daemon.call("dlg_list", json!(["x"]));
+    assert_eq!(
+        positional["error"],
+        json!({"code": -32602, "message": "Invalid params", "data": "Command only supports named parameters"})
+    );
+    let gone = daemon.call("dlg_end_dlg", json!(["0.0"]));
+    assert_eq!(
+        gone["error"],
+        json!({"code": 404, "message": "Requested Dialog not found"})
+    );
+    let stats = daemon.result("get_statistics", json!([["dialog:"]]));
+    for name in [
+        "active_dialogs",
+        "early_dialogs",
+        "processed_dialogs",
+        "expired_dialogs",
+        "failed_dialogs",
+    ] {
+        assert!(
+            stats[format!("dialog:{name}")].is_u64(),
+            "{name} in {stats}"
+        );
+    }
+}

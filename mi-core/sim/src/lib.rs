@@ -7,8 +7,11 @@
 //! - `random`: the seeded generator.
 //! - `usrloc`: registrations (`ul_dump`, `ul_show_contact`, `ul_rm`, …).
 //! - `dispatcher`: destination sets (`ds_list`, `ds_set_state`, `ds_reload`).
+//! - `dialog`: calls of the registered users (`dlg_list`, `dlg_end_dlg`,
+//!   `profile_get_size`).
 #![forbid(unsafe_code)]
 
+pub mod dialog;
 pub mod dispatcher;
 pub mod random;
 pub mod usrloc;
@@ -22,7 +25,7 @@ use random::Rng;
 pub type Raised = (&'static str, EventParams);
 
 /// Events the simulated modules publish, in OpenSIPS's registration order.
-pub const EVENTS: [&str; 8] = [
+pub const EVENTS: [&str; 9] = [
     "E_UL_AOR_INSERT",
     "E_UL_AOR_DELETE",
     "E_UL_CONTACT_INSERT",
@@ -31,6 +34,7 @@ pub const EVENTS: [&str; 8] = [
     "E_UL_CONTACT_REFRESH",
     "E_UL_LATENCY_UPDATE",
     dispatcher::EVENT,
+    dialog::EVENT,
 ];
 
 /// Longest jump of the simulated clock in one call, seconds (one day).
@@ -43,6 +47,7 @@ pub struct Proxy {
     now: i64,
     usrloc: usrloc::Usrloc,
     dispatcher: dispatcher::Dispatcher,
+    dialog: dialog::DialogModule,
 }
 
 impl Proxy {
@@ -56,6 +61,7 @@ impl Proxy {
             now,
             usrloc,
             dispatcher: dispatcher::Dispatcher::new(),
+            dialog: dialog::DialogModule::new(),
         }
     }
 
@@ -73,6 +79,8 @@ impl Proxy {
             self.now += 1;
             raised.extend(self.usrloc.tick(&mut self.rng, self.now));
             raised.extend(self.dispatcher.tick(&mut self.rng));
+            let registered = self.usrloc.aors();
+            raised.extend(self.dialog.tick(&mut self.rng, self.now, &registered));
         }
         raised
     }
@@ -82,6 +90,7 @@ impl Proxy {
         usrloc::commands()
             .into_iter()
             .chain(dispatcher::commands())
+            .chain(dialog::commands())
             .collect()
     }
 
@@ -100,6 +109,7 @@ impl Proxy {
         let (result, raised) = match module {
             usrloc::MODULE => self.usrloc.call(command, &members, self.now)?,
             dispatcher::MODULE => self.dispatcher.call(command, &members)?,
+            dialog::MODULE => self.dialog.call(command, &members, self.now)?,
             _ => return Err(MiError::method_not_found()),
         };
         Ok((json::to_compact(&result), raised))
@@ -107,17 +117,24 @@ impl Proxy {
 
     /// Every module's statistics.
     pub fn statistics(&self) -> Vec<Statistic> {
-        self.usrloc.statistics()
+        let mut out = self.usrloc.statistics();
+        out.extend(self.dialog.statistics());
+        out
     }
 
     /// Resets one resettable statistic; false if `group:name` is none.
     pub fn reset_statistic(&mut self, group: &str, name: &str) -> bool {
-        group == usrloc::MODULE && self.usrloc.reset_statistic(name)
+        match group {
+            usrloc::MODULE => self.usrloc.reset_statistic(name),
+            dialog::MODULE => self.dialog.reset_statistic(name),
+            _ => false,
+        }
     }
 
     /// Resets every resettable statistic.
     pub fn reset_all_statistics(&mut self) {
         self.usrloc.reset_statistic("location-expires");
+        self.dialog.reset_all_statistics();
     }
 }
 
@@ -201,6 +218,89 @@ mod tests {
                 .contains(r#"{"URI":"sip:10.0.1.11:5060","state":"Active","first_hit_counter":0,"#),
             "an hour of calls hits the media servers: {list}"
         );
+    }
+
+    #[test]
+    fn calls_show_in_dlg_list_statistics_and_profiles_and_end_by_mi() {
+        let mut proxy = Proxy::new(4, 1_800_000_000);
+        let mut events = 0;
+        let mut confirmed = None;
+        for second in 1..=600 {
+            let raised = proxy.advance_to(1_800_000_000 + second);
+            events += raised.iter().filter(|(e, _)| *e == dialog::EVENT).count();
+            let (list, _) = proxy.call("dialog", "dlg_list", "{}").unwrap();
+            if list.contains(r#""state":4"#) {
+                confirmed = Some(list);
+                break;
+            }
+        }
+        let list = confirmed.expect("a call is answered within ten minutes");
+        assert!(
+            events >= 2,
+            "ringing and answered raise E_DLG_STATE_CHANGED"
+        );
+        assert!(list.starts_with(r#"{"Dialogs":[{"ID":""#), "{list}");
+        let stats = proxy.statistics();
+        let active = stats
+            .iter()
+            .find(|s| s.name == "active_dialogs")
+            .unwrap()
+            .value;
+        assert_eq!(active as usize, list.matches(r#""state":4"#).count());
+        let (profile, _) = proxy
+            .call("dialog", "profile_get_size", r#"{"profile":"caller"}"#)
+            .unwrap();
+        let dialogs = list.matches(r#""ID":"#).count();
+        assert_eq!(
+            profile,
+            format!(
+                r#"{{"Profile":{{"name":"caller","value":null,"count":{dialogs},"shared":"no","replicated":"no"}}}}"#
+            )
+        );
+        let unknown = proxy
+            .call("dialog", "profile_get_size", r#"{"profile":"nope"}"#)
+            .unwrap_err();
+        assert_eq!(
+            (unknown.code, unknown.message.as_str()),
+            (404, "Profile not found")
+        );
+        let id = list
+            .split(r#""ID":""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let (ok, raised) = proxy
+            .call(
+                "dialog",
+                "dlg_end_dlg",
+                &format!(r#"{{"dialog_id":"{id}"}}"#),
+            )
+            .unwrap();
+        assert_eq!(ok, r#""OK""#);
+        assert_eq!(raised.len(), 1);
+        let again = proxy
+            .call(
+                "dialog",
+                "dlg_end_dlg",
+                &format!(r#"{{"dialog_id":"{id}"}}"#),
+            )
+            .unwrap_err();
+        assert_eq!(
+            (again.code, again.message.as_str()),
+            (404, "Requested Dialog not found")
+        );
+        let missing = proxy
+            .call("dialog", "dlg_list", r#"{"callid":"nope"}"#)
+            .unwrap_err();
+        assert_eq!(
+            (missing.code, missing.message.as_str()),
+            (404, "No such dialog")
+        );
+        let (page, _) = proxy
+            .call("dialog", "dlg_list", r#"{"index":0,"counter":1}"#)
+            .unwrap();
+        assert!(page.starts_with(r#"{"count":"#), "{page}");
     }
 
     #[test]

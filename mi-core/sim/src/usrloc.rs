@@ -246,6 +246,11 @@ impl Usrloc {
         raised
     }
 
+    /// The AORs registered now.
+    pub fn aors(&self) -> Vec<String> {
+        self.aors.keys().cloned().collect()
+    }
+
     /// Group `usrloc`: `registered_users`, `location-users`, `location-contacts`,
     /// `location-expires`.
     pub fn statistics(&self) -> Vec<Statistic> {
