@@ -18,7 +18,7 @@
 //! node runs in UTC.
 
 use crate::random::Rng;
-use crate::Raised;
+use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
 use mi_core::params::{Params, RawParams};
@@ -99,23 +99,11 @@ pub struct DialogModule {
     failed: u64,
 }
 
-fn command(name: &str, help: &str, named_only: bool, recipes: &[&[&str]]) -> ModuleCommand {
-    ModuleCommand {
-        name: name.into(),
-        module: MODULE.into(),
-        help: Some(help.into()),
-        named_only,
-        recipes: recipes
-            .iter()
-            .map(|r| r.iter().map(|p| p.to_string()).collect())
-            .collect(),
-    }
-}
-
 /// The module's commands.
 pub fn commands() -> Vec<ModuleCommand> {
     vec![
         command(
+            MODULE,
             "dlg_list",
             "lists the ongoing dialogs",
             true,
@@ -127,12 +115,14 @@ pub fn commands() -> Vec<ModuleCommand> {
             ],
         ),
         command(
+            MODULE,
             "dlg_end_dlg",
             "terminates an ongoing dialog",
             false,
             &[&["dialog_id"], &["dialog_id", "extra_hdrs"]],
         ),
         command(
+            MODULE,
             "profile_get_size",
             "counts the dialogs in a profile, or with one of its values",
             false,

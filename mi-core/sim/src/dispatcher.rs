@@ -10,7 +10,7 @@
 //! `E_DISPATCHER_STATUS` (`group`, `address`, `status`, `reason`).
 
 use crate::random::Rng;
-use crate::Raised;
+use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand};
 use mi_core::json::Value;
 use mi_core::params::{Params, RawParams};
@@ -134,35 +134,28 @@ fn status_event(group: u32, address: &str, inactive: bool, reason: &str) -> Rais
     )
 }
 
-fn command(name: &str, help: &str, recipes: &[&[&str]]) -> ModuleCommand {
-    ModuleCommand {
-        name: name.into(),
-        module: MODULE.into(),
-        help: Some(help.into()),
-        named_only: false,
-        recipes: recipes
-            .iter()
-            .map(|r| r.iter().map(|p| p.to_string()).collect())
-            .collect(),
-    }
-}
-
 /// The module's commands.
 pub fn commands() -> Vec<ModuleCommand> {
     vec![
         command(
+            MODULE,
             "ds_set_state",
             "sets the state of a destination: active, inactive or probing",
+            false,
             &[&["state", "group", "address"]],
         ),
         command(
+            MODULE,
             "ds_list",
             "lists the destination sets and the state of each destination",
+            false,
             &[&[], &["partition"], &["full"], &["full", "partition"]],
         ),
         command(
+            MODULE,
             "ds_reload",
             "reloads the destination sets from the database",
+            false,
             &[
                 &[],
                 &["inherit_state"],

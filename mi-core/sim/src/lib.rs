@@ -40,6 +40,27 @@ pub const EVENTS: [&str; 9] = [
 /// Longest jump of the simulated clock in one call, seconds (one day).
 pub const MAX_ADVANCE: i64 = 86_400;
 
+/// A module command as `which` and `help` show it: `recipes` are its parameter sets in
+/// matching order; `named_only` refuses positional parameters (`MI_NAMED_PARAMS_ONLY`).
+pub(crate) fn command(
+    module: &str,
+    name: &str,
+    help: &str,
+    named_only: bool,
+    recipes: &[&[&str]],
+) -> ModuleCommand {
+    ModuleCommand {
+        name: name.into(),
+        module: module.into(),
+        help: Some(help.into()),
+        named_only,
+        recipes: recipes
+            .iter()
+            .map(|r| r.iter().map(|p| p.to_string()).collect())
+            .collect(),
+    }
+}
+
 /// The simulated proxy's modules and their clock.
 #[derive(Debug)]
 pub struct Proxy {

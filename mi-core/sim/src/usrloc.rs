@@ -13,7 +13,7 @@
 //! `shtag`).
 
 use crate::random::Rng;
-use crate::Raised;
+use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
 use mi_core::params::{Params, RawParams};
@@ -115,45 +115,42 @@ fn contact_event(name: &'static str, aor: &str, c: &Contact) -> Raised {
     )
 }
 
-fn command(name: &str, help: &str, recipes: &[&[&str]]) -> ModuleCommand {
-    ModuleCommand {
-        name: name.into(),
-        module: MODULE.into(),
-        help: Some(help.into()),
-        named_only: false,
-        recipes: recipes
-            .iter()
-            .map(|r| r.iter().map(|p| p.to_string()).collect())
-            .collect(),
-    }
-}
-
 /// The module's commands (as `which` and `help` show them).
 pub fn commands() -> Vec<ModuleCommand> {
     vec![
         command(
+            MODULE,
             "ul_rm",
             "deletes an entire AOR record (including its contacts)",
+            false,
             &[&["table_name", "aor"]],
         ),
         command(
+            MODULE,
             "ul_rm_contact",
             "deletes a contact from an AOR record",
+            false,
             &[&["table_name", "aor", "contact"]],
         ),
         command(
+            MODULE,
             "ul_dump",
             "dumps the entire content of the USRLOC in memory cache",
+            false,
             &[&[], &["brief"]],
         ),
         command(
+            MODULE,
             "ul_flush",
             "forces a flush of the USRLOC memory cache to the database",
+            false,
             &[&[]],
         ),
         command(
+            MODULE,
             "ul_show_contact",
             "dumps the contacts of an AOR",
+            false,
             &[&["table_name", "aor"]],
         ),
     ]
