@@ -322,3 +322,42 @@ fn opensips_cli_lists_dialogs_and_profiles_of_the_simulated_calls() {
         );
     }
 }
+
+#[test]
+fn opensips_cli_disables_a_drouting_gateway_and_its_event_arrives() {
+    let daemon = simulated("10");
+    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let socket = format!("udp:{}", listener.local_addr().unwrap());
+    assert_eq!(
+        daemon.result("event_subscribe", json!(["E_DROUTING_STATUS", socket, 60])),
+        "OK"
+    );
+    let gateways = opensips_cli(&daemon, &["dr_gw_status"]);
+    assert_eq!(
+        gateways["Gateways"][0],
+        json!({"ID": "gw1", "IP": "10.0.3.1:5060", "ATTRS": "carrier=alpha", "State": "Active"})
+    );
+    assert_eq!(
+        opensips_cli(&daemon, &["dr_gw_status", "gw_id=gw1", "status=0"]),
+        "OK"
+    );
+    let mut buffer = [0u8; 4096];
+    let n = listener
+        .recv(&mut buffer)
+        .expect("the gateway's event arrives");
+    let event: Value = serde_json::from_slice(&buffer[..n]).unwrap();
+    assert_eq!(event["params"]["status"], "disabled MI", "{event}");
+    assert_eq!(event["params"]["reason"], "MI command");
+    let one = opensips_cli(&daemon, &["dr_gw_status", "gw_id=gw1"]);
+    assert_eq!(one["State"], "Disabled MI");
+    let carriers = opensips_cli(&daemon, &["dr_carrier_status"]);
+    assert_eq!(carriers["Carriers"][0]["Enabled"], "yes");
+    let partition = daemon.call("dr_gw_status", json!({"partition_name": "x"}));
+    assert_eq!(
+        partition["error"]["message"],
+        "Invalid parameter: 'partition_name'"
+    );
+}

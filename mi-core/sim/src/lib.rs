@@ -9,10 +9,12 @@
 //! - `dispatcher`: destination sets (`ds_list`, `ds_set_state`, `ds_reload`).
 //! - `dialog`: calls of the registered users (`dlg_list`, `dlg_end_dlg`,
 //!   `profile_get_size`).
+//! - `drouting`: gateways and carriers (`dr_gw_status`, `dr_carrier_status`, `dr_reload`).
 #![forbid(unsafe_code)]
 
 pub mod dialog;
 pub mod dispatcher;
+pub mod drouting;
 pub mod random;
 pub mod usrloc;
 
@@ -25,7 +27,7 @@ use random::Rng;
 pub type Raised = (&'static str, EventParams);
 
 /// Events the simulated modules publish, in OpenSIPS's registration order.
-pub const EVENTS: [&str; 9] = [
+pub const EVENTS: [&str; 10] = [
     "E_UL_AOR_INSERT",
     "E_UL_AOR_DELETE",
     "E_UL_CONTACT_INSERT",
@@ -35,6 +37,7 @@ pub const EVENTS: [&str; 9] = [
     "E_UL_LATENCY_UPDATE",
     dispatcher::EVENT,
     dialog::EVENT,
+    drouting::EVENT,
 ];
 
 /// Longest jump of the simulated clock in one call, seconds (one day).
@@ -69,6 +72,7 @@ pub struct Proxy {
     usrloc: usrloc::Usrloc,
     dispatcher: dispatcher::Dispatcher,
     dialog: dialog::DialogModule,
+    drouting: drouting::Drouting,
 }
 
 impl Proxy {
@@ -83,6 +87,7 @@ impl Proxy {
             usrloc,
             dispatcher: dispatcher::Dispatcher::new(),
             dialog: dialog::DialogModule::new(),
+            drouting: drouting::Drouting::new(),
         }
     }
 
@@ -100,6 +105,7 @@ impl Proxy {
             self.now += 1;
             raised.extend(self.usrloc.tick(&mut self.rng, self.now));
             raised.extend(self.dispatcher.tick(&mut self.rng));
+            raised.extend(self.drouting.tick(&mut self.rng));
             let registered = self.usrloc.aors();
             raised.extend(self.dialog.tick(&mut self.rng, self.now, &registered));
         }
@@ -112,6 +118,7 @@ impl Proxy {
             .into_iter()
             .chain(dispatcher::commands())
             .chain(dialog::commands())
+            .chain(drouting::commands())
             .collect()
     }
 
@@ -131,6 +138,7 @@ impl Proxy {
             usrloc::MODULE => self.usrloc.call(command, &members, self.now)?,
             dispatcher::MODULE => self.dispatcher.call(command, &members)?,
             dialog::MODULE => self.dialog.call(command, &members, self.now)?,
+            drouting::MODULE => self.drouting.call(command, &members)?,
             _ => return Err(MiError::method_not_found()),
         };
         Ok((json::to_compact(&result), raised))
@@ -322,6 +330,55 @@ mod tests {
             .call("dialog", "dlg_list", r#"{"index":0,"counter":1}"#)
             .unwrap();
         assert!(page.starts_with(r#"{"count":"#), "{page}");
+    }
+
+    #[test]
+    fn drouting_gateways_and_carriers_follow_opensips() {
+        let mut proxy = Proxy::new(6, 0);
+        let call = |proxy: &mut Proxy, command: &str, params: &str| {
+            proxy.call("drouting", command, params)
+        };
+        let (list, _) = call(&mut proxy, "dr_gw_status", "{}").unwrap();
+        assert_eq!(
+            list,
+            r#"{"Gateways":[{"ID":"gw1","IP":"10.0.3.1:5060","ATTRS":"carrier=alpha","State":"Active"},{"ID":"gw2","IP":"10.0.3.2:5060","ATTRS":"carrier=alpha","State":"Active"},{"ID":"gw3","IP":"10.0.3.3:5060","State":"Active"}]}"#
+        );
+        let (ok, raised) =
+            call(&mut proxy, "dr_gw_status", r#"{"gw_id":"gw2","status":0}"#).unwrap();
+        assert_eq!(ok, r#""OK""#);
+        assert_eq!(
+            mi_core::host::notification(raised[0].0, &raised[0].1),
+            r#"{"jsonrpc":"2.0","method":"E_DROUTING_STATUS","params":{"partition":"Default","gwid":"gw2","address":"10.0.3.2:5060","status":"disabled MI","reason":"MI command"}}"#
+        );
+        let (one, _) = call(&mut proxy, "dr_gw_status", r#"{"gw_id":"gw2"}"#).unwrap();
+        assert_eq!(one, r#"{"ATTRS":"carrier=alpha","State":"Disabled MI"}"#);
+        let missing = call(&mut proxy, "dr_gw_status", r#"{"gw_id":"gw9"}"#).unwrap_err();
+        assert_eq!(
+            (missing.code, missing.message.as_str()),
+            (404, "GW ID not found")
+        );
+        let partition = call(&mut proxy, "dr_gw_status", r#"{"partition_name":"x"}"#).unwrap_err();
+        assert_eq!(
+            partition.data.as_deref(),
+            Some("'partition_name' supported only when 'use_partitions' is set")
+        );
+        call(
+            &mut proxy,
+            "dr_carrier_status",
+            r#"{"carrier_id":"beta","status":0}"#,
+        )
+        .unwrap();
+        let (carriers, _) = call(&mut proxy, "dr_carrier_status", "{}").unwrap();
+        assert_eq!(
+            carriers,
+            r#"{"Carriers":[{"ID":"alpha","ATTRS":"tier=1","Enabled":"yes"},{"ID":"beta","Enabled":"no "}]}"#
+        );
+        let unknown =
+            call(&mut proxy, "dr_carrier_status", r#"{"carrier_id":"gamma"}"#).unwrap_err();
+        assert_eq!(unknown.message, "Carrier ID not found");
+        call(&mut proxy, "dr_reload", r#"{"inherit_state":0}"#).unwrap();
+        let (again, _) = call(&mut proxy, "dr_gw_status", r#"{"gw_id":"gw2"}"#).unwrap();
+        assert!(again.ends_with(r#""State":"Active"}"#), "{again}");
     }
 
     #[test]
