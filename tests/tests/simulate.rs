@@ -40,6 +40,37 @@ fn opensips_cli(daemon: &Daemon, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("opensips-cli prints JSON")
 }
 
+/// A UDP socket subscribed to events at a daemon, as a real event consumer is.
+struct Listener(UdpSocket);
+
+impl Listener {
+    /// Binds a socket and subscribes it to each of `events` for a minute.
+    fn subscribe(daemon: &Daemon, events: &[&str]) -> Listener {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let address = format!("udp:{}", socket.local_addr().unwrap());
+        for event in events {
+            assert_eq!(
+                daemon.result("event_subscribe", json!([event, address, 60])),
+                "OK"
+            );
+        }
+        Listener(socket)
+    }
+
+    /// The next notification, parsed; `what` names it if none arrives within 5 s.
+    fn next(&self, what: &str) -> Value {
+        let mut buffer = [0u8; 65536];
+        let n = self
+            .0
+            .recv(&mut buffer)
+            .unwrap_or_else(|e| panic!("{what}: no event ({e})"));
+        serde_json::from_slice(&buffer[..n]).unwrap()
+    }
+}
+
 fn aors(dump: &Value) -> Vec<Value> {
     dump["Domains"][0]["AORs"]
         .as_array()
@@ -132,17 +163,7 @@ fn opensips_cli_drives_the_simulated_proxy_which_says_it_is_simulated() {
 #[test]
 fn a_registration_is_in_ul_dump_in_the_statistics_and_its_removal_raises_events() {
     let daemon = simulated("4");
-    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
-    listener
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let socket = format!("udp:{}", listener.local_addr().unwrap());
-    for event in ["E_UL_AOR_DELETE", "E_UL_CONTACT_DELETE"] {
-        assert_eq!(
-            daemon.result("event_subscribe", json!([event, socket, 60])),
-            "OK"
-        );
-    }
+    let listener = Listener::subscribe(&daemon, &["E_UL_AOR_DELETE", "E_UL_CONTACT_DELETE"]);
     let registered = consistent(&daemon);
     let aor = registered[0]["AOR"].as_str().unwrap().to_string();
     let uri = registered[0]["Contacts"][0]["Contact"]
@@ -153,14 +174,10 @@ fn a_registration_is_in_ul_dump_in_the_statistics_and_its_removal_raises_events(
         daemon.result("ul_rm", json!({"table_name": "location", "aor": aor})),
         "OK"
     );
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 65536];
-    while seen.len() < 2 {
-        let n = listener
-            .recv(&mut buffer)
-            .expect("the removal's events arrive");
-        seen.push(serde_json::from_slice::<Value>(&buffer[..n]).unwrap());
-    }
+    let seen = [
+        listener.next("the contact's removal"),
+        listener.next("the AOR's removal"),
+    ];
     assert_eq!(seen[0]["method"], "E_UL_CONTACT_DELETE");
     assert_eq!(seen[0]["params"]["aor"], aor.as_str());
     assert_eq!(seen[0]["params"]["uri"], uri.as_str());
@@ -225,18 +242,7 @@ fn the_same_seed_gives_the_same_proxy() {
 #[test]
 fn opensips_cli_lists_and_drains_a_dispatcher_destination() {
     let daemon = simulated("8");
-    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
-    listener
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let socket = format!("udp:{}", listener.local_addr().unwrap());
-    assert_eq!(
-        daemon.result(
-            "event_subscribe",
-            json!(["E_DISPATCHER_STATUS", socket, 60])
-        ),
-        "OK"
-    );
+    let listener = Listener::subscribe(&daemon, &["E_DISPATCHER_STATUS"]);
     let list = opensips_cli(&daemon, &["ds_list"]);
     let partition = &list["PARTITIONS"][0];
     assert_eq!(partition["name"], "default", "{list}");
@@ -261,11 +267,7 @@ fn opensips_cli_lists_and_drains_a_dispatcher_destination() {
 
     let drained = opensips_cli(&daemon, &["ds_set_state", "i", "1", "sip:10.0.1.12:5060"]);
     assert_eq!(drained, "OK");
-    let mut buffer = [0u8; 4096];
-    let n = listener
-        .recv(&mut buffer)
-        .expect("the state change's event arrives");
-    let event: Value = serde_json::from_slice(&buffer[..n]).unwrap();
+    let event = listener.next("the state change's event arrives");
     assert_eq!(
         event,
         json!({"jsonrpc": "2.0", "method": "E_DISPATCHER_STATUS", "params": {"group": 1, "address": "sip:10.0.1.12:5060", "status": "inactive", "reason": "MI command"}})
@@ -326,15 +328,7 @@ fn opensips_cli_lists_dialogs_and_profiles_of_the_simulated_calls() {
 #[test]
 fn opensips_cli_disables_a_drouting_gateway_and_its_event_arrives() {
     let daemon = simulated("10");
-    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
-    listener
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let socket = format!("udp:{}", listener.local_addr().unwrap());
-    assert_eq!(
-        daemon.result("event_subscribe", json!(["E_DROUTING_STATUS", socket, 60])),
-        "OK"
-    );
+    let listener = Listener::subscribe(&daemon, &["E_DROUTING_STATUS"]);
     let gateways = opensips_cli(&daemon, &["dr_gw_status"]);
     assert_eq!(
         gateways["Gateways"][0],
@@ -344,11 +338,7 @@ fn opensips_cli_disables_a_drouting_gateway_and_its_event_arrives() {
         opensips_cli(&daemon, &["dr_gw_status", "gw_id=gw1", "status=0"]),
         "OK"
     );
-    let mut buffer = [0u8; 4096];
-    let n = listener
-        .recv(&mut buffer)
-        .expect("the gateway's event arrives");
-    let event: Value = serde_json::from_slice(&buffer[..n]).unwrap();
+    let event = listener.next("the gateway's event arrives");
     assert_eq!(event["params"]["status"], "disabled MI", "{event}");
     assert_eq!(event["params"]["reason"], "MI command");
     let one = opensips_cli(&daemon, &["dr_gw_status", "gw_id=gw1"]);

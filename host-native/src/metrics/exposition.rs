@@ -1,15 +1,10 @@
 //! Metric families and their text: the Prometheus text format 0.0.4, or OpenMetrics 1.0
-//! when the scraper asks for it (`Accept: application/openmetrics-text`).
+//! when the scraper asks for it (`Accept: application/openmetrics-text`; the content types
+//! are `transports::metrics`'s).
 
 use indexmap::IndexMap;
 use std::collections::HashSet;
 use std::fmt::Write;
-
-/// The content type of the Prometheus text format.
-pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The content type of OpenMetrics.
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A family's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,18 +74,6 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let entry = self
-            .families
-            .entry(family.to_string())
-            .or_insert_with(|| Family {
-                kind,
-                help: help.to_string(),
-                samples: Vec::new(),
-                labels_seen: HashSet::new(),
-            });
-        if entry.kind != kind {
-            entry.kind = Kind::Gauge;
-        }
         let mut text = String::new();
         if !labels.is_empty() {
             text.push('{');
@@ -105,8 +88,25 @@ impl Families {
             }
             text.push('}');
         }
-        if entry.labels_seen.insert(text.clone()) {
-            entry.samples.push((text, value));
+        self.push(family, kind, help, text, value);
+    }
+
+    /// Adds a sample whose labels are already written (`{a="b"}`, or empty).
+    fn push(&mut self, family: &str, kind: Kind, help: &str, labels: String, value: f64) {
+        let entry = self
+            .families
+            .entry(family.to_string())
+            .or_insert_with(|| Family {
+                kind,
+                help: help.to_string(),
+                samples: Vec::new(),
+                labels_seen: HashSet::new(),
+            });
+        if entry.kind != kind {
+            entry.kind = Kind::Gauge;
+        }
+        if entry.labels_seen.insert(labels.clone()) {
+            entry.samples.push((labels, value));
         }
     }
 
@@ -114,18 +114,7 @@ impl Families {
     pub fn extend(&mut self, other: Families) {
         for (name, family) in other.families {
             for (labels, value) in family.samples {
-                let entry = self.families.entry(name.clone()).or_insert_with(|| Family {
-                    kind: family.kind,
-                    help: family.help.clone(),
-                    samples: Vec::new(),
-                    labels_seen: HashSet::new(),
-                });
-                if entry.kind != family.kind {
-                    entry.kind = Kind::Gauge;
-                }
-                if entry.labels_seen.insert(labels.clone()) {
-                    entry.samples.push((labels, value));
-                }
+                self.push(&name, family.kind, &family.help, labels, value);
             }
         }
     }

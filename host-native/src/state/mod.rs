@@ -582,7 +582,7 @@ impl Host for HostState {
         let simulated = self
             .simulated
             .get()
-            .map(|_| mi_sim::Proxy::commands())
+            .map(|p| p.commands().to_vec())
             .unwrap_or_default();
         let loaded = self.modules.get().map(|m| m.commands()).unwrap_or_default();
         simulated.into_iter().chain(loaded).collect()

@@ -13,6 +13,7 @@ use std::time::Duration;
 pub struct SimulatedProxy {
     seed: u32,
     proxy: Mutex<Proxy>,
+    commands: Vec<ModuleCommand>,
 }
 
 /// Where the proxy's events go.
@@ -29,6 +30,7 @@ impl SimulatedProxy {
         SimulatedProxy {
             seed,
             proxy: Mutex::new(Proxy::new(seed, now)),
+            commands: Proxy::commands(),
         }
     }
 
@@ -77,12 +79,17 @@ impl SimulatedProxy {
 
     /// The command of a simulated module called `name`.
     pub fn command(&self, name: &str) -> Option<ModuleCommand> {
-        Proxy::commands().into_iter().find(|c| c.name == name)
+        self.commands.iter().find(|c| c.name == name).cloned()
+    }
+
+    /// Every simulated module's commands.
+    pub fn commands(&self) -> &[ModuleCommand] {
+        &self.commands
     }
 
     /// Whether `module` is one of the simulated modules.
     pub fn has_module(&self, module: &str) -> bool {
-        Proxy::commands().iter().any(|c| c.module == module)
+        self.commands.iter().any(|c| c.module == module)
     }
 
     /// Runs a simulated module's command; its events go through `sink`.

@@ -21,7 +21,7 @@ use crate::random::Rng;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
-use mi_core::params::{Params, RawParams};
+use mi_core::params::Params;
 use mi_core::MiError;
 
 /// The module's name.
@@ -245,15 +245,13 @@ impl DialogModule {
         }
     }
 
-    /// Runs `command` with its named `params` at `now`.
+    /// Runs `command` with its parameters bound by name at `now`.
     pub fn call(
         &mut self,
         command: &str,
-        params: &[(String, Value)],
+        params: &Params<'_>,
         now: i64,
     ) -> Result<(Value, Vec<Raised>), MiError> {
-        let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        let params = Params::new(RawParams::Named(params), &names);
         match command {
             "dlg_list" if params.has("index") => {
                 let index = params.int("index")?.max(0) as usize;

@@ -13,7 +13,7 @@ use crate::random::Rng;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand};
 use mi_core::json::Value;
-use mi_core::params::{Params, RawParams};
+use mi_core::params::Params;
 use mi_core::MiError;
 
 /// The module's name.
@@ -207,30 +207,26 @@ impl Dispatcher {
                 }
             }
             for d in set.destinations.iter_mut().filter(|d| d.uri == FLAPPING) {
-                match d.state {
-                    State::Active if rng.range(0, 119) == 0 => {
-                        d.state = State::Probing;
-                        raised.push(status_event(set.id, d.uri, true, "negative probing reply"));
-                    }
-                    State::Probing if rng.range(0, 19) == 0 => {
-                        d.state = State::Active;
-                        raised.push(status_event(set.id, d.uri, false, "200 OK probing reply"));
-                    }
-                    _ => {}
+                let failing = match d.state {
+                    State::Active => false,
+                    State::Probing => true,
+                    State::Inactive => continue,
+                };
+                if let Some((fails, reason)) = crate::probe(rng, failing, 120) {
+                    d.state = if fails { State::Probing } else { State::Active };
+                    raised.push(status_event(set.id, d.uri, fails, reason));
                 }
             }
         }
         raised
     }
 
-    /// Runs `command` with its named `params`.
+    /// Runs `command` with its parameters bound by name.
     pub fn call(
         &mut self,
         command: &str,
-        params: &[(String, Value)],
+        params: &Params<'_>,
     ) -> Result<(Value, Vec<Raised>), MiError> {
-        let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        let params = Params::new(RawParams::Named(params), &names);
         match command {
             "ds_list" => {
                 if params.has("partition") && params.string("partition")? != PARTITION {
@@ -239,7 +235,7 @@ impl Dispatcher {
                 let full = params.has("full") && params.int("full")? != 0;
                 Ok((self.list(full), Vec::new()))
             }
-            "ds_set_state" => self.set_state(&params),
+            "ds_set_state" => self.set_state(params),
             "ds_reload" => {
                 if params.has("partition") && params.string("partition")? != PARTITION {
                     return Err(MiError::new(500, UNKNOWN_PARTITION));

@@ -15,7 +15,7 @@ use crate::random::Rng;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand};
 use mi_core::json::Value;
-use mi_core::params::{Params, RawParams};
+use mi_core::params::Params;
 use mi_core::MiError;
 
 /// The module's name.
@@ -166,29 +166,29 @@ impl Drouting {
     pub fn tick(&mut self, rng: &mut Rng) -> Vec<Raised> {
         let mut raised = Vec::new();
         for gw in self.gateways.iter_mut().filter(|g| g.id == FLAPPING) {
-            match gw.state {
-                GwState::Active if rng.range(0, 149) == 0 => {
-                    gw.state = GwState::Probing;
-                    raised.push(status_event(gw, "negative probing reply"));
-                }
-                GwState::Probing if rng.range(0, 19) == 0 => {
-                    gw.state = GwState::Active;
-                    raised.push(status_event(gw, "200 OK probing reply"));
-                }
-                _ => {}
+            let failing = match gw.state {
+                GwState::Active => false,
+                GwState::Probing => true,
+                GwState::DisabledMi => continue,
+            };
+            if let Some((fails, reason)) = crate::probe(rng, failing, 150) {
+                gw.state = if fails {
+                    GwState::Probing
+                } else {
+                    GwState::Active
+                };
+                raised.push(status_event(gw, reason));
             }
         }
         raised
     }
 
-    /// Runs `command` with its named `params`.
+    /// Runs `command` with its parameters bound by name.
     pub fn call(
         &mut self,
         command: &str,
-        params: &[(String, Value)],
+        params: &Params<'_>,
     ) -> Result<(Value, Vec<Raised>), MiError> {
-        let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        let params = Params::new(RawParams::Named(params), &names);
         if params.has("partition_name") {
             return Err(no_partitions());
         }

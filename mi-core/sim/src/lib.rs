@@ -20,6 +20,7 @@ pub mod usrloc;
 
 use mi_core::host::{EventParams, ModuleCommand, Statistic};
 use mi_core::json::{self, Value};
+use mi_core::params::{Params, RawParams};
 use mi_core::MiError;
 use random::Rng;
 
@@ -61,6 +62,17 @@ pub(crate) fn command(
             .iter()
             .map(|r| r.iter().map(|p| p.to_string()).collect())
             .collect(),
+    }
+}
+
+/// One probe of a destination that is `failing` or not. One that answered fails with a
+/// chance of 1 in `fail_odds`; one that failed answers again with a chance of 1 in 20. The
+/// change, if any: whether it now fails, and OpenSIPS's reason for it.
+pub(crate) fn probe(rng: &mut Rng, failing: bool, fail_odds: u64) -> Option<(bool, &'static str)> {
+    match failing {
+        false if rng.range(1, fail_odds) == 1 => Some((true, "negative probing reply")),
+        true if rng.range(1, 20) == 1 => Some((false, "200 OK probing reply")),
+        _ => None,
     }
 }
 
@@ -134,11 +146,13 @@ impl Proxy {
             Ok((Value::Object(members), _)) => members,
             _ => Vec::new(),
         };
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        let params = Params::new(RawParams::Named(&members), &names);
         let (result, raised) = match module {
-            usrloc::MODULE => self.usrloc.call(command, &members, self.now)?,
-            dispatcher::MODULE => self.dispatcher.call(command, &members)?,
-            dialog::MODULE => self.dialog.call(command, &members, self.now)?,
-            drouting::MODULE => self.drouting.call(command, &members)?,
+            usrloc::MODULE => self.usrloc.call(command, &params, self.now)?,
+            dispatcher::MODULE => self.dispatcher.call(command, &params)?,
+            dialog::MODULE => self.dialog.call(command, &params, self.now)?,
+            drouting::MODULE => self.drouting.call(command, &params)?,
             _ => return Err(MiError::method_not_found()),
         };
         Ok((json::to_compact(&result), raised))

@@ -16,7 +16,7 @@ use crate::random::Rng;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
-use mi_core::params::{Params, RawParams};
+use mi_core::params::Params;
 use mi_core::MiError;
 use std::collections::BTreeMap;
 
@@ -274,11 +274,9 @@ impl Usrloc {
     pub fn call(
         &mut self,
         command: &str,
-        params: &[(String, Value)],
+        params: &Params<'_>,
         now: i64,
     ) -> Result<(Value, Vec<Raised>), MiError> {
-        let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-        let params = Params::new(RawParams::Named(params), &names);
         match command {
             "ul_dump" => {
                 let brief = match params.has("brief") {
@@ -289,7 +287,7 @@ impl Usrloc {
             }
             "ul_flush" => Ok((Value::str("OK"), Vec::new())),
             "ul_show_contact" => {
-                let aor = self.aor_of(&params)?;
+                let aor = self.aor_of(params)?;
                 let contacts = self
                     .aors
                     .get(&aor)
@@ -297,7 +295,7 @@ impl Usrloc {
                 Ok((aor_item(&aor, contacts, false, now), Vec::new()))
             }
             "ul_rm" => {
-                let aor = self.aor_of(&params)?;
+                let aor = self.aor_of(params)?;
                 let mut raised = Vec::new();
                 if let Some(contacts) = self.aors.remove(&aor) {
                     for c in &contacts {
@@ -308,7 +306,7 @@ impl Usrloc {
                 Ok((Value::str("OK"), raised))
             }
             "ul_rm_contact" => {
-                let aor = self.aor_of(&params)?;
+                let aor = self.aor_of(params)?;
                 let contacts = self
                     .aors
                     .get_mut(&aor)
