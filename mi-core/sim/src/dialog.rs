@@ -18,6 +18,7 @@
 //! node runs in UTC.
 
 use crate::random::Rng;
+use crate::sip::Sip;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
@@ -55,7 +56,8 @@ struct Dialog {
     start: i64,
     ends: i64,
     answer_at: i64,
-    fails: bool,
+    /// The final reply a call that fails gets (0: it is answered).
+    fails_with: u16,
     callid: String,
     caller: String,
     callee: String,
@@ -75,6 +77,25 @@ impl Dialog {
     fn db_id(&self) -> u64 {
         (u64::from(self.h_entry) << 32) + u64::from(self.h_id)
     }
+}
+
+/// Final replies of the calls that fail, in the odds they come.
+const FAILURES: [u16; 6] = [486, 486, 480, 404, 503, 603];
+
+/// `TM_TABLE_ENTRIES`: tm's transaction hash table has 2¹⁶ entries.
+pub const TM_TABLE_ENTRIES: u32 = 1 << 16;
+
+/// An INVITE transaction still waiting for its final reply, as tm knows it.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    /// Its Call-ID.
+    pub callid: String,
+    /// Its CSeq number.
+    pub cseq: u32,
+    /// Its entry in tm's hash table.
+    pub hash_index: u32,
+    /// Its label within the entry.
+    pub label: u32,
 }
 
 /// `int2reverse_hex`: lowest digit first.
@@ -105,7 +126,7 @@ pub fn commands() -> Vec<ModuleCommand> {
         command(
             MODULE,
             "dlg_list",
-            "lists the ongoing dialogs",
+            None,
             true,
             &[
                 &[],
@@ -117,14 +138,14 @@ pub fn commands() -> Vec<ModuleCommand> {
         command(
             MODULE,
             "dlg_end_dlg",
-            "terminates an ongoing dialog",
+            None,
             false,
             &[&["dialog_id"], &["dialog_id", "extra_hdrs"]],
         ),
         command(
             MODULE,
             "profile_get_size",
-            "counts the dialogs in a profile, or with one of its values",
+            None,
             false,
             &[&["profile"], &["profile", "value"]],
         ),
@@ -145,6 +166,17 @@ fn state_event(dialog: &Dialog, old: u32, new: u32) -> Raised {
             ("new_state".into(), EventValue::Int(new as i32)),
         ]),
     )
+}
+
+/// The entry of an INVITE transaction in tm's hash table, from its Call-ID and CSeq number
+/// (FNV-1a, where tm uses its own string hash: the entries differ from a real node's, the
+/// spread is alike).
+fn tm_hash(callid: &str, cseq: u32) -> u32 {
+    let bytes = callid.bytes().chain(cseq.to_string().into_bytes());
+    let hash = bytes.fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % TM_TABLE_ENTRIES
 }
 
 /// `%Y-%m-%d %H:%M:%S` of Unix time `secs`, UTC.
@@ -168,7 +200,13 @@ impl DialogModule {
 
     /// One simulated second: a registered user may call the PSTN; ringing calls are
     /// answered or fail; answered calls past their length hang up.
-    pub fn tick(&mut self, rng: &mut Rng, now: i64, registered: &[String]) -> Vec<Raised> {
+    pub fn tick(
+        &mut self,
+        rng: &mut Rng,
+        now: i64,
+        registered: &[String],
+        sip: &mut Sip,
+    ) -> Vec<Raised> {
         let mut raised = Vec::new();
         if !registered.is_empty() && rng.range(0, 5) == 0 {
             let caller = registered[rng.range(0, registered.len() as u64 - 1) as usize].clone();
@@ -180,7 +218,10 @@ impl DialogModule {
                 start: 0,
                 ends: 0,
                 answer_at: now + rng.range(1, 4) as i64,
-                fails: rng.range(0, 4) == 0,
+                fails_with: match rng.range(0, 3) {
+                    0 => FAILURES[rng.range(0, FAILURES.len() as u64 - 1) as usize],
+                    _ => 0,
+                },
                 callid: format!("{:016x}-{}", rng.next_u64(), self.next_id),
                 callee: format!("sip:+1555{:07}@pstn.example.com", rng.range(0, 9_999_999)),
                 from_tag: format!("{:08x}", rng.next_u64() as u32),
@@ -190,28 +231,72 @@ impl DialogModule {
                 cseq: rng.range(1, 200) as u32,
             };
             raised.push(state_event(&dialog, 1, EARLY));
+            sip.invite(tm_hash(&dialog.callid, dialog.cseq));
             self.dialogs.push(dialog);
         }
         for dialog in &mut self.dialogs {
             if dialog.state == EARLY && now >= dialog.answer_at {
-                if dialog.fails {
+                if dialog.fails_with != 0 {
                     raised.push(state_event(dialog, EARLY, DELETED));
+                    sip.invite_answered(dialog.fails_with);
                     dialog.state = DELETED;
                     self.failed += 1;
                 } else {
                     raised.push(state_event(dialog, EARLY, CONFIRMED));
+                    sip.invite_answered(200);
                     dialog.state = CONFIRMED;
                     dialog.start = now;
                     dialog.ends = now + rng.range(20, 240) as i64;
                 }
             } else if dialog.state == CONFIRMED && now >= dialog.ends {
                 raised.push(state_event(dialog, CONFIRMED, DELETED));
+                sip.bye();
                 dialog.state = DELETED;
                 self.processed += 1;
             }
         }
         self.dialogs.retain(|d| d.state != DELETED);
         raised
+    }
+
+    /// The INVITE transactions of the calls still ringing.
+    pub fn invites(&self) -> impl Iterator<Item = Invite> + '_ {
+        self.dialogs
+            .iter()
+            .filter(|d| d.state == EARLY)
+            .map(|d| Invite {
+                callid: d.callid.clone(),
+                cseq: d.cseq,
+                hash_index: tm_hash(&d.callid, d.cseq),
+                label: d.h_id,
+            })
+    }
+
+    /// Ends the ringing call of INVITE transaction `label` with a failure tm sent (a
+    /// CANCEL's 487, a `t_reply`): the event it raises, or `None` if no call rings with
+    /// that label.
+    pub fn fail_invite(&mut self, label: u32) -> Option<Raised> {
+        let at = self
+            .dialogs
+            .iter()
+            .position(|d| d.state == EARLY && d.h_id == label)?;
+        let dialog = self.dialogs.remove(at);
+        self.failed += 1;
+        Some(state_event(&dialog, EARLY, DELETED))
+    }
+
+    /// Answers the ringing call of INVITE transaction `label` with a 2xx tm sent
+    /// (`t_reply`) at `now`: the event it raises, or `None` if no call rings with that
+    /// label. The call then lasts a minute.
+    pub fn answer_invite(&mut self, label: u32, now: i64) -> Option<Raised> {
+        let dialog = self
+            .dialogs
+            .iter_mut()
+            .find(|d| d.state == EARLY && d.h_id == label)?;
+        dialog.state = CONFIRMED;
+        dialog.start = now;
+        dialog.ends = now + 60;
+        Some(state_event(dialog, EARLY, CONFIRMED))
     }
 
     /// Group `dialog`.
@@ -251,6 +336,7 @@ impl DialogModule {
         command: &str,
         params: &Params<'_>,
         now: i64,
+        sip: &mut Sip,
     ) -> Result<(Value, Vec<Raised>), MiError> {
         match command {
             "dlg_list" if params.has("index") => {
@@ -301,6 +387,11 @@ impl DialogModule {
                 let dialog = self.dialogs.remove(at);
                 if dialog.state == CONFIRMED {
                     self.processed += 1;
+                    sip.local_request(Some(200));
+                    sip.local_request(Some(200));
+                } else {
+                    self.failed += 1;
+                    sip.local_request(Some(200));
                 }
                 Ok((
                     Value::str("OK"),

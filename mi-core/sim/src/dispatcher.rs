@@ -140,21 +140,21 @@ pub fn commands() -> Vec<ModuleCommand> {
         command(
             MODULE,
             "ds_set_state",
-            "sets the state of a destination: active, inactive or probing",
+            None,
             false,
             &[&["state", "group", "address"]],
         ),
         command(
             MODULE,
             "ds_list",
-            "lists the destination sets and the state of each destination",
+            None,
             false,
             &[&[], &["partition"], &["full"], &["full", "partition"]],
         ),
         command(
             MODULE,
             "ds_reload",
-            "reloads the destination sets from the database",
+            None,
             false,
             &[
                 &[],
@@ -219,6 +219,13 @@ impl Dispatcher {
             }
         }
         raised
+    }
+
+    /// Whether the destination at `hostport` answers: `None` if none is there.
+    pub fn answers(&self, hostport: &str) -> Option<bool> {
+        let mut all = self.sets.iter().flat_map(|s| &s.destinations);
+        all.find(|d| d.address == hostport)
+            .map(|d| d.state != State::Probing)
     }
 
     /// Runs `command` with its parameters bound by name.

@@ -89,14 +89,14 @@ pub fn commands() -> Vec<ModuleCommand> {
         command(
             MODULE,
             "dr_reload",
-            "Params: none ; Forces drouting module to reload data from DB into memory; A return string is returned only in case of error.",
+            Some("Params: none ; Forces drouting module to reload data from DB into memory; A return string is returned only in case of error."),
             false,
             &[&[], &["inherit_state"], &["partition_name"], &["partition_name", "inherit_state"]],
         ),
         command(
             MODULE,
             "dr_gw_status",
-            "Params: [ gw_id [ status ]] ; Sets/gets the status of a GW; If no gw_id is given, all gws will be listed; if a new status is give, it will be pushed to the given GW.",
+            Some("Params: [ gw_id [ status ]] ; Sets/gets the status of a GW; If no gw_id is given, all gws will be listed; if a new status is give, it will be pushed to the given GW."),
             true,
             &[
                 &[],
@@ -110,7 +110,7 @@ pub fn commands() -> Vec<ModuleCommand> {
         command(
             MODULE,
             "dr_carrier_status",
-            "Params: [ carrier_id [ status ]] ; Sets/gets the status of a carrier; If no carrier_id is given, all carrier will be listed; if a new status is give, it will be pushed to the given carrier.",
+            Some("Params: [ carrier_id [ status ]] ; Sets/gets the status of a carrier; If no carrier_id is given, all carrier will be listed; if a new status is give, it will be pushed to the given carrier."),
             true,
             &[
                 &[],
@@ -181,6 +181,13 @@ impl Drouting {
             }
         }
         raised
+    }
+
+    /// Whether the gateway at `hostport` answers: `None` if none is there. A gateway
+    /// disabled by MI still answers; one failing its probes does not.
+    pub fn answers(&self, hostport: &str) -> Option<bool> {
+        let gateway = self.gateways.iter().find(|g| g.ip == hostport)?;
+        Some(gateway.state != GwState::Probing)
     }
 
     /// Runs `command` with its parameters bound by name.

@@ -10,12 +10,16 @@
 //! - `dialog`: calls of the registered users (`dlg_list`, `dlg_end_dlg`,
 //!   `profile_get_size`).
 //! - `drouting`: gateways and carriers (`dr_gw_status`, `dr_carrier_status`, `dr_reload`).
+//! - `tm`: transactions (`t_uac_dlg`, `t_uac_cancel`, `t_hash`, `t_reply`).
+//! - `sip`: the SIP counters of `core:`, `sl:` and `tm:`, moved by what the modules do.
 #![forbid(unsafe_code)]
 
 pub mod dialog;
 pub mod dispatcher;
 pub mod drouting;
 pub mod random;
+pub mod sip;
+pub mod tm;
 pub mod usrloc;
 
 use mi_core::host::{EventParams, ModuleCommand, Statistic};
@@ -44,19 +48,20 @@ pub const EVENTS: [&str; 10] = [
 /// Longest jump of the simulated clock in one call, seconds (one day).
 pub const MAX_ADVANCE: i64 = 86_400;
 
-/// A module command as `which` and `help` show it: `recipes` are its parameter sets in
+/// A module command as `which` and `help` show it: `help` is its module's text (most
+/// modules export none, and `help` then says so); `recipes` are its parameter sets in
 /// matching order; `named_only` refuses positional parameters (`MI_NAMED_PARAMS_ONLY`).
 pub(crate) fn command(
     module: &str,
     name: &str,
-    help: &str,
+    help: Option<&str>,
     named_only: bool,
     recipes: &[&[&str]],
 ) -> ModuleCommand {
     ModuleCommand {
         name: name.into(),
         module: module.into(),
-        help: Some(help.into()),
+        help: help.map(str::to_string),
         named_only,
         recipes: recipes
             .iter()
@@ -85,6 +90,7 @@ pub struct Proxy {
     dispatcher: dispatcher::Dispatcher,
     dialog: dialog::DialogModule,
     drouting: drouting::Drouting,
+    sip: sip::Sip,
 }
 
 impl Proxy {
@@ -100,6 +106,7 @@ impl Proxy {
             dispatcher: dispatcher::Dispatcher::new(),
             dialog: dialog::DialogModule::new(),
             drouting: drouting::Drouting::new(),
+            sip: sip::Sip::new(now),
         }
     }
 
@@ -115,11 +122,14 @@ impl Proxy {
         let target = now.min(self.now + MAX_ADVANCE);
         while self.now < target {
             self.now += 1;
-            raised.extend(self.usrloc.tick(&mut self.rng, self.now));
+            raised.extend(self.usrloc.tick(&mut self.rng, self.now, &mut self.sip));
             raised.extend(self.dispatcher.tick(&mut self.rng));
             raised.extend(self.drouting.tick(&mut self.rng));
             let registered = self.usrloc.aors();
-            raised.extend(self.dialog.tick(&mut self.rng, self.now, &registered));
+            raised.extend(
+                self.dialog
+                    .tick(&mut self.rng, self.now, &registered, &mut self.sip),
+            );
         }
         raised
     }
@@ -131,6 +141,7 @@ impl Proxy {
             .chain(dispatcher::commands())
             .chain(dialog::commands())
             .chain(drouting::commands())
+            .chain(tm::commands())
             .collect()
     }
 
@@ -151,16 +162,66 @@ impl Proxy {
         let (result, raised) = match module {
             usrloc::MODULE => self.usrloc.call(command, &params, self.now)?,
             dispatcher::MODULE => self.dispatcher.call(command, &params)?,
-            dialog::MODULE => self.dialog.call(command, &params, self.now)?,
+            dialog::MODULE => self
+                .dialog
+                .call(command, &params, self.now, &mut self.sip)?,
             drouting::MODULE => self.drouting.call(command, &params)?,
+            tm::MODULE if command == "t_uac_dlg" => {
+                let request = tm::request(&params)?;
+                let answer = self.answer(&request);
+                let ids = [
+                    self.rng.next_u64(),
+                    self.rng.next_u64(),
+                    self.rng.next_u64(),
+                ];
+                (
+                    tm::uac_reply(&request, &answer, ids, &mut self.sip),
+                    Vec::new(),
+                )
+            }
+            tm::MODULE => tm::call(command, &params, &mut self.dialog, &mut self.sip, self.now)?,
             _ => return Err(MiError::method_not_found()),
         };
         Ok((json::to_compact(&result), raised))
     }
 
-    /// Every module's statistics.
+    /// Who answers a request `t_uac_dlg` sends: the proxy itself for its own domain
+    /// (routing to the callee's registered contact, or `404 Not Found`), a registered
+    /// phone, a gateway or destination that answers its probes; anything else never does.
+    fn answer(&self, request: &tm::Request) -> tm::Answer {
+        let ok = |contact: Option<String>| tm::Answer::Reply {
+            code: 200,
+            reason: "OK",
+            contact,
+        };
+        let target = &request.target;
+        let own = ["example.com", "127.0.0.1", "127.0.0.1:5060", "localhost"];
+        if own.contains(&target.hostport.as_str()) {
+            let user = target.user.as_deref().unwrap_or("");
+            return match self.usrloc.contact_of(user) {
+                Some(contact) => ok(Some(contact.to_string())),
+                None => tm::Answer::Reply {
+                    code: 404,
+                    reason: "Not Found",
+                    contact: None,
+                },
+            };
+        }
+        if let Some(contact) = self.usrloc.contact_at(&target.hostport) {
+            return ok(Some(contact.to_string()));
+        }
+        let peer = self.drouting.answers(&target.hostport);
+        match peer.or_else(|| self.dispatcher.answers(&target.hostport)) {
+            Some(true) => ok(Some(format!("sip:{}", target.hostport))),
+            _ => tm::Answer::Timeout,
+        }
+    }
+
+    /// Every module's statistics: the SIP counters (`core:`, `sl:`, `tm:`) first.
     pub fn statistics(&self) -> Vec<Statistic> {
-        let mut out = self.usrloc.statistics();
+        let ringing = self.dialog.invites().count() as u64;
+        let mut out = self.sip.statistics(self.now, ringing);
+        out.extend(self.usrloc.statistics());
         out.extend(self.dialog.statistics());
         out
     }
@@ -170,7 +231,7 @@ impl Proxy {
         match group {
             usrloc::MODULE => self.usrloc.reset_statistic(name),
             dialog::MODULE => self.dialog.reset_statistic(name),
-            _ => false,
+            _ => self.sip.reset_statistic(group, name),
         }
     }
 
@@ -178,6 +239,7 @@ impl Proxy {
     pub fn reset_all_statistics(&mut self) {
         self.usrloc.reset_statistic("location-expires");
         self.dialog.reset_all_statistics();
+        self.sip.reset_all();
     }
 }
 

@@ -13,6 +13,7 @@
 //! `shtag`).
 
 use crate::random::Rng;
+use crate::sip::Sip;
 use crate::{command, Raised};
 use mi_core::host::{EventParams, EventValue, ModuleCommand, Statistic};
 use mi_core::json::Value;
@@ -118,38 +119,20 @@ fn contact_event(name: &'static str, aor: &str, c: &Contact) -> Raised {
 /// The module's commands (as `which` and `help` show them).
 pub fn commands() -> Vec<ModuleCommand> {
     vec![
-        command(
-            MODULE,
-            "ul_rm",
-            "deletes an entire AOR record (including its contacts)",
-            false,
-            &[&["table_name", "aor"]],
-        ),
+        command(MODULE, "ul_rm", None, false, &[&["table_name", "aor"]]),
         command(
             MODULE,
             "ul_rm_contact",
-            "deletes a contact from an AOR record",
+            None,
             false,
             &[&["table_name", "aor", "contact"]],
         ),
-        command(
-            MODULE,
-            "ul_dump",
-            "dumps the entire content of the USRLOC in memory cache",
-            false,
-            &[&[], &["brief"]],
-        ),
-        command(
-            MODULE,
-            "ul_flush",
-            "forces a flush of the USRLOC memory cache to the database",
-            false,
-            &[&[]],
-        ),
+        command(MODULE, "ul_dump", None, false, &[&[], &["brief"]]),
+        command(MODULE, "ul_flush", None, false, &[&[]]),
         command(
             MODULE,
             "ul_show_contact",
-            "dumps the contacts of an AOR",
+            None,
             false,
             &[&["table_name", "aor"]],
         ),
@@ -189,7 +172,7 @@ impl Usrloc {
 
     /// One simulated second: phones register, refresh half-way through their lifetime (or
     /// go quiet), and contacts past their expiry are deleted.
-    pub fn tick(&mut self, rng: &mut Rng, now: i64) -> Vec<Raised> {
+    pub fn tick(&mut self, rng: &mut Rng, now: i64, sip: &mut Sip) -> Vec<Raised> {
         let mut raised = Vec::new();
         for (i, (name, _)) in USERS.iter().enumerate() {
             match self.aors.get_mut(*name) {
@@ -198,6 +181,7 @@ impl Usrloc {
                         let contact = self.new_contact(rng, i, now);
                         raised.push(aor_event("E_UL_AOR_INSERT", name));
                         raised.push(contact_event("E_UL_CONTACT_INSERT", name, &contact));
+                        sip.register();
                         self.aors.insert(name.to_string(), vec![contact]);
                     }
                 }
@@ -210,6 +194,7 @@ impl Usrloc {
                             contact.expires = now + lifetime;
                             contact.cseq += 1;
                             raised.push(contact_event("E_UL_CONTACT_UPDATE", name, contact));
+                            sip.register();
                         }
                     }
                 }
@@ -241,6 +226,19 @@ impl Usrloc {
             raised.push(aor_event("E_UL_AOR_DELETE", &aor));
         }
         raised
+    }
+
+    /// The first contact of `aor`, if it is registered.
+    pub fn contact_of(&self, aor: &str) -> Option<&str> {
+        self.aors.get(aor)?.first().map(|c| c.uri.as_str())
+    }
+
+    /// The registered contact at `hostport` (`host:port` of its URI), if any.
+    pub fn contact_at(&self, hostport: &str) -> Option<&str> {
+        let contacts = self.aors.values().flatten();
+        contacts
+            .map(|c| c.uri.as_str())
+            .find(|uri| uri.split(['@', ';']).nth(1) == Some(hostport))
     }
 
     /// The AORs registered now.

@@ -161,7 +161,7 @@ fn help_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
             Value::String(
                 command
                     .help
-                    .unwrap_or_else(|| "help not available for this command".to_string()),
+                    .unwrap_or_else(|| "not available for this command".to_string()),
             ),
         ),
         ("Exported by", Value::String(command.module)),
