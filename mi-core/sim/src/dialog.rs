@@ -299,6 +299,34 @@ impl DialogModule {
         Some(state_event(dialog, EARLY, CONFIRMED))
     }
 
+    /// Ends the first call `matching`, as `dlg_end_dlg` does: BYEs to both sides of an
+    /// answered one, a CANCEL for one still ringing. The event it raises, or `None` if no
+    /// call matches.
+    fn terminate(&mut self, matching: impl Fn(&Dialog) -> bool, sip: &mut Sip) -> Option<Raised> {
+        let at = self.dialogs.iter().position(matching)?;
+        let dialog = self.dialogs.remove(at);
+        if dialog.state == CONFIRMED {
+            self.processed += 1;
+            sip.local_request(Some(200));
+            sip.local_request(Some(200));
+        } else {
+            self.failed += 1;
+            sip.local_request(Some(200));
+        }
+        Some(state_event(&dialog, dialog.state, DELETED))
+    }
+
+    /// Ends the call with Call-ID `callid` (rtpengine's `teardown`, through the dialog
+    /// API): the event it raises, or `None` if no call has it.
+    pub fn terminate_callid(&mut self, callid: &str, sip: &mut Sip) -> Option<Raised> {
+        self.terminate(|d| d.callid == callid, sip)
+    }
+
+    /// The ids of the ongoing calls, ringing or answered.
+    pub fn ongoing(&self) -> Vec<u32> {
+        self.dialogs.iter().map(|d| d.h_id).collect()
+    }
+
     /// Group `dialog`.
     pub fn statistics(&self) -> Vec<Statistic> {
         let count = |state| self.dialogs.iter().filter(|d| d.state == state).count() as u64;
@@ -379,24 +407,13 @@ impl DialogModule {
                 if params.has("extra_hdrs") {
                     params.string("extra_hdrs")?;
                 }
-                let at = self
-                    .dialogs
-                    .iter()
-                    .position(|d| d.did() == id || d.db_id().to_string() == id || d.callid == id)
+                let raised = self
+                    .terminate(
+                        |d| d.did() == id || d.db_id().to_string() == id || d.callid == id,
+                        sip,
+                    )
                     .ok_or_else(|| MiError::new(404, NOT_FOUND))?;
-                let dialog = self.dialogs.remove(at);
-                if dialog.state == CONFIRMED {
-                    self.processed += 1;
-                    sip.local_request(Some(200));
-                    sip.local_request(Some(200));
-                } else {
-                    self.failed += 1;
-                    sip.local_request(Some(200));
-                }
-                Ok((
-                    Value::str("OK"),
-                    vec![state_event(&dialog, dialog.state, DELETED)],
-                ))
+                Ok((Value::str("OK"), vec![raised]))
             }
             "profile_get_size" => {
                 if params.string("profile")? != PROFILE {

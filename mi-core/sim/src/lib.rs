@@ -10,14 +10,20 @@
 //! - `dialog`: calls of the registered users (`dlg_list`, `dlg_end_dlg`,
 //!   `profile_get_size`).
 //! - `drouting`: gateways and carriers (`dr_gw_status`, `dr_carrier_status`, `dr_reload`).
+//! - `load_balancer`: media servers carrying the calls (`lb_list`, `lb_status`, …).
+//! - `rtpengine`: media relays (`rtpengine_show`, `rtpengine_enable`, `teardown`, …).
+//! - `clusterer`: this node's cluster (`clusterer_list`, `clusterer_set_status`, …).
 //! - `tm`: transactions (`t_uac_dlg`, `t_uac_cancel`, `t_hash`, `t_reply`).
 //! - `sip`: the SIP counters of `core:`, `sl:` and `tm:`, moved by what the modules do.
 #![forbid(unsafe_code)]
 
+pub mod clusterer;
 pub mod dialog;
 pub mod dispatcher;
 pub mod drouting;
+pub mod load_balancer;
 pub mod random;
+pub mod rtpengine;
 pub mod sip;
 pub mod tm;
 pub mod usrloc;
@@ -32,7 +38,7 @@ use random::Rng;
 pub type Raised = (&'static str, EventParams);
 
 /// Events the simulated modules publish, in OpenSIPS's registration order.
-pub const EVENTS: [&str; 10] = [
+pub const EVENTS: [&str; 13] = [
     "E_UL_AOR_INSERT",
     "E_UL_AOR_DELETE",
     "E_UL_CONTACT_INSERT",
@@ -43,6 +49,9 @@ pub const EVENTS: [&str; 10] = [
     dispatcher::EVENT,
     dialog::EVENT,
     drouting::EVENT,
+    load_balancer::EVENT,
+    rtpengine::EVENT,
+    clusterer::EVENT,
 ];
 
 /// Longest jump of the simulated clock in one call, seconds (one day).
@@ -90,6 +99,9 @@ pub struct Proxy {
     dispatcher: dispatcher::Dispatcher,
     dialog: dialog::DialogModule,
     drouting: drouting::Drouting,
+    load_balancer: load_balancer::LoadBalancer,
+    rtpengine: rtpengine::Rtpengine,
+    clusterer: clusterer::Clusterer,
     sip: sip::Sip,
 }
 
@@ -106,6 +118,9 @@ impl Proxy {
             dispatcher: dispatcher::Dispatcher::new(),
             dialog: dialog::DialogModule::new(),
             drouting: drouting::Drouting::new(),
+            load_balancer: load_balancer::LoadBalancer::new(),
+            rtpengine: rtpengine::Rtpengine::new(),
+            clusterer: clusterer::Clusterer::new(),
             sip: sip::Sip::new(now),
         }
     }
@@ -130,6 +145,9 @@ impl Proxy {
                 self.dialog
                     .tick(&mut self.rng, self.now, &registered, &mut self.sip),
             );
+            self.load_balancer.tick(&self.dialog.ongoing());
+            raised.extend(self.rtpengine.tick(&mut self.rng));
+            raised.extend(self.clusterer.tick(&mut self.rng));
         }
         raised
     }
@@ -141,6 +159,9 @@ impl Proxy {
             .chain(dispatcher::commands())
             .chain(dialog::commands())
             .chain(drouting::commands())
+            .chain(load_balancer::commands())
+            .chain(rtpengine::commands())
+            .chain(clusterer::commands())
             .chain(tm::commands())
             .collect()
     }
@@ -166,6 +187,19 @@ impl Proxy {
                 .dialog
                 .call(command, &params, self.now, &mut self.sip)?,
             drouting::MODULE => self.drouting.call(command, &params)?,
+            load_balancer::MODULE => self.load_balancer.call(command, &params)?,
+            rtpengine::MODULE if command == "teardown" => {
+                let callid = params.string("callid")?;
+                if callid.is_empty() {
+                    return Err(MiError::new(400, "Empty callid"));
+                }
+                let raised = self.dialog.terminate_callid(&callid, &mut self.sip);
+                let raised =
+                    raised.ok_or_else(|| MiError::new(500, "Failed to terminate dialog"))?;
+                (Value::str("OK"), vec![raised])
+            }
+            rtpengine::MODULE => self.rtpengine.call(command, &params)?,
+            clusterer::MODULE => self.clusterer.call(command, &params)?,
             tm::MODULE if command == "t_uac_dlg" => {
                 let request = tm::request(&params)?;
                 let answer = self.answer(&request);
@@ -455,6 +489,83 @@ mod tests {
         call(&mut proxy, "dr_reload", r#"{"inherit_state":0}"#).unwrap();
         let (again, _) = call(&mut proxy, "dr_gw_status", r#"{"gw_id":"gw2"}"#).unwrap();
         assert!(again.ends_with(r#""State":"Active"}"#), "{again}");
+    }
+
+    #[test]
+    fn rtpengine_and_clusterer_answer_as_3_6() {
+        let mut proxy = Proxy::new(5, 0);
+        let mut call =
+            |module: &str, command: &str, params: &str| match proxy.call(module, command, params) {
+                Ok((text, raised)) => (text, raised.len()),
+                Err(e) => (format!("{} {}", e.code, e.message), 0),
+            };
+        assert_eq!(
+            call("rtpengine", "rtpengine_show", "{}").0,
+            r#"[{"Set":0,"Nodes":[{"url":"udp:10.0.5.1:22222","index":0,"disabled":0,"weight":1,"recheck_ticks":0},{"url":"udp:10.0.5.2:22222","index":1,"disabled":0,"weight":1,"recheck_ticks":0}]}]"#
+        );
+        let disable = r#"{"url":"udp:10.0.5.1:22222","enable":0}"#;
+        assert_eq!(
+            call("rtpengine", "rtpengine_enable", disable),
+            (r#""OK""#.into(), 1)
+        );
+        assert!(call("rtpengine", "rtpengine_show", "{}")
+            .0
+            .contains(r#""disabled":1,"weight":1,"recheck_ticks":4294967295"#));
+        let missing = r#"{"url":"udp:1.2.3.4:1","enable":1}"#;
+        assert_eq!(
+            call("rtpengine", "rtpengine_enable", missing).0,
+            "404 RTP engine not found"
+        );
+        assert_eq!(
+            call("rtpengine", "rtpengine_reload", "{}").0,
+            "400 Dynamic loading not enabled"
+        );
+        assert_eq!(
+            call("rtpengine", "teardown", r#"{"callid":"x"}"#).0,
+            "500 Failed to terminate dialog"
+        );
+        assert_eq!(
+            call("clusterer", "clusterer_list", "{}").0,
+            r#"{"Clusters":[{"cluster_id":1,"Nodes":[{"node_id":2,"db_id":2,"url":"bin:10.0.6.2:5566","link_state":"Up","state":"enabled","next_hop":"2","description":"backup proxy"},{"node_id":3,"db_id":3,"url":"bin:10.0.6.3:5566","link_state":"Up","state":"enabled","next_hop":"3","description":"west site"}]}]}"#
+        );
+        let off = r#"{"cluster_id":1,"node_id":2,"status":0}"#;
+        assert_eq!(call("clusterer", "clusterer_set_status", off).0, r#""OK""#);
+        assert_eq!(
+            call(
+                "clusterer",
+                "clusterer_set_status",
+                r#"{"cluster_id":1,"status":5}"#
+            )
+            .0,
+            "400 Bad value for 'status'"
+        );
+        assert_eq!(
+            call(
+                "clusterer",
+                "clusterer_set_status",
+                r#"{"cluster_id":2,"status":1}"#
+            )
+            .0,
+            "404 Cluster id not found"
+        );
+        assert_eq!(
+            call(
+                "clusterer",
+                "clusterer_set_status",
+                r#"{"cluster_id":1,"node_id":9,"status":1}"#
+            )
+            .0,
+            "404 Node id not found"
+        );
+        let raised = proxy.advance_to(1);
+        assert!(raised.iter().any(|(e, p)| *e == clusterer::EVENT
+            && mi_core::host::notification(e, p)
+                .ends_with(r#"{"cluster_id":1,"node_id":2,"new_state":0}}"#)));
+        let (list, _) = proxy.call("clusterer", "clusterer_list", "{}").unwrap();
+        assert!(
+            list.contains(r#""link_state":"Down","state":"disabled","next_hop":"none""#),
+            "{list}"
+        );
     }
 
     #[test]
