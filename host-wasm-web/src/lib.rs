@@ -78,16 +78,18 @@ impl Playground {
     }
 
     /// Every command, the core's in registration order then the simulated modules', as a
-    /// JSON array of `{"name","module","help","named_only","recipes","simulated_module"}`
-    /// (`simulated_module`: a command of the simulated node's modules, which the daemon
-    /// itself does not have).
+    /// JSON array of `{"name","module","help","named_only","recipes","simulated_module",
+    /// "name_4_0"}` (`simulated_module`: a command of the simulated node's modules, which
+    /// the daemon itself does not have; `name_4_0`: the name OpenSIPS 4.0 gives it, which
+    /// it answers to as well, or null).
     pub fn commands(&self) -> String {
         let entry = |name: &str,
                      module: &str,
                      help: Option<&str>,
                      named_only: bool,
                      recipes: Vec<Vec<&str>>,
-                     simulated: bool| {
+                     simulated: bool,
+                     name_4_0: Option<String>| {
             object([
                 ("name", Value::str(name)),
                 ("module", Value::str(module)),
@@ -103,6 +105,7 @@ impl Playground {
                     ),
                 ),
                 ("simulated_module", Value::Bool(simulated)),
+                ("name_4_0", name_4_0.map_or(Value::Null, Value::String)),
             ])
         };
         let core = self.core.registry().commands().iter().map(|c| {
@@ -113,6 +116,7 @@ impl Playground {
                 c.named_only,
                 c.recipe_names(),
                 false,
+                None,
             )
         });
         let modules = self.sim.module_commands();
@@ -127,6 +131,7 @@ impl Playground {
                     .map(|r| r.iter().map(String::as_str).collect())
                     .collect(),
                 true,
+                mi_sim::name_4_0(c),
             )
         });
         json::to_compact(&Value::Array(core.chain(simulated).collect()))

@@ -17,6 +17,7 @@ const page = {
   calls: [],
   lesson: 0,
   progress: [],
+  events: [],
   nextId: 1,
   mode: "simulated",
   live: null,
@@ -83,6 +84,7 @@ function drainJournal() {
   for (const entry of entries) {
     const text = entry.kind === "event" ? `→ ${entry.socket}  ${entry.text}` : entry.text;
     $("journal").prepend(el("li", { class: entry.kind }, text));
+    if (entry.kind === "event") eventArrived(JSON.parse(entry.text));
   }
   if (page.pg.stopped()) $("stopped").hidden = false;
 }
@@ -156,7 +158,8 @@ function selectCommand(command) {
   page.selected = command;
   page.recipe = 0;
   $("command-name").textContent = command.name;
-  $("command-help").textContent = `${command.help || "No help text."} (exported by ${command.module}${command.named_only ? "; named parameters only" : ""})`;
+  const also = command.name_4_0 ? `; OpenSIPS 4.0 calls it ${command.name_4_0}, which works too` : "";
+  $("command-help").textContent = `${command.help || "No help text."} (exported by ${command.module}${command.named_only ? "; named parameters only" : ""}${also})`;
   const radios = command.recipes.map((names, i) =>
     el("label", { class: "recipe" },
       el("input", { type: "radio", name: "recipe", value: String(i), ...(i === 0 ? { checked: "" } : {}),
@@ -292,8 +295,19 @@ function checkLesson(call) {
   const next = page.progress.findIndex((done) => !done);
   const index = next === -1 ? page.progress.length : next;
   const step = lesson.steps[index];
-  if (step && call.method && step.check(call, page.calls)) page.progress[index] = true;
+  if (step && step.check && call.method && step.check(call, page.calls, page.events)) page.progress[index] = true;
   renderLesson();
+}
+
+function eventArrived(notification) {
+  page.events.push(notification);
+  const lesson = LESSONS[page.lesson];
+  const index = page.progress.findIndex((done) => !done);
+  const step = lesson.steps[index];
+  if (step && step.event && step.event(notification, page.calls)) {
+    page.progress[index] = true;
+    renderLesson();
+  }
 }
 
 function pickLesson(index) {
@@ -373,7 +387,7 @@ async function main() {
       }
     });
   }
-  $("advance").addEventListener("click", () => { page.pg.advance(60); updateClock(); });
+  $("advance").addEventListener("click", () => { page.pg.advance(60); updateClock(); drainJournal(); });
   $("reset").addEventListener("click", startNode);
   $("chart-form").addEventListener("submit", (e) => {
     e.preventDefault();

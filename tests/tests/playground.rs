@@ -1,6 +1,6 @@
 //! The browser playground: its size budget, the simulated host through the wasm-bindgen API
-//! (in node), the page in headless Chromium against a running daemon (which serves it), and
-//! the `/playground` route's edges.
+//! (in node), the page and its task lessons in headless Chromium against a running daemon
+//! (which serves it), and the `/playground` route's edges.
 
 use miwa_tests::{exchange, parse_responses, workspace, Daemon};
 use std::path::PathBuf;
@@ -93,6 +93,33 @@ fn the_playground_runs_in_chromium_like_the_daemon() {
         assert!(
             shots.join(format!("playground-{shot}.png")).is_file(),
             "{shot}"
+        );
+    }
+}
+
+#[test]
+fn every_task_lesson_can_be_completed_in_chromium() {
+    built();
+    let daemon = Daemon::start("").unwrap();
+    let shots = workspace().join("tests/artifacts");
+    node(
+        "lessons.mjs",
+        &[
+            format!("http://{}", daemon.http),
+            shots.display().to_string(),
+        ],
+    );
+    for lesson in [
+        "find-where-a-user-is-registered-and-log-them-out",
+        "see-why-calls-fail-and-disable-a-gateway",
+        "drain-a-dispatcher-destination-for-maintenance",
+        "reload-routing-after-a-change",
+        "watch-a-call-from-invite-to-bye",
+        "subscribe-to-registrations-and-see-them-arrive",
+    ] {
+        assert!(
+            shots.join(format!("lesson-{lesson}.png")).is_file(),
+            "{lesson}"
         );
     }
 }

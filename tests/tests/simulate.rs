@@ -351,3 +351,115 @@ fn opensips_cli_disables_a_drouting_gateway_and_its_event_arrives() {
         "Invalid parameter: 'partition_name'"
     );
 }
+
+#[test]
+fn the_load_balancer_rtpengine_clusterer_and_tm_modules_answer_opensips_cli() {
+    let daemon = simulated("12");
+    let listener = Listener::subscribe(&daemon, &["E_LOAD_BALANCER_STATUS", "E_RTPENGINE_STATUS"]);
+    let lb = opensips_cli(&daemon, &["lb_list"]);
+    assert_eq!(lb["Destinations"][0]["uri"], "sip:10.0.4.1:5060", "{lb}");
+    assert_eq!(opensips_cli(&daemon, &["lb_status", "1", "0"]), "OK");
+    let event = listener.next("the destination's event arrives");
+    assert_eq!(
+        event["params"],
+        json!({"group": 1, "uri": "sip:10.0.4.1:5060", "status": "disabled"})
+    );
+    assert_eq!(
+        opensips_cli(&daemon, &["lb_status", "1"]),
+        json!({"enable": "no", "attrs": "site=east"})
+    );
+    let nodes = opensips_cli(&daemon, &["rtpengine_show"]);
+    assert_eq!(nodes[0]["Nodes"][1]["url"], "udp:10.0.5.2:22222", "{nodes}");
+    assert_eq!(
+        opensips_cli(&daemon, &["rtpengine_enable", "udp:10.0.5.2:22222", "0"]),
+        "OK"
+    );
+    let event = listener.next("the relay's event arrives");
+    assert_eq!(
+        event["params"],
+        json!({"socket": "udp:10.0.5.2:22222", "status": "inactive"})
+    );
+    let cluster = opensips_cli(&daemon, &["clusterer_list"]);
+    assert_eq!(
+        cluster["Clusters"][0]["Nodes"][0]["description"],
+        "backup proxy"
+    );
+    let missing = daemon.call("rtpengine_enable", json!(["udp:1.2.3.4:5", 1]));
+    assert_eq!(
+        (
+            missing["error"]["code"].clone(),
+            missing["error"]["message"].clone()
+        ),
+        (json!(404), json!("RTP engine not found"))
+    );
+    let options = daemon.result(
+        "t_uac_dlg",
+        json!({
+            "method": "OPTIONS",
+            "ruri": "sip:10.0.3.1:5060",
+            "headers": "From: <sip:ops@example.com>\r\nTo: <sip:10.0.3.1:5060>\r\n"
+        }),
+    );
+    assert_eq!(options["Status"], "200 OK", "{options}");
+    assert_eq!(options["RURI"], "sip:10.0.3.1:5060");
+    let stats = daemon.result(
+        "get_statistics",
+        json!({"statistics": ["UAC_transactions"]}),
+    );
+    assert!(
+        stats["tm:UAC_transactions"].as_u64() >= Some(1),
+        "{stats}"
+    );
+}
+
+#[test]
+fn opensips_4_0_names_reach_the_same_commands_over_http_and_udp() {
+    let daemon = simulated("13");
+    for (old, new) in [
+        ("lb_list", "load_balancer:list"),
+        ("rtpengine_show", "rtpengine:show"),
+        ("clusterer_list", "clusterer:list"),
+        ("dr_gw_status", "drouting:gw_status"),
+    ] {
+        let params = json!({});
+        assert_eq!(
+            daemon.result(old, params.clone()),
+            daemon.result(new, params),
+            "{new}"
+        );
+    }
+    let over_udp = |method: &str| {
+        let request = json!({"jsonrpc": "2.0", "method": method, "params": {"brief": 1}, "id": 1});
+        let reply = miwa_tests::udp_exchange(
+            daemon.udp,
+            request.to_string().as_bytes(),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+        .expect("a datagram reply");
+        serde_json::from_slice::<Value>(&reply).unwrap()["result"].clone()
+    };
+    let by_udp = over_udp("usrloc:dump");
+    assert!(by_udp["Domains"].is_array(), "{by_udp}");
+    assert_eq!(by_udp, over_udp("ul_dump"));
+    let help = daemon.result("help", json!(["tm:uac_dlg"]));
+    assert_eq!(
+        help,
+        json!({"Help": "not available for this command", "Exported by": "tm"})
+    );
+    let which = daemon.result("which", json!(["dialog:list"]));
+    assert_eq!(
+        which,
+        json!([[], ["callid"], ["callid", "from_tag"], ["index", "counter"]])
+    );
+    let bare = daemon.call("list", json!([]));
+    assert_eq!(bare["error"]["code"], -32601, "{bare}");
+    let listed = daemon.result("which", json!([]));
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names.contains(&"ul_dump") && !names.contains(&"usrloc:dump"));
+}

@@ -77,9 +77,9 @@ impl SimulatedProxy {
             .map(drop)
     }
 
-    /// The command of a simulated module called `name`.
+    /// The command of a simulated module called `name`, by its 3.6 name or its 4.0 one.
     pub fn command(&self, name: &str) -> Option<ModuleCommand> {
-        self.commands.iter().find(|c| c.name == name).cloned()
+        mi_sim::find_command(&self.commands, name).cloned()
     }
 
     /// Every simulated module's commands.

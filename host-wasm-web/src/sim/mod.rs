@@ -594,7 +594,7 @@ impl Host for Simulation {
     }
 
     fn module_command(&self, name: &str) -> Option<ModuleCommand> {
-        Proxy::commands().into_iter().find(|c| c.name == name)
+        mi_sim::find_command(&Proxy::commands(), name).cloned()
     }
 
     fn module_commands(&self) -> Vec<ModuleCommand> {

@@ -198,7 +198,7 @@ impl DialogModule {
         DialogModule::default()
     }
 
-    /// One simulated second: a registered user may call the PSTN; ringing calls are
+    /// One simulated second: a registered user not already on a call may call the PSTN; ringing calls are
     /// answered or fail; answered calls past their length hang up.
     pub fn tick(
         &mut self,
@@ -208,8 +208,12 @@ impl DialogModule {
         sip: &mut Sip,
     ) -> Vec<Raised> {
         let mut raised = Vec::new();
-        if !registered.is_empty() && rng.range(0, 5) == 0 {
-            let caller = registered[rng.range(0, registered.len() as u64 - 1) as usize].clone();
+        let idle: Vec<&String> = registered
+            .iter()
+            .filter(|user| self.dialogs.iter().all(|d| &d.caller != *user))
+            .collect();
+        if !idle.is_empty() && rng.range(0, 5) == 0 {
+            let caller = idle[rng.range(0, idle.len() as u64 - 1) as usize].clone();
             self.next_id += 1;
             let dialog = Dialog {
                 h_entry: rng.range(0, u64::from(HASH_SIZE) - 1) as u32,

@@ -54,6 +54,63 @@ pub const EVENTS: [&str; 13] = [
     clusterer::EVENT,
 ];
 
+/// Each simulated command's OpenSIPS 4.0 name within its module (4.0 calls it
+/// `<module>:<name>` and keeps the 3.6 name as an alias; `modules/*/…` `mi_cmds` in 4.0).
+const NAMES_4_0: [(&str, &str); 30] = [
+    ("ul_rm", "rm"),
+    ("ul_rm_contact", "rm_contact"),
+    ("ul_dump", "dump"),
+    ("ul_flush", "flush"),
+    ("ul_show_contact", "show_contact"),
+    ("ds_set_state", "set_state"),
+    ("ds_list", "list"),
+    ("ds_reload", "reload"),
+    ("dlg_list", "list"),
+    ("dlg_end_dlg", "end_dlg"),
+    ("profile_get_size", "profile_get_size"),
+    ("dr_reload", "reload"),
+    ("dr_gw_status", "gw_status"),
+    ("dr_carrier_status", "carrier_status"),
+    ("lb_reload", "reload"),
+    ("lb_resize", "resize"),
+    ("lb_list", "list"),
+    ("lb_status", "status"),
+    ("rtpengine_enable", "enable"),
+    ("rtpengine_show", "show"),
+    ("rtpengine_reload", "reload"),
+    ("teardown", "teardown"),
+    ("clusterer_reload", "reload"),
+    ("clusterer_set_status", "set_status"),
+    ("clusterer_list", "list"),
+    ("clusterer_list_cap", "list_cap"),
+    ("t_uac_dlg", "uac_dlg"),
+    ("t_uac_cancel", "uac_cancel"),
+    ("t_hash", "hash"),
+    ("t_reply", "reply"),
+];
+
+/// The OpenSIPS 4.0 name of a simulated command, `<module>:<name>`.
+pub fn name_4_0(command: &ModuleCommand) -> Option<String> {
+    let local = NAMES_4_0.iter().find(|(old, _)| *old == command.name)?.1;
+    Some(format!("{}:{local}", command.module))
+}
+
+/// Finds a simulated command among `commands` by its 3.6 name or its 4.0 one
+/// (`usrloc:dump` for `ul_dump`). A bare 4.0 name is not taken: several modules share
+/// `list` or `reload`.
+pub fn find_command<'a>(commands: &'a [ModuleCommand], name: &str) -> Option<&'a ModuleCommand> {
+    let (module, local) = match name.split_once(':') {
+        Some(parts) => parts,
+        None => return commands.iter().find(|c| c.name == name),
+    };
+    commands.iter().find(|c| {
+        c.module == module
+            && NAMES_4_0
+                .iter()
+                .any(|(old, new)| *old == c.name && *new == local)
+    })
+}
+
 /// Longest jump of the simulated clock in one call, seconds (one day).
 pub const MAX_ADVANCE: i64 = 86_400;
 
@@ -566,6 +623,26 @@ mod tests {
             list.contains(r#""link_state":"Down","state":"disabled","next_hop":"none""#),
             "{list}"
         );
+    }
+
+    #[test]
+    fn every_command_has_its_4_0_name() {
+        let commands = Proxy::commands();
+        for command in &commands {
+            let name = name_4_0(command).unwrap_or_else(|| panic!("{}", command.name));
+            assert_eq!(find_command(&commands, &name).unwrap().name, command.name);
+            assert_eq!(
+                find_command(&commands, &command.name).unwrap().name,
+                command.name
+            );
+        }
+        assert_eq!(commands.len(), NAMES_4_0.len());
+        assert_eq!(
+            find_command(&commands, "usrloc:dump").unwrap().name,
+            "ul_dump"
+        );
+        assert!(find_command(&commands, "list").is_none());
+        assert!(find_command(&commands, "dialog:dump").is_none());
     }
 
     #[test]
