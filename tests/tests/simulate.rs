@@ -406,10 +406,7 @@ fn the_load_balancer_rtpengine_clusterer_and_tm_modules_answer_opensips_cli() {
         "get_statistics",
         json!({"statistics": ["UAC_transactions"]}),
     );
-    assert!(
-        stats["tm:UAC_transactions"].as_u64() >= Some(1),
-        "{stats}"
-    );
+    assert!(stats["tm:UAC_transactions"].as_u64() >= Some(1), "{stats}");
 }
 
 #[test]
@@ -462,4 +459,48 @@ fn opensips_4_0_names_reach_the_same_commands_over_http_and_udp() {
         .filter_map(Value::as_str)
         .collect();
     assert!(names.contains(&"ul_dump") && !names.contains(&"usrloc:dump"));
+}
+
+#[test]
+fn the_opensips_package_and_a_front_drive_the_simulated_proxy() {
+    let node = simulated("14");
+    let mi = Command::new(workspace().join("tests/.venv/bin/opensips-mi"))
+        .args([
+            "-t",
+            "datagram",
+            "-p",
+            &node.udp.port().to_string(),
+            "lb_list",
+        ])
+        .output()
+        .expect("opensips-mi runs");
+    assert!(
+        mi.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mi.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&mi.stdout).expect("opensips-mi prints JSON");
+    assert_eq!(listed, node.result("lb_list", json!([])));
+    let front = Daemon::start(&format!(
+        "\n[upstreams.simulated]\nudp = \"{}\"\n[front]\nupstream = \"simulated\"\n",
+        node.udp
+    ))
+    .expect("front starts");
+    let version = front.result("version", json!([]));
+    assert!(
+        version["Server"]
+            .as_str()
+            .unwrap()
+            .contains("simulated OpenSIPS proxy (seed 14)"),
+        "the node says it is simulated through the front: {version}"
+    );
+    assert_eq!(
+        front.result("clusterer_list", json!([])),
+        node.result("clusterer_list", json!([]))
+    );
+    let cancelled = front.call("t_uac_cancel", json!(["no-such-call", "1"]));
+    assert_eq!(
+        cancelled["error"],
+        json!({"code": 481, "message": "No such transaction"})
+    );
 }
