@@ -70,58 +70,52 @@ fn the_simulated_host_answers_through_the_wasm_bindgen_api() {
     node("sim.mjs", &[built().display().to_string()]);
 }
 
-#[test]
-fn the_playground_runs_in_chromium_like_the_daemon() {
+/// Runs `script` in Chromium against a daemon serving the playground; it must leave the
+/// screenshots `<prefix><name>.png` in `tests/artifacts/`.
+fn in_chromium(script: &str, prefix: &str, shots: &[&str]) {
     built();
     let daemon = Daemon::start("").unwrap();
-    let shots = workspace().join("tests/artifacts");
+    let dir = workspace().join("tests/artifacts");
     node(
-        "playground.mjs",
-        &[
-            format!("http://{}", daemon.http),
-            shots.display().to_string(),
-        ],
+        script,
+        &[format!("http://{}", daemon.http), dir.display().to_string()],
     );
-    for shot in [
-        "ps",
-        "log_level",
-        "parse-error",
-        "lesson",
-        "phone",
-        "charts",
-    ] {
-        assert!(
-            shots.join(format!("playground-{shot}.png")).is_file(),
-            "{shot}"
-        );
+    for shot in shots {
+        let file = dir.join(format!("{prefix}{shot}.png"));
+        assert!(file.is_file(), "{}", file.display());
     }
 }
 
 #[test]
-fn every_task_lesson_can_be_completed_in_chromium() {
-    built();
-    let daemon = Daemon::start("").unwrap();
-    let shots = workspace().join("tests/artifacts");
-    node(
-        "lessons.mjs",
+fn the_playground_runs_in_chromium_like_the_daemon() {
+    in_chromium(
+        "playground.mjs",
+        "playground-",
         &[
-            format!("http://{}", daemon.http),
-            shots.display().to_string(),
+            "ps",
+            "log_level",
+            "parse-error",
+            "lesson",
+            "phone",
+            "charts",
         ],
     );
-    for lesson in [
-        "find-where-a-user-is-registered-and-log-them-out",
-        "see-why-calls-fail-and-disable-a-gateway",
-        "drain-a-dispatcher-destination-for-maintenance",
-        "reload-routing-after-a-change",
-        "watch-a-call-from-invite-to-bye",
-        "subscribe-to-registrations-and-see-them-arrive",
-    ] {
-        assert!(
-            shots.join(format!("lesson-{lesson}.png")).is_file(),
-            "{lesson}"
-        );
-    }
+}
+
+#[test]
+fn every_task_lesson_can_be_completed_in_chromium() {
+    in_chromium(
+        "lessons.mjs",
+        "lesson-",
+        &[
+            "find-where-a-user-is-registered-and-log-them-out",
+            "see-why-calls-fail-and-disable-a-gateway",
+            "drain-a-dispatcher-destination-for-maintenance",
+            "reload-routing-after-a-change",
+            "watch-a-call-from-invite-to-bye",
+            "subscribe-to-registrations-and-see-them-arrive",
+        ],
+    );
 }
 
 #[test]

@@ -96,6 +96,8 @@ struct State {
 /// The simulated node.
 pub struct Simulation {
     state: RefCell<State>,
+    /// The simulated modules' commands, built once.
+    commands: Vec<ModuleCommand>,
 }
 
 const PROCESSES: [&str; 8] = [
@@ -205,6 +207,7 @@ impl Simulation {
                 stopped: false,
                 proxy: Proxy::new(seed, started),
             }),
+            commands: Proxy::commands(),
         }
     }
 
@@ -594,11 +597,11 @@ impl Host for Simulation {
     }
 
     fn module_command(&self, name: &str) -> Option<ModuleCommand> {
-        mi_sim::find_command(&Proxy::commands(), name).cloned()
+        mi_sim::find_command(&self.commands, name).cloned()
     }
 
     fn module_commands(&self) -> Vec<ModuleCommand> {
-        Proxy::commands()
+        self.commands.clone()
     }
 
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
