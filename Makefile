@@ -96,5 +96,6 @@ bench: setup
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy -p mi-core-component --target wasm32-wasip2 --release -- -D warnings
 	cd mi-core/modules && $(CARGO) fmt --all -- --check
 	cd mi-core/modules && $(CARGO) clippy --target wasm32-wasip2 --release --target-dir ../../target/modules -- -D warnings

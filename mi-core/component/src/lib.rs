@@ -1,9 +1,10 @@
 //! mi-core as a WebAssembly component of the `miwa:mi/core` world.
 //!
 //! The `Host` trait of mi-core is implemented with the WIT imports; the `engine` export
-//! hands requests to the core. Built for `wasm32-wasip2` only (by `host-native/build.rs`).
+//! hands requests to the core; `arena` is the allocator, which starts over between calls. Built for `wasm32-wasip2` only (by `host-native/build.rs`).
 #![cfg(target_arch = "wasm32")]
 
+mod arena;
 mod convert;
 
 use mi_core::{Core, HandleOptions, Reply};
@@ -23,10 +24,14 @@ mod bindings {
 
 use bindings::exports::miwa::mi::engine;
 
-/// The registry, built once per instance.
+/// Every allocation of the instance: a per-call arena (see [`arena`]).
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
+
+/// The registry, built once per instance, outside the per-call arena.
 fn core() -> &'static Core {
     static CORE: OnceLock<Core> = OnceLock::new();
-    CORE.get_or_init(Core::default)
+    CORE.get_or_init(|| arena::persistent(&ALLOCATOR, Core::default))
 }
 
 struct Component;

@@ -145,18 +145,21 @@ fn write_number(out: &mut String, number: f64) {
 /// cJSON string escaping: `"` `\` and the named control escapes, other bytes below 0x20 as
 /// `\u00xx`; everything else (including `/` and non-ASCII) raw. A NUL ends the string.
 fn write_string(out: &mut String, text: &str) {
-    let text = text.split('\0').next().unwrap_or("");
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push('"');
-    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
-    let Some(first) = text.bytes().position(|b| needs_escape(&b)) else {
-        out.push_str(text);
-        out.push('"');
-        return;
-    };
-    out.push_str(&text[..first]);
-    let mut plain_from = first;
-    for (i, byte) in text.bytes().enumerate().skip(first) {
-        let escape = match byte {
+    let mut plain_from = 0;
+    while let Some(offset) = bytes[plain_from..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let at = plain_from + offset;
+        out.push_str(&text[plain_from..at]);
+        let escape = match bytes[at] {
+            0 => {
+                out.push('"');
+                return;
+            }
             b'"' => "\\\"",
             b'\\' => "\\\\",
             0x08 => "\\b",
@@ -164,16 +167,13 @@ fn write_string(out: &mut String, text: &str) {
             b'\n' => "\\n",
             b'\r' => "\\r",
             b'\t' => "\\t",
-            0x01..=0x1f => "",
-            _ => continue,
+            byte => {
+                let _ = write!(out, "\\u{byte:04x}");
+                ""
+            }
         };
-        out.push_str(&text[plain_from..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        plain_from = i + 1;
+        out.push_str(escape);
+        plain_from = at + 1;
     }
     out.push_str(&text[plain_from..]);
     out.push('"');
@@ -234,6 +234,7 @@ mod tests {
         let printed = to_compact(&Value::str("a\"b\\c/\u{1}\u{7f}é\n\t\r\u{8}\u{c}"));
         assert_eq!(printed, "\"a\\\"b\\\\c/\\u0001\u{7f}é\\n\\t\\r\\b\\f\"");
         assert_eq!(to_compact(&Value::str("cut\0here")), "\"cut\"");
+        assert_eq!(to_compact(&Value::str("a\n\0\"b")), "\"a\\n\"");
     }
 
     #[test]
