@@ -42,7 +42,7 @@ async fn bench_node() -> String {
 }
 
 fn fleet(runtime: &tokio::runtime::Runtime, size: usize) -> Fleet {
-    let budget = Arc::new(tokio::sync::Semaphore::new(64 << 20));
+    let budget = transports::budget::ByteBudget::new(64 << 20);
     let nodes = (0..size)
         .map(|i| {
             let address = runtime.block_on(bench_node());

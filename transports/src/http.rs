@@ -76,13 +76,13 @@ pub struct HttpSettings {
 }
 
 /// The bytes of request bodies and replies held at once, over all connections.
-type Buffered = Arc<tokio::sync::Semaphore>;
+type Buffered = Arc<crate::budget::ByteBudget>;
 
 /// A reply body: a whole one with the buffer budget it holds, given back once hyper drops
 /// it (sent, or the connection gone), or an event stream's messages as they come.
 pub struct HeldBody {
     body: Content,
-    _held: Option<tokio::sync::OwnedSemaphorePermit>,
+    _held: Option<crate::budget::Share>,
 }
 
 /// What a [`HeldBody`] sends.
@@ -128,9 +128,8 @@ impl hyper::body::Body for HeldBody {
 }
 
 /// Takes `bytes` of the buffer budget, if they are free.
-fn hold(budget: &Buffered, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    let bytes = u32::try_from(bytes).ok()?;
-    budget.clone().try_acquire_many_owned(bytes).ok()
+fn hold(budget: &Buffered, bytes: usize) -> Option<crate::budget::Share> {
+    budget.take(bytes)
 }
 
 /// `response` holding its size of the budget; a `503` if the budget has no room for it.
@@ -655,7 +654,7 @@ async fn playground(path: &str, dir: &std::path::Path, ws: bool) -> Response<Ful
 }
 
 /// What a body read holds of the buffer budget until the request is done.
-type Held = Option<tokio::sync::OwnedSemaphorePermit>;
+type Held = Option<crate::budget::Share>;
 
 /// The raw body of a POST, or the status refusing it (405 not a POST, 415 unsupported
 /// `Content-Type`, 413 over the limit, 408 not all there within `limit`, 400 empty or
@@ -791,11 +790,7 @@ pub async fn serve(
 ) {
     let settings = Arc::new(settings);
     let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
-    let budget: Buffered = Arc::new(tokio::sync::Semaphore::new(
-        settings
-            .max_buffered
-            .min(tokio::sync::Semaphore::MAX_PERMITS),
-    ));
+    let budget: Buffered = crate::budget::ByteBudget::new(settings.max_buffered);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}

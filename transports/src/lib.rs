@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+pub mod budget;
 pub mod datagram;
 pub mod fifo;
 pub mod html;

@@ -36,18 +36,14 @@ pub enum LinkError {
 }
 
 /// The bytes of node replies being read at once, over all nodes (`front.max_buffered`).
-pub type Budget = Arc<tokio::sync::Semaphore>;
+pub type Budget = Arc<transports::budget::ByteBudget>;
 
 /// What a reply being read holds of the budget.
-type Held = Option<tokio::sync::OwnedSemaphorePermit>;
+type Held = Option<transports::budget::Share>;
 
 /// Takes `bytes` more of `budget` into `held`.
 fn hold(budget: &Budget, held: &mut Held, bytes: usize) -> Result<(), LinkError> {
-    let bytes = u32::try_from(bytes).map_err(|_| LinkError::NoRoom)?;
-    let permit = budget
-        .clone()
-        .try_acquire_many_owned(bytes)
-        .map_err(|_| LinkError::NoRoom)?;
+    let permit = budget.take(bytes).ok_or(LinkError::NoRoom)?;
     match held {
         Some(all) => all.merge(permit),
         None => *held = Some(permit),

@@ -115,7 +115,7 @@ impl FrontDispatcher {
         runtime: tokio::runtime::Handle,
     ) -> anyhow::Result<FrontDispatcher> {
         let mut nodes = Vec::new();
-        let budget = Arc::new(tokio::sync::Semaphore::new(config.front.max_buffered));
+        let budget = transports::budget::ByteBudget::new(config.front.max_buffered);
         for (name, upstream) in &config.upstreams {
             let node = Node::new(name, upstream, &budget)
                 .map_err(|e| anyhow::anyhow!("[upstreams.{name}]: {e}"))?;
