@@ -594,7 +594,8 @@ pub struct FifoConfig {
     pub check_interval_ms: u64,
     /// Pretty-print JSON replies (`pretty_printing`, default false; breaks opensips-cli).
     pub pretty_printing: bool,
-    /// Requests waiting for a worker (`max_queued`, default 1024); then the reader waits.
+    /// Requests waiting for a worker (`max_queued`, default 1024); past it the worker that
+    /// read them serves them, and nobody reads while every worker is busy.
     pub max_queued: usize,
     /// Bytes of requests waiting for a worker (`max_queued_bytes`, default 8 MiB).
     pub max_queued_bytes: usize,

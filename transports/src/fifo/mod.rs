@@ -5,6 +5,9 @@
 //! (-32700 for bad JSON, instead of silence that hangs opensips-cli); requests split across
 //! writes are reassembled up to a limit; the FIFO is checked periodically and recreated if
 //! it was removed or replaced, and on demand (SIGHUP).
+//!
+//! The workers take turns reading the FIFO ([`Pool`]): the one that read a request serves
+//! it, so a request crosses no thread.
 
 pub mod framing;
 mod reply;
@@ -19,7 +22,6 @@ use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,10 +56,11 @@ pub struct FifoSettings {
     pub check_interval: Duration,
     /// Pretty-print JSON replies.
     pub pretty: bool,
-    /// Native stack of the reader and worker threads, bytes (the dispatcher may run deep
+    /// Native stack of the worker threads, bytes (the dispatcher may run deep
     /// calls).
     pub stack_size: usize,
-    /// Requests waiting for a worker, at most; then the reader waits (and so do writers).
+    /// Requests waiting for a worker, at most; past it the worker that read them serves
+    /// them (and writers wait on the FIFO while every worker is busy).
     pub max_queued: usize,
     /// Bytes of requests waiting for a worker, at most (at least `max_request`).
     pub max_queued_bytes: usize,
@@ -65,7 +68,7 @@ pub struct FifoSettings {
 
 pub use crate::Owner;
 
-/// One request handed from the reader to a worker.
+/// One request read from the FIFO, for a worker to serve.
 struct Job {
     reply_name: String,
     body: Body,
@@ -80,48 +83,6 @@ impl Job {
                 Body::TooLarge => 0,
             }
     }
-}
-
-/// Bytes of requests waiting for a worker: the reader takes room before it hands a job
-/// over (waiting while there is none), a worker gives it back once the job is done.
-struct Budget {
-    used: Mutex<usize>,
-    room: Condvar,
-    max: usize,
-}
-
-impl Budget {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits until `bytes` fit, then takes them (a job larger than the whole budget takes
-    /// all of it, once nothing else is queued).
-    fn take(&self, bytes: usize) {
-        let bytes = bytes.min(self.max);
-        let mut used = self.lock();
-        while *used + bytes > self.max {
-            used = self
-                .room
-                .wait_timeout(used, Duration::from_millis(100))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        *used += bytes;
-    }
-
-    fn give_back(&self, bytes: usize) {
-        let mut used = self.lock();
-        *used = used.saturating_sub(bytes.min(self.max));
-        drop(used);
-        self.room.notify_all();
-    }
-}
-
-/// The reader's side of the hand-off to the workers, bounded in jobs and in bytes.
-struct Jobs {
-    sender: SyncSender<Job>,
-    budget: Arc<Budget>,
 }
 
 /// What a job carries.
@@ -207,7 +168,7 @@ fn still_ours(path: &Path, opened: &rustix::fs::Stat) -> bool {
 }
 
 impl FifoServer {
-    /// Creates the FIFO and starts the reader and the workers.
+    /// Creates the FIFO and starts the workers, which take turns reading it.
     pub fn start(
         settings: FifoSettings,
         dispatcher: Arc<dyn Dispatcher>,
@@ -215,25 +176,16 @@ impl FifoServer {
         let (fd, stat) = create(&settings)?;
         let stop = Arc::new(AtomicBool::new(false));
         let recreate = Arc::new(AtomicBool::new(false));
-        let (sender, queue) = sync_channel::<Job>(settings.max_queued.max(1));
-        let budget = Arc::new(Budget {
-            used: Mutex::new(0),
-            room: Condvar::new(),
-            max: settings.max_queued_bytes.max(1),
-        });
-        let jobs = Jobs {
-            sender,
-            budget: budget.clone(),
-        };
-        let queue = Arc::new(Mutex::new(queue));
+        let pool = Arc::new(Pool::new(Reader::new(fd, stat), &settings));
         let mut threads = Vec::new();
         let mut listing = crate::listing::Listing::new();
         for _ in 0..settings.workers.max(1) {
-            let (settings, dispatcher, queue, budget) = (
+            let (settings, dispatcher, pool, stop, recreate) = (
                 settings.clone(),
                 dispatcher.clone(),
-                queue.clone(),
-                budget.clone(),
+                pool.clone(),
+                stop.clone(),
+                recreate.clone(),
             );
             let listed = listing.signal();
             threads.push(
@@ -243,38 +195,11 @@ impl FifoServer {
                     .spawn(move || {
                         dispatcher.thread_started("MI FIFO worker");
                         let _ = listed.send(());
-                        work(&settings, dispatcher.as_ref(), &queue, &budget);
+                        work(&settings, dispatcher.as_ref(), &pool, &stop, &recreate);
                         dispatcher.thread_stopped();
                     })?,
             );
         }
-        let reader = {
-            let (settings, dispatcher, stop, recreate) = (
-                settings.clone(),
-                dispatcher.clone(),
-                stop.clone(),
-                recreate.clone(),
-            );
-            let listed = listing.signal();
-            std::thread::Builder::new()
-                .name("mi-fifo".into())
-                .stack_size(settings.stack_size)
-                .spawn(move || {
-                    dispatcher.thread_started(&format!("MI FIFO {}", settings.path.display()));
-                    let _ = listed.send(());
-                    read_loop(
-                        &settings,
-                        dispatcher.as_ref(),
-                        fd,
-                        stat,
-                        jobs,
-                        &stop,
-                        &recreate,
-                    );
-                    dispatcher.thread_stopped();
-                })?
-        };
-        threads.push(reader);
         listing.wait();
         Ok(FifoServer {
             stop,
@@ -284,7 +209,7 @@ impl FifoServer {
         })
     }
 
-    /// Asks the reader to recreate the FIFO (SIGHUP).
+    /// Asks the next worker that reads to recreate the FIFO (SIGHUP).
     pub fn recreate(&self) {
         self.recreate.store(true, Ordering::Relaxed);
     }
@@ -299,59 +224,80 @@ impl FifoServer {
     }
 }
 
-fn read_loop(
-    settings: &FifoSettings,
-    dispatcher: &dyn Dispatcher,
-    mut fd: OwnedFd,
-    mut stat: rustix::fs::Stat,
-    jobs: Jobs,
-    stop: &AtomicBool,
-    recreate: &AtomicBool,
-) {
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 65536];
-    let mut pending_since: Option<Instant> = None;
-    let mut last_check = Instant::now();
-    let tick = Duration::from_millis(100);
-    // The FIFO replaced by the last recreation: still read for a while, so requests that
-    // writers who opened it before were writing are served, not lost.
-    let mut retired: Option<(OwnedFd, Instant)> = None;
-    while !stop.load(Ordering::Relaxed) {
+/// The reading side of the transport: the FIFO, the bytes read but not yet framed, and
+/// the FIFO a recreation replaced. Held by one worker at a time (see [`Pool`]).
+struct Reader {
+    fd: OwnedFd,
+    stat: rustix::fs::Stat,
+    buffer: Vec<u8>,
+    chunk: Vec<u8>,
+    pending_since: Option<Instant>,
+    last_check: Instant,
+    /// The FIFO replaced by the last recreation: still read for a while, so requests that
+    /// writers who opened it before were writing are served, not lost.
+    retired: Option<(OwnedFd, Instant)>,
+}
+
+/// How long a reader waits for the FIFO before it looks at the stop flag and the checks.
+const TICK: Duration = Duration::from_millis(100);
+
+impl Reader {
+    fn new(fd: OwnedFd, stat: rustix::fs::Stat) -> Self {
+        Self {
+            fd,
+            stat,
+            buffer: Vec::new(),
+            chunk: vec![0u8; 65536],
+            pending_since: None,
+            last_check: Instant::now(),
+            retired: None,
+        }
+    }
+
+    /// Waits for the FIFO at most one tick (recreating it first when asked or when it was
+    /// removed or replaced), reads what is there, and appends the complete requests to
+    /// `jobs`. Requests that want no reply run here, in order.
+    fn step(
+        &mut self,
+        settings: &FifoSettings,
+        dispatcher: &dyn Dispatcher,
+        recreate: &AtomicBool,
+        jobs: &mut Vec<Job>,
+    ) {
         let forced = recreate.swap(false, Ordering::Relaxed);
-        if forced
-            || (last_check.elapsed() >= settings.check_interval
-                && !still_ours(&settings.path, &stat))
-        {
+        let due = self.last_check.elapsed() >= settings.check_interval;
+        if forced || (due && !still_ours(&settings.path, &self.stat)) {
             match create(settings) {
                 Ok((new_fd, new_stat)) => {
                     tracing::info!(path = %settings.path.display(), forced, "request FIFO recreated");
-                    if let Some((older, _)) = retired.take() {
-                        read_available(&older, &mut chunk, &mut buffer);
+                    if let Some((older, _)) = self.retired.take() {
+                        read_available(&older, &mut self.chunk, &mut self.buffer);
                     }
-                    retired = Some((std::mem::replace(&mut fd, new_fd), Instant::now()));
-                    stat = new_stat;
+                    let old = std::mem::replace(&mut self.fd, new_fd);
+                    self.retired = Some((old, Instant::now()));
+                    self.stat = new_stat;
                 }
                 Err(error) => {
                     tracing::error!(path = %settings.path.display(), %error, "cannot recreate the request FIFO")
                 }
             }
         }
-        if last_check.elapsed() >= settings.check_interval {
-            last_check = Instant::now();
+        if due {
+            self.last_check = Instant::now();
         }
-        if let Some((old, since)) = &retired {
-            if read_available(old, &mut chunk, &mut buffer) {
-                pending_since.get_or_insert_with(Instant::now);
+        if let Some((old, since)) = &self.retired {
+            if read_available(old, &mut self.chunk, &mut self.buffer) {
+                self.pending_since.get_or_insert_with(Instant::now);
             }
-            if since.elapsed() >= settings.check_interval.max(tick) {
-                retired = None;
+            if since.elapsed() >= settings.check_interval.max(TICK) {
+                self.retired = None;
             }
         }
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let wait = if retired.is_some() {
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        let wait = if self.retired.is_some() {
             Duration::from_millis(10)
         } else {
-            tick
+            TICK
         };
         let wait = Timespec::try_from(wait).unwrap_or(Timespec {
             tv_sec: 0,
@@ -359,33 +305,135 @@ fn read_loop(
         });
         match poll(&mut fds, Some(&wait)) {
             Ok(0) | Err(Errno::INTR) => {}
-            Ok(_) => match rustix::io::read(&fd, &mut chunk) {
+            Ok(_) => match rustix::io::read(&self.fd, &mut self.chunk) {
                 Ok(n) => {
-                    buffer.extend_from_slice(&chunk[..n]);
-                    pending_since.get_or_insert_with(Instant::now);
+                    self.buffer.extend_from_slice(&self.chunk[..n]);
+                    self.pending_since.get_or_insert_with(Instant::now);
                 }
                 Err(Errno::AGAIN | Errno::INTR) => {}
                 Err(error) => {
                     tracing::warn!(%error, "reading the request FIFO failed");
-                    std::thread::sleep(tick);
+                    std::thread::sleep(TICK);
                 }
             },
             Err(error) => {
                 tracing::warn!(%error, "polling the request FIFO failed");
-                std::thread::sleep(tick);
+                std::thread::sleep(TICK);
             }
         }
-        let timed_out =
-            pending_since.is_some_and(|since| since.elapsed() >= settings.reassembly_timeout);
-        drain(&mut buffer, settings, dispatcher, &jobs, timed_out);
-        pending_since = if buffer.iter().all(u8::is_ascii_whitespace) {
-            buffer.clear();
+        let timed_out = self
+            .pending_since
+            .is_some_and(|since| since.elapsed() >= settings.reassembly_timeout);
+        drain(&mut self.buffer, settings, dispatcher, jobs, timed_out);
+        self.pending_since = if self.buffer.iter().all(u8::is_ascii_whitespace) {
+            self.buffer.clear();
             None
         } else if timed_out {
             Some(Instant::now())
         } else {
-            pending_since
+            self.pending_since
         };
+    }
+}
+
+/// The workers' shared state: the [`Reader`], taken by whichever worker is free
+/// (leader/followers), and the requests read but not yet taken.
+///
+/// A worker that reads requests keeps the first for itself and queues the others (up to
+/// `max_queued` requests and `max_queued_bytes` bytes; what does not fit it serves
+/// itself), then gives the reader back before it runs its request, so that the next
+/// request is read meanwhile by another worker. A lone request is served by the worker
+/// that read it, with no hand-off between threads. While every worker is busy nobody
+/// reads, and writers wait on the FIFO: that is the back-pressure.
+struct Pool {
+    state: Mutex<PoolState>,
+    /// Signalled when the reader is given back or a request is queued.
+    changed: Condvar,
+    max_queued: usize,
+    max_queued_bytes: usize,
+}
+
+struct PoolState {
+    /// `None` while a worker reads.
+    reader: Option<Box<Reader>>,
+    queue: std::collections::VecDeque<Job>,
+    queued_bytes: usize,
+}
+
+/// What a free worker does next.
+enum Turn {
+    Serve(Job),
+    Read(Box<Reader>),
+    Stop,
+}
+
+impl Pool {
+    fn new(reader: Reader, settings: &FifoSettings) -> Self {
+        Self {
+            state: Mutex::new(PoolState {
+                reader: Some(Box::new(reader)),
+                queue: std::collections::VecDeque::new(),
+                queued_bytes: 0,
+            }),
+            changed: Condvar::new(),
+            max_queued: settings.max_queued.max(1),
+            max_queued_bytes: settings.max_queued_bytes.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a queued request or the reader, queued requests first; `Stop` once
+    /// `stop` is set and the queue is empty.
+    fn next(&self, stop: &AtomicBool) -> Turn {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                state.queued_bytes -= job.size();
+                return Turn::Serve(job);
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Turn::Stop;
+            }
+            if let Some(reader) = state.reader.take() {
+                return Turn::Read(reader);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, TICK)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Gives the reader back and queues what of `jobs` fits; returns what does not, for
+    /// the caller to serve. A request larger than `max_queued_bytes` fits an empty queue.
+    fn give_back(&self, reader: Box<Reader>, jobs: &mut Vec<Job>) {
+        let mut state = self.lock();
+        state.reader = Some(reader);
+        let mut kept = Vec::new();
+        for job in jobs.drain(..) {
+            let size = job.size();
+            let fits = state.queue.is_empty()
+                || (state.queue.len() < self.max_queued
+                    && state.queued_bytes + size <= self.max_queued_bytes);
+            if fits {
+                state.queued_bytes += size;
+                state.queue.push_back(job);
+            } else {
+                kept.push(job);
+            }
+        }
+        *jobs = kept;
+        let waiting_work = state.queue.len();
+        drop(state);
+        if waiting_work == 0 {
+            self.changed.notify_one();
+        } else {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -407,7 +455,7 @@ fn drain(
     buffer: &mut Vec<u8>,
     settings: &FifoSettings,
     dispatcher: &dyn Dispatcher,
-    jobs: &Jobs,
+    jobs: &mut Vec<Job>,
     flush: bool,
 ) {
     let mut used_total = 0;
@@ -484,7 +532,7 @@ fn request_size(bytes: &[u8], used: usize) -> usize {
 }
 
 /// Answers an incomplete or oversized request whose reply name is readable.
-fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &Jobs, oversized: bool) {
+fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &mut Vec<Job>, oversized: bool) {
     let start = tail
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -507,38 +555,36 @@ fn flush_tail(tail: &[u8], settings: &FifoSettings, jobs: &Jobs, oversized: bool
     }
 }
 
-fn send(jobs: &Jobs, reply_name: &str, body: Body) {
-    let job = Job {
+fn send(jobs: &mut Vec<Job>, reply_name: &str, body: Body) {
+    jobs.push(Job {
         reply_name: reply_name.to_string(),
         body,
-    };
-    let size = job.size();
-    jobs.budget.take(size);
-    if jobs.sender.send(job).is_err() {
-        jobs.budget.give_back(size);
-        tracing::error!("FIFO workers are gone");
-    }
+    });
 }
 
+/// A worker: serves queued requests, or reads when nobody does (see [`Pool`]), until
+/// `stop` is set and no request is left queued.
 fn work(
     settings: &FifoSettings,
     dispatcher: &dyn Dispatcher,
-    queue: &Mutex<Receiver<Job>>,
-    budget: &Budget,
+    pool: &Pool,
+    stop: &AtomicBool,
+    recreate: &AtomicBool,
 ) {
+    let mut jobs = Vec::new();
     loop {
-        let job = match queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .recv_timeout(Duration::from_millis(200))
-        {
-            Ok(job) => job,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        let size = job.size();
-        serve_job(settings, dispatcher, job);
-        budget.give_back(size);
+        match pool.next(stop) {
+            Turn::Stop => return,
+            Turn::Serve(job) => serve_job(settings, dispatcher, job),
+            Turn::Read(mut reader) => {
+                reader.step(settings, dispatcher, recreate, &mut jobs);
+                let first = (!jobs.is_empty()).then(|| jobs.remove(0));
+                pool.give_back(reader, &mut jobs);
+                for job in first.into_iter().chain(jobs.drain(..)) {
+                    serve_job(settings, dispatcher, job);
+                }
+            }
+        }
     }
 }
 
@@ -577,9 +623,8 @@ fn serve_job(settings: &FifoSettings, dispatcher: &dyn Dispatcher, job: Job) {
 
 #[cfg(test)]
 mod tests {
-    use super::{create, Budget, FifoSettings};
+    use super::{create, Body, FifoSettings, Job, Pool, Reader, Turn};
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Condvar, Mutex};
     use std::time::{Duration, Instant};
 
     fn settings(path: std::path::PathBuf) -> FifoSettings {
@@ -636,40 +681,94 @@ mod tests {
         assert_eq!(names.len(), 1, "no staging file left behind");
     }
 
-    fn budget(max: usize) -> Arc<Budget> {
-        Arc::new(Budget {
-            used: Mutex::new(0),
-            room: Condvar::new(),
-            max,
-        })
+    fn job(name: &str, bytes: usize) -> Job {
+        Job {
+            reply_name: name.into(),
+            body: Body::Json(vec![b' '; bytes]),
+        }
+    }
+
+    fn pool_of(max_queued: usize, max_queued_bytes: usize) -> (tempfile::TempDir, Pool) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings(dir.path().join("miwa_fifo"));
+        settings.max_queued = max_queued;
+        settings.max_queued_bytes = max_queued_bytes;
+        let (fd, stat) = create(&settings).unwrap();
+        let pool = Pool::new(Reader::new(fd, stat), &settings);
+        (dir, pool)
+    }
+
+    fn take_reader(pool: &Pool) -> Box<Reader> {
+        match pool.next(&AtomicBool::new(false)) {
+            Turn::Read(reader) => reader,
+            _ => panic!("expected the reader"),
+        }
     }
 
     #[test]
-    fn the_reader_waits_at_the_byte_limit_until_a_worker_gives_back() {
-        let budget = budget(100);
-        budget.take(60);
-        budget.take(40);
-        assert_eq!(*budget.lock(), 100, "exactly at the limit");
-        let waiting = budget.clone();
+    fn what_does_not_fit_the_queue_stays_with_the_reader() {
+        let (_dir, pool) = pool_of(2, 1000);
+        let reader = take_reader(&pool);
+        let mut jobs: Vec<Job> = (0..3).map(|i| job(&format!("r{i}"), 10)).collect();
+        pool.give_back(reader, &mut jobs);
+        assert_eq!(jobs.len(), 1, "two queued (max_queued = 2), one kept");
+        assert_eq!(jobs[0].reply_name, "r2");
+        let state = pool.lock();
+        assert_eq!(state.queue.len(), 2);
+        assert_eq!(state.queued_bytes, 2 * (2 + 10));
+        assert!(state.reader.is_some(), "the reader is given back");
+    }
+
+    #[test]
+    fn the_byte_limit_is_exact_and_a_larger_request_fits_an_empty_queue() {
+        let (_dir, pool) = pool_of(100, 24);
+        let mut jobs = vec![job("a", 11), job("b", 11), job("c", 0)];
+        pool.give_back(take_reader(&pool), &mut jobs);
+        assert_eq!(
+            jobs.len(),
+            1,
+            "12 + 12 bytes fit 24 exactly; one more byte does not"
+        );
+        assert_eq!(pool.lock().queued_bytes, 24);
+        let (_dir, pool) = pool_of(100, 24);
+        let mut jobs = vec![job("big", 1000)];
+        pool.give_back(take_reader(&pool), &mut jobs);
+        assert!(
+            jobs.is_empty(),
+            "over the byte limit, but nothing else is queued"
+        );
+    }
+
+    #[test]
+    fn queued_requests_come_before_reading_and_are_served_after_stop() {
+        let (_dir, pool) = pool_of(10, 1000);
+        let mut jobs = vec![job("a", 1)];
+        pool.give_back(take_reader(&pool), &mut jobs);
+        let stop = AtomicBool::new(true);
+        assert!(matches!(pool.next(&stop), Turn::Serve(j) if j.reply_name == "a"));
+        assert_eq!(pool.lock().queued_bytes, 0);
+        assert!(matches!(pool.next(&stop), Turn::Stop));
+    }
+
+    #[test]
+    fn a_free_worker_waits_while_another_reads() {
+        let (_dir, pool) = pool_of(10, 1000);
+        let reader = take_reader(&pool);
         let started = Instant::now();
-        let taker = std::thread::spawn(move || {
-            waiting.take(1);
-            started.elapsed()
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| match pool.next(&AtomicBool::new(false)) {
+                Turn::Serve(job) => (job.reply_name, started.elapsed()),
+                _ => panic!("expected the queued request"),
+            });
+            std::thread::sleep(Duration::from_millis(150));
+            assert!(
+                !waiter.is_finished(),
+                "nothing to do while the reader is out"
+            );
+            pool.give_back(reader, &mut vec![job("x", 1)]);
+            let (name, waited) = waiter.join().unwrap();
+            assert_eq!(name, "x");
+            assert!(waited >= Duration::from_millis(150), "{waited:?}");
         });
-        std::thread::sleep(Duration::from_millis(150));
-        assert!(!taker.is_finished(), "one byte over the limit waits");
-        budget.give_back(60);
-        let waited = taker.join().unwrap();
-        assert!(waited >= Duration::from_millis(150), "{waited:?}");
-        assert_eq!(*budget.lock(), 41);
-    }
-
-    #[test]
-    fn a_job_larger_than_the_budget_takes_all_of_it() {
-        let budget = budget(100);
-        budget.take(1000);
-        assert_eq!(*budget.lock(), 100);
-        budget.give_back(1000);
-        assert_eq!(*budget.lock(), 0);
     }
 }
