@@ -1,7 +1,10 @@
 //! The HTTP benchmark baseline: a bare hyper server on the same runtime settings as miwa's
 //! HTTP transport that answers every request with a fixed JSON-RPC reply (no MI at all).
 //!
-//! `cargo run --release -p transports --example bare_http -- 127.0.0.1:8890`
+//! `cargo run --release -p transports --example bare_http -- 127.0.0.1:8890 [REPLY_FILE]`
+//!
+//! With `REPLY_FILE`, the reply is that file's bytes (the big-reply benchmark sends the
+//! very bytes miwa answers).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -14,9 +17,10 @@ const REPLY: &str = r#"{"jsonrpc":"2.0","result":{"Now":"Thu Nov 26 21:34:53 202
 
 async fn answer(
     request: Request<hyper::body::Incoming>,
+    reply: Bytes,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     request.into_body().collect().await?;
-    let mut response = Response::new(Full::new(Bytes::from_static(REPLY.as_bytes())));
+    let mut response = Response::new(Full::new(reply));
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
@@ -28,6 +32,10 @@ fn main() -> std::io::Result<()> {
     let address = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8890".into());
+    let reply = match std::env::args().nth(2) {
+        Some(file) => Bytes::from(std::fs::read(file)?),
+        None => Bytes::from_static(REPLY.as_bytes()),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -37,11 +45,15 @@ fn main() -> std::io::Result<()> {
             loop {
                 let (stream, _) = listener.accept().await?;
                 let _ = stream.set_nodelay(true);
+                let reply = reply.clone();
                 tokio::spawn(async move {
                     let _ = http1::Builder::new()
                         .keep_alive(true)
                         .pipeline_flush(true)
-                        .serve_connection(TokioIo::new(stream), service_fn(answer))
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            service_fn(move |request| answer(request, reply.clone())),
+                        )
                         .await;
                 });
             }

@@ -3,10 +3,12 @@
 //! framing, a fixed reply, no MI).
 //!
 //! ```text
-//! transport_bench bare-udp ADDR | bare-unix PATH | bare-fifo FIFO REPLY_DIR
-//! transport_bench udp ADDR SECONDS [CLIENTS] | unix PATH SECONDS | fifo FIFO REPLY_DIR SECONDS
+//! transport_bench bare-udp ADDR | bare-unix PATH | bare-fifo FIFO REPLY_DIR [REPLY_FILE]
+//! transport_bench udp ADDR SECONDS [CLIENTS] | unix PATH SECONDS
+//! transport_bench fifo FIFO REPLY_DIR SECONDS [REQUEST_FILE]
 //! ```
-//! Client modes print `<requests per second> <p50 µs>`.
+//! Client modes print `<requests per second> <p50 µs>`. The request is `uptime`, or for the
+//! FIFO the JSON of `REQUEST_FILE`; the bare FIFO answers `REPLY_FILE`'s bytes if given.
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -40,7 +42,7 @@ fn bare_unix(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn bare_fifo(fifo: &Path, reply_dir: &str) -> std::io::Result<()> {
+fn bare_fifo(fifo: &Path, reply_dir: &str, reply: &[u8]) -> std::io::Result<()> {
     use std::io::Read;
     let _ = std::fs::remove_file(fifo);
     rustix::fs::mknodat(
@@ -66,7 +68,7 @@ fn bare_fifo(fifo: &Path, reply_dir: &str) -> std::io::Result<()> {
         {
             let path = PathBuf::from(format!("{reply_dir}{reply_name}"));
             if let Ok(fd) = open_reply(&path, 4, Duration::from_millis(80)) {
-                let _ = write_reply(&fd, REPLY, Duration::from_secs(5));
+                let _ = write_reply(&fd, reply, Duration::from_secs(5));
             }
             buffer.drain(..used);
         }
@@ -118,13 +120,13 @@ fn unix_client(path: &Path, seconds: f64) -> (f64, u128) {
     result
 }
 
-fn fifo_client(fifo: &Path, reply_dir: &Path, seconds: f64) -> (f64, u128) {
+fn fifo_client(fifo: &Path, reply_dir: &Path, seconds: f64, request: &[u8]) -> (f64, u128) {
     use rustix::fs::{mknodat, open, FileType, Mode, OFlags, CWD};
     let name = format!("bench_reply_{}", std::process::id());
     let path = reply_dir.join(&name);
     let _ = std::fs::remove_file(&path);
     mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).expect("mkfifo");
-    let framed = [format!(":{name}:").as_bytes(), REQUEST].concat();
+    let framed = [format!(":{name}:").as_bytes(), request].concat();
     let mut server = std::fs::OpenOptions::new()
         .write(true)
         .open(fifo)
@@ -168,7 +170,11 @@ fn main() {
     let result = match arg(0).as_str() {
         "bare-udp" => return bare_udp(&arg(1)).expect("bare udp"),
         "bare-unix" => return bare_unix(Path::new(&arg(1))).expect("bare unix"),
-        "bare-fifo" => return bare_fifo(Path::new(&arg(1)), &arg(2)).expect("bare fifo"),
+        "bare-fifo" => {
+            let reply = args.get(3).map(|f| std::fs::read(f).expect("reply file"));
+            let reply = reply.as_deref().unwrap_or(REPLY);
+            return bare_fifo(Path::new(&arg(1)), &arg(2), reply).expect("bare fifo");
+        }
         "udp" => {
             let clients: usize = args.get(3).map_or(1, |c| c.parse().expect("clients"));
             let address = arg(1);
@@ -185,7 +191,11 @@ fn main() {
             (runs.iter().map(|r| r.0).sum(), runs[0].1)
         }
         "unix" => unix_client(Path::new(&arg(1)), seconds(2)),
-        "fifo" => fifo_client(Path::new(&arg(1)), Path::new(&arg(2)), seconds(3)),
+        "fifo" => {
+            let request = args.get(4).map(|f| std::fs::read(f).expect("request file"));
+            let request = request.as_deref().unwrap_or(REQUEST);
+            fifo_client(Path::new(&arg(1)), Path::new(&arg(2)), seconds(3), request)
+        }
         other => panic!("unknown mode {other}"),
     };
     println!("{:.0} {}", result.0, result.1);

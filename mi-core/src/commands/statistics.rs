@@ -38,7 +38,11 @@ fn select<'s>(stats: &'s [Statistic], selectors: &[String]) -> Vec<(&'s Statisti
 }
 
 fn full_name(stat: &Statistic) -> String {
-    format!("{}:{}", stat.group, stat.name)
+    let mut name = String::with_capacity(stat.group.len() + 1 + stat.name.len());
+    name.push_str(&stat.group);
+    name.push(':');
+    name.push_str(&stat.name);
+    name
 }
 
 fn kind(stat: &Statistic) -> Value {

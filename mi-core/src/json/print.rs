@@ -149,10 +149,7 @@ fn write_string(out: &mut String, text: &str) {
     out.reserve(bytes.len() + 2);
     out.push('"');
     let mut plain_from = 0;
-    while let Some(offset) = bytes[plain_from..]
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-    {
+    while let Some(offset) = first_to_escape(&bytes[plain_from..]) {
         let at = plain_from + offset;
         out.push_str(&text[plain_from..at]);
         let escape = match bytes[at] {
@@ -179,10 +176,74 @@ fn write_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// Where the first byte that needs escaping (below 0x20, `"` or `\`) is. Scans eight
+/// bytes at a time: most strings have none, and WebAssembly has no wider compare to lean on.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        // A lane is flagged if its byte is below 0x20, or zero after the XOR; a byte with
+        // its high bit set is never flagged (`!x`), so non-ASCII text passes as plain.
+        let flagged =
+            (x.wrapping_sub(ONES * 0x20) | quote.wrapping_sub(ONES) | backslash.wrapping_sub(ONES))
+                & !x
+                & HIGHS;
+        if flagged != 0 {
+            if let Some(i) = word.iter().position(|&b| needs_escape(b)) {
+                return Some(at + i);
+            }
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|i| at + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json::object;
+
+    #[test]
+    fn every_byte_is_escaped_at_every_offset_of_the_eight_byte_scan() {
+        for byte in 0u8..=0x7f {
+            for at in 0..20 {
+                let mut text = "abcdefghijklmnopqrst".to_string();
+                text.replace_range(at..at + 1, &char::from(byte).to_string());
+                let mut fast = String::new();
+                write_string(&mut fast, &text);
+                let mut slow = String::from('"');
+                for (i, b) in text.bytes().enumerate() {
+                    match b {
+                        0 => break,
+                        b'"' => slow.push_str("\\\""),
+                        b'\\' => slow.push_str("\\\\"),
+                        0x08 => slow.push_str("\\b"),
+                        0x0c => slow.push_str("\\f"),
+                        b'\n' => slow.push_str("\\n"),
+                        b'\r' => slow.push_str("\\r"),
+                        b'\t' => slow.push_str("\\t"),
+                        b if b < 0x20 => slow.push_str(&format!("\\u{b:04x}")),
+                        _ => slow.push_str(&text[i..i + 1]),
+                    }
+                }
+                slow.push('"');
+                assert_eq!(fast, slow, "byte {byte:#04x} at {at}");
+            }
+        }
+        let mut out = String::new();
+        write_string(&mut out, "ünïcødé text, long enough for two words: «»");
+        assert_eq!(out, "\"ünïcødé text, long enough for two words: «»\"");
+    }
 
     fn num(number: f64) -> String {
         to_compact(&Value::Number(number))
