@@ -162,17 +162,24 @@ impl wit::Host for StoreData {
         self.state.shutdown()
     }
 
-    fn statistics(&mut self) -> Vec<wit::Statistic> {
-        self.state
-            .statistics()
-            .into_iter()
-            .map(|s| wit::Statistic {
-                group: s.group,
-                name: s.name,
-                value: s.value,
-                incremental: s.incremental,
+    fn statistics(&mut self) -> wit::StatisticsTable {
+        let all = self.state.statistics();
+        let bytes = all.iter().map(|s| s.group.len() + s.name.len()).sum();
+        let mut names = String::with_capacity(bytes);
+        let statistics = all
+            .iter()
+            .map(|s| {
+                names.push_str(&s.group);
+                names.push_str(&s.name);
+                wit::Statistic {
+                    group_len: s.group.len() as u32,
+                    name_len: s.name.len() as u32,
+                    value: s.value,
+                    incremental: s.incremental,
+                }
             })
-            .collect()
+            .collect();
+        wit::StatisticsTable { names, statistics }
     }
 
     fn reset_statistic(&mut self, group: String, name: String) {

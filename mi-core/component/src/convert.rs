@@ -96,11 +96,24 @@ impl Host for ImportedHost {
     }
 
     fn statistics(&self) -> Vec<core::Statistic> {
-        wit::statistics()
+        let table = wit::statistics();
+        let mut rest = table.names.as_str();
+        let mut next = |len: u32| {
+            let at = (len as usize).min(rest.len());
+            let at = (0..=at)
+                .rev()
+                .find(|&i| rest.is_char_boundary(i))
+                .unwrap_or(0);
+            let (taken, left) = rest.split_at(at);
+            rest = left;
+            taken.to_string()
+        };
+        table
+            .statistics
             .into_iter()
             .map(|s| core::Statistic {
-                group: s.group,
-                name: s.name,
+                group: next(s.group_len),
+                name: next(s.name_len),
                 value: s.value,
                 incremental: s.incremental,
             })
