@@ -67,7 +67,7 @@ impl TlsIdentity {
     }
 
     /// The acceptor for the next connection.
-    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+    pub fn acceptor(&self) -> TlsAcceptor {
         self.acceptor
             .read()
             .unwrap_or_else(|e| e.into_inner())
