@@ -372,6 +372,16 @@ pub trait Host {
     fn module_commands(&self) -> Vec<ModuleCommand> {
         Vec::new()
     }
+    /// The OpenSIPS 4.0 names (`<module>:<name>`) of the module commands, modules in load
+    /// order; with `local`, only those whose 4.0 local name is `local`.
+    /// [`Host::module_command`] finds each. By default a command's local name is its name.
+    fn module_command_names(&self, local: Option<&str>) -> Vec<String> {
+        self.module_commands()
+            .into_iter()
+            .filter(|c| local.is_none_or(|local| c.name == local))
+            .map(|c| format!("{}:{}", c.module, c.name))
+            .collect()
+    }
     /// Runs a module command with the matched recipe's parameters as a JSON object; the
     /// result as JSON text, or the MI error to answer (module failures included).
     fn call_module(&self, _module: &str, _command: &str, _params: &str) -> Result<String, MiError> {

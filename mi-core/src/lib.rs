@@ -14,6 +14,7 @@ pub mod glob;
 pub mod host;
 pub mod json;
 pub mod markup;
+pub mod names;
 pub mod params;
 pub mod registry;
 pub mod rpc;

@@ -68,6 +68,8 @@ impl Command {
 #[derive(Debug, Default)]
 pub struct Registry {
     commands: Vec<Command>,
+    /// Each command's OpenSIPS 4.0 name, in the same order.
+    names_4_0: Vec<String>,
     index: BTreeMap<&'static str, usize>,
 }
 
@@ -78,6 +80,7 @@ impl Registry {
             return;
         }
         self.index.insert(command.name, self.commands.len());
+        self.names_4_0.push(crate::names::core_name(&command));
         self.commands.push(command);
     }
 
@@ -86,15 +89,41 @@ impl Registry {
         &self.commands
     }
 
-    /// Finds a command by exact name, or by its `module:name` alias.
+    /// Finds a command by its exact (3.6) name.
+    pub fn find_exact(&self, name: &str) -> Option<&Command> {
+        self.index.get(name).map(|&i| &self.commands[i])
+    }
+
+    /// Finds a command by exact name, by its OpenSIPS 4.0 name (`statistics:get`), or by
+    /// its `module:name` alias (`core:ps`, `statistics:get_statistics`).
     pub fn find(&self, name: &str) -> Option<&Command> {
-        if let Some(&i) = self.index.get(name) {
-            return Some(&self.commands[i]);
+        if let Some(command) = self.find_exact(name) {
+            return Some(command);
         }
         let (module, bare) = name.split_once(':')?;
-        self.index
-            .get(bare)
-            .map(|&i| &self.commands[i])
+        self.find_exact(bare)
             .filter(|command| command.module == module)
+            .or_else(|| {
+                let i = self.names_4_0.iter().position(|full| full == name)?;
+                Some(&self.commands[i])
+            })
+    }
+
+    /// The commands whose OpenSIPS 4.0 local name is `local` (`get` for
+    /// `statistics:get` and `status_report:get`), in registration order.
+    pub fn by_local_name(&self, local: &str) -> Vec<&Command> {
+        self.names_4_0
+            .iter()
+            .zip(&self.commands)
+            .filter(|(full, _)| crate::names::local_part(full) == local)
+            .map(|(_, command)| command)
+            .collect()
+    }
+
+    /// The OpenSIPS 4.0 name of `command` (a command of this registry).
+    pub fn name_4_0(&self, command: &Command) -> &str {
+        self.index
+            .get(command.name)
+            .map_or(command.name, |&i| &self.names_4_0[i])
     }
 }

@@ -4,6 +4,7 @@ use crate::access::Access;
 use crate::error::MiError;
 use crate::host::{Host, ModuleCommand};
 use crate::json::{self, Value};
+use crate::names::Resolved;
 use crate::params::{match_recipe, Params, RawParams};
 use crate::registry::{Context, Registry};
 
@@ -136,19 +137,21 @@ fn run_command(
         host,
         access,
     } = scope;
-    let Some(command) = registry.find(method) else {
-        let Some(command) = host.module_command(method) else {
-            return Err(MiError::method_not_found());
-        };
-        let outcome = match access.filter(|a| !a.permits(&command.name, &command.module)) {
-            Some(access) => Err(access.refusal(&command.name)),
-            None => run_module_command(host, &command, params),
-        };
-        calls.push(CallRecord {
-            command: command.name,
-            error: outcome.as_ref().err().map(|e| e.code),
-        });
-        return outcome;
+    let command = match crate::names::resolve(registry, host, method) {
+        Resolved::Core(command) => command,
+        Resolved::Unknown => return Err(MiError::method_not_found()),
+        Resolved::Ambiguous(candidates) => return Err(crate::names::ambiguous(&candidates)),
+        Resolved::Module(command) => {
+            let outcome = match access.filter(|a| !a.permits(&command.name, &command.module)) {
+                Some(access) => Err(access.refusal(&command.name)),
+                None => run_module_command(host, &command, params),
+            };
+            calls.push(CallRecord {
+                command: command.name,
+                error: outcome.as_ref().err().map(|e| e.code),
+            });
+            return outcome;
+        }
     };
     let outcome = (|| {
         if let Some(access) = access.filter(|a| !a.permits(command.name, command.module)) {

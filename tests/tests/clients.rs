@@ -403,3 +403,48 @@ fn curl_reads_the_html_page_and_survives_binary_bodies() {
     ])));
     assert_processes(&ps["result"]);
 }
+
+#[test]
+fn opensips_clients_call_the_4_0_names_beside_the_3_6_ones() {
+    let daemon = Daemon::start("").unwrap();
+    let port = daemon.http.port().to_string();
+    let udp_port = daemon.udp.port().to_string();
+    for transport in [
+        ["-t", "http", "-p", &port],
+        ["-t", "datagram", "-p", &udp_port],
+    ] {
+        let mi = |args: &[&str]| {
+            run(Command::new(venv_tool("opensips-mi"))
+                .args(transport)
+                .args(args))
+        };
+        let core = r#"{"statistics": ["core:"]}"#;
+        let new = stdout_json(&mi(&["statistics:get", "-j", core]));
+        let old = stdout_json(&mi(&["get_statistics", "-j", core]));
+        assert!(new["core:timestamp"].is_u64(), "{new}");
+        assert_eq!(
+            new.as_object().map(|o| o.keys().collect::<Vec<_>>()),
+            old.as_object().map(|o| o.keys().collect::<Vec<_>>())
+        );
+        assert_processes(&stdout_json(&mi(&["core:ps"])));
+        assert_eq!(stdout_json(&mi(&["cache:store", "local", "k", "v"])), "OK");
+        assert_eq!(
+            stdout_json(&mi(&["cache_fetch", "local", "k"])),
+            serde_json::json!({"key": "k", "value": "v"})
+        );
+        assert!(stdout_json(&mi(&["evi:list"]))["Events"].is_array());
+        let ambiguous = mi(&["list"]);
+        let text = String::from_utf8_lossy(&ambiguous.stderr).to_string()
+            + &String::from_utf8_lossy(&ambiguous.stdout);
+        assert!(text.contains("Method ambiguous"), "{text}");
+    }
+    let reply_dir = format!("fifo_reply_dir={}/", daemon.reply_dir().display());
+    let fifo = format!("fifo_file={}", daemon.fifo.display());
+    let cli = run(Command::new(venv_tool("opensips-cli"))
+        .args(["-o", &fifo, "-o", &reply_dir, "-x", "mi", "which", "evi:"])
+        .env("HOME", daemon.dir.path()));
+    assert_eq!(
+        stdout_json(&cli),
+        serde_json::json!(["evi:subscribe", "evi:list", "evi:subscribers", "evi:raise"])
+    );
+}

@@ -450,7 +450,26 @@ fn opensips_4_0_names_reach_the_same_commands_over_http_and_udp() {
         json!([[], ["callid"], ["callid", "from_tag"], ["index", "counter"]])
     );
     let bare = daemon.call("list", json!([]));
-    assert_eq!(bare["error"]["code"], -32601, "{bare}");
+    assert_eq!(bare["error"]["code"], -32001, "{bare}");
+    assert_eq!(
+        bare["error"]["data"],
+        "supported names: statistics:list, evi:list, tcp:list, dispatcher:list, dialog:list, \
+         load_balancer:list, clusterer:list",
+        "{bare}"
+    );
+    let dump = daemon.result("dump", json!([]));
+    assert!(dump["Domains"].is_array(), "{dump}");
+    let usrloc = daemon.result("which", json!(["usrloc:"]));
+    assert_eq!(
+        usrloc,
+        json!([
+            "usrloc:rm",
+            "usrloc:rm_contact",
+            "usrloc:dump",
+            "usrloc:flush",
+            "usrloc:show_contact"
+        ])
+    );
     let listed = daemon.result("which", json!([]));
     let names: Vec<&str> = listed
         .as_array()

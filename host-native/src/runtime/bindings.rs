@@ -338,6 +338,10 @@ impl wit::Host for StoreData {
         self.state.module_command(&name).map(module_command)
     }
 
+    fn module_command_names(&mut self, local: Option<String>) -> Vec<String> {
+        self.state.module_command_names(local.as_deref())
+    }
+
     fn module_commands(&mut self) -> Vec<wit::ModuleCommand> {
         self.state
             .module_commands()

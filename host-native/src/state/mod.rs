@@ -588,6 +588,23 @@ impl Host for HostState {
         simulated.into_iter().chain(loaded).collect()
     }
 
+    fn module_command_names(&self, local: Option<&str>) -> Vec<String> {
+        let simulated = self
+            .simulated
+            .get()
+            .map(|p| p.names_4_0(local))
+            .unwrap_or_default();
+        let loaded = self
+            .modules
+            .get()
+            .map(|m| m.commands())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| local.is_none_or(|local| c.name == local))
+            .map(|c| format!("{}:{}", c.module, c.name));
+        simulated.into_iter().chain(loaded).collect()
+    }
+
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
         if let Some(proxy) = self.simulated.get().filter(|p| p.has_module(module)) {
             return proxy.call(module, command, params, self);

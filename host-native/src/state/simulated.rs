@@ -82,6 +82,11 @@ impl SimulatedProxy {
         mi_sim::find_command(&self.commands, name).cloned()
     }
 
+    /// The OpenSIPS 4.0 names of the simulated commands (see [`mi_sim::names_4_0`]).
+    pub fn names_4_0(&self, local: Option<&str>) -> Vec<String> {
+        mi_sim::names_4_0(&self.commands, local)
+    }
+
     /// Every simulated module's commands.
     pub fn commands(&self) -> &[ModuleCommand] {
         &self.commands

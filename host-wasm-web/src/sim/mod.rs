@@ -604,6 +604,10 @@ impl Host for Simulation {
         self.commands.clone()
     }
 
+    fn module_command_names(&self, local: Option<&str>) -> Vec<String> {
+        mi_sim::names_4_0(&self.commands, local)
+    }
+
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
         let mut state = self.state.borrow_mut();
         let (result, raised) = state.proxy.call(module, command, params)?;

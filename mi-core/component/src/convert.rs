@@ -258,6 +258,10 @@ impl Host for ImportedHost {
         wit::find_module_command(name).map(module_command)
     }
 
+    fn module_command_names(&self, local: Option<&str>) -> Vec<String> {
+        wit::module_command_names(local)
+    }
+
     fn module_commands(&self) -> Vec<core::ModuleCommand> {
         wit::module_commands()
             .into_iter()

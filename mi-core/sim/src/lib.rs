@@ -95,9 +95,19 @@ pub fn name_4_0(command: &ModuleCommand) -> Option<String> {
     Some(format!("{}:{local}", command.module))
 }
 
+/// The OpenSIPS 4.0 names of `commands`, in order; with `local`, only those whose 4.0
+/// local name is `local` (`dump` gives `usrloc:dump`). The core resolves a bare local
+/// name with them, and answers one that several commands share as ambiguous.
+pub fn names_4_0(commands: &[ModuleCommand], local: Option<&str>) -> Vec<String> {
+    commands
+        .iter()
+        .filter_map(name_4_0)
+        .filter(|full| local.is_none_or(|local| mi_core::names::local_part(full) == local))
+        .collect()
+}
+
 /// Finds a simulated command among `commands` by its 3.6 name or its 4.0 one
-/// (`usrloc:dump` for `ul_dump`). A bare 4.0 name is not taken: several modules share
-/// `list` or `reload`.
+/// (`usrloc:dump` for `ul_dump`).
 pub fn find_command<'a>(commands: &'a [ModuleCommand], name: &str) -> Option<&'a ModuleCommand> {
     let (module, local) = match name.split_once(':') {
         Some(parts) => parts,

@@ -3,6 +3,7 @@
 use super::{command, recipe};
 use crate::error::MiError;
 use crate::json::{object, Value};
+use crate::names::Resolved;
 use crate::params::Params;
 use crate::registry::{Command, Context};
 use crate::time::ctime;
@@ -91,27 +92,63 @@ struct Described {
 }
 
 fn describe(ctx: &Context<'_>, name: &str) -> Result<Described, MiError> {
-    if let Some(command) = ctx.registry.find(name) {
-        return Ok(Described {
-            recipes: command
-                .recipe_names()
-                .into_iter()
-                .map(|names| names.into_iter().map(str::to_string).collect())
-                .collect(),
-            help: command.help.map(str::to_string),
-            module: command.module.to_string(),
-        });
-    }
-    let command = ctx.host.module_command(name).ok_or_else(unknown_command)?;
+    let command = match crate::names::resolve(ctx.registry, ctx.host, name) {
+        Resolved::Core(command) => command,
+        Resolved::Module(command) => {
+            return Ok(Described {
+                recipes: command.recipes,
+                help: command.help,
+                module: command.module,
+            })
+        }
+        Resolved::Ambiguous(_) | Resolved::Unknown => return Err(unknown_command()),
+    };
     Ok(Described {
-        recipes: command.recipes,
-        help: command.help,
-        module: command.module,
+        recipes: command
+            .recipe_names()
+            .into_iter()
+            .map(|names| names.into_iter().map(str::to_string).collect())
+            .collect(),
+        help: command.help.map(str::to_string),
+        module: command.module.to_string(),
     })
 }
 
+/// `which <module>:`: the OpenSIPS 4.0 names of the module's commands (core groups such
+/// as `statistics:` and `evi:` included) that the caller may run.
+fn which_module(ctx: &Context<'_>, prefix: &str) -> Outcome {
+    let core = ctx
+        .registry
+        .commands()
+        .iter()
+        .filter(|c| ctx.permits(c.name, c.module))
+        .map(|c| ctx.registry.name_4_0(c).to_string());
+    let modules = ctx
+        .host
+        .module_command_names(None)
+        .into_iter()
+        .filter(|full| {
+            ctx.host
+                .module_command(full)
+                .is_some_and(|c| ctx.permits(&c.name, &c.module))
+        });
+    let names: Vec<Value> = core
+        .chain(modules)
+        .filter(|full| full.starts_with(prefix))
+        .map(Value::String)
+        .collect();
+    match names.is_empty() {
+        true => Err(unknown_command()),
+        false => Ok(Value::Array(names)),
+    }
+}
+
 fn which_command(ctx: &Context<'_>, params: &Params<'_>) -> Outcome {
-    let command = describe(ctx, &params.string("command")?)?;
+    let name = params.string("command")?;
+    if name.ends_with(':') {
+        return which_module(ctx, &name);
+    }
+    let command = describe(ctx, &name)?;
     Ok(Value::Array(
         command
             .recipes

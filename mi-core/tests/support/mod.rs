@@ -14,6 +14,8 @@ pub struct FakeHost {
     pub shutdowns: RefCell<u32>,
     /// Whether the fake module `echo` is loaded.
     pub with_module: bool,
+    /// Whether `echo` also exports `list`, a local name the core's 4.0 names share.
+    pub with_list: bool,
     /// The `(module, command, params)` of every module call.
     pub module_calls: RefCell<Vec<(String, String, String)>>,
 }
@@ -22,8 +24,14 @@ impl FakeHost {
     /// A host with the module `echo` loaded: `echo_params` (recipes `[a, b]` and `[c]`)
     /// answers the parameter object it got; `echo_raw` answers text that is not JSON.
     pub fn with_module() -> Self {
+        Self::with_modules(false)
+    }
+
+    /// [`FakeHost::with_module`], `echo` also exporting `list` when `with_list`.
+    pub fn with_modules(with_list: bool) -> Self {
         FakeHost {
             with_module: true,
+            with_list,
             ..FakeHost::default()
         }
     }
@@ -39,13 +47,17 @@ impl FakeHost {
             named_only: false,
             recipes,
         };
-        vec![
+        let mut commands = vec![
             command(
                 "echo_params",
                 vec![vec!["a".into(), "b".into()], vec!["c".into()]],
             ),
             command("echo_raw", vec![vec![]]),
-        ]
+        ];
+        if self.with_list {
+            commands.push(command("list", vec![vec![]]));
+        }
+        commands
     }
 }
 
@@ -56,6 +68,7 @@ impl Default for FakeHost {
             cache: RefCell::default(),
             shutdowns: RefCell::new(0),
             with_module: false,
+            with_list: false,
             module_calls: RefCell::default(),
         }
     }

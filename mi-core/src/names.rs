@@ -1,0 +1,155 @@
+//! OpenSIPS 4.0 command names. 4.0 names every command `<module>:<name>` and keeps the 3.x
+//! names as aliases; a bare name resolves when one command has it as its local name, and a
+//! bare name that several commands share answers `-32001 Method ambiguous` with the
+//! candidates (`mi/mi.c`, `lookup_mi_cmd` and `build_ambiguous_mi_cmd_resp`).
+//!
+//! Resolution order, for a name the core is called with:
+//! 1. a 3.6 name of a core command (the fast path every 3.x client takes);
+//! 2. with a `:`, a core command's 4.0 name, or its `<module>:<3.6 name>` alias; else a
+//!    module command by the host's lookup (its 3.6 name or its 4.0 name);
+//! 3. without a `:`, the 4.0 local names of the core's and the modules' commands: one
+//!    match is that command, several are ambiguous; with none, a module command's 3.6 name.
+
+use crate::error::MiError;
+use crate::host::{Host, ModuleCommand};
+use crate::registry::{Command, Registry};
+
+/// The 4.0 name of each core command whose 4.0 name is not `<module>:<3.6 name>`
+/// (`mi/mi_core.c`, `statistics.c`, `modules/httpd`, `modules/cachedb_local` in 4.0).
+const CORE_4_0: [(&str, &str); 20] = [
+    ("get_statistics", "statistics:get"),
+    ("list_statistics", "statistics:list"),
+    ("reset_statistics", "statistics:reset"),
+    ("reset_all_statistics", "statistics:reset_all"),
+    ("list_tcp_conns", "tcp:list"),
+    ("mem_pkg_dump", "mem:pkg_dump"),
+    ("mem_shm_dump", "mem:shm_dump"),
+    ("mem_rpm_dump", "mem:rpm_dump"),
+    ("cache_store", "cache:store"),
+    ("cache_fetch", "cache:fetch"),
+    ("cache_remove", "cache:remove"),
+    ("sr_get_status", "status_report:get"),
+    ("sr_list_status", "status_report:status"),
+    ("sr_list_reports", "status_report:reports"),
+    ("sr_list_identifiers", "status_report:identifiers"),
+    ("event_subscribe", "evi:subscribe"),
+    ("events_list", "evi:list"),
+    ("subscribers_list", "evi:subscribers"),
+    ("raise_event", "evi:raise"),
+    ("httpd_list_root_path", "httpd:list_root_path"),
+];
+
+/// The 4.0 name of a core command that [`CORE_4_0`] does not rename.
+const CACHE_FETCH_CHUNK: (&str, &str) = ("cache_fetch_chunk", "cachedb_local:fetch_chunk");
+
+/// The OpenSIPS 4.0 name of core `command`, `<module>:<name>`.
+pub fn core_name(command: &Command) -> String {
+    CORE_4_0
+        .iter()
+        .chain(std::iter::once(&CACHE_FETCH_CHUNK))
+        .find(|(old, _)| *old == command.name)
+        .map(|(_, new)| new.to_string())
+        .unwrap_or_else(|| format!("{}:{}", command.module, command.name))
+}
+
+/// The local part of a 4.0 name (`get` of `statistics:get`).
+pub fn local_part(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(_, local)| local)
+}
+
+/// What a method name resolves to.
+#[derive(Debug)]
+pub enum Resolved<'a> {
+    /// A core command.
+    Core(&'a Command),
+    /// A command of a loaded module (or, behind the daemon, a simulated one).
+    Module(ModuleCommand),
+    /// A bare name several commands share: their 4.0 names, core first.
+    Ambiguous(Vec<String>),
+    /// No command has this name.
+    Unknown,
+}
+
+/// Resolves `name` (a 3.6 name, a 4.0 name or a bare 4.0 local name).
+pub fn resolve<'a>(registry: &'a Registry, host: &dyn Host, name: &str) -> Resolved<'a> {
+    if let Some(command) = registry.find_exact(name) {
+        return Resolved::Core(command);
+    }
+    if name.contains(':') {
+        if let Some(command) = registry.find(name) {
+            return Resolved::Core(command);
+        }
+        return host
+            .module_command(name)
+            .map_or(Resolved::Unknown, Resolved::Module);
+    }
+    let core = registry.by_local_name(name);
+    let modules = host.module_command_names(Some(name));
+    match (core.as_slice(), modules.as_slice()) {
+        ([command], []) => Resolved::Core(command),
+        ([], [only]) => host
+            .module_command(only)
+            .map_or(Resolved::Unknown, Resolved::Module),
+        ([], []) => host
+            .module_command(name)
+            .map_or(Resolved::Unknown, Resolved::Module),
+        _ => Resolved::Ambiguous(
+            core.iter()
+                .map(|c| registry.name_4_0(c).to_string())
+                .chain(modules.iter().cloned())
+                .collect(),
+        ),
+    }
+}
+
+/// The error of an ambiguous name: `-32001 Method ambiguous`, the candidates in `data`
+/// as 4.0 words them (`supported names: statistics:list, tcp:list, evi:list`).
+pub fn ambiguous(candidates: &[String]) -> MiError {
+    MiError::with_data(
+        -32001,
+        "Method ambiguous",
+        format!("supported names: {}", candidates.join(", ")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::core_registry;
+
+    #[test]
+    fn every_core_command_has_its_4_0_name() {
+        let registry = core_registry();
+        let names: Vec<String> = registry.commands().iter().map(core_name).collect();
+        for expected in [
+            "core:uptime",
+            "core:ps",
+            "core:help",
+            "core:log_level_filter",
+            "statistics:get",
+            "statistics:reset_all",
+            "tcp:list",
+            "mem:rpm_dump",
+            "cache:remove",
+            "status_report:identifiers",
+            "evi:subscribers",
+            "httpd:list_root_path",
+            "cachedb_local:fetch_chunk",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "4.0 names are unique: {names:?}");
+    }
+
+    #[test]
+    fn the_local_part_is_after_the_module() {
+        assert_eq!(local_part("statistics:get"), "get");
+        assert_eq!(local_part("ps"), "ps");
+    }
+}
