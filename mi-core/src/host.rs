@@ -247,6 +247,21 @@ pub struct ModuleCommand {
     pub named_only: bool,
     /// Alternative parameter sets, in matching order.
     pub recipes: Vec<Vec<String>>,
+    /// The types the module gives its parameters (`integer`, `string`, `string-array`), by
+    /// parameter name; a parameter not listed is untyped.
+    pub param_types: Vec<(String, String)>,
+}
+
+impl ModuleCommand {
+    /// The type of parameter `name`, as the module describes it.
+    pub fn param_type(&self, name: &str) -> crate::openrpc::schema::ParamType {
+        self.param_types
+            .iter()
+            .find(|(param, _)| param == name)
+            .map_or(crate::openrpc::schema::ParamType::Any, |(_, kind)| {
+                crate::openrpc::schema::ParamType::from_name(kind)
+            })
+    }
 }
 
 /// The limits a module runs under.

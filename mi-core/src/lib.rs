@@ -15,6 +15,7 @@ pub mod host;
 pub mod json;
 pub mod markup;
 pub mod names;
+pub mod openrpc;
 pub mod params;
 pub mod registry;
 pub mod rpc;

@@ -137,6 +137,17 @@ fn run_command(
         host,
         access,
     } = scope;
+    if method == crate::openrpc::DISCOVER {
+        let outcome = match params {
+            RawParams::None => Ok(crate::openrpc::document(registry, host, access)),
+            _ => Err(MiError::invalid_params("rpc.discover takes no parameters")),
+        };
+        calls.push(CallRecord {
+            command: method.to_string(),
+            error: outcome.as_ref().err().map(|e| e.code),
+        });
+        return outcome;
+    }
     let command = match crate::names::resolve(registry, host, method) {
         Resolved::Core(command) => command,
         Resolved::Unknown => return Err(MiError::method_not_found()),

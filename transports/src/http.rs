@@ -258,6 +258,7 @@ enum Handler {
 /// Which resource a path reaches.
 enum Route {
     Metrics,
+    OpenRpc,
     Playground,
     WebSocket,
     Html(String),
@@ -270,6 +271,7 @@ impl Route {
     fn name(&self) -> &'static str {
         match self {
             Route::Metrics => "metrics",
+            Route::OpenRpc => "mi",
             Route::Playground => "playground",
             Route::WebSocket => "mi",
             Route::Html(_) => "html",
@@ -477,6 +479,8 @@ async fn serve_request(
     let path = request.uri().path();
     let route = if settings.metrics && under_root(path, crate::metrics::METRICS_ROOT) {
         Route::Metrics
+    } else if path == crate::openrpc::OPENRPC_PATH {
+        Route::OpenRpc
     } else if settings.ws.is_some() && under_root(path, crate::ws::WS_ROOT) {
         Route::WebSocket
     } else if settings.playground_dir.is_some() && under_root(path, PLAYGROUND_ROOT) {
@@ -531,6 +535,18 @@ async fn serve_request(
             return Ok(
                 crate::metrics::serve(dispatcher.as_ref(), role.as_deref(), query, accept).await,
             );
+        }
+        Route::OpenRpc if request.method() != Method::GET => {
+            return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, HTML, Bytes::new()));
+        }
+        Route::OpenRpc => {
+            let node = crate::openrpc::node_of(request.uri().query());
+            let answer = crate::openrpc::answer(&session.to_node(node.as_deref()), true).await;
+            return Ok(respond(
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                JSON,
+                answer.body,
+            ));
         }
         Route::Playground => {
             let dir = settings

@@ -11,6 +11,7 @@ pub mod html;
 pub mod http;
 mod listing;
 pub mod metrics;
+pub mod openrpc;
 pub mod playground;
 pub mod push;
 pub mod sse;
@@ -235,6 +236,11 @@ impl<'a> Session<'a> {
     /// The same session addressed to `node`.
     pub fn to_node(self, node: Option<&'a str>) -> Self {
         Session { node, ..self }
+    }
+
+    /// The node the session is addressed to (`None`: the daemon itself).
+    pub fn node(&self) -> Option<&'a str> {
+        self.node
     }
 
     /// The same session for `identity`, from `peer`.

@@ -97,6 +97,7 @@ pub fn validate(
             help,
             named_only: command.named_only,
             recipes: command.recipes,
+            param_types: Vec::new(),
         });
     }
     distinct(info.events.iter().map(String::as_str), "event")?;

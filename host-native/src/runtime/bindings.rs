@@ -407,6 +407,7 @@ fn module_command(c: core::ModuleCommand) -> wit::ModuleCommand {
         help: c.help,
         named_only: c.named_only,
         recipes: c.recipes,
+        param_types: c.param_types,
     }
 }
 

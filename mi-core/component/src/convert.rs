@@ -317,6 +317,7 @@ fn module_command(c: wit::ModuleCommand) -> core::ModuleCommand {
         help: c.help,
         named_only: c.named_only,
         recipes: c.recipes,
+        param_types: c.param_types,
     }
 }
 

@@ -143,6 +143,7 @@ pub(crate) fn command(
             .iter()
             .map(|r| r.iter().map(|p| p.to_string()).collect())
             .collect(),
+        param_types: Vec::new(),
     }
 }
 

@@ -18,6 +18,8 @@ pub struct FakeHost {
     pub with_list: bool,
     /// The `(module, command, params)` of every module call.
     pub module_calls: RefCell<Vec<(String, String, String)>>,
+    /// Whether `E_CORE_THRESHOLD` has a subscriber (so `raise_event` reads its params).
+    pub subscribed: bool,
 }
 
 impl FakeHost {
@@ -25,6 +27,14 @@ impl FakeHost {
     /// answers the parameter object it got; `echo_raw` answers text that is not JSON.
     pub fn with_module() -> Self {
         Self::with_modules(false)
+    }
+
+    /// A host where `E_CORE_THRESHOLD` has a subscriber.
+    pub fn subscribed() -> Self {
+        FakeHost {
+            subscribed: true,
+            ..FakeHost::default()
+        }
     }
 
     /// [`FakeHost::with_module`], `echo` also exporting `list` when `with_list`.
@@ -46,6 +56,7 @@ impl FakeHost {
             help: Some(format!("{name} help")),
             named_only: false,
             recipes,
+            param_types: Vec::new(),
         };
         let mut commands = vec![
             command(
@@ -70,6 +81,7 @@ impl Default for FakeHost {
             with_module: false,
             with_list: false,
             module_calls: RefCell::default(),
+            subscribed: false,
         }
     }
 }
@@ -188,7 +200,18 @@ impl Host for FakeHost {
         vec!["E_CORE_THRESHOLD".into()]
     }
     fn subscribers(&self) -> Vec<EventSubscribers> {
-        Vec::new()
+        if !self.subscribed {
+            return Vec::new();
+        }
+        vec![EventSubscribers {
+            name: "E_CORE_THRESHOLD".into(),
+            id: 0,
+            subscribers: vec![Subscriber {
+                socket: "udp:127.0.0.1:9999".into(),
+                expire: 60,
+                ttl: 60,
+            }],
+        }]
     }
     fn subscribe(&self, _: &str, _: &str, _: u32) -> Result<(), SubscribeError> {
         Ok(())
