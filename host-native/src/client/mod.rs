@@ -1,6 +1,9 @@
 //! `miwa call`: sends one MI command the way opensips-cli does and prints the outcome;
-//! `ws` holds the WebSocket side (`--transport ws`, `miwa events`).
+//! `ws` holds the WebSocket side (`--transport ws`, `miwa events`), `output` the printed
+//! forms, `exit` the exit codes.
 
+pub mod exit;
+pub mod output;
 pub mod ws;
 
 use anyhow::{bail, Context as _};
@@ -142,17 +145,52 @@ pub enum Endpoint {
     },
 }
 
-/// How long a datagram or FIFO exchange waits for its reply.
-const REPLY_WAIT: Duration = Duration::from_secs(5);
+/// How long `miwa call` waits for a reply by default, connecting included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an exchange failed, as far as the exit code of `miwa call` tells: it sits in the
+/// error's context chain (find it with [`Failure::of`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    /// Nothing listens where the request was to go (no daemon, no FIFO, refused).
+    #[error("cannot reach {0} (is miwa running?)")]
+    Unreachable(String),
+    /// No reply came within the timeout.
+    #[error("no reply within {} ms", .0.as_millis())]
+    TimedOut(Duration),
+    /// The transport refused the request before the core saw it (an HTTP status such as
+    /// 401, 429 or 503; a refused WebSocket handshake).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Failure {
+    /// The failure recorded in `error`'s chain, if any.
+    pub fn of(error: &anyhow::Error) -> Option<&Failure> {
+        error.downcast_ref::<Failure>()
+    }
+}
+
+/// `future`, failing with [`Failure::TimedOut`] when it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    future: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| Err(Failure::TimedOut(limit).into()))
+}
 
 impl Endpoint {
-    /// Sends one JSON-RPC request text and returns the JSON-RPC reply text.
-    pub fn exchange(&self, request: &str) -> anyhow::Result<String> {
+    /// Sends one JSON-RPC request text and returns the JSON-RPC reply text, waiting at
+    /// most `limit` for it (connecting included).
+    pub fn exchange(&self, request: &str, limit: Duration) -> anyhow::Result<String> {
         match self {
-            Endpoint::Http(target) => {
-                run_async(post(target, "application/json", request.to_string()))
-            }
-            Endpoint::Ws(target) => run_async(ws::exchange(target, request)),
+            Endpoint::Http(target) => run_async(within(
+                limit,
+                post(target, "application/json", request.to_string()),
+            )),
+            Endpoint::Ws(target) => run_async(within(limit, ws::exchange(target, request))),
             Endpoint::Xmlrpc(target) => {
                 let (parsed, _) = mi_core::json::parse(request.as_bytes(), 128)
                     .map_err(|_| anyhow::anyhow!("bad request"))?;
@@ -161,19 +199,20 @@ impl Endpoint {
                     _ => bail!("request without method"),
                 };
                 let call = transports::xmlrpc::call_text(&method, parsed.get_ci("params"));
-                let body = run_async(post(target, "text/xml", call))?;
+                let body = run_async(within(limit, post(target, "text/xml", call)))?;
                 let reply = transports::xmlrpc::parse_response(body.as_bytes())
                     .map_err(|e| anyhow::anyhow!("bad XML-RPC reply ({e:?}): {body}"))?;
                 Ok(mi_core::json::to_compact(&reply))
             }
             Endpoint::Udp(address) => {
                 let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+                let unreachable = || Failure::Unreachable(format!("udp:{address}"));
                 socket
                     .connect(address.strip_prefix("udp:").unwrap_or(address))
-                    .with_context(|| format!("cannot reach udp:{address}"))?;
-                socket.send(request.as_bytes())?;
-                socket.set_read_timeout(Some(REPLY_WAIT))?;
-                reply_datagram(|buf| socket.recv(buf))
+                    .with_context(unreachable)?;
+                socket.send(request.as_bytes()).with_context(unreachable)?;
+                socket.set_read_timeout(Some(limit))?;
+                reply_datagram(limit, &format!("udp:{address}"), |buf| socket.recv(buf))
             }
             Endpoint::Unix(path) => {
                 let local =
@@ -183,30 +222,46 @@ impl Endpoint {
                 let outcome = (|| {
                     socket
                         .send_to(request.as_bytes(), path)
-                        .with_context(|| format!("cannot reach {}", path.display()))?;
-                    socket.set_read_timeout(Some(REPLY_WAIT))?;
-                    reply_datagram(|buf| socket.recv(buf))
+                        .with_context(|| Failure::Unreachable(path.display().to_string()))?;
+                    socket.set_read_timeout(Some(limit))?;
+                    reply_datagram(limit, &path.display().to_string(), |buf| socket.recv(buf))
                 })();
                 let _ = std::fs::remove_file(&local);
                 outcome
             }
-            Endpoint::Fifo { fifo, reply_dir } => fifo_exchange(fifo, reply_dir, request),
+            Endpoint::Fifo { fifo, reply_dir } => fifo_exchange(fifo, reply_dir, request, limit),
         }
     }
 }
 
-/// The reply datagram read by `recv`, as text.
+/// The reply datagram read by `recv` (whose socket waits at most `limit`) from `peer`,
+/// as text.
 fn reply_datagram(
+    limit: Duration,
+    peer: &str,
     recv: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
 ) -> anyhow::Result<String> {
     let mut buf = vec![0u8; 65536];
-    let n = recv(&mut buf).context("no reply datagram (is miwa running?)")?;
+    let n = recv(&mut buf).map_err(|error| match error.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            anyhow::Error::new(error).context(Failure::TimedOut(limit))
+        }
+        std::io::ErrorKind::ConnectionRefused => {
+            anyhow::Error::new(error).context(Failure::Unreachable(peer.to_string()))
+        }
+        _ => anyhow::Error::new(error).context("no reply datagram"),
+    })?;
     Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// One FIFO exchange: a reply FIFO is created and opened first, then the framed request
 /// is written in one `write()`, then the reply is read until the daemon closes it.
-fn fifo_exchange(fifo: &Path, reply_dir: &Path, request: &str) -> anyhow::Result<String> {
+fn fifo_exchange(
+    fifo: &Path,
+    reply_dir: &Path,
+    request: &str,
+    limit: Duration,
+) -> anyhow::Result<String> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     use rustix::fs::{mknodat, open, FileType, Mode, OFlags, CWD};
     use std::io::Write;
@@ -220,19 +275,25 @@ fn fifo_exchange(fifo: &Path, reply_dir: &Path, request: &str) -> anyhow::Result
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let mut server = std::fs::OpenOptions::new()
-            .write(true)
-            .open(fifo)
-            .with_context(|| format!("cannot open {} (is miwa running?)", fifo.display()))?;
+        // Non-blocking, so that a FIFO nobody reads fails at once (ENXIO) instead of
+        // waiting for a reader; then blocking again for the write.
+        let server = open(
+            fifo,
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| Failure::Unreachable(fifo.display().to_string()))?;
+        rustix::fs::fcntl_setfl(&server, OFlags::WRONLY)?;
+        let mut server = std::fs::File::from(server);
         server.write_all(format!(":{name}:{request}").as_bytes())?;
         drop(server);
-        let deadline = std::time::Instant::now() + REPLY_WAIT;
+        let deadline = std::time::Instant::now() + limit;
         let mut out = Vec::new();
         let mut buf = [0u8; 65536];
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                bail!("no reply on the FIFO within {} s", REPLY_WAIT.as_secs());
+                return Err(Failure::TimedOut(limit).into());
             }
             let mut fds = [PollFd::new(&fd, PollFlags::IN)];
             poll(&mut fds, Some(&Timespec::try_from(left)?))?;
@@ -349,7 +410,7 @@ pub(crate) async fn connect(
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
-        .with_context(|| format!("cannot connect to {host}:{port} (is miwa running?)"))?;
+        .with_context(|| Failure::Unreachable(format!("{host}:{port}")))?;
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Io> = if secure {
         let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
@@ -391,42 +452,54 @@ async fn post(target: &HttpTarget, content_type: &str, body: String) -> anyhow::
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {
-        bail!(refusal(status));
+        return Err(Failure::Refused(refusal(status)).into());
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Why a reply holds no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// The reply is a JSON-RPC error: `code: message (data)`.
+    #[error("{0}")]
+    Mi(String),
+    /// The reply is not a JSON-RPC reply.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// The entry of `node` in a `nodes_run` result: its result, or its error line.
-pub fn node_entry(result: &Value, node: &str) -> Result<Value, String> {
+pub fn node_entry(result: &Value, node: &str) -> Result<Value, ReplyError> {
     let entry = result
         .get(node)
-        .ok_or_else(|| format!("the reply has no entry for node {node}"))?;
+        .ok_or_else(|| ReplyError::Unreadable(format!("the reply has no entry for node {node}")))?;
     match (entry.get("result"), entry.get("error")) {
         (Some(result), _) => Ok(result.clone()),
         (None, Some(error)) => interpret(&serde_json::json!({"error": error}).to_string()),
-        _ => Err(format!(
+        _ => Err(ReplyError::Unreadable(format!(
             "the entry of node {node} has neither result nor error"
-        )),
+        ))),
     }
 }
 
 /// What a reply means for the command line: the result, or an error line.
-pub fn interpret(reply: &str) -> Result<Value, String> {
-    let value: Value = serde_json::from_str(reply.trim())
-        .map_err(|e| format!("could not decode the reply ({e}): {reply}"))?;
+pub fn interpret(reply: &str) -> Result<Value, ReplyError> {
+    let value: Value = serde_json::from_str(reply.trim()).map_err(|e| {
+        ReplyError::Unreadable(format!("could not decode the reply ({e}): {reply}"))
+    })?;
     if let Some(error) = value.get("error").filter(|e| e.is_object()) {
         let code = error.get("code").and_then(Value::as_i64).unwrap_or(500);
         let message = error.get("message").and_then(Value::as_str).unwrap_or("");
-        return Err(match error.get("data") {
+        return Err(ReplyError::Mi(match error.get("data") {
             Some(Value::String(data)) => format!("{code}: {message} ({data})"),
             Some(data) if !data.is_null() => format!("{code}: {message} ({data})"),
             _ => format!("{code}: {message}"),
-        });
+        }));
     }
     value
         .get("result")
         .cloned()
-        .ok_or_else(|| "-32603: Internal error (reply without result)".to_string())
+        .ok_or_else(|| ReplyError::Unreadable("a reply without result or error".to_string()))
 }
 
 #[cfg(test)]
@@ -484,14 +557,17 @@ mod tests {
             interpret(
                 r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"Bad PID"},"id":"1"}"#
             ),
-            Err("-32602: Invalid params (Bad PID)".into())
+            Err(ReplyError::Mi("-32602: Invalid params (Bad PID)".into()))
         );
         assert_eq!(
             interpret(
                 r#"{"jsonrpc":"2.0","error":{"code":404,"message":"unknown MI command"},"id":"1"}"#
             ),
-            Err("404: unknown MI command".into())
+            Err(ReplyError::Mi("404: unknown MI command".into()))
         );
-        assert!(interpret("400 Parse_error").is_err());
+        assert!(matches!(
+            interpret("400 Parse_error"),
+            Err(ReplyError::Unreadable(_))
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! its reply) and `miwa events` (subscriptions on the connection itself, `ws:`, and each
 //! notification printed as it arrives).
 
-use super::{refusal, HttpTarget, Io};
+use super::{refusal, Failure, HttpTarget, Io};
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -27,7 +27,7 @@ async fn connect(target: &HttpTarget) -> anyhow::Result<Socket> {
     }
     match tokio_tungstenite::client_async(request, stream).await {
         Ok((socket, _)) => Ok(socket),
-        Err(WsError::Http(response)) => bail!(refusal(response.status())),
+        Err(WsError::Http(response)) => Err(Failure::Refused(refusal(response.status())).into()),
         Err(error) => Err(error).context("WebSocket handshake failed"),
     }
 }
