@@ -12,7 +12,7 @@ PY_VENV := target/modules/python-venv
 JS_DIR := mi-core/modules/js
 JS_MODULES := target/modules/js
 
-.PHONY: setup wasm-bindgen-cli playground python-modules js-modules run test bench lint
+.PHONY: setup wasm-bindgen-cli playground python-modules js-modules cargo-deb deb run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
@@ -62,6 +62,24 @@ js-modules: $(JS_DIR)/node_modules/.bin/componentize-js
 			-o $(CURDIR)/$(JS_MODULES)/$$(basename $$app).wasm app.js) || exit 1; \
 	done
 
+## cargo-deb, which builds the Debian package.
+CARGO_DEB_VERSION := 3.8.0
+cargo-deb:
+	@cargo deb --version 2>/dev/null | grep -q "$(CARGO_DEB_VERSION)" || \
+		$(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
+
+## The Debian package, target/debian/miwa_<version>-1_amd64.deb: the binary, the
+## playground, /etc/miwa/miwa.toml, the systemd unit, logrotate, manual pages and
+## completion scripts (host-native/debian/ and [package.metadata.deb] in its Cargo.toml).
+deb: playground cargo-deb
+	$(CARGO) build --release
+	rm -rf target/deb-assets && mkdir -p target/deb-assets/completions
+	target/release/miwa manpages target/deb-assets/man
+	target/release/miwa completions bash --program /usr/bin/miwa > target/deb-assets/completions/miwa
+	target/release/miwa completions zsh --program /usr/bin/miwa > target/deb-assets/completions/_miwa
+	target/release/miwa completions fish --program /usr/bin/miwa > target/deb-assets/completions/miwa.fish
+	$(CARGO) deb -p host-native --no-build --output target/debian/
+
 ## Builds and runs the daemon with its embedded defaults (HTTP on 127.0.0.1:8888, the
 ## playground at http://127.0.0.1:8888/playground/).
 run: setup playground
@@ -79,10 +97,13 @@ $(VENV)/bin/opensips-cli:
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
 
-test: setup playground python-modules js-modules $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground python-modules js-modules cargo-deb $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
+	command -v logrotate >/dev/null || (apt-get update && apt-get install -y logrotate)
+	command -v man >/dev/null || (apt-get update && apt-get install -y man-db)
+	command -v systemd-analyze >/dev/null || (apt-get update && apt-get install -y systemd)
 	test -x /usr/sbin/kamailio || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio)
 	test -x /usr/bin/redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 	test -x /usr/bin/promtool || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)

@@ -269,6 +269,7 @@ fn fifo_exchange(
     let path = reply_dir.join(&name);
     let _ = std::fs::remove_file(&path);
     mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
+    share_with_directory_group(&path, reply_dir);
     let outcome = (|| {
         let fd = open(
             &path,
@@ -312,6 +313,24 @@ fn fifo_exchange(
     })();
     let _ = std::fs::remove_file(&path);
     outcome
+}
+
+/// Lets the group of `dir` write the reply FIFO at `path` when that group is not the
+/// caller's: a daemon running as its own user (the Debian package's `miwa`, whose
+/// `/run/miwa` is group `miwa`) can then answer a client of that group. Nobody else may
+/// write it. Best effort: without the right to change the group, the FIFO stays 0600.
+fn share_with_directory_group(path: &Path, dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir_group) = std::fs::metadata(dir).map(|m| m.gid()) else {
+        return;
+    };
+    if dir_group == rustix::process::getegid().as_raw() {
+        return;
+    }
+    let group = rustix::fs::Gid::from_raw(dir_group);
+    if rustix::fs::chown(path, None, Some(group)).is_ok() {
+        let _ = rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(0o620));
+    }
 }
 
 /// Runs `future` to completion on a runtime of its own.

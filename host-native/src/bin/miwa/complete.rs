@@ -12,6 +12,7 @@ use clap_complete::env::Shells;
 use host_native::client;
 use serde_json::Value;
 use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The environment variable that turns a `miwa` run into a completion request.
@@ -41,15 +42,17 @@ impl Shell {
     }
 }
 
-/// The registration script for `shell`, calling this very binary back.
-pub fn registration(shell: Shell) -> anyhow::Result<String> {
+/// The registration script for `shell`, calling `program` back (default: this very
+/// binary).
+pub fn registration(shell: Shell, program: Option<PathBuf>) -> anyhow::Result<String> {
     let shells = Shells::builtins();
     let completer = shells
         .completer(shell.name())
         .ok_or_else(|| anyhow::anyhow!("no completion support for {}", shell.name()))?;
-    let program = std::env::current_exe()
+    let program = program
+        .or_else(|| std::env::current_exe().ok())
         .map(|path| path.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "miwa".into());
+        .unwrap_or_else(|| "miwa".into());
     let mut script = Vec::new();
     completer.write_registration(VAR, "miwa", "miwa", &program, &mut script)?;
     let script = String::from_utf8_lossy(&script).into_owned();

@@ -4,6 +4,7 @@
 //! - `call`, `script`: the client (`call.rs`), addressed by `target.rs`;
 //! - `events`: a WebSocket subscriber;
 //! - `completions`: shell completion (`complete.rs`);
+//! - `manpages` (hidden): the manual pages, for packaging (`manpages.rs`);
 //! - `hash-password`, `hash-token`: secrets for the access configuration.
 //!
 //! Exit codes of the client commands: 0 ok, 1 MI error, 2 usage, 3 unreachable, 4 timed
@@ -12,6 +13,7 @@
 
 mod call;
 mod complete;
+mod manpages;
 mod serve;
 mod target;
 
@@ -129,6 +131,15 @@ enum Command {
         /// The shell.
         #[arg(value_enum)]
         shell: complete::Shell,
+        /// The miwa the script calls back for candidates (default: this binary).
+        #[arg(long)]
+        program: Option<PathBuf>,
+    },
+    /// Writes the manual pages (miwa.1, miwa-call.1, …) into DIR, for packaging.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory to write them in (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -213,11 +224,15 @@ fn main() -> ExitCode {
             }
             Err(error) => call::fail(&error, Exit::Usage),
         },
-        Command::Completions { shell } => match complete::registration(shell) {
+        Command::Completions { shell, program } => match complete::registration(shell, program) {
             Ok(script) => {
                 print!("{script}");
                 ExitCode::SUCCESS
             }
+            Err(error) => call::fail(&error, Exit::Failed),
+        },
+        Command::Manpages { dir } => match manpages::write(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(error) => call::fail(&error, Exit::Failed),
         },
         Command::HashPassword => print_hash(access::hash_password),
