@@ -305,6 +305,35 @@ pub struct CoreConfig {
     /// Where precompiled core artifacts are cached (`cache_dir`; default
     /// `$XDG_CACHE_HOME/miwa` or `~/.cache/miwa`; empty string = no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Which names `which` lists (`which_names`): `"3.6"` (default, as OpenSIPS 3.6),
+    /// `"4.0"`, or `"both"` (what opensips-cli needs to call 4.0 names, as it checks a
+    /// command against `which` first).
+    pub which_names: WhichNamesConfig,
+}
+
+/// The values of `core.which_names`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum WhichNamesConfig {
+    /// OpenSIPS 3.6's names.
+    #[default]
+    #[serde(rename = "3.6")]
+    V3_6,
+    /// OpenSIPS 4.0's names.
+    #[serde(rename = "4.0")]
+    V4_0,
+    /// Both, 3.6's first.
+    #[serde(rename = "both")]
+    Both,
+}
+
+impl From<WhichNamesConfig> for mi_core::host::WhichNames {
+    fn from(names: WhichNamesConfig) -> Self {
+        match names {
+            WhichNamesConfig::V3_6 => mi_core::host::WhichNames::V3_6,
+            WhichNamesConfig::V4_0 => mi_core::host::WhichNames::V4_0,
+            WhichNamesConfig::Both => mi_core::host::WhichNames::Both,
+        }
+    }
 }
 
 impl Default for CoreConfig {
@@ -319,6 +348,7 @@ impl Default for CoreConfig {
             max_reply: 16 << 20,
             shutdown_timeout_ms: 5000,
             cache_dir: None,
+            which_names: WhichNamesConfig::V3_6,
         }
     }
 }

@@ -304,6 +304,19 @@ pub struct ModuleStatus {
     pub instances: u32,
 }
 
+/// Which names `which` lists: OpenSIPS 3.6's (the default), 4.0's, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhichNames {
+    /// The 3.6 names, as OpenSIPS 3.6 lists them.
+    #[default]
+    V3_6,
+    /// The 4.0 names (`core:ps`, `statistics:get`, `<module>:<name>`).
+    V4_0,
+    /// The 3.6 names, then the 4.0 names: what a client that checks names against `which`
+    /// (opensips-cli) needs to call either form.
+    Both,
+}
+
 /// Everything the core needs from its host.
 pub trait Host {
     /// The current time and the start time.
@@ -396,6 +409,10 @@ pub trait Host {
             .filter(|c| local.is_none_or(|local| c.name == local))
             .map(|c| format!("{}:{}", c.module, c.name))
             .collect()
+    }
+    /// Which names `which` lists (the daemon's `core.which_names`).
+    fn which_names(&self) -> WhichNames {
+        WhichNames::V3_6
     }
     /// Runs a module command with the matched recipe's parameters as a JSON object; the
     /// result as JSON text, or the MI error to answer (module failures included).

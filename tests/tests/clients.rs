@@ -448,3 +448,77 @@ fn opensips_clients_call_the_4_0_names_beside_the_3_6_ones() {
         serde_json::json!(["evi:subscribe", "evi:list", "evi:subscribers", "evi:raise"])
     );
 }
+
+#[test]
+fn opensips_cli_calls_4_0_names_where_which_lists_them() {
+    let opensips_cli = |daemon: &Daemon, args: &[&str]| {
+        let reply_dir = format!("fifo_reply_dir={}/", daemon.reply_dir().display());
+        let fifo = format!("fifo_file={}", daemon.fifo.display());
+        Command::new(venv_tool("opensips-cli"))
+            .args(["-o", &fifo, "-o", &reply_dir, "-x", "mi"])
+            .args(args)
+            .env("HOME", daemon.dir.path())
+            .output()
+            .expect("opensips-cli runs")
+    };
+    let default = Daemon::start("").unwrap();
+    let which = stdout_json(&opensips_cli(&default, &["which"]));
+    assert_eq!(which[0], "get_statistics", "3.6 names by default: {which}");
+    assert!(!which
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "statistics:get"));
+    let refused = opensips_cli(&default, &["statistics:get", "core:"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no command"),
+        "opensips-cli checks names against which: {refused:?}"
+    );
+
+    let both = Daemon::start("[core]\nwhich_names = \"both\"\n").unwrap();
+    let listed = stdout_json(&opensips_cli(&both, &["which"]));
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    let first_4_0 = listed.iter().position(|n| n.contains(':')).unwrap();
+    assert_eq!(listed[0], "get_statistics");
+    assert_eq!(listed[first_4_0], "statistics:get");
+    assert!(listed[..first_4_0].iter().all(|n| !n.contains(':')));
+    for (new, old) in [
+        ("statistics:get", "get_statistics"),
+        ("core:uptime", "uptime"),
+    ] {
+        let args: &[&str] = if new == "statistics:get" {
+            &[new, "core:"]
+        } else {
+            &[new]
+        };
+        let reply = opensips_cli(&both, args);
+        assert!(reply.status.success(), "{new}: {reply:?}");
+        let new_result = stdout_json(&reply);
+        let old_args: &[&str] = if old == "get_statistics" {
+            &[old, "core:"]
+        } else {
+            &[old]
+        };
+        let old_result = stdout_json(&opensips_cli(&both, old_args));
+        assert_eq!(
+            new_result.as_object().map(|o| o.keys().collect::<Vec<_>>()),
+            old_result.as_object().map(|o| o.keys().collect::<Vec<_>>()),
+            "{new} answers as {old}"
+        );
+    }
+
+    let only = Daemon::start("[core]\nwhich_names = \"4.0\"\n").unwrap();
+    let listed = only.result("which", serde_json::json!([]));
+    assert_eq!(listed[0], "statistics:get");
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n.as_str().unwrap().contains(':')));
+    assert!(Daemon::start("[core]\nwhich_names = \"3.7\"\n").is_err());
+}

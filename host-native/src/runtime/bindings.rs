@@ -342,6 +342,14 @@ impl wit::Host for StoreData {
         self.state.module_command_names(local.as_deref())
     }
 
+    fn which_names(&mut self) -> wit::NameForms {
+        match self.state.which_names() {
+            core::WhichNames::V3_6 => wit::NameForms::V36,
+            core::WhichNames::V4_0 => wit::NameForms::V40,
+            core::WhichNames::Both => wit::NameForms::Both,
+        }
+    }
+
     fn module_commands(&mut self) -> Vec<wit::ModuleCommand> {
         self.state
             .module_commands()

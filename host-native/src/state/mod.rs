@@ -71,6 +71,7 @@ pub struct HostState {
     pub wasm_memory: Arc<crate::runtime::memory::MemoryBudget>,
     shutdown: watch::Sender<bool>,
     http_roots: Vec<(String, String)>,
+    which_names: core::WhichNames,
     core_memory_cap: u64,
     started_offset: i32,
     now_offset: Arc<AtomicI32>,
@@ -158,6 +159,7 @@ impl HostState {
             wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
             http_roots: http_roots(config),
+            which_names: config.core.which_names.into(),
             core_memory_cap: config.core.max_memory as u64,
         });
         state.set_status("core", "main", readiness::INITIALIZING, "initializing");
@@ -586,6 +588,10 @@ impl Host for HostState {
             .unwrap_or_default();
         let loaded = self.modules.get().map(|m| m.commands()).unwrap_or_default();
         simulated.into_iter().chain(loaded).collect()
+    }
+
+    fn which_names(&self) -> core::WhichNames {
+        self.which_names
     }
 
     fn module_command_names(&self, local: Option<&str>) -> Vec<String> {

@@ -262,6 +262,14 @@ impl Host for ImportedHost {
         wit::module_command_names(local)
     }
 
+    fn which_names(&self) -> core::WhichNames {
+        match wit::which_names() {
+            wit::NameForms::V36 => core::WhichNames::V3_6,
+            wit::NameForms::V40 => core::WhichNames::V4_0,
+            wit::NameForms::Both => core::WhichNames::Both,
+        }
+    }
+
     fn module_commands(&self) -> Vec<core::ModuleCommand> {
         wit::module_commands()
             .into_iter()

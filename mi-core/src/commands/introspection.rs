@@ -2,6 +2,7 @@
 
 use super::{command, recipe};
 use crate::error::MiError;
+use crate::host::WhichNames;
 use crate::json::{object, Value};
 use crate::names::Resolved;
 use crate::params::Params;
@@ -69,19 +70,32 @@ fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
 }
 
 fn which(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
-    let core = ctx
-        .registry
-        .commands()
-        .iter()
-        .filter(|c| ctx.permits(c.name, c.module))
-        .map(|c| Value::str(c.name));
-    let modules = ctx
-        .host
-        .module_commands()
-        .into_iter()
-        .filter(|c| ctx.permits(&c.name, &c.module))
-        .map(|c| Value::String(c.name));
-    Ok(Value::Array(core.chain(modules).collect()))
+    let names_3_6 = || {
+        let core = ctx
+            .registry
+            .commands()
+            .iter()
+            .filter(|c| ctx.permits(c.name, c.module))
+            .map(|c| Value::str(c.name));
+        let modules = ctx
+            .host
+            .module_commands()
+            .into_iter()
+            .filter(|c| ctx.permits(&c.name, &c.module))
+            .map(|c| Value::String(c.name));
+        core.chain(modules).collect::<Vec<_>>()
+    };
+    let names_4_0 = || names_4_0(ctx, "").into_iter().map(Value::String);
+    Ok(Value::Array(match ctx.host.which_names() {
+        WhichNames::V3_6 => names_3_6(),
+        WhichNames::V4_0 => names_4_0().collect(),
+        WhichNames::Both => {
+            let mut names = names_3_6();
+            let more: Vec<Value> = names_4_0().filter(|n| !names.contains(n)).collect();
+            names.extend(more);
+            names
+        }
+    }))
 }
 
 /// What `which <command>` and `help <command>` read: a core command or a module's.
@@ -116,7 +130,9 @@ fn describe(ctx: &Context<'_>, name: &str) -> Result<Described, MiError> {
 
 /// `which <module>:`: the OpenSIPS 4.0 names of the module's commands (core groups such
 /// as `statistics:` and `evi:` included) that the caller may run.
-fn which_module(ctx: &Context<'_>, prefix: &str) -> Outcome {
+/// The 4.0 names of the commands the caller may run that start with `prefix`, core
+/// commands first.
+fn names_4_0(ctx: &Context<'_>, prefix: &str) -> Vec<String> {
     let core = ctx
         .registry
         .commands()
@@ -132,9 +148,14 @@ fn which_module(ctx: &Context<'_>, prefix: &str) -> Outcome {
                 .module_command(full)
                 .is_some_and(|c| ctx.permits(&c.name, &c.module))
         });
-    let names: Vec<Value> = core
-        .chain(modules)
+    core.chain(modules)
         .filter(|full| full.starts_with(prefix))
+        .collect()
+}
+
+fn which_module(ctx: &Context<'_>, prefix: &str) -> Outcome {
+    let names: Vec<Value> = names_4_0(ctx, prefix)
+        .into_iter()
         .map(Value::String)
         .collect();
     match names.is_empty() {
