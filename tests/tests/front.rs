@@ -965,3 +965,90 @@ fn probes_follow_probe_interval_while_up_and_back_off_to_max_backoff_ms_while_do
         .collect();
     assert_eq!(states, ["up", "down", "down"], "{listed}");
 }
+
+/// The `command` of each line of the audit log at `path`.
+fn audited_commands(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l["command"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn names_4_0_reach_a_node_by_its_3_6_names_and_shared_local_names_are_ambiguous() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("node-audit.log");
+    let node = Daemon::start_with_args(
+        &format!("[audit]\nfile = \"{}\"\n", audit.display()),
+        &["--simulate"],
+    )
+    .unwrap();
+    let front = front(&udp_table("edge", &node, ""), "edge");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !names(&post_to(&front, "/mi", &call("which", json!([]), 0))["result"])
+        .contains(&"ul_dump")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node's commands never listed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let stats = post_to(
+        &front,
+        "/mi",
+        &call("statistics:get", json!([["core:"]]), 1),
+    );
+    assert!(stats["result"]["core:timestamp"].is_number(), "{stats}");
+    let dump = post_to(&front, "/mi/edge", &call("usrloc:dump", json!([]), 2));
+    assert!(dump["result"]["Domains"].is_array(), "{dump}");
+    let bare = post_to(&front, "/mi", &call("dump", json!([]), 3));
+    assert!(bare["result"]["Domains"].is_array(), "{bare}");
+    let alias = post_to(&front, "/mi", &call("core:uptime", json!([]), 4));
+    assert!(alias["result"]["Up time"].is_string(), "{alias}");
+
+    let list = post_to(&front, "/mi", &call("list", json!([]), 5));
+    assert_eq!(list["error"]["code"], -32001, "{list}");
+    assert_eq!(list["error"]["message"], "Method ambiguous");
+    let data = list["error"]["data"].as_str().unwrap();
+    for candidate in [
+        "statistics:list",
+        "evi:list",
+        "tcp:list",
+        "dispatcher:list",
+        "dialog:list",
+    ] {
+        assert!(data.contains(candidate), "{data}");
+    }
+
+    let which = post_to(&front, "/mi", &call("which", json!(["usrloc:"]), 6));
+    let listed = names(&which["result"]);
+    assert!(
+        listed.contains(&"usrloc:dump") && listed.contains(&"usrloc:rm"),
+        "{which}"
+    );
+    let none = post_to(&front, "/mi", &call("which", json!(["nosuch:"]), 7));
+    assert_eq!(none["error"]["code"], 404, "{none}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let received = audited_commands(&audit);
+        if received.iter().filter(|c| *c != "which").count() >= 4 {
+            let calls: Vec<&str> = received
+                .iter()
+                .map(String::as_str)
+                .filter(|c| *c != "which")
+                .collect();
+            assert_eq!(calls, ["get_statistics", "ul_dump", "ul_dump", "uptime"]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node received {received:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

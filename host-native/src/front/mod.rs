@@ -6,6 +6,7 @@
 //! - `settings`: `[upstreams.<name>]` and `[front]`.
 //! - `request`: the request split into members, method and id found.
 //! - `link`: one exchange with a node over its FIFO, datagram socket or HTTP URL.
+//! - `names`: OpenSIPS 4.0 names for a node's 3.6 commands, and their ambiguity.
 //! - `node`: a node's health (probed in the background), command list and counters.
 //! - `fleet`: all nodes, `nodes_list` and `nodes_run`.
 //! - `events`: miwa's own subscriptions at nodes, for its subscribers.
@@ -18,6 +19,7 @@
 pub mod events;
 pub mod fleet;
 pub mod link;
+pub mod names;
 pub mod node;
 pub mod request;
 pub mod settings;
@@ -29,6 +31,7 @@ use crate::state::HostState;
 use fleet::{node_error, Fleet, RunArguments};
 use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::MiError;
+use names::{NodeMethod, NodeNames};
 use node::Node;
 use request::{Member, Parsed};
 use serde_json::Value;
@@ -63,6 +66,7 @@ pub struct FrontDispatcher {
     notifications: AtomicU64,
     events: Option<Arc<events::NodeEvents>>,
     transport_counters: TransportTable,
+    names: NodeNames,
 }
 
 /// Where one member goes.
@@ -102,6 +106,7 @@ impl FrontDispatcher {
             notifications: AtomicU64::new(0),
             events: None,
             transport_counters,
+            names: NodeNames::default(),
         }
     }
 
@@ -443,15 +448,48 @@ impl FrontDispatcher {
         pretty: bool,
     ) -> (Reply, bool) {
         let access = self.caller_access(caller);
-        if let Some(refused) = access
-            .as_ref()
-            .filter(|a| !a.permits(&member.method, &node.name))
-        {
-            tracing::warn!(node = %node.name, command = %member.method, role = %refused.role, "command refused");
-            let error = refused.refusal(&member.method);
+        let commands = node.commands();
+        let method = match node.config.dialect {
+            Dialect::Opensips => match self.names.resolve(&commands, &member.method) {
+                NodeMethod::AsIs => member.method.clone(),
+                NodeMethod::Renamed(name) => name,
+                NodeMethod::Ambiguous(candidates) => {
+                    let error = mi_core::names::ambiguous(&candidates);
+                    return (self.error(member.text.as_bytes(), error, pretty), true);
+                }
+            },
+            Dialect::Kamailio => member.method.clone(),
+        };
+        if let Some(refused) = access.as_ref().filter(|a| !a.permits(&method, &node.name)) {
+            tracing::warn!(node = %node.name, command = %method, role = %refused.role, "command refused");
+            let error = refused.refusal(&method);
             return (self.error(member.text.as_bytes(), error, pretty), true);
         }
-        let merged_list = member.method == "which" && !member.has_params();
+        if let Some(prefix) = member
+            .first_param(&["command"])
+            .filter(|p| method == "which" && p.ends_with(':'))
+            .filter(|_| node.config.dialect == Dialect::Opensips)
+        {
+            let names: Vec<Value> = self
+                .names
+                .listed(&commands, &prefix)
+                .into_iter()
+                .filter(|(_, name)| access.as_ref().is_none_or(|a| a.permits(name, &node.name)))
+                .map(|(full, _)| Value::String(full))
+                .collect();
+            return match names.is_empty() {
+                true => (
+                    self.error(
+                        member.text.as_bytes(),
+                        MiError::new(404, "unknown MI command"),
+                        pretty,
+                    ),
+                    true,
+                ),
+                false => (self.result(member, &Value::Array(names), pretty), false),
+            };
+        }
+        let merged_list = method == "which" && !member.has_params();
         let notification_id = member.id.is_none().then(|| {
             format!(
                 "\"miwa-n{}\"",
@@ -459,7 +497,7 @@ impl FrontDispatcher {
             )
         });
         let id = member.id.or(notification_id.as_deref()).unwrap_or("null");
-        let text = match (node.config.dialect, member.method.as_str()) {
+        let text = match (node.config.dialect, method.as_str()) {
             (Dialect::Kamailio, "which") if merged_list => member.to_node("system.listMethods", id),
             (Dialect::Kamailio, "help") => match member.first_param(&["mi_cmd", "command"]) {
                 Some(command) => {
