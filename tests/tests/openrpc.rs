@@ -121,3 +121,98 @@ role = "readonly"
     let (valid, report) = validate(&document);
     assert!(valid, "{report}");
 }
+
+#[test]
+fn a_node_in_front_mode_is_described_untyped_from_its_own_answers() {
+    let node = Daemon::start_with_args("", &["--simulate"]).unwrap();
+    let kamailio = miwa_tests::kamailio::Kamailio::start().unwrap();
+    let front = Daemon::start(&format!(
+        "[upstreams.edge]\nudp = \"{}\"\n[upstreams.kam]\nudp = \"{}\"\ndialect = \"kamailio\"\n",
+        node.udp, kamailio.udp
+    ))
+    .unwrap();
+    let discover = |path: &str| -> Value {
+        let response = front.get(path, "").unwrap();
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        serde_json::from_slice(&response.body).unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let edge = loop {
+        let document = discover("/openrpc.json?node=edge");
+        if names(&document).contains(&"ul_dump".to_string()) {
+            break document;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no node commands: {document}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let (valid, report) = validate(&edge);
+    assert!(valid, "{report}");
+    let method = |document: &Value, name: &str| -> Value {
+        document["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .clone()
+    };
+    let dump = method(&edge, "ul_dump");
+    assert_eq!(dump["x-opensips-4-name"], "usrloc:dump");
+    assert_eq!(dump["tags"][0]["name"], "usrloc");
+    let asked = node.result("which", serde_json::json!({"command": "ul_dump"}));
+    assert_eq!(dump["x-recipes"], asked, "the recipes the node gives");
+    assert!(dump["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["schema"] == serde_json::json!({})));
+    assert!(
+        names(&edge).contains(&"nodes_run".to_string()),
+        "miwa's own additions"
+    );
+    let by_rpc = front
+        .rpc(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#)
+        .unwrap();
+    assert!(names(&by_rpc["result"]).contains(&"get_statistics".to_string()));
+
+    let kam = loop {
+        let document = discover("/openrpc.json?node=kam");
+        if names(&document).contains(&"core.uptime".to_string()) {
+            break document;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Kamailio commands: {document}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let (valid, report) = validate(&kam);
+    assert!(valid, "{report}");
+    let uptime = method(&kam, "core.uptime");
+    assert_eq!(uptime["x-params-unknown"], true);
+    assert!(
+        kam["info"]["version"]
+            .as_str()
+            .unwrap()
+            .contains("kamailio"),
+        "{}",
+        kam["info"]
+    );
+
+    let unknown = front.get("/openrpc.json?node=nosuch", "").unwrap();
+    assert_eq!(
+        unknown.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&unknown.body)
+    );
+    assert!(String::from_utf8_lossy(&unknown.body).contains("Unknown node"));
+}

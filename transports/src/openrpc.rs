@@ -15,8 +15,9 @@ const DISCOVER: &[u8] = br#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#;
 /// What `GET /openrpc.json` answers: an HTTP status and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    /// 200 with the document; 404 when the target has no `rpc.discover`; 403 when the
-    /// role may not read it; 502 when a node gave no document; 500 otherwise.
+    /// 200 with the document; 404 when the target has no `rpc.discover` or is an unknown
+    /// node; 403 when the role may not read it; 502 when a node gave no document; 500
+    /// otherwise.
     pub status: u16,
     /// The document, or the JSON-RPC error that stood in its way.
     pub body: String,
@@ -64,7 +65,7 @@ pub async fn answer(session: &Session<'_>, pretty: bool) -> Answer {
     }
     let error = reply.get("error").cloned().unwrap_or_default();
     let status = match error.get("code").and_then(serde_json::Value::as_i64) {
-        Some(-32601) => 404,
+        Some(-32601) | Some(404) => 404,
         Some(403) => 403,
         Some(_) if session.node().is_some() => 502,
         _ => 500,

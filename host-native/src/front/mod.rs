@@ -9,6 +9,7 @@
 //! - `names`: OpenSIPS 4.0 names for a node's 3.6 commands, and their ambiguity.
 //! - `node`: a node's health (probed in the background), command list and counters.
 //! - `fleet`: all nodes, `nodes_list` and `nodes_run`.
+//! - `discover`: `rpc.discover` addressed to a node, an OpenRPC document of its commands.
 //! - `events`: miwa's own subscriptions at nodes, for its subscribers.
 //!
 //! Routing, per member: `miwa:<command>` runs miwa's own `<command>`; `nodes_run`,
@@ -16,6 +17,7 @@
 //! miwa; `which` and `help` are merged; everything else goes to the node the request is
 //! addressed to (`/mi/<node>`, or `[front] upstream`), or to miwa when there is none.
 
+pub mod discover;
 pub mod events;
 pub mod fleet;
 pub mod link;
@@ -79,6 +81,8 @@ enum Route<'a> {
     Describe(String),
     /// The node.
     Node(&'a Arc<Node>),
+    /// `rpc.discover` addressed to the node: miwa's document of it.
+    Discover(&'a Arc<Node>),
     /// `event_subscribe`: miwa's, after subscribing itself at the node when it raises the
     /// event.
     Subscribe(&'a Arc<Node>),
@@ -223,6 +227,9 @@ impl FrontDispatcher {
         let Some(node) = node else {
             return Route::Local(None);
         };
+        if method == mi_core::openrpc::DISCOVER {
+            return Route::Discover(node);
+        }
         if self.added(method) {
             return Route::Local(None);
         }
@@ -361,6 +368,13 @@ impl FrontDispatcher {
             Route::Node(node) => {
                 let (reply, failed) = self.forward(caller, member, node, pretty).await;
                 (reply, Some(failed))
+            }
+            Route::Discover(node) => {
+                let access = self.caller_access(caller);
+                let document =
+                    discover::document(node, &self.names, access.as_ref(), self.added_commands())
+                        .await;
+                counted(self.result(member, &document, pretty))
             }
             Route::Subscribe(node) => {
                 if let Err(error) = self.subscribe_at_node(member, node).await {

@@ -40,27 +40,61 @@ pub fn document(registry: &Registry, host: &dyn Host, access: Option<&Access>) -
         .filter(|(c, _)| permits(&c.name, &c.module))
         .map(|(c, name_4_0)| module_method(&c, &name_4_0));
     let build = host.build_info();
+    document_of(
+        &format!("{} Management Interface", build.name),
+        &build.version,
+        "OpenSIPS 3.6 Management Interface commands over JSON-RPC 2.0; each method also \
+         answers to its OpenSIPS 4.0 name (x-opensips-4-name).",
+        core.chain(modules).collect(),
+    )
+}
+
+/// An OpenRPC document of `methods`, with its `info`.
+pub fn document_of(title: &str, version: &str, description: &str, methods: Vec<Value>) -> Value {
     object([
         ("openrpc", Value::str(OPENRPC_VERSION)),
         (
             "info",
             object([
-                (
-                    "title",
-                    Value::str(format!("{} Management Interface", build.name)),
-                ),
-                ("version", Value::str(build.version)),
-                (
-                    "description",
-                    Value::str(
-                        "OpenSIPS 3.6 Management Interface commands over JSON-RPC 2.0; \
-                         each method also answers to its OpenSIPS 4.0 name (x-opensips-4-name).",
-                    ),
-                ),
+                ("title", Value::str(title)),
+                ("version", Value::str(version)),
+                ("description", Value::str(description)),
             ]),
         ),
-        ("methods", Value::Array(core.chain(modules).collect())),
+        ("methods", Value::Array(methods)),
     ])
+}
+
+/// The method of a command known by its names and, perhaps, its recipes only (a front
+/// node's): its parameters untyped (`{}`); without recipes, no parameters and
+/// `x-params-unknown: true`.
+pub fn untyped_method(
+    name: &str,
+    name_4_0: Option<&str>,
+    module: Option<&str>,
+    recipes: Option<&[Vec<String>]>,
+) -> Value {
+    let mut method = method(
+        MethodFacts {
+            name,
+            name_4_0,
+            module,
+            help: None,
+            named_only: false,
+            recipes: recipes
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.iter().map(String::as_str).collect())
+                .collect(),
+            errors: Vec::new(),
+        },
+        |_| ParamType::Any,
+    );
+    if let (None, Value::Object(members)) = (recipes, &mut method) {
+        members.retain(|(key, _)| key != "x-recipes");
+        members.push(("x-params-unknown".into(), Value::Bool(true)));
+    }
+    method
 }
 
 /// One parameter of a method: its name, type and whether every recipe has it.
@@ -89,8 +123,8 @@ fn merged_params(recipes: &[Vec<&str>], kind: impl Fn(&str) -> ParamType) -> Vec
 /// The facts every method object is built from.
 struct MethodFacts<'a> {
     name: &'a str,
-    name_4_0: &'a str,
-    module: &'a str,
+    name_4_0: Option<&'a str>,
+    module: Option<&'a str>,
     help: Option<&'a str>,
     named_only: bool,
     recipes: Vec<Vec<&'a str>>,
@@ -109,11 +143,13 @@ fn method(facts: MethodFacts<'_>, kind: impl Fn(&str) -> ParamType) -> Value {
     if let Some(help) = facts.help.filter(|h| !h.is_empty()) {
         members.push(("summary".into(), Value::str(help)));
     }
-    members.extend([
-        (
+    if let Some(module) = facts.module {
+        members.push((
             "tags".to_string(),
-            Value::Array(vec![object([("name", Value::str(facts.module))])]),
-        ),
+            Value::Array(vec![object([("name", Value::str(module))])]),
+        ));
+    }
+    members.extend([
         (
             "paramStructure".to_string(),
             Value::str(if facts.named_only {
@@ -155,7 +191,6 @@ fn method(facts: MethodFacts<'_>, kind: impl Fn(&str) -> ParamType) -> Value {
                     .collect(),
             ),
         ),
-        ("x-opensips-4-name".to_string(), Value::str(facts.name_4_0)),
         (
             "x-recipes".to_string(),
             Value::Array(
@@ -167,6 +202,9 @@ fn method(facts: MethodFacts<'_>, kind: impl Fn(&str) -> ParamType) -> Value {
             ),
         ),
     ]);
+    if let Some(name_4_0) = facts.name_4_0 {
+        members.push(("x-opensips-4-name".to_string(), Value::str(name_4_0)));
+    }
     Value::Object(members)
 }
 
@@ -174,8 +212,8 @@ fn core_method(registry: &Registry, command: &Command) -> Value {
     method(
         MethodFacts {
             name: command.name,
-            name_4_0: registry.name_4_0(command),
-            module: command.module,
+            name_4_0: Some(registry.name_4_0(command)),
+            module: Some(command.module),
             help: command.help,
             named_only: command.named_only,
             recipes: command.recipes.iter().map(|r| r.params.to_vec()).collect(),
@@ -189,8 +227,8 @@ fn module_method(command: &ModuleCommand, name_4_0: &str) -> Value {
     method(
         MethodFacts {
             name: &command.name,
-            name_4_0,
-            module: &command.module,
+            name_4_0: Some(name_4_0),
+            module: Some(&command.module),
             help: command.help.as_deref(),
             named_only: command.named_only,
             recipes: command
