@@ -1,8 +1,8 @@
-//! The two versions of the module world side by side, imports a module may have but not
+//! The three versions of the module world side by side, imports a module may have but not
 //! use, what a failed call quotes, and ticks: counted, bounded by the module's limits,
 //! failing without stopping the schedule or the module's commands.
 
-use miwa_tests::{module_table, Daemon};
+use miwa_tests::{foreign_module_table, module_table, Daemon};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,10 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn modules_of_both_worlds_load_side_by_side() {
+fn modules_of_every_world_load_side_by_side() {
     let daemon = Daemon::start(
         &(module_table("legacy", "legacy", "grants = [\"log\"]")
+            + &foreign_module_table("python", "pyfail", "")
             + &module_table("ticker", "ticker", "grants = [\"cache\", \"stats\"]")),
     )
     .unwrap();
@@ -38,6 +39,7 @@ fn modules_of_both_worlds_load_side_by_side() {
         daemon.result("legacy_echo", json!(["hi"])),
         json!({"text": "hi"})
     );
+    assert_eq!(daemon.result("pyfail_ok", json!([])), "OK");
     assert_eq!(daemon.result("ticker_count", json!([])), 0);
     let list = daemon.result("module_list", json!([]));
     let states: Vec<&str> = list["Modules"]
@@ -46,10 +48,11 @@ fn modules_of_both_worlds_load_side_by_side() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["loaded", "loaded"], "{list}");
+    assert_eq!(states, ["loaded", "loaded", "loaded"], "{list}");
     assert!(
         daemon.logged("module=legacy commands=1 world=\"0.1.0\"")
-            && daemon.logged("module=ticker commands=3 world=\"0.2.0\""),
+            && daemon.logged("module=pyfail commands=3 world=\"0.2.0\"")
+            && daemon.logged("module=ticker commands=3 world=\"0.3.0\""),
         "the log names each module's world: {}",
         daemon.log()
     );
@@ -83,7 +86,7 @@ fn an_ungranted_capability_loads_and_fails_the_call_naming_its_grant() {
     assert_eq!(reply["error"]["code"], 500, "{reply}");
     assert_eq!(
         error_message(&reply),
-        "module 'ungranted' failed: miwa:module/cache@0.2.0#store needs the cache grant"
+        "module 'ungranted' failed: miwa:module/cache@0.3.0#store needs the cache grant"
     );
     assert_eq!(
         daemon.call("ungranted_store", json!([]))["error"]["code"],

@@ -68,6 +68,19 @@ fn the_document_passes_the_openrpc_meta_schema_with_a_module_loaded() {
         assert_eq!(method["tags"][0]["name"], "health");
     }
 
+    let health = document["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "health")
+        .unwrap();
+    assert_eq!(
+        health["params"],
+        serde_json::json!([{"name": "max_errors", "required": false, "schema": {
+            "type": ["integer", "string"], "pattern": "^[+-]?[0-9]+$"}}]),
+        "the types the module's description gives (miwa:module@0.3.0)"
+    );
+
     let by_rpc = daemon.result("rpc.discover", serde_json::json!([]));
     assert_eq!(by_rpc, document, "rpc.discover and GET /openrpc.json agree");
     assert_eq!(

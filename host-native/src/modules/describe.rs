@@ -1,7 +1,7 @@
 //! The check of what a module says about itself: a description that lies (a core
 //! command's name, duplicates, malformed names or recipes) refuses the load.
 
-use super::bindings::api::ModuleInfo;
+use super::bindings::api::{ModuleInfo, ParamTypes};
 use super::shared::{Kind, BUILT_IN_STATISTICS};
 use crate::config::valid_name;
 use crate::state::events::CORE_EVENTS;
@@ -45,6 +45,7 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<(), 
 pub fn validate(
     module: &str,
     info: ModuleInfo,
+    types: ParamTypes,
     taken: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Description, String> {
     if info.commands.len() > MAX_COMMANDS {
@@ -55,7 +56,9 @@ pub fn validate(
     }
     distinct(info.commands.iter().map(|c| c.name.as_str()), "command")?;
     let mut commands = Vec::with_capacity(info.commands.len());
+    let mut types = types.into_iter();
     for command in info.commands {
+        let param_types = types.next().unwrap_or_default();
         let name = &command.name;
         if !valid_name(name) {
             return Err(format!(
@@ -81,6 +84,17 @@ pub fn validate(
             distinct(recipe.iter().map(String::as_str), "parameter")
                 .map_err(|e| format!("{e} in a recipe of '{name}'"))?;
         }
+        distinct(param_types.iter().map(|(p, _)| p.as_str()), "a type for")
+            .map_err(|e| format!("{e} in command '{name}'"))?;
+        if let Some((param, _)) = param_types
+            .iter()
+            .find(|(p, _)| !command.recipes.iter().flatten().any(|r| r == p))
+        {
+            return Err(format!(
+                "gives command '{name}' a type for '{}', which none of its recipes has",
+                param.escape_debug()
+            ));
+        }
         let help = command.help.map(|mut help| {
             if help.len() > MAX_HELP {
                 let mut end = MAX_HELP;
@@ -97,7 +111,7 @@ pub fn validate(
             help,
             named_only: command.named_only,
             recipes: command.recipes,
-            param_types: Vec::new(),
+            param_types,
         });
     }
     distinct(info.events.iter().map(String::as_str), "event")?;
@@ -133,4 +147,76 @@ pub fn validate(
         events: info.events,
         statistics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::bindings::v0_1::exports::miwa::module::module_api::Command;
+
+    fn info(recipes: &[&[&str]]) -> ModuleInfo {
+        ModuleInfo {
+            name: "typed".into(),
+            version: "1".into(),
+            commands: vec![Command {
+                name: "typed_cmd".into(),
+                help: None,
+                named_only: false,
+                recipes: recipes
+                    .iter()
+                    .map(|r| r.iter().map(|p| p.to_string()).collect())
+                    .collect(),
+            }],
+            events: Vec::new(),
+            statistics: Vec::new(),
+        }
+    }
+
+    fn types(pairs: &[(&str, &str)]) -> ParamTypes {
+        vec![pairs
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect()]
+    }
+
+    #[test]
+    fn parameter_types_must_name_parameters_of_the_recipes() {
+        let free = |_: &str| None;
+        let typed = validate(
+            "typed",
+            info(&[&[], &["count"], &["count", "name"]]),
+            types(&[("count", "integer"), ("name", "string")]),
+            &free,
+        )
+        .unwrap();
+        assert_eq!(
+            typed.commands[0].param_types,
+            [
+                ("count".to_string(), "integer".to_string()),
+                ("name".to_string(), "string".to_string())
+            ]
+        );
+        let untyped = validate("typed", info(&[&["count"]]), ParamTypes::new(), &free).unwrap();
+        assert!(untyped.commands[0].param_types.is_empty());
+        assert_eq!(
+            validate(
+                "typed",
+                info(&[&["count"]]),
+                types(&[("other", "integer")]),
+                &free
+            )
+            .unwrap_err(),
+            "gives command 'typed_cmd' a type for 'other', which none of its recipes has"
+        );
+        assert_eq!(
+            validate(
+                "typed",
+                info(&[&["count"]]),
+                types(&[("count", "integer"), ("count", "string")]),
+                &free
+            )
+            .unwrap_err(),
+            "declares a type for 'count' twice in command 'typed_cmd'"
+        );
+    }
 }

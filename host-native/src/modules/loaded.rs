@@ -3,7 +3,7 @@
 //! granted `tick`, its tick schedule.
 
 use super::bindings::api::{self, Api, ApiPre};
-use super::bindings::{v0_1, v0_2, ModuleStoreData};
+use super::bindings::{v0_1, v0_2, v0_3, ModuleStoreData};
 use super::describe::{self, Description};
 use super::schedule::TickSchedule;
 use super::shared::{Kind, ModuleShared, ModuleStats};
@@ -166,6 +166,7 @@ fn linker(
     let mut linker = Linker::<ModuleStoreData>::new(engine);
     v0_1::add_to_linker(&mut linker, &config.grants)?;
     v0_2::add_to_linker(&mut linker, &config.grants)?;
+    v0_3::add_to_linker(&mut linker, &config.grants)?;
     wasi::add_to_linker(&mut linker)?;
     if config.grants.iter().any(|g| g == "http") {
         wasi::add_http_to_linker(&mut linker)?;
@@ -241,11 +242,11 @@ impl LoadedModule {
             ticker: context.ticker.clone(),
             schedule: OnceLock::new(),
         };
-        let info = loading
+        let (info, types) = loading
             .with_instance(|store, api| api.describe(store))
             .map_err(|e| LoadError::Describe(e.message))?;
         let description =
-            describe::validate(name, info, context.taken).map_err(LoadError::Description)?;
+            describe::validate(name, info, types, context.taken).map_err(LoadError::Description)?;
         if description.name != name {
             tracing::info!(
                 module = name,

@@ -1,11 +1,12 @@
 //! The `miwa:module` WIT bindings, one module per version of the world side by side
-//! ([`v0_1`], [`v0_2`]), the store data every instance has, and the capabilities a module
+//! ([`v0_1`], [`v0_2`], [`v0_3`]), the store data every instance has, and the capabilities a module
 //! may be granted, implemented once ([`ModuleStoreData`]'s methods) and bound to each
 //! version's generated traits by [`capabilities!`].
 
 pub mod api;
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_3;
 
 use super::shared::ModuleShared;
 use mi_core::host::{self as core, CacheError, Host as _};

@@ -9,13 +9,26 @@ pub enum StatisticKind {
     Gauge,
 }
 
-/// One command: name, help, recipes.
+/// What a parameter's value is, as [`crate::Params`]' getters read it; the daemon's
+/// OpenRPC document (`rpc.discover`) gives it as a JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Read with `Params::int`: a number, or a string of an optional sign and digits.
+    Integer,
+    /// Read with `Params::string`: a string, or a number as its integer text.
+    String,
+    /// Read with `Params::string_array`: a non-empty array of strings (or numbers).
+    StringArray,
+}
+
+/// One command: name, help, recipes, parameter types.
 #[derive(Debug, Clone)]
 pub struct CommandSpec {
     pub(crate) name: String,
     pub(crate) help: Option<String>,
     pub(crate) named_only: bool,
     pub(crate) recipes: Vec<Vec<String>>,
+    pub(crate) types: Vec<(String, ParamType)>,
 }
 
 /// Starts a command declaration with its help text; add recipes with
@@ -26,6 +39,7 @@ pub fn command(name: &str, help: &str) -> CommandSpec {
         help: Some(help.to_string()),
         named_only: false,
         recipes: Vec::new(),
+        types: Vec::new(),
     }
 }
 
@@ -34,6 +48,14 @@ impl CommandSpec {
     pub fn recipe(mut self, names: &[&str]) -> Self {
         self.recipes
             .push(names.iter().map(|name| name.to_string()).collect());
+        self
+    }
+
+    /// Gives parameter `name` (of some recipe) its type; an untyped parameter is any JSON
+    /// value to the daemon's OpenRPC document. The daemon refuses a type for a name no
+    /// recipe has.
+    pub fn typed(mut self, name: &str, kind: ParamType) -> Self {
+        self.types.push((name.to_string(), kind));
         self
     }
 

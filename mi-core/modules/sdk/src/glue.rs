@@ -3,7 +3,7 @@
 
 use crate::bindings::exports::miwa::module::module_api as api;
 use crate::bindings::miwa::module::{diagnostics, types};
-use crate::describe::StatisticKind;
+use crate::describe::{ParamType, StatisticKind};
 use crate::Module;
 use mi_core::json::{self, Value};
 use mi_core::params::{Params, RawParams};
@@ -38,6 +38,18 @@ pub fn describe<M: Module>() -> api::ModuleInfo {
                 help: c.help,
                 named_only: c.named_only,
                 recipes: c.recipes,
+                param_types: c
+                    .types
+                    .into_iter()
+                    .map(|(name, kind)| {
+                        let kind = match kind {
+                            ParamType::Integer => api::ParamType::Integer,
+                            ParamType::String => api::ParamType::String,
+                            ParamType::StringArray => api::ParamType::StringArray,
+                        };
+                        (name, kind)
+                    })
+                    .collect(),
             })
             .collect(),
         events: description.events,

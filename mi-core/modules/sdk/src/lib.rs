@@ -1,6 +1,6 @@
 //! Write MI command modules for miwa.
 //!
-//! A module is a WebAssembly component of the `miwa:module@0.2.0` world. Implement [`Module`] for a
+//! A module is a WebAssembly component of the `miwa:module@0.3.0` world. Implement [`Module`] for a
 //! type, export it with [`export_module!`], build with
 //! `cargo build --target wasm32-wasip2 --release`, and name the `.wasm` in `miwa.toml`:
 //!
@@ -44,7 +44,7 @@ pub mod glue;
 pub mod http;
 
 pub use capabilities::{cache, events, log, mi, stats};
-pub use describe::{command, CommandSpec, Description, StatisticKind};
+pub use describe::{command, CommandSpec, Description, ParamType, StatisticKind};
 pub use mi_core::json::{self, object, Value};
 pub use mi_core::params::Params;
 pub use mi_core::MiError;
@@ -54,7 +54,7 @@ pub use mi_core::MiError;
 #[allow(unsafe_code, missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/module/v0.2.0",
+        path: "../../wit/module/v0.3.0",
         world: "module",
         pub_export_macro: true,
         export_macro_name: "export_world",

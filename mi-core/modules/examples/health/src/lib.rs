@@ -3,7 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use miwa_module::{
-    command, log, mi, object, stats, Description, MiError, Module, Params, StatisticKind, Value,
+    command, log, mi, object, stats, Description, MiError, Module, ParamType, Params,
+    StatisticKind, Value,
 };
 
 fn number(value: Option<&Value>) -> f64 {
@@ -57,7 +58,8 @@ impl Module for Health {
                     "summarises uptime, processes and MI errors; degraded past max_errors",
                 )
                 .recipe(&[])
-                .recipe(&["max_errors"]),
+                .recipe(&["max_errors"])
+                .typed("max_errors", ParamType::Integer),
             )
             .command(
                 command(
@@ -65,7 +67,8 @@ impl Module for Health {
                     "answers its text back, or \"OK\": checks the module path",
                 )
                 .recipe(&[])
-                .recipe(&["text"]),
+                .recipe(&["text"])
+                .typed("text", ParamType::String),
             )
             .statistic("checks", StatisticKind::Counter)
             .statistic("unhealthy", StatisticKind::Counter)
