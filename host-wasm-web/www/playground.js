@@ -114,15 +114,50 @@ function renderCommands() {
   }
 }
 
+// ---- parameter types -----------------------------------------------------------------
+
+// The parameter schemas of every command, from the OpenRPC document `rpc.discover` answers
+// (the page's own core, or the live daemon), attached to `commands` as `types`.
+async function attachTypes(commands) {
+  let document;
+  if (page.live) {
+    document = await page.live.call("rpc.discover");
+  } else {
+    const handled = JSON.parse(page.pg.handle('{"jsonrpc":"2.0","method":"rpc.discover","id":0}'));
+    document = JSON.parse(handled.text).result;
+  }
+  const byName = new Map((document.methods || []).map((m) =>
+    [m.name, Object.fromEntries((m.params || []).map((p) => [p.name, p.schema]))]));
+  for (const command of commands) command.types = byName.get(command.name) || {};
+}
+
+// What a schema asks for: "integer", "string", "string-array" or "any".
+function kindOf(schema) {
+  const types = [].concat((schema && schema.type) || []);
+  if (types[0] === "integer") return "integer";
+  if (types[0] === "string") return "string";
+  if (types[0] === "array") return "string-array";
+  return "any";
+}
+
 // ---- the call form -------------------------------------------------------------------
 
-function valueOf(text) {
+// A field's value as its type reads it: integers as numbers, string arrays split at
+// blanks, strings as typed; untyped values as numbers or JSON where they look like it.
+function valueOf(text, kind) {
   const trimmed = text.trim();
+  if (kind === "string") return text;
+  if (kind === "string-array") return trimmed.split(/\s+/).filter((v) => v.length);
   if (/^-?\d+$/.test(trimmed)) return Number(trimmed);
+  if (kind === "integer") return text;
   if (/^[\[{]/.test(trimmed)) {
     try { return JSON.parse(trimmed); } catch { /* kept as text */ }
   }
   return text;
+}
+
+function fieldKind(command, name) {
+  return kindOf((command.types || {})[name]);
 }
 
 function formRequest() {
@@ -131,7 +166,9 @@ function formRequest() {
   const request = { jsonrpc: "2.0", method: command.name, id: page.nextId };
   if (names.length) {
     request.params = {};
-    for (const name of names) request.params[name] = valueOf($(`field-${name}`).value);
+    for (const name of names) {
+      request.params[name] = valueOf($(`field-${name}`).value, fieldKind(command, name));
+    }
   }
   return request;
 }
@@ -145,10 +182,18 @@ function syncRaw() {
 function renderRecipe() {
   const command = page.selected;
   const names = command.recipes[page.recipe] || [];
-  const fields = names.map((name) =>
-    el("p", {},
-      el("label", { for: `field-${name}` }, name),
-      el("input", { id: `field-${name}`, name, type: "text", autocomplete: "off", "aria-describedby": "value-hint", oninput: syncRaw })));
+  const inputs = {
+    integer: { type: "number", step: "1", inputmode: "numeric" },
+    string: { type: "text" },
+    "string-array": { type: "text", placeholder: "values separated by spaces" },
+    any: { type: "text", placeholder: "text, a number or JSON" },
+  };
+  const fields = names.map((name) => {
+    const kind = fieldKind(command, name);
+    return el("p", {},
+      el("label", { for: `field-${name}` }, name, el("span", { class: "param-type" }, ` (${kind})`)),
+      el("input", { id: `field-${name}`, name, "data-type": kind, ...inputs[kind], autocomplete: "off", "aria-describedby": "value-hint", oninput: syncRaw }));
+  });
   $("fields").replaceChildren(...fields);
   if (!names.length) $("fields").append(el("p", {}, "This recipe takes no parameters."));
   syncRaw();
@@ -347,6 +392,7 @@ async function useMode(mode) {
     try {
       await page.live.connect();
       page.commands = await page.live.commands();
+      await attachTypes(page.commands);
     } catch (error) {
       logEntry("log", `the daemon could not be reached: ${error.message}`);
       $("mode-simulated").checked = true;
@@ -356,6 +402,7 @@ async function useMode(mode) {
     if (page.live) page.live.close();
     page.live = null;
     page.commands = JSON.parse(page.pg.commands());
+    await attachTypes(page.commands);
   }
   page.mode = mode;
   const name = page.selected && page.selected.name;
@@ -371,6 +418,7 @@ async function main() {
   $("seed").value = String(seedFromUrl());
   startNode();
   page.commands = JSON.parse(page.pg.commands());
+  await attachTypes(page.commands);
   renderCommands();
   $("filter").addEventListener("input", renderCommands);
   $("panel-form").addEventListener("submit", (e) => { e.preventDefault(); if (page.selected) { syncRaw(); run($("raw").value); } });

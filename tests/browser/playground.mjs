@@ -58,6 +58,26 @@ try {
   if (html !== 'http://127.0.0.1:8888/html/core/log_level?arg=%7B%22level%22%3A4%7D') fail(`html: ${html}`);
   await page.screenshot({ path: `${shots}/playground-log_level.png`, fullPage: true });
 
+  // The form's fields follow the parameter types of rpc.discover.
+  const levelType = await page.locator('#field-level').getAttribute('type');
+  if (levelType !== 'number') fail(`log_level's level field is ${levelType}, not a number field`);
+  await page.locator('button.command[data-command="get_statistics"]').click();
+  const statisticsKind = await page.locator('#field-statistics').getAttribute('data-type');
+  if (statisticsKind !== 'string-array') fail(`get_statistics's statistics field: ${statisticsKind}`);
+  await page.locator('#field-statistics').fill('core: shmem:');
+  const statisticsRequest = await page.getByLabel('JSON-RPC request').inputValue();
+  if (!statisticsRequest.includes('"params":{"statistics":["core:","shmem:"]}')) fail(`get_statistics request: ${statisticsRequest}`);
+  await page.locator('#run-form').click();
+  const statisticsReply = await page.locator('#reply').innerText();
+  if (!statisticsReply.includes('"shmem:total_size"')) fail(`get_statistics reply: ${statisticsReply}`);
+  await page.locator('button.command[data-command="cache_store"]').click();
+  await page.getByRole('radio', { name: 'system, attr, value', exact: true }).check();
+  await page.locator('#field-system').fill('local');
+  await page.locator('#field-attr').fill('k');
+  await page.locator('#field-value').fill('5');
+  const storeRequest = await page.getByLabel('JSON-RPC request').inputValue();
+  if (!storeRequest.includes('"value":"5"')) fail(`a string parameter stays a string: ${storeRequest}`);
+
   const broken = await runRaw(page, '{"jsonrpc":"2.0","method":"ps","id":1');
   if (!broken.includes('-32700')) fail(`parse error reply: ${broken}`);
   const why = await page.locator('#explanation').innerText();

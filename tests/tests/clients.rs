@@ -330,7 +330,13 @@ fn html_interface_in_headless_chromium() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(shots.join("html-ps.png").exists() && shots.join("html-log_level-error.png").exists());
+    for shot in [
+        "html-ps.png",
+        "html-log_level-error.png",
+        "html-typed-form.png",
+    ] {
+        assert!(shots.join(shot).exists(), "{shot}");
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@
 
 use crate::{CommandInfo, Reply, Session, TransportKind};
 use mi_core::json::{self, Value};
+use mi_core::openrpc::schema::ParamType;
 use std::fmt::Write;
 
 /// The command whose page is the statistics view.
@@ -59,6 +60,9 @@ pub struct PageRequest<'a> {
     pub path: &'a str,
     /// The `arg` parameter, when present.
     pub arg: Option<&'a str>,
+    /// The fields of a typed recipe form (`p.<name>=<text>`, `p.` stripped), used when
+    /// `arg` is absent: each becomes a named parameter of its type.
+    pub fields: &'a [(String, String)],
     /// Whether the form is POSTed (else GET).
     pub post_form: bool,
     /// The charts asked for.
@@ -148,7 +152,7 @@ main{display:grid;grid-template-columns:minmax(12rem,16rem) 1fr;gap:1.5rem;paddi
 @media (max-width:40rem){main{grid-template-columns:1fr}}\
 .commands ul{list-style:none;margin:0;padding:0}.commands li{padding:.15rem 0}\
 section.command,section.result{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1rem 1.25rem;margin-bottom:1rem}\
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}input{width:100%;box-sizing:border-box;font:inherit;padding:.4rem;border:1px solid #8c959f;border-radius:4px}\
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}.param-type{font-weight:normal;color:#57606a}fieldset{border:1px solid #d0d7de;border-radius:4px;margin:.75rem 0}input{width:100%;box-sizing:border-box;font:inherit;padding:.4rem;border:1px solid #8c959f;border-radius:4px}\
 button{margin-top:.5rem;font:inherit;padding:.4rem 1rem;background:#0b3d62;color:#fff;border:0;border-radius:4px;cursor:pointer}\
 button:focus,input:focus,a:focus{outline:3px solid #f0b400;outline-offset:2px}\
 pre{background:#f6f8fa;padding:.75rem;overflow:auto;tab-size:2;white-space:pre-wrap}\
@@ -182,6 +186,100 @@ fn recipe_text(names: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!("[{positional}]  or  {{{named}}}")
+}
+
+/// The parameter types of `command`, from the caller's OpenRPC document (`rpc.discover`).
+/// None on a node's page: there the document costs a request to the node per command.
+fn param_kinds(session: &Session<'_>, command: &str) -> Vec<(String, ParamType)> {
+    if session.node().is_some() {
+        return Vec::new();
+    }
+    let request = br#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#;
+    let text = match session.dispatch(TransportKind::Html, request, false) {
+        Reply::Text(text) => text,
+        _ => return Vec::new(),
+    };
+    let Ok((reply, _)) = json::parse(text.as_bytes(), 64) else {
+        return Vec::new();
+    };
+    let methods = match reply.get_ci("result").and_then(|r| r.get_ci("methods")) {
+        Some(Value::Array(methods)) => methods,
+        _ => return Vec::new(),
+    };
+    let Some(Value::Array(params)) = methods
+        .iter()
+        .find(|m| m.get_ci("name") == Some(&Value::str(command)))
+        .and_then(|m| m.get_ci("params"))
+    else {
+        return Vec::new();
+    };
+    params
+        .iter()
+        .filter_map(|p| match (p.get_ci("name"), p.get_ci("schema")) {
+            (Some(Value::String(name)), Some(schema)) => {
+                Some((name.clone(), ParamType::of_schema(schema)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The type of parameter `name` among `kinds` (untyped when not listed).
+fn kind_of(kinds: &[(String, ParamType)], name: &str) -> ParamType {
+    kinds
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(ParamType::Any, |(_, kind)| *kind)
+}
+
+/// A form for one recipe: a field per parameter, typed (a number field for an integer),
+/// labelled with its type; `fields` (the last submission) fill it again.
+fn recipe_form(
+    action: &str,
+    method: &str,
+    index: usize,
+    recipe: &[String],
+    kinds: &[(String, ParamType)],
+    fields: &[(String, String)],
+    command: &str,
+) -> String {
+    let mut form = format!(
+        "<form method=\"{method}\" action=\"{action}\" class=\"recipe-form\"><fieldset><legend>Recipe: {}</legend>",
+        escape(&recipe.join(", "))
+    );
+    for name in recipe {
+        let kind = kind_of(kinds, name);
+        let id = format!("r{index}-{}", encode(name));
+        let (input, hint) = match kind {
+            ParamType::Integer => ("type=\"number\" step=\"1\"", "integer"),
+            ParamType::String => ("type=\"text\"", "string"),
+            ParamType::StringArray => ("type=\"text\"", "values separated by spaces"),
+            ParamType::EventParams => (
+                "type=\"text\"",
+                "a JSON array, or a string of a JSON object",
+            ),
+            ParamType::Any => ("type=\"text\"", "text, a number or JSON"),
+        };
+        let value = fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str());
+        let _ = write!(
+            form,
+            "<label for=\"{id}\">{} <span class=\"param-type\">({hint})</span></label><input id=\"{id}\" name=\"p.{}\" {input} data-type=\"{}\" value=\"{}\" required autocomplete=\"off\" spellcheck=\"false\">",
+            escape(name),
+            escape(name),
+            kind.name(),
+            escape(value)
+        );
+    }
+    let _ = write!(
+        form,
+        "<button type=\"submit\">Run {} with {}</button></fieldset></form>",
+        escape(command),
+        escape(&recipe.join(", "))
+    );
+    form
 }
 
 /// One run of a command: the JSON-RPC reply parsed, or why there is none.
@@ -259,6 +357,7 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
     let PageRequest {
         path,
         arg,
+        fields,
         post_form,
         charts,
     } = *request;
@@ -362,9 +461,32 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
         };
     }
     let method = if post_form { "post" } else { "get" };
+    let kinds = param_kinds(session, &info.name);
+    let built;
+    let arg = match arg {
+        Some(arg) => Some(arg),
+        None if !fields.is_empty() => {
+            built = json::to_compact(&Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, text)| (name.clone(), kind_of(&kinds, name).value_of_field(text)))
+                    .collect(),
+            ));
+            Some(built.as_str())
+        }
+        None => None,
+    };
+    detail.push_str("</ul>");
+    for (index, recipe) in info.recipes.iter().enumerate() {
+        if !recipe.is_empty() {
+            detail.push_str(&recipe_form(
+                &action, method, index, recipe, &kinds, fields, &info.name,
+            ));
+        }
+    }
     let _ = write!(
         detail,
-        "</ul><form method=\"{method}\" action=\"/{root}/{}/{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
+        "<form method=\"{method}\" action=\"/{root}/{}/{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
         encode(&info.module),
         encode(&info.name),
         escape(arg.unwrap_or("")),

@@ -288,6 +288,14 @@ fn arg_field(encoded: &[u8]) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The typed form fields of an HTML request: `p.<name>=<text>` pairs, in order, `p.`
+/// stripped (see [`html::PageRequest::fields`]).
+fn param_fields(encoded: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(encoded)
+        .filter_map(|(k, v)| Some((k.strip_prefix("p.")?.to_string(), v.into_owned())))
+        .collect()
+}
+
 /// Who sends an HTML request: the role and identity its credentials were granted, and its
 /// address.
 struct Who {
@@ -320,20 +328,35 @@ async fn html(
         .and_then(|p| p.strip_prefix(root.as_str()))
         .unwrap_or("")
         .to_string();
-    let query_arg = request.uri().query().and_then(|q| arg_field(q.as_bytes()));
+    let query = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .as_bytes()
+        .to_vec();
+    let query_arg = arg_field(&query);
+    let query_fields = param_fields(&query);
     let charts = html::ChartsRequest::from_query(request.uri().query());
     let post = request.method() == Method::POST;
-    let arg = if post {
+    let (arg, fields) = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
         let body = request.into_body();
         match collect_body(body, settings.max_body, settings.request_timeout, budget).await {
-            Ok((body, _held)) if form => arg_field(&body).or(query_arg),
-            Ok(_) => query_arg,
+            Ok((body, _held)) if form => {
+                let fields = param_fields(&body);
+                let fields = if fields.is_empty() {
+                    query_fields
+                } else {
+                    fields
+                };
+                (arg_field(&body).or(query_arg), fields)
+            }
+            Ok(_) => (query_arg, query_fields),
             Err(StatusCode::SERVICE_UNAVAILABLE) => return busy(),
             Err(status) => return respond(status, HTML, Bytes::new()),
         }
     } else {
-        query_arg
+        (query_arg, query_fields)
     };
     let max_depth = settings.max_json_depth;
     let rendering = tokio::task::spawn_blocking(move || {
@@ -343,6 +366,7 @@ async fn html(
         let request = html::PageRequest {
             path: &path,
             arg: arg.as_deref(),
+            fields: &fields,
             post_form: post,
             charts: &charts,
         };

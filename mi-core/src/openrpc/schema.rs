@@ -48,6 +48,53 @@ impl ParamType {
         }
     }
 
+    /// The name forms and modules use: `integer`, `string`, `string-array`,
+    /// `event-params`, `any`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Integer => "integer",
+            ParamType::String => "string",
+            ParamType::StringArray => "string-array",
+            ParamType::EventParams => "event-params",
+            ParamType::Any => "any",
+        }
+    }
+
+    /// The type whose [`ParamType::schema`] `schema` is (what a form reads back from an
+    /// OpenRPC document); [`ParamType::Any`] for any other schema.
+    pub fn of_schema(schema: &Value) -> ParamType {
+        [
+            ParamType::Integer,
+            ParamType::String,
+            ParamType::StringArray,
+            ParamType::EventParams,
+        ]
+        .into_iter()
+        .find(|kind| kind.schema() == *schema)
+        .unwrap_or(ParamType::Any)
+    }
+
+    /// A form field's text as a value of this type: an integer as a number (kept as text
+    /// when it is not one, for the getter to refuse), a string array split at blanks, a
+    /// string as typed; event parameters and untyped values as JSON where they parse,
+    /// else as text.
+    pub fn value_of_field(self, text: &str) -> Value {
+        match self {
+            ParamType::Integer => text
+                .trim()
+                .parse::<i64>()
+                .map_or_else(|_| Value::str(text), |n| Value::num(n as f64)),
+            ParamType::String => Value::str(text),
+            ParamType::StringArray => {
+                Value::Array(text.split_whitespace().map(Value::str).collect())
+            }
+            ParamType::EventParams | ParamType::Any => {
+                crate::json::parse(text.as_bytes(), crate::rpc::DEFAULT_MAX_DEPTH)
+                    .map_or_else(|_| Value::str(text), |(value, _)| value)
+            }
+        }
+    }
+
     /// The JSON Schema (draft 7) of the values this type accepts.
     pub fn schema(self) -> Value {
         let types = |names: &[&str]| Value::Array(names.iter().map(|n| Value::str(*n)).collect());
@@ -77,5 +124,44 @@ impl ParamType {
             )]),
             ParamType::Any => Value::Object(Vec::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_reads_back_as_its_type() {
+        for kind in [
+            ParamType::Integer,
+            ParamType::String,
+            ParamType::StringArray,
+            ParamType::EventParams,
+            ParamType::Any,
+        ] {
+            assert_eq!(
+                ParamType::of_schema(&kind.schema()),
+                kind,
+                "{}",
+                kind.name()
+            );
+        }
+        assert_eq!(ParamType::of_schema(&Value::str("x")), ParamType::Any);
+    }
+
+    #[test]
+    fn form_fields_become_values_of_their_type() {
+        let compact =
+            |kind: ParamType, text: &str| crate::json::to_compact(&kind.value_of_field(text));
+        assert_eq!(compact(ParamType::Integer, " 4 "), "4");
+        assert_eq!(compact(ParamType::Integer, "four"), r#""four""#);
+        assert_eq!(compact(ParamType::String, "5"), r#""5""#);
+        assert_eq!(
+            compact(ParamType::StringArray, "core: shmem:"),
+            r#"["core:","shmem:"]"#
+        );
+        assert_eq!(compact(ParamType::EventParams, r#"["a",5]"#), r#"["a",5]"#);
+        assert_eq!(compact(ParamType::Any, "plain"), r#""plain""#);
     }
 }
