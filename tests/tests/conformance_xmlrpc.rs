@@ -224,6 +224,8 @@ out['level'] = s.log_level(4)
 out['named'] = s.log_level({{'level': 3}})
 out['which'] = s.which('log_level')
 out['stats'] = s.get_statistics(['core:'])
+out['stats_4_0'] = getattr(s, 'statistics:get')(['core:'])
+out['uptime_4_0'] = getattr(s, 'core:uptime')()
 try:
     s.no_such_command()
 except x.Fault as f:
@@ -256,6 +258,14 @@ print(json.dumps(out))
         serde_json::json!([[], ["level"], ["level", "pid"]])
     );
     assert!(out["stats"]["core:timestamp"].is_u64(), "{out}");
+    assert!(
+        out["stats_4_0"]["core:timestamp"].is_u64(),
+        "4.0 names: {out}"
+    );
+    assert!(
+        out["uptime_4_0"]["Up since"].is_string(),
+        "4.0 names: {out}"
+    );
     assert_eq!(
         out["fault"],
         serde_json::json!([-32601, "server error. requested method not found"])
