@@ -68,7 +68,7 @@ cargo-deb:
 	@cargo deb --version 2>/dev/null | grep -q "$(CARGO_DEB_VERSION)" || \
 		$(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
 
-## The Debian package, target/debian/miwa_<version>-1_amd64.deb: the binary, the
+## The Debian package, target/debian/miwa_<version>_amd64.deb: the binary, the
 ## playground, /etc/miwa/miwa.toml, the systemd unit, logrotate, manual pages and
 ## completion scripts (host-native/debian/ and [package.metadata.deb] in its Cargo.toml).
 deb: playground cargo-deb

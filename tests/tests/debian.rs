@@ -44,7 +44,7 @@ fn build_package() -> std::path::PathBuf {
     assert!(output.status.success(), "make deb:\n{}", text(&output));
     let dir = workspace().join("target/debian");
     let version = env!("CARGO_PKG_VERSION");
-    let package = dir.join(format!("miwa_{version}-1_amd64.deb"));
+    let package = dir.join(format!("miwa_{version}_amd64.deb"));
     assert!(package.is_file(), "{} was not built", package.display());
     package
 }
