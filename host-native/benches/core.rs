@@ -1,5 +1,6 @@
-//! One `uptime` request through the warm core component in wasmtime, and through mi-core
-//! compiled natively against the same host state (the baseline).
+//! One `uptime` request (and `which`, an empty batch, `rpc.discover`'s OpenRPC document)
+//! through the warm core component in wasmtime, and through mi-core compiled natively
+//! against the same host state (the baseline).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use host_native::config::Config;
@@ -10,13 +11,19 @@ use std::hint::black_box;
 
 const UPTIME: &[u8] = br#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
 const WHICH: &[u8] = br#"{"jsonrpc":"2.0","method":"which","id":1}"#;
+const DISCOVER: &[u8] = br#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#;
 
 fn core(c: &mut Criterion) {
     let config = Config::default();
     let state = HostState::start(&config, vec!["miwa".into()]).expect("host state");
     let runtime = CoreRuntime::new(&config.core, state.clone()).expect("core component");
     let native = mi_core::Core::default();
-    for (name, request) in [("uptime", UPTIME), ("which", WHICH), ("empty", &b"[]"[..])] {
+    for (name, request) in [
+        ("uptime", UPTIME),
+        ("which", WHICH),
+        ("empty", &b"[]"[..]),
+        ("rpc.discover", DISCOVER),
+    ] {
         let mut group = c.benchmark_group(name);
         group.bench_function("component", |b| {
             b.iter(|| runtime.handle(black_box(request), false).expect("reply"))
