@@ -338,3 +338,46 @@ fn completion_scripts_for_each_shell() {
     }
     assert_eq!(miwa(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+/// One completion request as bash's script makes it, for `words` (the last is the word
+/// under the cursor): how long it took and what it offered.
+fn complete(words: &[&str], timeout_ms: Option<&str>) -> (Duration, String) {
+    let mut command = Command::new(miwa_bin());
+    command
+        .env("MIWA_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .arg("--")
+        .args(words);
+    if let Some(ms) = timeout_ms {
+        command.env("MIWA_COMPLETE_TIMEOUT_MS", ms);
+    }
+    let started = Instant::now();
+    let output = command.output().unwrap();
+    (started.elapsed(), stdout(&output))
+}
+
+#[test]
+fn a_silent_daemon_costs_a_completion_its_wait_and_no_candidates() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let words = ["miwa", "call", "-t", "udp", "--udp", &address, "get_st"];
+    let (waited, offered) = complete(&words, Some("200"));
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_millis(1400),
+        "{waited:?}"
+    );
+    assert_eq!(offered.trim(), "", "nothing to offer without the daemon");
+    let (waited, _) = complete(&words, Some("0"));
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "an out-of-range wait keeps the default: {waited:?}"
+    );
+    let daemon = Daemon::start("").unwrap();
+    let udp = daemon.udp.to_string();
+    let (_, offered) = complete(
+        &["miwa", "call", "-t", "udp", "--udp", &udp, "get_st"],
+        None,
+    );
+    assert_eq!(offered.trim(), "get_statistics");
+}

@@ -2,7 +2,8 @@
 //! the caller may run), then the commands miwa adds in front of it.
 //!
 //! A node describes less than miwa's registry: an OpenSIPS node gives each command's
-//! recipes (`which <command>`, asked of it, at most [`CONCURRENT`] at once), never their
+//! recipes (`which <command>`, asked of it, at most half its `max_in_flight` at once, so
+//! that other requests keep room), never their
 //! types, so every parameter is untyped (`{}`); a Kamailio node gives names only, so its
 //! methods carry `x-params-unknown`. The 4.0 names are the ones [`NodeNames`] knows.
 
@@ -15,9 +16,6 @@ use mi_core::openrpc::{document_of, untyped_method};
 use serde_json::Value;
 use std::sync::Arc;
 use transports::CommandInfo;
-
-/// Most `which <command>` requests in flight at the node at once.
-const CONCURRENT: usize = 8;
 
 /// The result of one request to `node`, if it answered one.
 async fn ask(node: &Node, method: &str, params: Value) -> Option<Value> {
@@ -63,7 +61,7 @@ pub async fn document(
                 async move { recipes(&node, &command).await }
             });
             futures_util::stream::iter(asks)
-                .buffered(CONCURRENT)
+                .buffered((node.config.max_in_flight / 2).max(1))
                 .collect()
                 .await
         }

@@ -18,8 +18,21 @@ use std::time::Duration;
 /// The environment variable that turns a `miwa` run into a completion request.
 pub const VAR: &str = "MIWA_COMPLETE";
 
-/// How long a completion waits for the daemon: a shell must not hang on Tab.
+/// How long a completion waits for the daemon by default: a shell must not hang on Tab.
 const DAEMON_WAIT: Duration = Duration::from_millis(1500);
+
+/// The environment variable that changes [`DAEMON_WAIT`], in milliseconds (1 to 60000).
+const WAIT_VAR: &str = "MIWA_COMPLETE_TIMEOUT_MS";
+
+/// How long a completion waits for the daemon: `MIWA_COMPLETE_TIMEOUT_MS` when it is a
+/// number of milliseconds from 1 to 60000, else [`DAEMON_WAIT`].
+fn daemon_wait() -> Duration {
+    std::env::var(WAIT_VAR)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|ms| (1..=60_000).contains(ms))
+        .map_or(DAEMON_WAIT, Duration::from_millis)
+}
 
 /// The shells `miwa completions` writes for.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -155,7 +168,7 @@ fn typed() -> Option<Typed> {
 fn ask(target: Target, method: &str, params: Value) -> Option<Value> {
     let endpoint = target.endpoint().ok()?;
     let reply = endpoint
-        .exchange(&client::request_body(method, &params), DAEMON_WAIT)
+        .exchange(&client::request_body(method, &params), daemon_wait())
         .ok()?;
     client::interpret(&reply).ok()
 }
