@@ -34,7 +34,7 @@ playground: setup wasm-bindgen-cli
 	cp host-wasm-web/www/* $(PLAYGROUND)/
 
 ## The Python command modules (examples and fixtures), built with componentize-py for
-## miwa:module@0.2.0 into target/modules/python/<name>.wasm.
+## miwa:module@0.3.0 into target/modules/python/<name>.wasm.
 $(PY_VENV)/bin/componentize-py:
 	python3 -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet $(COMPONENTIZE_PY)
@@ -42,7 +42,7 @@ $(PY_VENV)/bin/componentize-py:
 python-modules: $(PY_VENV)/bin/componentize-py
 	mkdir -p $(PY_MODULES)
 	for app in mi-core/modules/python/examples/* mi-core/modules/python/fixtures/*; do \
-		$(PY_VENV)/bin/componentize-py -d mi-core/wit/module/v0.2.0 -w module componentize \
+		$(PY_VENV)/bin/componentize-py -d mi-core/wit/module/v0.3.0 -w module componentize \
 			-p mi-core/modules/python -p $$app app -o $(PY_MODULES)/$$(basename $$app).wasm || exit 1; \
 	done
 

@@ -31,7 +31,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 fn modules_of_every_world_load_side_by_side() {
     let daemon = Daemon::start(
         &(module_table("legacy", "legacy", "grants = [\"log\"]")
-            + &foreign_module_table("python", "pyfail", "")
+            + &foreign_module_table("js", "jsfail", "")
             + &module_table("ticker", "ticker", "grants = [\"cache\", \"stats\"]")),
     )
     .unwrap();
@@ -39,7 +39,7 @@ fn modules_of_every_world_load_side_by_side() {
         daemon.result("legacy_echo", json!(["hi"])),
         json!({"text": "hi"})
     );
-    assert_eq!(daemon.result("pyfail_ok", json!([])), "OK");
+    assert_eq!(daemon.result("jsfail_ok", json!([])), "OK");
     assert_eq!(daemon.result("ticker_count", json!([])), 0);
     let list = daemon.result("module_list", json!([]));
     let states: Vec<&str> = list["Modules"]
@@ -51,7 +51,7 @@ fn modules_of_every_world_load_side_by_side() {
     assert_eq!(states, ["loaded", "loaded", "loaded"], "{list}");
     assert!(
         daemon.logged("module=legacy commands=1 world=\"0.1.0\"")
-            && daemon.logged("module=pyfail commands=3 world=\"0.2.0\"")
+            && daemon.logged("module=jsfail commands=3 world=\"0.2.0\"")
             && daemon.logged("module=ticker commands=3 world=\"0.3.0\""),
         "the log names each module's world: {}",
         daemon.log()

@@ -36,6 +36,23 @@ fn the_python_routes_module_serves_a_file_and_reloads_it() {
     )
     .unwrap();
     let daemon = routes_daemon(dir.path());
+    assert!(
+        daemon.logged("module=routes commands=3 world=\"0.3.0\""),
+        "{}",
+        daemon.log()
+    );
+    let document = daemon.result("rpc.discover", json!([]));
+    let lookup = document["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "routes_lookup")
+        .expect("routes_lookup in rpc.discover");
+    assert_eq!(
+        lookup["params"],
+        json!([{"name": "number", "required": true, "schema": {"type": ["string", "number"]}}]),
+        "the types the Python module declares"
+    );
 
     assert_eq!(
         error_of(&daemon.call("routes_lookup", json!(["4031234"]))),

@@ -8,15 +8,15 @@ componentize-py instantiates to the name ``ModuleApi`` of its app module::
 
     module = Module("hello", "1.0")
 
-    @module.command("py_hello", "greets someone", recipes=[["name"]])
+    @module.command("py_hello", "greets someone", recipes=[["name"]], types={"name": "string"})
     def hello(params):
         return "hello, " + params["name"]
 
     ModuleApi = module.api()
 
-Build it for ``miwa:module@0.2.0``::
+Build it for ``miwa:module@0.3.0``::
 
-    componentize-py -d mi-core/wit/module/v0.2.0 -w module componentize \\
+    componentize-py -d mi-core/wit/module/v0.3.0 -w module componentize \\
         -p mi-core/modules/python -p . app -o hello.wasm
 
 Parameters arrive after the daemon matched a recipe: ``params`` is a dict of the matched
@@ -38,6 +38,13 @@ import traceback
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import module_api as _api
+
+# The type names ``Module.command`` takes, and their WIT values.
+_PARAM_TYPES = {
+    "integer": _api.ParamType.INTEGER,
+    "string": _api.ParamType.STRING,
+    "string-array": _api.ParamType.STRING_ARRAY,
+}
 from wit_world.imports import cache as _cache
 from wit_world.imports import events as _events
 from wit_world.imports import log as _log
@@ -178,9 +185,12 @@ class Module:
         self._statistics = []
         self._tick = None
 
-    def command(self, name, help=None, recipes=None, named_only=False):
+    def command(self, name, help=None, recipes=None, named_only=False, types=None):
         """Registers the decorated function ``f(params) -> value`` as command ``name``;
-        ``recipes`` lists its parameter sets, in matching order (default: none)."""
+        ``recipes`` lists its parameter sets, in matching order (default: none);
+        ``types`` gives parameters their types by name, ``"integer"``, ``"string"`` or
+        ``"string-array"`` (the daemon's ``rpc.discover`` shows them; an untyped
+        parameter is any JSON value)."""
 
         def register(handler):
             self._commands.append(
@@ -189,6 +199,7 @@ class Module:
                     help=help,
                     named_only=named_only,
                     recipes=[list(r) for r in (recipes or [[]])],
+                    param_types=[(p, _PARAM_TYPES[t]) for p, t in (types or {}).items()],
                 )
             )
             self._handlers[name] = handler

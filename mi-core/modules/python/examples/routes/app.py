@@ -81,6 +81,7 @@ def _table():
     "routes_reload",
     "reads the routing table again, from file (kept for later reloads) or the last one",
     recipes=[["file"], []],
+    types={"file": "string"},
 )
 def reload(params):
     path = params.get("file") or cache.fetch("file")
@@ -90,7 +91,12 @@ def reload(params):
     return {"file": path, "routes": len(_loaded["routes"]), "generation": generation}
 
 
-@module.command("routes_lookup", "the route of the longest prefix of number", recipes=[["number"]])
+@module.command(
+    "routes_lookup",
+    "the route of the longest prefix of number",
+    recipes=[["number"]],
+    types={"number": "string"},
+)
 def lookup(params):
     number = str(params["number"])
     stats.add("lookups")
