@@ -3,18 +3,7 @@
 
 mod support;
 
-use mi_core::{Core, HandleOptions, Reply};
-use support::FakeHost;
-
-fn text(host: &FakeHost, request: &str) -> String {
-    match Core::default()
-        .handle(host, request.as_bytes(), HandleOptions::default())
-        .reply
-    {
-        Reply::Text(text) => text,
-        other => panic!("{request}: {other:?}"),
-    }
-}
+use support::{reply_text as text, FakeHost};
 
 #[test]
 fn module_commands_match_recipes_like_core_commands() {

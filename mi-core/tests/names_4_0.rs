@@ -4,18 +4,7 @@
 
 mod support;
 
-use mi_core::{Core, HandleOptions, Reply};
-use support::FakeHost;
-
-fn text(host: &FakeHost, request: &str) -> String {
-    match Core::default()
-        .handle(host, request.as_bytes(), HandleOptions::default())
-        .reply
-    {
-        Reply::Text(text) => text,
-        other => panic!("{request}: {other:?}"),
-    }
-}
+use support::{reply_text as text, FakeHost};
 
 fn call(host: &FakeHost, method: &str, params: &str) -> String {
     text(

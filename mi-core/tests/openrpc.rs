@@ -9,13 +9,22 @@ use mi_core::{Core, HandleOptions, Reply};
 use support::FakeHost;
 
 fn reply(host: &FakeHost, request: &str) -> Value {
-    match Core::default()
-        .handle(host, request.as_bytes(), HandleOptions::default())
-        .reply
-    {
-        Reply::Text(text) => json::parse(text.as_bytes(), 64).unwrap().0,
-        other => panic!("{request}: {other:?}"),
-    }
+    json::parse(support::reply_text(host, request).as_bytes(), 64)
+        .unwrap()
+        .0
+}
+
+/// A request of `method` with named parameters: each of `params` with the value `value`
+/// gives it.
+fn named_request(method: &str, params: &[&str], value: impl Fn(&str) -> &'static str) -> String {
+    let members: Vec<String> = params
+        .iter()
+        .map(|&p| format!(r#""{p}":{}"#, value(p)))
+        .collect();
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"{method}","params":{{{}}},"id":1}}"#,
+        members.join(",")
+    )
 }
 
 fn discover(host: &FakeHost) -> Value {
@@ -130,23 +139,13 @@ fn each_core_parameter_type_is_the_one_its_getter_enforces() {
                     continue;
                 }
                 let (bad, expected) = wrong(kind, param);
-                let members: Vec<String> = recipe
-                    .params
-                    .iter()
-                    .map(|&p| {
-                        let value = if p == param {
-                            bad
-                        } else {
-                            valid(ParamType::of_core_param(p), p)
-                        };
-                        format!(r#""{p}":{value}"#)
-                    })
-                    .collect();
-                let request = format!(
-                    r#"{{"jsonrpc":"2.0","method":"{}","params":{{{}}},"id":1}}"#,
-                    command.name,
-                    members.join(",")
-                );
+                let request = named_request(command.name, recipe.params, |p| {
+                    if p == param {
+                        bad
+                    } else {
+                        valid(ParamType::of_core_param(p), p)
+                    }
+                });
                 let answer = json::to_compact(&reply(&host, &request));
                 assert!(
                     answer.contains(&expected),
@@ -165,16 +164,9 @@ fn values_the_schema_accepts_pass_the_getters() {
     let core = Core::default();
     for command in core.registry().commands() {
         for recipe in &command.recipes {
-            let members: Vec<String> = recipe
-                .params
-                .iter()
-                .map(|&p| format!(r#""{p}":{}"#, valid(ParamType::of_core_param(p), p)))
-                .collect();
-            let request = format!(
-                r#"{{"jsonrpc":"2.0","method":"{}","params":{{{}}},"id":1}}"#,
-                command.name,
-                members.join(",")
-            );
+            let request = named_request(command.name, recipe.params, |p| {
+                valid(ParamType::of_core_param(p), p)
+            });
             let answer = json::to_compact(&reply(&host, &request));
             assert!(
                 !answer.contains("Bad type") && !answer.contains("-32602"),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use mi_core::host::*;
+use mi_core::{Core, HandleOptions, Reply};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -253,5 +254,16 @@ impl Host for FakeHost {
             "echo_raw" => Ok("{not json".into()),
             _ => Ok(params.into()),
         }
+    }
+}
+
+/// The reply text a default core gives `request` on `host` (panics on no text).
+pub fn reply_text(host: &FakeHost, request: &str) -> String {
+    match Core::default()
+        .handle(host, request.as_bytes(), HandleOptions::default())
+        .reply
+    {
+        Reply::Text(text) => text,
+        other => panic!("{request}: {other:?}"),
     }
 }
