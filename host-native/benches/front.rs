@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use host_native::front::fleet::{Fleet, RunArguments};
+use host_native::front::names::NodeNames;
 use host_native::front::node::Node;
 use host_native::front::settings::UpstreamConfig;
 use std::sync::Arc;
@@ -64,14 +65,15 @@ fn nodes_run(c: &mut Criterion) {
         .expect("runtime");
     let mut group = c.benchmark_group("nodes_run_5ms_nodes");
     group.sample_size(20);
+    let names = NodeNames::default();
+    let params = mi_core::json::object([("command", mi_core::json::Value::str("uptime"))]);
     for size in [1, 10] {
         let fleet = fleet(&runtime, size);
         group.bench_function(format!("{size}_nodes"), |b| {
             b.iter(|| {
-                let arguments =
-                    RunArguments::from_params(Some(r#"{"command":"uptime"}"#)).expect("arguments");
+                let arguments = RunArguments::from_params(Some(&params)).expect("arguments");
                 let result = runtime
-                    .block_on(fleet.run(arguments, None))
+                    .block_on(fleet.run(arguments, &names, None))
                     .expect("nodes_run");
                 assert_eq!(result.as_object().map(|o| o.len()), Some(size));
             })

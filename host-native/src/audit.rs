@@ -6,6 +6,9 @@
 //! most once a second). SIGHUP reopens the file, for logrotate.
 
 use crate::access::AccessControl;
+use crate::dispatch::{Answer, Answered, Called};
+use mi_core::names::CommandName;
+use mi_core::request::{Id, Request};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -30,8 +33,9 @@ pub struct AuditConfig {
     /// (`max_params`, default 4096, 0 … 1048576).
     pub max_params: usize,
     /// Parameters whose values are logged as `"***"`: `command:parameter`, the command a
-    /// glob, the parameter a name, a position (`0`, `1`, …) or `*` (`redact`, default
-    /// none).
+    /// glob matched like a role's pattern (either name form: `cache_store:2` and
+    /// `cache:store:2` are one rule), the parameter a name (matched ignoring case), a
+    /// position (`0`, `1`, …) or `*` (`redact`, default none).
     pub redact: Vec<String>,
 }
 
@@ -61,7 +65,7 @@ impl AuditConfig {
         self.redact
             .iter()
             .find(|r| {
-                r.split_once(':')
+                r.rsplit_once(':')
                     .is_none_or(|(c, p)| c.is_empty() || p.is_empty())
             })
             .map(|r| format!("redact: `{r}` is not command:parameter"))
@@ -146,24 +150,25 @@ impl AuditLog {
         .collect()
     }
 
-    /// `params` as logged: redacted, or its size when over `max_params`.
-    fn params(&self, command: &str, params: Option<&Value>) -> Value {
+    /// `params` of a call of `command` as logged: redacted, or its size when over
+    /// `max_params`. A call that resolved to no command has every parameter redacted.
+    fn params(&self, command: Option<CommandName<'_>>, params: Option<&Value>) -> Value {
         let Some(params) = params else {
             return Value::Null;
         };
         let mut params = params.clone();
         for rule in &self.config.redact {
-            let Some((pattern, name)) = rule.split_once(':') else {
+            let Some((pattern, name)) = rule.rsplit_once(':') else {
                 continue;
             };
-            if !mi_core::access::glob(pattern, command) {
+            if command.is_some_and(|command| !command.matches(pattern)) {
                 continue;
             }
             let hidden = || Value::String("***".into());
             match &mut params {
                 Value::Object(members) => {
                     for (key, value) in members.iter_mut() {
-                        if name == "*" || key == name {
+                        if name == "*" || key.eq_ignore_ascii_case(name) {
                             *value = hidden();
                         }
                     }
@@ -246,18 +251,31 @@ fn write_lines(
 
 /// A dispatcher whose calls are written to the audit log.
 pub struct AuditedDispatcher {
-    inner: Arc<dyn Dispatcher>,
+    inner: Arc<dyn Answer>,
     log: Arc<AuditLog>,
     access: Arc<AccessControl>,
+    max_depth: u32,
 }
 
 impl AuditedDispatcher {
-    /// Audits `inner`'s calls to `log`; `access` names the callers' roles.
-    pub fn new(inner: Arc<dyn Dispatcher>, log: Arc<AuditLog>, access: Arc<AccessControl>) -> Self {
-        AuditedDispatcher { inner, log, access }
+    /// Audits `inner`'s calls to `log`; `access` names the callers' roles; requests are
+    /// read nested at most `max_depth` deep (`core.max_json_depth`).
+    pub fn new(
+        inner: Arc<dyn Answer>,
+        log: Arc<AuditLog>,
+        access: Arc<AccessControl>,
+        max_depth: u32,
+    ) -> Self {
+        AuditedDispatcher {
+            inner,
+            log,
+            access,
+            max_depth,
+        }
     }
 
-    fn record(&self, caller: Caller<'_>, request: &[u8], reply: &Reply, started: Instant) {
+    /// One line per member of `request`, from what the layers below reported it came to.
+    fn record(&self, caller: Caller<'_>, request: &Request, answered: &Answered, started: Instant) {
         let duration_us = started.elapsed().as_micros() as u64;
         let time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -268,34 +286,8 @@ impl AuditedDispatcher {
             })
             .unwrap_or_default();
         let role = self.access.role(caller.transport, caller.role);
-        let replies = replies_of(reply);
-        let requests: Vec<Value> = match serde_json::from_slice::<Value>(request) {
-            Ok(Value::Array(members)) => members,
-            Ok(single) => vec![single],
-            Err(_) => vec![Value::Null],
-        };
-        for member in &requests {
-            let command = member
-                .get("method")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let id = member.get("id");
-            let code = match (id, &replies) {
-                (_, Replies::Unparsed) => Value::from(400),
-                (None, _) => Value::from(202),
-                (Some(id), Replies::Some(list)) => list
-                    .iter()
-                    .find(|r| r.get("id") == Some(id))
-                    .or_else(|| (list.len() == 1).then(|| &list[0]))
-                    .map_or(Value::Null, |r| match r.get("error") {
-                        Some(error) => error.get("code").cloned().unwrap_or(Value::Null),
-                        None => Value::from(200),
-                    }),
-            };
-            let node = command
-                .as_deref()
-                .and_then(|c| self.inner.target(caller, c));
-            let line = json!({
+        let line = |command: Option<&str>, node: Option<&str>, params: Value, code: Value| {
+            json!({
                 "time": time,
                 "transport": caller.transport.name(),
                 "peer": caller.peer.map(|p| p.to_string()),
@@ -303,41 +295,74 @@ impl AuditedDispatcher {
                 "role": role,
                 "node": node,
                 "command": command,
-                "params": self.log.params(command.as_deref().unwrap_or(""), member.get("params")),
+                "params": params,
                 "code": code,
                 "duration_us": duration_us,
-            });
-            self.log.push(line.to_string());
+            })
+            .to_string()
+        };
+        if request.members().is_empty() {
+            let code = match request {
+                Request::Unparsable(_) => 400,
+                _ => -32600,
+            };
+            self.log
+                .push(line(None, None, Value::Null, Value::from(code)));
+            return;
+        }
+        for (index, member) in request.members().iter().enumerate() {
+            let called = answered.calls.iter().find(|c| c.member == index);
+            let command = called
+                .map(|c| c.command.as_str())
+                .filter(|c| !c.is_empty())
+                .or(member.call().map(|c| c.method.as_str()));
+            let params = member
+                .call()
+                .and_then(|call| call.params.as_ref())
+                .map(mi_to_serde);
+            let params = self
+                .log
+                .params(called.and_then(Called::name), params.as_ref());
+            let code = match (called.and_then(|c| c.error), member.id()) {
+                (Some(error), _) => Value::from(error),
+                (None, Id::Absent) => Value::from(202),
+                (None, _) if called.is_some() => Value::from(200),
+                (None, _) => Value::Null,
+            };
+            let node = called.and_then(|c| c.node.as_deref());
+            self.log.push(line(command, node, params, code));
         }
     }
 }
 
-/// A reply's members, for finding each call's outcome.
-enum Replies {
-    /// The request was not JSON: the reply is a parse error.
-    Unparsed,
-    /// The reply objects (none for notifications).
-    Some(Vec<Value>),
-}
-
-fn replies_of(reply: &Reply) -> Replies {
-    match reply {
-        Reply::ParseError(_) => Replies::Unparsed,
-        Reply::Text(text) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Array(list)) => Replies::Some(list),
-            Ok(one) => Replies::Some(vec![one]),
-            Err(_) => Replies::Some(Vec::new()),
-        },
-        Reply::Nothing | Reply::Unprintable => Replies::Some(Vec::new()),
+/// A value of the core's reading as serde_json's, for the audit line.
+fn mi_to_serde(value: &mi_core::json::Value) -> Value {
+    use mi_core::json::Value as Mi;
+    match value {
+        Mi::Null => Value::Null,
+        Mi::Bool(b) => Value::Bool(*b),
+        Mi::Number(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
+        Mi::String(s) => Value::String(s.clone()),
+        Mi::Array(items) => Value::Array(items.iter().map(mi_to_serde).collect()),
+        Mi::Object(members) => {
+            let mut map = serde_json::Map::new();
+            for (key, item) in members {
+                map.entry(key.clone()).or_insert_with(|| mi_to_serde(item));
+            }
+            Value::Object(map)
+        }
     }
 }
 
 impl Dispatcher for AuditedDispatcher {
+    /// Reads the request once, has the layers below answer that reading, and logs what
+    /// they report.
     fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
         let started = Instant::now();
-        let reply = self.inner.dispatch(caller, request, pretty);
-        self.record(caller, request, &reply, started);
-        reply
+        let request = crate::dispatch::read(request, self.max_depth);
+        let answered = self.inner.answer_blocking(caller, &request, pretty);
+        self.record(caller, &request, &answered, started);
+        answered.reply
     }
 
     fn dispatch_async<'a>(
@@ -348,14 +373,11 @@ impl Dispatcher for AuditedDispatcher {
     ) -> Dispatching<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            let reply = self.inner.dispatch_async(caller, request, pretty).await;
-            self.record(caller, request, &reply, started);
-            reply
+            let request = crate::dispatch::read(request, self.max_depth);
+            let answered = self.inner.answer(caller, &request, pretty).await;
+            self.record(caller, &request, &answered, started);
+            answered.reply
         })
-    }
-
-    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
-        self.inner.target(caller, method)
     }
 
     fn nodes(&self) -> Vec<String> {

@@ -1,4 +1,10 @@
 //! The dispatcher the transports call: runs a request on the core, counts it, times it.
+//!
+//! The daemon's layers (this one, the front, the audit log) pass a request between them
+//! as it was read once ([`Request`], the core's reading) and report what each member came
+//! to as [`Called`] records: the command it resolved to, where it ran and how it ended.
+//! Access, audit, statistics and forwarding all use those; none reads the caller's bytes
+//! again.
 
 use crate::access::{AccessConfig, AccessControl};
 use crate::runtime::{CoreFailure, CoreRuntime};
@@ -6,6 +12,7 @@ use crate::state::stats::TransportTable;
 use crate::state::{processes, HostState};
 use mi_core::access::Access;
 use mi_core::rpc::{failure_reply, HandleOptions};
+use mi_core::request::Request;
 use mi_core::{Host, MiError};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -16,35 +23,105 @@ use transports::metrics::{ChartsView, Scrape, ScrapeError, Scraping};
 use transports::push::ChannelKind;
 use transports::{Authentication, Caller, Channel, ChannelId, CommandInfo, Dispatcher, Reply};
 
-/// A handled request as the dispatcher counts it: the reply and each call's command and
-/// error code, from the component or the native core alike.
-struct Outcome {
-    reply: Reply,
-    calls: Vec<(String, Option<i32>)>,
+/// What one member of a request came to, as the layer that resolved and ran it reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Called {
+    /// The member's position in its batch (0 for a single request).
+    pub member: usize,
+    /// The command it resolved to (its 3.6 name, as registered or as the node knows it),
+    /// or the method as written when it resolved to none (empty for an invalid member).
+    pub command: String,
+    /// The command's module (for a node's command: the node); `None`: it resolved to no
+    /// command.
+    pub module: Option<String>,
+    /// The command's OpenSIPS 4.0 name, when known.
+    pub name_4_0: Option<String>,
+    /// The node it ran on; `None`: miwa itself.
+    pub node: Option<String>,
+    /// The error code it was answered; `None`: it succeeded.
+    pub error: Option<i32>,
 }
 
-impl From<crate::runtime::Handled> for Outcome {
+impl Called {
+    /// The command as access rules and redaction patterns match it.
+    pub fn name(&self) -> Option<mi_core::names::CommandName<'_>> {
+        Some(mi_core::names::CommandName {
+            name: &self.command,
+            module: self.module.as_deref()?,
+            name_4_0: self.name_4_0.as_deref(),
+        })
+    }
+}
+
+/// A reply and what each member came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// What the transport sends back.
+    pub reply: Reply,
+    /// What each member came to, at most one record per member.
+    pub calls: Vec<Called>,
+}
+
+/// The future of [`Answer::answer`].
+pub type Answering<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Answered> + Send + 'a>>;
+
+/// A layer of the daemon that answers a request already read, reporting what each member
+/// came to. Its [`Dispatcher`] side reads the transport's bytes with [`read`] and answers
+/// that.
+pub trait Answer: Dispatcher {
+    /// Answers `request` for `caller`.
+    fn answer<'a>(&'a self, caller: Caller<'a>, request: &'a Request, pretty: bool)
+        -> Answering<'a>;
+
+    /// [`Answer::answer`] for a caller on a thread of its own (the FIFO and datagram
+    /// workers), which waits for the answer.
+    fn answer_blocking(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered;
+}
+
+/// Reads a request's bytes once, with the core's rules, nested at most `max_depth` deep.
+pub fn read(request: &[u8], max_depth: u32) -> Request {
+    Request::parse(request, max_depth)
+}
+
+impl From<crate::runtime::Handled> for Answered {
     fn from(handled: crate::runtime::Handled) -> Self {
-        Outcome {
+        Answered {
             reply: handled.reply.into(),
             calls: handled
                 .calls
                 .into_iter()
-                .map(|c| (c.command, c.error))
+                .map(|c| Called::local(c.member, c.command, c.module, c.error))
                 .collect(),
         }
     }
 }
 
-impl From<mi_core::Handled> for Outcome {
+impl From<mi_core::Handled> for Answered {
     fn from(handled: mi_core::Handled) -> Self {
-        Outcome {
+        Answered {
             reply: handled.reply.into(),
             calls: handled
                 .calls
                 .into_iter()
-                .map(|c| (c.command, c.error))
+                .map(|c| Called::local(c.member, c.command, c.module, c.error))
                 .collect(),
+        }
+    }
+}
+
+impl Called {
+    /// A member miwa's core answered.
+    fn local(member: u32, command: String, module: Option<String>, error: Option<i32>) -> Self {
+        let name_4_0 = module
+            .as_deref()
+            .map(|module| mi_core::names::name_4_0_of(&command, module));
+        Called {
+            member: member as usize,
+            command,
+            module,
+            name_4_0,
+            node: None,
+            error,
         }
     }
 }
@@ -100,7 +177,7 @@ impl MiDispatcher {
 
     /// `outcome` with its reply replaced by an error when it is over `max_reply`; the
     /// calls it made then count as failed.
-    fn bounded(&self, request: &[u8], pretty: bool, outcome: Outcome) -> Outcome {
+    fn bounded(&self, request: &[u8], pretty: bool, outcome: Answered) -> Answered {
         let size = match &outcome.reply {
             Reply::Text(text) if text.len() > self.max_reply => text.len(),
             _ => return outcome,
@@ -118,12 +195,15 @@ impl MiDispatcher {
                 self.max_reply
             ),
         );
-        Outcome {
+        Answered {
             reply: self.error_reply(request, error, pretty),
             calls: outcome
                 .calls
                 .into_iter()
-                .map(|(command, error)| (command, error.or(Some(500))))
+                .map(|called| Called {
+                    error: called.error.or(Some(500)),
+                    ..called
+                })
                 .collect(),
         }
     }
@@ -153,13 +233,13 @@ impl MiDispatcher {
         self
     }
 
-    fn run(&self, request: &[u8], pretty: bool, access: Option<&Access>) -> Outcome {
+    fn run(&self, request: &[u8], pretty: bool, access: Option<&Access>) -> Answered {
         match &self.executor {
             Executor::Component(runtime) => match runtime.handle_as(request, pretty, access) {
                 Ok(handled) => handled.into(),
                 Err(failure) => {
                     tracing::error!(%failure, "request failed inside the core");
-                    Outcome {
+                    Answered {
                         reply: self.failure(request, &failure, pretty),
                         calls: Vec::new(),
                     }
@@ -190,18 +270,17 @@ impl MiDispatcher {
     }
 
     fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
-        self.error_reply(request, MiError::server_error(failure.to_string()), pretty)
+        self.error_reply(request, MiError::server_error(failure.public_message()), pretty)
     }
-}
 
-impl Dispatcher for MiDispatcher {
-    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+    /// Runs `request` for `caller`: counted, timed, bounded by `core.max_reply`.
+    fn answer_text(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Answered {
         let transport = caller.transport;
         let role = self.access.role(transport, caller.role);
         let access = self.access.access(role);
         let started = Instant::now();
         let slot = self.state.calls.enter();
-        let Outcome { reply, calls } = match &slot {
+        let answered = match &slot {
             Some(_) => {
                 let outcome = crate::state::events::on_channel(caller.channel, || {
                     self.run(request, pretty, access.as_ref())
@@ -215,18 +294,19 @@ impl Dispatcher for MiDispatcher {
                     "request refused: too many running"
                 );
                 let error = MiError::new(503, "Too many concurrent requests");
-                Outcome {
+                Answered {
                     reply: self.error_reply(request, error, pretty),
                     calls: Vec::new(),
                 }
             }
         };
         drop(slot);
-        for (command, _) in calls.iter().filter(|(_, e)| *e == Some(403)) {
+        let Answered { reply, calls } = &answered;
+        for called in calls.iter().filter(|c| c.error == Some(403)) {
             tracing::warn!(
                 role,
                 transport = transport.name(),
-                command,
+                command = called.command,
                 "command refused"
             );
         }
@@ -236,24 +316,96 @@ impl Dispatcher for MiDispatcher {
                 .busy_ns
                 .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         }
-        let sent = match &reply {
+        let sent = match reply {
             Reply::Text(text) | Reply::ParseError(text) => text.len(),
             Reply::Nothing | Reply::Unprintable => 0,
         };
-        let failed = calls.is_empty()
-            || calls.iter().any(|(_, e)| e.is_some())
-            || reply == Reply::Unprintable;
+        let failed =
+            calls.is_empty() || calls.iter().any(|c| c.error.is_some()) || *reply == Reply::Unprintable;
         self.transport_counters
             .get(transport)
             .record(request.len(), sent, failed);
-        for (command, error) in &calls {
-            self.state.counters.count_command(command, error.is_some());
+        for called in calls.iter().filter(|c| c.module.is_some()) {
+            self.state
+                .counters
+                .count_command(&called.command, called.error.is_some());
             if self.threshold.is_some_and(|t| elapsed > t) {
-                self.state
-                    .raise_threshold(command, transport.name(), elapsed.as_micros() as u64);
+                self.state.raise_threshold(
+                    &called.command,
+                    transport.name(),
+                    elapsed.as_micros() as u64,
+                );
             }
         }
-        reply
+        answered
+    }
+}
+
+/// The error code of a reply that is one JSON-RPC error object.
+pub fn error_code(reply: &Reply) -> Option<i32> {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: i32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Failed {
+        error: Code,
+    }
+    match reply {
+        Reply::Text(text) | Reply::ParseError(text) => serde_json::from_str::<Failed>(text)
+            .ok()
+            .map(|failed| failed.error.code),
+        Reply::Nothing | Reply::Unprintable => None,
+    }
+}
+
+impl Answer for MiDispatcher {
+    /// Runs the canonical text of `request` in the core; a member the core could not
+    /// report on (it failed, or the daemon was too busy) is recorded with the error the
+    /// caller was answered.
+    fn answer<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        request: &'a Request,
+        pretty: bool,
+    ) -> Answering<'a> {
+        Box::pin(std::future::ready(self.answer_now(caller, request, pretty)))
+    }
+
+    fn answer_blocking(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered {
+        self.answer_now(caller, request, pretty)
+    }
+}
+
+impl MiDispatcher {
+    /// [`Answer::answer`], synchronously: the core's calls do not wait on I/O.
+    pub fn answer_now(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered {
+        let text = request.canonical();
+        let mut answered = self.answer_text(caller, text.as_bytes(), pretty);
+        if answered.calls.is_empty() {
+            let error = error_code(&answered.reply).or(Some(-32000));
+            answered.calls = request
+                .members()
+                .iter()
+                .enumerate()
+                .map(|(member, _)| Called {
+                    member,
+                    command: String::new(),
+                    module: None,
+                    name_4_0: None,
+                    node: None,
+                    error,
+                })
+                .collect();
+        }
+        answered
+    }
+}
+
+impl Dispatcher for MiDispatcher {
+    /// The core is the request's only reader here: its bytes go to it as they came.
+    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+        self.answer_text(caller, request, pretty).reply
     }
 
     /// The core's commands (listed once) followed by the loaded modules' (live), those the

@@ -63,6 +63,7 @@ impl Playground {
         let calls = handled
             .calls
             .into_iter()
+            .filter(|c| c.module.is_some())
             .map(|c| {
                 object([
                     ("command", Value::String(c.command)),

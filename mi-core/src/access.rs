@@ -4,6 +4,7 @@
 //! `deny` pattern does.
 
 use crate::error::MiError;
+use crate::names::CommandName;
 
 /// A caller's role and what it may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +23,21 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 impl Access {
-    fn matches(patterns: &[String], command: &str, module: &str) -> bool {
-        let qualified = format!("{module}:{command}");
-        patterns.iter().any(|pattern| {
-            if pattern.contains(':') {
-                glob(pattern, &qualified)
-            } else {
-                glob(pattern, command)
-            }
+    /// Whether the role may run `command` of `module` (registered names; its 4.0 name is
+    /// the one OpenSIPS 4.0 gives it, see [`crate::names::name_4_0_of`]).
+    pub fn permits(&self, command: &str, module: &str) -> bool {
+        let name_4_0 = crate::names::name_4_0_of(command, module);
+        self.permits_named(&CommandName {
+            name: command,
+            module,
+            name_4_0: Some(&name_4_0),
         })
     }
 
-    /// Whether the role may run `command` of `module`.
-    pub fn permits(&self, command: &str, module: &str) -> bool {
-        Self::matches(&self.allow, command, module) && !Self::matches(&self.deny, command, module)
+    /// Whether the role may run `command`: an `allow` pattern names it under one of its
+    /// names and no `deny` pattern does (see [`CommandName::matches`]).
+    pub fn permits_named(&self, command: &CommandName<'_>) -> bool {
+        self.allow.iter().any(|p| command.matches(p)) && !self.deny.iter().any(|p| command.matches(p))
     }
 
     /// The error for a refused command.
@@ -80,6 +82,15 @@ mod tests {
         assert!(!access.permits("kill", "core"));
         assert!(!access.permits("module_load", "modules"));
         assert!(!access.permits("log_level", "core"));
+        let four = Access {
+            role: "four".into(),
+            allow: vec!["*".into()],
+            deny: vec!["cache:store".into(), "evi:*".into()],
+        };
+        assert!(!four.permits("cache_store", "core"));
+        assert!(!four.permits("raise_event", "core"));
+        assert!(!four.permits("event_subscribe", "core"));
+        assert!(four.permits("cache_fetch", "core"));
         let error = access.refusal("kill");
         assert_eq!(
             (error.code, error.data.as_deref()),

@@ -18,6 +18,7 @@ pub mod names;
 pub mod openrpc;
 pub mod params;
 pub mod registry;
+pub mod request;
 pub mod rpc;
 pub mod script;
 pub mod time;

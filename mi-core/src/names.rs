@@ -52,6 +52,55 @@ pub fn core_name(command: &Command) -> String {
         .unwrap_or_else(|| format!("{}:{}", command.module, command.name))
 }
 
+/// The modules of the core's commands, whose 4.0 names [`CORE_4_0`] gives.
+const CORE_MODULES: [&str; 3] = ["core", "cachedb_local", "httpd"];
+
+/// The 4.0 name of the command registered as `name` by `module`: for the core's commands,
+/// the name OpenSIPS 4.0 gives it (`statistics:get` for `get_statistics`); for any other
+/// command, `<module>:<name>`.
+pub fn name_4_0_of(name: &str, module: &str) -> String {
+    if CORE_MODULES.contains(&module) {
+        if let Some((_, new)) = CORE_4_0
+            .iter()
+            .chain(std::iter::once(&CACHE_FETCH_CHUNK))
+            .find(|(old, _)| *old == name)
+        {
+            return new.to_string();
+        }
+    }
+    format!("{module}:{name}")
+}
+
+/// A command as access rules and redaction patterns see it: one command, whichever of
+/// its names a caller wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandName<'a> {
+    /// Its registered (3.6) name: `get_statistics`.
+    pub name: &'a str,
+    /// Its module as registered (`core`), or the node it runs on.
+    pub module: &'a str,
+    /// Its 4.0 name (`statistics:get`), when known.
+    pub name_4_0: Option<&'a str>,
+}
+
+impl CommandName<'_> {
+    /// Whether the glob `pattern` names this command. A pattern with a `:` is matched
+    /// against `<module>:<name>`, the 4.0 name and `<module>:<4.0 name>` (`core:cache_store`,
+    /// `cache:store`, `edge1:cache:store`); one without, against the name and the 4.0
+    /// local name (`cache_store`, `store`).
+    pub fn matches(&self, pattern: &str) -> bool {
+        let glob = crate::glob::matches;
+        if pattern.contains(':') {
+            glob(pattern, &format!("{}:{}", self.module, self.name))
+                || self.name_4_0.is_some_and(|full| {
+                    glob(pattern, full) || glob(pattern, &format!("{}:{full}", self.module))
+                })
+        } else {
+            glob(pattern, self.name) || self.name_4_0.is_some_and(|full| glob(pattern, local_part(full)))
+        }
+    }
+}
+
 /// The local part of a 4.0 name (`get` of `statistics:get`).
 pub fn local_part(name: &str) -> &str {
     name.split_once(':').map_or(name, |(_, local)| local)
@@ -116,6 +165,31 @@ pub fn ambiguous(candidates: &[String]) -> MiError {
 mod tests {
     use super::*;
     use crate::commands::core_registry;
+
+    #[test]
+    fn a_pattern_names_a_command_under_either_name() {
+        let cache_store = CommandName {
+            name: "cache_store",
+            module: "core",
+            name_4_0: Some("cache:store"),
+        };
+        for pattern in ["cache_store", "cache_*", "store", "core:cache_store", "cache:store", "cache:*", "*:store", "core:cache:store", "*"] {
+            assert!(cache_store.matches(pattern), "{pattern}");
+        }
+        for pattern in ["cache:fetch", "evi:*", "core:store", "cache_fetch", "stor"] {
+            assert!(!cache_store.matches(pattern), "{pattern}");
+        }
+        assert_eq!(name_4_0_of("cache_store", "core"), "cache:store");
+        assert_eq!(name_4_0_of("ps", "core"), "core:ps");
+        assert_eq!(name_4_0_of("cache_store", "mymodule"), "mymodule:cache_store");
+        let on_node = CommandName {
+            name: "cache_store",
+            module: "edge1",
+            name_4_0: Some("cache:store"),
+        };
+        assert!(on_node.matches("edge1:cache_store") && on_node.matches("edge1:cache:store"));
+        assert!(!on_node.matches("edge2:*"));
+    }
 
     #[test]
     fn every_core_command_has_its_4_0_name() {

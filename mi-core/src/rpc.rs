@@ -7,6 +7,7 @@ use crate::json::{self, Value};
 use crate::names::Resolved;
 use crate::params::{match_recipe, Params, RawParams};
 use crate::registry::{Context, Registry};
+use crate::request::{Id, Member, Request};
 
 /// Options of one `handle` call.
 #[derive(Debug, Clone, Copy)]
@@ -44,39 +45,28 @@ pub enum Reply {
     Unprintable,
 }
 
-/// The outcome of one command call, for per-command statistics.
+/// What one request member came to: the command it resolved to and how the call ended,
+/// for statistics and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
-    /// The command name as registered.
+    /// The member's position in its batch (0 for a single request).
+    pub member: u32,
+    /// The command name as registered (its 3.6 name) when the method resolved to one;
+    /// otherwise the method as written, or empty for an invalid request.
     pub command: String,
+    /// The module of the command it resolved to; `None` when it resolved to none.
+    pub module: Option<String>,
     /// The error code when the call failed.
     pub error: Option<i32>,
 }
 
-/// A handled request: the reply plus the commands it ran.
+/// A handled request: the reply plus what each member came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
     /// What to send back.
     pub reply: Reply,
-    /// Commands that were looked up (batches run several).
+    /// One record per member that was a request (batches run several).
     pub calls: Vec<CallRecord>,
-}
-
-/// The `id` of a request, as it will be echoed.
-enum Id {
-    Absent,
-    Echo(Value),
-    Unprintable,
-}
-
-fn read_id(request: &Value) -> Id {
-    match request.get_ci("id") {
-        None => Id::Absent,
-        Some(Value::String(text)) => Id::Echo(Value::String(text.clone())),
-        Some(Value::Number(number)) => Id::Echo(Value::num(Value::int_view(*number))),
-        Some(Value::Null) => Id::Echo(Value::Null),
-        Some(_) => Id::Unprintable,
-    }
 }
 
 fn envelope(outcome: Result<Value, MiError>, id: Value) -> Value {
@@ -98,30 +88,42 @@ struct Scope<'a> {
     access: Option<&'a Access>,
 }
 
-/// Runs a parsed request object (or any value, when it is a batch member).
-fn handle_value(scope: Scope<'_>, request: &Value, calls: &mut Vec<CallRecord>) -> SingleReply {
-    let id = read_id(request);
-    let jsonrpc_ok = matches!(request.get_ci("jsonrpc"), Some(Value::String(v)) if v == "2.0");
-    let method = match request.get_ci("method") {
-        Some(Value::String(name)) => Some(name.as_str()),
-        _ => None,
-    };
-    let params = RawParams::from_member(request.get_ci("params"));
-    let valid = matches!(request, Value::Object(_)) && !matches!(id, Id::Unprintable) && jsonrpc_ok;
-    let (method, params) = match (valid, method, params) {
-        (true, Some(method), Some(params)) => (method, params),
-        _ => {
-            return match id {
-                Id::Unprintable => Err(()),
-                Id::Echo(id) => Ok(Some(envelope(Err(MiError::invalid_request()), id))),
-                Id::Absent => Ok(Some(envelope(Err(MiError::invalid_request()), Value::Null))),
-            };
+/// What a command's name resolved to, for the call's record.
+struct Ran {
+    command: String,
+    module: Option<String>,
+}
+
+/// Runs one member of a request read by [`Request::parse`].
+fn handle_member(
+    scope: Scope<'_>,
+    index: usize,
+    member: &Member,
+    calls: &mut Vec<CallRecord>,
+) -> SingleReply {
+    let (outcome, ran) = match member {
+        Member::Invalid(_) => (
+            Err(MiError::invalid_request()),
+            Ran {
+                command: String::new(),
+                module: None,
+            },
+        ),
+        Member::Call(call) => {
+            let params = RawParams::from_member(call.params.as_ref()).unwrap_or(RawParams::None);
+            run_command(scope, &call.method, params)
         }
     };
-    let outcome = run_command(scope, method, params, calls);
-    match id {
-        Id::Echo(id) => Ok(Some(envelope(outcome, id))),
-        Id::Absent => Ok(None),
+    calls.push(CallRecord {
+        member: index as u32,
+        command: ran.command,
+        module: ran.module,
+        error: outcome.as_ref().err().map(|e| e.code),
+    });
+    match member.id() {
+        Id::Echo(id) => Ok(Some(envelope(outcome, id.clone()))),
+        Id::Absent if member.call().is_some() => Ok(None),
+        Id::Absent => Ok(Some(envelope(outcome, Value::Null))),
         Id::Unprintable => Err(()),
     }
 }
@@ -130,38 +132,43 @@ fn run_command(
     scope: Scope<'_>,
     method: &str,
     params: RawParams<'_>,
-    calls: &mut Vec<CallRecord>,
-) -> Result<Value, MiError> {
+) -> (Result<Value, MiError>, Ran) {
     let Scope {
         registry,
         host,
         access,
     } = scope;
+    let unresolved = || Ran {
+        command: method.to_string(),
+        module: None,
+    };
     if method == crate::openrpc::DISCOVER {
         let outcome = match params {
             RawParams::None => Ok(crate::openrpc::document(registry, host, access)),
             _ => Err(MiError::invalid_params("rpc.discover takes no parameters")),
         };
-        calls.push(CallRecord {
+        let ran = Ran {
             command: method.to_string(),
-            error: outcome.as_ref().err().map(|e| e.code),
-        });
-        return outcome;
+            module: Some("core".to_string()),
+        };
+        return (outcome, ran);
     }
     let command = match crate::names::resolve(registry, host, method) {
         Resolved::Core(command) => command,
-        Resolved::Unknown => return Err(MiError::method_not_found()),
-        Resolved::Ambiguous(candidates) => return Err(crate::names::ambiguous(&candidates)),
+        Resolved::Unknown => return (Err(MiError::method_not_found()), unresolved()),
+        Resolved::Ambiguous(candidates) => {
+            return (Err(crate::names::ambiguous(&candidates)), unresolved())
+        }
         Resolved::Module(command) => {
             let outcome = match access.filter(|a| !a.permits(&command.name, &command.module)) {
                 Some(access) => Err(access.refusal(&command.name)),
                 None => run_module_command(host, &command, params),
             };
-            calls.push(CallRecord {
+            let ran = Ran {
                 command: command.name,
-                error: outcome.as_ref().err().map(|e| e.code),
-            });
-            return outcome;
+                module: Some(command.module),
+            };
+            return (outcome, ran);
         }
     };
     let outcome = (|| {
@@ -180,11 +187,11 @@ fn run_command(
         };
         (recipe.handler)(&context, &Params::new(params, recipe.params))
     })();
-    calls.push(CallRecord {
+    let ran = Ran {
         command: command.name.to_string(),
-        error: outcome.as_ref().err().map(|e| e.code),
-    });
-    outcome
+        module: Some(command.module.to_string()),
+    };
+    (outcome, ran)
 }
 
 fn named_only_error() -> MiError {
@@ -266,19 +273,25 @@ pub fn handle_as(
         access,
     };
     let mut calls = Vec::new();
-    let parsed = json::parse(request, options.max_depth);
-    let reply = match parsed {
-        Err(_) => Reply::ParseError(print(
+    let reply = match Request::parse(request, options.max_depth) {
+        Request::Unparsable(_) => Reply::ParseError(print(
             &envelope(Err(MiError::parse_error()), Value::Null),
             options,
         )),
-        Ok((Value::Array(members), _)) if !members.is_empty() => {
+        Request::EmptyBatch => Reply::Text(print(
+            &envelope(Err(MiError::invalid_request()), Value::Null),
+            options,
+        )),
+        Request::Batch(members) => {
             let replies: Vec<Value> = members
                 .iter()
-                .filter_map(|member| match handle_value(scope, member, &mut calls) {
-                    Ok(reply) => reply,
-                    Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
-                })
+                .enumerate()
+                .filter_map(
+                    |(index, member)| match handle_member(scope, index, member, &mut calls) {
+                        Ok(reply) => reply,
+                        Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
+                    },
+                )
                 .collect();
             if replies.is_empty() {
                 Reply::Nothing
@@ -286,7 +299,7 @@ pub fn handle_as(
                 Reply::Text(print(&Value::Array(replies), options))
             }
         }
-        Ok((request, _)) => match handle_value(scope, &request, &mut calls) {
+        Request::Single(member) => match handle_member(scope, 0, &member, &mut calls) {
             Ok(Some(reply)) => Reply::Text(print(&reply, options)),
             Ok(None) => Reply::Nothing,
             Err(()) => Reply::Unprintable,
@@ -304,12 +317,18 @@ const FAILURE_PARSE_DEPTH: u32 = 32;
 /// time): `error` carrying the request's `id` under the usual echo rules. A notification
 /// gets nothing; an unreadable or too deeply nested request, or a batch, gets `"id":null`.
 pub fn failure_reply(request: &[u8], error: MiError, options: HandleOptions) -> Reply {
-    let id = match json::parse(request, options.max_depth.min(FAILURE_PARSE_DEPTH)) {
-        Ok((value @ Value::Object(_), _)) => read_id(&value),
+    let id = match Request::parse(request, options.max_depth.min(FAILURE_PARSE_DEPTH)) {
+        Request::Single(member) => member.id().clone(),
         _ => Id::Echo(Value::Null),
     };
+    error_reply(&id, error, options)
+}
+
+/// `error` as the reply to a request with `id`: nothing for a notification, the
+/// transport's own failure for an unprintable id.
+pub fn error_reply(id: &Id, error: MiError, options: HandleOptions) -> Reply {
     match id {
-        Id::Echo(id) => Reply::Text(print(&envelope(Err(error), id), options)),
+        Id::Echo(id) => Reply::Text(print(&envelope(Err(error), id.clone()), options)),
         Id::Absent => Reply::Nothing,
         Id::Unprintable => Reply::Unprintable,
     }
@@ -324,19 +343,26 @@ pub fn call(
     command: &str,
     params: Option<&Value>,
 ) -> (Result<Value, MiError>, Vec<CallRecord>) {
-    let mut calls = Vec::new();
-    let outcome = match RawParams::from_member(params) {
-        Some(raw) => run_command(
-            Scope {
-                registry,
-                host,
-                access: None,
-            },
-            command,
-            raw,
-            &mut calls,
-        ),
-        None => Err(MiError::invalid_request()),
+    let scope = Scope {
+        registry,
+        host,
+        access: None,
     };
-    (outcome, calls)
+    let (outcome, ran) = match RawParams::from_member(params) {
+        Some(raw) => run_command(scope, command, raw),
+        None => (
+            Err(MiError::invalid_request()),
+            Ran {
+                command: command.to_string(),
+                module: None,
+            },
+        ),
+    };
+    let record = CallRecord {
+        member: 0,
+        command: ran.command,
+        module: ran.module,
+        error: outcome.as_ref().err().map(|e| e.code),
+    };
+    (outcome, vec![record])
 }

@@ -320,13 +320,6 @@ pub trait Dispatcher: Send + Sync + 'static {
         Box::pin(std::future::ready(self.dispatch(caller, request, pretty)))
     }
 
-    /// The node a call of `method` from `caller` goes to (front mode); `None`: the daemon
-    /// itself (the default).
-    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
-        let _ = (caller, method);
-        None
-    }
-
     /// Opens a push channel of `kind` for a connection that delivers notifications
     /// (a WebSocket, an event stream); `None`: this dispatcher has no events to push (the
     /// default). Called once per connection, before its first request.

@@ -1,7 +1,11 @@
 //! The nodes together: lookup by name and glob, `nodes_list`, and `nodes_run` (one command
 //! on many nodes in parallel).
 
+use super::names::{NodeMethod, NodeNames};
 use super::node::{Node, NodeError, State};
+use super::settings::Dialect;
+use mi_core::json::Value as MiValue;
+use mi_core::names::CommandName;
 use mi_core::access::Access;
 use mi_core::MiError;
 use serde_json::{json, Map, Value};
@@ -120,29 +124,52 @@ impl Fleet {
     /// `nodes_run`: `command` with `params` on the selected nodes in parallel (at most
     /// `max_parallel` at once); one member per node, in configuration order, holding the
     /// node's `result` or `error` — a node that is down or slow is an entry, not a failure.
+    /// The command is resolved for each node as a call addressed to it is (`cache:store`
+    /// is `cache_store` on an OpenSIPS node), and that resolved command is what the
+    /// caller's role is checked against and what the node receives.
     pub async fn run(
         &self,
         arguments: RunArguments,
+        names: &NodeNames,
         access: Option<&Access>,
     ) -> Result<Value, MiError> {
         let selected = self.select(arguments.nodes.as_deref()).map_err(|pattern| {
             MiError::with_data(404, "Unknown node", format!("no node matches '{pattern}'"))
         })?;
-        let request = match &arguments.params {
-            Some(params) => json!({"jsonrpc": "2.0", "method": arguments.command, "params": params, "id": "miwa-run"}),
-            None => json!({"jsonrpc": "2.0", "method": arguments.command, "id": "miwa-run"}),
-        }
-        .to_string();
         let slots = Arc::new(tokio::sync::Semaphore::new(self.max_parallel));
+        let id = mi_core::request::Id::Echo(mi_core::json::Value::str("miwa-run"));
         let runs = selected.iter().map(|node| {
-            let (request, slots, command) = (&request, slots.clone(), &arguments.command);
+            let (slots, arguments, id) = (slots.clone(), &arguments, &id);
             async move {
-                if access.is_some_and(|a| !a.permits(command, &node.name)) {
-                    let refusal = access
-                        .map(|a| a.refusal(command))
-                        .unwrap_or_else(|| MiError::new(403, "Forbidden"));
-                    return json!({"error": error_value(&refusal)});
+                let (method, name_4_0) = match node.config.dialect {
+                    Dialect::Opensips => match names.resolve(&node.commands(), &arguments.command) {
+                        NodeMethod::AsIs => (arguments.command.clone(), None),
+                        NodeMethod::Renamed(name) => (name, None),
+                        NodeMethod::Ambiguous(candidates) => {
+                            let error = mi_core::names::ambiguous(&candidates);
+                            return json!({"error": error_value(&error)});
+                        }
+                    },
+                    Dialect::Kamailio => (arguments.command.clone(), None::<String>),
+                };
+                let name_4_0 = name_4_0.or_else(|| match node.config.dialect {
+                    Dialect::Opensips => names.name_4_0(&method),
+                    Dialect::Kamailio => None,
+                });
+                let command = CommandName {
+                    name: &method,
+                    module: &node.name,
+                    name_4_0: name_4_0.as_deref(),
+                };
+                if let Some(refused) = access.filter(|a| !a.permits_named(&command)) {
+                    return json!({"error": error_value(&refused.refusal(&method))});
                 }
+                let call = mi_core::request::Call {
+                    method: method.clone(),
+                    params: arguments.params.clone(),
+                    id: id.clone(),
+                };
+                let request = call.text_as(&method, call.params.as_ref(), id);
                 let _slot = slots.acquire().await;
                 match node.forward(request.as_bytes(), "\"miwa-run\"").await {
                     Ok(answer) => outcome_of(&answer.text),
@@ -163,41 +190,46 @@ impl Fleet {
 pub struct RunArguments {
     /// The command.
     pub command: String,
-    /// Its parameters (an array or an object).
-    pub params: Option<Value>,
+    /// Its parameters (an array or an object), as the request was read.
+    pub params: Option<MiValue>,
     /// Names or globs of the nodes to run it on; `None`: all.
     pub nodes: Option<Vec<String>>,
 }
 
 impl RunArguments {
-    /// Reads `command`, `params`, `nodes` by name or position.
-    pub fn from_params(params: Option<&str>) -> Result<RunArguments, MiError> {
+    /// Reads `command`, `params`, `nodes` by name or position (first exact name).
+    pub fn from_params(params: Option<&MiValue>) -> Result<RunArguments, MiError> {
         let invalid = |why: &str| MiError::with_data(-32602, "Invalid params", why.to_string());
-        let value: Value = match params {
-            Some(text) => serde_json::from_str(text).map_err(|_| invalid("params"))?,
-            None => Value::Null,
-        };
-        let (command, params, nodes) = match &value {
-            Value::Array(list) => (list.first(), list.get(1), list.get(2)),
-            Value::Object(map) => (map.get("command"), map.get("params"), map.get("nodes")),
+        fn named<'v>(members: &'v [(String, MiValue)], name: &str) -> Option<&'v MiValue> {
+            members.iter().find(|(key, _)| key == name).map(|(_, v)| v)
+        }
+        let (command, params, nodes) = match params {
+            Some(MiValue::Array(list)) => (list.first(), list.get(1), list.get(2)),
+            Some(MiValue::Object(members)) => (
+                named(members, "command"),
+                named(members, "params"),
+                named(members, "nodes"),
+            ),
             _ => (None, None, None),
         };
-        let command = command
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| invalid("command (a string) is required"))?
-            .to_string();
+        let command = match command {
+            Some(MiValue::String(command)) if !command.is_empty() => command.clone(),
+            _ => return Err(invalid("command (a string) is required")),
+        };
         let params = match params {
-            None | Some(Value::Null) => None,
-            Some(p @ (Value::Array(_) | Value::Object(_))) => Some(p.clone()),
+            None | Some(MiValue::Null) => None,
+            Some(p @ (MiValue::Array(_) | MiValue::Object(_))) => Some(p.clone()),
             Some(_) => return Err(invalid("params must be an array or an object")),
         };
         let nodes = match nodes {
-            None | Some(Value::Null) => None,
-            Some(Value::String(one)) => Some(vec![one.clone()]),
-            Some(Value::Array(list)) => Some(
+            None | Some(MiValue::Null) => None,
+            Some(MiValue::String(one)) => Some(vec![one.clone()]),
+            Some(MiValue::Array(list)) => Some(
                 list.iter()
-                    .map(|v| v.as_str().map(str::to_string))
+                    .map(|v| match v {
+                        MiValue::String(name) => Some(name.clone()),
+                        _ => None,
+                    })
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| invalid("nodes must be names or globs"))?,
             ),

@@ -31,11 +31,14 @@ use crate::dispatch::MiDispatcher;
 use crate::state::stats::TransportTable;
 use crate::state::HostState;
 use fleet::{node_error, Fleet, RunArguments};
-use mi_core::rpc::{failure_reply, HandleOptions};
+use mi_core::rpc::HandleOptions;
 use mi_core::MiError;
 use names::{NodeMethod, NodeNames};
 use node::Node;
-use request::{Member, Parsed};
+use crate::dispatch::{Answer, Answered, Answering, Called};
+use mi_core::json::Value as MiValue;
+use mi_core::names::CommandName;
+use request::{Call, Id, Member, Request};
 use serde_json::Value;
 use settings::Dialect;
 use std::net::IpAddr;
@@ -208,8 +211,8 @@ impl FrontDispatcher {
                 .is_some_and(|m| m.has_command(method))
     }
 
-    fn route<'a>(&self, member: &'a Member<'a>, node: Option<&'a Arc<Node>>) -> Route<'a> {
-        let method = member.method.as_str();
+    fn route<'a>(&self, call: &'a Call, node: Option<&'a Arc<Node>>) -> Route<'a> {
+        let method = call.method.as_str();
         if let Some(own) = method.strip_prefix(OWN_PREFIX) {
             return Route::Local(Some(own));
         }
@@ -217,11 +220,11 @@ impl FrontDispatcher {
             return Route::Fleet;
         }
         if matches!(method, "which" | "help") {
-            if let Some(named) = member
-                .first_param(&["command", "mi_cmd"])
+            if let Some(named) = call
+                .first_string(&["command", "mi_cmd"])
                 .filter(|c| c.starts_with("nodes_"))
             {
-                return Route::Describe(named);
+                return Route::Describe(named.to_string());
             }
         }
         let Some(node) = node else {
@@ -240,22 +243,22 @@ impl FrontDispatcher {
             return Route::Subscribe(node);
         }
         if matches!(method, "which" | "help") {
-            let named = member.first_param(&["command", "mi_cmd"]);
-            if named.is_some_and(|c| self.added(&c) || c.starts_with(OWN_PREFIX)) {
+            let named = call.first_string(&["command", "mi_cmd"]);
+            if named.is_some_and(|c| self.added(c) || c.starts_with(OWN_PREFIX)) {
                 return Route::Local(None);
             }
         }
         Route::Node(node)
     }
 
-    /// `error` as the reply to `text`.
-    fn error(&self, text: &[u8], error: MiError, pretty: bool) -> Reply {
-        failure_reply(text, error, self.options(pretty)).into()
+    /// `error` as the reply to a member with `id`.
+    fn error(&self, id: &Id, error: MiError, pretty: bool) -> Reply {
+        mi_core::rpc::error_reply(id, error, self.options(pretty)).into()
     }
 
-    /// A result reply to `member`, or nothing for a notification.
-    fn result(&self, member: &Member<'_>, result: &Value, pretty: bool) -> Reply {
-        let Some(id) = member.id else {
+    /// A result reply to `call`, or nothing for a notification.
+    fn result(&self, call: &Call, result: &Value, pretty: bool) -> Reply {
+        let Some(id) = request::id_text(&call.id) else {
             return Reply::Nothing;
         };
         let result = if pretty {
@@ -269,57 +272,105 @@ impl FrontDispatcher {
         ))
     }
 
-    async fn handle(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+    /// Answers a request read once: each member routed, its canonical text (never the
+    /// caller's bytes) given to a node or to miwa's core.
+    async fn answer_request(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered {
         let node = match caller.node {
             Some(name) => match self.fleet.get(name) {
                 Some(node) => Some(node),
                 None => {
                     let error = MiError::with_data(404, "Unknown node", name.to_string());
-                    return self.error(request, error, pretty);
+                    let id = match request {
+                        Request::Single(member) => member.id().clone(),
+                        _ => Id::Echo(MiValue::Null),
+                    };
+                    let calls = (0..request.members().len())
+                        .map(|member| Called {
+                            member,
+                            command: String::new(),
+                            module: None,
+                            name_4_0: None,
+                            node: Some(name.to_string()),
+                            error: Some(404),
+                        })
+                        .collect();
+                    return Answered {
+                        reply: self.error(&id, error, pretty),
+                        calls,
+                    };
                 }
             },
             None => self.fleet.default_node(),
         };
-        match request::parse(request) {
-            Parsed::Single(member) => self.member(caller, &member, node, pretty).await,
-            Parsed::Batch(members) => {
-                let replies = members.iter().map(|raw| async move {
-                    match request::member(raw) {
-                        Some(member) => self.member(caller, &member, node, pretty).await,
-                        None => self.local.dispatch(caller, raw.get().as_bytes(), pretty),
-                    }
-                });
-                let texts: Vec<String> = futures_util::future::join_all(replies)
-                    .await
-                    .into_iter()
-                    .filter_map(|reply| match reply {
-                        Reply::Text(text) | Reply::ParseError(text) => Some(text),
-                        Reply::Nothing => None,
-                        Reply::Unprintable => Some(
+        match request {
+            Request::Single(member) => {
+                let (reply, calls) = self.member(caller, 0, member, node, pretty).await;
+                Answered { reply, calls }
+            }
+            Request::Batch(members) => {
+                let replies = members
+                    .iter()
+                    .enumerate()
+                    .map(|(index, member)| self.member(caller, index, member, node, pretty));
+                let mut calls = Vec::new();
+                let mut texts = Vec::new();
+                for (reply, called) in futures_util::future::join_all(replies).await {
+                    calls.extend(called);
+                    match reply {
+                        Reply::Text(text) | Reply::ParseError(text) => texts.push(text),
+                        Reply::Nothing => {}
+                        Reply::Unprintable => texts.push(
                             r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}"#
                                 .to_string(),
                         ),
-                    })
-                    .collect();
-                if texts.is_empty() {
+                    }
+                }
+                let reply = if texts.is_empty() {
                     Reply::Nothing
                 } else {
                     Reply::Text(format!("[{}]", texts.join(",")))
-                }
+                };
+                Answered { reply, calls }
             }
-            Parsed::Other => self.local.dispatch(caller, request, pretty),
+            Request::Unparsable(_) | Request::EmptyBatch => {
+                self.local.answer(caller, request, pretty).await
+            }
         }
+    }
+
+    /// miwa's core's answer to `text` (a member's canonical text), its records moved to
+    /// member `index`.
+    fn local_member(&self, caller: Caller<'_>, index: usize, text: &str, pretty: bool) -> (Reply, Vec<Called>) {
+        let local_caller = Caller {
+            node: None,
+            ..caller
+        };
+        let request = Request::parse(text.as_bytes(), self.max_depth);
+        let answered = self.local.answer_now(local_caller, &request, pretty);
+        let calls = answered
+            .calls
+            .into_iter()
+            .map(|called| Called {
+                member: index,
+                ..called
+            })
+            .collect();
+        (answered.reply, calls)
     }
 
     async fn member(
         &self,
         caller: Caller<'_>,
-        member: &Member<'_>,
+        index: usize,
+        member: &Member,
         node: Option<&Arc<Node>>,
         pretty: bool,
-    ) -> Reply {
-        let route = self.route(member, node);
-        let (reply, counted) = self.routed(caller, member, route, pretty).await;
+    ) -> (Reply, Vec<Called>) {
+        let Member::Call(call) = member else {
+            return self.local_member(caller, index, &member.canonical(), pretty);
+        };
+        let route = self.route(call, node);
+        let (reply, called, counted) = self.routed(caller, index, call, route, pretty).await;
         if let Some(failed) = counted {
             let sent = match &reply {
                 Reply::Text(text) | Reply::ParseError(text) => text.len(),
@@ -327,102 +378,126 @@ impl FrontDispatcher {
             };
             self.transport_counters
                 .get(caller.transport)
-                .record(member.text.len(), sent, failed);
+                .record(call.method.len(), sent, failed);
         }
-        reply
+        (reply, called)
     }
 
-    /// The reply to `member` along `route`, and, for a member miwa's own dispatcher did
-    /// not count in the statistics of its transport, whether it failed.
+    /// The reply to `call` along `route`, what it came to, and, for a member miwa's own
+    /// dispatcher did not count in the statistics of its transport, whether it failed.
     async fn routed(
         &self,
         caller: Caller<'_>,
-        member: &Member<'_>,
+        index: usize,
+        call: &Call,
         route: Route<'_>,
         pretty: bool,
-    ) -> (Reply, Option<bool>) {
-        let text = member.text.as_bytes();
-        let local_caller = Caller {
-            node: None,
-            ..caller
+    ) -> (Reply, Vec<Called>, Option<bool>) {
+        let record = |command: &str, module: &str, node: Option<&str>, reply: &Reply| Called {
+            member: index,
+            command: command.to_string(),
+            module: Some(module.to_string()),
+            name_4_0: None,
+            node: node.map(str::to_string),
+            error: match reply {
+                Reply::Nothing => None,
+                Reply::Unprintable => Some(-32600),
+                reply => crate::dispatch::error_code(reply),
+            },
         };
-        let counted = |reply: Reply| {
-            let failed = match &reply {
-                Reply::Text(text) => node::is_error_reply(text),
-                Reply::ParseError(_) | Reply::Unprintable => true,
-                Reply::Nothing => false,
-            };
-            (reply, Some(failed))
+        let counted = |reply: Reply, called: Called| {
+            let failed = called.error.is_some();
+            (reply, vec![called], Some(failed))
         };
         match route {
-            Route::Local(None) => (self.local.dispatch(local_caller, text, pretty), None),
-            Route::Local(Some(own)) => {
-                let renamed = member.renamed(own);
-                let reply = self
-                    .local
-                    .dispatch(local_caller, renamed.as_bytes(), pretty);
-                (reply, None)
+            Route::Local(None) => {
+                let (reply, calls) = self.local_member(caller, index, &call.text_as(&call.method, call.params.as_ref(), &call.id), pretty);
+                (reply, calls, None)
             }
-            Route::Fleet => counted(self.fleet_command(caller, member, pretty).await),
-            Route::Describe(name) => counted(self.describe(member, &name, pretty)),
+            Route::Local(Some(own)) => {
+                let text = call.text_as(own, call.params.as_ref(), &call.id);
+                let (reply, calls) = self.local_member(caller, index, &text, pretty);
+                (reply, calls, None)
+            }
+            Route::Fleet => {
+                let reply = self.fleet_command(caller, call, pretty).await;
+                let called = record(&call.method, "front", None, &reply);
+                counted(reply, called)
+            }
+            Route::Describe(name) => {
+                let reply = self.describe(call, &name, pretty);
+                let called = record(&call.method, "core", None, &reply);
+                counted(reply, called)
+            }
             Route::Node(node) => {
-                let (reply, failed) = self.forward(caller, member, node, pretty).await;
-                (reply, Some(failed))
+                let (reply, called) = self.forward(caller, index, call, node, pretty).await;
+                let failed = called.error.is_some();
+                (reply, vec![called], Some(failed))
             }
             Route::Discover(node) => {
                 let access = self.caller_access(caller);
                 let document =
                     discover::document(node, &self.names, access.as_ref(), self.added_commands())
                         .await;
-                counted(self.result(member, &document, pretty))
+                let reply = self.result(call, &document, pretty);
+                let called = record(&call.method, &node.name, Some(&node.name), &reply);
+                counted(reply, called)
             }
             Route::Subscribe(node) => {
-                if let Err(error) = self.subscribe_at_node(member, node).await {
-                    let error = node_error(&node.name, &error);
-                    return (self.error(text, error, pretty), None);
+                let access = self.caller_access(caller);
+                if let Some(refused) = access
+                    .as_ref()
+                    .filter(|a| !a.permits("event_subscribe", "core"))
+                {
+                    let reply = self.error(&call.id, refused.refusal("event_subscribe"), pretty);
+                    let called = record("event_subscribe", "core", None, &reply);
+                    return (reply, vec![called], Some(true));
                 }
-                let reply = self.local.dispatch(local_caller, text, pretty);
+                if let Err(error) = self.subscribe_at_node(call, node).await {
+                    let error = node_error(&node.name, &error);
+                    let reply = self.error(&call.id, error, pretty);
+                    let called = record("event_subscribe", "core", Some(&node.name), &reply);
+                    return (reply, vec![called], None);
+                }
+                let text = call.text_as(&call.method, call.params.as_ref(), &call.id);
+                let (reply, calls) = self.local_member(caller, index, &text, pretty);
                 if let (Some(events), Some(event), Some(0)) = (
                     &self.events,
-                    member.first_param(&["event"]),
-                    member.param_number(2, "expire"),
+                    call.first_string(&["event"]),
+                    call.integer(2, "expire"),
                 ) {
-                    events.release(node, &event).await;
+                    events.release(node, event).await;
                 }
-                (reply, None)
+                (reply, calls, None)
             }
         }
     }
 
     /// For `event_subscribe` of an event the node raises, with an expiry other than 0:
     /// miwa's own subscription at the node.
-    async fn subscribe_at_node(
-        &self,
-        member: &Member<'_>,
-        node: &Arc<Node>,
-    ) -> Result<(), node::NodeError> {
-        let (Some(events), Some(event)) = (&self.events, member.first_param(&["event"])) else {
+    async fn subscribe_at_node(&self, call: &Call, node: &Arc<Node>) -> Result<(), node::NodeError> {
+        let (Some(events), Some(event)) = (&self.events, call.first_string(&["event"])) else {
             return Ok(());
         };
-        if member.param_number(2, "expire") == Some(0) {
+        if call.integer(2, "expire") == Some(0) {
             return Ok(());
         }
-        events.ensure(node, &event).await.map(drop)
+        events.ensure(node, event).await.map(drop)
     }
 
     /// `which` (recipes) or `help` (text and module) of a fleet command, as miwa's core
     /// answers them for its own.
-    fn describe(&self, member: &Member<'_>, name: &str, pretty: bool) -> Reply {
+    fn describe(&self, call: &Call, name: &str, pretty: bool) -> Reply {
         let Some(info) = self.added_commands().into_iter().find(|c| c.name == name) else {
             let error = MiError::new(404, "unknown MI command");
-            return self.error(member.text.as_bytes(), error, pretty);
+            return self.error(&call.id, error, pretty);
         };
-        let result = if member.method == "which" {
+        let result = if call.method == "which" {
             serde_json::json!(info.recipes)
         } else {
             serde_json::json!({"Help": info.help, "Exported by": info.module})
         };
-        self.result(member, &result, pretty)
+        self.result(call, &result, pretty)
     }
 
     /// The caller's role, as access control sees it.
@@ -431,112 +506,131 @@ impl FrontDispatcher {
             .access(self.access.role(caller.transport, caller.role))
     }
 
-    async fn fleet_command(&self, caller: Caller<'_>, member: &Member<'_>, pretty: bool) -> Reply {
+    async fn fleet_command(&self, caller: Caller<'_>, call: &Call, pretty: bool) -> Reply {
         let access = self.caller_access(caller);
         if let Some(refused) = access
             .as_ref()
-            .filter(|a| !a.permits(&member.method, "front"))
+            .filter(|a| !a.permits(&call.method, "front"))
         {
-            let error = refused.refusal(&member.method);
-            return self.error(member.text.as_bytes(), error, pretty);
+            let error = refused.refusal(&call.method);
+            return self.error(&call.id, error, pretty);
         }
-        let outcome = if member.method == "nodes_list" {
+        let outcome = if call.method == "nodes_list" {
             Ok(self.fleet.list())
         } else {
-            match RunArguments::from_params(member.params) {
-                Ok(arguments) => self.fleet.run(arguments, access.as_ref()).await,
+            match RunArguments::from_params(call.params.as_ref()) {
+                Ok(arguments) => self.fleet.run(arguments, &self.names, access.as_ref()).await,
                 Err(error) => Err(error),
             }
         };
         match outcome {
-            Ok(result) => self.result(member, &result, pretty),
-            Err(error) => self.error(member.text.as_bytes(), error, pretty),
+            Ok(result) => self.result(call, &result, pretty),
+            Err(error) => self.error(&call.id, error, pretty),
         }
     }
 
     async fn forward(
         &self,
         caller: Caller<'_>,
-        member: &Member<'_>,
+        index: usize,
+        call: &Call,
         node: &Arc<Node>,
         pretty: bool,
-    ) -> (Reply, bool) {
+    ) -> (Reply, Called) {
         let access = self.caller_access(caller);
         let commands = node.commands();
         let method = match node.config.dialect {
-            Dialect::Opensips => match self.names.resolve(&commands, &member.method) {
-                NodeMethod::AsIs => member.method.clone(),
+            Dialect::Opensips => match self.names.resolve(&commands, &call.method) {
+                NodeMethod::AsIs => call.method.clone(),
                 NodeMethod::Renamed(name) => name,
                 NodeMethod::Ambiguous(candidates) => {
                     let error = mi_core::names::ambiguous(&candidates);
-                    return (self.error(member.text.as_bytes(), error, pretty), true);
+                    let reply = self.error(&call.id, error, pretty);
+                    return (reply, node_called(index, &call.method, None, node, Some(-32001)));
                 }
             },
-            Dialect::Kamailio => member.method.clone(),
+            Dialect::Kamailio => call.method.clone(),
         };
-        if let Some(refused) = access.as_ref().filter(|a| !a.permits(&method, &node.name)) {
+        let name_4_0 = match node.config.dialect {
+            Dialect::Opensips => self.names.name_4_0(&method),
+            Dialect::Kamailio => None,
+        };
+        let called = |error: Option<i32>| node_called(index, &method, name_4_0.clone(), node, error);
+        let command = CommandName {
+            name: &method,
+            module: &node.name,
+            name_4_0: name_4_0.as_deref(),
+        };
+        if let Some(refused) = access.as_ref().filter(|a| !a.permits_named(&command)) {
             tracing::warn!(node = %node.name, command = %method, role = %refused.role, "command refused");
             let error = refused.refusal(&method);
-            return (self.error(member.text.as_bytes(), error, pretty), true);
+            return (self.error(&call.id, error, pretty), called(Some(403)));
         }
-        if let Some(prefix) = member
-            .first_param(&["command"])
+        if let Some(prefix) = call
+            .first_string(&["command"])
             .filter(|p| method == "which" && p.ends_with(':'))
             .filter(|_| node.config.dialect == Dialect::Opensips)
         {
             let names: Vec<Value> = self
                 .names
-                .listed(&commands, &prefix)
+                .listed(&commands, prefix)
                 .into_iter()
-                .filter(|(_, name)| access.as_ref().is_none_or(|a| a.permits(name, &node.name)))
+                .filter(|(full, name)| {
+                    access.as_ref().is_none_or(|a| {
+                        a.permits_named(&CommandName {
+                            name,
+                            module: &node.name,
+                            name_4_0: Some(full),
+                        })
+                    })
+                })
                 .map(|(full, _)| Value::String(full))
                 .collect();
             return match names.is_empty() {
                 true => (
-                    self.error(
-                        member.text.as_bytes(),
-                        MiError::new(404, "unknown MI command"),
-                        pretty,
-                    ),
-                    true,
+                    self.error(&call.id, MiError::new(404, "unknown MI command"), pretty),
+                    called(Some(404)),
                 ),
-                false => (self.result(member, &Value::Array(names), pretty), false),
+                false => (self.result(call, &Value::Array(names), pretty), called(None)),
             };
         }
-        let merged_list = method == "which" && !member.has_params();
-        let notification_id = member.id.is_none().then(|| {
-            format!(
-                "\"miwa-n{}\"",
-                self.notifications.fetch_add(1, Ordering::Relaxed)
-            )
-        });
-        let id = member.id.or(notification_id.as_deref()).unwrap_or("null");
-        let text = match (node.config.dialect, method.as_str()) {
-            (Dialect::Kamailio, "which") if merged_list => member.to_node("system.listMethods", id),
-            (Dialect::Kamailio, "help") => match member.first_param(&["mi_cmd", "command"]) {
-                Some(command) => {
-                    let params = serde_json::json!([command]).to_string();
-                    member.call("system.methodHelp", Some(&params), id)
-                }
-                None => member.to_node("system.methodHelp", id),
-            },
-            (_, method) => member.to_node(method, id),
+        let merged_list = method == "which" && !call.has_params();
+        let id = match call.id {
+            Id::Absent => request::notification_id(self.notifications.fetch_add(1, Ordering::Relaxed)),
+            ref id => id.clone(),
         };
-        match node.forward(text.as_bytes(), id).await {
-            Ok(answer) if member.id.is_none() => (invalid_notification(&answer.text), answer.error),
+        let id_text = request::id_text(&id).unwrap_or_else(|| "null".into());
+        let text = match (node.config.dialect, method.as_str()) {
+            (Dialect::Kamailio, "which") if merged_list => {
+                call.text_as("system.listMethods", call.params.as_ref(), &id)
+            }
+            (Dialect::Kamailio, "help") => match call.first_string(&["mi_cmd", "command"]) {
+                Some(command) => {
+                    let params = MiValue::Array(vec![MiValue::str(command)]);
+                    call.text_as("system.methodHelp", Some(&params), &id)
+                }
+                None => call.text_as("system.methodHelp", call.params.as_ref(), &id),
+            },
+            (_, method) => call.text_as(method, call.params.as_ref(), &id),
+        };
+        match node.forward(text.as_bytes(), &id_text).await {
+            Ok(answer) if call.id == Id::Absent => {
+                let code = answer_code(&answer);
+                (invalid_notification(&answer.text), called(code))
+            }
             Ok(answer) if merged_list && !answer.error => (
-                self.merge_which(member, &node.name, &answer.text, access.as_ref(), pretty),
-                false,
+                self.merge_which(call, node, &answer.text, access.as_ref(), pretty),
+                called(None),
             ),
-            Ok(answer) => (Reply::Text(answer.text), answer.error),
-            Err(error) => (
-                self.error(
-                    member.text.as_bytes(),
-                    node_error(&node.name, &error),
-                    pretty,
-                ),
-                true,
-            ),
+            Ok(answer) => {
+                let code = answer_code(&answer);
+                (Reply::Text(answer.text), called(code))
+            }
+            Err(error) => {
+                let error = node_error(&node.name, &error);
+                let code = error.code;
+                (self.error(&call.id, error, pretty), called(Some(code)))
+            }
         }
     }
 
@@ -544,8 +638,8 @@ impl FrontDispatcher {
     /// run (on `node`).
     fn merge_which(
         &self,
-        member: &Member<'_>,
-        node: &str,
+        call: &Call,
+        node: &Node,
         reply: &str,
         access: Option<&mi_core::access::Access>,
         pretty: bool,
@@ -557,7 +651,19 @@ impl FrontDispatcher {
             return Reply::Text(reply.to_string());
         };
         if let Some(access) = access {
-            names.retain(|n| n.as_str().is_some_and(|n| access.permits(n, node)));
+            names.retain(|n| {
+                n.as_str().is_some_and(|n| {
+                    let name_4_0 = match node.config.dialect {
+                        Dialect::Opensips => self.names.name_4_0(n),
+                        Dialect::Kamailio => None,
+                    };
+                    access.permits_named(&CommandName {
+                        name: n,
+                        module: &node.name,
+                        name_4_0: name_4_0.as_deref(),
+                    })
+                })
+            });
         }
         for info in self.added_commands() {
             let permitted = access.is_none_or(|a| a.permits(&info.name, &info.module));
@@ -565,7 +671,7 @@ impl FrontDispatcher {
                 names.push(Value::String(info.name));
             }
         }
-        self.result(member, &Value::Array(names), pretty)
+        self.result(call, &Value::Array(names), pretty)
     }
 
     /// The commands miwa adds in front of a node, as the HTML page lists them.
@@ -626,13 +732,55 @@ fn invalid_notification(reply: &str) -> Reply {
     }
 }
 
-impl Dispatcher for FrontDispatcher {
-    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
-        let handling = self.handle(caller, request, pretty);
+impl Answer for FrontDispatcher {
+    fn answer<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        request: &'a Request,
+        pretty: bool,
+    ) -> Answering<'a> {
+        Box::pin(self.answer_request(caller, request, pretty))
+    }
+
+    fn answer_blocking(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered {
+        let handling = self.answer_request(caller, request, pretty);
         match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::block_in_place(|| self.runtime.block_on(handling)),
             Err(_) => self.runtime.block_on(handling),
         }
+    }
+}
+
+/// What a member forwarded to `node` came to.
+fn node_called(
+    member: usize,
+    command: &str,
+    name_4_0: Option<String>,
+    node: &Node,
+    error: Option<i32>,
+) -> Called {
+    Called {
+        member,
+        command: command.to_string(),
+        module: Some(node.name.clone()),
+        name_4_0,
+        node: Some(node.name.clone()),
+        error,
+    }
+}
+
+/// The error code of a node's answer; `None` when it answered a result.
+fn answer_code(answer: &node::Answer) -> Option<i32> {
+    if !answer.error {
+        return None;
+    }
+    crate::dispatch::error_code(&Reply::Text(answer.text.clone())).or(Some(-32000))
+}
+
+impl Dispatcher for FrontDispatcher {
+    fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
+        let request = crate::dispatch::read(request, self.max_depth);
+        self.answer_blocking(caller, &request, pretty).reply
     }
 
     fn dispatch_async<'a>(
@@ -641,21 +789,14 @@ impl Dispatcher for FrontDispatcher {
         request: &'a [u8],
         pretty: bool,
     ) -> Dispatching<'a> {
-        Box::pin(self.handle(caller, request, pretty))
+        Box::pin(async move {
+            let request = crate::dispatch::read(request, self.max_depth);
+            self.answer_request(caller, &request, pretty).await.reply
+        })
     }
 
     fn nodes(&self) -> Vec<String> {
         self.fleet.nodes().iter().map(|n| n.name.clone()).collect()
-    }
-
-    fn target(&self, caller: Caller<'_>, method: &str) -> Option<String> {
-        if method.starts_with(OWN_PREFIX) || method.starts_with("nodes_") || self.added(method) {
-            return None;
-        }
-        match caller.node {
-            Some(name) => self.fleet.get(name).map(|n| n.name.clone()),
-            None => self.fleet.default_node().map(|n| n.name.clone()),
-        }
     }
 
     /// For a node: its commands (from its last probe), then the ones miwa adds; for miwa

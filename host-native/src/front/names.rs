@@ -63,9 +63,28 @@ impl NodeNames {
         }
     }
 
-    /// What to send a node whose `which` listed `commands` for `method`.
+    /// Every 3.6 name miwa knows a 4.0 name for.
+    fn known(&self) -> Vec<String> {
+        self.core
+            .commands()
+            .iter()
+            .map(|c| c.name.to_string())
+            .chain(self.modules.iter().map(|c| c.name.clone()))
+            .collect()
+    }
+
+    /// What to send a node whose `which` listed `commands` for `method`. A node whose
+    /// commands are not known yet (never probed) is taken to have every command miwa
+    /// knows, so that a name resolves to the same command whatever the node's state.
     pub fn resolve(&self, commands: &[String], method: &str) -> NodeMethod {
-        if commands.is_empty() || commands.iter().any(|c| c == method) {
+        let known;
+        let commands = if commands.is_empty() {
+            known = self.known();
+            &known
+        } else {
+            commands
+        };
+        if commands.iter().any(|c| c == method) {
             return NodeMethod::AsIs;
         }
         if let Some((module, bare)) = method.split_once(':') {
@@ -162,7 +181,16 @@ mod tests {
                 "dialog:list".into(),
             ])
         );
-        assert_eq!(names.resolve(&[], "statistics:get"), NodeMethod::AsIs);
+        assert_eq!(
+            names.resolve(&[], "statistics:get"),
+            NodeMethod::Renamed("get_statistics".into()),
+            "a node never probed"
+        );
+        assert_eq!(
+            names.resolve(&[], "core:cache_store"),
+            NodeMethod::Renamed("cache_store".into())
+        );
+        assert_eq!(names.resolve(&[], "ps"), NodeMethod::AsIs);
         assert_eq!(
             names.listed(&node(), "statistics:"),
             [

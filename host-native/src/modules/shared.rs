@@ -245,7 +245,10 @@ impl ModuleShared {
         let text = match reply.map(|handled| handled.reply) {
             Ok(crate::runtime::CoreReply::Text(text)) => text,
             Ok(_) => return Err(MiError::server_error("mi() got no reply")),
-            Err(failure) => return Err(MiError::server_error(failure.to_string())),
+            Err(failure) => {
+                tracing::error!(%failure, "mi() failed inside the core");
+                return Err(MiError::server_error(failure.public_message()));
+            }
         };
         outcome(&text)
     }

@@ -40,6 +40,19 @@ pub enum CoreFailure {
     Stack(#[from] stack::StackShortage),
 }
 
+impl CoreFailure {
+    /// What a caller is told: the kind of failure, never the core's internals (a trap's
+    /// backtrace, its frames, the memory it asked for), which go to the daemon's log.
+    pub fn public_message(&self) -> String {
+        match self {
+            CoreFailure::Deadline(ms) => format!("core call exceeded its {ms} ms time limit"),
+            CoreFailure::Trap(_) => "core call failed; the daemon's log has the details".into(),
+            CoreFailure::Instantiate(_) => "core instance unavailable".into(),
+            CoreFailure::Stack(_) => "core call not run: the native stack is too small".into(),
+        }
+    }
+}
+
 impl From<CoreReply> for transports::Reply {
     fn from(reply: CoreReply) -> Self {
         match reply {

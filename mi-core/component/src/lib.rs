@@ -82,7 +82,9 @@ impl engine::Guest for Component {
                 .calls
                 .into_iter()
                 .map(|c| engine::CallRecord {
+                    member: c.member,
                     command: c.command,
+                    module: c.module,
                     error: c.error,
                 })
                 .collect(),

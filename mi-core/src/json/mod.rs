@@ -9,7 +9,7 @@ mod parse;
 mod print;
 
 pub use parse::{parse, ParseError};
-pub use print::{push_int, to_compact, to_pretty, write_compact, write_pretty};
+pub use print::{push_int, to_compact, to_pretty, write_compact, write_exact, write_pretty};
 
 /// One JSON value. Objects keep member order and may hold duplicate keys.
 #[derive(Debug, Clone, PartialEq)]

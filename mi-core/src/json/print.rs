@@ -46,6 +46,52 @@ pub fn write_compact(out: &mut String, value: &Value) {
     }
 }
 
+/// Appends `value` in compact form with numbers written exactly (the shortest text that
+/// reads back as the same `double`; infinities as `1e999`), for requests the daemon passes
+/// on: cJSON's printer keeps six decimals, which would change a forwarded parameter.
+pub fn write_exact(out: &mut String, value: &Value) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_exact(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, key);
+                out.push(':');
+                write_exact(out, item);
+            }
+            out.push('}');
+        }
+        Value::Number(number) => write_exact_number(out, *number),
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+fn write_exact_number(out: &mut String, number: f64) {
+    if number == 0.0 {
+        out.push('0');
+    } else if number.is_nan() {
+        out.push_str("null");
+    } else if number.is_infinite() {
+        out.push_str(if number > 0.0 { "1e999" } else { "-1e999" });
+    } else if number.fract() == 0.0 && number.abs() < 1e18 {
+        push_int(out, number as i64);
+    } else {
+        let _ = write!(out, "{number:?}");
+    }
+}
+
 /// Appends the pretty form of `value`, nested `depth` levels deep, to `out`.
 pub fn write_pretty(out: &mut String, value: &Value, depth: usize) {
     match value {

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use host_native::access::AccessControl;
 use host_native::audit::{AuditLog, AuditedDispatcher};
+use host_native::dispatch::Answer;
 use host_native::config::Config;
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::front::FrontDispatcher;
@@ -95,7 +96,7 @@ pub fn serve(
     )
     .context("starting the chart sampler")?;
     let local = local.with_metrics(Arc::new(metrics));
-    let mut dispatcher: Arc<dyn transports::Dispatcher> = if config.upstreams.is_empty() {
+    let answering: Arc<dyn Answer> = if config.upstreams.is_empty() {
         Arc::new(local)
     } else {
         Arc::new(FrontDispatcher::start(
@@ -106,11 +107,18 @@ pub fn serve(
             tokio.handle().clone(),
         )?)
     };
-    if !config.audit.file.as_os_str().is_empty() {
+    let dispatcher: Arc<dyn transports::Dispatcher> = if config.audit.file.as_os_str().is_empty() {
+        answering
+    } else {
         let log = AuditLog::open(&config.audit)?;
         let _first_log_only = state.audit.set(log.clone());
-        dispatcher = Arc::new(AuditedDispatcher::new(dispatcher, log, access));
-    }
+        Arc::new(AuditedDispatcher::new(
+            answering,
+            log,
+            access,
+            config.core.max_json_depth,
+        ))
+    };
     let outcome = tokio.block_on(run(
         config,
         state.clone(),
