@@ -341,6 +341,7 @@ fn mi_to_serde(value: &mi_core::json::Value) -> Value {
     match value {
         Mi::Null => Value::Null,
         Mi::Bool(b) => Value::Bool(*b),
+        Mi::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(*n as i64),
         Mi::Number(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
         Mi::String(s) => Value::String(s.clone()),
         Mi::Array(items) => Value::Array(items.iter().map(mi_to_serde).collect()),

@@ -11,8 +11,8 @@ use crate::runtime::{CoreFailure, CoreRuntime};
 use crate::state::stats::TransportTable;
 use crate::state::{processes, HostState};
 use mi_core::access::Access;
-use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::request::Request;
+use mi_core::rpc::{failure_reply, HandleOptions};
 use mi_core::{Host, MiError};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -70,8 +70,12 @@ pub type Answering<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Answ
 /// that.
 pub trait Answer: Dispatcher {
     /// Answers `request` for `caller`.
-    fn answer<'a>(&'a self, caller: Caller<'a>, request: &'a Request, pretty: bool)
-        -> Answering<'a>;
+    fn answer<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        request: &'a Request,
+        pretty: bool,
+    ) -> Answering<'a>;
 
     /// [`Answer::answer`] for a caller on a thread of its own (the FIFO and datagram
     /// workers), which waits for the answer.
@@ -270,7 +274,11 @@ impl MiDispatcher {
     }
 
     fn failure(&self, request: &[u8], failure: &CoreFailure, pretty: bool) -> Reply {
-        self.error_reply(request, MiError::server_error(failure.public_message()), pretty)
+        self.error_reply(
+            request,
+            MiError::server_error(failure.public_message()),
+            pretty,
+        )
     }
 
     /// Runs `request` for `caller`: counted, timed, bounded by `core.max_reply`.
@@ -320,8 +328,9 @@ impl MiDispatcher {
             Reply::Text(text) | Reply::ParseError(text) => text.len(),
             Reply::Nothing | Reply::Unprintable => 0,
         };
-        let failed =
-            calls.is_empty() || calls.iter().any(|c| c.error.is_some()) || *reply == Reply::Unprintable;
+        let failed = calls.is_empty()
+            || calls.iter().any(|c| c.error.is_some())
+            || *reply == Reply::Unprintable;
         self.transport_counters
             .get(transport)
             .record(request.len(), sent, failed);

@@ -37,7 +37,8 @@ impl Access {
     /// Whether the role may run `command`: an `allow` pattern names it under one of its
     /// names and no `deny` pattern does (see [`CommandName::matches`]).
     pub fn permits_named(&self, command: &CommandName<'_>) -> bool {
-        self.allow.iter().any(|p| command.matches(p)) && !self.deny.iter().any(|p| command.matches(p))
+        self.allow.iter().any(|p| command.matches(p))
+            && !self.deny.iter().any(|p| command.matches(p))
     }
 
     /// The error for a refused command.

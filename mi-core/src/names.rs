@@ -96,7 +96,10 @@ impl CommandName<'_> {
                     glob(pattern, full) || glob(pattern, &format!("{}:{full}", self.module))
                 })
         } else {
-            glob(pattern, self.name) || self.name_4_0.is_some_and(|full| glob(pattern, local_part(full)))
+            glob(pattern, self.name)
+                || self
+                    .name_4_0
+                    .is_some_and(|full| glob(pattern, local_part(full)))
         }
     }
 }
@@ -173,7 +176,17 @@ mod tests {
             module: "core",
             name_4_0: Some("cache:store"),
         };
-        for pattern in ["cache_store", "cache_*", "store", "core:cache_store", "cache:store", "cache:*", "*:store", "core:cache:store", "*"] {
+        for pattern in [
+            "cache_store",
+            "cache_*",
+            "store",
+            "core:cache_store",
+            "cache:store",
+            "cache:*",
+            "*:store",
+            "core:cache:store",
+            "*",
+        ] {
             assert!(cache_store.matches(pattern), "{pattern}");
         }
         for pattern in ["cache:fetch", "evi:*", "core:store", "cache_fetch", "stor"] {
@@ -181,7 +194,10 @@ mod tests {
         }
         assert_eq!(name_4_0_of("cache_store", "core"), "cache:store");
         assert_eq!(name_4_0_of("ps", "core"), "core:ps");
-        assert_eq!(name_4_0_of("cache_store", "mymodule"), "mymodule:cache_store");
+        assert_eq!(
+            name_4_0_of("cache_store", "mymodule"),
+            "mymodule:cache_store"
+        );
         let on_node = CommandName {
             name: "cache_store",
             module: "edge1",

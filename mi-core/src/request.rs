@@ -286,7 +286,10 @@ mod tests {
     #[test]
     fn numbers_are_written_to_read_back_as_the_same_double() {
         for (text, written) in [
-            ("[0.1,3.14159265358979,1e300,12345678901234567,0x10,-0]", "[0.1,3.14159265358979,1e300,12345678901234568,16,0]"),
+            (
+                "[0.1,3.14159265358979,1e300,12345678901234567,0x10,-0]",
+                "[0.1,3.14159265358979,1e300,12345678901234568,16,0]",
+            ),
             ("[1e400,-1e400]", "[1e999,-1e999]"),
         ] {
             let body = format!(r#"{{"jsonrpc":"2.0","method":"m","params":{text},"id":1}}"#);
@@ -301,11 +304,23 @@ mod tests {
     fn invalid_members_keep_their_answer() {
         assert_eq!(canonical("42"), "{}");
         assert_eq!(canonical(r#"{"method":"ps","id":7}"#), r#"{"id":7}"#);
-        assert_eq!(canonical(r#"{"jsonrpc":"2.0","method":"ps","id":true}"#), r#"{"id":true}"#);
-        assert_eq!(canonical(r#"{"jsonrpc":"2.0","method":"ps","params":5,"id":"x"}"#), r#"{"id":"x"}"#);
+        assert_eq!(
+            canonical(r#"{"jsonrpc":"2.0","method":"ps","id":true}"#),
+            r#"{"id":true}"#
+        );
+        assert_eq!(
+            canonical(r#"{"jsonrpc":"2.0","method":"ps","params":5,"id":"x"}"#),
+            r#"{"id":"x"}"#
+        );
         assert_eq!(canonical("[]"), "[]");
-        assert_eq!(canonical("[1,{\"jsonrpc\":\"2.0\",\"method\":\"ps\"}]"), r#"[{},{"jsonrpc":"2.0","method":"ps"}]"#);
-        assert!(matches!(Request::parse(b"hello", 32), Request::Unparsable(_)));
+        assert_eq!(
+            canonical("[1,{\"jsonrpc\":\"2.0\",\"method\":\"ps\"}]"),
+            r#"[{},{"jsonrpc":"2.0","method":"ps"}]"#
+        );
+        assert!(matches!(
+            Request::parse(b"hello", 32),
+            Request::Unparsable(_)
+        ));
         assert_eq!(canonical("hello"), "");
     }
 }

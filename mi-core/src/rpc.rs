@@ -286,12 +286,12 @@ pub fn handle_as(
             let replies: Vec<Value> = members
                 .iter()
                 .enumerate()
-                .filter_map(
-                    |(index, member)| match handle_member(scope, index, member, &mut calls) {
+                .filter_map(|(index, member)| {
+                    match handle_member(scope, index, member, &mut calls) {
                         Ok(reply) => reply,
                         Err(()) => Some(envelope(Err(MiError::invalid_request()), Value::Null)),
-                    },
-                )
+                    }
+                })
                 .collect();
             if replies.is_empty() {
                 Reply::Nothing

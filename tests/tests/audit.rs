@@ -125,7 +125,7 @@ protect = ["mi"]
     let expected = [
         json!({"transport":"http","peer":null,"identity":"token:monitor","role":"full","node":"edge1","command":"cache_store","params":["local","k","***"],"code":200}),
         json!({"transport":"http","peer":null,"identity":"token:monitor","role":"full","node":"edge1","command":"no_such","params":null,"code":-32601}),
-        json!({"transport":"http","peer":null,"identity":"token:monitor","role":"full","node":null,"command":"miwa:uptime","params":null,"code":200}),
+        json!({"transport":"http","peer":null,"identity":"token:monitor","role":"full","node":null,"command":"uptime","params":null,"code":200}),
         json!({"transport":"http","peer":null,"identity":"token:monitor","role":"full","node":"edge1","command":"log_level","params":{"level":3},"code":202}),
         json!({"transport":"udp","peer":peer,"identity":null,"role":"full","node":"edge1","command":"cache_fetch","params":{"system":"local","attr":"k","password":"***"},"code":-32602}),
     ];

@@ -4,9 +4,9 @@
 use super::names::{NodeMethod, NodeNames};
 use super::node::{Node, NodeError, State};
 use super::settings::Dialect;
+use mi_core::access::Access;
 use mi_core::json::Value as MiValue;
 use mi_core::names::CommandName;
-use mi_core::access::Access;
 use mi_core::MiError;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -142,14 +142,16 @@ impl Fleet {
             let (slots, arguments, id) = (slots.clone(), &arguments, &id);
             async move {
                 let (method, name_4_0) = match node.config.dialect {
-                    Dialect::Opensips => match names.resolve(&node.commands(), &arguments.command) {
-                        NodeMethod::AsIs => (arguments.command.clone(), None),
-                        NodeMethod::Renamed(name) => (name, None),
-                        NodeMethod::Ambiguous(candidates) => {
-                            let error = mi_core::names::ambiguous(&candidates);
-                            return json!({"error": error_value(&error)});
+                    Dialect::Opensips => {
+                        match names.resolve(&node.commands(), &arguments.command) {
+                            NodeMethod::AsIs => (arguments.command.clone(), None),
+                            NodeMethod::Renamed(name) => (name, None),
+                            NodeMethod::Ambiguous(candidates) => {
+                                let error = mi_core::names::ambiguous(&candidates);
+                                return json!({"error": error_value(&error)});
+                            }
                         }
-                    },
+                    }
                     Dialect::Kamailio => (arguments.command.clone(), None::<String>),
                 };
                 let name_4_0 = name_4_0.or_else(|| match node.config.dialect {

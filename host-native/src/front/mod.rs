@@ -28,16 +28,16 @@ pub mod settings;
 
 use crate::access::AccessControl;
 use crate::dispatch::MiDispatcher;
+use crate::dispatch::{Answer, Answered, Answering, Called};
 use crate::state::stats::TransportTable;
 use crate::state::HostState;
 use fleet::{node_error, Fleet, RunArguments};
+use mi_core::json::Value as MiValue;
+use mi_core::names::CommandName;
 use mi_core::rpc::HandleOptions;
 use mi_core::MiError;
 use names::{NodeMethod, NodeNames};
 use node::Node;
-use crate::dispatch::{Answer, Answered, Answering, Called};
-use mi_core::json::Value as MiValue;
-use mi_core::names::CommandName;
 use request::{Call, Id, Member, Request};
 use serde_json::Value;
 use settings::Dialect;
@@ -274,7 +274,12 @@ impl FrontDispatcher {
 
     /// Answers a request read once: each member routed, its canonical text (never the
     /// caller's bytes) given to a node or to miwa's core.
-    async fn answer_request(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered {
+    async fn answer_request(
+        &self,
+        caller: Caller<'_>,
+        request: &Request,
+        pretty: bool,
+    ) -> Answered {
         let node = match caller.node {
             Some(name) => match self.fleet.get(name) {
                 Some(node) => Some(node),
@@ -340,7 +345,13 @@ impl FrontDispatcher {
 
     /// miwa's core's answer to `text` (a member's canonical text), its records moved to
     /// member `index`.
-    fn local_member(&self, caller: Caller<'_>, index: usize, text: &str, pretty: bool) -> (Reply, Vec<Called>) {
+    fn local_member(
+        &self,
+        caller: Caller<'_>,
+        index: usize,
+        text: &str,
+        pretty: bool,
+    ) -> (Reply, Vec<Called>) {
         let local_caller = Caller {
             node: None,
             ..caller
@@ -411,7 +422,12 @@ impl FrontDispatcher {
         };
         match route {
             Route::Local(None) => {
-                let (reply, calls) = self.local_member(caller, index, &call.text_as(&call.method, call.params.as_ref(), &call.id), pretty);
+                let (reply, calls) = self.local_member(
+                    caller,
+                    index,
+                    &call.text_as(&call.method, call.params.as_ref(), &call.id),
+                    pretty,
+                );
                 (reply, calls, None)
             }
             Route::Local(Some(own)) => {
@@ -475,7 +491,11 @@ impl FrontDispatcher {
 
     /// For `event_subscribe` of an event the node raises, with an expiry other than 0:
     /// miwa's own subscription at the node.
-    async fn subscribe_at_node(&self, call: &Call, node: &Arc<Node>) -> Result<(), node::NodeError> {
+    async fn subscribe_at_node(
+        &self,
+        call: &Call,
+        node: &Arc<Node>,
+    ) -> Result<(), node::NodeError> {
         let (Some(events), Some(event)) = (&self.events, call.first_string(&["event"])) else {
             return Ok(());
         };
@@ -519,7 +539,11 @@ impl FrontDispatcher {
             Ok(self.fleet.list())
         } else {
             match RunArguments::from_params(call.params.as_ref()) {
-                Ok(arguments) => self.fleet.run(arguments, &self.names, access.as_ref()).await,
+                Ok(arguments) => {
+                    self.fleet
+                        .run(arguments, &self.names, access.as_ref())
+                        .await
+                }
                 Err(error) => Err(error),
             }
         };
@@ -546,7 +570,10 @@ impl FrontDispatcher {
                 NodeMethod::Ambiguous(candidates) => {
                     let error = mi_core::names::ambiguous(&candidates);
                     let reply = self.error(&call.id, error, pretty);
-                    return (reply, node_called(index, &call.method, None, node, Some(-32001)));
+                    return (
+                        reply,
+                        node_called(index, &call.method, None, node, Some(-32001)),
+                    );
                 }
             },
             Dialect::Kamailio => call.method.clone(),
@@ -555,7 +582,8 @@ impl FrontDispatcher {
             Dialect::Opensips => self.names.name_4_0(&method),
             Dialect::Kamailio => None,
         };
-        let called = |error: Option<i32>| node_called(index, &method, name_4_0.clone(), node, error);
+        let called =
+            |error: Option<i32>| node_called(index, &method, name_4_0.clone(), node, error);
         let command = CommandName {
             name: &method,
             module: &node.name,
@@ -591,12 +619,17 @@ impl FrontDispatcher {
                     self.error(&call.id, MiError::new(404, "unknown MI command"), pretty),
                     called(Some(404)),
                 ),
-                false => (self.result(call, &Value::Array(names), pretty), called(None)),
+                false => (
+                    self.result(call, &Value::Array(names), pretty),
+                    called(None),
+                ),
             };
         }
         let merged_list = method == "which" && !call.has_params();
         let id = match call.id {
-            Id::Absent => request::notification_id(self.notifications.fetch_add(1, Ordering::Relaxed)),
+            Id::Absent => {
+                request::notification_id(self.notifications.fetch_add(1, Ordering::Relaxed))
+            }
             ref id => id.clone(),
         };
         let id_text = request::id_text(&id).unwrap_or_else(|| "null".into());

@@ -1,8 +1,8 @@
 //! A request as the front reads it: the core's reading ([`mi_core::request`]), and the
 //! texts the front writes from it for a node or for miwa's own core.
 
-pub use mi_core::request::{Call, Id, Member, Request};
 use mi_core::json::{self, Value};
+pub use mi_core::request::{Call, Id, Member, Request};
 
 /// The JSON text of an id that can be echoed (`None` for a notification's or an
 /// unprintable one).
@@ -49,7 +49,9 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"log_level","params":[3],"id":"miwa-n1"}"#
         );
         assert_eq!(id_text(&id).as_deref(), Some("3"));
-        let which = call(r#"{"jsonrpc":"2.0","method":"which","params":{"command":"ps","command":"kill"},"id":1}"#);
+        let which = call(
+            r#"{"jsonrpc":"2.0","method":"which","params":{"command":"ps","command":"kill"},"id":1}"#,
+        );
         assert_eq!(which.first_string(&["command"]), Some("ps"));
     }
 }

@@ -46,7 +46,7 @@ impl CoreFailure {
     pub fn public_message(&self) -> String {
         match self {
             CoreFailure::Deadline(ms) => format!("core call exceeded its {ms} ms time limit"),
-            CoreFailure::Trap(_) => "core call failed; the daemon's log has the details".into(),
+            CoreFailure::Trap(_) => "core trapped; the daemon's log has the details".into(),
             CoreFailure::Instantiate(_) => "core instance unavailable".into(),
             CoreFailure::Stack(_) => "core call not run: the native stack is too small".into(),
         }

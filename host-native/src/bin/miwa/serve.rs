@@ -4,8 +4,8 @@
 use anyhow::Context as _;
 use host_native::access::AccessControl;
 use host_native::audit::{AuditLog, AuditedDispatcher};
-use host_native::dispatch::Answer;
 use host_native::config::Config;
+use host_native::dispatch::Answer;
 use host_native::dispatch::{Executor, MiDispatcher};
 use host_native::front::FrontDispatcher;
 use host_native::modules::Modules;
