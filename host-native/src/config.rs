@@ -447,6 +447,14 @@ pub struct HttpConfig {
     /// Outstanding WebSocket tickets, at most; one more forgets the oldest
     /// (`ws_max_tickets`, default 1024, 1 … 100000).
     pub ws_max_tickets: usize,
+    /// Outstanding WebSocket tickets of one identity (or one address without credentials),
+    /// at most; one more forgets that owner's oldest (`ws_tickets_per_identity`, default
+    /// 16, 1 … `ws_max_tickets`).
+    pub ws_tickets_per_identity: usize,
+    /// Names the daemon answers to in a request's `Host`, besides IP addresses and
+    /// `localhost` (`hosts`, default none): a request naming any other host is answered
+    /// `421`, so a DNS-rebinding page cannot reach the daemon.
+    pub hosts: Vec<String>,
     /// Serve event streams (Server-Sent Events) at `GET /events` (`sse`, default true).
     pub sse: bool,
     /// Milliseconds between an event stream's `: ping` comments, at which its
@@ -517,6 +525,8 @@ impl Default for HttpConfig {
             ws_max_connections: 1024,
             ws_ticket_ms: 30_000,
             ws_max_tickets: 1024,
+            ws_tickets_per_identity: 16,
+            hosts: Vec::new(),
             sse: true,
             sse_ping_ms: 15_000,
             sse_max_streams: 256,
@@ -1004,6 +1014,23 @@ impl Config {
         if !(1..=100_000).contains(&self.http.ws_max_tickets) {
             return invalid("http.ws_max_tickets", "must be between 1 and 100000");
         }
+        if !(1..=self.http.ws_max_tickets).contains(&self.http.ws_tickets_per_identity) {
+            return invalid(
+                "http.ws_tickets_per_identity",
+                "must be between 1 and http.ws_max_tickets",
+            );
+        }
+        if let Some(name) = self
+            .http
+            .hosts
+            .iter()
+            .find(|n| !transports::browser::HostNames::valid(n))
+        {
+            return invalid(
+                "http.hosts",
+                &format!("`{name}` is not a DNS name (letters, digits, `-` and `.`; no port, no wildcard)"),
+            );
+        }
         if !(100..=600_000).contains(&self.http.sse_ping_ms) {
             return invalid("http.sse_ping_ms", "must be between 100 and 600000");
         }
@@ -1092,6 +1119,17 @@ impl Config {
         }
         if let Some(problem) = self.audit.problem() {
             return invalid("audit", &problem);
+        }
+        let later = self
+            .modules
+            .keys()
+            .chain(self.upstreams.keys())
+            .cloned()
+            .collect();
+        if let Some(problem) = crate::access::KnownCommands::new(later)
+            .unmatched(&self.access, &self.audit.redact)
+        {
+            return invalid("access", &problem);
         }
         if let Some((key, problem)) = self.metrics.problem().or_else(|| self.charts.problem()) {
             return invalid(key, &problem);

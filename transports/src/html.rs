@@ -18,6 +18,41 @@ use std::fmt::Write;
 /// The command whose page is the statistics view.
 const STATISTICS_COMMAND: &str = "get_statistics";
 
+/// Commands that only read: the page runs them on a plain `GET` (as OpenSIPS's mi_html
+/// does, so that links to results work). Every other command changes the server's state,
+/// or may, and runs only from the page's own form: a `POST` carrying its form token.
+const READ_ONLY: [&str; 24] = [
+    "which",
+    "help",
+    "uptime",
+    "version",
+    "pwd",
+    "arg",
+    "ps",
+    "get_statistics",
+    "list_statistics",
+    "cache_fetch",
+    "cache_fetch_chunk",
+    "events_list",
+    "subscribers_list",
+    "list_tcp_conns",
+    "sr_get_status",
+    "sr_list_status",
+    "sr_list_reports",
+    "sr_list_identifiers",
+    "httpd_list_root_path",
+    "nodes_list",
+    "module_list",
+    "ul_dump",
+    "ds_list",
+    "dlg_list",
+];
+
+/// Whether the page may run `command` for this request.
+fn may_run(command: &str, request: &PageRequest<'_>) -> bool {
+    READ_ONLY.contains(&command) || (request.post_form && request.token_offered)
+}
+
 /// Shortest time between two refreshes of the charts by the page's script, milliseconds.
 const MIN_REFRESH_MS: u64 = 1000;
 
@@ -65,6 +100,10 @@ pub struct PageRequest<'a> {
     pub fields: &'a [(String, String)],
     /// Whether the form is POSTed (else GET).
     pub post_form: bool,
+    /// The form token this caller's forms carry (see [`crate::browser::FormTokens`]).
+    pub form_token: &'a str,
+    /// Whether the request carried that token (a POST's `csrf` field).
+    pub token_offered: bool,
     /// The charts asked for.
     pub charts: &'a ChartsRequest,
 }
@@ -234,9 +273,11 @@ fn kind_of(kinds: &[(String, ParamType)], name: &str) -> ParamType {
 
 /// A form for one recipe: a field per parameter, typed (a number field for an integer),
 /// labelled with its type; `fields` (the last submission) fill it again.
+#[allow(clippy::too_many_arguments)]
 fn recipe_form(
     action: &str,
     method: &str,
+    token: &str,
     index: usize,
     recipe: &[String],
     kinds: &[(String, ParamType)],
@@ -244,7 +285,8 @@ fn recipe_form(
     command: &str,
 ) -> String {
     let mut form = format!(
-        "<form method=\"{method}\" action=\"{action}\" class=\"recipe-form\"><fieldset><legend>Recipe: {}</legend>",
+        "<form method=\"{method}\" action=\"{action}\" class=\"recipe-form\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><fieldset><legend>Recipe: {}</legend>",
+        escape(token),
         escape(&recipe.join(", "))
     );
     for name in recipe {
@@ -358,8 +400,9 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
         path,
         arg,
         fields,
-        post_form,
         charts,
+        form_token,
+        ..
     } = *request;
     let commands = session.commands(TransportKind::Html);
     let mut segments = path.split('/').filter(|s| !s.is_empty());
@@ -460,7 +503,7 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
             },
         };
     }
-    let method = if post_form { "post" } else { "get" };
+    let method = "post";
     let kinds = param_kinds(session, &info.name);
     let built;
     let arg = match arg {
@@ -480,13 +523,14 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
     for (index, recipe) in info.recipes.iter().enumerate() {
         if !recipe.is_empty() {
             detail.push_str(&recipe_form(
-                &action, method, index, recipe, &kinds, fields, &info.name,
+                &action, method, form_token, index, recipe, &kinds, fields, &info.name,
             ));
         }
     }
     let _ = write!(
         detail,
-        "<form method=\"{method}\" action=\"/{root}/{}/{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
+        "<form method=\"{method}\" action=\"/{root}/{}/{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
+        escape(form_token),
         encode(&info.module),
         encode(&info.name),
         escape(arg.unwrap_or("")),
@@ -496,7 +540,14 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
         detail.push_str(&charts_section(view, &charts.picks, &action));
     }
     let mut status = 200;
-    if let Some(arg) = arg {
+    if arg.is_some() && !may_run(&info.name, request) {
+        status = 403;
+        let _ = write!(
+            detail,
+            "<section class=\"result error\" aria-live=\"polite\"><h3>Not run</h3><p>{} may change the server's state: it runs only from this page's own form (a POST carrying the page's form token), never from a link or another site's page.</p></section>",
+            escape(&info.name)
+        );
+    } else if let Some(arg) = arg {
         match run(session, &info.name, arg, max_depth) {
             Ok(Outcome::Result(value)) => {
                 let _ = write!(detail, "<section class=\"result\" aria-live=\"polite\"><h3>Result</h3><pre>{}</pre></section>", show(&value));

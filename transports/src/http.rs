@@ -73,6 +73,10 @@ pub struct HttpSettings {
     /// Bytes of request bodies being read and of replies not yet sent, over all
     /// connections; a body or reply that does not fit is answered `503`.
     pub max_buffered: usize,
+    /// The names the daemon answers to in `Host` (see [`crate::browser`]).
+    pub hosts: crate::browser::HostNames,
+    /// The HTML page's form tokens.
+    pub form_tokens: Arc<crate::browser::FormTokens>,
 }
 
 /// The bytes of request bodies and replies held at once, over all connections.
@@ -177,6 +181,9 @@ const HTML_PAGE: &str = "text/html; charset=utf-8";
 const BAD_URL: &str = "<html><body>Unable to parse URL!</body></html>";
 const BAD_METHOD: &str = "<html><body>Unsupported HTTP request!</body></html>";
 const UNAUTHORIZED: &str = "<html><body>Authentication required.</body></html>";
+const FOREIGN_HOST: &str =
+    "<html><body>This server does not answer to that host name (see http.hosts).</body></html>";
+const CROSS_SITE: &str = "<html><body>Requests from another site's page are refused.</body></html>";
 const THROTTLED: &str =
     "<html><body>Too many failed authentications: try again later.</body></html>";
 
@@ -283,8 +290,13 @@ impl Route {
 
 /// The `arg` field of a query string or form body, if present.
 fn arg_field(encoded: &[u8]) -> Option<String> {
+    form_field(encoded, "arg")
+}
+
+/// The field `name` of a query string or form body, if present.
+fn form_field(encoded: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(encoded)
-        .find(|(k, _)| k == "arg")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
@@ -338,7 +350,7 @@ async fn html(
     let query_fields = param_fields(&query);
     let charts = html::ChartsRequest::from_query(request.uri().query());
     let post = request.method() == Method::POST;
-    let (arg, fields) = if post {
+    let (arg, fields, offered) = if post {
         let form = matches!(body_kind(&request), BodyKind::Form);
         let body = request.into_body();
         match collect_body(body, settings.max_body, settings.request_timeout, budget).await {
@@ -349,25 +361,30 @@ async fn html(
                 } else {
                     fields
                 };
-                (arg_field(&body).or(query_arg), fields)
+                (arg_field(&body).or(query_arg), fields, form_field(&body, "csrf"))
             }
-            Ok(_) => (query_arg, query_fields),
+            Ok(_) => (query_arg, query_fields, None),
             Err(StatusCode::SERVICE_UNAVAILABLE) => return busy(),
             Err(status) => return respond(status, HTML, Bytes::new()),
         }
     } else {
-        (query_arg, query_fields)
+        (query_arg, query_fields, None)
     };
     let max_depth = settings.max_json_depth;
+    let tokens = settings.form_tokens.clone();
     let rendering = tokio::task::spawn_blocking(move || {
         let session = Session::new(dispatcher.as_ref(), who.role.as_deref())
             .to_node(node.as_deref())
             .of(who.identity.as_deref(), Some(who.peer));
+        let form_token = tokens.token(who.identity.as_deref(), node.as_deref());
         let request = html::PageRequest {
             path: &path,
             arg: arg.as_deref(),
             fields: &fields,
             post_form: post,
+            form_token: &form_token,
+            token_offered: post
+                && tokens.valid(offered.as_deref(), who.identity.as_deref(), node.as_deref()),
             charts: &charts,
         };
         html::page(&root, &request, max_depth, &session)
@@ -375,18 +392,20 @@ async fn html(
     let Ok(page) = rendering.await else {
         return respond(StatusCode::INTERNAL_SERVER_ERROR, HTML, Bytes::new());
     };
-    respond(
+    let mut response = respond(
         StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK),
         HTML_PAGE,
         page.body,
-    )
+    );
+    crate::browser::protect_page(response.headers_mut());
+    response
 }
 
 /// The answer to a request whose credentials were refused or throttled.
 fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
     match outcome {
         Authentication::Granted { .. } => None,
-        Authentication::Refused => {
+        Authentication::Refused | Authentication::Deferred(_) => {
             let mut response = respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED);
             response.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
@@ -406,8 +425,9 @@ fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
     }
 }
 
-/// What `request`'s credentials are worth on `route`.
-fn authenticate(
+/// What `request`'s credentials are worth on `route`; a slow check (a password hash) runs
+/// on a blocking thread.
+async fn authenticate(
     request: &Request<Incoming>,
     peer: SocketAddr,
     dispatcher: &dyn Dispatcher,
@@ -417,7 +437,12 @@ fn authenticate(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    dispatcher.authenticate(authorization, peer.ip(), route)
+    match dispatcher.authenticate(authorization, peer.ip(), route) {
+        Authentication::Deferred(check) => tokio::task::spawn_blocking(move || check.check())
+            .await
+            .unwrap_or(Authentication::Refused),
+        outcome => outcome,
+    }
 }
 
 /// The answer to credentials that were not granted.
@@ -452,7 +477,7 @@ async fn event_stream(
             },
             None => Authentication::Refused,
         },
-        _ => authenticate(&request, peer, dispatcher.as_ref(), "mi"),
+        _ => authenticate(&request, peer, dispatcher.as_ref(), "mi").await,
     };
     let Authentication::Granted { role, identity } = outcome else {
         return whole(refusal(&outcome));
@@ -500,6 +525,17 @@ async fn serve_request(
             .insert(CONNECTION, HeaderValue::from_static("close"));
         return Ok(response);
     }
+    match settings.hosts.check(request.headers()) {
+        Ok(()) => {}
+        Err(crate::browser::Refusal::ForeignHost) => {
+            tracing::warn!(%peer, "HTTP request refused: Host names another server");
+            return Ok(respond(StatusCode::MISDIRECTED_REQUEST, HTML, FOREIGN_HOST));
+        }
+        Err(crate::browser::Refusal::CrossSite) => {
+            tracing::warn!(%peer, "HTTP request refused: sent from another site's page");
+            return Ok(respond(StatusCode::FORBIDDEN, HTML, CROSS_SITE));
+        }
+    }
     let path = request.uri().path();
     let route = if settings.metrics && under_root(path, crate::metrics::METRICS_ROOT) {
         Route::Metrics
@@ -536,7 +572,7 @@ async fn serve_request(
             identity: holder.identity,
         },
         Some(None) => Authentication::Refused,
-        None => authenticate(&request, peer, dispatcher.as_ref(), route.name()),
+        None => authenticate(&request, peer, dispatcher.as_ref(), route.name()).await,
     };
     let Authentication::Granted { role, identity } = outcome else {
         return Ok(refusal(&outcome));
@@ -608,8 +644,11 @@ async fn serve_request(
             else {
                 return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, HTML, Bytes::new()));
             };
+            let owner = identity
+                .clone()
+                .unwrap_or_else(|| format!("address {}", peer.ip()));
             let holder = crate::ticket::Holder { role, identity };
-            let Some(ticket) = ws.tickets.issue(holder) else {
+            let Some(ticket) = ws.tickets.issue(holder, &owner) else {
                 return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, JSON, Bytes::new()));
             };
             let body = serde_json::json!({

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+pub mod browser;
 pub mod budget;
 pub mod datagram;
 pub mod fifo;
@@ -188,7 +189,7 @@ impl Caller<'_> {
 pub type Dispatching<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + 'a>>;
 
 /// What an HTTP request's credentials are worth.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Authentication {
     /// Proceed with this role (`None`: no credentials needed; the transport's default),
     /// for this identity (the user, or `token:<name>`).
@@ -200,8 +201,33 @@ pub enum Authentication {
     },
     /// Credentials are required and none were given, or they are wrong: 401.
     Refused,
-    /// Too many failed attempts from this address lately: 429.
+    /// Too many failed attempts from this network or for this user lately, or too many
+    /// password checks running at once: 429.
     Throttled,
+    /// The credentials need a slow check (a password hash): run it on a blocking thread,
+    /// never on a thread that serves requests.
+    Deferred(Deferred),
+}
+
+/// A credential check that takes long ([`Authentication::Deferred`]).
+pub struct Deferred(Box<dyn FnOnce() -> Authentication + Send>);
+
+impl Deferred {
+    /// A check that `check` makes.
+    pub fn new(check: impl FnOnce() -> Authentication + Send + 'static) -> Self {
+        Deferred(Box::new(check))
+    }
+
+    /// Makes the check (blocks for as long as it takes).
+    pub fn check(self) -> Authentication {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deferred")
+    }
 }
 
 /// A caller's view of the dispatcher: everything it runs carries the caller's role.

@@ -10,6 +10,9 @@
 //! - it never travels in a URL (so it is in no access log); an event stream
 //!   (`/events?…&ticket=`) is the one exception, for `EventSource`, which can set neither
 //!   headers nor subprotocols — it is as single-use and short-lived there;
+//! - at most `per_owner` tickets are outstanding per owner (an identity, or the address of
+//!   a caller without credentials); issuing one more forgets that owner's oldest, so one
+//!   caller cannot push out everyone else's;
 //! - at most `capacity` tickets are outstanding; issuing one more forgets the oldest;
 //! - the ticket answer is `Cache-Control: no-store`, and the upgrade's `Origin` check
 //!   still applies, so a page of another site can neither read a ticket nor use one.
@@ -32,6 +35,7 @@ pub struct Holder {
 
 struct Issued {
     holder: Holder,
+    owner: String,
     expires: Instant,
     serial: u64,
 }
@@ -41,6 +45,7 @@ pub struct Tickets {
     issued: Mutex<HashMap<String, Issued>>,
     ttl: Duration,
     capacity: usize,
+    per_owner: usize,
     serial: std::sync::atomic::AtomicU64,
 }
 
@@ -54,12 +59,14 @@ impl std::fmt::Debug for Tickets {
 }
 
 impl Tickets {
-    /// Tickets good for `ttl`, at most `capacity` outstanding.
-    pub fn new(ttl: Duration, capacity: usize) -> Tickets {
+    /// Tickets good for `ttl`, at most `capacity` outstanding, and at most `per_owner` of
+    /// them for one owner.
+    pub fn new(ttl: Duration, capacity: usize, per_owner: usize) -> Tickets {
         Tickets {
             issued: Mutex::new(HashMap::new()),
             ttl,
             capacity: capacity.max(1),
+            per_owner: per_owner.max(1),
             serial: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -69,8 +76,9 @@ impl Tickets {
         self.ttl
     }
 
-    /// A new ticket for `holder`, or `None` when no randomness could be had.
-    pub fn issue(&self, holder: Holder) -> Option<String> {
+    /// A new ticket for `holder`, counted against `owner`'s share, or `None` when no
+    /// randomness could be had.
+    pub fn issue(&self, holder: Holder, owner: &str) -> Option<String> {
         let mut bytes = [0u8; 16];
         let mut filled = 0;
         while filled < bytes.len() {
@@ -84,6 +92,17 @@ impl Tickets {
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         issued.retain(|_, t| t.expires > now);
+        let owned = issued.values().filter(|t| t.owner == owner).count();
+        if owned >= self.per_owner {
+            let oldest = issued
+                .iter()
+                .filter(|(_, t)| t.owner == owner)
+                .min_by_key(|(_, t)| t.serial)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                issued.remove(&oldest);
+            }
+        }
         if issued.len() >= self.capacity {
             let oldest = issued
                 .iter()
@@ -100,6 +119,7 @@ impl Tickets {
             ticket.clone(),
             Issued {
                 holder,
+                owner: owner.to_string(),
                 expires: now + self.ttl,
                 serial,
             },
@@ -140,12 +160,12 @@ mod tests {
 
     #[test]
     fn a_ticket_is_good_once_and_only_until_it_expires() {
-        let tickets = Tickets::new(Duration::from_millis(50), 8);
-        let ticket = tickets.issue(holder("admin")).unwrap();
+        let tickets = Tickets::new(Duration::from_millis(50), 8, 8);
+        let ticket = tickets.issue(holder("admin"), "ops").unwrap();
         assert_eq!(ticket.len(), 32);
         assert_eq!(tickets.redeem(&ticket), Some(holder("admin")));
         assert_eq!(tickets.redeem(&ticket), None, "used up");
-        let late = tickets.issue(holder("admin")).unwrap();
+        let late = tickets.issue(holder("admin"), "ops").unwrap();
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(tickets.redeem(&late), None, "expired");
         assert_eq!(tickets.redeem("nope"), None);
@@ -153,13 +173,25 @@ mod tests {
 
     #[test]
     fn past_capacity_the_oldest_is_forgotten() {
-        let tickets = Tickets::new(Duration::from_secs(30), 2);
-        let first = tickets.issue(holder("a")).unwrap();
-        let second = tickets.issue(holder("b")).unwrap();
-        let third = tickets.issue(holder("c")).unwrap();
+        let tickets = Tickets::new(Duration::from_secs(30), 2, 2);
+        let first = tickets.issue(holder("a"), "x").unwrap();
+        let second = tickets.issue(holder("b"), "y").unwrap();
+        let third = tickets.issue(holder("c"), "z").unwrap();
         assert_eq!(tickets.redeem(&first), None);
         assert_eq!(tickets.redeem(&second), Some(holder("b")));
         assert_eq!(tickets.redeem(&third), Some(holder("c")));
+    }
+
+    #[test]
+    fn one_owner_cannot_push_out_another_owners_tickets() {
+        let tickets = Tickets::new(Duration::from_secs(30), 100, 3);
+        let theirs = tickets.issue(holder("admin"), "admin").unwrap();
+        let mine: Vec<String> = (0..1024)
+            .map(|_| tickets.issue(holder("ro"), "ro").unwrap())
+            .collect();
+        assert_eq!(tickets.redeem(&theirs), Some(holder("admin")));
+        let good = mine.iter().filter(|t| tickets.redeem(t).is_some()).count();
+        assert_eq!(good, 3, "only the owner's newest per_owner tickets stay");
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! Authentication and roles are those of `/mi`, checked on the upgrade request
 //! (`Authorization` header), or a single-use ticket offered as the subprotocol
 //! `miwa.ticket.<ticket>`, for browsers ([`crate::ticket`]). Secure defaults:
-//! - an upgrade with an `Origin` header naming another host than its `Host` is refused
-//!   `403`, so a web page of another site cannot drive the daemon through a visitor's
-//!   browser (clients that are not browsers send no `Origin`);
+//! - an upgrade from another site's page (an `Origin` naming another host than its
+//!   `Host`, `Sec-Fetch-Site: cross-site`) or naming another host than the daemon is
+//!   refused before it reaches here, as every HTTP request is ([`crate::browser`]);
 //! - a message over `max_message` bytes closes the connection with code 1009, a binary
 //!   frame with code 1003;
 //! - the daemon pings a connection every `ping_interval` and closes it when nothing has
@@ -94,23 +94,6 @@ pub fn is_upgrade(request: &Request<Incoming>) -> bool {
     has(UPGRADE, "websocket") && has(CONNECTION, "upgrade")
 }
 
-/// Whether the request's `Origin`, if any, names the host it was sent to.
-fn same_origin(request: &Request<Incoming>) -> bool {
-    let Some(origin) = request.headers().get(hyper::header::ORIGIN) else {
-        return true;
-    };
-    let host = request
-        .headers()
-        .get(hyper::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-}
-
 fn plain(status: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
@@ -131,17 +114,13 @@ pub struct WsCaller {
 
 /// Answers an upgrade request: `101 Switching Protocols` and the connection served on a
 /// task of its own once hyper hands it over, or the status refusing it (`400` a malformed
-/// handshake, `403` a foreign `Origin`).
+/// handshake).
 pub fn accept(
     mut request: Request<Incoming>,
     settings: WsSettings,
     dispatcher: Arc<dyn Dispatcher>,
     caller: WsCaller,
 ) -> Response<Full<Bytes>> {
-    if !same_origin(&request) {
-        tracing::warn!(peer = %caller.peer, "websocket refused: foreign Origin");
-        return plain(StatusCode::FORBIDDEN);
-    }
     let version_13 = request
         .headers()
         .get("sec-websocket-version")

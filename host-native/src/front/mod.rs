@@ -48,7 +48,7 @@ use transports::metrics::{ChartsView, Scrape, ScrapeError, Scraping};
 use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
 
 /// Commands miwa adds in front of a node, besides its modules' commands.
-const ADDED: [(&str, &str); 6] = [
+pub(crate) const ADDED: [(&str, &str); 6] = [
     ("nodes_run", "runs one command on many nodes in parallel"),
     ("nodes_list", "lists the nodes miwa is in front of"),
     ("module_list", "lists miwa's WebAssembly command modules"),

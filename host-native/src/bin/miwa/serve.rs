@@ -255,7 +255,14 @@ async fn run(
         let tickets = Arc::new(transports::ticket::Tickets::new(
             Duration::from_millis(config.http.ws_ticket_ms),
             config.http.ws_max_tickets,
+            config.http.ws_tickets_per_identity,
         ));
+        let mut secret = [0u8; 32];
+        let mut filled = 0;
+        while filled < secret.len() {
+            filled += rustix::rand::getrandom(&mut secret[filled..], rustix::rand::GetRandomFlags::empty())
+                .context("drawing the HTML form tokens' secret")?;
+        }
         let settings = HttpSettings {
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
@@ -288,6 +295,8 @@ async fn run(
             tls: tls.clone(),
             max_buffered: config.http.max_buffered,
             metrics: config.metrics.enabled,
+            hosts: transports::browser::HostNames::new(&config.http.hosts),
+            form_tokens: Arc::new(transports::browser::FormTokens::new(secret)),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         state.set_status(
