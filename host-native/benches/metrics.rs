@@ -67,7 +67,7 @@ fn post(daemon: &Daemon, body: &str) -> Vec<u8> {
     http(
         daemon.http,
         &format!(
-            "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     )
@@ -75,7 +75,7 @@ fn post(daemon: &Daemon, body: &str) -> Vec<u8> {
 
 /// Scrapes `rounds` times; prints the median and 95th percentile time and the bytes.
 fn scrape(label: &str, daemon: &Daemon, rounds: usize) {
-    let request = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     let mut times = Vec::with_capacity(rounds);
     let mut bytes = 0;
     let mut samples = 0;

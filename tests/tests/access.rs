@@ -53,7 +53,7 @@ fn request(daemon: &Daemon, path: &str, authorization: Option<&str>, body: &str)
         ("POST", "Content-Type: application/json\r\n")
     };
     let raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\n{header}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{header}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let bytes = exchange(daemon.http, raw.as_bytes(), Duration::from_millis(800)).unwrap();

@@ -345,7 +345,7 @@ fn html_routes_and_escaping() {
     let get = |path: &str| {
         let raw = miwa_tests::exchange(
             daemon.http,
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
             std::time::Duration::from_millis(500),
         )
         .unwrap();
@@ -358,8 +358,20 @@ fn html_routes_and_escaping() {
     assert_eq!(get("/html/nope").status, 406);
     assert_eq!(get("/html/core/nope").status, 406);
     assert_eq!(get("/html/core/ps?arg=%5B").status, 500, "bad JSON in arg");
-    let page = get("/html/core/cache_store?arg=%5B%22local%22%2C%22%3Cb%3E%22%2C%22%3Cscript%3Ex%3C%2Fscript%3E%22%5D");
-    assert_eq!(page.status, 200);
+    let form = String::from_utf8_lossy(&get("/html/core/cache_store").body).into_owned();
+    let at = form.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    let body = format!(
+        "csrf={}&arg=%5B%22local%22%2C%22%3Cb%3E%22%2C%22%3Cscript%3Ex%3C%2Fscript%3E%22%5D",
+        &form[at..at + 32]
+    );
+    let raw = miwa_tests::exchange(
+        daemon.http,
+        format!("POST /html/core/cache_store HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+        std::time::Duration::from_millis(500),
+    )
+    .unwrap();
+    let page = miwa_tests::parse_responses(&raw).remove(0);
+    assert_eq!(page.status, 200, "the page's own form stores");
     let fetched = get("/html/core/cache_fetch?arg=%5B%22local%22%2C%22%3Cb%3E%22%5D");
     let body = String::from_utf8_lossy(&fetched.body);
     assert!(

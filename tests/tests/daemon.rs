@@ -6,7 +6,7 @@ use std::time::Duration;
 
 fn post(daemon: &Daemon, content_type: &str, body: &str) -> miwa_tests::HttpResponse {
     let request = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
@@ -81,7 +81,7 @@ fn body_limit_edge_and_status_codes() {
 fn keep_alive_pipelining_and_expect_continue() {
     let daemon = Daemon::start("").unwrap();
     let body = r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#;
-    let one = format!("POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let one = format!("POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
     let raw = exchange(
         daemon.http,
         format!("{one}{one}{one}").as_bytes(),
@@ -92,7 +92,7 @@ fn keep_alive_pipelining_and_expect_continue() {
     assert_eq!(responses.len(), 3);
     assert!(responses.iter().all(|r| r.status == 200 && r.complete));
     let expect = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
         &body[..5],
         body.len() - 5,
         &body[5..]
@@ -211,7 +211,7 @@ fn slow_headers_are_cut_after_conn_timeout() {
     let daemon = Daemon::start("conn_timeout = 1\n").unwrap();
     let mut stream = std::net::TcpStream::connect(daemon.http).unwrap();
     stream
-        .write_all(b"POST /mi HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"POST /mi HTTP/1.1\r\nHost: localhost\r\n")
         .unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))

@@ -26,7 +26,7 @@ fn udp_table(name: &str, node: &Daemon, keys: &str) -> String {
 /// POSTs `body` to `path` of `daemon` and parses the reply.
 fn post_to(daemon: &Daemon, path: &str, body: &str) -> Value {
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let raw = miwa_tests::exchange(daemon.http, request.as_bytes(), Duration::from_secs(10))
@@ -102,7 +102,7 @@ fn a_client_sees_the_node_through_every_transport() {
     assert_eq!(level(&node), json!(1));
     let page = miwa_tests::exchange(
         front.http,
-        b"GET /html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         Duration::from_secs(10),
     )
     .unwrap();
@@ -182,7 +182,7 @@ fn every_node_by_name_over_http_xmlrpc_html_and_miwa_call() {
     );
     let page = miwa_tests::exchange(
         front.http,
-        b"GET /html/edge2/edge2/ps?arg= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /html/edge2/edge2/ps?arg= HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         Duration::from_secs(10),
     )
     .unwrap();
@@ -545,7 +545,7 @@ fn a_real_kamailio_is_a_node_over_udp_fifo_and_http() {
     }
     let ps_page = miwa_tests::exchange(
         front.http,
-        b"GET /html/kam/kam HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /html/kam/kam HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         Duration::from_secs(10),
     )
     .unwrap();

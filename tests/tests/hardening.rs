@@ -76,7 +76,7 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
 fn slow_clients_are_cut_off_and_patient_ones_are_not() {
     let daemon = Daemon::start("request_timeout_ms = 400\nconn_timeout = 30").unwrap();
     let head = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         PWD.len()
     );
 
@@ -172,7 +172,7 @@ fn xml_entities_are_never_expanded() {
 <methodCall><methodName>cache_store</methodName><params><param><value><string>local</string></value></param><param><value><string>k</string></value></param><param><value><string>&xxe;</string></value></param></params></methodCall>"#;
     for body in [laughs, external, undeclared] {
         let request = format!(
-            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let raw = exchange(daemon.http, request.as_bytes(), WAIT).unwrap();
@@ -295,7 +295,7 @@ fn html_paths_never_reach_files() {
         "/html/..%5c..%5cetc%5cpasswd",
         "/html//etc/passwd",
     ] {
-        let request = format!("GET {hostile} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {hostile} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         let raw = exchange(daemon.http, request.as_bytes(), WAIT).unwrap();
         let response = &parse_responses(&raw)[0];
         let body = String::from_utf8_lossy(&response.body);

@@ -10,7 +10,7 @@ const BODY: &str = r#"{"jsonrpc":"2.0","method":"pwd","id":1}"#;
 
 fn post_with(daemon: &Daemon, extra_headers: &str) -> u16 {
     let request = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}\r\n{BODY}",
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}\r\n{BODY}",
         BODY.len()
     );
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
@@ -20,7 +20,7 @@ fn post_with(daemon: &Daemon, extra_headers: &str) -> u16 {
 /// A bodiless request (nothing left unread when the server refuses the head and closes).
 fn get_with(daemon: &Daemon, extra_headers: &str) -> u16 {
     let request =
-        format!("GET /html/core HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra_headers}\r\n");
+        format!("GET /html/core HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra_headers}\r\n");
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
     parse_responses(&raw).first().map_or(0, |r| r.status)
 }
@@ -74,7 +74,7 @@ fn a_connection_closes_after_its_request_limit() {
     let daemon = Daemon::start("max_requests_per_connection = 3").unwrap();
     let mut stream = TcpStream::connect(daemon.http).unwrap();
     let one = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
         BODY.len()
     );
     stream.write_all(one.repeat(3).as_bytes()).unwrap();

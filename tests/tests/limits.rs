@@ -408,7 +408,7 @@ fn large_cache_entries_are_bounded_by_the_limit_too() {
 /// A raw POST to `/mi` with `content_type`; the status and body.
 fn post_with(daemon: &Daemon, path: &str, content_type: &str, body: &str) -> (u16, String) {
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_secs(5)).unwrap();
@@ -499,7 +499,7 @@ fn cache_fetch_chunk_answers_in_the_recorded_format() {
 fn partial_body(daemon: &Daemon, length: usize, sent: usize) -> TcpStream {
     let mut stream = TcpStream::connect(daemon.http).unwrap();
     let head = format!(
-        "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&vec![b' '; sent]).unwrap();

@@ -222,7 +222,7 @@ fn scraping_takes_credentials_and_a_role_that_may_read_statistics() {
     );
     let post = exchange(
         daemon.http,
-        b"POST /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer watch\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"POST /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer watch\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         Duration::from_secs(2),
     )
     .unwrap();

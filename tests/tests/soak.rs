@@ -113,7 +113,7 @@ impl KeepAlive {
 
 fn post(path: &str, content_type: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: soak\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -208,11 +208,18 @@ fn xmlrpc_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     })
 }
 
+/// The page's own form runs a module command: a POST with the page's form token.
 fn html_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
+    let page = daemon.get("/html/health/health_echo", "").expect("the page");
+    let page = String::from_utf8_lossy(&page.body).into_owned();
+    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    let csrf = page[at..at + 32].to_string();
     keep_alive_client("html", daemon, stop, |i| {
         let token = format!("page-{i}");
+        let body = format!("csrf={csrf}&arg=%5B%22{token}%22%5D");
         let request = format!(
-            "GET /html/health/health_echo?arg=%5B%22{token}%22%5D HTTP/1.1\r\nHost: soak\r\n\r\n"
+            "POST /html/health/health_echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         );
         let marked = format!("&quot;{token}&quot;");
         (request.into_bytes(), holds(token, marked))
@@ -295,7 +302,7 @@ fn hostile_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     while !stop.load(Ordering::Relaxed) {
         let outcome = match i % 6 {
             0 => {
-                let mut oversize = "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n".as_bytes().to_vec();
+                let mut oversize = "POST /mi HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n".as_bytes().to_vec();
                 oversize.extend_from_slice(&[b'['; 200_000]);
                 refused(daemon, &oversize, 413, "oversize body")
             }

@@ -10,7 +10,7 @@
 //!   `403 Forbidden`. Clients that are not browsers send none of these headers.
 //! - **Pages cannot be framed or sniffed**: HTML answers carry `X-Frame-Options: DENY`, a
 //!   `Content-Security-Policy` with `frame-ancestors 'none'`, `X-Content-Type-Options:
-//!   nosniff` and `Referrer-Policy: no-referrer`.
+//!   nosniff` and `Referrer-Policy: same-origin` (with `no-referrer`, a browser sends `Origin: null` on the page's own form).
 //!
 //! The HTML page's own defence against cross-site forms (a command that changes state runs
 //! only on a `POST` carrying the page's form token) is in [`FormTokens`].
@@ -108,7 +108,7 @@ pub fn protect_page(headers: &mut HeaderMap) {
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

@@ -530,9 +530,9 @@ pub fn page(root: &str, request: &PageRequest<'_>, max_depth: u32, session: &Ses
     let _ = write!(
         detail,
         "<form method=\"{method}\" action=\"/{root}/{}/{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label for=\"arg\">Parameters as JSON: an array (positional) or an object (named); empty for none</label><input id=\"arg\" name=\"arg\" value=\"{}\" autocomplete=\"off\" spellcheck=\"false\"><button type=\"submit\">Run {}</button></form></section>",
-        escape(form_token),
         encode(&info.module),
         encode(&info.name),
+        escape(form_token),
         escape(arg.unwrap_or("")),
         escape(&info.name)
     );
