@@ -208,7 +208,16 @@ fn network(peer: IpAddr) -> IpAddr {
         }
         IpAddr::V6(v6) => {
             let segments = v6.segments();
-            IpAddr::from([segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0])
+            IpAddr::from([
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ])
         }
     }
 }
@@ -388,7 +397,13 @@ impl AccessControl {
     }
 
     /// The argon2 check of Basic credentials, on a blocking thread.
-    fn check_password(&self, name: &str, password: &str, key: [u8; 32], peer: IpAddr) -> Authentication {
+    fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+        key: [u8; 32],
+        peer: IpAddr,
+    ) -> Authentication {
         if self.hashing.fetch_add(1, Ordering::AcqRel) >= self.config.max_concurrent_hashes {
             self.hashing.fetch_sub(1, Ordering::AcqRel);
             self.throttled.fetch_add(1, Ordering::Relaxed);
@@ -397,8 +412,11 @@ impl AccessControl {
         let _slot = Hashing(&self.hashing);
         let user = self.config.users.iter().find(|u| u.name == name);
         let stored = user.map_or(self.decoy.as_str(), |u| u.password.as_str());
-        let matches = PasswordHash::new(stored)
-            .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok());
+        let matches = PasswordHash::new(stored).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        });
         match user.filter(|_| matches) {
             Some(user) => {
                 let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
@@ -460,7 +478,8 @@ impl AccessControl {
                 identity: None,
             };
         }
-        let Some((scheme, credentials)) = authorization.and_then(|value| value.split_once(' ')) else {
+        let Some((scheme, credentials)) = authorization.and_then(|value| value.split_once(' '))
+        else {
             if authorization.is_some() {
                 self.fail(peer, None);
             }
@@ -521,17 +540,28 @@ impl KnownCommands {
     /// What the daemon knows, with `later` the configured modules and nodes.
     pub fn new(later: Vec<String>) -> Self {
         let core = mi_core::commands::core_registry();
-        let core_names = core
-            .commands()
-            .iter()
-            .map(|c| (c.name.to_string(), c.module.to_string(), core.name_4_0(c).to_string()));
+        let core_names = core.commands().iter().map(|c| {
+            (
+                c.name.to_string(),
+                c.module.to_string(),
+                core.name_4_0(c).to_string(),
+            )
+        });
         let simulated = mi_sim::Proxy::commands().into_iter().map(|c| {
             let full = mi_sim::name_4_0(&c).unwrap_or_else(|| format!("{}:{}", c.module, c.name));
             (c.name, c.module, full)
         });
         let front = crate::front::ADDED.iter().map(|(name, _)| {
-            let module = if name.starts_with("nodes_") { "front" } else { "modules" };
-            (name.to_string(), module.to_string(), format!("{module}:{name}"))
+            let module = if name.starts_with("nodes_") {
+                "front"
+            } else {
+                "modules"
+            };
+            (
+                name.to_string(),
+                module.to_string(),
+                format!("{module}:{name}"),
+            )
         });
         KnownCommands {
             names: core_names.chain(simulated).chain(front).collect(),
@@ -640,7 +670,11 @@ mod tests {
         };
         match outcome {
             Authentication::Granted { role, identity } => {
-                format!("granted {} {}", role.unwrap_or_default(), identity.unwrap_or_default())
+                format!(
+                    "granted {} {}",
+                    role.unwrap_or_default(),
+                    identity.unwrap_or_default()
+                )
             }
             Authentication::Refused => "refused".into(),
             Authentication::Throttled => "throttled".into(),
@@ -671,10 +705,20 @@ mod tests {
         let elsewhere: IpAddr = [10, 0, 1, 2].into();
         let good = basic("ops", "s3cret");
         assert_eq!(outcome(&control, Some(&good), peer), "granted full ops");
-        assert_eq!(outcome(&control, Some("Bearer tok"), peer), "granted readonly token:monitor");
+        assert_eq!(
+            outcome(&control, Some("Bearer tok"), peer),
+            "granted readonly token:monitor"
+        );
         assert_eq!(outcome(&control, None, peer), "refused");
-        assert_eq!(control.failed.load(Ordering::Relaxed), 0, "no credentials is no failure");
-        assert_eq!(outcome(&control, Some(&basic("ops", "wrong")), peer), "refused");
+        assert_eq!(
+            control.failed.load(Ordering::Relaxed),
+            0,
+            "no credentials is no failure"
+        );
+        assert_eq!(
+            outcome(&control, Some(&basic("ops", "wrong")), peer),
+            "refused"
+        );
         assert_eq!(outcome(&control, Some("Digest x"), neighbour), "refused");
         assert_eq!(
             outcome(&control, Some(&basic("ops", "guess")), neighbour),
@@ -686,10 +730,20 @@ mod tests {
             "granted full ops",
             "a credential verified before is never refused"
         );
-        assert_eq!(outcome(&control, Some("Bearer tok"), neighbour), "granted readonly token:monitor");
-        assert_eq!(outcome(&control, Some(&basic("ops", "wrong")), elsewhere), "refused");
         assert_eq!(
-            outcome(&control, Some(&basic("ops", "wrong again")), [10, 0, 2, 2].into()),
+            outcome(&control, Some("Bearer tok"), neighbour),
+            "granted readonly token:monitor"
+        );
+        assert_eq!(
+            outcome(&control, Some(&basic("ops", "wrong")), elsewhere),
+            "refused"
+        );
+        assert_eq!(
+            outcome(
+                &control,
+                Some(&basic("ops", "wrong again")),
+                [10, 0, 2, 2].into()
+            ),
             "refused",
             "the user, past max_failures, is checked once a second"
         );
@@ -705,7 +759,14 @@ mod tests {
         let control = Arc::new(control());
         let time = |user: &str, peer: u8| {
             let started = Instant::now();
-            assert_eq!(outcome(&control, Some(&basic(user, "nope")), [10, 9, peer, 1].into()), "refused");
+            assert_eq!(
+                outcome(
+                    &control,
+                    Some(&basic(user, "nope")),
+                    [10, 9, peer, 1].into()
+                ),
+                "refused"
+            );
             started.elapsed()
         };
         let unknown = time("nobody", 1);

@@ -1126,8 +1126,8 @@ impl Config {
             .chain(self.upstreams.keys())
             .cloned()
             .collect();
-        if let Some(problem) = crate::access::KnownCommands::new(later)
-            .unmatched(&self.access, &self.audit.redact)
+        if let Some(problem) =
+            crate::access::KnownCommands::new(later).unmatched(&self.access, &self.audit.redact)
         {
             return invalid("access", &problem);
         }

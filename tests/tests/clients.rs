@@ -345,7 +345,8 @@ fn html_routes_and_escaping() {
     let get = |path: &str| {
         let raw = miwa_tests::exchange(
             daemon.http,
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
             std::time::Duration::from_millis(500),
         )
         .unwrap();

@@ -31,7 +31,11 @@ const STORE: &str = r#"{"jsonrpc":"2.0","method":"cache_store","params":["local"
 #[test]
 fn host_must_name_the_daemon() {
     let daemon = Daemon::start("hosts = [\"mi.example.net\"]").unwrap();
-    for host in ["attacker.example", "attacker.example:8888", "127.0.0.1.attacker.example"] {
+    for host in [
+        "attacker.example",
+        "attacker.example:8888",
+        "127.0.0.1.attacker.example",
+    ] {
         let post = raw(
             &daemon,
             &format!("POST /mi HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"),
@@ -44,11 +48,21 @@ fn host_must_name_the_daemon() {
             "",
         );
         assert_eq!(upgrade.status, 421, "a rebinding page's WebSocket: {host}");
-        let page = raw(&daemon, &format!("GET /html/core/ps?arg= HTTP/1.1\r\nHost: {host}"), "");
+        let page = raw(
+            &daemon,
+            &format!("GET /html/core/ps?arg= HTTP/1.1\r\nHost: {host}"),
+            "",
+        );
         assert_eq!(page.status, 421, "{host}");
     }
     assert!(!cached(&daemon, "k"));
-    for host in ["mi.example.net", "MI.example.net:8888", "localhost", "127.0.0.1:1", "[::1]:8888"] {
+    for host in [
+        "mi.example.net",
+        "MI.example.net:8888",
+        "localhost",
+        "127.0.0.1:1",
+        "[::1]:8888",
+    ] {
         let post = raw(
             &daemon,
             &format!("POST /mi HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"),
@@ -60,7 +74,12 @@ fn host_must_name_the_daemon() {
 
 #[test]
 fn a_bad_hosts_entry_refuses_the_start() {
-    for bad in ["*.example.net", "mi.example.net:8888", "http://mi.example.net", ""] {
+    for bad in [
+        "*.example.net",
+        "mi.example.net:8888",
+        "http://mi.example.net",
+        "",
+    ] {
         let started = Daemon::start(&format!("hosts = [\"{bad}\"]"));
         let error = format!("{:#}", started.err().expect("refused"));
         assert!(error.contains("http.hosts"), "{bad}: {error}");
@@ -114,11 +133,19 @@ fn the_html_page_runs_what_changes_state_only_from_its_own_form() {
     assert_eq!(killed.status, 403, "{}", text(&killed));
     assert!(text(&killed).contains("Not run"));
     assert!(daemon.is_running(), "kill never runs on a GET");
-    let stored = daemon.get("/html/core/cache_store?arg=%5B%22local%22%2C%22k%22%2C%22v%22%5D", "").unwrap();
+    let stored = daemon
+        .get(
+            "/html/core/cache_store?arg=%5B%22local%22%2C%22k%22%2C%22v%22%5D",
+            "",
+        )
+        .unwrap();
     assert_eq!(stored.status, 403);
     let ps = daemon.get("/html/core/ps?arg=", "").unwrap();
     assert_eq!(ps.status, 200);
-    assert!(text(&ps).contains("<h3>Result</h3>"), "read-only commands still run on a GET");
+    assert!(
+        text(&ps).contains("<h3>Result</h3>"),
+        "read-only commands still run on a GET"
+    );
     for (name, value) in [
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
@@ -126,7 +153,10 @@ fn the_html_page_runs_what_changes_state_only_from_its_own_form() {
     ] {
         assert_eq!(ps.header(name), Some(value), "{name}");
     }
-    assert!(ps.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert!(ps
+        .header("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     let host = daemon.http.to_string();
     let post = |token: &str| {
         raw(
@@ -160,7 +190,11 @@ fn the_form_token_belongs_to_the_identity() {
             .spawn()
             .and_then(|mut child| {
                 use std::io::Write;
-                child.stdin.take().unwrap().write_all(format!("{user}:{pw}").as_bytes())?;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(format!("{user}:{pw}").as_bytes())?;
                 child.wait_with_output()
             })
             .unwrap();
@@ -169,7 +203,9 @@ fn the_form_token_belongs_to_the_identity() {
             String::from_utf8_lossy(&output.stdout)
         )
     };
-    let page = daemon.get("/html/core/cache_store", &basic("other", "pw2")).unwrap();
+    let page = daemon
+        .get("/html/core/cache_store", &basic("other", "pw2"))
+        .unwrap();
     let body = text(&page);
     let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
     let others = body[at..at + 32].to_string();
@@ -235,7 +271,10 @@ fn a_page_of_another_site_in_chromium_runs_nothing() {
         String::from_utf8_lossy(&output.stderr)
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
-    assert!(daemon.is_running(), "the <img> of kill did not stop it: {seen}");
+    assert!(
+        daemon.is_running(),
+        "the <img> of kill did not stop it: {seen}"
+    );
     for key in ["csrf", "fetched", "rebound"] {
         assert!(!cached(&daemon, key), "{key} was stored: {seen}");
     }

@@ -295,7 +295,8 @@ fn html_paths_never_reach_files() {
         "/html/..%5c..%5cetc%5cpasswd",
         "/html//etc/passwd",
     ] {
-        let request = format!("GET {hostile} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET {hostile} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         let raw = exchange(daemon.http, request.as_bytes(), WAIT).unwrap();
         let response = &parse_responses(&raw)[0];
         let body = String::from_utf8_lossy(&response.body);

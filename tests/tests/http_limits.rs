@@ -19,8 +19,9 @@ fn post_with(daemon: &Daemon, extra_headers: &str) -> u16 {
 
 /// A bodiless request (nothing left unread when the server refuses the head and closes).
 fn get_with(daemon: &Daemon, extra_headers: &str) -> u16 {
-    let request =
-        format!("GET /html/core HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra_headers}\r\n");
+    let request = format!(
+        "GET /html/core HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra_headers}\r\n"
+    );
     let raw = exchange(daemon.http, request.as_bytes(), Duration::from_millis(500)).unwrap();
     parse_responses(&raw).first().map_or(0, |r| r.status)
 }

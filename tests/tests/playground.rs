@@ -157,7 +157,8 @@ fn the_playground_route_redirects_refuses_and_explains() {
     let get = |path: &str| {
         let raw = exchange(
             daemon.http,
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
             Duration::from_millis(500),
         )
         .unwrap();

@@ -210,7 +210,9 @@ fn xmlrpc_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
 
 /// The page's own form runs a module command: a POST with the page's form token.
 fn html_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
-    let page = daemon.get("/html/health/health_echo", "").expect("the page");
+    let page = daemon
+        .get("/html/health/health_echo", "")
+        .expect("the page");
     let page = String::from_utf8_lossy(&page.body).into_owned();
     let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
     let csrf = page[at..at + 32].to_string();

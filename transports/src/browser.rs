@@ -46,15 +46,22 @@ impl HostNames {
     pub fn valid(name: &str) -> bool {
         !name.is_empty()
             && name.len() <= 253
-            && name
-                .split('.')
-                .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
     }
 
     /// Whether the authority `host` (`name`, `name:port`, `[v6]:port`) names the daemon.
     fn names_daemon(&self, host: &str) -> bool {
         let name = match host.strip_prefix('[') {
-            Some(rest) => return rest.split_once(']').is_some_and(|(v6, _)| v6.parse::<std::net::Ipv6Addr>().is_ok()),
+            Some(rest) => {
+                return rest
+                    .split_once(']')
+                    .is_some_and(|(v6, _)| v6.parse::<std::net::Ipv6Addr>().is_ok())
+            }
             None => host.rsplit_once(':').map_or(host, |(name, port)| {
                 if port.bytes().all(|b| b.is_ascii_digit()) {
                     name
@@ -67,13 +74,15 @@ impl HostNames {
         name.parse::<std::net::Ipv4Addr>().is_ok()
             || name == "localhost"
             || name.ends_with(".localhost")
-            || self.names.iter().any(|n| *n == name)
+            || self.names.contains(&name)
     }
 
     /// The verdict on a request with these headers.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-        if host.is_some_and(|h| !self.names_daemon(h.trim())) || headers.get(HOST).is_some_and(|h| h.to_str().is_err()) {
+        if host.is_some_and(|h| !self.names_daemon(h.trim()))
+            || headers.get(HOST).is_some_and(|h| h.to_str().is_err())
+        {
             return Err(Refusal::ForeignHost);
         }
         let fetch_site = headers
@@ -181,23 +190,54 @@ mod tests {
     #[test]
     fn the_host_must_name_the_daemon() {
         let names = HostNames::new(&["mi.example.net".into()]);
-        for host in ["127.0.0.1:8888", "127.0.0.1", "[::1]:8888", "localhost:8888", "LOCALHOST", "mi.example.net:443", "10.1.2.3:8888"] {
+        for host in [
+            "127.0.0.1:8888",
+            "127.0.0.1",
+            "[::1]:8888",
+            "localhost:8888",
+            "LOCALHOST",
+            "mi.example.net:443",
+            "10.1.2.3:8888",
+        ] {
             assert_eq!(names.check(&headers(&[("host", host)])), Ok(()), "{host}");
         }
-        for host in ["attacker.example:8888", "attacker.example", "127.0.0.1.nip.io:8888", "mi.example.net.attacker.example", "[evil]:80"] {
-            assert_eq!(names.check(&headers(&[("host", host)])), Err(Refusal::ForeignHost), "{host}");
+        for host in [
+            "attacker.example:8888",
+            "attacker.example",
+            "127.0.0.1.nip.io:8888",
+            "mi.example.net.attacker.example",
+            "[evil]:80",
+        ] {
+            assert_eq!(
+                names.check(&headers(&[("host", host)])),
+                Err(Refusal::ForeignHost),
+                "{host}"
+            );
         }
         assert_eq!(names.check(&HeaderMap::new()), Ok(()));
-        assert!(HostNames::valid("mi.example.net") && !HostNames::valid("*.example.net") && !HostNames::valid("a:80"));
+        assert!(
+            HostNames::valid("mi.example.net")
+                && !HostNames::valid("*.example.net")
+                && !HostNames::valid("a:80")
+        );
     }
 
     #[test]
     fn cross_site_requests_are_refused() {
         let names = HostNames::default();
         let host = ("host", "127.0.0.1:8888");
-        assert_eq!(names.check(&headers(&[host, ("origin", "http://127.0.0.1:8888")])), Ok(()));
-        assert_eq!(names.check(&headers(&[host, ("sec-fetch-site", "same-origin")])), Ok(()));
-        assert_eq!(names.check(&headers(&[host, ("sec-fetch-site", "none")])), Ok(()));
+        assert_eq!(
+            names.check(&headers(&[host, ("origin", "http://127.0.0.1:8888")])),
+            Ok(())
+        );
+        assert_eq!(
+            names.check(&headers(&[host, ("sec-fetch-site", "same-origin")])),
+            Ok(())
+        );
+        assert_eq!(
+            names.check(&headers(&[host, ("sec-fetch-site", "none")])),
+            Ok(())
+        );
         for refused in [
             vec![host, ("origin", "http://attacker.example")],
             vec![host, ("origin", "null")],
@@ -205,7 +245,11 @@ mod tests {
             vec![host, ("sec-fetch-site", "cross-site")],
             vec![host, ("sec-fetch-site", "same-site")],
         ] {
-            assert_eq!(names.check(&headers(&refused)), Err(Refusal::CrossSite), "{refused:?}");
+            assert_eq!(
+                names.check(&headers(&refused)),
+                Err(Refusal::CrossSite),
+                "{refused:?}"
+            );
         }
     }
 

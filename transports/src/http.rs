@@ -361,7 +361,11 @@ async fn html(
                 } else {
                     fields
                 };
-                (arg_field(&body).or(query_arg), fields, form_field(&body, "csrf"))
+                (
+                    arg_field(&body).or(query_arg),
+                    fields,
+                    form_field(&body, "csrf"),
+                )
             }
             Ok(_) => (query_arg, query_fields, None),
             Err(StatusCode::SERVICE_UNAVAILABLE) => return busy(),

@@ -260,8 +260,11 @@ async fn run(
         let mut secret = [0u8; 32];
         let mut filled = 0;
         while filled < secret.len() {
-            filled += rustix::rand::getrandom(&mut secret[filled..], rustix::rand::GetRandomFlags::empty())
-                .context("drawing the HTML form tokens' secret")?;
+            filled += rustix::rand::getrandom(
+                &mut secret[filled..],
+                rustix::rand::GetRandomFlags::empty(),
+            )
+            .context("drawing the HTML form tokens' secret")?;
         }
         let settings = HttpSettings {
             root: config.http.root.clone(),
