@@ -449,7 +449,7 @@ pub struct HttpConfig {
     pub ws_max_tickets: usize,
     /// Outstanding WebSocket tickets of one identity (or one address without credentials),
     /// at most; one more forgets that owner's oldest (`ws_tickets_per_identity`, default
-    /// 16, 1 … `ws_max_tickets`).
+    /// 16, 1 … 100000; `ws_max_tickets` bounds all of them together).
     pub ws_tickets_per_identity: usize,
     /// Names the daemon answers to in a request's `Host`, besides IP addresses and
     /// `localhost` (`hosts`, default none): a request naming any other host is answered
@@ -1014,10 +1014,10 @@ impl Config {
         if !(1..=100_000).contains(&self.http.ws_max_tickets) {
             return invalid("http.ws_max_tickets", "must be between 1 and 100000");
         }
-        if !(1..=self.http.ws_max_tickets).contains(&self.http.ws_tickets_per_identity) {
+        if !(1..=100_000).contains(&self.http.ws_tickets_per_identity) {
             return invalid(
                 "http.ws_tickets_per_identity",
-                "must be between 1 and http.ws_max_tickets",
+                "must be between 1 and 100000",
             );
         }
         if let Some(name) = self

@@ -3,7 +3,7 @@
 //! entrance the way a caller with a limited role would, and checks with the node's own
 //! audit log what it ran.
 
-use miwa_tests::Daemon;
+use miwa_tests::{fifo_write, udp_exchange, Daemon, ReplyFifo};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -76,7 +76,7 @@ fn pair(role: &str, extra: &str) -> Pair {
     let front_audit = dir.path().join("front.log");
     let node = Daemon::start(&format!("\n[audit]\nfile = \"{}\"\n", node_audit.display())).unwrap();
     let front = Daemon::start(&format!(
-        "\n[upstreams.edge1]\nudp = \"{}\"\n[front]\nupstream = \"edge1\"\n[audit]\nfile = \"{}\"\n{extra}\n[access.transports]\nhttp = \"ro\"\n[access.roles.ro]\n{role}\n",
+        "\n[upstreams.edge1]\nudp = \"{}\"\n[front]\nupstream = \"edge1\"\n[audit]\nfile = \"{}\"\n{extra}\n[access.transports]\nhttp = \"ro\"\nudp = \"ro\"\nfifo = \"ro\"\nxmlrpc = \"ro\"\n[access.roles.ro]\n{role}\n",
         node.udp,
         front_audit.display()
     ))
@@ -110,6 +110,27 @@ fn a_read_only_role_cannot_smuggle_a_command_to_a_node() {
             assert_eq!(error, 403, "{path} {attack}: {reply}");
         }
     }
+    for attack in attacks {
+        let over_udp = udp_exchange(pair.front.udp, attack.as_bytes(), Duration::from_secs(5))
+            .unwrap()
+            .expect("a datagram reply");
+        let over_udp = String::from_utf8_lossy(&over_udp);
+        assert!(
+            over_udp.contains("\"code\":403"),
+            "udp {attack}: {over_udp}"
+        );
+        let fifo = ReplyFifo::create(&pair.front.reply_dir(), "smuggle").unwrap();
+        fifo_write(&pair.front.fifo, format!(":smuggle:{attack}").as_bytes()).unwrap();
+        let over_fifo = fifo
+            .read(Duration::from_secs(5))
+            .unwrap()
+            .expect("a FIFO reply");
+        let over_fifo = String::from_utf8_lossy(&over_fifo);
+        assert!(
+            over_fifo.contains("\"code\":403"),
+            "fifo {attack}: {over_fifo}"
+        );
+    }
     let smuggled = [
         r#"{"jsonrpc":"2.0","method":"uptime","method":"kill","id":4}"#,
         r#"{"jsonrpc":"2.0","method":"uptime","METHOD":"kill","id":4}"#,
@@ -129,17 +150,72 @@ fn a_read_only_role_cannot_smuggle_a_command_to_a_node() {
     );
     let front_logged = commands(&audit_lines(
         &pair.front_audit,
-        2 * attacks.len() + smuggled.len(),
+        4 * attacks.len() + smuggled.len(),
     ));
     assert_eq!(
         front_logged,
         [
-            vec!["kill"; 2 * attacks.len()],
+            vec!["kill"; 4 * attacks.len()],
             vec!["uptime"; smuggled.len()]
         ]
         .concat(),
         "the audit names what was checked and ran"
     );
+}
+
+#[test]
+fn a_websocket_with_a_ticket_cannot_smuggle_either() {
+    let mut pair = pair(r#"allow = ["uptime"]"#, "");
+    let issued = post_to(&pair.front, "/ws/ticket", "");
+    let ticket = issued["protocol"].as_str().expect("a ticket").to_string();
+    let frames = [
+        r#"{"jsonrpc":"2.0","method":"kill","method":"uptime","id":1}"#,
+        r#"{"jsonrpc":"2.0","METHOD":"kill","method":"uptime","id":2}"#,
+        r#"[{"jsonrpc":"2.0","method":"kill","Method":"uptime","id":3}]"#,
+        r#"{"jsonrpc":"2.0","method":"uptime","method":"kill","id":4}"#,
+    ];
+    let input: String = frames
+        .iter()
+        .map(|f| format!("{}\n", json!({ "text": f })))
+        .collect();
+    let mut child =
+        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
+            .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
+            .arg(format!("ws://{}/ws/edge1", pair.front.http))
+            .args(["--subprotocol", &ticket, "--wait", "2"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let seen: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let replies: Vec<Value> = seen
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    assert_eq!(replies.len(), 4, "{seen:?}");
+    for reply in &replies[..3] {
+        let reply = if reply.is_array() { &reply[0] } else { reply };
+        assert_eq!(reply["error"]["code"], 403, "{reply}");
+    }
+    assert!(
+        replies[3]["result"]["Up time"].is_string(),
+        "{}",
+        replies[3]
+    );
+    assert!(pair.node.is_running());
+    assert_eq!(commands(&node_lines(&pair.node_audit, 1)), ["uptime"]);
 }
 
 #[test]
@@ -221,8 +297,49 @@ fn role_rules_written_with_4_0_names_hold_on_every_transport() {
         .expect("a reply");
     let over_udp = String::from_utf8_lossy(&over_udp);
     assert!(over_udp.contains("403"), "{over_udp}");
+    let xmlrpc = "<?xml version=\"1.0\"?><methodCall><methodName>cache:store</methodName><params><param><value>local</value></param><param><value>k</value></param><param><value>v</value></param></params></methodCall>";
+    let request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xmlrpc}",
+        xmlrpc.len()
+    );
+    let raw =
+        miwa_tests::exchange(daemon.http, request.as_bytes(), Duration::from_secs(5)).unwrap();
+    let fault = String::from_utf8_lossy(&raw);
+    assert!(fault.contains("<int>403</int>"), "xml-rpc: {fault}");
     let fetched = daemon.call("cache_fetch", json!(["local", "k"]));
     assert!(fetched["error"].is_object(), "{fetched}");
+}
+
+#[test]
+fn a_pattern_that_names_no_command_refuses_the_start() {
+    for (config, key) in [
+        (
+            "\n[access.roles.ops]\ndeny = [\"cache:stor\"]\n",
+            "access.roles.ops.deny",
+        ),
+        (
+            "\n[access.roles.ops]\nallow = [\"uptim\"]\n",
+            "access.roles.ops.allow",
+        ),
+        (
+            "\n[access.roles.ops]\ndeny = [\"core:kil\"]\n",
+            "access.roles.ops.deny",
+        ),
+        (
+            "\n[audit]\nfile = \"/tmp/miwa-never.log\"\nredact = [\"cache:stroe:2\"]\n",
+            "audit.redact",
+        ),
+    ] {
+        let started = Daemon::start(config);
+        let error = format!("{:#}", started.err().expect("the start is refused"));
+        assert!(error.contains(key), "{config}: {error}");
+    }
+    for config in [
+        "\n[access.roles.ops]\ndeny = [\"cache:store\", \"evi:*\", \"statistics:reset*\", \"store\"]\n",
+        "\n[upstreams.edge1]\nudp = \"127.0.0.1:9\"\n[access.roles.ops]\nallow = [\"edge1:ul_*\", \"ds_list\"]\n",
+    ] {
+        assert!(Daemon::start(config).is_ok(), "{config}");
+    }
 }
 
 #[test]

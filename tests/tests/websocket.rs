@@ -674,12 +674,22 @@ fn websocket_ticket_limits_out_of_range_stop_the_start_naming_the_key() {
         ("ws_ticket_ms = 600001\n", "http.ws_ticket_ms"),
         ("ws_max_tickets = 0\n", "http.ws_max_tickets"),
         ("ws_max_tickets = 100001\n", "http.ws_max_tickets"),
+        (
+            "ws_tickets_per_identity = 0\n",
+            "http.ws_tickets_per_identity",
+        ),
+        (
+            "ws_tickets_per_identity = 100001\n",
+            "http.ws_tickets_per_identity",
+        ),
     ] {
         let error = Daemon::start(keys).err().expect("refused").to_string();
         assert!(error.contains(key), "{keys}: {error}");
     }
     assert!(Daemon::start("ws_ticket_ms = 1000\nws_max_tickets = 1\n").is_ok());
     assert!(Daemon::start("ws_ticket_ms = 600000\nws_max_tickets = 100000\n").is_ok());
+    assert!(Daemon::start("ws_tickets_per_identity = 1\n").is_ok());
+    assert!(Daemon::start("ws_tickets_per_identity = 100000\n").is_ok());
 }
 
 #[test]
