@@ -43,6 +43,18 @@ pub struct Called {
 }
 
 impl Called {
+    /// A member that resolved to no command, answered `error`, addressed to `node`.
+    pub fn unresolved(member: usize, node: Option<&str>, error: Option<i32>) -> Self {
+        Called {
+            member,
+            command: String::new(),
+            module: None,
+            name_4_0: None,
+            node: node.map(str::to_string),
+            error,
+        }
+    }
+
     /// The command as access rules and redaction patterns match it.
     pub fn name(&self) -> Option<mi_core::names::CommandName<'_>> {
         Some(mi_core::names::CommandName {
@@ -397,14 +409,7 @@ impl MiDispatcher {
                 .members()
                 .iter()
                 .enumerate()
-                .map(|(member, _)| Called {
-                    member,
-                    command: String::new(),
-                    module: None,
-                    name_4_0: None,
-                    node: None,
-                    error,
-                })
+                .map(|(member, _)| Called::unresolved(member, None, error))
                 .collect();
         }
         answered

@@ -21,6 +21,18 @@ pub mod tls;
 pub mod ws;
 pub mod xmlrpc;
 
+/// `N` random bytes from the kernel, or `None` when none could be had.
+pub fn random_bytes<const N: usize>() -> Option<[u8; N]> {
+    let mut bytes = [0u8; N];
+    let mut filled = 0;
+    while filled < N {
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
+                .ok()?;
+    }
+    Some(bytes)
+}
+
 /// Owner and group to give a file the daemon creates — the request FIFO, a UNIX socket
 /// (`None` fields keep the daemon's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

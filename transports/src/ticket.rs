@@ -79,15 +79,7 @@ impl Tickets {
     /// A new ticket for `holder`, counted against `owner`'s share, or `None` when no
     /// randomness could be had.
     pub fn issue(&self, holder: Holder, owner: &str) -> Option<String> {
-        let mut bytes = [0u8; 16];
-        let mut filled = 0;
-        while filled < bytes.len() {
-            filled += rustix::rand::getrandom(
-                &mut bytes[filled..],
-                rustix::rand::GetRandomFlags::empty(),
-            )
-            .ok()?;
-        }
+        let bytes: [u8; 16] = crate::random_bytes()?;
         let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());

@@ -290,14 +290,7 @@ impl FrontDispatcher {
                         _ => Id::Echo(MiValue::Null),
                     };
                     let calls = (0..request.members().len())
-                        .map(|member| Called {
-                            member,
-                            command: String::new(),
-                            module: None,
-                            name_4_0: None,
-                            node: Some(name.to_string()),
-                            error: Some(404),
-                        })
+                        .map(|member| Called::unresolved(member, Some(name), Some(404)))
                         .collect();
                     return Answered {
                         reply: self.error(&id, error, pretty),

@@ -19,37 +19,18 @@ pub fn to_pretty(value: &Value) -> String {
 
 /// Appends the compact form of `value` to `out`.
 pub fn write_compact(out: &mut String, value: &Value) {
-    match value {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_compact(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_compact(out, item);
-            }
-            out.push('}');
-        }
-        scalar => write_scalar(out, scalar),
-    }
+    write_compact_as::<false>(out, value);
 }
 
 /// Appends `value` in compact form with numbers written exactly (the shortest text that
 /// reads back as the same `double`; infinities as `1e999`), for requests the daemon passes
 /// on: cJSON's printer keeps six decimals, which would change a forwarded parameter.
 pub fn write_exact(out: &mut String, value: &Value) {
+    write_compact_as::<true>(out, value);
+}
+
+/// The compact form; numbers as cJSON writes them, or `EXACT`ly.
+fn write_compact_as<const EXACT: bool>(out: &mut String, value: &Value) {
     match value {
         Value::Array(items) => {
             out.push('[');
@@ -57,7 +38,7 @@ pub fn write_exact(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_exact(out, item);
+                write_compact_as::<EXACT>(out, item);
             }
             out.push(']');
         }
@@ -69,11 +50,11 @@ pub fn write_exact(out: &mut String, value: &Value) {
                 }
                 write_string(out, key);
                 out.push(':');
-                write_exact(out, item);
+                write_compact_as::<EXACT>(out, item);
             }
             out.push('}');
         }
-        Value::Number(number) => write_exact_number(out, *number),
+        Value::Number(n) if EXACT => write_exact_number(out, *n),
         scalar => write_scalar(out, scalar),
     }
 }

@@ -257,15 +257,8 @@ async fn run(
             config.http.ws_max_tickets,
             config.http.ws_tickets_per_identity,
         ));
-        let mut secret = [0u8; 32];
-        let mut filled = 0;
-        while filled < secret.len() {
-            filled += rustix::rand::getrandom(
-                &mut secret[filled..],
-                rustix::rand::GetRandomFlags::empty(),
-            )
-            .context("drawing the HTML form tokens' secret")?;
-        }
+        let secret = transports::random_bytes()
+            .context("drawing the HTML form tokens' secret from the kernel")?;
         let settings = HttpSettings {
             root: config.http.root.clone(),
             xmlrpc_root: Some(config.http.xmlrpc_root.clone()).filter(|r| !r.is_empty()),
