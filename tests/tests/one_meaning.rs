@@ -456,7 +456,7 @@ fn the_core_and_the_front_read_hostile_requests_alike() {
         );
     }
     let big: Vec<String> = (0..25_000)
-        .map(|i| format!(r#"{{"jsonrpc":"2.0","method":"pwd","id":{i}}}"#))
+        .map(|i| format!(r#"{{"jsonrpc":"2.0","method":"version","id":{i}}}"#))
         .collect();
     let batch = format!("[{}]", big.join(","));
     let reply = String::from_utf8_lossy(&node.post(&batch).unwrap().body).into_owned();

@@ -398,7 +398,9 @@ pub trait Dispatcher: Send + Sync + 'static {
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo>;
 
     /// Checks an HTTP request's `Authorization` header, from `peer`.
-    /// `route` is `mi`, `xmlrpc`, `html`, `playground` or `metrics`.
+    /// `route` is `mi`, `xmlrpc`, `html`, `playground` or `metrics`. Called on an async
+    /// worker: a check that takes long (a password hash) is answered
+    /// [`Authentication::Deferred`], which the transport runs on a blocking thread.
     fn authenticate(
         &self,
         authorization: Option<&str>,
