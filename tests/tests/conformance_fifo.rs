@@ -68,6 +68,10 @@ fn notes(case: &Value) -> String {
 /// Replays every case on `daemon`'s FIFO; `ps` answers with processes whose first pid is
 /// `our_pid` (the daemon's, or its node's). Cases compared, matched, mismatches.
 fn replay(daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
+    // One replay at a time: the case `reply_name_absolute_path` listens on
+    // `/tmp/mi_rpl_abs`, a path both replays would share.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let cases = recording("fifo.jsonl");
     let recorded_pid = recorded_timer_pid(&cases);
     let dir = daemon.reply_dir();

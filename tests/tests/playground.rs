@@ -184,6 +184,14 @@ fn the_playground_route_redirects_refuses_and_explains() {
         index.header("content-type"),
         Some("text/html; charset=utf-8")
     );
+    assert_eq!(
+        index.header("x-frame-options"),
+        Some("DENY"),
+        "not to be framed"
+    );
+    assert!(index
+        .header("content-security-policy")
+        .is_some_and(|csp| csp.contains("frame-ancestors 'none'")));
     for hostile in [
         "/playground/..%2fCargo.toml",
         "/playground/../Cargo.toml",

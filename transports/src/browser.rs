@@ -8,7 +8,7 @@
 //! - **The request is not cross-site**: `Sec-Fetch-Site: cross-site` or `same-site`, an
 //!   `Origin` of `null`, or an `Origin` whose host and port differ from `Host`, is answered
 //!   `403 Forbidden`. Clients that are not browsers send none of these headers.
-//! - **Pages cannot be framed or sniffed**: HTML answers carry `X-Frame-Options: DENY`, a
+//! - **Pages cannot be framed or sniffed**: the HTML page's and the playground's answers carry `X-Frame-Options: DENY`, a
 //!   `Content-Security-Policy` with `frame-ancestors 'none'`, `X-Content-Type-Options:
 //!   nosniff` and `Referrer-Policy: same-origin` (with `no-referrer`, a browser sends `Origin: null` on the page's own form).
 //!

@@ -729,11 +729,13 @@ async fn playground(path: &str, dir: &std::path::Path, ws: bool) -> Response<Ful
         };
     }
     let file = crate::playground::serve(dir, name).await;
-    respond(
+    let mut response = respond(
         StatusCode::from_u16(file.status).unwrap_or(StatusCode::NOT_FOUND),
         file.content_type,
         file.body,
-    )
+    );
+    crate::browser::protect_page(response.headers_mut());
+    response
 }
 
 /// What a body read holds of the buffer budget until the request is done.
