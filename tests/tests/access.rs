@@ -287,3 +287,53 @@ fn miwa_call_sends_credentials_from_its_environment() {
         assert!(!ok && said.contains(reason), "{transport}: {said}");
     }
 }
+
+/// `ps` over curl from the local address `from`, with `authorization`; the HTTP status.
+fn curl_from(daemon: &Daemon, from: &str, authorization: &str) -> String {
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            from,
+        ])
+        .args(["-H", &format!("Authorization: {authorization}")])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-d", r#"{"jsonrpc":"2.0","method":"ps","id":1}"#])
+        .arg(format!("http://{}/mi", daemon.http))
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn rotating_addresses_do_not_evade_throttling_and_a_correct_credential_is_not_locked_out() {
+    let daemon = Daemon::start(&config()).unwrap();
+    assert_eq!(curl_from(&daemon, "127.0.0.2", OPS), "200", "verified once");
+    let wrong = "Basic b3BzOndyb25n";
+    for last in 3..6 {
+        assert_eq!(curl_from(&daemon, &format!("127.0.0.{last}"), wrong), "401");
+    }
+    assert_eq!(
+        curl_from(&daemon, "127.0.0.9", "Basic b3BzOmFub3RoZXI="),
+        "429",
+        "another address of the same /24 is refused a new guess"
+    );
+    assert_eq!(
+        curl_from(&daemon, "127.0.0.9", OPS),
+        "200",
+        "a credential verified before is never refused"
+    );
+    let fresh = Daemon::start(&config()).unwrap();
+    for last in 3..6 {
+        assert_eq!(curl_from(&fresh, &format!("127.0.0.{last}"), wrong), "401");
+    }
+    assert_eq!(
+        curl_from(&fresh, "127.0.1.7", OPS),
+        "200",
+        "a correct credential from another network is not locked out by the guessing"
+    );
+}
