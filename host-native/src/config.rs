@@ -410,6 +410,15 @@ pub struct HttpConfig {
     pub playground_dir: Option<PathBuf>,
     /// Connections served at once; more get `503` (`max_connections`, default 1024).
     pub max_connections: usize,
+    /// Connections one client may hold at once, of `max_connections`; more get `503`
+    /// (`max_connections_per_client`, default 256, 1 … 100000).
+    pub max_connections_per_client: usize,
+    /// Addresses within this IPv4 prefix are one client (`client_prefix_v4`, default 32:
+    /// each address, 8 … 32).
+    pub client_prefix_v4: u8,
+    /// Addresses within this IPv6 prefix are one client (`client_prefix_v6`, default 64,
+    /// 16 … 128).
+    pub client_prefix_v6: u8,
     /// Header fields per request; more get `431` (`max_headers`, default 100).
     pub max_headers: usize,
     /// Bytes of a request head; more get `431` (`max_header_bytes`, default 16384, at
@@ -512,6 +521,9 @@ impl Default for HttpConfig {
             workers: None,
             playground_dir: None,
             max_connections: 1024,
+            max_connections_per_client: 256,
+            client_prefix_v4: 32,
+            client_prefix_v6: 64,
             max_headers: 100,
             max_header_bytes: 16384,
             max_requests_per_connection: 10_000,
@@ -1004,6 +1016,18 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http.ws_max_connections) {
             return invalid("http.ws_max_connections", "must be between 1 and 100000");
+        }
+        if !(1..=100_000).contains(&self.http.max_connections_per_client) {
+            return invalid(
+                "http.max_connections_per_client",
+                "must be between 1 and 100000",
+            );
+        }
+        if !(8..=32).contains(&self.http.client_prefix_v4) {
+            return invalid("http.client_prefix_v4", "must be between 8 and 32");
+        }
+        if !(16..=128).contains(&self.http.client_prefix_v6) {
+            return invalid("http.client_prefix_v6", "must be between 16 and 128");
         }
         if !(1..=100_000).contains(&self.http.max_connections) {
             return invalid("http.max_connections", "must be between 1 and 100000");

@@ -92,3 +92,97 @@ fn a_connection_closes_after_its_request_limit() {
         "the connection is closed: {after:?}"
     );
 }
+
+/// Opens `count` idle connections to `daemon` from the local address `from`, with Python
+/// (the tests' own sockets cannot choose their source address); they stay open while the
+/// returned child lives. Prints `ready <accepted> <refused>` once all are open.
+fn idle_connections(daemon: &Daemon, from: &str, count: usize) -> std::process::Child {
+    let script = format!(
+        r#"
+import socket, sys, time
+held, refused = [], 0
+for _ in range({count}):
+    s = socket.socket()
+    s.bind(("{from}", 0))
+    s.connect(("{ip}", {port}))
+    s.settimeout(0.3)
+    try:
+        if s.recv(12).startswith(b"HTTP/1.1 503"):
+            refused += 1
+            s.close()
+            continue
+    except socket.timeout:
+        pass
+    held.append(s)
+print("ready", len(held), refused, flush=True)
+time.sleep(60)
+"#,
+        ip = daemon.http.ip(),
+        port = daemon.http.port()
+    );
+    std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs")
+}
+
+#[test]
+fn one_client_holds_only_its_share_of_connections() {
+    let daemon = Daemon::start("max_connections = 16\nmax_connections_per_client = 4\n").unwrap();
+    let mut hog = idle_connections(&daemon, "127.0.0.2", 10);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(hog.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready 4 6",
+        "the hog holds its 4, the rest are refused 503"
+    );
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let reply = daemon
+            .rpc(r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#)
+            .unwrap();
+        assert!(reply["result"]["Up time"].is_string(), "{reply}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(250),
+            "another client is served at once: {:?}",
+            started.elapsed()
+        );
+    }
+    let over_udp = miwa_tests::udp_exchange(
+        daemon.udp,
+        br#"{"jsonrpc":"2.0","method":"get_statistics","params":[["mi_http:"]],"id":1}"#,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap()
+    .expect("a reply");
+    let stats: serde_json::Value = serde_json::from_slice(&over_udp).unwrap();
+    assert_eq!(stats["result"]["mi_http:refused_per_client"], 6, "{stats}");
+    let _ = hog.kill();
+    for (keys, key) in [
+        (
+            "max_connections_per_client = 0\n",
+            "http.max_connections_per_client",
+        ),
+        (
+            "max_connections_per_client = 100001\n",
+            "http.max_connections_per_client",
+        ),
+        ("client_prefix_v4 = 7\n", "http.client_prefix_v4"),
+        ("client_prefix_v4 = 33\n", "http.client_prefix_v4"),
+        ("client_prefix_v6 = 15\n", "http.client_prefix_v6"),
+        ("client_prefix_v6 = 129\n", "http.client_prefix_v6"),
+    ] {
+        let error = format!("{:#}", Daemon::start(keys).err().expect("refused"));
+        assert!(error.contains(key), "{keys}: {error}");
+    }
+    assert!(Daemon::start(
+        "max_connections_per_client = 1\nclient_prefix_v4 = 8\nclient_prefix_v6 = 16\n"
+    )
+    .is_ok());
+}

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 /// Settings of the HTTP listener.
@@ -77,6 +77,8 @@ pub struct HttpSettings {
     pub hosts: crate::browser::HostNames,
     /// The HTML page's form tokens.
     pub form_tokens: Arc<crate::browser::FormTokens>,
+    /// Each client's share of `max_connections`.
+    pub client_shares: Arc<crate::share::ClientShares>,
 }
 
 /// The bytes of request bodies and replies held at once, over all connections.
@@ -892,14 +894,22 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "too many http connections; refusing one");
+        let refuse = |stream: TcpStream| {
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut stream = stream;
                 let _ = stream.write_all(BUSY).await;
                 let _ = stream.shutdown().await;
             });
+        };
+        let Some(share) = settings.client_shares.take(peer.ip()) else {
+            tracing::warn!(%peer, "this client holds its share of http connections; refusing one");
+            refuse(stream);
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many http connections; refusing one");
+            refuse(stream);
             continue;
         };
         let settings = settings.clone();
@@ -936,7 +946,7 @@ pub async fn serve(
                     }
                 }
             }
-            drop(slot);
+            drop((slot, share));
         });
     }
     drop(listener);

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openrpc;
 pub mod playground;
 pub mod push;
+pub mod share;
 pub mod sse;
 pub mod ticket;
 pub mod tls;

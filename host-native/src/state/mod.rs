@@ -65,6 +65,8 @@ pub struct HostState {
     pub fleet: OnceLock<Arc<crate::front::fleet::Fleet>>,
     /// The audit log, for its statistics.
     pub audit: OnceLock<Arc<crate::audit::AuditLog>>,
+    /// The HTTP listener's per-client connection shares, for their statistics.
+    pub http_shares: OnceLock<Arc<transports::share::ClientShares>>,
     /// The simulated OpenSIPS proxy (`miwa serve --simulate`).
     pub simulated: OnceLock<Arc<simulated::SimulatedProxy>>,
     /// The linear-memory budget of every WebAssembly instance (`core.max_total_memory`).
@@ -155,6 +157,7 @@ impl HostState {
             calls: calls::CallLimit::new(config.core.max_concurrent_calls),
             fleet: OnceLock::new(),
             audit: OnceLock::new(),
+            http_shares: OnceLock::new(),
             simulated: OnceLock::new(),
             wasm_memory: crate::runtime::memory::MemoryBudget::new(config.core.max_total_memory),
             shutdown,
@@ -458,6 +461,22 @@ impl Host for HostState {
         }
         if let Some(audit) = self.audit.get() {
             out.extend(audit.statistics());
+        }
+        if let Some(shares) = self.http_shares.get() {
+            out.extend([
+                Statistic {
+                    group: "mi_http".into(),
+                    name: "clients".into(),
+                    value: shares.clients() as u64,
+                    incremental: false,
+                },
+                Statistic {
+                    group: "mi_http".into(),
+                    name: "refused_per_client".into(),
+                    value: shares.refused(),
+                    incremental: true,
+                },
+            ]);
         }
         if let Some(proxy) = self.simulated.get() {
             out.extend(proxy.statistics());

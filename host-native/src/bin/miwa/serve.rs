@@ -257,6 +257,14 @@ async fn run(
             config.http.ws_max_tickets,
             config.http.ws_tickets_per_identity,
         ));
+        let client_shares = transports::share::ClientShares::new(
+            config.http.max_connections_per_client,
+            transports::share::ClientPrefixes {
+                v4: config.http.client_prefix_v4,
+                v6: config.http.client_prefix_v6,
+            },
+        );
+        let _first_shares_only = state.http_shares.set(client_shares.clone());
         let secret = transports::random_bytes()
             .context("drawing the HTML form tokens' secret from the kernel")?;
         let settings = HttpSettings {
@@ -293,6 +301,7 @@ async fn run(
             metrics: config.metrics.enabled,
             hosts: transports::browser::HostNames::new(&config.http.hosts),
             form_tokens: Arc::new(transports::browser::FormTokens::new(secret)),
+            client_shares: client_shares.clone(),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         state.set_status(
