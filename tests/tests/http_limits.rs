@@ -164,6 +164,7 @@ fn one_client_holds_only_its_share_of_connections() {
     let stats: serde_json::Value = serde_json::from_slice(&over_udp).unwrap();
     assert_eq!(stats["result"]["mi_http:refused_per_client"], 6, "{stats}");
     let _ = hog.kill();
+    let _ = hog.wait();
     for (keys, key) in [
         (
             "max_connections_per_client = 0\n",
