@@ -165,6 +165,12 @@ pub struct ModuleConfig {
     pub mi_allow: Vec<String>,
     /// Deepest nesting of `mi` calls made by modules (`mi_depth`, default 2).
     pub mi_depth: u32,
+    /// Log lines a second the module may write, with a burst of two seconds' worth; more
+    /// are dropped and counted (`log_lines_per_second`, default 100, 1 … 100000).
+    pub log_lines_per_second: u32,
+    /// Log bytes a second, likewise (`log_bytes_per_second`, default 65536, 1024 …
+    /// 16777216).
+    pub log_bytes_per_second: u32,
 }
 
 impl Default for ModuleConfig {
@@ -186,6 +192,8 @@ impl Default for ModuleConfig {
             tick_ms: 1000,
             mi_allow: Vec::new(),
             mi_depth: 2,
+            log_lines_per_second: 100,
+            log_bytes_per_second: 64 << 10,
         }
     }
 }
@@ -225,6 +233,12 @@ impl ModuleConfig {
             return Some(format!(
                 "`io_timeout_ms` must be between 1 and {MAX_IO_TIMEOUT_MS}"
             ));
+        }
+        if !(1..=100_000).contains(&self.log_lines_per_second) {
+            return Some("`log_lines_per_second` must be between 1 and 100000".into());
+        }
+        if !(1024..=16 << 20).contains(&self.log_bytes_per_second) {
+            return Some("`log_bytes_per_second` must be between 1024 and 16777216".into());
         }
         if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
             return Some(format!(

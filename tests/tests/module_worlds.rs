@@ -241,3 +241,53 @@ fn a_failed_call_quotes_what_the_module_wrote_to_stderr() {
         daemon.log()
     );
 }
+
+#[test]
+fn a_module_logging_in_a_loop_gets_its_log_rate_and_nothing_more() {
+    let daemon = Daemon::start(&module_table(
+        "ticker",
+        "ticker",
+        "grants = [\"cache\", \"stats\", \"tick\", \"log\"]\ntick_ms = 50\ntimeout_ms = 1000\nlog_lines_per_second = 100",
+    ))
+    .unwrap();
+    let started = Instant::now();
+    daemon.result("ticker_mode", json!(["logflood"]));
+    eventually("20 floods of 5,000 lines", || {
+        stat(&daemon, "ticker:ticked") >= 20
+    });
+    for _ in 0..3 {
+        let asked = Instant::now();
+        assert!(daemon.result("uptime", json!([])).is_object());
+        assert!(
+            asked.elapsed() < Duration::from_millis(250),
+            "uptime while the module floods: {:?}",
+            asked.elapsed()
+        );
+    }
+    daemon.result("ticker_mode", json!(["count"]));
+    let elapsed = started.elapsed().as_secs_f64();
+    let written = daemon
+        .log()
+        .lines()
+        .filter(|l| l.contains(&"x".repeat(200)))
+        .count() as f64;
+    let dropped = stat(&daemon, "ticker:log_dropped");
+    assert!(dropped >= 20 * 5000 - 1000, "dropped {dropped}");
+    assert!(
+        written <= 200.0 + 100.0 * elapsed + 10.0,
+        "{written} lines written in {elapsed:.1} s: a burst of 200, then 100 a second"
+    );
+    assert!(daemon
+        .logged("module log lines over its log rate (100 lines, 65536 bytes a second) dropped"));
+    let error = format!(
+        "{:#}",
+        Daemon::start(&module_table(
+            "ticker",
+            "ticker",
+            "log_lines_per_second = 0"
+        ))
+        .err()
+        .expect("refused")
+    );
+    assert!(error.contains("log_lines_per_second"), "{error}");
+}

@@ -5,6 +5,7 @@
 use super::bindings::api::{self, Api, ApiPre};
 use super::bindings::{v0_1, v0_2, v0_3, ModuleStoreData};
 use super::describe::{self, Description};
+use super::log_rate::LogRate;
 use super::schedule::TickSchedule;
 use super::shared::{Kind, ModuleShared, ModuleStats};
 use super::{refusals, wasi};
@@ -229,6 +230,7 @@ impl LoadedModule {
                 core: context.core.clone(),
                 memory: memory.clone(),
                 sandbox: sandbox.clone(),
+                log_rate: LogRate::new(config.log_lines_per_second, config.log_bytes_per_second),
             }),
             description: Description::default(),
             sha256,
@@ -269,6 +271,7 @@ impl LoadedModule {
             core: context.core.clone(),
             memory,
             sandbox,
+            log_rate: LogRate::new(config.log_lines_per_second, config.log_bytes_per_second),
         });
         loading.idle_instances().clear();
         loading.description = description;

@@ -6,6 +6,7 @@
 mod bindings;
 mod describe;
 mod loaded;
+mod log_rate;
 mod refusals;
 mod schedule;
 mod shared;

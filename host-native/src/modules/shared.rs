@@ -17,7 +17,7 @@ thread_local! {
 }
 
 /// Statistics the daemon keeps for every module.
-pub const BUILT_IN_STATISTICS: [&str; 11] = [
+pub const BUILT_IN_STATISTICS: [&str; 12] = [
     "calls",
     "errors",
     "timeouts",
@@ -29,6 +29,7 @@ pub const BUILT_IN_STATISTICS: [&str; 11] = [
     "ticks",
     "tick_errors",
     "ticks_skipped",
+    "log_dropped",
 ];
 
 /// Whether a module statistic is a counter or a level.
@@ -65,6 +66,8 @@ pub struct ModuleStats {
     pub tick_errors: AtomicU64,
     /// Ticks not run because the previous one was still running or every instance was busy.
     pub ticks_skipped: AtomicU64,
+    /// Log lines dropped over the module's log rate.
+    pub log_dropped: AtomicU64,
     declared: Vec<(String, Kind, AtomicU64)>,
 }
 
@@ -124,6 +127,7 @@ impl ModuleStats {
             (&self.ticks, true),
             (&self.tick_errors, true),
             (&self.ticks_skipped, true),
+            (&self.log_dropped, true),
         ];
         let stat = |name: &str, value: &AtomicU64, incremental| Statistic {
             group: group.to_string(),
@@ -155,6 +159,7 @@ impl ModuleStats {
             "ticks" => Some(&self.ticks),
             "tick_errors" => Some(&self.tick_errors),
             "ticks_skipped" => Some(&self.ticks_skipped),
+            "log_dropped" => Some(&self.log_dropped),
             _ => None,
         };
         let counter = built_in.or_else(|| {
@@ -197,6 +202,8 @@ pub struct ModuleShared {
     pub memory: std::sync::Arc<crate::runtime::memory::MemoryBudget>,
     /// What its instances reach through WASI.
     pub sandbox: std::sync::Arc<super::wasi::Sandbox>,
+    /// Its share of the daemon's log.
+    pub log_rate: super::log_rate::LogRate,
 }
 
 impl ModuleShared {

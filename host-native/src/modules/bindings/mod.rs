@@ -143,24 +143,61 @@ impl ModuleStoreData {
         self.panic = Some(message);
     }
 
-    /// `log.log`: a line in the daemon's log, tagged with the module's name.
+    /// `log.log`: a line in the daemon's log, tagged with the module's name, within the
+    /// module's log rate (lines over it are counted in `log_dropped` and summarised).
     fn log_line(&self, level: i32, message: &str) {
         let module = self.shared.name.as_str();
-        match crate::state::tracing_level(level) {
-            Some(tracing::Level::ERROR) => {
-                tracing::error!(target: "miwa::module", module, "{message}")
+        let Some(level) = crate::state::tracing_level(level) else {
+            return;
+        };
+        let written = match level {
+            tracing::Level::ERROR => {
+                tracing::enabled!(target: "miwa::module", tracing::Level::ERROR)
             }
-            Some(tracing::Level::WARN) => {
-                tracing::warn!(target: "miwa::module", module, "{message}")
+            tracing::Level::WARN => tracing::enabled!(target: "miwa::module", tracing::Level::WARN),
+            tracing::Level::INFO => tracing::enabled!(target: "miwa::module", tracing::Level::INFO),
+            tracing::Level::DEBUG => {
+                tracing::enabled!(target: "miwa::module", tracing::Level::DEBUG)
             }
-            Some(tracing::Level::INFO) => {
-                tracing::info!(target: "miwa::module", module, "{message}")
+            _ => tracing::enabled!(target: "miwa::module", tracing::Level::TRACE),
+        };
+        if !written {
+            return;
+        }
+        match self.shared.log_rate.admit(message.len()) {
+            super::log_rate::Admission::Logged => {}
+            super::log_rate::Admission::Dropped => {
+                self.shared
+                    .stats
+                    .log_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            Some(tracing::Level::DEBUG) => {
-                tracing::debug!(target: "miwa::module", module, "{message}")
+            super::log_rate::Admission::DroppedSummary { lines, bytes } => {
+                self.shared
+                    .stats
+                    .log_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                let (per_second, bytes_per_second) = (
+                    self.shared.config.log_lines_per_second,
+                    self.shared.config.log_bytes_per_second,
+                );
+                tracing::warn!(
+                    target: "miwa::module",
+                    module,
+                    lines,
+                    bytes,
+                    "module log lines over its log rate ({per_second} lines, {bytes_per_second} bytes a second) dropped"
+                );
+                return;
             }
-            Some(_) => tracing::trace!(target: "miwa::module", module, "{message}"),
-            None => {}
+        }
+        match level {
+            tracing::Level::ERROR => tracing::error!(target: "miwa::module", module, "{message}"),
+            tracing::Level::WARN => tracing::warn!(target: "miwa::module", module, "{message}"),
+            tracing::Level::INFO => tracing::info!(target: "miwa::module", module, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(target: "miwa::module", module, "{message}"),
+            _ => tracing::trace!(target: "miwa::module", module, "{message}"),
         }
     }
 
