@@ -111,11 +111,10 @@ mod tests {
         let logged = outcomes.iter().filter(|a| **a == Admission::Logged).count();
         assert!((10..=12).contains(&logged), "one second refilled {logged}");
         assert!(
-            outcomes.iter().any(|a| *a
-                == Admission::DroppedSummary {
-                    lines: 81,
-                    bytes: 810
-                }),
+            outcomes.contains(&Admission::DroppedSummary {
+                lines: 81,
+                bytes: 810
+            }),
             "the 80 dropped before and the first dropped now: {outcomes:?}"
         );
         let bytes = LogRate::new(1000, 100);
