@@ -455,6 +455,21 @@ fn the_core_and_the_front_read_hostile_requests_alike() {
             "{body}"
         );
     }
+    let huge: Vec<String> = (0..1_000)
+        .map(|i| match i % 3 {
+            0 => format!(r#"{{"jsonrpc":"2.0","method":"version","id":{i}}}"#),
+            1 => format!(r#"{{"jsonrpc":"2.0","METHOD":"pwd","method":"version","id":{i}}}"#),
+            _ => format!(r#"{{"jsonrpc":"2.0","method":"which","params":["ps"],"id":"{i}"}}"#),
+        })
+        .collect();
+    let huge = format!("[{}]", huge.join(","));
+    let direct = node.post(&huge).unwrap();
+    let through = front.post(&huge).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&direct.body),
+        String::from_utf8_lossy(&through.body),
+        "a 1,000-member batch"
+    );
     let big: Vec<String> = (0..25_000)
         .map(|i| format!(r#"{{"jsonrpc":"2.0","method":"version","id":{i}}}"#))
         .collect();

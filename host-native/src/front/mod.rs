@@ -306,13 +306,18 @@ impl FrontDispatcher {
                 Answered { reply, calls }
             }
             Request::Batch(members) => {
-                let replies = members
+                use futures_util::stream::{self, StreamExt};
+                let at_once = node.map_or(1, |n| (n.config.max_in_flight / 2).max(1));
+                let answering: Vec<_> = members
                     .iter()
                     .enumerate()
-                    .map(|(index, member)| self.member(caller, index, member, node, pretty));
+                    .map(|(index, member)| self.member(caller, index, member, node, pretty))
+                    .collect();
+                let replies: Vec<(Reply, Vec<Called>)> =
+                    stream::iter(answering).buffered(at_once).collect().await;
                 let mut calls = Vec::new();
                 let mut texts = Vec::new();
-                for (reply, called) in futures_util::future::join_all(replies).await {
+                for (reply, called) in replies {
                     calls.extend(called);
                     match reply {
                         Reply::Text(text) | Reply::ParseError(text) => texts.push(text),

@@ -325,6 +325,7 @@ mod tests {
                 "ticks",
                 "tick_errors",
                 "ticks_skipped",
+                "log_dropped",
                 "hits",
                 "level"
             ]
