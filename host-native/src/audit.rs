@@ -360,7 +360,7 @@ impl Dispatcher for AuditedDispatcher {
     /// they report.
     fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
         let started = Instant::now();
-        let request = crate::dispatch::read(request, self.max_depth);
+        let request = Request::parse(request, self.max_depth);
         let answered = self.inner.answer_blocking(caller, &request, pretty);
         self.record(caller, &request, &answered, started);
         answered.reply
@@ -374,7 +374,7 @@ impl Dispatcher for AuditedDispatcher {
     ) -> Dispatching<'a> {
         Box::pin(async move {
             let started = Instant::now();
-            let request = crate::dispatch::read(request, self.max_depth);
+            let request = Request::parse(request, self.max_depth);
             let answered = self.inner.answer(caller, &request, pretty).await;
             self.record(caller, &request, &answered, started);
             answered.reply

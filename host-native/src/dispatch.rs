@@ -78,7 +78,7 @@ pub struct Answered {
 pub type Answering<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Answered> + Send + 'a>>;
 
 /// A layer of the daemon that answers a request already read, reporting what each member
-/// came to. Its [`Dispatcher`] side reads the transport's bytes with [`read`] and answers
+/// came to. Its [`Dispatcher`] side reads the transport's bytes with [`Request::parse`] and answers
 /// that.
 pub trait Answer: Dispatcher {
     /// Answers `request` for `caller`.
@@ -92,11 +92,6 @@ pub trait Answer: Dispatcher {
     /// [`Answer::answer`] for a caller on a thread of its own (the FIFO and datagram
     /// workers), which waits for the answer.
     fn answer_blocking(&self, caller: Caller<'_>, request: &Request, pretty: bool) -> Answered;
-}
-
-/// Reads a request's bytes once, with the core's rules, nested at most `max_depth` deep.
-pub fn read(request: &[u8], max_depth: u32) -> Request {
-    Request::parse(request, max_depth)
 }
 
 impl From<crate::runtime::Handled> for Answered {
@@ -364,6 +359,14 @@ impl MiDispatcher {
 
 /// The error code of a reply that is one JSON-RPC error object.
 pub fn error_code(reply: &Reply) -> Option<i32> {
+    match reply {
+        Reply::Text(text) | Reply::ParseError(text) => error_code_of(text),
+        Reply::Nothing | Reply::Unprintable => None,
+    }
+}
+
+/// The error code of a reply text that is one JSON-RPC error object.
+pub fn error_code_of(text: &str) -> Option<i32> {
     #[derive(serde::Deserialize)]
     struct Code {
         code: i32,
@@ -372,12 +375,9 @@ pub fn error_code(reply: &Reply) -> Option<i32> {
     struct Failed {
         error: Code,
     }
-    match reply {
-        Reply::Text(text) | Reply::ParseError(text) => serde_json::from_str::<Failed>(text)
-            .ok()
-            .map(|failed| failed.error.code),
-        Reply::Nothing | Reply::Unprintable => None,
-    }
+    serde_json::from_str::<Failed>(text)
+        .ok()
+        .map(|failed| failed.error.code)
 }
 
 impl Answer for MiDispatcher {

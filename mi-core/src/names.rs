@@ -89,18 +89,25 @@ impl CommandName<'_> {
     /// `cache:store`, `edge1:cache:store`); one without, against the name and the 4.0
     /// local name (`cache_store`, `store`).
     pub fn matches(&self, pattern: &str) -> bool {
+        self.matches_any([pattern])
+    }
+
+    /// Whether any of `patterns` names this command (see [`CommandName::matches`]); the
+    /// qualified forms are built once for all of them.
+    pub fn matches_any<'p>(&self, patterns: impl IntoIterator<Item = &'p str>) -> bool {
         let glob = crate::glob::matches;
-        if pattern.contains(':') {
-            glob(pattern, &format!("{}:{}", self.module, self.name))
-                || self.name_4_0.is_some_and(|full| {
-                    glob(pattern, full) || glob(pattern, &format!("{}:{full}", self.module))
-                })
-        } else {
-            glob(pattern, self.name)
-                || self
-                    .name_4_0
-                    .is_some_and(|full| glob(pattern, local_part(full)))
-        }
+        let qualified = format!("{}:{}", self.module, self.name);
+        let qualified_4_0 = self.name_4_0.map(|full| format!("{}:{full}", self.module));
+        let local_4_0 = self.name_4_0.map(local_part);
+        patterns.into_iter().any(|pattern| {
+            if pattern.contains(':') {
+                glob(pattern, &qualified)
+                    || self.name_4_0.is_some_and(|full| glob(pattern, full))
+                    || qualified_4_0.as_deref().is_some_and(|q| glob(pattern, q))
+            } else {
+                glob(pattern, self.name) || local_4_0.is_some_and(|local| glob(pattern, local))
+            }
+        })
     }
 }
 

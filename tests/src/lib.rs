@@ -821,6 +821,12 @@ pub fn recorded_messages(member: &Value) -> Vec<Option<String>> {
     }
 }
 
+/// The form token (`csrf`) an HTML page's forms carry.
+pub fn form_token(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    page[at..at + 32].to_string()
+}
+
 /// Reads a conformance recording (one JSON object per line).
 pub fn recording(name: &str) -> Vec<Value> {
     let path = workspace().join("tests").join("conformance").join(name);

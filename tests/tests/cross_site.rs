@@ -120,10 +120,7 @@ fn requests_from_another_site_are_refused_on_every_route() {
 
 /// The form token the page at `path` carries.
 fn form_token(daemon: &Daemon, path: &str) -> String {
-    let page = daemon.get(path, "").unwrap();
-    let body = text(&page);
-    let at = body.find("name=\"csrf\" value=\"").expect("a form token") + 19;
-    body[at..at + 32].to_string()
+    miwa_tests::form_token(&text(&daemon.get(path, "").unwrap()))
 }
 
 #[test]
@@ -206,9 +203,7 @@ fn the_form_token_belongs_to_the_identity() {
     let page = daemon
         .get("/html/core/cache_store", &basic("other", "pw2"))
         .unwrap();
-    let body = text(&page);
-    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let others = body[at..at + 32].to_string();
+    let others = miwa_tests::form_token(&text(&page));
     let host = daemon.http.to_string();
     let response = raw(
         &daemon,

@@ -297,6 +297,27 @@ fn role_rules_written_with_4_0_names_hold_on_every_transport() {
         .expect("a reply");
     let over_udp = String::from_utf8_lossy(&over_udp);
     assert!(over_udp.contains("403"), "{over_udp}");
+    let fifo = ReplyFifo::create(&daemon.reply_dir(), "four").unwrap();
+    fifo_write(
+        &daemon.fifo,
+        [b":four:".as_slice(), body].concat().as_slice(),
+    )
+    .unwrap();
+    let over_fifo = fifo
+        .read(Duration::from_secs(5))
+        .unwrap()
+        .expect("a FIFO reply");
+    assert!(String::from_utf8_lossy(&over_fifo).contains("\"code\":403"));
+    let over_unix = miwa_tests::unix_exchange(
+        &daemon.unix,
+        daemon.dir.path(),
+        true,
+        body,
+        Duration::from_secs(5),
+    )
+    .unwrap()
+    .expect("a UNIX reply");
+    assert!(String::from_utf8_lossy(&over_unix).contains("\"code\":403"));
     let xmlrpc = "<?xml version=\"1.0\"?><methodCall><methodName>cache:store</methodName><params><param><value>local</value></param><param><value>k</value></param><param><value>v</value></param></params></methodCall>";
     let request = format!(
         "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xmlrpc}",

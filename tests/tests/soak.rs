@@ -213,9 +213,7 @@ fn html_client(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     let page = daemon
         .get("/html/health/health_echo", "")
         .expect("the page");
-    let page = String::from_utf8_lossy(&page.body).into_owned();
-    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
-    let csrf = page[at..at + 32].to_string();
+    let csrf = miwa_tests::form_token(&String::from_utf8_lossy(&page.body));
     keep_alive_client("html", daemon, stop, |i| {
         let token = format!("page-{i}");
         let body = format!("csrf={csrf}&arg=%5B%22{token}%22%5D");

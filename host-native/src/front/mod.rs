@@ -341,20 +341,19 @@ impl FrontDispatcher {
         }
     }
 
-    /// miwa's core's answer to `text` (a member's canonical text), its records moved to
-    /// member `index`.
+    /// miwa's core's answer to `member` alone, its records moved to member `index`.
     fn local_member(
         &self,
         caller: Caller<'_>,
         index: usize,
-        text: &str,
+        member: Member,
         pretty: bool,
     ) -> (Reply, Vec<Called>) {
         let local_caller = Caller {
             node: None,
             ..caller
         };
-        let request = Request::parse(text.as_bytes(), self.max_depth);
+        let request = Request::Single(member);
         let answered = self.local.answer_now(local_caller, &request, pretty);
         let calls = answered
             .calls
@@ -376,7 +375,7 @@ impl FrontDispatcher {
         pretty: bool,
     ) -> (Reply, Vec<Called>) {
         let Member::Call(call) = member else {
-            return self.local_member(caller, index, &member.canonical(), pretty);
+            return self.local_member(caller, index, member.clone(), pretty);
         };
         let route = self.route(call, node);
         let (reply, called, counted) = self.routed(caller, index, call, route, pretty).await;
@@ -420,17 +419,16 @@ impl FrontDispatcher {
         };
         match route {
             Route::Local(None) => {
-                let (reply, calls) = self.local_member(
-                    caller,
-                    index,
-                    &call.text_as(&call.method, call.params.as_ref(), &call.id),
-                    pretty,
-                );
+                let member = Member::Call(call.clone());
+                let (reply, calls) = self.local_member(caller, index, member, pretty);
                 (reply, calls, None)
             }
             Route::Local(Some(own)) => {
-                let text = call.text_as(own, call.params.as_ref(), &call.id);
-                let (reply, calls) = self.local_member(caller, index, &text, pretty);
+                let member = Member::Call(Call {
+                    method: own.to_string(),
+                    ..call.clone()
+                });
+                let (reply, calls) = self.local_member(caller, index, member, pretty);
                 (reply, calls, None)
             }
             Route::Fleet => {
@@ -473,8 +471,8 @@ impl FrontDispatcher {
                     let called = record("event_subscribe", "core", Some(&node.name), &reply);
                     return (reply, vec![called], None);
                 }
-                let text = call.text_as(&call.method, call.params.as_ref(), &call.id);
-                let (reply, calls) = self.local_member(caller, index, &text, pretty);
+                let member = Member::Call(call.clone());
+                let (reply, calls) = self.local_member(caller, index, member, pretty);
                 if let (Some(events), Some(event), Some(0)) = (
                     &self.events,
                     call.first_string(&["event"]),
@@ -805,12 +803,12 @@ fn answer_code(answer: &node::Answer) -> Option<i32> {
     if !answer.error {
         return None;
     }
-    crate::dispatch::error_code(&Reply::Text(answer.text.clone())).or(Some(-32000))
+    crate::dispatch::error_code_of(&answer.text).or(Some(-32000))
 }
 
 impl Dispatcher for FrontDispatcher {
     fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
-        let request = crate::dispatch::read(request, self.max_depth);
+        let request = Request::parse(request, self.max_depth);
         self.answer_blocking(caller, &request, pretty).reply
     }
 
@@ -821,7 +819,7 @@ impl Dispatcher for FrontDispatcher {
         pretty: bool,
     ) -> Dispatching<'a> {
         Box::pin(async move {
-            let request = crate::dispatch::read(request, self.max_depth);
+            let request = Request::parse(request, self.max_depth);
             self.answer_request(caller, &request, pretty).await.reply
         })
     }

@@ -28,13 +28,25 @@ pub enum NodeMethod {
 pub struct NodeNames {
     core: Registry,
     modules: Vec<ModuleCommand>,
+    /// Every 3.6 name miwa knows a 4.0 name for: the commands assumed of a node never
+    /// probed.
+    known: Vec<String>,
 }
 
 impl Default for NodeNames {
     fn default() -> Self {
+        let core = mi_core::commands::core_registry();
+        let modules = mi_sim::Proxy::commands();
+        let known = core
+            .commands()
+            .iter()
+            .map(|c| c.name.to_string())
+            .chain(modules.iter().map(|c| c.name.clone()))
+            .collect();
         NodeNames {
-            core: mi_core::commands::core_registry(),
-            modules: mi_sim::Proxy::commands(),
+            core,
+            modules,
+            known,
         }
     }
 }
@@ -63,24 +75,12 @@ impl NodeNames {
         }
     }
 
-    /// Every 3.6 name miwa knows a 4.0 name for.
-    fn known(&self) -> Vec<String> {
-        self.core
-            .commands()
-            .iter()
-            .map(|c| c.name.to_string())
-            .chain(self.modules.iter().map(|c| c.name.clone()))
-            .collect()
-    }
-
     /// What to send a node whose `which` listed `commands` for `method`. A node whose
     /// commands are not known yet (never probed) is taken to have every command miwa
     /// knows, so that a name resolves to the same command whatever the node's state.
     pub fn resolve(&self, commands: &[String], method: &str) -> NodeMethod {
-        let known;
         let commands = if commands.is_empty() {
-            known = self.known();
-            &known
+            &self.known
         } else {
             commands
         };
