@@ -171,6 +171,20 @@ pub struct ModuleConfig {
     /// Log bytes a second, likewise (`log_bytes_per_second`, default 65536, 1024 …
     /// 16777216).
     pub log_bytes_per_second: u32,
+    /// Threads that run the blocking work of a module granted I/O — file operations, name
+    /// lookups — at most; while all are busy a file operation fails at once
+    /// (`max_blocking`, default 4, 1 … 64).
+    pub max_blocking: usize,
+    /// Files, directory listings, file streams, TCP sockets and HTTP connections the
+    /// module's instances hold open at once, across calls (`max_descriptors`, default 64,
+    /// 1 … 65536).
+    pub max_descriptors: usize,
+    /// Host memory its instances' WASI resources (wasi:http fields and bodies, handles)
+    /// may take, bytes (`max_host_memory`, default 16 MiB, 65536 … 4294967296).
+    pub max_host_memory: usize,
+    /// Handles (resources of any kind) one instance may hold at once
+    /// (`max_handles`, default 1024, 64 … 1000000).
+    pub max_handles: usize,
 }
 
 impl Default for ModuleConfig {
@@ -194,6 +208,10 @@ impl Default for ModuleConfig {
             mi_depth: 2,
             log_lines_per_second: 100,
             log_bytes_per_second: 64 << 10,
+            max_blocking: 4,
+            max_descriptors: 64,
+            max_host_memory: 16 << 20,
+            max_handles: 1024,
         }
     }
 }
@@ -239,6 +257,18 @@ impl ModuleConfig {
         }
         if !(1024..=16 << 20).contains(&self.log_bytes_per_second) {
             return Some("`log_bytes_per_second` must be between 1024 and 16777216".into());
+        }
+        if !(1..=64).contains(&self.max_blocking) {
+            return Some("`max_blocking` must be between 1 and 64".into());
+        }
+        if !(1..=65_536).contains(&self.max_descriptors) {
+            return Some("`max_descriptors` must be between 1 and 65536".into());
+        }
+        if !(64 << 10..=1 << 32).contains(&self.max_host_memory) {
+            return Some("`max_host_memory` must be between 65536 and 4294967296".into());
+        }
+        if !(64..=1_000_000).contains(&self.max_handles) {
+            return Some("`max_handles` must be between 64 and 1000000".into());
         }
         if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
             return Some(format!(
@@ -1376,6 +1406,26 @@ mod tests {
         ] {
             let text = format!("[modules.ds]\npath = \"x\"\ntick_ms = {value}\n");
             assert_eq!(parse(&text).is_ok(), accepted, "{text}");
+        }
+        for (key, low, high) in [
+            ("max_blocking", 1i64, 64i64),
+            ("max_descriptors", 1, 65_536),
+            ("max_host_memory", 65_536, 1 << 32),
+            ("max_handles", 64, 1_000_000),
+        ] {
+            for (value, accepted) in [
+                (low - 1, false),
+                (low, true),
+                (high, true),
+                (high + 1, false),
+            ] {
+                let text = format!("[modules.ds]\npath = \"x\"\n{key} = {value}\n");
+                let parsed = parse(&text);
+                assert_eq!(parsed.is_ok(), accepted, "{text}");
+                if let Err(error) = parsed {
+                    assert!(error.to_string().contains(key), "{error}");
+                }
+            }
         }
         assert!(parse("[modules.ds]\npath = \"x\"\ngrants = [\"tick\"]\n").is_ok());
         let name = parse("[modules.\"a b\"]\npath = \"x\"\n")

@@ -838,6 +838,53 @@ pub fn recording(name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Checks that `uptime` answers over HTTP, the FIFO and UDP, each within `within` at least
+/// once in three tries (one slow answer on a busy machine is not a stall), and returns
+/// what is wrong otherwise.
+pub fn uptime_everywhere(daemon: &Daemon, within: Duration) -> Result<(), String> {
+    const UPTIME: &str = r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
+    let wait = Duration::from_secs(5);
+    let http = || {
+        daemon
+            .rpc(UPTIME)
+            .map_err(|e| e.to_string())
+            .map(|reply| reply["result"]["Up since"].is_string())
+    };
+    let fifo = || {
+        let reply = ReplyFifo::create(&daemon.reply_dir(), "uptime").map_err(|e| e.to_string())?;
+        fifo_write(&daemon.fifo, format!(":uptime:{UPTIME}").as_bytes())
+            .map_err(|e| e.to_string())?;
+        let answer = reply.read(wait).map_err(|e| e.to_string())?;
+        Ok(answer.is_some_and(|a| String::from_utf8_lossy(&a).contains("Up since")))
+    };
+    let udp = || {
+        let answer =
+            udp_exchange(daemon.udp, UPTIME.as_bytes(), wait).map_err(|e| e.to_string())?;
+        Ok(answer.is_some_and(|a| String::from_utf8_lossy(&a).contains("Up since")))
+    };
+    type Ask<'a> = &'a dyn Fn() -> Result<bool, String>;
+    let transports: [(&str, Ask<'_>); 3] = [("HTTP", &http), ("FIFO", &fifo), ("UDP", &udp)];
+    for (transport, ask) in transports {
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            let asked = std::time::Instant::now();
+            match ask() {
+                Ok(true) => {}
+                Ok(false) => return Err(format!("uptime over {transport}: no answer")),
+                Err(e) => return Err(format!("uptime over {transport}: {e}")),
+            }
+            took.push(asked.elapsed());
+            if took.last().is_some_and(|t| *t <= within) {
+                break;
+            }
+        }
+        if took.iter().all(|t| *t > within) {
+            return Err(format!("uptime over {transport} took {took:?}"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

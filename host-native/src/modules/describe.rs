@@ -2,7 +2,7 @@
 //! command's name, duplicates, malformed names or recipes) refuses the load.
 
 use super::bindings::api::{ModuleInfo, ParamTypes};
-use super::shared::{Kind, BUILT_IN_STATISTICS};
+use super::shared::{Kind, BUILT_IN_STATISTICS, SHARE_STATISTICS};
 use crate::config::valid_name;
 use crate::state::events::CORE_EVENTS;
 use mi_core::host::ModuleCommand;
@@ -128,7 +128,10 @@ pub fn validate(
     distinct(info.statistics.iter().map(|s| s.name.as_str()), "statistic")?;
     let mut statistics = Vec::with_capacity(info.statistics.len());
     for statistic in info.statistics {
-        if !valid_name(&statistic.name) || BUILT_IN_STATISTICS.contains(&statistic.name.as_str()) {
+        if !valid_name(&statistic.name)
+            || BUILT_IN_STATISTICS.contains(&statistic.name.as_str())
+            || SHARE_STATISTICS.contains(&statistic.name.as_str())
+        {
             return Err(format!(
                 "declares the statistic '{}', a malformed or reserved name",
                 statistic.name.escape_debug()

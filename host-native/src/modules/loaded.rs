@@ -27,6 +27,10 @@ use wasmtime::{Engine, Store, Trap};
 /// StarlingMonkey) starts with more than this.
 pub const MAX_IDLE_GROWTH: usize = 8 << 20;
 
+/// Epoch ticks between two checks of a computing call's host memory, for a module
+/// granted I/O (10 ms).
+const MEMORY_CHECK_TICKS: u64 = 5;
+
 /// A call slower than this puts its module on probation.
 pub const SLOW_CALL: Duration = Duration::from_millis(20);
 
@@ -219,7 +223,10 @@ impl LoadedModule {
             .map(|state| state.wasm_memory.clone())
             .ok_or_else(|| LoadError::Invalid("the daemon is shutting down".into()))?;
         let timeout = Duration::from_millis(config.timeout_ms);
-        let sandbox = Arc::new(wasi::Sandbox::new(config));
+        let sandbox =
+            Arc::new(wasi::Sandbox::new(name, config).map_err(|e| {
+                LoadError::Invalid(format!("its I/O threads could not start: {e}"))
+            })?);
         let mut loading = LoadedModule {
             shared: Arc::new(ModuleShared {
                 name: name.to_string(),
@@ -291,18 +298,27 @@ impl LoadedModule {
         })?;
         let mut store = Store::new(&self.engine, data);
         store.limiter(|data| data);
-        store.set_epoch_deadline(self.deadline_ticks);
+        store.set_epoch_deadline(self.first_deadline());
         let timeout = Duration::from_millis(self.shared.config.timeout_ms);
-        store.epoch_deadline_callback(move |context| {
-            let data = context.data();
+        let checks_memory = self.does_io();
+        store.epoch_deadline_callback(move |mut context| {
+            let data = context.data_mut();
+            if checks_memory {
+                data.wasi.check_memory()?;
+            }
             let computing = data
                 .call_started
                 .elapsed()
                 .saturating_sub(data.wasi.budget.waited);
             match timeout.checked_sub(computing) {
-                Some(left) if !left.is_zero() => Ok(wasmtime::UpdateDeadline::Continue(
-                    left.as_millis().div_ceil(TICK.as_millis()) as u64,
-                )),
+                Some(left) if !left.is_zero() => {
+                    let ticks = left.as_millis().div_ceil(TICK.as_millis()) as u64;
+                    Ok(wasmtime::UpdateDeadline::Continue(if checks_memory {
+                        ticks.min(MEMORY_CHECK_TICKS)
+                    } else {
+                        ticks
+                    }))
+                }
                 _ => Err(Trap::Interrupt.into()),
             }
         });
@@ -356,19 +372,23 @@ impl LoadedModule {
                 )
             })?;
             let _running = self.ticker.running();
+            let _io = self.shared.sandbox.io.as_ref().map(|io| io.enter());
             let pooled = self.idle_instances().pop();
             let mut instance = match pooled {
                 Some(instance) => instance,
                 None => self.instantiate()?,
             };
-            instance.store.set_epoch_deadline(self.deadline_ticks);
+            instance.store.set_epoch_deadline(self.first_deadline());
             instance.store.data_mut().limiter.refused = false;
             instance.store.data_mut().limiter.over_budget = false;
             instance.store.data_mut().panic = None;
             instance.store.data_mut().call_started = std::time::Instant::now();
             instance.store.data_mut().wasi.budget.waited = Duration::ZERO;
             instance.store.data().wasi.stderr.clear();
-            let outcome = call(&mut instance.store, &instance.api);
+            let outcome = call(&mut instance.store, &instance.api).and_then(|value| {
+                instance.store.data_mut().wasi.check_memory()?;
+                Ok(value)
+            });
             let waited = instance.store.data().wasi.budget.waited;
             if !waited.is_zero() {
                 self.shared
@@ -410,6 +430,21 @@ impl LoadedModule {
         let problem = if let Some(waited) = error.downcast_ref::<wasi::io::IoTimeout>() {
             stats.io_timeouts.fetch_add(1, Ordering::Relaxed);
             waited.to_string()
+        } else if let Some(busy) = error.downcast_ref::<wasi::blocking::BlockingBusy>() {
+            let shares = &self.shared.sandbox.shares;
+            shares.blocking_refused.fetch_add(1, Ordering::Relaxed);
+            busy.to_string()
+        } else if let Some(limit) = error.downcast_ref::<wasi::holdings::DescriptorLimit>() {
+            limit.to_string()
+        } else if let Some(limit) = error.downcast_ref::<wasi::holdings::HostMemoryLimit>() {
+            limit.to_string()
+        } else if let Some(wasmtime::component::ResourceTableError::Full) =
+            error.downcast_ref::<wasmtime::component::ResourceTableError>()
+        {
+            format!(
+                "held {} handles, its limit (max_handles); one more was refused",
+                config.max_handles
+            )
         } else if trap == Some(Trap::Interrupt) {
             stats.timeouts.fetch_add(1, Ordering::Relaxed);
             format!("exceeded its {} ms time limit", config.timeout_ms)
@@ -537,6 +572,16 @@ impl LoadedModule {
             Err(error) => {
                 tracing::error!(module = %self.shared.name, "its ticks could not start: {error}")
             }
+        }
+    }
+
+    /// The epoch deadline a call starts with: its time limit, or sooner for a module
+    /// granted I/O, whose host memory is checked every [`MEMORY_CHECK_TICKS`].
+    fn first_deadline(&self) -> u64 {
+        if self.does_io() {
+            self.deadline_ticks.min(MEMORY_CHECK_TICKS)
+        } else {
+            self.deadline_ticks
         }
     }
 

@@ -520,20 +520,20 @@ impl Modules {
     pub fn statistics(&self) -> Vec<Statistic> {
         self.loaded()
             .iter()
-            .flat_map(|m| m.shared.stats.values(&m.shared.name))
+            .flat_map(|m| m.shared.statistics())
             .collect()
     }
 
     /// Resets one module counter; false if `group` is no loaded module or `name` no counter.
     pub fn reset_statistic(&self, group: &str, name: &str) -> bool {
         self.module(group)
-            .is_some_and(|m| m.shared.stats.reset(name))
+            .is_some_and(|m| m.shared.reset_statistic(name))
     }
 
     /// Resets every module counter.
     pub fn reset_all_statistics(&self) {
         for module in self.loaded().iter() {
-            module.shared.stats.reset_all();
+            module.shared.reset_all_statistics();
         }
     }
 }

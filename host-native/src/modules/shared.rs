@@ -1,6 +1,7 @@
 //! What every instance of one loaded module shares: its name, configuration, statistics,
 //! declared events, and the daemon services its capabilities reach.
 
+pub use super::wasi::holdings::SHARE_STATISTICS;
 use crate::config::ModuleConfig;
 use crate::runtime::CoreRuntime;
 use crate::state::HostState;
@@ -113,8 +114,8 @@ impl ModuleStats {
         self.declared(name).map(|v| v.load(Ordering::Relaxed))
     }
 
-    /// The group's statistics, built-in first.
-    pub fn values(&self, group: &str) -> Vec<Statistic> {
+    /// The group's statistics: built-in first, then `shares`, then the declared ones.
+    pub fn values(&self, group: &str, shares: Vec<Statistic>) -> Vec<Statistic> {
         let built_in = [
             (&self.calls, true),
             (&self.errors, true),
@@ -139,6 +140,7 @@ impl ModuleStats {
             .iter()
             .zip(built_in)
             .map(|(name, (value, incremental))| stat(name, value, incremental))
+            .chain(shares)
             .chain(
                 self.declared
                     .iter()
@@ -207,6 +209,46 @@ pub struct ModuleShared {
 }
 
 impl ModuleShared {
+    /// The module's statistics group: [`ModuleStats::values`] with what it holds of the
+    /// daemon's shares ([`SHARE_STATISTICS`]).
+    pub fn statistics(&self) -> Vec<Statistic> {
+        let sandbox = &self.sandbox;
+        let shares = &sandbox.shares;
+        let blocking = sandbox.io.as_ref().map_or(0, |io| io.blocking_threads());
+        let values = [
+            (blocking as u64, false),
+            (shares.descriptors() as u64, false),
+            (shares.host_memory() as u64, false),
+            (shares.blocking_refused.load(Ordering::Relaxed), true),
+            (shares.descriptors_refused.load(Ordering::Relaxed), true),
+            (shares.host_memory_refused.load(Ordering::Relaxed), true),
+        ];
+        let held = SHARE_STATISTICS
+            .iter()
+            .zip(values)
+            .map(|(name, (value, incremental))| Statistic {
+                group: self.name.clone(),
+                name: name.to_string(),
+                value,
+                incremental,
+            })
+            .collect();
+        self.stats.values(&self.name, held)
+    }
+
+    /// Resets one counter; `false` if `name` is not a counter of this module.
+    pub fn reset_statistic(&self, name: &str) -> bool {
+        self.sandbox.shares.reset(name) || self.stats.reset(name)
+    }
+
+    /// Resets every counter.
+    pub fn reset_all_statistics(&self) {
+        for name in SHARE_STATISTICS {
+            self.sandbox.shares.reset(name);
+        }
+        self.stats.reset_all();
+    }
+
     /// The module's key in the shared cache.
     pub fn cache_key(&self, key: &str) -> String {
         format!("{}:{key}", self.name)
@@ -310,7 +352,17 @@ mod tests {
         assert_eq!(stats.get("hits"), Some(0));
         assert_eq!(stats.get("level"), Some(7));
         assert!(!stats.reset("level"));
-        let names: Vec<String> = stats.values("m").into_iter().map(|s| s.name).collect();
+        let share = Statistic {
+            group: "m".into(),
+            name: "descriptors".into(),
+            value: 3,
+            incremental: false,
+        };
+        let names: Vec<String> = stats
+            .values("m", vec![share])
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(
             names,
             [
@@ -326,6 +378,7 @@ mod tests {
                 "tick_errors",
                 "ticks_skipped",
                 "log_dropped",
+                "descriptors",
                 "hits",
                 "level"
             ]

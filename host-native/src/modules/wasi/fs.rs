@@ -8,8 +8,16 @@
 //! blocked operation finishes (or stays blocked) on the pool, never on the thread that
 //! runs modules.
 //!
+//! Those operations run on the module's own blocking threads ([`super::blocking`]): while
+//! all of them are busy an operation is refused at once ([`BlockingBusy`]). Opening a file
+//! or a directory listing, or a stream on a file, counts against the module's
+//! `max_descriptors` ([`super::holdings`]).
+//!
 //! [`IoTimeout`]: super::io::IoTimeout
+//! [`BlockingBusy`]: super::blocking::BlockingBusy
 
+use super::blocking::ModuleIo;
+use super::holdings::Holdings;
 use super::io::{wait, IoBudget};
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
@@ -25,6 +33,10 @@ pub struct BoundedFs<'a> {
     pub fs: WasiFilesystemCtxView<'a>,
     /// The current call's budget.
     pub budget: &'a mut IoBudget,
+    /// What the instance holds.
+    pub holdings: &'a mut Holdings,
+    /// The module's I/O runtime, whose blocking threads run the operations.
+    pub io: Option<&'a ModuleIo>,
 }
 
 /// [`HasData`] for [`BoundedFs`].
@@ -34,12 +46,26 @@ impl HasData for BoundedFilesystem {
     type Data<'a> = BoundedFs<'a>;
 }
 
-/// Waits for a filesystem operation within what is left of `budget`.
+/// Runs a filesystem operation on one of the module's blocking threads, refused at once if
+/// none is free, and waits for it within what is left of `budget`.
 fn bounded<T: Send>(
+    io: Option<&ModuleIo>,
     budget: &mut IoBudget,
     operation: impl std::future::Future<Output = FsResult<T>> + Send,
 ) -> FsResult<T> {
+    if let Some(io) = io {
+        io.slot().map_err(FsError::trap)?;
+    }
     wait(budget, operation).map_err(FsError::trap)?
+}
+
+impl BoundedFs<'_> {
+    /// Checks that the module may open one more descriptor.
+    fn may_open(&mut self) -> FsResult<()> {
+        self.holdings
+            .descriptor(self.fs.table)
+            .map_err(FsError::trap)
+    }
 }
 
 type Fd = Resource<sync_fs::Descriptor>;
@@ -67,6 +93,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::advise(fs, fd, offset, len, advice.into()),
         )
@@ -74,22 +101,26 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
 
     fn sync_data(&mut self, fd: Fd) -> FsResult<()> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::sync_data(fs, fd))
+        bounded(self.io, self.budget, fs::HostDescriptor::sync_data(fs, fd))
     }
 
     fn get_flags(&mut self, fd: Fd) -> FsResult<sync_fs::DescriptorFlags> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::get_flags(fs, fd)).map(Into::into)
+        bounded(self.io, self.budget, fs::HostDescriptor::get_flags(fs, fd)).map(Into::into)
     }
 
     fn get_type(&mut self, fd: Fd) -> FsResult<sync_fs::DescriptorType> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::get_type(fs, fd)).map(Into::into)
+        bounded(self.io, self.budget, fs::HostDescriptor::get_type(fs, fd)).map(Into::into)
     }
 
     fn set_size(&mut self, fd: Fd, size: sync_fs::Filesize) -> FsResult<()> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::set_size(fs, fd, size))
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::set_size(fs, fd, size),
+        )
     }
 
     fn set_times(
@@ -100,6 +131,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::set_times(fs, fd, atim.into(), mtim.into()),
         )
@@ -112,7 +144,11 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
         offset: sync_fs::Filesize,
     ) -> FsResult<(Vec<u8>, bool)> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::read(fs, fd, len, offset))
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::read(fs, fd, len, offset),
+        )
     }
 
     fn write(
@@ -122,22 +158,32 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
         offset: sync_fs::Filesize,
     ) -> FsResult<sync_fs::Filesize> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::write(fs, fd, buf, offset))
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::write(fs, fd, buf, offset),
+        )
     }
 
     fn read_directory(&mut self, fd: Fd) -> FsResult<Resource<sync_fs::DirectoryEntryStream>> {
+        self.may_open()?;
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::read_directory(fs, fd))
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::read_directory(fs, fd),
+        )
     }
 
     fn sync(&mut self, fd: Fd) -> FsResult<()> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::sync(fs, fd))
+        bounded(self.io, self.budget, fs::HostDescriptor::sync(fs, fd))
     }
 
     fn create_directory_at(&mut self, fd: Fd, path: String) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::create_directory_at(fs, fd, path),
         )
@@ -145,7 +191,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
 
     fn stat(&mut self, fd: Fd) -> FsResult<sync_fs::DescriptorStat> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::stat(fs, fd)).map(Into::into)
+        bounded(self.io, self.budget, fs::HostDescriptor::stat(fs, fd)).map(Into::into)
     }
 
     fn stat_at(
@@ -156,6 +202,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<sync_fs::DescriptorStat> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::stat_at(fs, fd, path_flags.into(), path),
         )
@@ -172,6 +219,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::set_times_at(
                 fs,
@@ -194,6 +242,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::link_at(
                 fs,
@@ -214,8 +263,10 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
         oflags: sync_fs::OpenFlags,
         flags: sync_fs::DescriptorFlags,
     ) -> FsResult<Fd> {
+        self.may_open()?;
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::open_at(
                 fs,
@@ -234,12 +285,17 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
 
     fn readlink_at(&mut self, fd: Fd, path: String) -> FsResult<String> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::readlink_at(fs, fd, path))
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::readlink_at(fs, fd, path),
+        )
     }
 
     fn remove_directory_at(&mut self, fd: Fd, path: String) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::remove_directory_at(fs, fd, path),
         )
@@ -254,6 +310,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::rename_at(fs, fd, old_path, new_fd, new_path),
         )
@@ -262,6 +319,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     fn symlink_at(&mut self, fd: Fd, src_path: String, dest_path: String) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::symlink_at(fs, fd, src_path, dest_path),
         )
@@ -270,6 +328,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     fn unlink_file_at(&mut self, fd: Fd, path: String) -> FsResult<()> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::unlink_file_at(fs, fd, path),
         )
@@ -280,7 +339,10 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
         fd: Fd,
         offset: sync_fs::Filesize,
     ) -> FsResult<Resource<streams::InputStream>> {
-        sync_fs::HostDescriptor::read_via_stream(&mut self.fs, fd, offset)
+        self.may_open()?;
+        let stream = sync_fs::HostDescriptor::read_via_stream(&mut self.fs, fd, offset)?;
+        self.holdings.file_stream_opened(stream.rep());
+        Ok(stream)
     }
 
     fn write_via_stream(
@@ -288,11 +350,17 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
         fd: Fd,
         offset: sync_fs::Filesize,
     ) -> FsResult<Resource<streams::OutputStream>> {
-        sync_fs::HostDescriptor::write_via_stream(&mut self.fs, fd, offset)
+        self.may_open()?;
+        let stream = sync_fs::HostDescriptor::write_via_stream(&mut self.fs, fd, offset)?;
+        self.holdings.file_stream_opened(stream.rep());
+        Ok(stream)
     }
 
     fn append_via_stream(&mut self, fd: Fd) -> FsResult<Resource<streams::OutputStream>> {
-        sync_fs::HostDescriptor::append_via_stream(&mut self.fs, fd)
+        self.may_open()?;
+        let stream = sync_fs::HostDescriptor::append_via_stream(&mut self.fs, fd)?;
+        self.holdings.file_stream_opened(stream.rep());
+        Ok(stream)
     }
 
     fn is_same_object(&mut self, a: Fd, b: Fd) -> wasmtime::Result<bool> {
@@ -302,7 +370,12 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
 
     fn metadata_hash(&mut self, fd: Fd) -> FsResult<sync_fs::MetadataHashValue> {
         let fs = &mut self.fs;
-        bounded(self.budget, fs::HostDescriptor::metadata_hash(fs, fd)).map(Into::into)
+        bounded(
+            self.io,
+            self.budget,
+            fs::HostDescriptor::metadata_hash(fs, fd),
+        )
+        .map(Into::into)
     }
 
     fn metadata_hash_at(
@@ -313,6 +386,7 @@ impl sync_fs::HostDescriptor for BoundedFs<'_> {
     ) -> FsResult<sync_fs::MetadataHashValue> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDescriptor::metadata_hash_at(fs, fd, path_flags.into(), path),
         )
@@ -327,6 +401,7 @@ impl sync_fs::HostDirectoryEntryStream for BoundedFs<'_> {
     ) -> FsResult<Option<sync_fs::DirectoryEntry>> {
         let fs = &mut self.fs;
         bounded(
+            self.io,
             self.budget,
             fs::HostDirectoryEntryStream::read_directory_entry(fs, stream),
         )

@@ -11,9 +11,18 @@
 //! - redirects are not followed: a module that follows one makes a new request, checked
 //!   like the first;
 //! - a response body is cut off past `max_http_response` bytes (the module's read fails);
-//!   connecting and waiting for the response are bounded by the call's `io_timeout_ms`.
+//!   connecting and waiting for the response are bounded by the call's `io_timeout_ms`;
+//! - each connection counts against the module's `max_descriptors` and
+//!   `max_host_memory` ([`super::holdings`]) until it closes; over the limit the request
+//!   fails at once with an internal error naming it. An outgoing body takes writes of at
+//!   most [`OUTGOING_BODY_CHUNK`] bytes, a connection reads into at most
+//!   [`CONNECTION_BYTES`].
+//!
+//! [`OUTGOING_BODY_CHUNK`]: super::holdings::OUTGOING_BODY_CHUNK
+//! [`CONNECTION_BYTES`]: super::holdings::CONNECTION_BYTES
 
 use super::allow;
+use super::holdings::{Connection, Shares, CONNECTION_BYTES, OUTGOING_BODY_CHUNK};
 use http_body_util::BodyExt;
 use hyper::{Request, Response};
 use std::future::Future;
@@ -72,18 +81,26 @@ static TLS: std::sync::LazyLock<Arc<rustls::ClientConfig>> = std::sync::LazyLock
     Arc::new(config)
 });
 
-/// The `wasi:http` hooks of one instance: its allow-list and response cap.
+/// The `wasi:http` hooks of one instance: its allow-list, response cap and the module's
+/// shares.
 pub struct Outbound {
     allowed: Arc<Vec<UrlPattern>>,
     max_response: usize,
+    shares: Arc<Shares>,
 }
 
 impl Outbound {
-    /// Hooks allowing `allowed`, with responses cut off past `max_response` bytes.
-    pub fn new(allowed: Arc<Vec<UrlPattern>>, max_response: usize) -> Outbound {
+    /// Hooks allowing `allowed`, with responses cut off past `max_response` bytes and
+    /// connections counted in `shares`.
+    pub fn new(
+        allowed: Arc<Vec<UrlPattern>>,
+        max_response: usize,
+        shares: Arc<Shares>,
+    ) -> Outbound {
         Outbound {
             allowed,
             max_response,
+            shares,
         }
     }
 }
@@ -105,13 +122,20 @@ impl WasiHttpHooks for Outbound {
         let allowed = self.allowed.clone();
         let max_response = self.max_response;
         let tls = TLS.clone();
+        let connection = self.shares.connection();
         Box::new(async move {
-            let response = send(request, &allowed, max_response, tls).await?;
+            let connection = connection
+                .map_err(|limit| Error::InternalError(Some(format!("the module {limit}"))))?;
+            let response = send(request, &allowed, max_response, tls, connection).await?;
             Ok((
                 response,
                 Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
             ))
         })
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        OUTGOING_BODY_CHUNK
     }
 }
 
@@ -142,6 +166,7 @@ async fn send(
     allowed: &[UrlPattern],
     max_response: usize,
     tls: Arc<rustls::ClientConfig>,
+    connection: Connection,
 ) -> Result<Response<WasiBody>, Error> {
     let uri = request.uri().clone();
     let https = uri.scheme() == Some(&hyper::http::uri::Scheme::HTTPS);
@@ -168,9 +193,9 @@ async fn send(
             .connect(name, stream)
             .await
             .map_err(|_| Error::TlsCertificateError)?;
-        exchange(secured, request).await?
+        exchange(secured, request, connection).await?
     } else {
-        exchange(stream, request).await?
+        exchange(stream, request, connection).await?
     };
     Ok(response.map(|body| {
         http_body_util::Limited::new(body, max_response)
@@ -185,20 +210,24 @@ async fn send(
     }))
 }
 
-/// One request on a new connection, the connection driven by a task of its own.
+/// One request on a new connection, the connection driven by a task of its own that
+/// holds `counted` until it ends.
 async fn exchange<S>(
     stream: S,
     request: Request<WasiBody>,
+    counted: Connection,
 ) -> Result<Response<hyper::body::Incoming>, Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, WasiBody>(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(Error::Hyper)?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(CONNECTION_BYTES)
+        .handshake::<_, WasiBody>(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(Error::Hyper)?;
     tokio::spawn(async move {
         let _ended = connection.await;
+        drop(counted);
     });
     sender.send_request(request).await.map_err(Error::Hyper)
 }

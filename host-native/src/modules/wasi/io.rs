@@ -49,6 +49,8 @@ pub struct BoundedIo<'a> {
     pub table: &'a mut ResourceTable,
     /// The current call's budget.
     pub budget: &'a mut IoBudget,
+    /// What the instance holds (its file streams among them).
+    pub holdings: &'a mut super::holdings::Holdings,
 }
 
 /// [`HasData`] for [`BoundedIo`].
@@ -140,6 +142,7 @@ impl streams::Host for BoundedIo<'_> {
 
 impl streams::HostOutputStream for BoundedIo<'_> {
     fn drop(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<()> {
+        self.holdings.stream_dropped(stream.rep());
         let table = &mut *self.table;
         wait(self.budget, AsyncOutput::drop(table, stream))?
     }
@@ -221,6 +224,7 @@ impl streams::HostOutputStream for BoundedIo<'_> {
 
 impl streams::HostInputStream for BoundedIo<'_> {
     fn drop(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<()> {
+        self.holdings.stream_dropped(stream.rep());
         let table = &mut *self.table;
         wait(self.budget, AsyncInput::drop(table, stream))?
     }

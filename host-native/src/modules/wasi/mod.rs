@@ -17,11 +17,18 @@
 //! `allowed_outbound_hosts` ([`http`]). `wasi:io` ([`io`]) and `wasi:filesystem/types`
 //! ([`fs`]) are this daemon's own: every wait on a stream, a socket or the disk is bounded
 //! by the call's I/O budget.
+//!
+//! What a module may take of what the daemon shares: a module granted I/O runs its
+//! blocking work on its own threads ([`blocking`]); its descriptors, host memory
+//! ([`holdings`]) and handles (`max_handles` an instance) are bounded.
 
 pub mod allow;
+pub mod blocking;
 pub mod fs;
+pub mod holdings;
 pub mod http;
 pub mod io;
+pub mod sockets;
 pub mod stderr;
 
 use crate::config::ModuleConfig;
@@ -31,6 +38,7 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket as sync_sockets_create;
 use wasmtime_wasi::p2::bindings::{self as wasi, sync};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView as _};
 use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
@@ -49,6 +57,9 @@ pub struct ModuleWasi {
     pub budget: io::IoBudget,
     /// What the module wrote to standard error lately.
     pub stderr: stderr::StderrTail,
+    /// The descriptors and host memory it holds.
+    pub holdings: holdings::Holdings,
+    io: Option<Arc<blocking::ModuleIo>>,
 }
 
 /// A module's sandbox as its grants and allow-lists open it, parsed once when the module
@@ -63,11 +74,17 @@ pub struct Sandbox {
     http: Arc<Vec<http::UrlPattern>>,
     max_http_response: usize,
     io_timeout: Duration,
+    max_handles: usize,
+    /// Its I/O runtime, when granted `files`, `tcp` or `http`.
+    pub io: Option<Arc<blocking::ModuleIo>>,
+    /// Its descriptors and host memory.
+    pub shares: Arc<holdings::Shares>,
 }
 
 impl Sandbox {
-    /// The sandbox of the module configured by `config`.
-    pub fn new(config: &ModuleConfig) -> Sandbox {
+    /// The sandbox of module `name`, configured by `config`; an error if its I/O runtime
+    /// cannot start.
+    pub fn new(name: &str, config: &ModuleConfig) -> std::io::Result<Sandbox> {
         let granted = |grant: &str| config.grants.iter().any(|g| g == grant);
         let read_only_dirs = if granted("files") {
             config.read_only_dirs.clone()
@@ -92,13 +109,26 @@ impl Sandbox {
         } else {
             Vec::new()
         };
-        Sandbox {
+        let does_io = config
+            .grants
+            .iter()
+            .any(|g| crate::config::WASI_GRANTS.contains(&g.as_str()));
+        let io = does_io
+            .then(|| blocking::ModuleIo::new(name, config.max_blocking).map(Arc::new))
+            .transpose()?;
+        Ok(Sandbox {
             read_only_dirs,
             tcp,
             http: Arc::new(http),
             max_http_response: config.max_http_response,
             io_timeout: Duration::from_millis(config.io_timeout_ms),
-        }
+            max_handles: config.max_handles,
+            io,
+            shares: Arc::new(holdings::Shares::new(
+                config.max_descriptors,
+                config.max_host_memory,
+            )),
+        })
     }
 }
 
@@ -139,14 +169,28 @@ impl ModuleWasi {
         } else {
             builder.allow_tcp(false);
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(sandbox.max_handles);
         Ok(ModuleWasi {
             ctx: builder.build(),
-            table: ResourceTable::new(),
+            table,
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            outbound: http::Outbound::new(sandbox.http.clone(), sandbox.max_http_response),
+            outbound: http::Outbound::new(
+                sandbox.http.clone(),
+                sandbox.max_http_response,
+                sandbox.shares.clone(),
+            ),
             budget: io::IoBudget::new(sandbox.io_timeout),
             stderr,
+            holdings: holdings::Holdings::new(sandbox.shares.clone()),
+            io: sandbox.io.clone(),
         })
+    }
+
+    /// Measures what the instance holds again; [`holdings::HostMemoryLimit`] if its
+    /// module is over `max_host_memory`.
+    pub fn check_memory(&mut self) -> Result<(), holdings::HostMemoryLimit> {
+        self.holdings.memory(&mut self.table)
     }
 
     /// The view wasmtime-wasi-http's host functions take.
@@ -184,6 +228,7 @@ fn bounded<T: HasWasi>(t: &mut T) -> io::BoundedIo<'_> {
     io::BoundedIo {
         table: &mut wasi.table,
         budget: &mut wasi.budget,
+        holdings: &mut wasi.holdings,
     }
 }
 
@@ -195,6 +240,19 @@ fn bounded_fs<T: HasWasi>(t: &mut T) -> fs::BoundedFs<'_> {
             table: &mut wasi.table,
         },
         budget: &mut wasi.budget,
+        holdings: &mut wasi.holdings,
+        io: wasi.io.as_deref(),
+    }
+}
+
+fn counted_sockets<T: HasWasi>(t: &mut T) -> sockets::CountedSockets<'_> {
+    let wasi = t.wasi();
+    sockets::CountedSockets {
+        sockets: wasmtime_wasi::sockets::WasiSocketsCtxView {
+            ctx: wasi.ctx.sockets(),
+            table: &mut wasi.table,
+        },
+        holdings: &mut wasi.holdings,
     }
 }
 
@@ -225,7 +283,7 @@ pub fn add_to_linker<T: HasWasi + 'static>(linker: &mut Linker<T>) -> wasmtime::
     wasi::cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     wasi::cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     wasi::cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    wasi::sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sync_sockets_create::add_to_linker::<T, sockets::Counted>(l, counted_sockets)?;
     sync::sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     wasi::sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     wasi::sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
