@@ -494,6 +494,10 @@ pub struct HttpConfig {
     /// Open WebSocket connections, at most (`ws_max_connections`, default 1024, 1 … 100000);
     /// more are answered `503`.
     pub ws_max_connections: usize,
+    /// Open WebSocket connections of one client (as `client_prefix_v4` / `_v6` group
+    /// addresses), at most (`ws_connections_per_client`, default 64, 1 … 100000); more are
+    /// answered `503`.
+    pub ws_connections_per_client: usize,
     /// Milliseconds a WebSocket ticket (`POST /ws/ticket`) stays good, unused
     /// (`ws_ticket_ms`, default 30000, 1000 … 600000).
     pub ws_ticket_ms: u64,
@@ -517,6 +521,9 @@ pub struct HttpConfig {
     /// Open event streams, at most (`sse_max_streams`, default 256, 1 … 100000; each holds
     /// one of `max_connections` too); more are answered `503`.
     pub sse_max_streams: usize,
+    /// Open event streams of one client, at most (`sse_streams_per_client`, default 16,
+    /// 1 … 100000); more are answered `503`.
+    pub sse_streams_per_client: usize,
 }
 
 impl HttpConfig {
@@ -579,6 +586,7 @@ impl Default for HttpConfig {
             ws_max_message: 1 << 20,
             ws_ping_ms: 30_000,
             ws_max_connections: 1024,
+            ws_connections_per_client: 64,
             ws_ticket_ms: 30_000,
             ws_max_tickets: 1024,
             ws_tickets_per_identity: 16,
@@ -586,6 +594,7 @@ impl Default for HttpConfig {
             sse: true,
             sse_ping_ms: 15_000,
             sse_max_streams: 256,
+            sse_streams_per_client: 16,
         }
     }
 }
@@ -1104,6 +1113,18 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.http.sse_max_streams) {
             return invalid("http.sse_max_streams", "must be between 1 and 100000");
+        }
+        if !(1..=100_000).contains(&self.http.ws_connections_per_client) {
+            return invalid(
+                "http.ws_connections_per_client",
+                "must be between 1 and 100000",
+            );
+        }
+        if !(1..=100_000).contains(&self.http.sse_streams_per_client) {
+            return invalid(
+                "http.sse_streams_per_client",
+                "must be between 1 and 100000",
+            );
         }
         if !(1..=1024).contains(&self.http.max_headers) {
             return invalid("http.max_headers", "must be between 1 and 1024");

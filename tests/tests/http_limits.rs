@@ -1,5 +1,6 @@
 //! The HTTP listener's limits, each at its edge: header count, header bytes, connections,
-//! requests per connection.
+//! requests per connection, and one client's share of connections, WebSockets and event
+//! streams.
 
 use miwa_tests::{exchange, parse_responses, read_until_quiet, Daemon};
 use std::io::Write;
@@ -142,18 +143,8 @@ fn one_client_holds_only_its_share_of_connections() {
         "ready 4 6",
         "the hog holds its 4, the rest are refused 503"
     );
-    for _ in 0..3 {
-        let started = std::time::Instant::now();
-        let reply = daemon
-            .rpc(r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#)
-            .unwrap();
-        assert!(reply["result"]["Up time"].is_string(), "{reply}");
-        assert!(
-            started.elapsed() < std::time::Duration::from_millis(250),
-            "another client is served at once: {:?}",
-            started.elapsed()
-        );
-    }
+    miwa_tests::uptime_everywhere(&daemon, std::time::Duration::from_millis(100))
+        .expect("another client is served at once, on every transport");
     let over_udp = miwa_tests::udp_exchange(
         daemon.udp,
         br#"{"jsonrpc":"2.0","method":"get_statistics","params":[["mi_http:"]],"id":1}"#,
@@ -186,4 +177,67 @@ fn one_client_holds_only_its_share_of_connections() {
         "max_connections_per_client = 1\nclient_prefix_v4 = 8\nclient_prefix_v6 = 16\n"
     )
     .is_ok());
+}
+
+/// Opens `count` WebSockets and `count` event streams from address `from` (a Python
+/// child holding them); its first line lists the status of each, WebSockets first.
+fn streams_from(daemon: &Daemon, from: &str, count: usize) -> (std::process::Child, String) {
+    let script = format!(
+        r#"
+import socket, time
+held, statuses = [], []
+requests = [b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"] * {count}
+requests += [b"GET /events?subscribe=E_CORE_THRESHOLD HTTP/1.1\r\nHost: localhost\r\n\r\n"] * {count}
+for request in requests:
+    s = socket.socket()
+    s.bind(("{from}", 0))
+    s.connect(("{ip}", {port}))
+    s.sendall(request)
+    statuses.append(s.recv(12)[9:12].decode())
+    held.append(s)
+print(" ".join(statuses), flush=True)
+time.sleep(60)
+"#,
+        ip = daemon.http.ip(),
+        port = daemon.http.port()
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line.trim().to_string())
+}
+
+#[test]
+fn one_client_holds_only_its_share_of_websockets_and_event_streams() {
+    let daemon =
+        Daemon::start("ws_connections_per_client = 2\nsse_streams_per_client = 2\n").unwrap();
+    let (mut hog, statuses) = streams_from(&daemon, "127.0.0.2", 3);
+    assert_eq!(statuses, "101 101 503 200 200 503");
+    let (mut other, statuses) = streams_from(&daemon, "127.0.0.1", 2);
+    assert_eq!(
+        statuses, "101 101 200 200",
+        "another client gets its own share"
+    );
+    miwa_tests::uptime_everywhere(&daemon, Duration::from_millis(100))
+        .expect("uptime while the hog holds its share");
+    for child in [&mut hog, &mut other] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for key in ["ws_connections_per_client", "sse_streams_per_client"] {
+        for value in [0, 100_001] {
+            let keys = format!("{key} = {value}\n");
+            let error = format!("{:#}", Daemon::start(&keys).err().expect("refused"));
+            assert!(error.contains(&format!("http.{key}")), "{keys}: {error}");
+        }
+    }
+    assert!(Daemon::start("ws_connections_per_client = 1\nsse_streams_per_client = 1\n").is_ok());
 }

@@ -491,7 +491,9 @@ fn a_stalled_client_under_an_event_flood_loses_only_its_own_events_in_bounded_me
 
 #[test]
 fn five_hundred_idle_connections_do_not_starve_mi() {
-    let daemon = Daemon::start("max_connections_per_client = 1000\n").unwrap();
+    let daemon =
+        Daemon::start("max_connections_per_client = 1000\nws_connections_per_client = 1000\n")
+            .unwrap();
     let idle: Vec<std::net::TcpStream> = (0..500)
         .map(|_| {
             let mut stream = raw_upgrade(&daemon);

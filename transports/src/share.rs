@@ -1,6 +1,7 @@
-//! Per-client shares of a pool: how many of the HTTP listener's connections one client (an
-//! address, or a network of addresses) may hold at once, so that idle or slow connections
-//! from one source cannot take everyone else's place.
+//! Per-client shares of a pool: how many of the HTTP listener's connections, WebSocket
+//! connections or event streams one client (an address, or a network of addresses) may
+//! hold at once, so that idle or slow connections from one source cannot take everyone
+//! else's place.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

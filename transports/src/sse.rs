@@ -37,6 +37,8 @@ pub const SSE_ROOT: &str = "events";
 pub struct SseSettings {
     /// Open streams, at most: a request past them is answered `503`.
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// Each client's share of `slots`: a request past it is answered `503`.
+    pub client_shares: Arc<crate::share::ClientShares>,
     /// How often a `: ping` comment is sent and the subscriptions renewed.
     pub ping_interval: Duration,
     /// The WebSocket tickets, which a stream's `ticket=` may redeem instead of credentials
@@ -163,6 +165,13 @@ pub async fn open(
             "name the events to stream: /events?subscribe=E_A,E_B",
         ));
     }
+    let Some(share) = settings.client_shares.take(caller.peer.ip()) else {
+        tracing::warn!(peer = %caller.peer, "event stream refused: this client holds http.sse_streams_per_client");
+        return Err(Refusal::plain(
+            503,
+            "too many event streams from this client",
+        ));
+    };
     let Ok(slot) = settings.slots.clone().try_acquire_owned() else {
         tracing::warn!(peer = %caller.peer, "event stream refused: http.sse_max_streams reached");
         return Err(Refusal::plain(503, "too many event streams"));
@@ -190,7 +199,7 @@ pub async fn open(
                 caller,
                 node,
                 ping_interval,
-                _slot: slot,
+                _slot: (slot, share),
             },
             sender,
         )
@@ -207,7 +216,7 @@ struct PumpState {
     caller: SseCaller,
     node: Option<String>,
     ping_interval: Duration,
-    _slot: OwnedSemaphorePermit,
+    _slot: (OwnedSemaphorePermit, crate::share::Share),
 }
 
 /// Feeds the stream until the client goes: events as they are pushed, a ping and the

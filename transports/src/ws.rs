@@ -51,6 +51,8 @@ pub const TICKET_PATH: &str = "/ws/ticket";
 pub struct WsSettings {
     /// Open WebSocket connections, at most: an upgrade past them is answered `503`.
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// Each client's share of `slots`: an upgrade past it is answered `503`.
+    pub client_shares: Arc<crate::share::ClientShares>,
     /// Largest message (a request or batch), bytes; more closes the connection (1009).
     pub max_message: usize,
     /// How often the daemon pings; a connection silent for two periods is closed.
@@ -133,6 +135,10 @@ pub fn accept(
     else {
         return plain(StatusCode::BAD_REQUEST);
     };
+    let Some(share) = settings.client_shares.take(caller.peer.ip()) else {
+        tracing::warn!(peer = %caller.peer, "websocket refused: this client holds http.ws_connections_per_client");
+        return plain(StatusCode::SERVICE_UNAVAILABLE);
+    };
     let Ok(slot) = settings.slots.clone().try_acquire_owned() else {
         tracing::warn!(peer = %caller.peer, "websocket refused: http.ws_max_connections reached");
         return plain(StatusCode::SERVICE_UNAVAILABLE);
@@ -153,7 +159,7 @@ pub fn accept(
                 )
                 .await;
                 serve(socket, &settings, dispatcher, caller).await;
-                drop(slot);
+                drop((slot, share));
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }

@@ -265,6 +265,10 @@ async fn run(
             },
         );
         let _first_shares_only = state.http_shares.set(client_shares.clone());
+        let prefixes = transports::share::ClientPrefixes {
+            v4: config.http.client_prefix_v4,
+            v6: config.http.client_prefix_v6,
+        };
         let secret = transports::random_bytes()
             .context("drawing the HTML form tokens' secret from the kernel")?;
         let settings = HttpSettings {
@@ -282,12 +286,20 @@ async fn run(
             ws: config.http.ws.then(|| transports::ws::WsSettings {
                 tickets: tickets.clone(),
                 slots: Arc::new(tokio::sync::Semaphore::new(config.http.ws_max_connections)),
+                client_shares: transports::share::ClientShares::new(
+                    config.http.ws_connections_per_client,
+                    prefixes,
+                ),
                 max_message: config.http.ws_max_message,
                 ping_interval: Duration::from_millis(config.http.ws_ping_ms),
                 pretty: config.http.pretty_printing,
             }),
             sse: config.http.sse.then(|| transports::sse::SseSettings {
                 slots: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_streams)),
+                client_shares: transports::share::ClientShares::new(
+                    config.http.sse_streams_per_client,
+                    prefixes,
+                ),
                 ping_interval: config.http.sse_ping_interval(),
                 tickets: config.http.ws.then(|| tickets.clone()),
             }),
