@@ -1,8 +1,10 @@
 //! The soak test: mixed load on every transport from concurrent clients, hostile clients
 //! interleaved (slowloris, oversize, garbage, half-closed connections), hostile module
 //! calls (endless recursion, nesting past `mi_depth`, errors over `max_reply`, memory
-//! bombs, loops, panics), a stalled event subscriber under a flood of the largest events,
-//! and module reloads and SIGHUPs, for `MIWA_SOAK_SECS` seconds (default 30). At the end every well-formed
+//! bombs, loops, panics), a module hoarding what the daemon shares (opens stuck on a FIFO,
+//! connections kept, header maps kept, a log flood from its ticks), a stalled event
+//! subscriber under a flood of the largest events, and module reloads and SIGHUPs, for
+//! `MIWA_SOAK_SECS` seconds (default 30). At the end every well-formed
 //! request got exactly its own reply, the daemon's memory stayed within a stated bound of
 //! its warmed-up size, and it still answers.
 //!
@@ -445,6 +447,72 @@ fn hostile_modules(daemon: &Daemon, stop: &AtomicBool) -> Tally {
     tally
 }
 
+/// The sandbox fixture at its limits in turn: reads of a FIFO nobody writes (stuck opens
+/// take its `max_blocking` threads), connections it keeps (`max_descriptors`), header maps
+/// it keeps (`max_host_memory`). Each call gets its result or an error naming the limit.
+fn hoarding_module(daemon: &Daemon, fifo: &Path, stop: &AtomicBool) -> Tally {
+    let mut tally = Tally::new("hoarding");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let keeper = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().flatten().collect();
+        drop(held);
+    });
+    let stuck = fifo.display().to_string();
+    let read = (
+        "sandbox_read",
+        json!([stuck]),
+        None,
+        ["I/O limit", "max_blocking"],
+    );
+    let hold = (
+        "sandbox_hold",
+        json!([keeper]),
+        Some("held"),
+        ["max_descriptors", "max_descriptors"],
+    );
+    let fields = |count: u32, result| {
+        (
+            "sandbox_fields",
+            json!([count]),
+            result,
+            ["max_host_memory", "max_host_memory"],
+        )
+    };
+    // Nine holds in a row on one instance: the ninth is past max_descriptors (8).
+    let mut cases = vec![read];
+    cases.extend(std::iter::repeat_n(hold, 9));
+    cases.extend([fields(30, None), fields(3, Some("kept"))]);
+    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let (method, params, result, limits) = &cases[i % cases.len()];
+        let id = format!("hoard-{i}");
+        let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id});
+        tally.record(match daemon.rpc(&request.to_string()) {
+            Ok(reply) if reply["id"] == id.as_str() => {
+                match (reply["result"].as_str(), reply["error"]["message"].as_str()) {
+                    (Some(got), _) if Some(got) == *result => Ok(()),
+                    (_, Some(message)) if limits.iter().any(|l| message.contains(l)) => {
+                        seen.extend(limits.iter().filter(|l| message.contains(*l)));
+                        Ok(())
+                    }
+                    _ => Err(format!("{method}: {reply}")),
+                }
+            }
+            other => Err(format!("{method}: {other:?}")),
+        });
+        i += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for limit in ["max_blocking", "max_descriptors", "max_host_memory"] {
+        if !seen.contains(limit) {
+            tally.record(Err(format!("{limit} was never reached")));
+        }
+    }
+    tally
+}
+
 /// A subscriber that accepts the daemon's connection and never reads, and a client raising
 /// the largest events for it as fast as the daemon answers: each raise is answered `OK`
 /// or, while the fan-out queue is full, `Cannot Raise Event`.
@@ -526,10 +594,31 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
         "hostile",
         "grants = [\"mi\"]\nmi_allow = [\"hostile_nest\"]\nmi_depth = 2\ntimeout_ms = 50\nmax_memory = 4194304\nmax_wasm_stack = 1048576",
     );
+    let shared = tempfile::tempdir().unwrap();
+    let fifo = shared.path().join("stuck");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sandbox = module_table(
+        "sandbox",
+        "sandbox",
+        &format!(
+            "grants = [\"files\", \"tcp\", \"http\"]\nread_only_dirs = [\"{}\"]\nallowed_tcp = [\"127.0.0.1:*\"]\ntimeout_ms = 1000\nio_timeout_ms = 200\nmax_instances = 2\nmax_blocking = 2\nmax_descriptors = 8\nmax_host_memory = 2097152",
+            shared.path().display()
+        ),
+    );
+    let ticker = module_table(
+        "ticker",
+        "ticker",
+        "grants = [\"cache\", \"stats\", \"tick\", \"log\"]\ntick_ms = 50\ntimeout_ms = 1000",
+    );
     let daemon = Daemon::start(&format!(
-        "request_timeout_ms = 1000\nmax_body = 131072\n[fifo]\nmax_request = 2048\n[events]\nfanout_bytes = 2097152\n{health}{hostile}"
+        "request_timeout_ms = 1000\nmax_body = 131072\n[fifo]\nmax_request = 2048\n[events]\nfanout_bytes = 2097152\n{health}{hostile}{sandbox}{ticker}"
     ))
     .unwrap();
+    daemon.result("ticker_mode", json!(["logflood"]));
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let duration = Duration::from_secs(seconds);
@@ -571,6 +660,7 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
         clients.push(scope.spawn(|| slowloris(daemon, stop)));
         clients.push(scope.spawn(|| reloader(daemon, stop)));
         clients.push(scope.spawn(|| hostile_modules(daemon, stop)));
+        clients.push(scope.spawn(|| hoarding_module(daemon, &fifo, stop)));
         clients.push(scope.spawn(|| stalled_subscriber(daemon, stop)));
 
         std::thread::sleep(warm_up);
