@@ -434,6 +434,16 @@ impl Daemon {
         reply["result"].clone()
     }
 
+    /// Calls `method`, which must fail with a `500`, and returns the error's message.
+    pub fn failure(&self, method: &str, params: Value) -> String {
+        let reply = self.call(method, params);
+        assert_eq!(reply["error"]["code"], 500, "{method} must fail: {reply}");
+        reply["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .to_string()
+    }
+
     /// What the daemon has written to its standard error (its log) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
@@ -836,6 +846,26 @@ pub fn recording(name: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("valid recording line"))
         .collect()
+}
+
+/// Makes a FIFO at `path` (with mkfifo), to stand for a file whose open never returns
+/// until a writer comes.
+pub fn make_fifo(path: &Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+/// A directory for a module's `read_only_dirs` holding `list.txt` (`gw1\n`) and a FIFO
+/// nobody writes, `stuck`; the directory and the FIFO's path.
+pub fn dir_with_stuck_fifo() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fifo = dir.path().join("stuck");
+    make_fifo(&fifo);
+    std::fs::write(dir.path().join("list.txt"), "gw1\n").expect("list.txt written");
+    (dir, fifo)
 }
 
 /// Checks that `uptime` answers over HTTP, the FIFO and UDP, each within `within` at least

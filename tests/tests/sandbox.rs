@@ -14,13 +14,6 @@ fn sandboxed(keys: &str) -> Daemon {
     Daemon::start(&module_table("sandbox", "sandbox", keys)).expect("daemon starts")
 }
 
-/// The error message of a call that must fail.
-fn refused(daemon: &Daemon, method: &str, params: Value) -> String {
-    let reply = daemon.call(method, params);
-    assert_eq!(reply["error"]["code"], 500, "{method} must fail: {reply}");
-    reply["error"]["message"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn a_module_granted_nothing_sees_no_environment_files_or_network() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -29,10 +22,10 @@ fn a_module_granted_nothing_sees_no_environment_files_or_network() {
         daemon.result("sandbox_env", json!([])),
         json!({"vars": 0, "args": 0})
     );
-    let hosts = refused(&daemon, "sandbox_read", json!(["/etc/hostname"]));
+    let hosts = daemon.failure("sandbox_read", json!(["/etc/hostname"]));
     assert!(hosts.contains("No such file"), "{hosts}");
     let address = listener.local_addr().unwrap().to_string();
-    let connect = refused(&daemon, "sandbox_connect", json!([address]));
+    let connect = daemon.failure("sandbox_connect", json!([address]));
     assert!(
         connect.to_lowercase().contains("denied") || connect.contains("not permitted"),
         "{connect}"
@@ -67,10 +60,10 @@ fn granted_files_reads_its_directories_and_nothing_outside_them() {
         format!("{dir}/up/secret.txt"),
         root.path().join("secret.txt").display().to_string(),
     ] {
-        let message = refused(&daemon, "sandbox_read", json!([outside]));
+        let message = daemon.failure("sandbox_read", json!([outside]));
         assert!(!message.contains("secret\""), "{outside}: {message}");
     }
-    let written = refused(&daemon, "sandbox_write", json!([format!("{dir}/new.txt")]));
+    let written = daemon.failure("sandbox_write", json!([format!("{dir}/new.txt")]));
     assert!(!shared.join("new.txt").exists(), "{written}");
     assert_eq!(
         std::fs::read_to_string(shared.join("carriers.txt")).unwrap(),
@@ -80,20 +73,13 @@ fn granted_files_reads_its_directories_and_nothing_outside_them() {
 
 #[test]
 fn opening_a_fifo_nobody_writes_ends_at_io_timeout_ms_and_the_module_serves_on() {
-    let shared = tempfile::tempdir().unwrap();
+    let (shared, fifo) = miwa_tests::dir_with_stuck_fifo();
     let dir = shared.path().display().to_string();
-    let fifo = shared.path().join("stuck");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    std::fs::write(shared.path().join("list.txt"), "gw1\n").unwrap();
     let daemon = sandboxed(&format!(
         "grants = [\"files\"]\nread_only_dirs = [\"{dir}\"]\ntimeout_ms = 50\nio_timeout_ms = 300"
     ));
     let started = Instant::now();
-    let message = refused(&daemon, "sandbox_read", json!([fifo.display().to_string()]));
+    let message = daemon.failure("sandbox_read", json!([fifo.display().to_string()]));
     let took = started.elapsed();
     assert_eq!(
         message,
@@ -156,7 +142,7 @@ fn backend(reply: Option<&'static str>, delay: Duration) -> std::net::SocketAddr
 
 /// Asserts that the sandbox may not connect to `address`.
 fn assert_denied(daemon: &Daemon, address: &str) {
-    let message = refused(daemon, "sandbox_ask", json!([address, "PING"]));
+    let message = daemon.failure("sandbox_ask", json!([address, "PING"]));
     assert!(message.contains("ermission denied"), "{address}: {message}");
 }
 
@@ -220,7 +206,7 @@ fn waits_on_a_silent_slow_or_trickling_backend_end_at_io_timeout_ms() {
         "150 ms of waiting is within 400 ms of I/O, though over 50 ms of computing"
     );
     let started = Instant::now();
-    let message = refused(&daemon, "sandbox_ask", json!([silent.to_string(), "x"]));
+    let message = daemon.failure("sandbox_ask", json!([silent.to_string(), "x"]));
     let took = started.elapsed();
     assert_eq!(
         message,
@@ -231,7 +217,7 @@ fn waits_on_a_silent_slow_or_trickling_backend_end_at_io_timeout_ms() {
         "{took:?}"
     );
     let started = Instant::now();
-    let message = refused(&daemon, "sandbox_ask", json!([trickling.to_string(), "x"]));
+    let message = daemon.failure("sandbox_ask", json!([trickling.to_string(), "x"]));
     assert!(message.contains("400 ms I/O limit"), "{message}");
     let took = started.elapsed();
     assert!(
@@ -391,7 +377,7 @@ fn granted_http_reaches_only_allowed_hosts_with_bounded_responses_and_waits() {
 fn without_the_http_grant_wasi_http_fails_the_call_naming_itself() {
     let site = web();
     let daemon = sandboxed("");
-    let message = refused(&daemon, "sandbox_get", json!([format!("http://{site}/ok")]));
+    let message = daemon.failure("sandbox_get", json!([format!("http://{site}/ok")]));
     assert!(
         message.starts_with("module 'sandbox' failed: wasi:http/")
             && message.ends_with("needs the http grant"),

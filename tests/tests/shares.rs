@@ -6,20 +6,13 @@
 //! `http_limits`.)
 
 use miwa_tests::{module_table, rss_bytes, uptime_everywhere, Daemon};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 const PROMPT: Duration = Duration::from_millis(100);
 
 fn sandboxed(keys: &str) -> Daemon {
     Daemon::start(&module_table("sandbox", "sandbox", keys)).expect("daemon starts")
-}
-
-/// The error message of a call that must fail.
-fn refused(daemon: &Daemon, method: &str, params: Value) -> String {
-    let reply = daemon.call(method, params);
-    assert_eq!(reply["error"]["code"], 500, "{method} must fail: {reply}");
-    reply["error"]["message"].as_str().unwrap().to_string()
 }
 
 fn stat(daemon: &Daemon, name: &str) -> u64 {
@@ -56,15 +49,8 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn opens_stuck_on_a_fifo_take_only_the_modules_own_blocking_threads() {
-    let shared = tempfile::tempdir().unwrap();
+    let (shared, fifo) = miwa_tests::dir_with_stuck_fifo();
     let dir = shared.path().display().to_string();
-    let fifo = shared.path().join("stuck");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    std::fs::write(shared.path().join("list.txt"), "gw1\n").unwrap();
     let daemon = sandboxed(&format!(
         "grants = [\"files\"]\nread_only_dirs = [\"{dir}\"]\ntimeout_ms = 50\nio_timeout_ms = 500\nmax_blocking = 2"
     ));
@@ -72,7 +58,7 @@ fn opens_stuck_on_a_fifo_take_only_the_modules_own_blocking_threads() {
     assert_eq!(daemon.result("sandbox_read", list.clone()), "gw1\n");
     let stuck = json!([fifo.display().to_string()]);
     for _ in 0..2 {
-        let message = refused(&daemon, "sandbox_read", stuck.clone());
+        let message = daemon.failure("sandbox_read", stuck.clone());
         assert!(
             message.contains("500 ms I/O limit (io_timeout_ms)"),
             "{message}"
@@ -85,14 +71,14 @@ fn opens_stuck_on_a_fifo_take_only_the_modules_own_blocking_threads() {
     let busy = "module 'sandbox' had all 2 of its blocking threads busy (max_blocking) with file or name operations that have not returned; a file operation was refused";
     for _ in 0..50 {
         let asked = Instant::now();
-        assert_eq!(refused(&daemon, "sandbox_read", list.clone()), busy);
+        assert_eq!(daemon.failure("sandbox_read", list.clone()), busy);
         assert!(
             asked.elapsed() < Duration::from_millis(500),
             "refused without waiting for I/O: {:?}",
             asked.elapsed()
         );
     }
-    assert_eq!(refused(&daemon, "sandbox_read", stuck.clone()), busy);
+    assert_eq!(daemon.failure("sandbox_read", stuck.clone()), busy);
     assert!(
         proc_status(daemon.pid(), "Threads:") <= threads + 2,
         "51 more stuck reads start no threads"
@@ -146,7 +132,7 @@ fn connections_kept_across_calls_stop_at_max_descriptors() {
     uptime_everywhere(&daemon, PROMPT).unwrap();
 
     assert_eq!(
-        refused(&daemon, "sandbox_hold", json!([address.to_string()])),
+        daemon.failure("sandbox_hold", json!([address.to_string()])),
         "module 'sandbox' holds 8 descriptors (files, sockets, HTTP connections), its limit (max_descriptors 8); one more was refused"
     );
     assert_eq!(stat(&daemon, "sandbox:descriptors_refused"), 1);
@@ -180,7 +166,7 @@ fn header_maps_kept_by_a_module_count_against_max_host_memory() {
     assert!(held >= 1_000_000, "kept across calls: {held}");
     uptime_everywhere(&daemon, PROMPT).unwrap();
 
-    let message = refused(&daemon, "sandbox_fields", json!([15]));
+    let message = daemon.failure("sandbox_fields", json!([15]));
     assert!(
         message.starts_with("module 'sandbox' held ")
             && message.ends_with(
@@ -192,7 +178,7 @@ fn header_maps_kept_by_a_module_count_against_max_host_memory() {
 
     // 6,000 maps of 100 KB would be 600 MB; the call ends long before.
     let rss = rss_bytes(daemon.pid());
-    let message = refused(&daemon, "sandbox_fields", json!([6000]));
+    let message = daemon.failure("sandbox_fields", json!([6000]));
     assert!(message.contains("(max_host_memory 2097152)"), "{message}");
     let grown = rss_bytes(daemon.pid()).saturating_sub(rss);
     assert!(grown < 64 << 20, "the daemon grew by {grown} bytes");
@@ -228,7 +214,7 @@ fn handles_past_max_handles_end_the_call_naming_the_limit() {
     let daemon = sandboxed("grants = [\"http\"]\nmax_handles = 64\nmax_instances = 1");
     assert_eq!(daemon.result("sandbox_fields", json!([10])), "kept");
     assert_eq!(
-        refused(&daemon, "sandbox_fields", json!([60])),
+        daemon.failure("sandbox_fields", json!([60])),
         "module 'sandbox' held 64 handles, its limit (max_handles); one more was refused"
     );
     assert_eq!(daemon.result("sandbox_fields", json!([10])), "kept");

@@ -596,11 +596,7 @@ fn soak_all_transports_with_hostile_clients_and_reloads() {
     );
     let shared = tempfile::tempdir().unwrap();
     let fifo = shared.path().join("stuck");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    miwa_tests::make_fifo(&fifo);
     let sandbox = module_table(
         "sandbox",
         "sandbox",
