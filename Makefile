@@ -12,7 +12,7 @@ PY_VENV := target/modules/python-venv
 JS_DIR := mi-core/modules/js
 JS_MODULES := target/modules/js
 
-.PHONY: setup wasm-bindgen-cli playground python-modules js-modules cargo-deb deb run test bench lint
+.PHONY: setup wasm-bindgen-cli playground python-modules js-modules cargo-deb deb opensips run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
@@ -97,7 +97,17 @@ $(VENV)/bin/opensips-cli:
 tests/browser/node_modules/playwright-core: tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund
 
-test: setup playground python-modules js-modules cargo-deb $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+## Real OpenSIPS 3.6.8 and 4.0.1 nodes for the front-mode tests, built once into target/
+## from the sources in ../shared/opensips (skipped, loudly, when they are not there).
+OPENSIPS_SOURCES := ../shared/opensips
+opensips:
+	@if [ -x $(OPENSIPS_SOURCES)/build.sh ]; then \
+	  for v in 3.6.8 4.0.1; do bash $(OPENSIPS_SOURCES)/build.sh $$v "$(CURDIR)/target/opensips-$$v" || exit 1; done; \
+	else \
+	  echo "*** no $(OPENSIPS_SOURCES)/build.sh: the real-OpenSIPS tests will be skipped ***"; \
+	fi
+
+test: setup playground python-modules js-modules cargo-deb opensips $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)

@@ -123,25 +123,12 @@ event_route[xhttp:request] {{
 
     /// Kamailio's own answer to `request` over its UDP socket.
     pub fn udp_call(&self, request: &str) -> anyhow::Result<String> {
-        let reply = crate::udp_exchange(self.udp, request.as_bytes(), Duration::from_secs(3))?
-            .context("kamailio did not answer")?;
-        Ok(String::from_utf8_lossy(&reply).into_owned())
+        crate::node_udp_call(self.udp, request)
     }
 }
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::stop_node(&mut self.child);
     }
 }

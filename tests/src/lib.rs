@@ -1,8 +1,10 @@
 //! Helpers for miwa's end-to-end tests: a daemon under test, raw HTTP exchanges, and the
 //! comparison rules of the conformance recordings.
 
+pub mod front;
 pub mod hostile_node;
 pub mod kamailio;
+pub mod opensips;
 pub mod redis;
 
 use anyhow::{bail, Context as _};
@@ -846,6 +848,28 @@ pub fn recording(name: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("valid recording line"))
         .collect()
+}
+
+/// Stops a node process the tests started: SIGTERM, then SIGKILL if it has not ended
+/// within 5 s.
+pub fn stop_node(child: &mut Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A node's own answer to `request` over its UDP socket `udp`, as text.
+pub fn node_udp_call(udp: SocketAddr, request: &str) -> anyhow::Result<String> {
+    let reply = udp_exchange(udp, request.as_bytes(), Duration::from_secs(3))?
+        .context("the node did not answer")?;
+    Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 
 /// Makes a FIFO at `path` (with mkfifo), to stand for a file whose open never returns

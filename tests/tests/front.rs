@@ -1,6 +1,7 @@
 //! Front mode: miwa in front of nodes — a second miwa as an OpenSIPS-dialect node, a real
 //! Kamailio from Debian, and fixture nodes that misbehave.
 
+use miwa_tests::front::{front, pids, post_to};
 use miwa_tests::hostile_node::{Behaviour, HostileNode};
 use miwa_tests::kamailio::Kamailio;
 use miwa_tests::{free_udp_port, workspace, Daemon};
@@ -9,36 +10,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// A front whose `[upstreams]` are `tables` and whose default node is `default`.
-fn front(tables: &str, default: &str) -> Daemon {
-    let front = if default.is_empty() {
-        String::new()
-    } else {
-        format!("\n[front]\nupstream = \"{default}\"\n")
-    };
-    Daemon::start(&format!("\n{tables}{front}")).expect("front starts")
-}
-
 fn udp_table(name: &str, node: &Daemon, keys: &str) -> String {
     format!("[upstreams.{name}]\nudp = \"{}\"\n{keys}\n", node.udp)
-}
-
-/// POSTs `body` to `path` of `daemon` and parses the reply.
-fn post_to(daemon: &Daemon, path: &str, body: &str) -> Value {
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let raw = miwa_tests::exchange(daemon.http, request.as_bytes(), Duration::from_secs(10))
-        .expect("exchange");
-    let responses = miwa_tests::parse_responses(&raw);
-    let response = responses.first().expect("a response");
-    serde_json::from_slice(&response.body).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&response.body)
-        )
-    })
 }
 
 fn call(method: &str, params: Value, id: u64) -> String {
@@ -57,15 +30,6 @@ fn names(list: &Value) -> Vec<&str> {
 /// The log level of `daemon`'s first process.
 fn level(daemon: &Daemon) -> Value {
     daemon.result("log_level", json!([]))["Processes"][0]["Log level"].clone()
-}
-
-fn pids(ps: &Value) -> Vec<u64> {
-    ps["Processes"]
-        .as_array()
-        .expect("Processes")
-        .iter()
-        .map(|p| p["PID"].as_u64().expect("PID"))
-        .collect()
 }
 
 #[test]

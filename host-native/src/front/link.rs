@@ -5,7 +5,7 @@
 //! time and dropped (late replies with it) when the exchange fails, an HTTP/1.1
 //! connection that carries one request at a time.
 
-use super::settings::{Dialect, UpstreamConfig};
+use super::settings::{Dialect, UpstreamConfig, OPENSIPS_FIFO_REQUEST};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -121,8 +121,22 @@ pub enum Link {
         idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
         /// What replies being read may hold.
         budget: Budget,
+        /// `Authorization` of every request (basic authentication), if the node needs it.
+        authorization: Option<hyper::header::HeaderValue>,
+        /// Largest request body the node's server takes (`max_http_request`).
+        max_request: usize,
     },
 }
+
+/// Largest request sent in one datagram (OpenSIPS's receive buffer).
+pub const DATAGRAM_REQUEST: usize = 65457;
+
+/// Longest reply FIFO name [`unique_name`] makes (`miwa_front_<pid>_<sequence>`).
+const REPLY_NAME: usize = 48;
+
+/// Largest request sent to an OpenSIPS FIFO: its read of at most 4096 bytes, less the
+/// framing `:<reply name>:` and the newline.
+pub const OPENSIPS_FIFO_JSON: usize = OPENSIPS_FIFO_REQUEST - REPLY_NAME - 3;
 
 /// Mode of the reply FIFOs and sockets the node writes to: owner read-write, others may
 /// only write (the node may run as another user); a reply must still carry its request's
@@ -159,7 +173,12 @@ impl Link {
         let Some(url) = &config.url else {
             return Ok(None);
         };
-        let uri: hyper::Uri = url.parse()?;
+        let (uri, user, password) = without_credentials(url)?;
+        let password = match &config.password_file {
+            Some(file) => Some(read_password(file)?),
+            None => password,
+        };
+        let authorization = user.map(|user| basic_authorization(&user, password.as_deref()));
         let secure = uri.scheme_str() == Some("https");
         let host = uri.host().unwrap_or("localhost").to_string();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
@@ -172,6 +191,8 @@ impl Link {
             tls,
             idle: Mutex::new(Vec::new()),
             budget: budget.clone(),
+            authorization: authorization.transpose()?,
+            max_request: config.http_request_limit(),
         }))
     }
 
@@ -192,6 +213,19 @@ impl Link {
             Link::Udp { address, .. } => format!("udp:{address}"),
             Link::Unix { path, .. } => format!("unix:{}", path.display()),
             Link::Http { uri, .. } => uri.to_string(),
+        }
+    }
+
+    /// The largest request (JSON text) the node takes over this link.
+    pub fn max_request(&self) -> usize {
+        match self {
+            Link::Fifo {
+                dialect: Dialect::Opensips,
+                ..
+            } => OPENSIPS_FIFO_JSON,
+            Link::Fifo { .. } => usize::MAX,
+            Link::Udp { .. } | Link::Unix { .. } => DATAGRAM_REQUEST,
+            Link::Http { max_request, .. } => *max_request,
         }
     }
 
@@ -265,6 +299,8 @@ impl Link {
                 tls,
                 idle,
                 budget,
+                authorization,
+                ..
             } => {
                 let exchange = HttpExchange {
                     uri,
@@ -272,6 +308,7 @@ impl Link {
                     tls: tls.as_ref(),
                     idle,
                     budget,
+                    authorization: authorization.as_ref(),
                 };
                 exchange.run(request, max_reply).await
             }
@@ -469,6 +506,73 @@ fn with_reply_name(request: &[u8], name: &str) -> Vec<u8> {
     framed
 }
 
+/// `url` without its `user:password@` (percent-decoded), which never leaves the link:
+/// the URI kept, shown and logged has none.
+fn without_credentials(url: &str) -> anyhow::Result<(hyper::Uri, Option<String>, Option<String>)> {
+    let uri: hyper::Uri = url.parse()?;
+    let Some(authority) = uri.authority() else {
+        return Ok((uri, None, None));
+    };
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+        return Ok((uri, None, None));
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (percent_decoded(user)?, Some(percent_decoded(password)?)),
+        None => (percent_decoded(userinfo)?, None),
+    };
+    let host: hyper::http::uri::Authority = host.parse()?;
+    let mut parts = uri.into_parts();
+    parts.authority = Some(host);
+    Ok((hyper::Uri::from_parts(parts)?, Some(user), password))
+}
+
+/// `text` with its `%XX` escapes decoded.
+fn percent_decoded(text: &str) -> anyhow::Result<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'%' {
+            let hex = tail
+                .get(..2)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| anyhow::anyhow!("url: a bad %-escape in its credentials"))?;
+            bytes.push(hex);
+            rest = &tail[2..];
+        } else {
+            bytes.push(first);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("url: its credentials are not UTF-8"))
+}
+
+/// The first line of `file`: a password.
+fn read_password(file: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("password_file: {}: {e}", file.display()))?;
+    let line = text.lines().next().unwrap_or_default();
+    anyhow::ensure!(
+        !line.is_empty(),
+        "password_file: {} holds no password",
+        file.display()
+    );
+    Ok(line.to_string())
+}
+
+/// `Basic <base64(user:password)>`, marked sensitive (never printed by hyper).
+fn basic_authorization(
+    user: &str,
+    password: Option<&str>,
+) -> anyhow::Result<hyper::header::HeaderValue> {
+    use base64::Engine as _;
+    let pair = format!("{user}:{}", password.unwrap_or_default());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = hyper::header::HeaderValue::from_str(&format!("Basic {encoded}"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// One POST on an idle keep-alive connection, or a new one.
 struct HttpExchange<'a> {
     uri: &'a hyper::Uri,
@@ -476,6 +580,7 @@ struct HttpExchange<'a> {
     tls: Option<&'a tokio_rustls::TlsConnector>,
     idle: &'a Mutex<Vec<SendRequest<Full<Bytes>>>>,
     budget: &'a Budget,
+    authorization: Option<&'a hyper::header::HeaderValue>,
 }
 
 impl HttpExchange<'_> {
@@ -491,9 +596,13 @@ impl HttpExchange<'_> {
                 None => break connect(authority, self.tls).await?,
             }
         };
-        let post = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+        let mut post = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(authorization) = self.authorization {
+            post = post.header(hyper::header::AUTHORIZATION, authorization.clone());
+        }
+        let post = post
             .body(Full::new(Bytes::copy_from_slice(request)))
             .map_err(|e| LinkError::Unreachable(e.to_string()))?;
         let response = sender
@@ -564,6 +673,39 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_leave_the_url_and_become_one_sensitive_header() {
+        let (uri, user, password) =
+            without_credentials("http://mi:p%40ss%3Aw@127.0.0.1:8888/mi").unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:8888/mi");
+        assert_eq!(
+            (user.as_deref(), password.as_deref()),
+            (Some("mi"), Some("p@ss:w"))
+        );
+        let header = basic_authorization("mi", password.as_deref()).unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header, "Basic bWk6cEBzczp3");
+        assert!(format!("{header:?}").contains("Sensitive"));
+        let (plain, nobody, none) = without_credentials("https://node/mi").unwrap();
+        assert_eq!(
+            (plain.to_string(), nobody, none),
+            ("https://node/mi".into(), None, None)
+        );
+        assert!(without_credentials("http://mi:%zz@node/mi").is_err());
+        let config = UpstreamConfig {
+            url: Some("http://mi@node:1/mi".into()),
+            ..UpstreamConfig::default()
+        };
+        let budget = transports::budget::ByteBudget::new(1 << 20);
+        let link = Link::stream(&config, &budget).unwrap().unwrap();
+        assert_eq!(link.describe(), "http://node:1/mi");
+        assert_eq!(
+            link.max_request(),
+            1024,
+            "OpenSIPS httpd's receive_buf_size"
+        );
+    }
 
     #[test]
     fn kamailio_requests_carry_the_reply_name_first() {

@@ -283,6 +283,7 @@ impl FrontDispatcher {
         let node = match caller.node {
             Some(name) => match self.fleet.get(name) {
                 Some(node) => Some(node),
+                None if names_its_command(request, name) => self.fleet.default_node(),
                 None => {
                     let error = MiError::with_data(404, "Unknown node", name.to_string());
                     let id = match request {
@@ -924,4 +925,16 @@ impl Dispatcher for FrontDispatcher {
     fn thread_stopped(&self) {
         self.local.thread_stopped();
     }
+}
+
+/// Whether `segment`, a path segment that names no node, is the command of every member
+/// of `request`: OpenSIPS serves `/mi/<anything>` as `/mi`, and a client that puts the
+/// command in the path (`POST /mi/uptime` of `uptime`) gets that meaning. Any other
+/// segment is a node name, unknown: a typo never reaches the default node.
+fn names_its_command(request: &Request, segment: &str) -> bool {
+    let members = request.members();
+    !members.is_empty()
+        && members
+            .iter()
+            .all(|member| matches!(member, Member::Call(call) if call.method == segment))
 }

@@ -28,16 +28,19 @@ pub enum NodeError {
     /// Replies being read from the nodes hold all of `front.max_buffered` (503).
     #[error("replies being read from the nodes hold all of front.max_buffered; retry")]
     NoRoom,
-    /// The request does not fit the node's datagram transport and it has no stream
-    /// transport (413).
+    /// The request fits none of the node's transports (413).
     #[error(
-        "the request is {0} bytes; the node's datagram transport takes at most {DATAGRAM_REQUEST}"
+        "the request is {bytes} bytes; the node's {transport} transport takes at most {limit}"
     )]
-    RequestTooLarge(usize),
+    RequestTooLarge {
+        /// The request's size.
+        bytes: usize,
+        /// The transport that takes the largest requests.
+        transport: &'static str,
+        /// What it takes.
+        limit: usize,
+    },
 }
-
-/// Largest request sent in one datagram (OpenSIPS's receive buffer).
-pub const DATAGRAM_REQUEST: usize = 65457;
 
 impl NodeError {
     /// The JSON-RPC error code and message miwa answers with.
@@ -47,7 +50,7 @@ impl NodeError {
             NodeError::Timeout(_) => (504, "Node timeout"),
             NodeError::BadReply(_) => (502, "Bad node reply"),
             NodeError::Busy(_) => (503, "Node busy"),
-            NodeError::RequestTooLarge(_) => (413, "Request too large for the node"),
+            NodeError::RequestTooLarge { .. } => (413, "Request too large for the node"),
             NodeError::NoRoom => (503, "Node busy"),
         }
     }
@@ -309,25 +312,31 @@ impl Node {
     }
 
     /// One exchange within `timeout_ms`: over the datagram link, then over the stream
-    /// link when the reply does not fit a datagram.
+    /// link when the reply does not fit a datagram; over the first link that takes a
+    /// request of its size, refused at once when none does.
     async fn exchange(&self, request: &[u8], id: &str) -> Result<Answer, NodeError> {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let deadline = tokio::time::Instant::now() + timeout;
         let max = self.config.max_reply;
-        let oversized = request.len() > DATAGRAM_REQUEST && self.datagram.is_some();
-        if oversized && self.stream.is_none() {
-            return Err(NodeError::RequestTooLarge(request.len()));
-        }
+        let links = || [&self.datagram, &self.stream].into_iter().flatten();
+        let Some(first) = links().find(|link| request.len() <= link.max_request()) else {
+            let widest = links()
+                .max_by_key(|link| link.max_request())
+                .expect("validated: a node has a link");
+            return Err(NodeError::RequestTooLarge {
+                bytes: request.len(),
+                transport: widest.kind(),
+                limit: widest.max_request(),
+            });
+        };
         let attempt = async {
-            let primary = match &self.stream {
-                Some(stream) if oversized => stream,
-                _ => self.primary(),
-            };
-            match primary.exchange(request, max).await {
-                Err(LinkError::DatagramOverflow) if self.stream.is_some() => {
-                    let stream = self.stream.as_ref().expect("checked");
-                    stream.exchange(request, max).await
-                }
+            match first.exchange(request, max).await {
+                Err(LinkError::DatagramOverflow) => match &self.stream {
+                    Some(stream) if request.len() <= stream.max_request() => {
+                        stream.exchange(request, max).await
+                    }
+                    _ => Err(LinkError::DatagramOverflow),
+                },
                 other => other,
             }
         };

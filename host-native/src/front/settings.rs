@@ -65,6 +65,16 @@ pub struct UpstreamConfig {
     /// Trust these PEM certificates for an `https://` url (`cacert`, default the public
     /// web roots).
     pub cacert: Option<PathBuf>,
+    /// A file whose first line is the password of the `url`'s user, sent with HTTP basic
+    /// authentication (`password_file`; a password may also be given in the `url`,
+    /// `http://user:password@host:port/mi`). It is never shown: `nodes_list`, metrics, logs
+    /// and errors give the URL without credentials.
+    pub password_file: Option<PathBuf>,
+    /// Largest request body the node's HTTP server takes, bytes (`max_http_request`,
+    /// default 1024 for `opensips` — its httpd's `receive_buf_size`, which drops longer
+    /// bodies — and no limit for `kamailio`; 64 … 16777216). A longer request goes over
+    /// the node's datagram transport, or is refused at once (`413`).
+    pub max_http_request: Option<usize>,
 }
 
 impl Default for UpstreamConfig {
@@ -82,6 +92,8 @@ impl Default for UpstreamConfig {
             probe_interval: 10,
             max_backoff_ms: 5000,
             cacert: None,
+            password_file: None,
+            max_http_request: None,
         }
     }
 }
@@ -112,7 +124,20 @@ impl UpstreamConfig {
             if !(url.starts_with("http://") || url.starts_with("https://"))
                 || url.parse::<hyper::Uri>().is_err()
             {
-                return Some(format!("url: `{url}` is not an http:// or https:// URL"));
+                let shown = if url.contains('@') {
+                    "(given with credentials, not shown)"
+                } else {
+                    url.as_str()
+                };
+                return Some(format!("url: `{shown}` is not an http:// or https:// URL"));
+            }
+        }
+        if self.password_file.is_some() && self.url.is_none() {
+            return Some("password_file: needs a url".into());
+        }
+        if let Some(limit) = self.max_http_request {
+            if !(64..=16 << 20).contains(&limit) {
+                return Some("max_http_request: must be between 64 and 16777216".into());
             }
         }
         if let Some(unix) = &self.unix {
@@ -134,6 +159,23 @@ impl UpstreamConfig {
             .into_iter()
             .find(|(_, value, low, high)| !(low..=high).contains(&value))
             .map(|(key, _, low, high)| format!("{key}: must be between {low} and {high}"))
+    }
+}
+
+/// Largest request OpenSIPS's FIFO takes, bytes, framing included: it reads one request
+/// in one read of at most this and drops the rest.
+pub const OPENSIPS_FIFO_REQUEST: usize = 4096;
+
+/// Default `max_http_request` of an OpenSIPS node: its httpd's `receive_buf_size`.
+pub const OPENSIPS_HTTP_REQUEST: usize = 1024;
+
+impl UpstreamConfig {
+    /// The largest request body the node's HTTP server takes.
+    pub fn http_request_limit(&self) -> usize {
+        self.max_http_request.unwrap_or(match self.dialect {
+            Dialect::Opensips => OPENSIPS_HTTP_REQUEST,
+            Dialect::Kamailio => usize::MAX,
+        })
     }
 }
 

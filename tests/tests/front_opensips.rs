@@ -1,0 +1,277 @@
+//! Front mode in front of real OpenSIPS nodes: 3.6.8 and 4.0.1 (with httpd authentication),
+//! built from `../shared/opensips` (see `miwa_tests::opensips`), reached over their FIFO,
+//! mi_datagram and mi_http, as a user would reach them through miwa.
+
+use miwa_tests::front::{front, pids, post_to};
+use miwa_tests::opensips::{OpenSips, HTTP_PASSWORD, HTTP_USER};
+use miwa_tests::{fifo_write, udp_exchange, Daemon, ReplyFifo};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A node of `version`, or `None` when the test is skipped (said loudly).
+fn node(version: &'static str) -> Option<OpenSips> {
+    OpenSips::start(version).expect("OpenSIPS starts")
+}
+
+/// Three upstreams for one node: `<name>_udp`, `<name>_fifo` and `<name>_http`.
+fn tables(name: &str, node: &OpenSips, url: &str) -> String {
+    format!(
+        "[upstreams.{name}_udp]\nudp = \"{}\"\n[upstreams.{name}_fifo]\nfifo = \"{}\"\nreply_dir = \"{}/\"\n[upstreams.{name}_http]\nurl = \"{url}\"\n",
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir.display(),
+    )
+}
+
+/// `request` sent to the front's FIFO.
+fn over_fifo(front: &Daemon, request: &str) -> Value {
+    let reply = ReplyFifo::create(&front.reply_dir(), "os").unwrap();
+    fifo_write(&front.fifo, format!(":os:{request}").as_bytes()).unwrap();
+    let answer = reply.read(WAIT).unwrap().expect("a FIFO reply");
+    serde_json::from_slice(&answer).unwrap()
+}
+
+/// `request` sent to the front's UDP socket.
+fn over_udp(front: &Daemon, request: &str) -> Value {
+    let answer = udp_exchange(front.udp, request.as_bytes(), WAIT)
+        .unwrap()
+        .expect("a UDP reply");
+    serde_json::from_slice(&answer).unwrap()
+}
+
+#[test]
+fn ids_come_back_as_the_real_node_answers_them_on_every_transport() {
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    for id in ["1.5", "2147483648", "-7", "0.1", "1e3", "\"abc\"", "null"] {
+        let request = format!(r#"{{"jsonrpc":"2.0","method":"uptime","id":{id}}}"#);
+        let direct: Value = serde_json::from_str(&node.udp_call(&request).unwrap()).unwrap();
+        for upstream in ["n_udp", "n_fifo", "n_http"] {
+            let reply = post_to(&front, &format!("/mi/{upstream}"), &request);
+            assert_eq!(reply["id"], direct["id"], "{upstream} id {id}: {reply}");
+            assert!(
+                reply["result"]["Up since"].is_string(),
+                "{upstream}: {reply}"
+            );
+        }
+        for reply in [over_fifo(&front, &request), over_udp(&front, &request)] {
+            assert_eq!(reply["id"], direct["id"], "id {id}: {reply}");
+            assert!(reply["result"]["Up since"].is_string(), "{reply}");
+        }
+    }
+}
+
+#[test]
+fn a_request_too_large_for_the_nodes_fifo_is_refused_at_once_or_sent_where_it_fits() {
+    let Some(node) = node("3.6.8") else { return };
+    let tables = format!(
+        "{}[upstreams.both]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n",
+        tables("n", &node, &node.url),
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir.display()
+    );
+    let front = front(&tables, "n_udp");
+    let value = "v".repeat(5000);
+    let store = json!({"jsonrpc": "2.0", "method": "cache_store",
+                       "params": ["local", "big", value], "id": 1})
+    .to_string();
+    let fetch = json!({"jsonrpc": "2.0", "method": "cache_fetch",
+                       "params": ["local", "big"], "id": 2})
+    .to_string();
+    for upstream in ["n_fifo", "n_http"] {
+        let asked = Instant::now();
+        let reply = post_to(&front, &format!("/mi/{upstream}"), &store);
+        assert_eq!(reply["error"]["code"], 413, "{upstream}: {reply}");
+        let detail = reply["error"]["data"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            detail.contains("takes at most"),
+            "{upstream}: the limit is named: {reply}"
+        );
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{upstream}: refused at once, not at the node timeout: {:?}",
+            asked.elapsed()
+        );
+    }
+    for upstream in ["n_udp", "both"] {
+        let reply = post_to(&front, &format!("/mi/{upstream}"), &store);
+        assert!(reply.get("error").is_none(), "{upstream}: {reply}");
+        let fetched = post_to(&front, &format!("/mi/{upstream}"), &fetch);
+        assert_eq!(fetched["result"]["value"], json!(value), "{upstream}");
+    }
+    assert!(
+        node.log().lines().all(|l| !l.contains("ERROR")),
+        "the node saw no broken request:\n{}",
+        node.log()
+    );
+}
+
+#[test]
+fn a_path_segment_naming_no_node_keeps_opensips_meaning_when_it_names_the_command() {
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    let uptime = r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
+    let reply = post_to(&front, "/mi/uptime", uptime);
+    assert!(reply["result"]["Up since"].is_string(), "{reply}");
+    let direct = post_to(&front, "/mi/n_udp", uptime);
+    assert_eq!(reply["result"]["Up since"], direct["result"]["Up since"]);
+    let typo = post_to(&front, "/mi/n_udq", uptime);
+    assert_eq!(typo["error"]["code"], 404, "{typo}");
+    assert_eq!(typo["error"]["message"], "Unknown node", "{typo}");
+    let other = post_to(
+        &front,
+        "/mi/uptime",
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+    );
+    assert_eq!(
+        other["error"]["code"], 404,
+        "names neither a node nor its command: {other}"
+    );
+}
+
+#[test]
+fn opensips_4_with_httpd_authentication_is_fronted_and_its_password_never_shown() {
+    let Some(node) = node("4.0.1") else { return };
+    let with_password = node
+        .url
+        .replace("http://", &format!("http://{HTTP_USER}:{HTTP_PASSWORD}@"));
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("node.pass");
+    std::fs::write(&secret, format!("{HTTP_PASSWORD}\n")).unwrap();
+    let from_file = node.url.replace("http://", &format!("http://{HTTP_USER}@"));
+    let tables = format!(
+        "[upstreams.inline]\nurl = \"{with_password}\"\n[upstreams.filed]\nurl = \"{from_file}\"\npassword_file = \"{}\"\n[upstreams.none]\nurl = \"{}\"\n",
+        secret.display(),
+        node.url
+    );
+    let front = front(&tables, "inline");
+    let uptime = r#"{"jsonrpc":"2.0","method":"core:uptime","id":1}"#;
+    for upstream in ["inline", "filed"] {
+        let reply = post_to(&front, &format!("/mi/{upstream}"), uptime);
+        assert!(
+            reply["result"]["Up since"].is_string(),
+            "{upstream}: {reply}"
+        );
+    }
+    let refused = post_to(&front, "/mi/none", uptime);
+    assert_eq!(refused["error"]["code"], 503, "{refused}");
+    let listed = front.result("nodes_list", json!([]));
+    let metrics = front.get("/metrics", "").unwrap();
+    let shown = [
+        listed.to_string(),
+        String::from_utf8_lossy(&metrics.body).into_owned(),
+        refused.to_string(),
+        front.log(),
+    ];
+    for text in &shown {
+        assert!(!text.contains(HTTP_PASSWORD), "the password leaks: {text}");
+    }
+    assert!(listed.to_string().contains(&node.url), "{listed}");
+}
+
+#[test]
+fn nodes_run_reaches_a_3_6_a_4_0_and_a_kamailio_node_under_names_each_understands() {
+    let (Some(old), Some(new)) = (node("3.6.8"), node("4.0.1")) else {
+        return;
+    };
+    let kamailio = miwa_tests::kamailio::Kamailio::start().unwrap();
+    let tables = format!(
+        "[upstreams.v36]\nudp = \"{}\"\n[upstreams.v40]\nudp = \"{}\"\n[upstreams.kam]\nudp = \"{}\"\ndialect = \"kamailio\"\n",
+        old.udp, new.udp, kamailio.udp
+    );
+    let front = front(&tables, "v36");
+    for command in ["statistics:get", "get_statistics"] {
+        let run = front.result(
+            "nodes_run",
+            json!({"command": command, "params": [["shmem:"]], "nodes": ["v36", "v40"]}),
+        );
+        for node in ["v36", "v40"] {
+            assert!(
+                run[node]["result"]["shmem:total_size"].is_number(),
+                "{command} on {node}: {run}"
+            );
+        }
+    }
+    for command in ["uptime", "core:uptime"] {
+        let run = front.result("nodes_run", json!({"command": command}));
+        for node in ["v36", "v40"] {
+            assert!(
+                run[node]["result"]["Up since"].is_string(),
+                "{command}: {run}"
+            );
+        }
+        assert_eq!(
+            run["kam"]["error"]["message"], "Method Not Found",
+            "Kamailio has no {command}, and says so itself: {run}"
+        );
+    }
+    let run = front.result(
+        "nodes_run",
+        json!({"command": "core.uptime", "nodes": "kam"}),
+    );
+    assert!(run["kam"]["result"]["up_since"].is_string(), "{run}");
+}
+
+/// `opensips-cli -x mi ps` against `front` over `transport`: the PIDs it lists.
+fn cli_ps(front: &Daemon, transport: &str) -> Vec<u64> {
+    let options: Vec<String> = match transport {
+        "http" => vec![
+            "communication_type=http".into(),
+            format!("url={}", front.url()),
+        ],
+        "datagram" => vec![
+            "communication_type=datagram".into(),
+            format!("datagram_ip={}", front.udp.ip()),
+            format!("datagram_port={}", front.udp.port()),
+        ],
+        _ => vec![
+            "communication_type=fifo".into(),
+            format!("fifo_file={}", front.fifo.display()),
+            format!("fifo_reply_dir={}", front.reply_dir().display()),
+        ],
+    };
+    let mut command =
+        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/opensips-cli"));
+    for option in &options {
+        command.args(["-o", option]);
+    }
+    let cli = command
+        .args(["-x", "mi", "ps"])
+        .env("HOME", front.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{transport}: {}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    pids(&serde_json::from_slice(&cli.stdout).unwrap())
+}
+
+#[test]
+fn opensips_cli_reaches_a_real_node_through_miwa_on_every_transport() {
+    let Some(node) = node("3.6.8") else { return };
+    let direct: Value = serde_json::from_str(
+        &node
+            .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+            .unwrap(),
+    )
+    .unwrap();
+    let expected = pids(&direct["result"]);
+    for upstream in ["n_udp", "n_fifo", "n_http"] {
+        let front = front(&tables("n", &node, &node.url), upstream);
+        for transport in ["http", "datagram", "fifo"] {
+            assert_eq!(
+                cli_ps(&front, transport),
+                expected,
+                "opensips-cli over {transport} to miwa, miwa over {upstream}"
+            );
+        }
+    }
+}
