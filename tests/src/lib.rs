@@ -1,6 +1,7 @@
 //! Helpers for miwa's end-to-end tests: a daemon under test, raw HTTP exchanges, and the
 //! comparison rules of the conformance recordings.
 
+pub mod conformance;
 pub mod front;
 pub mod hostile_node;
 pub mod kamailio;

@@ -1,79 +1,27 @@
 //! Replays `conformance/udp.jsonl` and `conformance/unix.jsonl` (real OpenSIPS 3.6.8
 //! traffic) against miwa's UDP and UNIX datagram sockets.
 
-use miwa_tests::{
-    compare_bodies, recorded_messages, recorded_timer_pid, recording, short, udp_exchange,
-    unix_exchange, Daemon,
-};
+use miwa_tests::conformance::{replay_datagrams, NOT_SCORED};
+use miwa_tests::{udp_exchange, unix_exchange, Daemon};
 use std::time::Duration;
 
-/// Cases left out of scoring: a JSON-RPC batch (answered per JSON-RPC 2.0), and a 200 KB
-/// datagram the client cannot even send.
-const NOT_SCORED: &[&str] = &["error_batch_two", "size_200k"];
-
-/// How long a case that expects no reply waits for one.
-const SILENCE: Duration = Duration::from_millis(300);
-
+/// Replays `file` against `daemon`'s UDP or UNIX socket.
 fn replay(file: &str, daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
-    let cases = recording(file);
-    let recorded_pid = recorded_timer_pid(&cases);
-    let (mut compared, mut matched, mut mismatches) = (0, 0, Vec::new());
-    for case in &cases {
-        let name = case["name"].as_str().unwrap_or_default();
-        if NOT_SCORED.contains(&name) {
-            continue;
+    let score = replay_datagrams(file, our_pid, |case, request, wait| {
+        if file.starts_with("udp") {
+            udp_exchange(daemon.udp, request, wait)
+        } else {
+            unix_exchange(
+                &daemon.unix,
+                daemon.dir.path(),
+                case.get("client_path").is_some(),
+                request,
+                wait,
+            )
         }
-        let requests: Vec<String> = recorded_messages(&case["request"])
-            .into_iter()
-            .flatten()
-            .collect();
-        if requests.is_empty() {
-            continue;
-        }
-        let mut expected = recorded_messages(&case["response"]);
-        if expected.is_empty() {
-            expected.push(None);
-        }
-        compared += 1;
-        let mut outcome = Ok("exact");
-        for (i, request) in requests.iter().enumerate() {
-            let request = request.replace(&recorded_pid, our_pid);
-            let want = expected.get(i).cloned().flatten();
-            let wait = if want.is_some() {
-                Duration::from_secs(3)
-            } else {
-                SILENCE
-            };
-            let got = if file.starts_with("udp") {
-                udp_exchange(daemon.udp, request.as_bytes(), wait)
-            } else {
-                unix_exchange(
-                    &daemon.unix,
-                    daemon.dir.path(),
-                    case.get("client_path").is_some(),
-                    request.as_bytes(),
-                    wait,
-                )
-            }
-            .expect("exchange");
-            outcome = match (&want, &got) {
-                (None, None) => Ok("exact"),
-                (Some(w), Some(g)) => compare_bodies(w.as_bytes(), g, &request),
-                (None, Some(g)) => {
-                    Err(format!("unexpected reply {:?}", String::from_utf8_lossy(g)))
-                }
-                (Some(w), None) => Err(format!("no reply, expected {w}")),
-            };
-            if outcome.is_err() {
-                break;
-            }
-        }
-        match outcome {
-            Ok(_) => matched += 1,
-            Err(why) => mismatches.push(short(format!("{name}: {why}"))),
-        }
-    }
-    (compared, matched, mismatches)
+        .expect("exchange")
+    });
+    (score.compared, score.matched, score.mismatches)
 }
 
 #[test]

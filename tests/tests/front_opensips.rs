@@ -275,3 +275,56 @@ fn opensips_cli_reaches_a_real_node_through_miwa_on_every_transport() {
         }
     }
 }
+
+/// The PID of the node's `timer` process (the recordings' requests name it).
+fn timer_pid(node: &OpenSips) -> String {
+    let ps: Value = serde_json::from_str(
+        &node
+            .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+            .unwrap(),
+    )
+    .unwrap();
+    ps["result"]["Processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Type"] == "timer")
+        .map(|p| p["PID"].to_string())
+        .expect("a timer process")
+}
+
+/// The UDP recordings replayed through miwa to a real 3.6.8 node score what they score
+/// against the node itself, case for case (the cases the node itself no longer matches
+/// differ in the node's state, not in miwa).
+#[test]
+fn the_udp_recordings_score_through_miwa_what_they_score_at_the_real_node() {
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    let pid = timer_pid(&node);
+    let at = |address: std::net::SocketAddr| {
+        move |_: &Value, request: &[u8], wait: Duration| {
+            udp_exchange(address, request, wait).expect("exchange")
+        }
+    };
+    let direct = miwa_tests::conformance::replay_datagrams("udp.jsonl", &pid, at(node.udp));
+    let through = miwa_tests::conformance::replay_datagrams("udp.jsonl", &pid, at(front.udp));
+    println!(
+        "udp.jsonl at the real 3.6.8 node: {}/{}; through miwa: {}/{}",
+        direct.matched, direct.compared, through.matched, through.compared
+    );
+    let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();
+    let direct_cases: Vec<String> = direct.mismatches.iter().map(case).collect();
+    let new: Vec<&String> = through
+        .mismatches
+        .iter()
+        .filter(|m| !direct_cases.contains(&case(m)))
+        .collect();
+    for line in &through.mismatches {
+        println!("  through miwa: {line}");
+    }
+    for line in &direct.mismatches {
+        println!("  at the node: {line}");
+    }
+    assert_eq!(through.compared, direct.compared);
+    assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
+}
