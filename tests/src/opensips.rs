@@ -22,8 +22,26 @@ pub const HTTP_USER: &str = "mi";
 /// The httpd password of a 4.0 node.
 pub const HTTP_PASSWORD: &str = "s3cret-mi-pass";
 
+/// Starts `binary` on the configuration in `dir`, its log appended to `dir/opensips.log`.
+fn spawn(binary: &Path, dir: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("opensips.log"))?;
+    Command::new(binary)
+        .arg("-F")
+        .arg("-f")
+        .arg(dir.join("node.cfg"))
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("spawning {}", binary.display()))
+}
+
 /// A running OpenSIPS.
 pub struct OpenSips {
+    binary: PathBuf,
     child: Child,
     /// `3.6.8` or `4.0.1`.
     pub version: &'static str,
@@ -137,18 +155,10 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
             fifo = fifo.display(),
             replies = dir.path().display(),
         );
-        let config_path = dir.path().join("node.cfg");
-        std::fs::write(&config_path, config)?;
-        let child = Command::new(&binary)
-            .arg("-F")
-            .arg("-f")
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("opensips.log"))?)
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
+        std::fs::write(dir.path().join("node.cfg"), config)?;
+        let child = spawn(&binary, dir.path())?;
         let node = OpenSips {
+            binary,
             child,
             version,
             reply_dir: dir.path().to_path_buf(),
@@ -178,6 +188,18 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!("OpenSIPS {} did not start:\n{}", self.version, self.log())
+    }
+
+    /// Stops it (SIGTERM) and waits for it to end.
+    pub fn stop(&mut self) {
+        crate::stop_node(&mut self.child);
+    }
+
+    /// Starts it again, on the same configuration, sockets and FIFO.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.child = spawn(&self.binary, self.dir.path())?;
+        self.wait_ready()
     }
 
     /// Its log so far.

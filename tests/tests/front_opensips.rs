@@ -328,3 +328,111 @@ fn the_udp_recordings_score_through_miwa_what_they_score_at_the_real_node() {
     assert_eq!(through.compared, direct.compared);
     assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
 }
+
+#[test]
+fn a_real_node_behind_miwa_merged_lists_events_roles_audit_batches_and_a_restart() {
+    let Some(node) = node("3.6.8") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\nmax_backoff_ms = 200\n[front]\nupstream = \"edge\"\nevent_expire = 60\n[audit]\nfile = \"{}\"\nredact = [\"cache_store:2\"]\n[access.transports]\nudp = \"ops\"\n[access.roles.ops]\nallow = [\"edge:*\", \"front:*\"]\ndeny = [\"edge:kill\", \"edge:shutdown\"]\n",
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir.display(),
+        audit.display()
+    ))
+    .expect("front starts");
+
+    // Merged lists: the node's commands, then miwa's; miwa's own reachable as miwa:*.
+    let which = front.result("which", json!([]));
+    let listed: Vec<&str> = which
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        listed.contains(&"cache_store") && listed.contains(&"nodes_run"),
+        "{which}"
+    );
+    let help = front.result("help", json!(["uptime"]));
+    assert_eq!(help["Exported by"], "core", "the node's own help: {help}");
+    let own = front.result("miwa:version", json!([]));
+    assert!(own.to_string().contains("miwa"), "{own}");
+    let listed = front.result("nodes_list", json!([]));
+    assert_eq!(listed["nodes"][0]["state"], "up", "{listed}");
+
+    // A node event reaches a subscriber of miwa's.
+    let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener.set_read_timeout(Some(WAIT)).unwrap();
+    let socket = format!("udp:{}", listener.local_addr().unwrap());
+    let subscribed = front.result("event_subscribe", json!(["E_CORE_THRESHOLD", socket, 60]));
+    assert_eq!(subscribed, "OK");
+    front.result(
+        "raise_event",
+        json!({"event": "E_CORE_THRESHOLD", "params": r#"{"from": "the node"}"#}),
+    );
+    let mut buffer = [0u8; 65536];
+    let length = listener
+        .recv(&mut buffer)
+        .expect("the node's event arrives");
+    let event: Value = serde_json::from_slice(&buffer[..length]).unwrap();
+    assert_eq!(event["method"], "E_CORE_THRESHOLD");
+    assert_eq!(event["params"]["from"], "the node", "{event}");
+
+    // Roles over UDP; a batch split and gathered; audit lines, the value redacted.
+    let kill = over_udp(&front, r#"{"jsonrpc":"2.0","method":"kill","id":9}"#);
+    assert_eq!(kill["error"]["code"], 403, "{kill}");
+    let batch = front
+        .rpc(r#"[{"jsonrpc":"2.0","method":"cache_store","params":["local","k","s3cret"],"id":1},{"jsonrpc":"2.0","method":"cache_fetch","params":["local","k"],"id":2},{"jsonrpc":"2.0","method":"version","id":3}]"#)
+        .unwrap();
+    assert_eq!(batch[0]["result"], "OK", "{batch}");
+    assert_eq!(batch[1]["result"]["value"], "s3cret", "{batch}");
+    assert!(
+        batch[2]["result"]["Server"]
+            .as_str()
+            .unwrap()
+            .contains("3.6.8"),
+        "{batch}"
+    );
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    assert!(!lines.contains("s3cret"), "redacted: {lines}");
+    for command in ["cache_store", "cache_fetch", "version", "kill"] {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.contains(command) && l.contains("edge")),
+            "{command} audited on edge: {lines}"
+        );
+    }
+
+    // The node killed: calls fail at once, naming it; back when it is back.
+    let mut node = node;
+    node.stop();
+    let down = front.call("uptime", json!([]));
+    assert!(
+        matches!(down["error"]["code"].as_i64(), Some(503 | 504)),
+        "{down}"
+    );
+    assert!(
+        down["error"]["data"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("edge"),
+        "{down}"
+    );
+    node.restart().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reply = front.call("uptime", json!([]));
+        if reply["result"]["Up since"].is_string() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never back: {reply}\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
