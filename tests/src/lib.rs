@@ -854,7 +854,10 @@ pub fn recording(name: &str) -> Vec<Value> {
 /// Stops a node process the tests started: SIGTERM, then SIGKILL if it has not ended
 /// within 5 s.
 pub fn stop_node(child: &mut Child) {
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg(child.id().to_string())
+        .stderr(Stdio::null())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {

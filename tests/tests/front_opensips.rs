@@ -436,3 +436,39 @@ fn a_real_node_behind_miwa_merged_lists_events_roles_audit_batches_and_a_restart
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_reply_larger_than_a_datagram_is_fetched_again_over_the_nodes_fifo() {
+    let Some(node) = node("3.6.8") else { return };
+    // 400 keys of 200 bytes, stored straight at the node: their list is an 80 KB reply.
+    for n in 0..400 {
+        let key = format!("wide{n:04}{}", "k".repeat(192));
+        let store = format!(
+            r#"{{"jsonrpc":"2.0","method":"cache_store","params":["local","{key}","v"],"id":1}}"#
+        );
+        let stored = node.udp_call(&store).unwrap();
+        assert!(stored.contains(r#""result":"OK""#), "{stored}");
+    }
+    let fetch =
+        r#"{"jsonrpc":"2.0","method":"cache_fetch_chunk","params":{"glob":"wide*"},"id":2}"#;
+    let at_node = node.udp_call(fetch).unwrap();
+    assert!(
+        at_node.contains("500"),
+        "too large for the node's datagram: {at_node}"
+    );
+    let tables = format!(
+        "[upstreams.both]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\n",
+        node.udp,
+        node.fifo.display(),
+        node.reply_dir.display()
+    );
+    let front = front(&tables, "both");
+    let reply = post_to(&front, "/mi", fetch);
+    let keys = reply["result"]["keys"].as_array().map(Vec::len);
+    assert_eq!(
+        keys,
+        Some(400),
+        "fetched whole over the FIFO: {}",
+        reply.to_string().chars().take(300).collect::<String>()
+    );
+}
