@@ -190,6 +190,18 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
         bail!("OpenSIPS {} did not start:\n{}", self.version, self.log())
     }
 
+    /// Sends every process of the node `signal` (`STOP`, `CONT` …).
+    pub fn signal(&self, signal: &str) {
+        let config = self.dir.path().join("node.cfg");
+        let sent = Command::new("pkill")
+            .arg(format!("-{signal}"))
+            .arg("-f")
+            .arg(config.display().to_string())
+            .status()
+            .expect("pkill runs");
+        assert!(sent.success(), "pkill -{signal}");
+    }
+
     /// Stops it (SIGTERM) and waits for it to end.
     pub fn stop(&mut self) {
         crate::stop_node(&mut self.child);
@@ -210,16 +222,6 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
     /// The node's own answer to `request` over its UDP socket.
     pub fn udp_call(&self, request: &str) -> anyhow::Result<String> {
         crate::node_udp_call(self.udp, request)
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The configuration directory.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -41,16 +41,36 @@ fn over_udp(front: &Daemon, request: &str) -> Value {
     serde_json::from_slice(&answer).unwrap()
 }
 
+/// The node's mi_http URL with the credentials a 4.0 node asks for.
+fn url_of(node: &OpenSips) -> String {
+    if node.version.starts_with("4.") {
+        node.url
+            .replace("http://", &format!("http://{HTTP_USER}:{HTTP_PASSWORD}@"))
+    } else {
+        node.url.clone()
+    }
+}
+
 #[test]
 fn ids_come_back_as_the_real_node_answers_them_on_every_transport() {
-    let Some(node) = node("3.6.8") else { return };
-    let front = front(&tables("n", &node, &node.url), "n_udp");
+    for version in miwa_tests::opensips::VERSIONS {
+        let Some(node) = node(version) else { return };
+        ids_as_the_node_answers_them(&node);
+    }
+}
+
+fn ids_as_the_node_answers_them(node: &OpenSips) {
+    let front = front(&tables("n", node, &url_of(node)), "n_udp");
     for id in ["1.5", "2147483648", "-7", "0.1", "1e3", "\"abc\"", "null"] {
         let request = format!(r#"{{"jsonrpc":"2.0","method":"uptime","id":{id}}}"#);
         let direct: Value = serde_json::from_str(&node.udp_call(&request).unwrap()).unwrap();
         for upstream in ["n_udp", "n_fifo", "n_http"] {
             let reply = post_to(&front, &format!("/mi/{upstream}"), &request);
-            assert_eq!(reply["id"], direct["id"], "{upstream} id {id}: {reply}");
+            assert_eq!(
+                reply["id"], direct["id"],
+                "{} {upstream} id {id}: {reply}",
+                node.version
+            );
             assert!(
                 reply["result"]["Up since"].is_string(),
                 "{upstream}: {reply}"
@@ -330,12 +350,12 @@ fn the_udp_recordings_score_through_miwa_what_they_score_at_the_real_node() {
 }
 
 #[test]
-fn a_real_node_behind_miwa_merged_lists_events_roles_audit_batches_and_a_restart() {
+fn a_real_node_behind_miwa_merged_lists_events_roles_audit_batches_frozen_restarted_and_killed() {
     let Some(node) = node("3.6.8") else { return };
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.log");
     let front = Daemon::start(&format!(
-        "\n[upstreams.edge]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\nmax_backoff_ms = 200\n[front]\nupstream = \"edge\"\nevent_expire = 60\n[audit]\nfile = \"{}\"\nredact = [\"cache_store:2\"]\n[access.transports]\nudp = \"ops\"\n[access.roles.ops]\nallow = [\"edge:*\", \"front:*\"]\ndeny = [\"edge:kill\", \"edge:shutdown\"]\n",
+        "\n[upstreams.edge]\nudp = \"{}\"\nfifo = \"{}\"\nreply_dir = \"{}/\"\nmax_backoff_ms = 200\ntimeout_ms = 700\n[front]\nupstream = \"edge\"\nevent_expire = 60\n[audit]\nfile = \"{}\"\nredact = [\"cache_store:2\"]\n[access.transports]\nudp = \"ops\"\n[access.roles.ops]\nallow = [\"edge:*\", \"front:*\"]\ndeny = [\"edge:kill\", \"edge:shutdown\"]\n",
         node.udp,
         node.fifo.display(),
         node.reply_dir.display(),
@@ -395,19 +415,76 @@ fn a_real_node_behind_miwa_merged_lists_events_roles_audit_batches_and_a_restart
             .contains("3.6.8"),
         "{batch}"
     );
-    let lines = std::fs::read_to_string(&audit).unwrap();
+    let audited = |lines: &str| {
+        ["cache_store", "cache_fetch", "version", "kill"]
+            .iter()
+            .all(|command| {
+                lines.lines().any(|l| {
+                    l.contains(&format!("\"command\":\"{command}\""))
+                        && l.contains("\"node\":\"edge\"")
+                })
+            })
+    };
+    let deadline = Instant::now() + WAIT;
+    let lines = loop {
+        let lines = std::fs::read_to_string(&audit).unwrap_or_default();
+        if audited(&lines) || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(audited(&lines), "each call audited on edge: {lines}");
     assert!(!lines.contains("s3cret"), "redacted: {lines}");
-    for command in ["cache_store", "cache_fetch", "version", "kill"] {
-        assert!(
-            lines
-                .lines()
-                .any(|l| l.contains(command) && l.contains("edge")),
-            "{command} audited on edge: {lines}"
-        );
-    }
+
+    // The node frozen (SIGSTOP): a call ends at the node's timeout_ms, naming it.
+    node.signal("STOP");
+    let asked = Instant::now();
+    let slow = front.call("uptime", json!([]));
+    node.signal("CONT");
+    assert_eq!(slow["error"]["code"], 504, "{slow}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // Restarted under load: every request gets its own reply, a result or an error
+    // naming the node; none hangs, none crosses.
+    let mut node = node;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (answered, failed) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            let (mut answered, mut failed) = (0, 0);
+            let mut id = 100;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                id += 1;
+                let request = format!(r#"{{"jsonrpc":"2.0","method":"uptime","id":{id}}}"#);
+                let reply = front.rpc(&request).unwrap();
+                assert_eq!(reply["id"], id, "{reply}");
+                if reply["result"]["Up since"].is_string() {
+                    answered += 1;
+                } else {
+                    assert!(
+                        matches!(reply["error"]["code"].as_i64(), Some(502..=504)),
+                        "{reply}"
+                    );
+                    failed += 1;
+                }
+            }
+            (answered, failed)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        node.restart().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert!(
+        answered > 0 && failed > 0,
+        "{answered} answered, {failed} failed"
+    );
 
     // The node killed: calls fail at once, naming it; back when it is back.
-    let mut node = node;
     node.stop();
     let down = front.call("uptime", json!([]));
     assert!(
