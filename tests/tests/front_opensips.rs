@@ -238,8 +238,9 @@ fn nodes_run_reaches_a_3_6_a_4_0_and_a_kamailio_node_under_names_each_understand
     assert!(run["kam"]["result"]["up_since"].is_string(), "{run}");
 }
 
-/// `opensips-cli -x mi ps` against `front` over `transport`: the PIDs it lists.
-fn cli_ps(front: &Daemon, transport: &str) -> Vec<u64> {
+/// `opensips-cli -x mi <ps>` against `front` over `transport`: the PIDs it lists.
+/// opensips-cli checks the name against the node's `which`: a 4.0 node's is `core:ps`.
+fn cli_ps(front: &Daemon, transport: &str, ps: &str) -> Vec<u64> {
     let options: Vec<String> = match transport {
         "http" => vec![
             "communication_type=http".into(),
@@ -262,7 +263,7 @@ fn cli_ps(front: &Daemon, transport: &str) -> Vec<u64> {
         command.args(["-o", option]);
     }
     let cli = command
-        .args(["-x", "mi", "ps"])
+        .args(["-x", "mi", ps])
         .env("HOME", front.dir.path())
         .output()
         .unwrap();
@@ -274,24 +275,73 @@ fn cli_ps(front: &Daemon, transport: &str) -> Vec<u64> {
     pids(&serde_json::from_slice(&cli.stdout).unwrap())
 }
 
+/// `opensips-mi ps` against `front` over `transport`: the PIDs it lists.
+fn mi_ps(front: &Daemon, transport: &str) -> Vec<u64> {
+    let port_of = |address: std::net::SocketAddr| address.port().to_string();
+    let args: Vec<String> = match transport {
+        "http" => vec!["-t".into(), "http".into(), "-p".into(), port_of(front.http)],
+        "datagram" => vec![
+            "-t".into(),
+            "datagram".into(),
+            "-p".into(),
+            port_of(front.udp),
+        ],
+        _ => vec![
+            "-t".into(),
+            "fifo".into(),
+            "-f".into(),
+            front.fifo.display().to_string(),
+            "-fd".into(),
+            front.reply_dir().display().to_string(),
+        ],
+    };
+    let mi =
+        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/opensips-mi"))
+            .args(&args)
+            .args(["-i", "127.0.0.1", "ps"])
+            .output()
+            .unwrap();
+    assert!(
+        mi.status.success(),
+        "{transport}: {}",
+        String::from_utf8_lossy(&mi.stderr)
+    );
+    pids(&serde_json::from_slice(&mi.stdout).unwrap())
+}
+
 #[test]
-fn opensips_cli_reaches_a_real_node_through_miwa_on_every_transport() {
-    let Some(node) = node("3.6.8") else { return };
-    let direct: Value = serde_json::from_str(
-        &node
-            .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-            .unwrap(),
-    )
-    .unwrap();
-    let expected = pids(&direct["result"]);
-    for upstream in ["n_udp", "n_fifo", "n_http"] {
-        let front = front(&tables("n", &node, &node.url), upstream);
-        for transport in ["http", "datagram", "fifo"] {
-            assert_eq!(
-                cli_ps(&front, transport),
-                expected,
-                "opensips-cli over {transport} to miwa, miwa over {upstream}"
-            );
+fn opensips_cli_and_opensips_mi_reach_real_nodes_through_miwa_on_every_transport() {
+    for version in miwa_tests::opensips::VERSIONS {
+        let Some(node) = node(version) else { return };
+        let direct: Value = serde_json::from_str(
+            &node
+                .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let expected = pids(&direct["result"]);
+        for upstream in ["n_udp", "n_fifo", "n_http"] {
+            let front = front(&tables("n", &node, &url_of(&node)), upstream);
+            for transport in ["http", "datagram", "fifo"] {
+                assert_eq!(
+                    cli_ps(
+                        &front,
+                        transport,
+                        if version.starts_with("4.") {
+                            "core:ps"
+                        } else {
+                            "ps"
+                        }
+                    ),
+                    expected,
+                    "{version}: opensips-cli over {transport} to miwa, miwa over {upstream}"
+                );
+                assert_eq!(
+                    mi_ps(&front, transport),
+                    expected,
+                    "{version}: opensips-mi over {transport} to miwa, miwa over {upstream}"
+                );
+            }
         }
     }
 }
