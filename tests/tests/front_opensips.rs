@@ -599,3 +599,39 @@ fn a_reply_larger_than_a_datagram_is_fetched_again_over_the_nodes_fifo() {
         reply.to_string().chars().take(300).collect::<String>()
     );
 }
+
+/// The HTTP recordings replayed through miwa (its HTTP server, the node over mi_datagram)
+/// score at least what they score at the real 3.6.8 node's own httpd.
+#[test]
+fn the_http_recordings_score_through_miwa_what_they_score_at_the_real_node() {
+    use miwa_tests::conformance::{replay_http, Answerer};
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    let pid = timer_pid(&node);
+    let http: std::net::SocketAddr = node
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mi")
+        .parse()
+        .unwrap();
+    let direct = replay_http(http, &pid, Answerer::OpenSips);
+    let through = replay_http(front.http, &pid, Answerer::Miwa);
+    println!(
+        "http.jsonl at the real 3.6.8 node: {}/{}; through miwa: {}/{}",
+        direct.matched, direct.compared, through.matched, through.compared
+    );
+    let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();
+    let direct_cases: Vec<String> = direct.mismatches.iter().map(case).collect();
+    for line in &through.mismatches {
+        println!("  through miwa: {line}");
+    }
+    for line in &direct.mismatches {
+        println!("  at the node: {line}");
+    }
+    let new: Vec<&String> = through
+        .mismatches
+        .iter()
+        .filter(|m| !direct_cases.contains(&case(m)))
+        .collect();
+    assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
+}
