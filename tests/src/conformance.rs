@@ -2,12 +2,13 @@
 //! OpenSIPS 3.6.8 traffic) against any target: miwa, a front, a real node.
 
 use crate::{
-    compare_bodies, parse_responses, read_responses, recorded_messages, recorded_timer_pid,
-    recording, short, HttpResponse,
+    compare_bodies, fifo_write, parse_responses, read_responses, recorded_messages,
+    recorded_timer_pid, recording, short, HttpResponse, ReplyFifo,
 };
 use serde_json::Value;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 /// Cases left out of scoring: a JSON-RPC batch (answered per JSON-RPC 2.0), and a 200 KB
@@ -297,6 +298,200 @@ pub fn replay_http(http: SocketAddr, our_pid: &str, answerer: Answerer) -> Score
     }
     let matched = exact + shape;
     println!("http conformance: {matched}/{compared} matched ({exact} exact, {shape} by shape); {} OpenSIPS defects and {} documented deviations not scored", excluded.len(), deviations.len());
+    for line in &mismatches {
+        println!("  mismatch {line}");
+    }
+    Score {
+        matched,
+        compared,
+        mismatches,
+    }
+}
+
+const FIFO_WAIT: Duration = Duration::from_secs(3);
+const FIFO_SILENCE: Duration = Duration::from_millis(400);
+
+/// What miwa answers instead of an OpenSIPS defect (conformance README, "must not copy").
+fn fixed_expectation(name: &str) -> Option<Option<&'static str>> {
+    const INVALID_NULL: &str =
+        r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}"#;
+    const INVALID_1: &str =
+        r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":1}"#;
+    const PARSE: &str =
+        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#;
+    Some(match name {
+        "error_json_number" | "error_json_true" | "error_batch_empty" | "error_empty_object" => {
+            Some(INVALID_NULL)
+        }
+        "error_missing_method" | "error_method_not_string" => Some(INVALID_1),
+        "error_not_json" | "empty_body" | "whitespace_body" | "framing_only_reply_name" => {
+            Some(PARSE)
+        }
+        _ => return None,
+    })
+}
+
+/// Cases not scored: a batch (answered per JSON-RPC 2.0), an 80 KB reply of a module command
+/// miwa does not have, and the 128-byte reply path limit miwa does not keep.
+const FIFO_NOT_SCORED: &[&str] = &[
+    "error_batch_two",
+    "cache_fetch_chunk_big",
+    "reply_name_123_chars",
+];
+
+/// The `:name:` reply names framed in a request.
+fn reply_names(request: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = request.trim_start();
+    while let Some(after) = rest.strip_prefix(':') {
+        let Some(end) = after.find(':') else { break };
+        names.push(after[..end].to_string());
+        let json = &after[end + 1..];
+        let next = json.find("}:").map(|i| i + 1).unwrap_or(json.len());
+        rest = &json[next..];
+    }
+    names
+}
+
+fn notes(case: &Value) -> String {
+    case["notes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Replays every case on the FIFO `fifo`, whose replies go to `dir`; `ps` answers with
+/// processes whose pid `our_pid` the recording's requests name. With
+/// [`Answerer::OpenSips`] the cases where miwa fixes an OpenSIPS defect, and those not
+/// scored, are left out unchecked.
+pub fn replay_fifo(fifo: &Path, dir: &Path, our_pid: &str, answerer: Answerer) -> Score {
+    // One replay at a time: the case `reply_name_absolute_path` listens on
+    // `/tmp/mi_rpl_abs`, a path both replays would share.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let cases = recording("fifo.jsonl");
+    let recorded_pid = recorded_timer_pid(&cases);
+    let (mut compared, mut matched, mut fixed, mut mismatches) = (0, 0, 0, Vec::new());
+    for case in &cases {
+        let name = case["name"].as_str().unwrap_or_default();
+        // Never sent to OpenSIPS itself: several of these crash it (the recordings' notes).
+        let unchecked = answerer == Answerer::OpenSips
+            && (FIFO_NOT_SCORED.contains(&name) || fixed_expectation(name).is_some());
+        if unchecked {
+            continue;
+        }
+        let request = case["request"]
+            .as_str()
+            .unwrap_or_default()
+            .replace(&recorded_pid, our_pid);
+        let notes = notes(case);
+        let listen = !case["reply_fifo"].is_null()
+            && !notes.contains("does not exist")
+            && case.get("regular_file_content").is_none();
+        let names = if listen {
+            reply_names(&request)
+        } else {
+            Vec::new()
+        };
+        if case.get("regular_file_content").is_some() {
+            std::fs::write(dir.join(&reply_names(&request)[0]), b"").unwrap();
+        }
+        let late = notes.contains("500 ms after the request");
+        let fifos: Vec<ReplyFifo> = if late {
+            Vec::new()
+        } else {
+            names
+                .iter()
+                .map(|n| ReplyFifo::create(dir, n).unwrap())
+                .collect()
+        };
+        fifo_write(fifo, request.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut got: Vec<Option<Vec<u8>>> = Vec::new();
+        if late {
+            std::thread::sleep(Duration::from_millis(500));
+            let fifo = ReplyFifo::create(dir, &names[0]).unwrap();
+            got.push(fifo.read(FIFO_SILENCE).unwrap());
+        }
+        let mut expected = recorded_messages(&case["response"]);
+        if expected.is_empty() {
+            expected.push(None);
+        }
+        for (i, fifo) in fifos.iter().enumerate() {
+            let want = expected.get(i).cloned().flatten();
+            got.push(
+                fifo.read(if want.is_some() || fixed_expectation(name).is_some() {
+                    FIFO_WAIT
+                } else {
+                    FIFO_SILENCE
+                })
+                .unwrap(),
+            );
+        }
+        if let Some(content) = case.get("regular_file_content") {
+            let now = std::fs::read_to_string(dir.join(&reply_names(&request)[0])).unwrap();
+            assert_eq!(
+                now,
+                content.as_str().unwrap_or(""),
+                "{name}: a regular file is never written"
+            );
+            let _ = std::fs::remove_file(dir.join(&reply_names(&request)[0]));
+        }
+        if FIFO_NOT_SCORED.contains(&name) {
+            assert!(
+                got.iter().all(Option::is_some),
+                "{name}: miwa still answers"
+            );
+            continue;
+        }
+        if let Some(instead) = fixed_expectation(name) {
+            let answer = got
+                .first()
+                .cloned()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            assert_eq!(answer.as_deref(), instead, "{name}: the fixed behaviour");
+            fixed += 1;
+            continue;
+        }
+        let expected: Vec<Option<String>> = if names.is_empty() {
+            Vec::new()
+        } else {
+            expected
+        };
+        compared += 1;
+        let outcome = if name.starts_with("size_") {
+            match got.first().cloned().flatten() {
+                Some(reply) if String::from_utf8_lossy(&reply).contains("Up time") => Ok("exact"),
+                other => Err(format!(
+                    "a large request gets its normal reply, got {other:?}"
+                )),
+            }
+        } else {
+            expected
+                .iter()
+                .zip(got.iter().chain(std::iter::repeat(&None)))
+                .map(|(want, have)| match (want, have) {
+                    (None, None) => Ok("exact"),
+                    (Some(w), Some(h)) => compare_bodies(w.as_bytes(), h, &request),
+                    (Some(w), None) => Err(format!("no reply, expected {w}")),
+                    (None, Some(h)) => {
+                        Err(format!("unexpected reply {:?}", String::from_utf8_lossy(h)))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|_| "ok")
+        };
+        match outcome {
+            Ok(_) => matched += 1,
+            Err(why) => mismatches.push(short(format!("{name}: {why}"))),
+        }
+    }
+    println!("fifo conformance: {matched}/{compared} matched; {fixed} OpenSIPS defects answered as fixed; {} not scored", FIFO_NOT_SCORED.len());
     for line in &mismatches {
         println!("  mismatch {line}");
     }

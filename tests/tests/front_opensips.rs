@@ -635,3 +635,33 @@ fn the_http_recordings_score_through_miwa_what_they_score_at_the_real_node() {
         .collect();
     assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
 }
+
+/// The FIFO recordings replayed on miwa's FIFO (the node over mi_datagram) score at least
+/// what they score on the real 3.6.8 node's own FIFO.
+#[test]
+fn the_fifo_recordings_score_through_miwa_what_they_score_at_the_real_node() {
+    use miwa_tests::conformance::{replay_fifo, Answerer};
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    let pid = timer_pid(&node);
+    let direct = replay_fifo(&node.fifo, &node.reply_dir, &pid, Answerer::OpenSips);
+    let through = replay_fifo(&front.fifo, &front.reply_dir(), &pid, Answerer::Miwa);
+    println!(
+        "fifo.jsonl at the real 3.6.8 node: {}/{}; through miwa: {}/{}",
+        direct.matched, direct.compared, through.matched, through.compared
+    );
+    let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();
+    let direct_cases: Vec<String> = direct.mismatches.iter().map(case).collect();
+    for line in &through.mismatches {
+        println!("  through miwa: {line}");
+    }
+    for line in &direct.mismatches {
+        println!("  at the node: {line}");
+    }
+    let new: Vec<&String> = through
+        .mismatches
+        .iter()
+        .filter(|m| !direct_cases.contains(&case(m)))
+        .collect();
+    assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
+}
