@@ -1,6 +1,6 @@
 //! A real OpenSIPS node (3.6.8 or 4.0.1, built from the sources in `../shared/opensips`
 //! into `target/opensips-<version>` by `make opensips`) with mi_fifo, mi_datagram and
-//! httpd + mi_http on free ports, started for a test and stopped when dropped. 4.0.1 runs
+//! httpd + mi_http and XML-RPC at `/RPC2` on free ports, started for a test and stopped when dropped. 4.0.1 runs
 //! with httpd authentication on (`mi` / [`HTTP_PASSWORD`]).
 //!
 //! Without a build and without `../shared/opensips` to make one (a clone of the project
@@ -118,6 +118,11 @@ impl OpenSips {
         let http = crate::free_port();
         let fifo = dir.path().join("opensips_fifo");
         let modules = prefix(version).join("lib64/opensips/modules/");
+        let xmlrpc = if version.starts_with("4.") {
+            "mi_xmlrpc"
+        } else {
+            "mi_xmlrpc_ng"
+        };
         let auth = if version.starts_with("4.") {
             format!(
                 "modparam(\"httpd\", \"auth_username\", \"{HTTP_USER}\")\nmodparam(\"httpd\", \"auth_password\", \"{HTTP_PASSWORD}\")\n"
@@ -147,6 +152,7 @@ modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", {http})
 {auth}loadmodule "mi_http.so"
 modparam("mi_http", "root", "mi")
+loadmodule "{xmlrpc}.so"
 loadmodule "cachedb_local.so"
 loadmodule "event_datagram.so"
 route {{ sl_send_reply(404, "Not Here"); exit; }}

@@ -2,59 +2,14 @@
 //! `/RPC2`, decoding both sides with Python's `xmlrpc.client`; and drives miwa with that
 //! client as a user would.
 
-use miwa_tests::{
-    parse_responses, read_responses, recording, same_shape, short, workspace, Daemon, HttpResponse,
-};
+use miwa_tests::conformance::{replay_xmlrpc, Answerer};
+use miwa_tests::Daemon;
 use serde_json::Value;
-use std::io::Write;
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-/// Documented improvements: untyped values, `<boolean>` and `<double>` are accepted; an
-/// unsupported `Content-Type` gets 415 instead of a closed connection.
-const DEVIATIONS: &[&str] = &[
-    "which_untyped_param",
-    "log_level_boolean",
-    "log_level_double",
-    "content_type_application_xml",
-];
-
-/// Results that describe the server: compared by shape.
-const SHAPE: &[&str] = &[
-    "uptime",
-    "version",
-    "ps",
-    "log_level",
-    "get_statistics_array",
-    "get_statistics_all",
-    "content_type_text_xml_charset",
-    "post_rpc2_subpath",
-];
-
-fn decode(bodies: &[String]) -> Vec<Value> {
-    let mut child = Command::new("python3")
-        .arg(workspace().join("tests/xmlrpc_decode.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(bodies).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    serde_json::from_slice(&output.stdout).expect("decoded list")
-}
-
-fn send(daemon: &Daemon, request: &str) -> Option<HttpResponse> {
-    let mut stream = TcpStream::connect(daemon.http).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let raw = read_responses(&mut stream, 1, Duration::from_millis(500)).unwrap();
-    parse_responses(&raw).into_iter().next()
-}
+/// Path segments after `/RPC2/` name a node in front mode: a recorded request to a
+/// sub-path is then an unknown node, not `/RPC2` (docs/compatibility.md, "Front mode").
+const FRONT_DEVIATIONS: &[&str] = &["post_rpc2_subpath"];
 
 /// Replays every case on `daemon`'s `/RPC2`; `our_pid` is the first pid `ps` shows (the
 /// daemon's, or its node's). Cases compared, matched, mismatches.
@@ -62,120 +17,14 @@ fn replay(daemon: &Daemon, our_pid: &str) -> (usize, usize, Vec<String>) {
     replay_except(daemon, our_pid, &[])
 }
 
-/// Path segments after `/RPC2/` name a node in front mode: a recorded request to a
-/// sub-path is then an unknown node, not `/RPC2` (docs/compatibility.md, "Front mode").
-const FRONT_DEVIATIONS: &[&str] = &["post_rpc2_subpath"];
-
 /// [`replay`] with the cases of `deviations` answered but not scored.
 fn replay_except(
     daemon: &Daemon,
     our_pid: &str,
     deviations: &[&str],
 ) -> (usize, usize, Vec<String>) {
-    let cases = recording("xmlrpc.jsonl");
-    let mut rows = Vec::new();
-    for case in &cases {
-        let name = case["name"].as_str().unwrap_or_default().to_string();
-        let mut request = case["request"].as_str().unwrap_or_default().to_string();
-        if name == "log_level_level_pid" {
-            let body = request
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_string())
-                .unwrap_or_default();
-            let recorded = body
-                .split("<int>")
-                .nth(2)
-                .and_then(|s| s.split('<').next())
-                .unwrap_or_default()
-                .to_string();
-            let new_body = body.replace(
-                &format!("<int>{recorded}</int>"),
-                &format!("<int>{our_pid}</int>"),
-            );
-            request = request.replace(&body, &new_body).replace(
-                &format!("Content-Length: {}", body.len()),
-                &format!("Content-Length: {}", new_body.len()),
-            );
-        }
-        let expected = case["response"]
-            .as_str()
-            .and_then(|r| parse_responses(r.as_bytes()).into_iter().next());
-        let got = send(daemon, &request);
-        rows.push((name, expected, got));
-    }
-    let bodies: Vec<String> = rows
-        .iter()
-        .flat_map(|(_, e, g)| {
-            [e, g].map(|r| {
-                r.as_ref()
-                    .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-                    .unwrap_or_default()
-            })
-        })
-        .collect();
-    let decoded = decode(&bodies);
-    let (mut compared, mut matched, mut mismatches) = (0, 0, Vec::new());
-    for (i, (name, expected, got)) in rows.iter().enumerate() {
-        if deviations.contains(&name.as_str()) {
-            let got = got.as_ref().expect("miwa answers");
-            let body = String::from_utf8_lossy(&got.body);
-            assert!(body.contains("Unknown node"), "{name}: {body}");
-            continue;
-        }
-        if DEVIATIONS.contains(&name.as_str()) {
-            let got = got.as_ref().expect("miwa answers");
-            if name.starts_with("content_type") {
-                assert_eq!(got.status, 415, "{name}");
-            } else {
-                assert_eq!(got.status, 200, "{name}");
-            }
-            continue;
-        }
-        compared += 1;
-        let (want, have) = (&decoded[2 * i], &decoded[2 * i + 1]);
-        let outcome = match (expected, got) {
-            (None, None) => Ok(()),
-            (Some(e), Some(g)) if e.status != g.status => {
-                Err(format!("status {} != {}", g.status, e.status))
-            }
-            (Some(e), Some(g))
-                if e.header("Content-Type").map(str::to_ascii_lowercase)
-                    != g.header("Content-Type").map(str::to_ascii_lowercase) =>
-            {
-                Err(format!(
-                    "content type {:?} != {:?}",
-                    g.header("Content-Type"),
-                    e.header("Content-Type")
-                ))
-            }
-            (Some(e), Some(g)) if e.body == g.body => Ok(()),
-            (Some(_), Some(_))
-                if SHAPE.contains(&name.as_str())
-                    && want.get("params").is_some()
-                    && same_shape(want, have) =>
-            {
-                Ok(())
-            }
-            (Some(_), Some(_))
-                if !SHAPE.contains(&name.as_str()) && want == have && !want.is_null() =>
-            {
-                Ok(())
-            }
-            _ => Err(format!("{have} != {want}")),
-        };
-        match outcome {
-            Ok(()) => matched += 1,
-            Err(why) => mismatches.push(short(format!("{name}: {why}"))),
-        }
-    }
-    println!(
-        "xmlrpc conformance: {matched}/{compared} matched; {} documented deviations not scored",
-        DEVIATIONS.len()
-    );
-    for line in &mismatches {
-        println!("  mismatch {line}");
-    }
-    (compared, matched, mismatches)
+    let score = replay_xmlrpc(daemon.http, our_pid, deviations, Answerer::Miwa);
+    (score.compared, score.matched, score.mismatches)
 }
 
 #[test]

@@ -665,3 +665,46 @@ fn the_fifo_recordings_score_through_miwa_what_they_score_at_the_real_node() {
         .collect();
     assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
 }
+
+/// The XML-RPC recordings replayed on miwa's `/RPC2` (the node over mi_datagram) score at
+/// least what they score at the real 3.6.8 node's own `/RPC2` (mi_xmlrpc_ng).
+#[test]
+fn the_xmlrpc_recordings_score_through_miwa_what_they_score_at_the_real_node() {
+    use miwa_tests::conformance::{replay_xmlrpc, Answerer};
+    let Some(node) = node("3.6.8") else { return };
+    let front = front(&tables("n", &node, &node.url), "n_udp");
+    let ps: Value = serde_json::from_str(
+        &node
+            .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+            .unwrap(),
+    )
+    .unwrap();
+    let first = ps["result"]["Processes"][0]["PID"].to_string();
+    let http: std::net::SocketAddr = node
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mi")
+        .parse()
+        .unwrap();
+    let subpath = ["post_rpc2_subpath"];
+    let direct = replay_xmlrpc(http, &first, &[], Answerer::OpenSips);
+    let through = replay_xmlrpc(front.http, &first, &subpath, Answerer::Miwa);
+    println!(
+        "xmlrpc.jsonl at the real 3.6.8 node: {}/{}; through miwa: {}/{}",
+        direct.matched, direct.compared, through.matched, through.compared
+    );
+    let case = |m: &String| m.split(':').next().unwrap_or_default().to_string();
+    let direct_cases: Vec<String> = direct.mismatches.iter().map(case).collect();
+    for line in &through.mismatches {
+        println!("  through miwa: {line}");
+    }
+    for line in &direct.mismatches {
+        println!("  at the node: {line}");
+    }
+    let new: Vec<&String> = through
+        .mismatches
+        .iter()
+        .filter(|m| !direct_cases.contains(&case(m)))
+        .collect();
+    assert!(new.is_empty(), "new mismatches through miwa: {new:?}");
+}
