@@ -669,3 +669,93 @@ pub fn replay_xmlrpc(
         mismatches,
     }
 }
+
+/// The error texts a recorded result cell shows, if any.
+fn error_texts(page: &str) -> Vec<&'static str> {
+    [
+        "Invalid params",
+        "Too few or too many parameters",
+        "Bad type for parameter",
+        "unknown MI command",
+    ]
+    .into_iter()
+    .filter(|t| page.contains(t))
+    .collect()
+}
+
+/// Recorded cases miwa answers differently on purpose (docs/compatibility.md): a `GET`
+/// that would run a command that changes state is answered "Not run" (`403`).
+pub const NOT_RUN_ON_GET: [&str; 2] = ["cmd_log_level_bad_type", "cmd_log_level_not_json_arg"];
+
+/// Replays every case on the HTML pages of the HTTP server at `http`; with `node`, each
+/// path `/html…` becomes `/html/<node>…` (a front's page of that node), where the node's
+/// commands are grouped under its name: `/html/core/ps` is `/html/<node>/<node>/ps`. With
+/// [`Answerer::Miwa`] the cases of [`NOT_RUN_ON_GET`] must get miwa's refusal; with
+/// [`Answerer::OpenSips`] they are compared like the others.
+pub fn replay_html(http: SocketAddr, node: Option<&str>, answerer: Answerer) -> Score {
+    let (mut compared, mut matched, mut mismatches) = (0, 0, Vec::new());
+    for case in recording("html.jsonl") {
+        let name = case["name"].as_str().unwrap_or_default();
+        let mut request = case["request"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("Connection: keep-alive", "Connection: close");
+        if let Some(node) = node {
+            let (line, rest) = request.split_once("\r\n").unwrap_or((&request, ""));
+            let mut line = line.to_string();
+            for module in ["core", "statistics"] {
+                line = line.replacen(&format!(" /html/{module}"), &format!(" /html/{node}"), 1);
+            }
+            let line = line.replacen(" /html", &format!(" /html/{node}"), 1);
+            request = format!("{line}\r\n{rest}");
+        }
+        let raw = crate::exchange(http, request.as_bytes(), Duration::from_millis(500)).unwrap();
+        let got = parse_responses(&raw).into_iter().next();
+        compared += 1;
+        let want_status = case["http_status"].as_u64().unwrap_or(0) as u16;
+        let recorded = case["response_body"].as_str().unwrap_or_default();
+        let refused_on_get = answerer == Answerer::Miwa && NOT_RUN_ON_GET.contains(&name);
+        let outcome = match &got {
+            None => Err("no response".to_string()),
+            Some(g) if refused_on_get => {
+                match g.status == 403 && String::from_utf8_lossy(&g.body).contains("Not run") {
+                    true => Ok(()),
+                    false => Err(format!("status {}: not the documented refusal", g.status)),
+                }
+            }
+            Some(g) if g.status != want_status => {
+                Err(format!("status {} != {want_status}", g.status))
+            }
+            Some(g) => {
+                let page = String::from_utf8_lossy(&g.body).replace("&#39;", "'");
+                let missing: Vec<&str> = error_texts(recorded)
+                    .into_iter()
+                    .filter(|t| !page.contains(t))
+                    .collect();
+                let result_expected = name.ends_with("_result")
+                    || name == "cmd_get_statistics"
+                    || name == "post_form_ps";
+                let shown = match answerer {
+                    Answerer::Miwa => page.contains("<h3>Result</h3>"),
+                    Answerer::OpenSips => !page.is_empty(),
+                };
+                if !missing.is_empty() {
+                    Err(format!("the page does not show {missing:?}"))
+                } else if result_expected && !shown {
+                    Err("no result shown".into())
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => matched += 1,
+            Err(why) => mismatches.push(short(format!("{name}: {why}"))),
+        }
+    }
+    Score {
+        matched,
+        compared,
+        mismatches,
+    }
+}

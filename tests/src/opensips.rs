@@ -1,6 +1,6 @@
 //! A real OpenSIPS node (3.6.8 or 4.0.1, built from the sources in `../shared/opensips`
 //! into `target/opensips-<version>` by `make opensips`) with mi_fifo, mi_datagram and
-//! httpd + mi_http and XML-RPC at `/RPC2` on free ports, started for a test and stopped when dropped. 4.0.1 runs
+//! httpd + mi_http, XML-RPC at `/RPC2` and mi_html at `/html` on free ports, started for a test and stopped when dropped. 4.0.1 runs
 //! with httpd authentication on (`mi` / [`HTTP_PASSWORD`]).
 //!
 //! Without a build and without `../shared/opensips` to make one (a clone of the project
@@ -53,6 +53,8 @@ pub struct OpenSips {
     pub udp: SocketAddr,
     /// Its mi_http URL, without credentials.
     pub url: String,
+    /// Its httpd's address (mi_http at `/mi`, XML-RPC at `/RPC2`, mi_html at `/html`).
+    pub http: SocketAddr,
     /// Its directory: configuration, FIFO, replies, log.
     dir: tempfile::TempDir,
 }
@@ -153,6 +155,8 @@ modparam("httpd", "port", {http})
 {auth}loadmodule "mi_http.so"
 modparam("mi_http", "root", "mi")
 loadmodule "{xmlrpc}.so"
+loadmodule "mi_html.so"
+modparam("mi_html", "root", "html")
 loadmodule "cachedb_local.so"
 loadmodule "event_datagram.so"
 route {{ sl_send_reply(404, "Not Here"); exit; }}
@@ -171,6 +175,7 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
             fifo,
             udp,
             url: format!("http://127.0.0.1:{http}/mi"),
+            http: SocketAddr::from(([127, 0, 0, 1], http)),
             dir,
         };
         node.wait_ready()?;
@@ -180,13 +185,11 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
     fn wait_ready(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let probe = br#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
-        let port = self.url.trim_start_matches("http://127.0.0.1:");
-        let port = port.trim_end_matches("/mi");
         while Instant::now() < deadline {
             let ready = matches!(
                 crate::udp_exchange(self.udp, probe, Duration::from_millis(300)),
                 Ok(Some(_))
-            ) && std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok()
+            ) && std::net::TcpStream::connect(self.http).is_ok()
                 && self.fifo.exists();
             if ready {
                 return Ok(());
