@@ -55,6 +55,9 @@ pub struct OpenSips {
     pub url: String,
     /// Its httpd's address (mi_http at `/mi`, XML-RPC at `/RPC2`, mi_html at `/html`).
     pub http: SocketAddr,
+    /// Its mi_datagram UNIX socket, when started with [`OpenSips::start_on_unix`] (then
+    /// `udp` is not served).
+    pub unix: Option<PathBuf>,
     /// Its directory: configuration, FIFO, replies, log.
     dir: tempfile::TempDir,
 }
@@ -111,12 +114,26 @@ impl OpenSips {
     /// Starts `version` on free ports, or `None` when it cannot be had (see the module's
     /// documentation).
     pub fn start(version: &'static str) -> anyhow::Result<Option<OpenSips>> {
+        Self::start_with(version, false)
+    }
+
+    /// [`OpenSips::start`] with mi_datagram on a UNIX socket (`unix`) instead of UDP.
+    pub fn start_on_unix(version: &'static str) -> anyhow::Result<Option<OpenSips>> {
+        Self::start_with(version, true)
+    }
+
+    fn start_with(version: &'static str, on_unix: bool) -> anyhow::Result<Option<OpenSips>> {
         let Some(binary) = binary(version)? else {
             return Ok(None);
         };
         let dir = tempfile::tempdir()?;
         let sip = crate::free_udp_port();
         let udp = SocketAddr::from(([127, 0, 0, 1], crate::free_udp_port()));
+        let unix = on_unix.then(|| dir.path().join("mi.sock"));
+        let datagram = match &unix {
+            Some(path) => path.display().to_string(),
+            None => format!("udp:{udp}"),
+        };
         let http = crate::free_port();
         let fifo = dir.path().join("opensips_fifo");
         let modules = prefix(version).join("lib64/opensips/modules/");
@@ -148,7 +165,7 @@ modparam("mi_fifo", "fifo_name", "{fifo}")
 modparam("mi_fifo", "fifo_mode", 0666)
 modparam("mi_fifo", "reply_dir", "{replies}/")
 loadmodule "mi_datagram.so"
-modparam("mi_datagram", "socket_name", "udp:{udp}")
+modparam("mi_datagram", "socket_name", "{datagram}")
 loadmodule "httpd.so"
 modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", {http})
@@ -176,6 +193,7 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
             udp,
             url: format!("http://127.0.0.1:{http}/mi"),
             http: SocketAddr::from(([127, 0, 0, 1], http)),
+            unix,
             dir,
         };
         node.wait_ready()?;
@@ -186,10 +204,13 @@ route {{ sl_send_reply(404, "Not Here"); exit; }}
         let deadline = Instant::now() + Duration::from_secs(20);
         let probe = br#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
         while Instant::now() < deadline {
-            let ready = matches!(
-                crate::udp_exchange(self.udp, probe, Duration::from_millis(300)),
-                Ok(Some(_))
-            ) && std::net::TcpStream::connect(self.http).is_ok()
+            let wait = Duration::from_millis(300);
+            let answered = match &self.unix {
+                Some(socket) => crate::unix_exchange(socket, self.dir.path(), true, probe, wait),
+                None => crate::udp_exchange(self.udp, probe, wait),
+            };
+            let ready = matches!(answered, Ok(Some(_)))
+                && std::net::TcpStream::connect(self.http).is_ok()
                 && self.fifo.exists();
             if ready {
                 return Ok(());

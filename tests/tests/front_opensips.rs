@@ -683,3 +683,47 @@ fn the_html_recordings_show_through_miwa_what_they_show_at_the_real_node() {
         through.mismatches
     );
 }
+
+/// The UNIX datagram recordings replayed on miwa's UNIX socket (the node over its own
+/// UNIX mi_datagram socket) score what they score at the real 3.6.8 node's socket.
+#[test]
+fn the_unix_recordings_score_through_miwa_what_they_score_at_the_real_node() {
+    use miwa_tests::conformance::replay_datagrams;
+    let Some(node) = OpenSips::start_on_unix("3.6.8").expect("OpenSIPS starts") else {
+        return;
+    };
+    let socket = node.unix.clone().expect("a UNIX socket");
+    let front = front(
+        &format!(
+            "[upstreams.n_unix]\nunix = \"{}\"\nreply_dir = \"{}/\"\n",
+            socket.display(),
+            node.reply_dir.display()
+        ),
+        "n_unix",
+    );
+    let ps = post_to(&front, "/mi", r#"{"jsonrpc":"2.0","method":"ps","id":1}"#);
+    let pid = ps["result"]["Processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["Type"] == "timer")
+        .map(|p| p["PID"].to_string())
+        .expect("a timer process");
+    let clients = tempfile::tempdir().unwrap();
+    let at = |to: std::path::PathBuf| {
+        let clients = clients.path().to_path_buf();
+        move |case: &Value, request: &[u8], wait: Duration| {
+            miwa_tests::unix_exchange(
+                &to,
+                &clients,
+                case.get("client_path").is_some(),
+                request,
+                wait,
+            )
+            .expect("exchange")
+        }
+    };
+    let direct = replay_datagrams("unix.jsonl", &pid, at(socket.clone()));
+    let through = replay_datagrams("unix.jsonl", &pid, at(front.unix.clone()));
+    no_new_mismatches("unix.jsonl", &direct, &through);
+}
