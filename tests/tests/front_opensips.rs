@@ -287,6 +287,12 @@ fn mi_ps(front: &Daemon, transport: &str) -> Vec<u64> {
             "-p".into(),
             port_of(front.udp),
         ],
+        "unix" => vec![
+            "-t".into(),
+            "datagram".into(),
+            "-ds".into(),
+            front.unix.display().to_string(),
+        ],
         _ => vec![
             "-t".into(),
             "fifo".into(),
@@ -343,6 +349,11 @@ fn opensips_cli_and_opensips_mi_reach_real_nodes_through_miwa_on_every_transport
                     "{version}: opensips-mi over {transport} to miwa, miwa over {upstream}"
                 );
             }
+            assert_eq!(
+                mi_ps(&front, "unix"),
+                expected,
+                "{version}: opensips-mi over miwa's UNIX socket, miwa over {upstream}"
+            );
         }
     }
 }
