@@ -191,6 +191,17 @@ pub struct Score {
     pub mismatches: Vec<String>,
 }
 
+impl Score {
+    /// The score, after printing `summary` and every mismatch.
+    fn printed(self, summary: String) -> Score {
+        println!("{summary}");
+        for line in &self.mismatches {
+            println!("  mismatch {line}");
+        }
+        self
+    }
+}
+
 /// Who answers a replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answerer {
@@ -298,15 +309,12 @@ pub fn replay_http(http: SocketAddr, our_pid: &str, answerer: Answerer) -> Score
         }
     }
     let matched = exact + shape;
-    println!("http conformance: {matched}/{compared} matched ({exact} exact, {shape} by shape); {} OpenSIPS defects and {} documented deviations not scored", excluded.len(), deviations.len());
-    for line in &mismatches {
-        println!("  mismatch {line}");
-    }
     Score {
         matched,
         compared,
         mismatches,
     }
+    .printed(format!("http conformance: {matched}/{compared} matched ({exact} exact, {shape} by shape); {} OpenSIPS defects and {} documented deviations not scored", excluded.len(), deviations.len()))
 }
 
 const FIFO_WAIT: Duration = Duration::from_secs(3);
@@ -492,15 +500,12 @@ pub fn replay_fifo(fifo: &Path, dir: &Path, our_pid: &str, answerer: Answerer) -
             Err(why) => mismatches.push(short(format!("{name}: {why}"))),
         }
     }
-    println!("fifo conformance: {matched}/{compared} matched; {fixed} OpenSIPS defects answered as fixed; {} not scored", FIFO_NOT_SCORED.len());
-    for line in &mismatches {
-        println!("  mismatch {line}");
-    }
     Score {
         matched,
         compared,
         mismatches,
     }
+    .printed(format!("fifo conformance: {matched}/{compared} matched; {fixed} OpenSIPS defects answered as fixed; {} not scored", FIFO_NOT_SCORED.len()))
 }
 
 /// Documented improvements: untyped values, `<boolean>` and `<double>` are accepted; an
@@ -656,18 +661,15 @@ pub fn replay_xmlrpc(
             Err(why) => mismatches.push(short(format!("{name}: {why}"))),
         }
     }
-    println!(
-        "xmlrpc conformance: {matched}/{compared} matched; {} documented deviations not scored",
-        XMLRPC_DEVIATIONS.len()
-    );
-    for line in &mismatches {
-        println!("  mismatch {line}");
-    }
     Score {
         matched,
         compared,
         mismatches,
     }
+    .printed(format!(
+        "xmlrpc conformance: {matched}/{compared} matched; {} documented deviations not scored",
+        XMLRPC_DEVIATIONS.len()
+    ))
 }
 
 /// The error texts a recorded result cell shows, if any.

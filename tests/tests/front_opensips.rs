@@ -384,21 +384,23 @@ fn no_new_mismatches(file: &str, direct: &Score, through: &Score) {
     );
 }
 
-/// The PID of the node's `timer` process (the recordings' requests name it).
-fn timer_pid(node: &OpenSips) -> String {
-    let ps: Value = serde_json::from_str(
-        &node
-            .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
-            .unwrap(),
-    )
-    .unwrap();
+/// The PID of the `timer` process in a `ps` reply (the recordings' requests name it).
+fn timer_of(ps: &Value) -> String {
     ps["result"]["Processes"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("Processes: {ps}"))
         .iter()
         .find(|p| p["Type"] == "timer")
         .map(|p| p["PID"].to_string())
         .expect("a timer process")
+}
+
+/// The PID of the node's `timer` process.
+fn timer_pid(node: &OpenSips) -> String {
+    let ps = node
+        .udp_call(r#"{"jsonrpc":"2.0","method":"ps","id":1}"#)
+        .unwrap();
+    timer_of(&serde_json::from_str(&ps).unwrap())
 }
 
 /// The UDP recordings replayed through miwa to a real 3.6.8 node score what they score
@@ -712,14 +714,11 @@ fn the_unix_recordings_score_through_miwa_what_they_score_at_the_real_node() {
         ),
         "n_unix",
     );
-    let ps = post_to(&front, "/mi", r#"{"jsonrpc":"2.0","method":"ps","id":1}"#);
-    let pid = ps["result"]["Processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["Type"] == "timer")
-        .map(|p| p["PID"].to_string())
-        .expect("a timer process");
+    let pid = timer_of(&post_to(
+        &front,
+        "/mi",
+        r#"{"jsonrpc":"2.0","method":"ps","id":1}"#,
+    ));
     let clients = tempfile::tempdir().unwrap();
     let at = |to: std::path::PathBuf| {
         let clients = clients.path().to_path_buf();
