@@ -1380,6 +1380,18 @@ mod tests {
                 "front.upstream",
             ),
             ("[front]\nmax_parallel = 0\n", "max_parallel"),
+            (
+                "[upstreams.e]\nurl = \"http://h/mi\"\nmax_http_request = 63\n",
+                "max_http_request",
+            ),
+            (
+                "[upstreams.e]\nurl = \"http://h/mi\"\nmax_http_request = 16777217\n",
+                "max_http_request",
+            ),
+            (
+                "[upstreams.e]\nudp = \"127.0.0.1:1\"\npassword_file = \"/p\"\n",
+                "password_file",
+            ),
             ("[front]\nevent_expire = 3\n", "event_expire"),
             ("[front]\nevent_socket = \"nowhere\"\n", "event_socket"),
         ];
@@ -1388,6 +1400,11 @@ mod tests {
             assert!(error.contains(expected), "{text}: {error}");
         }
         assert!(parse("[upstreams.e]\nfifo = \"/f\"\ntimeout_ms = 600000\nmax_in_flight = 4096\nmax_reply = 1024\n").is_ok());
+        for limit in [64, 16 << 20] {
+            let text =
+                format!("[upstreams.e]\nurl = \"http://h/mi\"\nmax_http_request = {limit}\n");
+            assert!(parse(&text).is_ok(), "{text}");
+        }
     }
 
     #[test]
