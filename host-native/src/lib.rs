@@ -4,7 +4,6 @@
 
 pub mod access;
 pub mod audit;
-pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod front;

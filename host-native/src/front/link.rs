@@ -183,7 +183,7 @@ impl Link {
         let host = uri.host().unwrap_or("localhost").to_string();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let tls = secure
-            .then(|| crate::client::tls_connector(config.cacert.as_deref()))
+            .then(|| miwa_client::tls_connector(config.cacert.as_deref()))
             .transpose()?;
         Ok(Some(Link::Http {
             uri,

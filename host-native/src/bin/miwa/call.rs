@@ -2,7 +2,9 @@
 //! exit code that says how it went ([`Exit`]).
 
 use anyhow::Context as _;
-use host_native::client::{self, exit::Exit, output::Output};
+use crate::exit::Exit;
+use crate::output::{self, Output};
+use miwa_client as client;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,7 +56,7 @@ pub fn call(endpoint: &client::Endpoint, call: &Call<'_>) -> ExitCode {
     match outcome {
         Ok(result) => {
             if call.output != Output::Raw {
-                println!("{}", client::output::render(&result, call.output));
+                println!("{}", output::render(&result, call.output));
             }
             Exit::Ok.into()
         }

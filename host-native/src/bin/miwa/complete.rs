@@ -9,7 +9,7 @@ use crate::target::Target;
 use clap::{CommandFactory as _, FromArgMatches as _};
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::Shells;
-use host_native::client;
+use miwa_client as client;
 use serde_json::Value;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;

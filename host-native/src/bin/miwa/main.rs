@@ -9,9 +9,11 @@
 //!
 //! Exit codes of the client commands: 0 ok, 1 MI error, 2 usage, 3 unreachable, 4 timed
 //! out, 5 refused by the transport, 6 unreadable reply or other failure
-//! ([`host_native::client::exit::Exit`]).
+//! ([`crate::exit::Exit`]).
 
 mod call;
+mod exit;
+mod output;
 mod complete;
 mod manpages;
 mod serve;
@@ -20,7 +22,9 @@ mod target;
 use clap::{Parser, Subcommand};
 use clap_complete::engine::ArgValueCompleter;
 use host_native::access;
-use host_native::client::{self, exit::Exit, output::Output};
+use crate::exit::Exit;
+use crate::output::Output;
+use miwa_client as client;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

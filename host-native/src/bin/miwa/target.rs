@@ -1,7 +1,7 @@
 //! Where a client command goes: the transport and its address, credentials and node.
 
 use anyhow::Context as _;
-use host_native::client;
+use miwa_client as client;
 use std::path::PathBuf;
 
 /// Which transport a client command uses, and where.

@@ -1,6 +1,6 @@
 //! The exit codes of `miwa call` and `miwa script`, for scripts that branch on them.
 
-use super::{Failure, ReplyError};
+use miwa_client::{Failure, ReplyError};
 use std::process::ExitCode;
 
 /// How a client command ended.

@@ -1,9 +1,15 @@
-//! `miwa call`: sends one MI command the way opensips-cli does and prints the outcome;
-//! `ws` holds the WebSocket side (`--transport ws`, `miwa events`), `output` the printed
-//! forms, `exit` the exit codes.
+//! The MI wire client: sends one MI command over FIFO, UDP or UNIX datagrams, HTTP
+//! (JSON-RPC, XML-RPC) or WebSocket the way opensips-cli does, and reads the reply.
+//!
+//! # Layout
+//! - this file: parameters from command-line arguments, endpoints, the exchange per
+//!   transport, TLS, and reading a reply;
+//! - `ws`: the WebSocket side (`--transport ws`, `miwa events`).
+//!
+//! `miwa call` and the tests drive it; the front takes its TLS connector.
 
-pub mod exit;
-pub mod output;
+#![forbid(unsafe_code)]
+
 pub mod ws;
 
 use anyhow::{bail, Context as _};
@@ -344,7 +350,7 @@ pub fn run_async<T>(
 }
 
 /// A TLS client configuration trusting `ca_file`'s certificates, or the public web roots.
-pub(crate) fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
+pub fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
