@@ -12,7 +12,7 @@ PY_VENV := target/modules/python-venv
 JS_DIR := mi-core/modules/js
 JS_MODULES := target/modules/js
 
-.PHONY: setup wasm-bindgen-cli playground python-modules js-modules cargo-deb deb opensips run test bench lint
+.PHONY: setup wasm-bindgen-cli playground rust-modules python-modules js-modules cargo-deb deb opensips run test bench lint
 
 ## Rust targets for the core component (wasm32-wasip2) and the browser build.
 setup:
@@ -32,6 +32,11 @@ playground: setup wasm-bindgen-cli
 	wasm-bindgen --target web --no-typescript --out-dir $(PLAYGROUND)/pkg \
 		target/wasm32-unknown-unknown/web/host_wasm_web.wasm
 	cp host-wasm-web/www/* $(PLAYGROUND)/
+
+## The Rust command modules (the SDK's examples and the tests' fixtures), built for
+## miwa:module into target/modules/wasm32-wasip2/release/<name>.wasm.
+rust-modules: setup
+	cd mi-core/modules && $(CARGO) build --target wasm32-wasip2 --release --target-dir ../../target/modules
 
 ## The Python command modules (examples and fixtures), built with componentize-py for
 ## miwa:module@0.3.0 into target/modules/python/<name>.wasm.
@@ -107,7 +112,7 @@ opensips:
 	  echo "*** no $(OPENSIPS_SOURCES)/build.sh: the real-OpenSIPS tests will be skipped ***"; \
 	fi
 
-test: setup playground python-modules js-modules cargo-deb opensips $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground rust-modules python-modules js-modules cargo-deb opensips $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
@@ -121,7 +126,7 @@ test: setup playground python-modules js-modules cargo-deb opensips $(VENV)/bin/
 	$(CARGO) test --release -- --show-output
 
 ## Criterion benchmarks of the core (component vs native).
-bench: setup
+bench: setup rust-modules
 	$(CARGO) bench -p host-native
 
 ## Formatting and lints as CI expects them.

@@ -1,54 +1,9 @@
-//! Builds the MI core component (`mi-core/component`) for wasm32-wasip2 with a nested cargo,
-//! so that a plain `cargo build` / `cargo test` of the daemon always embeds a fresh core; then
-//! the command-module workspace (`mi-core/modules`: SDK, examples, test fixtures), whose
-//! components the tests and benchmarks load (`MIWA_MODULES_DIR`).
-//!
-//! The nested builds use their own target directories (`target/component`,
-//! `target/modules`, stable across builds, so they are incremental) and a scrubbed
-//! environment, so the host's flags never leak into the guests.
+//! Names the revision the `miwa` binary is built from (`version` says it): `MIWA_VCS` and
+//! `MIWA_REVISION`, `git` and the short commit in a checkout, `unknown` outside one.
 
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-/// Runs `cargo build --target wasm32-wasip2 <args>` in `dir` with a scrubbed environment.
-fn nested_cargo(dir: &Path, args: &[&str], target_dir: &Path, failure: &str) {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(dir)
-        .args(["build", "--target", "wasm32-wasip2"])
-        .args(args)
-        .arg("--target-dir")
-        .arg(target_dir);
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        let inherited = (key.starts_with("CARGO_") && key != "CARGO_HOME")
-            || matches!(
-                key.as_str(),
-                "RUSTFLAGS"
-                    | "RUSTC_WRAPPER"
-                    | "RUSTC_WORKSPACE_WRAPPER"
-                    | "TARGET"
-                    | "HOST"
-                    | "PROFILE"
-                    | "OPT_LEVEL"
-                    | "DEBUG"
-                    | "OUT_DIR"
-                    | "NUM_JOBS"
-                    | "RUSTDOC"
-                    | "RUSTC_LINKER"
-            );
-        if inherited {
-            command.env_remove(&key);
-        }
-    }
-    let status = command.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "{failure} (is the wasm32-wasip2 target installed? run: rustup target add wasm32-wasip2)"
-    );
-}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -56,66 +11,6 @@ fn main() {
         .parent()
         .expect("host-native sits in the workspace")
         .to_path_buf();
-    let target_dir = env::var_os("MIWA_COMPONENT_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target").join("component"));
-
-    for watched in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "mi-core/src",
-        "mi-core/wit",
-        "mi-core/component/src",
-        "mi-core/Cargo.toml",
-        "mi-core/component/Cargo.toml",
-    ] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
-    }
-    println!("cargo:rerun-if-env-changed=MIWA_COMPONENT_TARGET_DIR");
-
-    nested_cargo(
-        &workspace,
-        &["--package", "mi-core-component", "--profile", "component"],
-        &target_dir,
-        "building the MI core component failed",
-    );
-    let artifact = target_dir
-        .join("wasm32-wasip2")
-        .join("component")
-        .join("mi_core_component.wasm");
-    assert!(
-        artifact.exists(),
-        "component not found at {}",
-        artifact.display()
-    );
-    println!("cargo:rustc-env=MIWA_CORE_COMPONENT={}", artifact.display());
-
-    let modules = workspace.join("mi-core").join("modules");
-    let modules_target = workspace.join("target").join("modules");
-    for watched in ["Cargo.toml", "Cargo.lock", "sdk", "examples", "fixtures"] {
-        println!("cargo:rerun-if-changed={}", modules.join(watched).display());
-    }
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("mi-core/wit/module").display()
-    );
-    nested_cargo(
-        &modules,
-        &["--release"],
-        &modules_target,
-        "building the example and fixture modules failed",
-    );
-    println!(
-        "cargo:rustc-env=MIWA_MODULES_DIR={}",
-        modules_target
-            .join("wasm32-wasip2")
-            .join("release")
-            .display()
-    );
-
     let revision = Command::new("git")
         .args(["rev-parse", "--short=8", "HEAD"])
         .current_dir(&workspace)

@@ -3,10 +3,11 @@
 //! against the same host state (the baseline).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use host_native::config::Config;
-use host_native::runtime::CoreRuntime;
-use host_native::state::HostState;
 use mi_core::rpc::HandleOptions;
+use miwa_runtime::settings::CoreConfig;
+use miwa_runtime::CoreRuntime;
+use miwa_state::settings::StateSettings;
+use miwa_state::HostState;
 use std::hint::black_box;
 
 const UPTIME: &[u8] = br#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
@@ -14,9 +15,9 @@ const WHICH: &[u8] = br#"{"jsonrpc":"2.0","method":"which","id":1}"#;
 const DISCOVER: &[u8] = br#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#;
 
 fn core(c: &mut Criterion) {
-    let config = Config::default();
-    let state = HostState::start(&config, vec!["miwa".into()]).expect("host state");
-    let runtime = CoreRuntime::new(&config.core, state.clone()).expect("core component");
+    let state =
+        HostState::start(&StateSettings::default(), vec!["miwa".into()]).expect("host state");
+    let runtime = CoreRuntime::new(&CoreConfig::default(), state.clone()).expect("core component");
     let native = mi_core::Core::default();
     for (name, request) in [
         ("uptime", UPTIME),

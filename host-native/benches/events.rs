@@ -3,10 +3,11 @@
 //! rate delivered to one UDP subscriber, printed before the criterion runs.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use host_native::config::Config;
-use host_native::runtime::CoreRuntime;
-use host_native::state::HostState;
 use mi_core::Host;
+use miwa_runtime::settings::CoreConfig;
+use miwa_runtime::CoreRuntime;
+use miwa_state::settings::StateSettings;
+use miwa_state::HostState;
 use std::hint::black_box;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -103,16 +104,17 @@ fn silent_subscribers(state: &HostState, count: usize) -> Vec<UdpSocket> {
 }
 
 fn events(c: &mut Criterion) {
-    let mut config = Config::default();
+    let mut config = StateSettings::default();
     config.events.queue_depth = 1 << 20;
+    let core = CoreConfig::default();
     let state = HostState::start(&config, vec!["miwa".into()]).expect("host state");
-    let runtime = CoreRuntime::new(&config.core, state.clone()).expect("core component");
+    let runtime = CoreRuntime::new(&core, state.clone()).expect("core component");
     let (received, stop) = subscribers(&state, 1);
     sustained(&state, &runtime, &received);
     stop.store(true, Ordering::Relaxed);
 
     let quiet = HostState::start(&config, vec!["miwa".into()]).expect("host state");
-    let quiet_runtime = CoreRuntime::new(&config.core, quiet.clone()).expect("core component");
+    let quiet_runtime = CoreRuntime::new(&core, quiet.clone()).expect("core component");
     let mut group = c.benchmark_group("raise_event");
     let _one = silent_subscribers(&quiet, 1);
     group.bench_function("1_subscriber", |b| {

@@ -3,10 +3,10 @@
 //! not ten, because the nodes are asked in parallel.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use host_native::front::fleet::{Fleet, RunArguments};
-use host_native::front::names::NodeNames;
-use host_native::front::node::Node;
-use host_native::front::settings::UpstreamConfig;
+use miwa_front::fleet::{Fleet, RunArguments};
+use miwa_front::names::NodeNames;
+use miwa_front::node::Node;
+use miwa_front::settings::UpstreamConfig;
 use std::sync::Arc;
 use std::time::Duration;
 

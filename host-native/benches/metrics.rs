@@ -11,9 +11,9 @@
 //! Run with `cargo bench -p host-native --bench metrics` (after `cargo build --release`,
 //! whose `miwa` it starts). The client and the daemons share the machine's cores.
 
-use host_native::dispatch::{Executor, MiDispatcher};
-use host_native::metrics::sampler::{ChartSettings, Sampler};
 use mi_core::Host;
+use miwa_dispatch::metrics::sampler::{ChartSettings, Sampler};
+use miwa_dispatch::{Executor, MiDispatcher};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -98,8 +98,8 @@ fn scrape(label: &str, daemon: &Daemon, rounds: usize) {
 }
 
 fn sampler_cost() {
-    let config = host_native::config::Config::default();
-    let state = host_native::state::HostState::start(&config, Vec::new()).expect("state");
+    let settings = miwa_state::settings::StateSettings::default();
+    let state = miwa_state::HostState::start(&settings, Vec::new()).expect("state");
     let dispatcher = MiDispatcher::new(
         Executor::NativeBaseline(mi_core::Core::default()),
         state.clone(),
@@ -123,7 +123,7 @@ fn sampler_cost() {
             false,
         );
     }
-    let defaults = host_native::metrics::settings::ChartsConfig::default();
+    let defaults = miwa_dispatch::metrics::settings::ChartsConfig::default();
     let sampler = Sampler::new(ChartSettings {
         interval: Duration::from_millis(defaults.interval_ms),
         samples: defaults.samples,

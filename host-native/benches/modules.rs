@@ -3,10 +3,14 @@
 //! through the warm core component; and the cost of loading a module.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use host_native::config::{Config, ModuleConfig};
-use host_native::modules::Modules;
-use host_native::runtime::CoreRuntime;
-use host_native::state::HostState;
+use miwa_modules::settings::ModuleConfig;
+use miwa_modules::Modules;
+use miwa_state::ModuleControl as _;
+use miwa_runtime::settings::CoreConfig;
+use miwa_runtime::CoreRuntime;
+use miwa_state::settings::StateSettings;
+use miwa_state::HostState;
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -15,20 +19,22 @@ const PWD: &[u8] = br#"{"jsonrpc":"2.0","method":"pwd","id":1}"#;
 const ECHO: &[u8] = br#"{"jsonrpc":"2.0","method":"health_echo","params":["x"],"id":1}"#;
 
 fn modules(c: &mut Criterion) {
-    let mut config = Config::default();
     let health = ModuleConfig {
-        path: PathBuf::from(env!("MIWA_MODULES_DIR")).join("health.wasm"),
+        path: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/modules/wasm32-wasip2/release/health.wasm"),
         grants: vec!["mi".into(), "stats".into(), "log".into()],
         ..ModuleConfig::default()
     };
-    config.modules.insert("health".into(), health);
-    let state = HostState::start(&config, vec!["miwa".into()]).expect("host state");
-    let runtime = CoreRuntime::new(&config.core, state.clone()).expect("core component");
-    let modules = Modules::new(&state, &runtime, &config, None).expect("modules");
+    let declared = BTreeMap::from([("health".to_string(), health)]);
+    let state =
+        HostState::start(&StateSettings::default(), vec!["miwa".into()]).expect("host state");
+    let runtime = CoreRuntime::new(&CoreConfig::default(), state.clone()).expect("core component");
+    let modules =
+        Modules::new(&state, &runtime, declared, None, |_| Ok(BTreeMap::new())).expect("modules");
     modules.start();
     let reply = runtime.handle(ECHO, false).expect("reply").reply;
     assert!(
-        matches!(&reply, host_native::runtime::CoreReply::Text(t) if t.contains(r#""result":"x""#)),
+        matches!(&reply, miwa_runtime::CoreReply::Text(t) if t.contains(r#""result":"x""#)),
         "the module answers: {reply:?}"
     );
     let mut group = c.benchmark_group("module_call");

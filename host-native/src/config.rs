@@ -1,5 +1,10 @@
 //! `miwa.toml`: every key, its default (OpenSIPS's where one exists) and its validation.
 
+use miwa_modules::settings::{valid_name, ModuleConfig};
+use miwa_runtime::memory::MAX_MEMORY;
+use miwa_runtime::settings::CoreConfig;
+use miwa_runtime::stack::{StackPlan, MAX_WASM_STACK};
+use miwa_state::settings::{CacheConfig, EventsConfig, LogConfig, StateSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -58,32 +63,22 @@ pub struct Config {
     /// `[modules.<name>]`: third-party command modules, by name.
     pub modules: BTreeMap<String, ModuleConfig>,
     /// `[access]`: credentials, roles and what each transport's callers may run.
-    pub access: crate::access::AccessConfig,
+    pub access: miwa_dispatch::access::AccessConfig,
     /// `[upstreams.<name>]`: the nodes miwa can stand in front of, in file order.
-    pub upstreams: indexmap::IndexMap<String, crate::front::settings::UpstreamConfig>,
+    pub upstreams: indexmap::IndexMap<String, miwa_front::settings::UpstreamConfig>,
     /// `[front]`: which node requests without a node name go to.
-    pub front: crate::front::settings::FrontConfig,
+    pub front: miwa_front::settings::FrontConfig,
     /// `[audit]`: the audit log.
-    pub audit: crate::audit::AuditConfig,
+    pub audit: miwa_dispatch::audit::AuditConfig,
     /// `[metrics]`: `GET /metrics`.
-    pub metrics: crate::metrics::settings::MetricsConfig,
+    pub metrics: miwa_dispatch::metrics::settings::MetricsConfig,
     /// `[charts]`: the HTML page's charts and the samples behind them.
-    pub charts: crate::metrics::settings::ChartsConfig,
+    pub charts: miwa_dispatch::metrics::settings::ChartsConfig,
 }
-
-/// Largest accepted `max_wasm_stack`, of the core and of a module: 64 MiB.
-pub const MAX_WASM_STACK: usize = 64 << 20;
-
-/// Deepest accepted module `mi_depth`.
-pub const MAX_MI_DEPTH: u32 = 8;
 
 /// Deepest accepted `core.max_json_depth` and `http.max_xml_depth`: requests are also
 /// parsed and printed natively, by recursion on a thread's stack.
 pub const MAX_NESTING: u32 = 1024;
-
-/// Largest accepted linear-memory cap (`max_memory`) of one instance: 4 GiB, all a 32-bit
-/// WebAssembly memory can address.
-pub const MAX_MEMORY: usize = 4 << 30;
 
 /// Largest accepted single request or reply size (`http.max_body`, `fifo.max_request`,
 /// `core.max_reply`): 64 MiB.
@@ -95,333 +90,6 @@ pub const MAX_WORKERS: usize = 256;
 
 /// Largest accepted `core.max_total_memory`: 64 GiB.
 pub const MAX_TOTAL_MEMORY: usize = 64 << 30;
-
-/// Capabilities a module can be granted.
-pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
-
-/// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
-pub const WASI_GRANTS: [&str; 3] = ["files", "tcp", "http"];
-
-/// The grant that has the daemon call a module's `tick` every `tick_ms`.
-pub const TICK_GRANT: &str = "tick";
-
-/// Shortest accepted module `tick_ms`.
-pub const MIN_TICK_MS: u64 = 10;
-
-/// Longest accepted module `tick_ms`: one day.
-pub const MAX_TICK_MS: u64 = 86_400_000;
-
-/// Largest accepted module `max_http_response`.
-pub const MAX_HTTP_RESPONSE: usize = 64 << 20;
-
-/// Longest accepted module `io_timeout_ms`.
-pub const MAX_IO_TIMEOUT_MS: u64 = 600_000;
-
-/// `[modules.<name>]`: one third-party command module and the sandbox it runs in.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModuleConfig {
-    /// The component file (`path`, required).
-    pub path: PathBuf,
-    /// Loaded at start and on reload (`enabled`, default true); `module_load` loads a
-    /// disabled one.
-    pub enabled: bool,
-    /// Wall-clock limit of one call, host calls included, milliseconds (`timeout_ms`,
-    /// default 100).
-    pub timeout_ms: u64,
-    /// Linear-memory cap of one instance, bytes (`max_memory`, default 16 MiB).
-    pub max_memory: usize,
-    /// WebAssembly stack cap, bytes (`max_wasm_stack`, default 256 KiB).
-    pub max_wasm_stack: usize,
-    /// Largest result of one call, bytes (`max_reply`, default 1 MiB).
-    pub max_reply: usize,
-    /// Most instances running at once; more concurrent calls are refused
-    /// (`max_instances`, default 8).
-    pub max_instances: u32,
-    /// Capabilities granted: `log`, `stats`, `cache`, `events`, `mi`, `files` (the
-    /// `read_only_dirs`), `tcp` (the `allowed_tcp` addresses), `http` (the
-    /// `allowed_outbound_hosts`) and `tick` (its `tick` export is called every `tick_ms`)
-    /// (`grants`, default none).
-    pub grants: Vec<String>,
-    /// Directories a module granted `files` may read, each at the same path inside the
-    /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
-    pub read_only_dirs: Vec<PathBuf>,
-    /// `host:port` patterns a module granted `tcp` may connect to (`allowed_tcp`, default
-    /// none: every connection refused).
-    pub allowed_tcp: Vec<String>,
-    /// `scheme://host:port` patterns a module granted `http` may send requests to
-    /// (`allowed_outbound_hosts`, default none: every request refused).
-    pub allowed_outbound_hosts: Vec<String>,
-    /// Largest HTTP response body a module may read, bytes (`max_http_response`, default
-    /// 1 MiB, 1 … 64 MiB).
-    pub max_http_response: usize,
-    /// Most time one call may wait on I/O, milliseconds, besides its `timeout_ms` of
-    /// computing (`io_timeout_ms`, default 1000, 1 … 600000).
-    pub io_timeout_ms: u64,
-    /// How often a module granted `tick` is ticked, milliseconds (`tick_ms`, default
-    /// 1000, 10 … 86400000).
-    pub tick_ms: u64,
-    /// Commands the `mi` capability may call (`mi_allow`, default none; `"*"` = all).
-    pub mi_allow: Vec<String>,
-    /// Deepest nesting of `mi` calls made by modules (`mi_depth`, default 2).
-    pub mi_depth: u32,
-    /// Log lines a second the module may write, with a burst of two seconds' worth; more
-    /// are dropped and counted (`log_lines_per_second`, default 100, 1 … 100000).
-    pub log_lines_per_second: u32,
-    /// Log bytes a second, likewise (`log_bytes_per_second`, default 65536, 1024 …
-    /// 16777216).
-    pub log_bytes_per_second: u32,
-    /// Threads that run the blocking work of a module granted I/O — file operations, name
-    /// lookups — at most; while all are busy a file operation fails at once
-    /// (`max_blocking`, default 4, 1 … 64).
-    pub max_blocking: usize,
-    /// Files, directory listings, file streams, TCP sockets and HTTP connections the
-    /// module's instances hold open at once, across calls (`max_descriptors`, default 64,
-    /// 1 … 65536).
-    pub max_descriptors: usize,
-    /// Host memory its instances' WASI resources (wasi:http fields and bodies, handles)
-    /// may take, bytes (`max_host_memory`, default 16 MiB, 65536 … 4294967296).
-    pub max_host_memory: usize,
-    /// Handles (resources of any kind) one instance may hold at once
-    /// (`max_handles`, default 1024, 64 … 1000000).
-    pub max_handles: usize,
-}
-
-impl Default for ModuleConfig {
-    fn default() -> Self {
-        ModuleConfig {
-            path: PathBuf::new(),
-            enabled: true,
-            timeout_ms: 100,
-            max_memory: 16 << 20,
-            max_wasm_stack: 256 << 10,
-            max_reply: 1 << 20,
-            max_instances: 8,
-            grants: Vec::new(),
-            read_only_dirs: Vec::new(),
-            allowed_tcp: Vec::new(),
-            allowed_outbound_hosts: Vec::new(),
-            max_http_response: 1 << 20,
-            io_timeout_ms: 1000,
-            tick_ms: 1000,
-            mi_allow: Vec::new(),
-            mi_depth: 2,
-            log_lines_per_second: 100,
-            log_bytes_per_second: 64 << 10,
-            max_blocking: 4,
-            max_descriptors: 64,
-            max_host_memory: 16 << 20,
-            max_handles: 1024,
-        }
-    }
-}
-
-/// A module or command name: letters, digits, `_`, `-`, `.`; 1 to 64 bytes.
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-impl ModuleConfig {
-    fn problem(&self) -> Option<String> {
-        if self.path.as_os_str().is_empty() {
-            return Some("`path` is required".into());
-        }
-        if self.timeout_ms == 0 {
-            return Some("`timeout_ms` must be at least 1".into());
-        }
-        if !(1 << 20..=MAX_MEMORY).contains(&self.max_memory) {
-            return Some("`max_memory` must be between 1048576 (1 MiB) and 4294967296".into());
-        }
-        if !(16 << 10..=MAX_WASM_STACK).contains(&self.max_wasm_stack) {
-            return Some("`max_wasm_stack` must be between 16384 and 67108864".into());
-        }
-        if self.mi_depth > MAX_MI_DEPTH {
-            return Some(format!("`mi_depth` must be at most {MAX_MI_DEPTH}"));
-        }
-        if self.max_reply == 0 {
-            return Some("`max_reply` must be at least 1".into());
-        }
-        if !(1..=1024).contains(&self.max_instances) {
-            return Some("`max_instances` must be between 1 and 1024".into());
-        }
-        if !(1..=MAX_IO_TIMEOUT_MS).contains(&self.io_timeout_ms) {
-            return Some(format!(
-                "`io_timeout_ms` must be between 1 and {MAX_IO_TIMEOUT_MS}"
-            ));
-        }
-        if !(1..=100_000).contains(&self.log_lines_per_second) {
-            return Some("`log_lines_per_second` must be between 1 and 100000".into());
-        }
-        if !(1024..=16 << 20).contains(&self.log_bytes_per_second) {
-            return Some("`log_bytes_per_second` must be between 1024 and 16777216".into());
-        }
-        if !(1..=64).contains(&self.max_blocking) {
-            return Some("`max_blocking` must be between 1 and 64".into());
-        }
-        if !(1..=65_536).contains(&self.max_descriptors) {
-            return Some("`max_descriptors` must be between 1 and 65536".into());
-        }
-        if !(64 << 10..=1 << 32).contains(&self.max_host_memory) {
-            return Some("`max_host_memory` must be between 65536 and 4294967296".into());
-        }
-        if !(64..=1_000_000).contains(&self.max_handles) {
-            return Some("`max_handles` must be between 64 and 1000000".into());
-        }
-        if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
-            return Some(format!(
-                "`tick_ms` must be between {MIN_TICK_MS} and {MAX_TICK_MS}"
-            ));
-        }
-        let known = CAPABILITIES
-            .iter()
-            .chain(&WASI_GRANTS)
-            .chain(std::iter::once(&TICK_GRANT));
-        if let Some(unknown) = self.grants.iter().find(|g| !known.clone().any(|k| k == g)) {
-            return Some(format!(
-                "unknown capability `{unknown}` in `grants` (known: {})",
-                known.copied().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if let Some(bad) = self
-            .allowed_tcp
-            .iter()
-            .find(|p| !crate::modules::is_tcp_pattern(p))
-        {
-            return Some(format!(
-                "`allowed_tcp`: `{bad}` is not a host:port pattern (host: address, network, name or *; port: number, range or *)"
-            ));
-        }
-        if let Some(bad) = self
-            .allowed_outbound_hosts
-            .iter()
-            .find(|p| !crate::modules::is_url_pattern(p))
-        {
-            return Some(format!(
-                "`allowed_outbound_hosts`: `{bad}` is not a scheme://host:port pattern (scheme: http, https or *; the port may be left out for http and https)"
-            ));
-        }
-        if !(1..=MAX_HTTP_RESPONSE).contains(&self.max_http_response) {
-            return Some(format!(
-                "`max_http_response` must be between 1 and {MAX_HTTP_RESPONSE}"
-            ));
-        }
-        if let Some(dir) = self
-            .read_only_dirs
-            .iter()
-            .find(|d| !d.is_absolute() || !d.is_dir())
-        {
-            return Some(format!(
-                "`read_only_dirs`: {} is not an absolute path to a directory",
-                dir.display()
-            ));
-        }
-        None
-    }
-}
-
-/// `[core]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CoreConfig {
-    /// Wall-clock limit of one core call, milliseconds (`call_timeout_ms`, default 1000).
-    pub call_timeout_ms: u64,
-    /// Linear-memory cap of one core instance, bytes (`max_memory`, default 64 MiB).
-    pub max_memory: usize,
-    /// Linear memory of every WebAssembly instance together, the core's and every
-    /// module's, bytes (`max_total_memory`, default 1 GiB).
-    pub max_total_memory: usize,
-    /// WebAssembly stack limit of the core, bytes (`max_wasm_stack`, default 512 KiB).
-    pub max_wasm_stack: usize,
-    /// Deepest JSON nesting accepted in a request (`max_json_depth`, default 128).
-    pub max_json_depth: u32,
-    /// Requests running at once over all transports; more are answered `503 Too many
-    /// concurrent requests` (`max_concurrent_calls`, default 64; 0 = no limit).
-    pub max_concurrent_calls: usize,
-    /// Longest reply, bytes, on every transport; a longer one is replaced by
-    /// `{"code":500,"message":"Reply too large"}` (`max_reply`, default 16 MiB).
-    pub max_reply: usize,
-    /// At shutdown (SIGTERM, `kill`), how long requests in progress may take to finish
-    /// before the daemon exits anyway, milliseconds (`shutdown_timeout_ms`, default 5000).
-    pub shutdown_timeout_ms: u64,
-    /// Where precompiled core artifacts are cached (`cache_dir`; default
-    /// `$XDG_CACHE_HOME/miwa` or `~/.cache/miwa`; empty string = no cache).
-    pub cache_dir: Option<PathBuf>,
-    /// Which names `which` lists (`which_names`): `"3.6"` (default, as OpenSIPS 3.6),
-    /// `"4.0"`, or `"both"` (what opensips-cli needs to call 4.0 names, as it checks a
-    /// command against `which` first).
-    pub which_names: WhichNamesConfig,
-}
-
-/// The values of `core.which_names`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum WhichNamesConfig {
-    /// OpenSIPS 3.6's names.
-    #[default]
-    #[serde(rename = "3.6")]
-    V3_6,
-    /// OpenSIPS 4.0's names.
-    #[serde(rename = "4.0")]
-    V4_0,
-    /// Both, 3.6's first.
-    #[serde(rename = "both")]
-    Both,
-}
-
-impl From<WhichNamesConfig> for mi_core::host::WhichNames {
-    fn from(names: WhichNamesConfig) -> Self {
-        match names {
-            WhichNamesConfig::V3_6 => mi_core::host::WhichNames::V3_6,
-            WhichNamesConfig::V4_0 => mi_core::host::WhichNames::V4_0,
-            WhichNamesConfig::Both => mi_core::host::WhichNames::Both,
-        }
-    }
-}
-
-impl Default for CoreConfig {
-    fn default() -> Self {
-        CoreConfig {
-            call_timeout_ms: 1000,
-            max_memory: 64 << 20,
-            max_total_memory: 1 << 30,
-            max_wasm_stack: 512 << 10,
-            max_json_depth: mi_core::rpc::DEFAULT_MAX_DEPTH,
-            max_concurrent_calls: 64,
-            max_reply: 16 << 20,
-            shutdown_timeout_ms: 5000,
-            cache_dir: None,
-            which_names: WhichNamesConfig::V3_6,
-        }
-    }
-}
-
-impl CoreConfig {
-    /// The call deadline.
-    pub fn call_timeout(&self) -> Duration {
-        Duration::from_millis(self.call_timeout_ms)
-    }
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// Initial OpenSIPS log level (-3 ALERT … 4 DEBUG; `level`, default 3 = INFO).
-    pub level: i32,
-    /// Initial `xlog_level` (default 3).
-    pub xlog_level: i32,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: 3,
-            xlog_level: 3,
-        }
-    }
-}
 
 /// `[http]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -769,110 +437,61 @@ impl FifoConfig {
     }
 }
 
-/// `[cache]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CacheConfig {
-    /// Cache system names accepted by `cache_*` (`systems`, default `["local"]`).
-    pub systems: Vec<String>,
-    /// Total size limit of keys plus values, bytes (`max_bytes`, default 64 MiB).
-    pub max_bytes: usize,
-    /// A file the cache is saved to at shutdown and restored from at start (`snapshot`,
-    /// default empty: no snapshot).
-    pub snapshot: PathBuf,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        CacheConfig {
-            systems: vec!["local".into()],
-            max_bytes: 64 << 20,
-            snapshot: PathBuf::new(),
-        }
-    }
-}
-
-/// `[events]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EventsConfig {
-    /// An MI command slower than this raises `E_CORE_THRESHOLD`, milliseconds
-    /// (`threshold_ms`, default 1000; 0 = never).
-    pub threshold_ms: u64,
-    /// Events queued per subscriber before new ones are dropped (`queue_depth`, default
-    /// 16384).
-    pub queue_depth: usize,
-    /// Bytes of notifications queued per subscriber before new ones are dropped
-    /// (`queue_bytes`, default 1 MiB).
-    pub queue_bytes: usize,
-    /// Raised events waiting for the fan-out thread, at most (`fanout_depth`, default
-    /// 65536); past it `raise_event` fails.
-    pub fanout_depth: usize,
-    /// Bytes of those events, at most (`fanout_bytes`, default 8 MiB).
-    pub fanout_bytes: usize,
-    /// Longest notification, bytes: a larger raised event is refused (`max_event`, default
-    /// 64 KiB).
-    pub max_event: usize,
-    /// Subscriptions at once, over all events (`max_subscribers`, default 64).
-    pub max_subscribers: usize,
-    /// Subscriptions of one push channel, a WebSocket connection or an event stream
-    /// (`max_per_channel`, default 16; `max_subscribers` bounds them too).
-    pub max_per_channel: usize,
-    /// Delivery attempts per event before it is dropped (`attempts`, default 3).
-    pub attempts: u32,
-    /// Connect and write timeout of `tcp:` and `unix:` deliveries, milliseconds
-    /// (`io_timeout_ms`, default 1000).
-    pub io_timeout_ms: u64,
-    /// Longest pause between delivery retries, milliseconds (`max_backoff_ms`, default 5000).
-    pub max_backoff_ms: u64,
-    /// The directory `flatstore:` subscribers may write files in (`flatstore_dir`, default
-    /// empty: flatstore off).
-    pub flatstore_dir: PathBuf,
-}
-
-impl Default for EventsConfig {
-    fn default() -> Self {
-        EventsConfig {
-            threshold_ms: 1000,
-            queue_depth: 16384,
-            queue_bytes: 1 << 20,
-            fanout_depth: 65536,
-            fanout_bytes: 8 << 20,
-            max_event: 64 << 10,
-            max_subscribers: 64,
-            max_per_channel: 16,
-            attempts: 3,
-            io_timeout_ms: 1000,
-            max_backoff_ms: 5000,
-            flatstore_dir: PathBuf::new(),
-        }
-    }
-}
-
-impl EventsConfig {
-    /// The delivery settings.
-    pub fn delivery(&self) -> crate::state::events::DeliverySettings {
-        crate::state::events::DeliverySettings {
-            queue_depth: self.queue_depth,
-            queue_bytes: self.queue_bytes,
-            fanout_depth: self.fanout_depth,
-            fanout_bytes: self.fanout_bytes,
-            max_event: self.max_event,
-            max_subscribers: self.max_subscribers,
-            max_per_channel: self.max_per_channel,
-            attempts: self.attempts,
-            io_timeout: Duration::from_millis(self.io_timeout_ms),
-            max_backoff: Duration::from_millis(self.max_backoff_ms),
-        }
-    }
-
-    /// The flatstore directory, if flatstore is on.
-    pub fn flatstore_dir(&self) -> Option<PathBuf> {
-        (!self.flatstore_dir.as_os_str().is_empty()).then(|| self.flatstore_dir.clone())
-    }
-}
-
 impl Config {
+    /// What the daemon's state starts with.
+    pub fn state_settings(&self) -> StateSettings {
+        StateSettings {
+            log: self.log.clone(),
+            cache: self.cache.clone(),
+            events: self.events.clone(),
+            max_concurrent_calls: self.core.max_concurrent_calls,
+            core_memory_cap: self.core.max_memory as u64,
+            which_names: self.core.which_names.into(),
+            http_roots: self.http_roots(),
+            build: miwa_state::settings::Build {
+                version: env!("CARGO_PKG_VERSION").into(),
+                vcs: env!("MIWA_VCS").into(),
+                revision: env!("MIWA_REVISION").into(),
+            },
+        }
+    }
+
+    /// The native stack plan of the core and every declared module.
+    pub fn stack_plan(&self) -> StackPlan {
+        miwa_modules::settings::stack_plan(self.core.max_wasm_stack, &self.modules)
+    }
+
+    /// The modules `path` declares now (`module_load`, `module_reload`, SIGHUP).
+    pub fn reread_modules(path: &Path) -> Result<BTreeMap<String, ModuleConfig>, String> {
+        Config::load(path)
+            .map(|config| config.modules)
+            .map_err(|error| error.to_string())
+    }
+
+    /// The HTTP roots served, as (root, module), newest registered first as OpenSIPS's
+    /// `httpd_list_root_path` lists them.
+    fn http_roots(&self) -> Vec<(String, String)> {
+        if !self.http.enabled {
+            return Vec::new();
+        }
+        let http = &self.http;
+        let playground = http.playground_dir().map(|_| "playground".to_string());
+        let mut roots: Vec<(String, String)> = [
+            (Some(http.root.clone()), "mi_http"),
+            (Some(http.xmlrpc_root.clone()), "mi_xmlrpc_ng"),
+            (Some(http.html_root.clone()), "mi_html"),
+            (playground, "miwa_playground"),
+        ]
+        .into_iter()
+        .filter_map(|(root, module)| {
+            root.filter(|r| !r.is_empty())
+                .map(|r| (r, module.to_string()))
+        })
+        .collect();
+        roots.reverse();
+        roots
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -1193,7 +812,7 @@ impl Config {
             }
         }
         for (name, upstream) in &self.upstreams {
-            if !crate::front::settings::valid_name(name) {
+            if !miwa_front::settings::valid_name(name) {
                 return invalid(
                     "upstreams",
                     &format!("bad node name `{name}`: use 1-64 letters, digits, `_`, `-`, `.` (not `miwa`)"),
@@ -1216,7 +835,8 @@ impl Config {
             .cloned()
             .collect();
         if let Some(problem) =
-            crate::access::KnownCommands::new(later).unmatched(&self.access, &self.audit.redact)
+            miwa_dispatch::access::KnownCommands::new(later, &miwa_front::added_commands())
+                .unmatched(&self.access, &self.audit.redact)
         {
             return invalid("access", &problem);
         }

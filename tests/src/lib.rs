@@ -51,12 +51,19 @@ pub fn module_table(name: &str, file: &str, keys: &str) -> String {
     )
 }
 
-/// A command-module component built by `host-native/build.rs` (`dispatcher`, `health`,
-/// `hostile`, `liar`, `ungranted`, `legacy`, `ticker`, `sandbox`, `blocklist`).
+/// A command-module component built by `make rust-modules` (`dispatcher`, `health`,
+/// `hostile`, `liar`, `ungranted`, `legacy`, `ticker`, `sandbox`, `blocklist`). Panics,
+/// naming the make target, when it was not built.
 pub fn module_path(name: &str) -> PathBuf {
-    workspace()
+    let path = workspace()
         .join("target/modules/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"))
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make rust-modules` (make test does)",
+        path.display()
+    );
+    path
 }
 
 /// A command module built by `make python-modules` (or `make js-modules`): `lang` is

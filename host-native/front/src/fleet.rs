@@ -1,0 +1,273 @@
+//! The nodes together: lookup by name and glob, `nodes_list`, and `nodes_run` (one command
+//! on many nodes in parallel).
+
+use super::names::{NodeMethod, NodeNames};
+use super::node::{Node, NodeError, State};
+use super::settings::Dialect;
+use mi_core::access::Access;
+use mi_core::json::Value as MiValue;
+use mi_core::names::CommandName;
+use mi_core::MiError;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Every node, in configuration order.
+pub struct Fleet {
+    nodes: Vec<Arc<Node>>,
+    default: Option<usize>,
+    max_parallel: usize,
+}
+
+impl Fleet {
+    /// The nodes; requests without a node name go to `default` (an index in `nodes`).
+    pub fn new(nodes: Vec<Arc<Node>>, default: Option<usize>, max_parallel: usize) -> Self {
+        Fleet {
+            nodes,
+            default,
+            max_parallel,
+        }
+    }
+
+    /// All nodes, in configuration order.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    /// The node called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Node>> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The default node, if `[front] upstream` names one.
+    pub fn default_node(&self) -> Option<&Arc<Node>> {
+        self.default.map(|i| &self.nodes[i])
+    }
+
+    /// Drops every idle socket and connection to the nodes (their reply sockets' files
+    /// with them): at shutdown.
+    pub fn close(&self) {
+        for node in &self.nodes {
+            node.close();
+        }
+    }
+
+    /// `nodes_list`: each node's transport, address, dialect, state, last error, average
+    /// latency, requests in flight and number of commands.
+    pub fn list(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                json!({
+                    "name": node.name,
+                    "transport": node.transport(),
+                    "address": node.address(),
+                    "dialect": node.config.dialect.name(),
+                    "default": self.default == Some(i),
+                    "state": node.state().name(),
+                    "last_error": node.last_error(),
+                    "latency_us": node.average_latency_us(),
+                    "in_flight": node.in_flight(),
+                    "commands": node.commands().len(),
+                })
+            })
+            .collect();
+        json!({ "nodes": nodes })
+    }
+
+    /// The nodes `patterns` selects (names or globs; all when `None`), in configuration
+    /// order, or the pattern that matches none.
+    fn select(&self, patterns: Option<&[String]>) -> Result<Vec<&Arc<Node>>, String> {
+        let Some(patterns) = patterns else {
+            return Ok(self.nodes.iter().collect());
+        };
+        if let Some(unmatched) = patterns
+            .iter()
+            .find(|p| !self.nodes.iter().any(|n| mi_core::access::glob(p, &n.name)))
+        {
+            return Err(unmatched.clone());
+        }
+        Ok(self
+            .nodes
+            .iter()
+            .filter(|n| patterns.iter().any(|p| mi_core::access::glob(p, &n.name)))
+            .collect())
+    }
+
+    /// `nodes_run`: `command` with `params` on the selected nodes in parallel (at most
+    /// `max_parallel` at once); one member per node, in configuration order, holding the
+    /// node's `result` or `error` — a node that is down or slow is an entry, not a failure.
+    /// The command is resolved for each node as a call addressed to it is (`cache:store`
+    /// is `cache_store` on an OpenSIPS node), and that resolved command is what the
+    /// caller's role is checked against and what the node receives.
+    pub async fn run(
+        &self,
+        arguments: RunArguments,
+        names: &NodeNames,
+        access: Option<&Access>,
+    ) -> Result<Value, MiError> {
+        let selected = self.select(arguments.nodes.as_deref()).map_err(|pattern| {
+            MiError::with_data(404, "Unknown node", format!("no node matches '{pattern}'"))
+        })?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.max_parallel));
+        let id = mi_core::request::Id::Echo(mi_core::json::Value::str("miwa-run"));
+        let runs = selected.iter().map(|node| {
+            let (slots, arguments, id) = (slots.clone(), &arguments, &id);
+            async move {
+                let (method, name_4_0) = match node.config.dialect {
+                    Dialect::Opensips => {
+                        match names.resolve(&node.commands(), &arguments.command) {
+                            NodeMethod::AsIs => (arguments.command.clone(), None),
+                            NodeMethod::Renamed(name) => (name, None),
+                            NodeMethod::Ambiguous(candidates) => {
+                                let error = mi_core::names::ambiguous(&candidates);
+                                return json!({"error": error_value(&error)});
+                            }
+                        }
+                    }
+                    Dialect::Kamailio => (arguments.command.clone(), None::<String>),
+                };
+                let name_4_0 = name_4_0.or_else(|| match node.config.dialect {
+                    Dialect::Opensips => names.name_4_0(&method),
+                    Dialect::Kamailio => None,
+                });
+                let command = CommandName {
+                    name: &method,
+                    module: &node.name,
+                    name_4_0: name_4_0.as_deref(),
+                };
+                if let Some(refused) = access.filter(|a| !a.permits_named(&command)) {
+                    return json!({"error": error_value(&refused.refusal(&method))});
+                }
+                let call = mi_core::request::Call {
+                    method: method.clone(),
+                    params: arguments.params.clone(),
+                    id: id.clone(),
+                };
+                let request = call.text_as(&method, call.params.as_ref(), id);
+                let _slot = slots.acquire().await;
+                match node.forward(request.as_bytes(), "\"miwa-run\"").await {
+                    Ok(answer) => outcome_of(&answer.text),
+                    Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
+                }
+            }
+        });
+        let outcomes = futures_util::future::join_all(runs).await;
+        let mut out = Map::new();
+        for (node, outcome) in selected.iter().zip(outcomes) {
+            out.insert(node.name.clone(), outcome);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// The parameters of `nodes_run`.
+pub struct RunArguments {
+    /// The command.
+    pub command: String,
+    /// Its parameters (an array or an object), as the request was read.
+    pub params: Option<MiValue>,
+    /// Names or globs of the nodes to run it on; `None`: all.
+    pub nodes: Option<Vec<String>>,
+}
+
+impl RunArguments {
+    /// Reads `command`, `params`, `nodes` by name or position (first exact name).
+    pub fn from_params(params: Option<&MiValue>) -> Result<RunArguments, MiError> {
+        let invalid = |why: &str| MiError::with_data(-32602, "Invalid params", why.to_string());
+        fn named<'v>(members: &'v [(String, MiValue)], name: &str) -> Option<&'v MiValue> {
+            members.iter().find(|(key, _)| key == name).map(|(_, v)| v)
+        }
+        let (command, params, nodes) = match params {
+            Some(MiValue::Array(list)) => (list.first(), list.get(1), list.get(2)),
+            Some(MiValue::Object(members)) => (
+                named(members, "command"),
+                named(members, "params"),
+                named(members, "nodes"),
+            ),
+            _ => (None, None, None),
+        };
+        let command = match command {
+            Some(MiValue::String(command)) if !command.is_empty() => command.clone(),
+            _ => return Err(invalid("command (a string) is required")),
+        };
+        let params = match params {
+            None | Some(MiValue::Null) => None,
+            Some(p @ (MiValue::Array(_) | MiValue::Object(_))) => Some(p.clone()),
+            Some(_) => return Err(invalid("params must be an array or an object")),
+        };
+        let nodes = match nodes {
+            None | Some(MiValue::Null) => None,
+            Some(MiValue::String(one)) => Some(vec![one.clone()]),
+            Some(MiValue::Array(list)) => Some(
+                list.iter()
+                    .map(|v| match v {
+                        MiValue::String(name) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| invalid("nodes must be names or globs"))?,
+            ),
+            Some(_) => return Err(invalid("nodes must be names or globs")),
+        };
+        Ok(RunArguments {
+            command,
+            params,
+            nodes,
+        })
+    }
+}
+
+/// A node's reply as a `nodes_run` entry: `{"result": …}` or `{"error": …}`.
+fn outcome_of(text: &str) -> Value {
+    let reply: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+    match (reply.get("result"), reply.get("error")) {
+        (Some(result), _) => json!({ "result": result }),
+        (None, Some(error)) => json!({ "error": error }),
+        _ => json!({"error": {"code": 502, "message": "Bad node reply"}}),
+    }
+}
+
+/// The JSON-RPC error for a node that gave no reply.
+pub fn node_error(node: &str, error: &NodeError) -> MiError {
+    let (code, message) = error.code_message();
+    MiError::with_data(code, message, format!("{node}: {error}"))
+}
+
+/// An error as a JSON value.
+pub fn error_value(error: &MiError) -> Value {
+    let mut value = json!({"code": error.code, "message": error.message});
+    if let Some(data) = &error.data {
+        value["data"] = Value::String(data.clone());
+    }
+    value
+}
+
+/// Statistics of group `upstreams`, per node.
+impl miwa_state::StatisticsSource for Fleet {
+    fn statistics(&self) -> Vec<mi_core::host::Statistic> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            let c = &node.counters;
+            let values = [
+                ("requests", c.requests.load(Relaxed), true),
+                ("errors", c.errors.load(Relaxed), true),
+                ("timeouts", c.timeouts.load(Relaxed), true),
+                ("latency_us", node.average_latency_us(), false),
+                ("in_flight", node.in_flight() as u64, false),
+                ("up", u64::from(node.state() == State::Up), false),
+            ];
+            for (name, value, incremental) in values {
+                out.push(mi_core::host::Statistic {
+                    group: "upstreams".into(),
+                    name: format!("{}_{name}", node.name),
+                    value,
+                    incremental,
+                });
+            }
+        }
+        out
+    }
+}
