@@ -3,13 +3,14 @@
 //! through the warm core component; and the cost of loading a module.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use miwa_modules::grant::Grant;
 use miwa_modules::settings::ModuleConfig;
 use miwa_modules::Modules;
-use miwa_state::ModuleControl as _;
 use miwa_runtime::settings::CoreConfig;
 use miwa_runtime::CoreRuntime;
 use miwa_state::settings::StateSettings;
 use miwa_state::HostState;
+use miwa_state::ModuleControl as _;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ fn modules(c: &mut Criterion) {
     let health = ModuleConfig {
         path: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../target/modules/wasm32-wasip2/release/health.wasm"),
-        grants: vec!["mi".into(), "stats".into(), "log".into()],
+        grants: vec![Grant::Mi, Grant::Stats, Grant::Log],
         ..ModuleConfig::default()
     };
     let declared = BTreeMap::from([("health".to_string(), health)]);

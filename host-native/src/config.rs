@@ -1031,7 +1031,7 @@ mod tests {
     fn module_sections_are_validated() {
         let config = parse("[modules.ds]\npath = \"/m/ds.wasm\"\ngrants = [\"cache\"]\n").unwrap();
         let ds = &config.modules["ds"];
-        assert_eq!(ds.grants, vec!["cache".to_string()]);
+        assert_eq!(ds.grants, vec![miwa_modules::grant::Grant::Cache]);
         assert_eq!(ds.timeout_ms, 100);
         let no_path = parse("[modules.ds]\n").unwrap_err().to_string();
         assert!(
@@ -1042,7 +1042,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            grant.contains("sockets") && grant.contains("files"),
+            grant.contains("unknown capability `sockets` in `grants`")
+                && grant.contains("files")
+                && grant.contains("line 3"),
             "{grant}"
         );
         let dirs = parse("[modules.ds]\npath = \"x\"\nread_only_dirs = [\"relative\"]\n")

@@ -40,7 +40,46 @@ pub fn miwa_bin() -> PathBuf {
         "{} not built: run `cargo build --release -p host-native` first (make test does)",
         bin.display()
     );
+    if let Some(newer) = newer_source(&bin) {
+        panic!(
+            "{} is older than {}: run `cargo build --release -p host-native` first (make test does)",
+            bin.display(),
+            newer.display()
+        );
+    }
     bin
+}
+
+/// A source of the daemon changed after `bin` was built, if any: its Rust files and
+/// manifests (benchmarks aside), the core's WIT, the lock file.
+fn newer_source(bin: &Path) -> Option<PathBuf> {
+    fn newest(path: &Path, built: std::time::SystemTime) -> Option<PathBuf> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_dir() {
+            if path.ends_with("benches") || path.ends_with("debian") {
+                return None;
+            }
+            return std::fs::read_dir(path)
+                .ok()?
+                .flatten()
+                .find_map(|entry| newest(&entry.path(), built));
+        }
+        let source = path
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "toml" || e == "wit" || e == "lock");
+        (source && meta.modified().ok()? > built).then(|| path.to_path_buf())
+    }
+    let built = std::fs::metadata(bin).ok()?.modified().ok()?;
+    let root = workspace();
+    [
+        "Cargo.lock",
+        "host-native",
+        "transports/src",
+        "mi-core/src",
+        "mi-core/wit",
+    ]
+    .iter()
+    .find_map(|part| newest(&root.join(part), built))
 }
 
 /// A `[modules.<name>]` configuration table for the built module `file`, with extra keys.
@@ -266,8 +305,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts a daemon on a free HTTP port with `extra` TOML appended to the configuration
-    /// right after `[http]`'s `port` key: more `[http]` keys, then other tables. Compiled
+    /// Starts a daemon with `extra` TOML appended to the configuration right after
+    /// `[http]`'s `port` key (0: the kernel picks the HTTP and UDP ports, which the daemon's
+    /// `miwa ready` line tells): more `[http]` keys, then other tables. Compiled
     /// core artifacts are cached in `target/test-cache`.
     pub fn start(extra: &str) -> anyhow::Result<Daemon> {
         Self::start_with_args(extra, &[])
@@ -295,8 +335,6 @@ impl Daemon {
 
     fn launch(datagram_keys: &str, extra: &str, args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::tempdir()?;
-        let port = free_port();
-        let udp = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
         let unix = dir.path().join("mi.sock");
         let fifo = dir.path().join("mi_fifo");
         let replies = dir.path().join("replies");
@@ -306,7 +344,7 @@ impl Daemon {
             None => (String::new(), extra.to_string()),
         };
         let config = format!(
-            "[datagram]\nudp = [\"{udp}\"]\nunix = [\"{}\"]\n{datagram_keys}\n\n[fifo]\nfifo_name = \"{}\"\nreply_dir = \"{}/\"\n{fifo_table}\n\n[http]\nport = {port}\n{extra}\n",
+            "[datagram]\nudp = [\"127.0.0.1:0\"]\nunix = [\"{}\"]\n{datagram_keys}\n\n[fifo]\nfifo_name = \"{}\"\nreply_dir = \"{}/\"\n{fifo_table}\n\n[http]\nport = 0\n{extra}\n",
             unix.display(),
             fifo.display(),
             replies.display()
@@ -336,9 +374,23 @@ impl Daemon {
             let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
             bail!("miwa did not start: {line:?}\n{log}");
         }
+        // A transport the configuration turns off has no address: port 0 then, which
+        // nothing answers.
+        let bound = |name: &str| -> anyhow::Result<SocketAddr> {
+            match line
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+            {
+                Some(address) => address
+                    .parse()
+                    .with_context(|| format!("the {name} address in {line:?}")),
+                None => Ok(SocketAddr::from(([127, 0, 0, 1], 0))),
+            }
+        };
+        let (http, udp) = (bound("http")?, bound("udp")?);
         Ok(Daemon {
             child,
-            http: SocketAddr::from(([127, 0, 0, 1], port)),
+            http,
             udp,
             unix,
             fifo,

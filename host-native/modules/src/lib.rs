@@ -8,6 +8,8 @@
 //!   `module_reload`, SIGHUP) and the seams it registers with the state;
 //! - `settings`: `[modules.<name>]`, its limits and grants;
 //! - `loaded`: one loaded module: its engine, pre-instantiated component, instances;
+//! - `grant`: the typed [`grant::Grant`]; `capability/`: what each grant opens, one
+//!   `Capability` each (prepare, link, check), whose imports are refused when ungranted;
 //! - `bindings/`: the `miwa:module` worlds (0.1, 0.2, 0.3 side by side) and their host
 //!   imports (`log`, `stats`, `cache`, `events`, `mi`);
 //! - `wasi/`: the WASI a module granted `files`, `tcp` or `http` sees, and its shares;
@@ -19,7 +21,9 @@
 #![forbid(unsafe_code)]
 
 mod bindings;
+mod capability;
 mod describe;
+pub mod grant;
 mod loaded;
 mod log_rate;
 mod refusals;
@@ -520,7 +524,7 @@ impl Modules {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    grants: config.grants.clone(),
+                    grants: config.grants.iter().map(|g| g.to_string()).collect(),
                     limits: ModuleLimits {
                         timeout_ms: config.timeout_ms,
                         max_memory: config.max_memory as u64,

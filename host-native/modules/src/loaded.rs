@@ -3,7 +3,7 @@
 //! granted `tick`, its tick schedule.
 
 use super::bindings::api::{self, Api, ApiPre};
-use super::bindings::{v0_1, v0_2, v0_3, ModuleStoreData};
+use super::bindings::{self, ModuleStoreData};
 use super::describe::{self, Description};
 use super::log_rate::LogRate;
 use super::schedule::TickSchedule;
@@ -141,7 +141,7 @@ fn check_interfaces(
 ) -> Result<&'static str, LoadError> {
     let known = |interface: &str| {
         refusals::ALWAYS_LINKED.contains(&interface)
-            || crate::settings::CAPABILITIES.contains(&interface)
+            || crate::capability::owner(&format!("miwa:module/{interface}@")).is_some()
     };
     for (name, _) in component.component_type().imports(engine) {
         let Some(rest) = name.strip_prefix("miwa:module/") else {
@@ -169,12 +169,10 @@ fn linker(
     config: &ModuleConfig,
 ) -> wasmtime::Result<Linker<ModuleStoreData>> {
     let mut linker = Linker::<ModuleStoreData>::new(engine);
-    v0_1::add_to_linker(&mut linker, &config.grants)?;
-    v0_2::add_to_linker(&mut linker, &config.grants)?;
-    v0_3::add_to_linker(&mut linker, &config.grants)?;
+    bindings::link_always(&mut linker)?;
     wasi::add_to_linker(&mut linker)?;
-    if config.grants.iter().any(|g| g == "http") {
-        wasi::add_http_to_linker(&mut linker)?;
+    for grant in &config.grants {
+        crate::capability::of(*grant).link(&mut linker)?;
     }
     refusals::link(&mut linker, engine, component, &config.grants)?;
     Ok(linker)
@@ -213,13 +211,8 @@ impl LoadedModule {
             .instantiate_pre(&component)
             .and_then(|pre| ApiPre::new(world, pre))
             .map_err(invalid)?;
-        if config
-            .grants
-            .iter()
-            .any(|g| g == crate::settings::TICK_GRANT)
-            && !pre.has_tick()
-        {
-            return Err(LoadError::NoTick { version: world });
+        for grant in &config.grants {
+            crate::capability::of(*grant).check(&pre, world)?;
         }
         context.ticker.add(&engine);
         let memory = context
@@ -561,11 +554,7 @@ impl LoadedModule {
     /// schedule ends when the module is dropped (unloaded, or replaced by a reload).
     pub fn start_ticking(self: &Arc<Self>) {
         let config = &self.shared.config;
-        if !config
-            .grants
-            .iter()
-            .any(|g| g == crate::settings::TICK_GRANT)
-        {
+        if !config.granted(crate::grant::Grant::Tick) {
             return;
         }
         let every = Duration::from_millis(config.tick_ms);
@@ -597,11 +586,7 @@ impl LoadedModule {
     /// Whether the module was granted I/O (`files`, `tcp`, `http`): its calls may block the
     /// thread.
     pub fn does_io(&self) -> bool {
-        self.shared
-            .config
-            .grants
-            .iter()
-            .any(|g| crate::settings::WASI_GRANTS.contains(&g.as_str()))
+        self.shared.config.does_io()
     }
 
     /// Whether the module is new or was slow lately (see [`SLOW_CALL`]).

@@ -11,7 +11,9 @@
 //! Resources of such interfaces are types nobody can make; the `wasi:io` ones keep their
 //! real type, so that an interface using them still type-checks against the real `wasi:io`.
 
-use super::wasi;
+use crate::capability;
+use crate::grant::Grant;
+use crate::wasi;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, ResourceType};
 use wasmtime::Engine;
@@ -20,26 +22,31 @@ use wasmtime::Engine;
 pub const ALWAYS_LINKED: [&str; 2] = ["types", "diagnostics"];
 
 /// Why an import is refused, or `None` if it is linked for real.
-fn refusal(name: &str, grants: &[String]) -> Option<String> {
-    if let Some(rest) = name.strip_prefix("miwa:module/") {
-        let interface = rest.split('@').next().unwrap_or_default();
-        if ALWAYS_LINKED.contains(&interface) || grants.iter().any(|g| g == interface) {
-            return None;
-        }
-        return Some(format!("needs the {interface} grant"));
-    }
-    let http = grants.iter().any(|g| g == "http");
-    if wasi::linked(name, http) {
+fn refusal(name: &str, grants: &[Grant]) -> Option<String> {
+    let interface = name
+        .strip_prefix("miwa:module/")
+        .map(|rest| rest.split('@').next().unwrap_or_default());
+    if interface.is_some_and(|interface| ALWAYS_LINKED.contains(&interface)) {
         return None;
     }
-    if name.starts_with("wasi:http/") {
-        return Some("needs the http grant".into());
+    if let Some(owner) = capability::owner(name) {
+        let grant = owner.grant();
+        return if !grants.contains(&grant) {
+            Some(format!("needs the {grant} grant"))
+        } else if owner.provides(name) {
+            None
+        } else {
+            Some("is not available to modules".into())
+        };
+    }
+    if wasi::linked(name, false) {
+        return None;
     }
     Some("is not available to modules".into())
 }
 
 /// The `miwa:module` capabilities `component` imports that `grants` leaves out.
-pub fn ungranted(engine: &Engine, component: &Component, grants: &[String]) -> Vec<String> {
+pub fn ungranted(engine: &Engine, component: &Component, grants: &[Grant]) -> Vec<String> {
     component
         .component_type()
         .imports(engine)
@@ -55,7 +62,7 @@ pub fn link<T: 'static>(
     linker: &mut Linker<T>,
     engine: &Engine,
     component: &Component,
-    grants: &[String],
+    grants: &[Grant],
 ) -> wasmtime::Result<()> {
     for (name, item) in component.component_type().imports(engine) {
         let Some(why) = refusal(name, grants) else {
@@ -97,9 +104,10 @@ pub fn link<T: 'static>(
 #[cfg(test)]
 mod tests {
     use super::refusal;
+    use crate::grant::Grant;
 
-    fn grants(list: &[&str]) -> Vec<String> {
-        list.iter().map(|g| g.to_string()).collect()
+    fn grants(list: &[&str]) -> Vec<Grant> {
+        list.iter().map(|g| Grant::parse(g).unwrap()).collect()
     }
 
     #[test]

@@ -1,19 +1,11 @@
 //! `[modules.<name>]` of `miwa.toml`: one module's file, limits, grants and allow-lists.
 
+use crate::grant::Grant;
 use miwa_runtime::memory::MAX_MEMORY;
 use miwa_runtime::stack::{StackPlan, MAX_MI_DEPTH, MAX_WASM_STACK};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Capabilities a module can be granted.
-pub const CAPABILITIES: [&str; 5] = ["log", "stats", "cache", "events", "mi"];
-
-/// Grants that open parts of a module's WASI rather than a `miwa:module` interface.
-pub const WASI_GRANTS: [&str; 3] = ["files", "tcp", "http"];
-
-/// The grant that has the daemon call a module's `tick` every `tick_ms`.
-pub const TICK_GRANT: &str = "tick";
 
 /// Shortest accepted module `tick_ms`.
 pub const MIN_TICK_MS: u64 = 10;
@@ -52,7 +44,7 @@ pub struct ModuleConfig {
     /// `read_only_dirs`), `tcp` (the `allowed_tcp` addresses), `http` (the
     /// `allowed_outbound_hosts`) and `tick` (its `tick` export is called every `tick_ms`)
     /// (`grants`, default none).
-    pub grants: Vec<String>,
+    pub grants: Vec<Grant>,
     /// Directories a module granted `files` may read, each at the same path inside the
     /// module; nothing outside them, nothing written (`read_only_dirs`, default none).
     pub read_only_dirs: Vec<PathBuf>,
@@ -135,10 +127,20 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl ModuleConfig {
+    /// Whether the module is granted `grant`.
+    pub fn granted(&self, grant: Grant) -> bool {
+        self.grants.contains(&grant)
+    }
+
+    /// Whether the module is granted I/O (`files`, `tcp`, `http`).
+    pub fn does_io(&self) -> bool {
+        self.grants.iter().any(|grant| grant.does_io())
+    }
+
     /// `plan` with this module in it: its `max_wasm_stack`, and its `mi_depth` if it is
     /// granted `mi`.
     pub fn add_to(&self, plan: StackPlan) -> StackPlan {
-        let mi = self.grants.iter().any(|g| g == "mi");
+        let mi = self.granted(Grant::Mi);
         plan.with(self.max_wasm_stack, mi.then_some(self.mi_depth))
     }
 
@@ -191,16 +193,6 @@ impl ModuleConfig {
         if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
             return Some(format!(
                 "`tick_ms` must be between {MIN_TICK_MS} and {MAX_TICK_MS}"
-            ));
-        }
-        let known = CAPABILITIES
-            .iter()
-            .chain(&WASI_GRANTS)
-            .chain(std::iter::once(&TICK_GRANT));
-        if let Some(unknown) = self.grants.iter().find(|g| !known.clone().any(|k| k == g)) {
-            return Some(format!(
-                "unknown capability `{unknown}` in `grants` (known: {})",
-                known.copied().collect::<Vec<_>>().join(", ")
             ));
         }
         if let Some(bad) = self.allowed_tcp.iter().find(|p| !crate::is_tcp_pattern(p)) {

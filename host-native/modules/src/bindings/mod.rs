@@ -349,27 +349,51 @@ macro_rules! capabilities {
             }
         }
 
-        /// Links `types`, `diagnostics` and the granted capabilities of this version.
-        pub fn add_to_linker(
+        /// Links `types` and `diagnostics` of this version, which every module has.
+        pub fn link_always(
             linker: &mut wasmtime::component::Linker<ModuleStoreData>,
-            grants: &[String],
         ) -> wasmtime::Result<()> {
             use wasmtime::component::HasSelf;
             types::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?;
-            diagnostics::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?;
-            for grant in grants {
-                match grant.as_str() {
-                    "log" => log::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?,
-                    "stats" => stats::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?,
-                    "cache" => cache::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?,
-                    "events" => events::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?,
-                    "mi" => mi::add_to_linker::<_, HasSelf<_>>(linker, |d| d)?,
-                    _ => {}
-                }
+            diagnostics::add_to_linker::<_, HasSelf<_>>(linker, |d| d)
+        }
+
+        /// Links the `miwa:module` interface of this version that `grant` opens.
+        pub fn link(
+            linker: &mut wasmtime::component::Linker<ModuleStoreData>,
+            grant: crate::grant::Grant,
+        ) -> wasmtime::Result<()> {
+            use crate::grant::Grant;
+            use wasmtime::component::HasSelf;
+            match grant {
+                Grant::Log => log::add_to_linker::<_, HasSelf<_>>(linker, |d| d),
+                Grant::Stats => stats::add_to_linker::<_, HasSelf<_>>(linker, |d| d),
+                Grant::Cache => cache::add_to_linker::<_, HasSelf<_>>(linker, |d| d),
+                Grant::Events => events::add_to_linker::<_, HasSelf<_>>(linker, |d| d),
+                Grant::Mi => mi::add_to_linker::<_, HasSelf<_>>(linker, |d| d),
+                Grant::Files | Grant::Tcp | Grant::Http | Grant::Tick => Ok(()),
             }
-            Ok(())
         }
     };
 }
 
 use capabilities;
+
+/// Links `types` and `diagnostics` of every version of the world.
+pub fn link_always(
+    linker: &mut wasmtime::component::Linker<ModuleStoreData>,
+) -> wasmtime::Result<()> {
+    v0_1::link_always(linker)?;
+    v0_2::link_always(linker)?;
+    v0_3::link_always(linker)
+}
+
+/// Links the `miwa:module` interface `grant` opens, in every version of the world.
+pub fn link(
+    linker: &mut wasmtime::component::Linker<ModuleStoreData>,
+    grant: crate::grant::Grant,
+) -> wasmtime::Result<()> {
+    v0_1::link(linker, grant)?;
+    v0_2::link(linker, grant)?;
+    v0_3::link(linker, grant)
+}

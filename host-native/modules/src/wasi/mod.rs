@@ -67,11 +67,11 @@ pub struct ModuleWasi {
 #[derive(Debug)]
 pub struct Sandbox {
     /// Directories preopened read-only (`files`), at the same paths.
-    read_only_dirs: Vec<std::path::PathBuf>,
+    pub(crate) read_only_dirs: Vec<std::path::PathBuf>,
     /// Where outgoing TCP may connect (`tcp`); `None` without the grant.
-    tcp: Option<Arc<Vec<allow::Pattern>>>,
+    pub(crate) tcp: Option<Arc<Vec<allow::Pattern>>>,
     /// Where outgoing HTTP may go (`http`); empty without the grant.
-    http: Arc<Vec<http::UrlPattern>>,
+    pub(crate) http: Arc<Vec<http::UrlPattern>>,
     max_http_response: usize,
     io_timeout: Duration,
     max_handles: usize,
@@ -85,41 +85,14 @@ impl Sandbox {
     /// The sandbox of module `name`, configured by `config`; an error if its I/O runtime
     /// cannot start.
     pub fn new(name: &str, config: &ModuleConfig) -> std::io::Result<Sandbox> {
-        let granted = |grant: &str| config.grants.iter().any(|g| g == grant);
-        let read_only_dirs = if granted("files") {
-            config.read_only_dirs.clone()
-        } else {
-            Vec::new()
-        };
-        let tcp = granted("tcp").then(|| {
-            Arc::new(
-                config
-                    .allowed_tcp
-                    .iter()
-                    .filter_map(|p| allow::Pattern::parse(p))
-                    .collect(),
-            )
-        });
-        let http = if granted("http") {
-            config
-                .allowed_outbound_hosts
-                .iter()
-                .filter_map(|p| http::UrlPattern::parse(p))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let does_io = config
-            .grants
-            .iter()
-            .any(|g| crate::settings::WASI_GRANTS.contains(&g.as_str()));
-        let io = does_io
+        let io = config
+            .does_io()
             .then(|| blocking::ModuleIo::new(name, config.max_blocking).map(Arc::new))
             .transpose()?;
-        Ok(Sandbox {
-            read_only_dirs,
-            tcp,
-            http: Arc::new(http),
+        let mut sandbox = Sandbox {
+            read_only_dirs: Vec::new(),
+            tcp: None,
+            http: Arc::new(Vec::new()),
             max_http_response: config.max_http_response,
             io_timeout: Duration::from_millis(config.io_timeout_ms),
             max_handles: config.max_handles,
@@ -128,7 +101,11 @@ impl Sandbox {
                 config.max_descriptors,
                 config.max_host_memory,
             )),
-        })
+        };
+        for grant in &config.grants {
+            crate::capability::of(*grant).prepare(config, &mut sandbox);
+        }
+        Ok(sandbox)
     }
 }
 
