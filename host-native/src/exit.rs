@@ -44,8 +44,67 @@ impl Exit {
     }
 }
 
+/// What each exit code means, as `miwa call --help`, the manual pages and `docs/cli.md`
+/// say it (a test holds the document to this table).
+pub const MEANINGS: [(Exit, &str); 7] = [
+    (Exit::Ok, "the command answered a result"),
+    (
+        Exit::MiError,
+        "the command answered an MI error (`-32602`, `404`, …)",
+    ),
+    (
+        Exit::Usage,
+        "usage: a wrong command line, `--user` without `MIWA_PASSWORD`",
+    ),
+    (
+        Exit::Unreachable,
+        "unreachable: nothing listens at the URL, socket or FIFO (a FIFO nobody reads included)",
+    ),
+    (Exit::TimedOut, "timed out: no reply within `--timeout`"),
+    (
+        Exit::Refused,
+        "refused by the transport: HTTP 401, 429, 503, a refused WebSocket",
+    ),
+    (
+        Exit::Failed,
+        "the reply is not a JSON-RPC reply, or another failure on the way",
+    ),
+];
+
+/// The exit codes as `--help` and the manual pages list them.
+pub fn long_help() -> String {
+    let mut help = String::from("Exit codes of call and script:\n");
+    for (exit, meaning) in MEANINGS {
+        help.push_str(&format!("  {}  {meaning}\n", exit as u8));
+    }
+    help
+}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> ExitCode {
         ExitCode::from(exit as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MEANINGS;
+
+    /// `docs/cli.md` has one row per exit code, in order, with the same text.
+    #[test]
+    fn the_cli_document_lists_the_same_exit_codes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+        let document = std::fs::read_to_string(&path).expect("docs/cli.md");
+        let rows: Vec<&str> = document
+            .lines()
+            .filter(|line| {
+                line.starts_with("| ") && line.as_bytes().get(2).is_some_and(u8::is_ascii_digit)
+            })
+            .collect();
+        let expected: Vec<String> = MEANINGS
+            .iter()
+            .map(|(exit, meaning)| format!("| {} | {meaning} |", *exit as u8))
+            .collect();
+        assert_eq!(rows, expected);
     }
 }

@@ -37,7 +37,8 @@ use target::{Target, DEFAULT_WS_URL};
     version,
     about = "OpenSIPS Management Interface daemon and client",
     after_help = "Exit codes of call and script: 0 ok, 1 MI error, 2 usage, 3 unreachable, \
-                  4 timed out, 5 refused by the transport, 6 unreadable reply."
+                  4 timed out, 5 refused by the transport, 6 unreadable reply.",
+    after_long_help = exit::long_help()
 )]
 struct Cli {
     #[command(subcommand)]
