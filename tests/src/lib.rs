@@ -123,6 +123,28 @@ pub fn foreign_module_table(lang: &str, name: &str, keys: &str) -> String {
     )
 }
 
+/// Runs `take` — a browser script that writes the screenshots `names` into `dir` — and
+/// checks that this run took each of them: they are removed first, and each must then be
+/// a PNG image.
+pub fn screenshots(dir: &Path, names: &[String], take: impl FnOnce()) {
+    std::fs::create_dir_all(dir).expect("the screenshot directory");
+    for name in names {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    take();
+    for name in names {
+        let path = dir.join(name);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: not taken: {e}", path.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1024,
+            "{}: not a PNG screenshot ({} bytes)",
+            path.display(),
+            bytes.len()
+        );
+    }
+}
+
 /// The resident memory of process `pid`, bytes (0 if it cannot be read).
 pub fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

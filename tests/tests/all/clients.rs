@@ -1,7 +1,7 @@
 //! Real clients against a running daemon: curl, opensips-cli and opensips-mi (PyPI
 //! `opensipscli`, `opensips`, installed into tests/.venv by `make test`), and `miwa call`.
 
-use miwa_tests::{miwa_bin, module_table, workspace, Daemon};
+use miwa_tests::{miwa_bin, module_table, screenshots, workspace, Daemon};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -319,24 +319,25 @@ fn html_interface_in_headless_chromium() {
         "make test installs playwright-core in tests/browser"
     );
     let shots = workspace().join("tests/artifacts");
-    let output = run(Command::new("node")
-        .arg(browser.join("html.mjs"))
-        .arg(format!("http://{}", daemon.http))
-        .arg(&shots)
-        .current_dir(&browser));
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for shot in [
+    let names = [
         "html-ps.png",
         "html-log_level-error.png",
         "html-typed-form.png",
-    ] {
-        assert!(shots.join(shot).exists(), "{shot}");
-    }
+    ]
+    .map(String::from);
+    screenshots(&shots, &names, || {
+        let output = run(Command::new("node")
+            .arg(browser.join("html.mjs"))
+            .arg(format!("http://{}", daemon.http))
+            .arg(&shots)
+            .current_dir(&browser));
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Replays `conformance/udp.jsonl` and `conformance/unix.jsonl` (real OpenSIPS 3.6.8
 //! traffic) against miwa's UDP and UNIX datagram sockets.
 
-use miwa_tests::conformance::{replay_datagrams, NOT_SCORED};
+use miwa_tests::conformance::{assert_only_known, replay_datagrams, NOT_SCORED, NO_SIP_COUNTERS};
 use miwa_tests::{udp_exchange, unix_exchange, Daemon};
 use std::time::Duration;
 
@@ -37,10 +37,11 @@ fn datagram_recordings_replay() {
         for line in &mismatches {
             println!("  mismatch {line}");
         }
-        assert!(
-            matched * 100 >= compared * 90,
-            "{file}: only {matched}/{compared} cases match"
-        );
+        // `cache_fetch_chunk_big`: the recorded node's cache held entries whose reply
+        // outgrew a datagram (500); miwa's cache is empty here.
+        let known = [NO_SIP_COUNTERS.as_slice(), &["cache_fetch_chunk_big"]].concat();
+        assert_only_known(&mismatches, &known);
+        assert_eq!(matched + known.len(), compared, "{file}");
     }
 }
 

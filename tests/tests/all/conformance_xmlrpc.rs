@@ -2,7 +2,7 @@
 //! `/RPC2`, decoding both sides with Python's `xmlrpc.client`; and drives miwa with that
 //! client as a user would.
 
-use miwa_tests::conformance::{replay_xmlrpc, Answerer};
+use miwa_tests::conformance::{assert_only_known, replay_xmlrpc, Answerer};
 use miwa_tests::Daemon;
 use serde_json::Value;
 use std::process::Command;
@@ -30,11 +30,12 @@ fn replay_except(
 #[test]
 fn xmlrpc_recordings_replay() {
     let daemon = Daemon::start("").expect("daemon starts");
-    let (compared, matched, _) = replay(&daemon, &daemon.first_pid());
-    assert!(
-        matched * 100 >= compared * 90,
-        "only {matched}/{compared} cases match"
-    );
+    let (compared, matched, mismatches) = replay(&daemon, &daemon.first_pid());
+    // The statistics cases: the recorded node's SIP counters, which miwa does not have
+    // (docs/compatibility.md, "SIP counters").
+    let known = ["get_statistics_all", "get_statistics_array"];
+    assert_only_known(&mismatches, &known);
+    assert_eq!(matched + known.len(), compared);
 }
 
 /// Through a front's `/RPC2` to a miwa node over UDP, the replay scores at least what it

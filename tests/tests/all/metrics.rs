@@ -6,8 +6,8 @@
 use miwa_tests::hostile_node::{Behaviour, HostileNode};
 use miwa_tests::kamailio::Kamailio;
 use miwa_tests::{
-    exchange, free_port, hashed_secret, module_table, parse_responses, workspace, Daemon,
-    HttpResponse,
+    exchange, free_port, hashed_secret, module_table, parse_responses, screenshots, workspace,
+    Daemon, HttpResponse,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -558,18 +558,19 @@ fn the_chart_page_in_chromium_updates_itself() {
     let daemon = Daemon::start("\n[charts]\ninterval_ms = 200\nsamples = 150\n").unwrap();
     let browser = workspace().join("tests/browser");
     let shots = workspace().join("tests/artifacts");
-    let output = Command::new("node")
-        .arg(browser.join("charts.mjs"))
-        .arg(format!("http://{}", daemon.http))
-        .arg(&shots)
-        .current_dir(&browser)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(shots.join("html-charts.png").exists());
+    screenshots(&shots, &["html-charts.png".to_string()], || {
+        let output = Command::new("node")
+            .arg(browser.join("charts.mjs"))
+            .arg(format!("http://{}", daemon.http))
+            .arg(&shots)
+            .current_dir(&browser)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
 }

@@ -2,7 +2,7 @@
 //! (in node), the page and its task lessons in headless Chromium against a running daemon
 //! (which serves it), and the `/playground` route's edges.
 
-use miwa_tests::{exchange, parse_responses, workspace, Daemon};
+use miwa_tests::{exchange, parse_responses, screenshots, workspace, Daemon};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -76,14 +76,13 @@ fn in_chromium(script: &str, prefix: &str, shots: &[&str]) {
     built();
     let daemon = Daemon::start("").unwrap();
     let dir = workspace().join("tests/artifacts");
-    node(
-        script,
-        &[format!("http://{}", daemon.http), dir.display().to_string()],
-    );
-    for shot in shots {
-        let file = dir.join(format!("{prefix}{shot}.png"));
-        assert!(file.is_file(), "{}", file.display());
-    }
+    let names: Vec<String> = shots.iter().map(|s| format!("{prefix}{s}.png")).collect();
+    screenshots(&dir, &names, || {
+        node(
+            script,
+            &[format!("http://{}", daemon.http), dir.display().to_string()],
+        )
+    });
 }
 
 #[test]
@@ -129,24 +128,21 @@ fn the_playground_runs_live_against_the_daemon_that_serves_it_in_chromium() {
     .unwrap();
     let without_ws = Daemon::start("ws = false\n").unwrap();
     let shots = workspace().join("tests/artifacts");
-    node(
-        "live.mjs",
-        &[
-            format!("http://{}", daemon.http),
-            "ops".into(),
-            "correct horse".into(),
-            "viewer".into(),
-            "viewer pass".into(),
-            format!("http://{}", without_ws.http),
-            shots.display().to_string(),
-        ],
-    );
-    for shot in ["live-ps", "live-event"] {
-        assert!(
-            shots.join(format!("playground-{shot}.png")).is_file(),
-            "{shot}"
-        );
-    }
+    let names = ["playground-live-ps.png", "playground-live-event.png"].map(String::from);
+    screenshots(&shots, &names, || {
+        node(
+            "live.mjs",
+            &[
+                format!("http://{}", daemon.http),
+                "ops".into(),
+                "correct horse".into(),
+                "viewer".into(),
+                "viewer pass".into(),
+                format!("http://{}", without_ws.http),
+                shots.display().to_string(),
+            ],
+        )
+    });
 }
 
 #[test]

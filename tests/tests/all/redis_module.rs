@@ -74,10 +74,9 @@ fn the_blocklist_lives_in_redis() {
     let stats = daemon.result("get_statistics", json!([["blocklist:"]]));
     assert_eq!(stats["blocklist:checks"], 2, "{stats}");
     assert_eq!(stats["blocklist:blocked_hits"], 1, "{stats}");
-    assert!(
-        stats["blocklist:io_wait_us"].as_u64().unwrap() > 0,
-        "{stats}"
-    );
+    // The time the calls were blocked on Redis: 0 when each reply was there before the
+    // module asked for it (a loaded machine); `sandbox.rs` measures a wait that must block.
+    assert!(stats["blocklist:io_wait_us"].is_u64(), "{stats}");
 }
 
 #[test]
