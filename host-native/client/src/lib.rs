@@ -151,9 +151,6 @@ pub enum Endpoint {
     },
 }
 
-/// How long `miwa call` waits for a reply by default, connecting included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Why an exchange failed, as far as the exit code of `miwa call` tells: it sits in the
 /// error's context chain (find it with [`Failure::of`]).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -29,10 +29,10 @@ use subtle::ConstantTimeEq;
 use transports::{Authentication, Deferred, TransportKind};
 
 /// The built-in role that may run every command.
-pub const FULL: &str = "full";
+pub(crate) const FULL: &str = "full";
 
 /// HTTP routes access control knows.
-pub const ROUTES: [&str; 5] = ["mi", "xmlrpc", "html", "playground", "metrics"];
+pub(crate) const ROUTES: [&str; 5] = ["mi", "xmlrpc", "html", "playground", "metrics"];
 
 /// Most successful Basic credentials remembered (so that argon2 runs once per credential,
 /// not once per request).

@@ -18,7 +18,7 @@ struct AtNode {
 }
 
 /// miwa's subscriptions at its nodes, and the socket their notifications arrive on.
-pub struct NodeEvents {
+pub(crate) struct NodeEvents {
     socket: String,
     expire: u32,
     subscriptions: Mutex<Vec<AtNode>>,
@@ -52,11 +52,6 @@ impl NodeEvents {
         runtime.spawn(receive(socket, Arc::downgrade(&events)));
         runtime.spawn(maintain(Arc::downgrade(&events)));
         Ok(events)
-    }
-
-    /// The socket nodes send notifications to, `udp:host:port`.
-    pub fn socket(&self) -> &str {
-        &self.socket
     }
 
     /// Makes sure miwa is subscribed to `event` at `node` when the node raises it (its

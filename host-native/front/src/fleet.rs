@@ -39,7 +39,7 @@ impl Fleet {
     }
 
     /// The default node, if `[front] upstream` names one.
-    pub fn default_node(&self) -> Option<&Arc<Node>> {
+    pub(crate) fn default_node(&self) -> Option<&Arc<Node>> {
         self.default.map(|i| &self.nodes[i])
     }
 
@@ -230,13 +230,13 @@ fn outcome_of(text: &str) -> Value {
 }
 
 /// The JSON-RPC error for a node that gave no reply.
-pub fn node_error(node: &str, error: &NodeError) -> MiError {
+pub(crate) fn node_error(node: &str, error: &NodeError) -> MiError {
     let (code, message) = error.code_message();
     MiError::with_data(code, message, format!("{node}: {error}"))
 }
 
 /// An error as a JSON value.
-pub fn error_value(error: &MiError) -> Value {
+pub(crate) fn error_value(error: &MiError) -> Value {
     let mut value = json!({"code": error.code, "message": error.message});
     if let Some(data) = &error.data {
         value["data"] = Value::String(data.clone());

@@ -78,7 +78,7 @@ const ADDED: [(&str, &str); 6] = [
 ];
 
 /// The prefix that reaches miwa's own commands in front mode (`miwa:ps`).
-pub const OWN_PREFIX: &str = "miwa:";
+pub(crate) const OWN_PREFIX: &str = "miwa:";
 
 /// Routes requests to nodes and to miwa itself.
 pub struct FrontDispatcher {

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why an exchange with a node gave no usable reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LinkError {
+pub(crate) enum LinkError {
     /// The node could not be reached: no FIFO reader, connection refused, no socket.
     #[error("{0}")]
     Unreachable(String),
@@ -36,7 +36,7 @@ pub enum LinkError {
 }
 
 /// The bytes of node replies being read at once, over all nodes (`front.max_buffered`).
-pub type Budget = Arc<transports::budget::ByteBudget>;
+pub(crate) type Budget = Arc<transports::budget::ByteBudget>;
 
 /// What a reply being read holds of the budget.
 type Held = Option<transports::budget::Share>;
@@ -75,13 +75,13 @@ impl Drop for Removed {
 }
 
 /// A bound UNIX datagram socket, its file removed when it is dropped.
-pub struct UnixSocket {
+pub(crate) struct UnixSocket {
     socket: tokio::net::UnixDatagram,
     _path: Removed,
 }
 
 /// How requests reach one node.
-pub enum Link {
+pub(crate) enum Link {
     /// The node's request FIFO; replies come back on a FIFO made per request.
     Fifo {
         /// The node's FIFO.
@@ -129,14 +129,14 @@ pub enum Link {
 }
 
 /// Largest request sent in one datagram (OpenSIPS's receive buffer).
-pub const DATAGRAM_REQUEST: usize = 65457;
+pub(crate) const DATAGRAM_REQUEST: usize = 65457;
 
 /// Longest reply FIFO name [`unique_name`] makes (`miwa_front_<pid>_<sequence>`).
 const REPLY_NAME: usize = 48;
 
 /// Largest request sent to an OpenSIPS FIFO: its read of at most 4096 bytes, less the
 /// framing `:<reply name>:` and the newline.
-pub const OPENSIPS_FIFO_JSON: usize = OPENSIPS_FIFO_REQUEST - REPLY_NAME - 3;
+pub(crate) const OPENSIPS_FIFO_JSON: usize = OPENSIPS_FIFO_REQUEST - REPLY_NAME - 3;
 
 /// Mode of the reply FIFOs and sockets the node writes to: owner read-write, others may
 /// only write (the node may run as another user); a reply must still carry its request's

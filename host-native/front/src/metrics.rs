@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// Why a node's statistics could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum NodeScrapeError {
+pub(crate) enum NodeScrapeError {
     /// The probes say it is down: it is not asked.
     #[error("the node is down")]
     Down,

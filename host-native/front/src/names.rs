@@ -64,7 +64,7 @@ impl NodeNames {
     }
 
     /// The module of the 3.6 command `name`, when miwa knows it.
-    pub fn module_of(&self, name: &str) -> Option<&str> {
+    pub(crate) fn module_of(&self, name: &str) -> Option<&str> {
         match self.core.find_exact(name) {
             Some(command) => Some(command.module),
             None => self

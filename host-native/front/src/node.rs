@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Why a forwarded request has no reply from the node; each is answered with a JSON-RPC
 /// error naming the node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NodeError {
+pub(crate) enum NodeError {
     /// The node cannot be reached, or was found down and not yet back (503).
     #[error("{0}")]
     Unreachable(String),
@@ -44,7 +44,7 @@ pub enum NodeError {
 
 impl NodeError {
     /// The JSON-RPC error code and message miwa answers with.
-    pub fn code_message(&self) -> (i32, &'static str) {
+    pub(crate) fn code_message(&self) -> (i32, &'static str) {
         match self {
             NodeError::Unreachable(_) => (503, "Node unreachable"),
             NodeError::Timeout(_) => (504, "Node timeout"),
@@ -217,7 +217,7 @@ impl Node {
     }
 
     /// The last error seen, if any.
-    pub fn last_error(&self) -> Option<String> {
+    pub(crate) fn last_error(&self) -> Option<String> {
         self.health().last_error.clone()
     }
 
@@ -232,7 +232,7 @@ impl Node {
     }
 
     /// Average latency of answered requests, microseconds.
-    pub fn average_latency_us(&self) -> u64 {
+    pub(crate) fn average_latency_us(&self) -> u64 {
         let answered = self.counters.answered.load(Ordering::Relaxed);
         self.counters
             .latency_us
@@ -258,7 +258,7 @@ impl Node {
 
     /// Forwards one JSON-RPC request object (its `id` is `id`, a JSON text) and returns
     /// the node's reply, checked to be a JSON-RPC reply to it.
-    pub async fn forward(&self, request: &[u8], id: &str) -> Result<Answer, NodeError> {
+    pub(crate) async fn forward(&self, request: &[u8], id: &str) -> Result<Answer, NodeError> {
         let limit = self.config.max_in_flight;
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -409,13 +409,8 @@ impl Node {
     }
 }
 
-/// Whether `text` is a JSON-RPC error reply.
-pub fn is_error_reply(text: &str) -> bool {
-    serde_json::from_str::<ReplyShape<'_>>(text.trim()).is_ok_and(|shape| shape.error)
-}
-
 /// Checks that `text` is a JSON-RPC reply whose id is `id`; `Ok(true)` for an error reply.
-pub fn check_reply(text: &str, id: &str) -> Result<bool, NodeError> {
+pub(crate) fn check_reply(text: &str, id: &str) -> Result<bool, NodeError> {
     let shape: ReplyShape<'_> = serde_json::from_str(text.trim()).map_err(|_| {
         let shown: String = text.chars().take(80).collect();
         NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))

@@ -19,7 +19,7 @@ pub fn id_text(id: &Id) -> Option<String> {
 
 /// An id of miwa's own, for a call the caller sent as a notification (the node's answer
 /// tells it ran; the caller gets none).
-pub fn notification_id(sequence: u64) -> Id {
+pub(crate) fn notification_id(sequence: u64) -> Id {
     Id::Echo(Value::String(format!("miwa-n{sequence}")))
 }
 

@@ -164,14 +164,14 @@ impl UpstreamConfig {
 
 /// Largest request OpenSIPS's FIFO takes, bytes, framing included: it reads one request
 /// in one read of at most this and drops the rest.
-pub const OPENSIPS_FIFO_REQUEST: usize = 4096;
+pub(crate) const OPENSIPS_FIFO_REQUEST: usize = 4096;
 
 /// Default `max_http_request` of an OpenSIPS node: its httpd's `receive_buf_size`.
-pub const OPENSIPS_HTTP_REQUEST: usize = 1024;
+pub(crate) const OPENSIPS_HTTP_REQUEST: usize = 1024;
 
 impl UpstreamConfig {
     /// The largest request body the node's HTTP server takes.
-    pub fn http_request_limit(&self) -> usize {
+    pub(crate) fn http_request_limit(&self) -> usize {
         self.max_http_request.unwrap_or(match self.dialect {
             Dialect::Opensips => OPENSIPS_HTTP_REQUEST,
             Dialect::Kamailio => usize::MAX,

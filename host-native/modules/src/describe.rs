@@ -9,11 +9,11 @@ use miwa_state::events::CORE_EVENTS;
 use std::collections::BTreeSet;
 
 /// Most commands one module may register.
-pub const MAX_COMMANDS: usize = 256;
+pub(crate) const MAX_COMMANDS: usize = 256;
 /// Most recipes per command, and parameters per recipe.
-pub const MAX_RECIPES: usize = 16;
+pub(crate) const MAX_RECIPES: usize = 16;
 /// Longest help text kept, bytes.
-pub const MAX_HELP: usize = 4096;
+pub(crate) const MAX_HELP: usize = 4096;
 
 /// A validated description.
 #[derive(Debug, Clone, Default)]

@@ -64,7 +64,7 @@ impl Grant {
 
     /// Whether it opens a part of WASI that does I/O (`files`, `tcp`, `http`): such a
     /// module gets its own I/O runtime, and its calls may block the thread.
-    pub fn does_io(self) -> bool {
+    pub(crate) fn does_io(self) -> bool {
         matches!(self, Grant::Files | Grant::Tcp | Grant::Http)
     }
 }

@@ -33,12 +33,12 @@ mod shared;
 mod wasi;
 
 /// Whether `text` is an `allowed_outbound_hosts` pattern.
-pub fn is_url_pattern(text: &str) -> bool {
+pub(crate) fn is_url_pattern(text: &str) -> bool {
     wasi::http::UrlPattern::parse(text).is_some()
 }
 
 /// Whether `text` is an `allowed_tcp` pattern.
-pub fn is_tcp_pattern(text: &str) -> bool {
+pub(crate) fn is_tcp_pattern(text: &str) -> bool {
     wasi::allow::Pattern::parse(text).is_some()
 }
 
@@ -53,19 +53,18 @@ use miwa_runtime::CoreRuntime;
 use miwa_state::HostState;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Instant;
 
 /// The cache system behind the `cache` capability.
-pub const CACHE_SYSTEM: &str = "local";
+pub(crate) const CACHE_SYSTEM: &str = "local";
 
 /// The status-report group with one identifier per module.
-pub const STATUS_GROUP: &str = "modules";
+pub(crate) const STATUS_GROUP: &str = "modules";
 
 /// Re-reads the module declarations of a configuration file (`module_load`,
 /// `module_reload`, SIGHUP); the error names the file and key.
-pub type Reread = fn(&Path) -> Result<BTreeMap<String, ModuleConfig>, String>;
+pub(crate) type Reread = fn(&Path) -> Result<BTreeMap<String, ModuleConfig>, String>;
 
 /// Every module the configuration declares, and those loaded.
 pub struct Modules {
@@ -79,7 +78,6 @@ pub struct Modules {
     loaded: RwLock<Vec<Arc<LoadedModule>>>,
     failures: Mutex<BTreeMap<String, String>>,
     lifecycle: Mutex<()>,
-    generation: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,7 +121,6 @@ impl Modules {
             loaded: RwLock::new(Vec::new()),
             failures: Mutex::new(BTreeMap::new()),
             lifecycle: Mutex::new(()),
-            generation: AtomicU64::new(0),
         });
         state.set_module_control(modules.clone());
         state.add_commands(modules.clone());
@@ -156,11 +153,6 @@ impl Modules {
 
     fn loaded_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<LoadedModule>>> {
         self.loaded.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A changing number: bumped whenever the set of module commands changes.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
     }
 
     fn module(&self, name: &str) -> Option<Arc<LoadedModule>> {
@@ -309,7 +301,6 @@ impl Modules {
         let module = Arc::new(module);
         module.start_ticking();
         self.loaded_mut().push(module);
-        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -336,7 +327,6 @@ impl Modules {
                 .ok_or_else(|| MiError::new(404, format!("module '{name}' is not loaded")))?;
             loaded.remove(index)
         };
-        self.generation.fetch_add(1, Ordering::AcqRel);
         self.set_status(name, -2, "unloaded");
         if let Some(state) = self.state.upgrade() {
             state.raise_module_unloaded(name);
@@ -372,7 +362,6 @@ impl Modules {
                 None => loaded.push(fresh),
             }
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -455,13 +444,6 @@ impl Modules {
             .iter()
             .flat_map(|m| m.description.commands.iter().cloned())
             .collect()
-    }
-
-    /// Whether a loaded module has a command named `name`.
-    pub fn has_command(&self, name: &str) -> bool {
-        self.loaded()
-            .iter()
-            .any(|m| m.description.commands.iter().any(|c| c.name == name))
     }
 
     /// Runs a module command. A module call may last until its deadline: on a worker of

@@ -25,18 +25,18 @@ use wasmtime::{Engine, Store, Trap};
 /// dropped after its call instead of being kept idle, so that one large call does not pin
 /// its memory. Measured from the instance's own start, since a language runtime (CPython,
 /// StarlingMonkey) starts with more than this.
-pub const MAX_IDLE_GROWTH: usize = 8 << 20;
+pub(crate) const MAX_IDLE_GROWTH: usize = 8 << 20;
 
 /// Epoch ticks between two checks of a computing call's host memory, for a module
 /// granted I/O (10 ms).
 const MEMORY_CHECK_TICKS: u64 = 5;
 
 /// A call slower than this puts its module on probation.
-pub const SLOW_CALL: Duration = Duration::from_millis(20);
+pub(crate) const SLOW_CALL: Duration = Duration::from_millis(20);
 
 /// Quick calls a module on probation must make before it runs inline again; new modules
 /// start on probation.
-pub const PROBATION_CALLS: u32 = 256;
+pub(crate) const PROBATION_CALLS: u32 = 256;
 
 /// Why a module could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +92,7 @@ struct Instance {
 
 /// What became of a tick that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tick {
+pub(crate) enum Tick {
     /// The module's tick ran and returned `ok`.
     Ran,
     /// Every instance was busy: the tick was not run.
@@ -100,7 +100,7 @@ pub enum Tick {
 }
 
 /// A module ready to serve calls.
-pub struct LoadedModule {
+pub(crate) struct LoadedModule {
     /// Identity, configuration, statistics, services.
     pub shared: Arc<ModuleShared>,
     /// What `describe` declared, validated.
@@ -120,7 +120,7 @@ pub struct LoadedModule {
 }
 
 /// What a load needs from the daemon.
-pub struct LoadContext<'a> {
+pub(crate) struct LoadContext<'a> {
     /// The daemon state.
     pub state: Weak<HostState>,
     /// The core, for `mi`.
@@ -552,7 +552,7 @@ impl LoadedModule {
 
     /// Starts calling `tick` every `tick_ms` if the module was granted `tick`; the
     /// schedule ends when the module is dropped (unloaded, or replaced by a reload).
-    pub fn start_ticking(self: &Arc<Self>) {
+    pub(crate) fn start_ticking(self: &Arc<Self>) {
         let config = &self.shared.config;
         if !config.granted(crate::grant::Grant::Tick) {
             return;
@@ -585,18 +585,18 @@ impl LoadedModule {
 
     /// Whether the module was granted I/O (`files`, `tcp`, `http`): its calls may block the
     /// thread.
-    pub fn does_io(&self) -> bool {
+    pub(crate) fn does_io(&self) -> bool {
         self.shared.config.does_io()
     }
 
     /// Whether the module is new or was slow lately (see [`SLOW_CALL`]).
-    pub fn on_probation(&self) -> bool {
+    pub(crate) fn on_probation(&self) -> bool {
         self.probation.load(Ordering::Relaxed) > 0
     }
 
     /// Records how long a call took: a slow one restarts the probation, a quick one
     /// shortens it.
-    pub fn record_duration(&self, elapsed: Duration) {
+    pub(crate) fn record_duration(&self, elapsed: Duration) {
         if elapsed > SLOW_CALL {
             self.probation.store(PROBATION_CALLS, Ordering::Relaxed);
         } else if self.on_probation() {

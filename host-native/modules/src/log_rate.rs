@@ -23,7 +23,7 @@ struct Buckets {
 
 /// What became of one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Log it.
     Logged,
     /// Dropped: over the rate.
@@ -38,7 +38,7 @@ pub enum Admission {
 }
 
 /// One module's log rate.
-pub struct LogRate {
+pub(crate) struct LogRate {
     lines_per_second: f64,
     bytes_per_second: f64,
     buckets: Mutex<Buckets>,
@@ -64,7 +64,7 @@ impl LogRate {
     }
 
     /// Whether a line of `bytes` may be logged now.
-    pub fn admit(&self, bytes: usize) -> Admission {
+    pub(crate) fn admit(&self, bytes: usize) -> Admission {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let elapsed = now.duration_since(buckets.refilled).as_secs_f64();

@@ -19,7 +19,7 @@ use wasmtime::component::{Component, Linker, ResourceType};
 use wasmtime::Engine;
 
 /// The `miwa:module` interfaces every module has, granted or not.
-pub const ALWAYS_LINKED: [&str; 2] = ["types", "diagnostics"];
+pub(crate) const ALWAYS_LINKED: [&str; 2] = ["types", "diagnostics"];
 
 /// Why an import is refused, or `None` if it is linked for real.
 fn refusal(name: &str, grants: &[Grant]) -> Option<String> {
@@ -46,7 +46,7 @@ fn refusal(name: &str, grants: &[Grant]) -> Option<String> {
 }
 
 /// The `miwa:module` capabilities `component` imports that `grants` leaves out.
-pub fn ungranted(engine: &Engine, component: &Component, grants: &[Grant]) -> Vec<String> {
+pub(crate) fn ungranted(engine: &Engine, component: &Component, grants: &[Grant]) -> Vec<String> {
     component
         .component_type()
         .imports(engine)

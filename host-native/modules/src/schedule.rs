@@ -12,7 +12,7 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 /// A running schedule; dropping it ends the thread at once.
-pub struct TickSchedule {
+pub(crate) struct TickSchedule {
     _stop: mpsc::Sender<()>,
 }
 

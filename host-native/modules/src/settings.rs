@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Shortest accepted module `tick_ms`.
-pub const MIN_TICK_MS: u64 = 10;
+pub(crate) const MIN_TICK_MS: u64 = 10;
 
 /// Longest accepted module `tick_ms`: one day.
-pub const MAX_TICK_MS: u64 = 86_400_000;
+pub(crate) const MAX_TICK_MS: u64 = 86_400_000;
 
 /// Largest accepted module `max_http_response`.
-pub const MAX_HTTP_RESPONSE: usize = 64 << 20;
+pub(crate) const MAX_HTTP_RESPONSE: usize = 64 << 20;
 
 /// Longest accepted module `io_timeout_ms`.
-pub const MAX_IO_TIMEOUT_MS: u64 = 600_000;
+pub(crate) const MAX_IO_TIMEOUT_MS: u64 = 600_000;
 
 /// `[modules.<name>]`: one third-party command module and the sandbox it runs in.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -133,13 +133,13 @@ impl ModuleConfig {
     }
 
     /// Whether the module is granted I/O (`files`, `tcp`, `http`).
-    pub fn does_io(&self) -> bool {
+    pub(crate) fn does_io(&self) -> bool {
         self.grants.iter().any(|grant| grant.does_io())
     }
 
     /// `plan` with this module in it: its `max_wasm_stack`, and its `mi_depth` if it is
     /// granted `mi`.
-    pub fn add_to(&self, plan: StackPlan) -> StackPlan {
+    pub(crate) fn add_to(&self, plan: StackPlan) -> StackPlan {
         let mi = self.granted(Grant::Mi);
         plan.with(self.max_wasm_stack, mi.then_some(self.mi_depth))
     }

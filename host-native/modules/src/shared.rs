@@ -18,7 +18,7 @@ thread_local! {
 }
 
 /// Statistics the daemon keeps for every module.
-pub const BUILT_IN_STATISTICS: [&str; 12] = [
+pub(crate) const BUILT_IN_STATISTICS: [&str; 12] = [
     "calls",
     "errors",
     "timeouts",
@@ -44,7 +44,7 @@ pub enum Kind {
 
 /// A module's statistics group.
 #[derive(Debug, Default)]
-pub struct ModuleStats {
+pub(crate) struct ModuleStats {
     /// Calls answered (successes, MI errors and failures).
     pub calls: AtomicU64,
     /// Calls that ended in an error of any kind.
@@ -187,7 +187,7 @@ impl ModuleStats {
 }
 
 /// One loaded module's identity, configuration and services.
-pub struct ModuleShared {
+pub(crate) struct ModuleShared {
     /// The configured name.
     pub name: String,
     /// Its configuration at load time.
@@ -250,7 +250,7 @@ impl ModuleShared {
     }
 
     /// The module's key in the shared cache.
-    pub fn cache_key(&self, key: &str) -> String {
+    pub(crate) fn cache_key(&self, key: &str) -> String {
         format!("{}:{key}", self.name)
     }
 
@@ -260,7 +260,7 @@ impl ModuleShared {
 
     /// The `mi` capability: runs a `miwa script` line through the core, within the module's
     /// allow-list and the nesting limit; the result as JSON text.
-    pub fn mi_call(&self, line: &str) -> Result<String, MiError> {
+    pub(crate) fn mi_call(&self, line: &str) -> Result<String, MiError> {
         let call = mi_core::script::parse_line(line)
             .ok_or_else(|| MiError::new(400, "mi() needs a command"))?;
         let allowed = self

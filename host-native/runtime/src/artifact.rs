@@ -12,10 +12,10 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The core component built by `build.rs`.
-pub static CORE_COMPONENT: &[u8] = include_bytes!(env!("MIWA_CORE_COMPONENT"));
+pub(crate) static CORE_COMPONENT: &[u8] = include_bytes!(env!("MIWA_CORE_COMPONENT"));
 
 /// The default artifact directory: `$XDG_CACHE_HOME/miwa` or `~/.cache/miwa`.
-pub fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -34,7 +34,7 @@ fn artifact_path(engine: &Engine, dir: &Path, bytes: &[u8], kind: &str) -> PathB
 
 /// Loads the core component: from the cache when a valid artifact is there, else compiles
 /// it (and stores the artifact when `cache_dir` is given).
-pub fn load_core(engine: &Engine, cache_dir: Option<&Path>) -> anyhow::Result<Component> {
+pub(crate) fn load_core(engine: &Engine, cache_dir: Option<&Path>) -> anyhow::Result<Component> {
     load_component(engine, CORE_COMPONENT, cache_dir, "core")
 }
 

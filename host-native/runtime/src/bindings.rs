@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
 use miwa::mi::host as wit;
 
 /// What a core instance's `Store` holds.
-pub struct StoreData {
+pub(crate) struct StoreData {
     /// The daemon state.
     pub state: Arc<HostState>,
     /// The memory cap and the tracking of this instance's linear memory.
@@ -28,7 +28,7 @@ pub struct StoreData {
 
 /// Caps a core instance's linear memory, within the daemon's budget, and reports its size
 /// to the owning process.
-pub struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     /// Largest linear memory, bytes.
     pub cap: usize,
     /// What the instance holds of the daemon's linear-memory budget.

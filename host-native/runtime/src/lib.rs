@@ -19,7 +19,7 @@ pub mod settings;
 pub mod stack;
 mod ticker;
 
-pub use artifact::default_cache_dir;
+use artifact::default_cache_dir;
 pub use ticker::{EpochTicker, TICK};
 
 use anyhow::Context as _;

@@ -81,7 +81,7 @@ impl Default for CoreConfig {
 
 impl CoreConfig {
     /// The call deadline.
-    pub fn call_timeout(&self) -> Duration {
+    pub(crate) fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
     }
 }

@@ -32,10 +32,10 @@ pub const HOST_FRAMES: usize = 256 << 10;
 
 /// Native stack kept for what runs before the first level: the runtime and transport
 /// frames, and native parsing and printing at the deepest accepted nesting.
-pub const BASE: usize = 1 << 20;
+pub(crate) const BASE: usize = 1 << 20;
 
 /// The smallest stack a WebAssembly thread gets (the Rust default for spawned threads).
-pub const MIN_THREAD_STACK: usize = 2 << 20;
+pub(crate) const MIN_THREAD_STACK: usize = 2 << 20;
 
 /// Thread stacks are rounded up to this.
 const GRANULE: usize = 64 << 10;
@@ -76,7 +76,7 @@ impl StackPlan {
     }
 
     /// The worst case: every level at its cap, with host frames, above [`BASE`].
-    pub fn worst_case(&self) -> usize {
+    pub(crate) fn worst_case(&self) -> usize {
         let module_level = if self.module == 0 {
             0
         } else {

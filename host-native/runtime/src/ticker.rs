@@ -17,7 +17,7 @@ pub const TICK: Duration = Duration::from_millis(2);
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// How long the ticker keeps ticking after the last call before it sleeps.
-pub const LINGER: Duration = Duration::from_millis(100);
+pub(crate) const LINGER: Duration = Duration::from_millis(100);
 
 /// The engines to tick. The thread ends when the core's engine is gone.
 pub struct EpochTicker {

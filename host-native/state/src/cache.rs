@@ -17,10 +17,10 @@ type Key = (u16, Box<str>);
 
 /// Accounted bytes of one entry beyond its key and value: its hash-table slot at the
 /// table's lowest load, rounded up.
-pub const ENTRY_OVERHEAD: usize = 128;
+pub(crate) const ENTRY_OVERHEAD: usize = 128;
 
 /// Accounted bytes of an entry's place in the expiry index beyond its copy of the key.
-pub const DEADLINE_OVERHEAD: usize = 96;
+pub(crate) const DEADLINE_OVERHEAD: usize = 96;
 
 /// Heap bytes an allocation of `n` bytes takes: the allocator's 8-byte header, 16-byte
 /// granules, 32 bytes at least; nothing for an empty string.
@@ -34,7 +34,7 @@ fn heap(n: usize) -> usize {
 
 /// What an entry costs against `max_bytes`: its key and value as allocated, its table
 /// slot, and for an entry that expires its place (and key copy) in the expiry index.
-pub fn entry_cost(key: &str, value: &str, expires: bool) -> usize {
+pub(crate) fn entry_cost(key: &str, value: &str, expires: bool) -> usize {
     let index = if expires {
         DEADLINE_OVERHEAD + heap(key.len())
     } else {
@@ -155,7 +155,7 @@ impl Cache {
 
     /// The live entries of `system` whose key matches `glob` (see
     /// [`mi_core::glob::matches`]), sorted by key.
-    pub fn fetch_matching(
+    pub(crate) fn fetch_matching(
         &self,
         system: &str,
         glob: &str,
@@ -197,7 +197,7 @@ impl Cache {
     /// Writes every live entry to `path` (one JSON object per line: `system`, `key`,
     /// `value`, `expires_at` in Unix seconds or null), atomically and readable by the
     /// daemon's user only. Returns how many entries were written.
-    pub fn save(&self, path: &Path) -> std::io::Result<usize> {
+    pub(crate) fn save(&self, path: &Path) -> std::io::Result<usize> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let now = Instant::now();

@@ -99,7 +99,7 @@ pub mod readiness {
     /// Serving.
     pub const RUNNING: i32 = 1;
     /// Stopping.
-    pub const SHUTTING_DOWN: i32 = -2;
+    pub(crate) const SHUTTING_DOWN: i32 = -2;
     /// A node of front mode that cannot be reached.
     pub const DOWN: i32 = -3;
 }
@@ -255,12 +255,12 @@ impl HostState {
     }
 
     /// Whether anybody listens to `E_CORE_LOG`: log lines are only formatted for it then.
-    pub fn log_events_wanted(&self) -> bool {
+    pub(crate) fn log_events_wanted(&self) -> bool {
         self.events.subscribed(events::CORE_EVENTS[2])
     }
 
     /// Raises `E_CORE_LOG` for a log line (ignored when nobody listens).
-    pub fn raise_log(&self, level: i32, message: &str) {
+    pub(crate) fn raise_log(&self, level: i32, message: &str) {
         let params = EventParams::Named(vec![
             ("level".into(), EventValue::Int(level)),
             ("message".into(), EventValue::Text(message.into())),

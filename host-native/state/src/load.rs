@@ -12,7 +12,7 @@ const WINDOW: usize = 601;
 
 /// Load percentages of one process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Load {
+pub(crate) struct Load {
     /// Last second.
     pub last: u64,
     /// Last minute.
@@ -23,7 +23,7 @@ pub struct Load {
 
 /// Busy-time samples per process id.
 #[derive(Debug, Default)]
-pub struct LoadTracker {
+pub(crate) struct LoadTracker {
     samples: Mutex<HashMap<u32, VecDeque<(Instant, u64)>>>,
 }
 

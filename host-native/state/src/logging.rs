@@ -12,7 +12,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 /// The log consumers `log_level_filter` and `log_mute_state` address, in OpenSIPS's order.
-pub const CONSUMERS: [&str; 3] = ["stderror", "syslog", "event"];
+pub(crate) const CONSUMERS: [&str; 3] = ["stderror", "syslog", "event"];
 
 /// Level filter and mute state of each log consumer, shared by the MI commands and the
 /// log filter. miwa writes its log to standard error (`stderror`); `syslog` and `event`
@@ -26,7 +26,7 @@ pub struct LogConsumers {
 impl LogConsumers {
     /// The initial level filter of every consumer: 4 (DBG), so the process log levels alone
     /// decide until a filter is set.
-    pub const DEFAULT_FILTER: i32 = 4;
+    pub(crate) const DEFAULT_FILTER: i32 = 4;
 
     /// Every consumer unmuted, filtering at `level`.
     pub fn new(level: i32) -> Self {
@@ -50,14 +50,14 @@ impl LogConsumers {
     }
 
     /// Sets the level filter of `name`; false if there is no such consumer.
-    pub fn set_filter(&self, name: &str, level: i32) -> bool {
+    pub(crate) fn set_filter(&self, name: &str, level: i32) -> bool {
         Self::index(name)
             .map(|i| self.filters[i].store(level, Ordering::Relaxed))
             .is_some()
     }
 
     /// Sets the mute state of `name`; false if there is no such consumer.
-    pub fn set_muted(&self, name: &str, muted: i32) -> bool {
+    pub(crate) fn set_muted(&self, name: &str, muted: i32) -> bool {
         Self::index(name)
             .map(|i| self.muted[i].store(muted, Ordering::Relaxed))
             .is_some()

@@ -85,7 +85,7 @@ impl ProcessTable {
     }
 
     /// Sets every process's level and the global one.
-    pub fn set_all_levels(&self, level: i32) {
+    pub(crate) fn set_all_levels(&self, level: i32) {
         self.global_level.store(level, Ordering::Relaxed);
         for p in self.lock().iter() {
             p.log_level.store(level, Ordering::Relaxed);
@@ -93,7 +93,7 @@ impl ProcessTable {
     }
 
     /// Sets the level of the process with OS id `pid`; false if there is none.
-    pub fn set_level(&self, pid: i32, level: i32) -> bool {
+    pub(crate) fn set_level(&self, pid: i32, level: i32) -> bool {
         match self.lock().iter().find(|p| p.pid == pid) {
             Some(p) => {
                 p.log_level.store(level, Ordering::Relaxed);

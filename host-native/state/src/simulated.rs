@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 /// The simulated proxy of a daemon.
-pub struct SimulatedProxy {
+pub(crate) struct SimulatedProxy {
     seed: u32,
     proxy: Mutex<Proxy>,
     commands: Vec<ModuleCommand>,
 }
 
 /// Where the proxy's events go.
-pub trait Raise: Send + Sync + 'static {
+pub(crate) trait Raise: Send + Sync + 'static {
     /// Raises `event` to its subscribers.
     fn raise(&self, event: &str, params: &EventParams) -> Result<(), RaiseError>;
     /// Lists the calling thread as a process of type `kind`.

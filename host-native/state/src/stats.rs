@@ -63,7 +63,7 @@ impl TransportTable {
 
 /// Counters of one command.
 #[derive(Debug, Default)]
-pub struct CommandCounters {
+pub(crate) struct CommandCounters {
     /// Times it ran.
     pub calls: AtomicU64,
     /// Times it answered an error.

@@ -8,7 +8,7 @@ const MAX_REPORTS: usize = 64;
 
 /// A status change, for `E_CORE_SR_STATUS_CHANGED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
+pub(crate) struct StatusChange {
     /// Group.
     pub group: String,
     /// Identifier.
@@ -23,7 +23,7 @@ pub struct StatusChange {
 
 /// All status-report groups.
 #[derive(Debug, Default)]
-pub struct StatusBoard {
+pub(crate) struct StatusBoard {
     groups: Mutex<Vec<StatusGroup>>,
 }
 

@@ -26,7 +26,7 @@ fn kind(stat: &Statistic) -> Kind {
 
 /// `name` with every character outside `[a-z0-9_]` as `_`, lower case (names and labels
 /// stay snake case whatever a node calls its statistics).
-pub fn sanitise(name: &str) -> String {
+pub(crate) fn sanitise(name: &str) -> String {
     let mut out: String = name
         .chars()
         .map(|c| match c {
@@ -55,7 +55,7 @@ fn split_suffix<'n>(name: &'n str, suffixes: &[&'static str]) -> Option<(&'n str
 }
 
 /// Adds miwa's own statistics to `families`.
-pub fn add_own(families: &mut Families, stats: &[Statistic], context: &Context<'_>) {
+pub(crate) fn add_own(families: &mut Families, stats: &[Statistic], context: &Context<'_>) {
     for stat in stats {
         add_one(families, stat, context);
     }

@@ -5,11 +5,11 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// Longest accepted `metrics.node_timeout_ms`: one minute.
-pub const MAX_NODE_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const MAX_NODE_TIMEOUT_MS: u64 = 60_000;
 
 /// Most points the charts may hold, `charts.samples × charts.max_series`: 4 Mi points,
 /// 64 MiB.
-pub const MAX_POINTS: usize = 4 << 20;
+pub(crate) const MAX_POINTS: usize = 4 << 20;
 
 /// `[metrics]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -11,15 +11,15 @@ use wasmtime::{Engine, Store};
 pub use v0_1::exports::miwa::module::module_api::{ModuleInfo, StatisticKind};
 
 /// The versions of `miwa:module` this daemon runs, newest last.
-pub const VERSIONS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
+pub(crate) const VERSIONS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
 
 /// For each command of a description, in order: its parameters' types by name
 /// (`integer`, `string`, `string-array`), as [`mi_core::openrpc::schema::ParamType`]
 /// names them. Empty for worlds before 0.3.0.
-pub type ParamTypes = Vec<Vec<(String, String)>>;
+pub(crate) type ParamTypes = Vec<Vec<(String, String)>>;
 
 /// The version of `miwa:module` whose `module-api` `component` exports.
-pub fn exported_version(engine: &Engine, component: &Component) -> Option<&'static str> {
+pub(crate) fn exported_version(engine: &Engine, component: &Component) -> Option<&'static str> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -37,7 +37,7 @@ pub fn exported_version(engine: &Engine, component: &Component) -> Option<&'stat
 }
 
 /// A module linked and ready to instantiate.
-pub enum ApiPre {
+pub(crate) enum ApiPre {
     /// Built for `miwa:module@0.1.0`.
     V0_1(v0_1::ModulePre<ModuleStoreData>),
     /// Built for `miwa:module@0.2.0`.
@@ -66,13 +66,13 @@ impl ApiPre {
     }
 
     /// Whether the module exports `tick`.
-    pub fn has_tick(&self) -> bool {
+    pub(crate) fn has_tick(&self) -> bool {
         matches!(self, ApiPre::V0_2(_) | ApiPre::V0_3(_))
     }
 }
 
 /// A module instance's exports.
-pub enum Api {
+pub(crate) enum Api {
     /// Built for `miwa:module@0.1.0`.
     V0_1(v0_1::Module),
     /// Built for `miwa:module@0.2.0`.

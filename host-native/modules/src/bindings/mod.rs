@@ -3,10 +3,10 @@
 //! may be granted, implemented once ([`ModuleStoreData`]'s methods) and bound to each
 //! version's generated traits by [`capabilities!`].
 
-pub mod api;
-pub mod v0_1;
-pub mod v0_2;
-pub mod v0_3;
+pub(crate) mod api;
+pub(crate) mod v0_1;
+pub(crate) mod v0_2;
+pub(crate) mod v0_3;
 
 use super::shared::ModuleShared;
 use mi_core::host::{self as core, CacheError, Host as _};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 const MAX_PANIC_MESSAGE: usize = 1024;
 
 /// What a module instance's `Store` holds.
-pub struct ModuleStoreData {
+pub(crate) struct ModuleStoreData {
     /// The module's name, configuration, statistics and the services capabilities use.
     pub shared: Arc<ModuleShared>,
     /// The memory cap.
@@ -32,7 +32,7 @@ pub struct ModuleStoreData {
 }
 
 /// Why a module's event was not raised, whatever the version of its world.
-pub enum RaiseRefusal {
+pub(crate) enum RaiseRefusal {
     /// Not declared in `describe`.
     NotDeclared,
     /// Nobody is subscribed.
@@ -61,7 +61,7 @@ impl super::wasi::HasWasi for ModuleStoreData {
 
 /// Caps a module instance's linear memory and remembers a refusal, so that the trap that
 /// follows is reported as exhausted memory.
-pub struct ModuleLimiter {
+pub(crate) struct ModuleLimiter {
     /// Largest linear memory, bytes.
     pub cap: usize,
     /// A growth was refused during the current call.
@@ -350,7 +350,7 @@ macro_rules! capabilities {
         }
 
         /// Links `types` and `diagnostics` of this version, which every module has.
-        pub fn link_always(
+        pub(crate) fn link_always(
             linker: &mut wasmtime::component::Linker<ModuleStoreData>,
         ) -> wasmtime::Result<()> {
             use wasmtime::component::HasSelf;
@@ -380,7 +380,7 @@ macro_rules! capabilities {
 use capabilities;
 
 /// Links `types` and `diagnostics` of every version of the world.
-pub fn link_always(
+pub(crate) fn link_always(
     linker: &mut wasmtime::component::Linker<ModuleStoreData>,
 ) -> wasmtime::Result<()> {
     v0_1::link_always(linker)?;

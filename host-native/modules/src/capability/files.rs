@@ -8,7 +8,7 @@ use crate::settings::ModuleConfig;
 use crate::wasi::Sandbox;
 
 /// The `files` capability.
-pub struct Files;
+pub(crate) struct Files;
 
 impl Capability for Files {
     fn grant(&self) -> Grant {

@@ -11,11 +11,11 @@ use wasmtime::component::Linker;
 pub struct Interface(Grant);
 
 /// `miwa:module/log`.
-pub const LOG: Interface = Interface(Grant::Log);
+pub(crate) const LOG: Interface = Interface(Grant::Log);
 /// `miwa:module/stats`.
-pub const STATS: Interface = Interface(Grant::Stats);
+pub(crate) const STATS: Interface = Interface(Grant::Stats);
 /// `miwa:module/cache`.
-pub const CACHE: Interface = Interface(Grant::Cache);
+pub(crate) const CACHE: Interface = Interface(Grant::Cache);
 /// `miwa:module/events`.
 pub const EVENTS: Interface = Interface(Grant::Events);
 /// `miwa:module/mi`.

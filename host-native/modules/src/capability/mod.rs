@@ -35,7 +35,7 @@ use crate::wasi::Sandbox;
 use wasmtime::component::Linker;
 
 /// One capability a module can be granted.
-pub trait Capability: Sync {
+pub(crate) trait Capability: Sync {
     /// The grant that opens it.
     fn grant(&self) -> Grant;
 

@@ -7,7 +7,7 @@ use crate::grant::Grant;
 use crate::loaded::LoadError;
 
 /// The `tick` capability.
-pub struct Tick;
+pub(crate) struct Tick;
 
 impl Capability for Tick {
     fn grant(&self) -> Grant {

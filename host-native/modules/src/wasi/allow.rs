@@ -19,7 +19,7 @@ enum Host {
 
 /// One `host:port` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     host: Host,
     ports: (u16, u16),
 }
@@ -82,7 +82,7 @@ impl Pattern {
     }
 
     /// Whether the pattern allows a connection to `address`; a name is resolved now.
-    pub async fn allows(&self, address: SocketAddr) -> bool {
+    pub(crate) async fn allows(&self, address: SocketAddr) -> bool {
         if !self.port_matches(address.port()) {
             return false;
         }
@@ -127,7 +127,7 @@ fn in_network(ip: IpAddr, base: IpAddr, prefix: u8) -> bool {
 }
 
 /// Whether any of `patterns` allows `address`.
-pub async fn any_allows(patterns: &[Pattern], address: SocketAddr) -> bool {
+pub(crate) async fn any_allows(patterns: &[Pattern], address: SocketAddr) -> bool {
     for pattern in patterns {
         if pattern.allows(address).await {
             return true;

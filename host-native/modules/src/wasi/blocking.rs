@@ -23,10 +23,10 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
 /// How long a blocking thread with nothing to do waits for more before it ends.
-pub const KEEP_ALIVE: Duration = Duration::from_millis(20);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_millis(20);
 
 /// How long a probe may wait for a blocking thread before the pool counts as busy.
-pub const PROBE_WAIT: Duration = Duration::from_millis(5);
+pub(crate) const PROBE_WAIT: Duration = Duration::from_millis(5);
 
 /// Worker threads of a module's runtime.
 const WORKERS: usize = 1;
@@ -34,10 +34,10 @@ const WORKERS: usize = 1;
 /// A file operation was refused: every blocking thread of the module was busy.
 #[derive(Debug, thiserror::Error)]
 #[error("had all {0} of its blocking threads busy (max_blocking) with file or name operations that have not returned; a file operation was refused")]
-pub struct BlockingBusy(pub usize);
+pub(crate) struct BlockingBusy(pub usize);
 
 /// One module's I/O runtime.
-pub struct ModuleIo {
+pub(crate) struct ModuleIo {
     runtime: Option<Runtime>,
     /// Threads alive, the worker included.
     threads: Arc<AtomicUsize>,
@@ -91,7 +91,7 @@ impl ModuleIo {
     }
 
     /// Blocking threads alive: busy, or waiting [`KEEP_ALIVE`] for more work.
-    pub fn blocking_threads(&self) -> usize {
+    pub(crate) fn blocking_threads(&self) -> usize {
         self.threads.load(Ordering::Acquire).saturating_sub(WORKERS)
     }
 

@@ -28,7 +28,7 @@ use wasmtime_wasi::p2::{FsError, FsResult};
 
 /// What the `wasi:filesystem/types` host functions reach: the instance's preopens and
 /// resources, and its budget.
-pub struct BoundedFs<'a> {
+pub(crate) struct BoundedFs<'a> {
     /// wasmtime-wasi's view of the instance's filesystem.
     pub fs: WasiFilesystemCtxView<'a>,
     /// The current call's budget.
@@ -40,7 +40,7 @@ pub struct BoundedFs<'a> {
 }
 
 /// [`HasData`] for [`BoundedFs`].
-pub struct BoundedFilesystem;
+pub(crate) struct BoundedFilesystem;
 
 impl HasData for BoundedFilesystem {
     type Data<'a> = BoundedFs<'a>;

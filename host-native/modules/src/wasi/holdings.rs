@@ -29,16 +29,16 @@ use wasmtime_wasi_http::p2::types::{
 use wasmtime_wasi_http::FieldMap;
 
 /// Host memory charged for every handle, whatever it is.
-pub const HANDLE_BYTES: usize = 256;
+pub(crate) const HANDLE_BYTES: usize = 256;
 
 /// Largest write to an outgoing HTTP body, bytes; its buffer holds two.
-pub const OUTGOING_BODY_CHUNK: usize = 64 << 10;
+pub(crate) const OUTGOING_BODY_CHUNK: usize = 64 << 10;
 
 /// Host memory charged for an outgoing body: its buffer, full.
-pub const OUTGOING_BODY_BYTES: usize = 2 * OUTGOING_BODY_CHUNK;
+pub(crate) const OUTGOING_BODY_BYTES: usize = 2 * OUTGOING_BODY_CHUNK;
 
 /// Largest read buffer of a module's HTTP connection, bytes; charged for each.
-pub const CONNECTION_BYTES: usize = 64 << 10;
+pub(crate) const CONNECTION_BYTES: usize = 64 << 10;
 
 /// Statistics of a module's shares, after the built-in ones.
 pub const SHARE_STATISTICS: [&str; 6] = [
@@ -53,7 +53,7 @@ pub const SHARE_STATISTICS: [&str; 6] = [
 /// A call tried to open one descriptor more than its module may hold.
 #[derive(Debug, thiserror::Error)]
 #[error("holds {held} descriptors (files, sockets, HTTP connections), its limit (max_descriptors {limit}); one more was refused")]
-pub struct DescriptorLimit {
+pub(crate) struct DescriptorLimit {
     /// Descriptors the module held.
     pub held: usize,
     /// `max_descriptors`.
@@ -63,7 +63,7 @@ pub struct DescriptorLimit {
 /// A call's instances took more host memory than their module may.
 #[derive(Debug, thiserror::Error)]
 #[error("held {held} bytes of host memory (wasi:http fields, bodies, handles), over its limit (max_host_memory {limit})")]
-pub struct HostMemoryLimit {
+pub(crate) struct HostMemoryLimit {
     /// Bytes the module held.
     pub held: usize,
     /// `max_host_memory`.
@@ -72,7 +72,7 @@ pub struct HostMemoryLimit {
 
 /// One module's descriptors and host memory, and its limits.
 #[derive(Debug)]
-pub struct Shares {
+pub(crate) struct Shares {
     max_descriptors: usize,
     max_host_memory: usize,
     descriptors: AtomicUsize,
@@ -100,12 +100,12 @@ impl Shares {
     }
 
     /// Descriptors the module holds.
-    pub fn descriptors(&self) -> usize {
+    pub(crate) fn descriptors(&self) -> usize {
         self.descriptors.load(Ordering::Acquire)
     }
 
     /// Host memory the module holds, bytes.
-    pub fn host_memory(&self) -> usize {
+    pub(crate) fn host_memory(&self) -> usize {
         self.host_memory.load(Ordering::Acquire)
     }
 
@@ -168,7 +168,7 @@ enum Sign {
 /// An HTTP connection of a module: one descriptor and [`CONNECTION_BYTES`] of its shares
 /// until dropped.
 #[derive(Debug)]
-pub struct Connection(Arc<Shares>);
+pub(crate) struct Connection(Arc<Shares>);
 
 impl Drop for Connection {
     fn drop(&mut self) {
@@ -188,7 +188,7 @@ struct Measure {
 
 /// What one instance holds, counted in its module's [`Shares`] until it is dropped.
 #[derive(Debug)]
-pub struct Holdings {
+pub(crate) struct Holdings {
     shares: Arc<Shares>,
     counted: Measure,
     /// File streams open: each keeps its file open, even once the descriptor is dropped.
@@ -206,17 +206,17 @@ impl Holdings {
     }
 
     /// Records that the stream `rep` reads or writes a file.
-    pub fn file_stream_opened(&mut self, rep: u32) {
+    pub(crate) fn file_stream_opened(&mut self, rep: u32) {
         self.file_streams.insert(rep);
     }
 
     /// Records that the stream `rep` was dropped.
-    pub fn stream_dropped(&mut self, rep: u32) {
+    pub(crate) fn stream_dropped(&mut self, rep: u32) {
         self.file_streams.remove(&rep);
     }
 
     /// Measures `table` again and counts the difference in the module's shares.
-    pub fn refresh(&mut self, table: &mut ResourceTable) {
+    pub(crate) fn refresh(&mut self, table: &mut ResourceTable) {
         let measured = measure(table, self.file_streams.len());
         if measured != self.counted {
             self.shares.add(self.counted, Sign::Minus);
@@ -226,7 +226,7 @@ impl Holdings {
     }
 
     /// Refreshes, then checks that one more descriptor fits the module's limit.
-    pub fn descriptor(&mut self, table: &mut ResourceTable) -> Result<(), DescriptorLimit> {
+    pub(crate) fn descriptor(&mut self, table: &mut ResourceTable) -> Result<(), DescriptorLimit> {
         self.refresh(table);
         let held = self.shares.descriptors();
         if held >= self.shares.max_descriptors {

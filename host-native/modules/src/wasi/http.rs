@@ -32,7 +32,7 @@ use wasmtime_wasi_http::{Error, WasiBody, WasiHttpHooks};
 
 /// One `allowed_outbound_hosts` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlPattern {
+pub(crate) struct UrlPattern {
     /// `http`, `https`, or `None` for `*`.
     scheme: Option<&'static str>,
     address: allow::Pattern,
@@ -83,7 +83,7 @@ static TLS: std::sync::LazyLock<Arc<rustls::ClientConfig>> = std::sync::LazyLock
 
 /// The `wasi:http` hooks of one instance: its allow-list, response cap and the module's
 /// shares.
-pub struct Outbound {
+pub(crate) struct Outbound {
     allowed: Arc<Vec<UrlPattern>>,
     max_response: usize,
     shares: Arc<Shares>,

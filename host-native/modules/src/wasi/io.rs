@@ -22,11 +22,11 @@ use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 /// A call waited on I/O longer than its module's `io_timeout_ms`.
 #[derive(Debug, thiserror::Error)]
 #[error("waited on I/O longer than its {0} ms I/O limit (io_timeout_ms)")]
-pub struct IoTimeout(pub u64);
+pub(crate) struct IoTimeout(pub u64);
 
 /// The I/O budget of the current call.
 #[derive(Debug)]
-pub struct IoBudget {
+pub(crate) struct IoBudget {
     /// Most time one call may wait on I/O.
     pub limit: Duration,
     /// Time waited so far in this call.
@@ -44,7 +44,7 @@ impl IoBudget {
 }
 
 /// What the `wasi:io` host functions reach: the instance's resources and its budget.
-pub struct BoundedIo<'a> {
+pub(crate) struct BoundedIo<'a> {
     /// The instance's resources.
     pub table: &'a mut ResourceTable,
     /// The current call's budget.
@@ -54,7 +54,7 @@ pub struct BoundedIo<'a> {
 }
 
 /// [`HasData`] for [`BoundedIo`].
-pub struct Bounded;
+pub(crate) struct Bounded;
 
 impl HasData for Bounded {
     type Data<'a> = BoundedIo<'a>;

@@ -25,7 +25,7 @@
 pub mod allow;
 pub mod blocking;
 pub mod fs;
-pub mod holdings;
+pub(crate) mod holdings;
 pub mod http;
 pub mod io;
 pub mod sockets;
@@ -48,7 +48,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView};
 const MAX_RANDOM_BYTES: u64 = 1 << 16;
 
 /// What an instance holds of WASI: its context, its resources and its I/O budget.
-pub struct ModuleWasi {
+pub(crate) struct ModuleWasi {
     ctx: WasiCtx,
     table: ResourceTable,
     http: wasmtime_wasi_http::WasiHttpCtx,
@@ -65,7 +65,7 @@ pub struct ModuleWasi {
 /// A module's sandbox as its grants and allow-lists open it, parsed once when the module
 /// loads and shared by all its instances.
 #[derive(Debug)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     /// Directories preopened read-only (`files`), at the same paths.
     pub(crate) read_only_dirs: Vec<std::path::PathBuf>,
     /// Where outgoing TCP may connect (`tcp`); `None` without the grant.
@@ -166,12 +166,12 @@ impl ModuleWasi {
 
     /// Measures what the instance holds again; [`holdings::HostMemoryLimit`] if its
     /// module is over `max_host_memory`.
-    pub fn check_memory(&mut self) -> Result<(), holdings::HostMemoryLimit> {
+    pub(crate) fn check_memory(&mut self) -> Result<(), holdings::HostMemoryLimit> {
         self.holdings.memory(&mut self.table)
     }
 
     /// The view wasmtime-wasi-http's host functions take.
-    pub fn http_view(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+    pub(crate) fn http_view(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
         wasmtime_wasi_http::WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
@@ -189,7 +189,7 @@ impl ModuleWasi {
 }
 
 /// Something that holds an instance's [`ModuleWasi`].
-pub trait HasWasi: wasmtime_wasi::WasiView {
+pub(crate) trait HasWasi: wasmtime_wasi::WasiView {
     /// The instance's WASI state.
     fn wasi(&mut self) -> &mut ModuleWasi;
 }
@@ -276,7 +276,7 @@ const NEWEST_PATCH: u32 = 12;
 
 /// Whether `name` (`wasi:cli/environment@0.2.6`) is an interface [`add_to_linker`] links,
 /// or, with `http`, one [`add_http_to_linker`] links.
-pub fn linked(name: &str, http: bool) -> bool {
+pub(crate) fn linked(name: &str, http: bool) -> bool {
     let Some((interface, version)) = name.split_once('@') else {
         return false;
     };
@@ -293,7 +293,7 @@ pub fn linked(name: &str, http: bool) -> bool {
 }
 
 /// Links `wasi:http` for a module granted `http`.
-pub fn add_http_to_linker<T: wasmtime_wasi_http::WasiHttpView + 'static>(
+pub(crate) fn add_http_to_linker<T: wasmtime_wasi_http::WasiHttpView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)

@@ -11,7 +11,7 @@ use wasmtime_wasi::p2::{SocketError, SocketResult, TcpSocket};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 /// What `create-tcp-socket` reaches: wasmtime-wasi's sockets and the instance's holdings.
-pub struct CountedSockets<'a> {
+pub(crate) struct CountedSockets<'a> {
     /// wasmtime-wasi's view of the instance's sockets.
     pub sockets: WasiSocketsCtxView<'a>,
     /// What the instance holds.
@@ -19,7 +19,7 @@ pub struct CountedSockets<'a> {
 }
 
 /// [`HasData`] for [`CountedSockets`].
-pub struct Counted;
+pub(crate) struct Counted;
 
 impl HasData for Counted {
     type Data<'a> = CountedSockets<'a>;

@@ -13,14 +13,14 @@ use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 
 /// Bytes of standard error kept.
-pub const TAIL_BYTES: usize = 4096;
+pub(crate) const TAIL_BYTES: usize = 4096;
 
 /// Longest quote of standard error in a reply, bytes.
-pub const QUOTE_BYTES: usize = 512;
+pub(crate) const QUOTE_BYTES: usize = 512;
 
 /// The last [`TAIL_BYTES`] a module wrote to standard error; clones share the buffer.
 #[derive(Clone, Default)]
-pub struct StderrTail {
+pub(crate) struct StderrTail {
     buffer: Arc<Mutex<VecDeque<u8>>>,
 }
 

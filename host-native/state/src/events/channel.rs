@@ -40,7 +40,7 @@ pub enum Named {
 }
 
 /// The open channels.
-pub struct Channels {
+pub(crate) struct Channels {
     next: AtomicU64,
     open: Mutex<HashMap<ChannelId, (ChannelKind, Arc<PushQueue>)>>,
     queue_depth: usize,

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 
 /// Non-blocking sockets shared by every datagram subscriber.
 #[derive(Default)]
-pub struct DatagramSender {
+pub(crate) struct DatagramSender {
     udp4: Option<UdpSocket>,
     udp6: Option<UdpSocket>,
     unix: Option<UnixDatagram>,

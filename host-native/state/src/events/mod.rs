@@ -23,7 +23,7 @@ mod outlet;
 mod target;
 
 pub use channel::on_channel;
-pub use outlet::{on_delivery_thread, DeliverySettings};
+pub(crate) use outlet::{on_delivery_thread, DeliverySettings};
 
 use channel::{Channels, Named};
 use datagram::DatagramSender;
@@ -49,7 +49,7 @@ pub const CORE_EVENTS: [&str; 5] = [
 
 /// Counters of one event.
 #[derive(Debug, Default)]
-pub struct EventCounters {
+pub(crate) struct EventCounters {
     raised: AtomicU64,
     /// Notifications delivered, over all its subscribers.
     pub sent: AtomicU64,

@@ -20,12 +20,12 @@ thread_local! {
 }
 
 /// Marks the current thread as a delivery thread.
-pub fn mark_delivery_thread() {
+pub(crate) fn mark_delivery_thread() {
     DELIVERING.set(true);
 }
 
 /// Whether the current thread delivers events.
-pub fn on_delivery_thread() -> bool {
+pub(crate) fn on_delivery_thread() -> bool {
     DELIVERING.get()
 }
 
@@ -34,7 +34,7 @@ pub fn on_delivery_thread() -> bool {
 const SPIN: Duration = Duration::from_micros(50);
 
 /// Polls `poll` (yielding the CPU between tries) for up to [`SPIN`].
-pub fn spin_then<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn spin_then<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
     let started = std::time::Instant::now();
     loop {
         if let Some(found) = poll() {
@@ -84,7 +84,7 @@ struct Queue {
 }
 
 /// What happened to one subscriber's events, also added to its event's counters.
-pub struct Tally {
+pub(crate) struct Tally {
     /// Events delivered.
     pub sent: AtomicU64,
     /// Events dropped: queue overflow or every attempt failed.
@@ -103,13 +103,13 @@ impl Tally {
     }
 
     /// Counts one delivered event.
-    pub fn count_sent(&self) {
+    pub(crate) fn count_sent(&self) {
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.event.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts `n` dropped events.
-    pub fn count_dropped(&self, n: u64) {
+    pub(crate) fn count_dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
         self.event.dropped.fetch_add(n, Ordering::Relaxed);
     }
@@ -126,7 +126,7 @@ impl transports::push::Receipt for Tally {
 }
 
 /// A stream or file subscriber's queue, counters and delivery thread.
-pub struct Outlet {
+pub(crate) struct Outlet {
     queue: Mutex<Queue>,
     ready: Condvar,
     depth: usize,
