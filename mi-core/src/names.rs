@@ -71,6 +71,53 @@ pub fn name_4_0_of(name: &str, module: &str) -> String {
     format!("{module}:{name}")
 }
 
+/// The OpenSIPS module commands whose 4.0 names miwa knows, as (module, 3.6 name, 4.0
+/// name within the module; 4.0 calls the command `<module>:<name>` and keeps the 3.6 name
+/// as an alias, `modules/*/…` `mi_cmds` in 4.0): the commands of the modules `mi-sim`
+/// simulates. Front mode reads an OpenSIPS 3.x node's command list with it; the simulator
+/// registers its commands under it.
+pub const MODULE_COMMANDS_4_0: [(&str, &str, &str); 30] = [
+    ("usrloc", "ul_rm", "rm"),
+    ("usrloc", "ul_rm_contact", "rm_contact"),
+    ("usrloc", "ul_dump", "dump"),
+    ("usrloc", "ul_flush", "flush"),
+    ("usrloc", "ul_show_contact", "show_contact"),
+    ("dispatcher", "ds_set_state", "set_state"),
+    ("dispatcher", "ds_list", "list"),
+    ("dispatcher", "ds_reload", "reload"),
+    ("dialog", "dlg_list", "list"),
+    ("dialog", "dlg_end_dlg", "end_dlg"),
+    ("dialog", "profile_get_size", "profile_get_size"),
+    ("drouting", "dr_reload", "reload"),
+    ("drouting", "dr_gw_status", "gw_status"),
+    ("drouting", "dr_carrier_status", "carrier_status"),
+    ("load_balancer", "lb_reload", "reload"),
+    ("load_balancer", "lb_resize", "resize"),
+    ("load_balancer", "lb_list", "list"),
+    ("load_balancer", "lb_status", "status"),
+    ("rtpengine", "rtpengine_enable", "enable"),
+    ("rtpengine", "rtpengine_show", "show"),
+    ("rtpengine", "rtpengine_reload", "reload"),
+    ("rtpengine", "teardown", "teardown"),
+    ("clusterer", "clusterer_reload", "reload"),
+    ("clusterer", "clusterer_set_status", "set_status"),
+    ("clusterer", "clusterer_list", "list"),
+    ("clusterer", "clusterer_list_cap", "list_cap"),
+    ("tm", "t_uac_dlg", "uac_dlg"),
+    ("tm", "t_uac_cancel", "uac_cancel"),
+    ("tm", "t_hash", "hash"),
+    ("tm", "t_reply", "reply"),
+];
+
+/// The (module, 4.0 local name) of the OpenSIPS module command `name` (its 3.6 name), when
+/// [`MODULE_COMMANDS_4_0`] has it.
+pub fn module_command_4_0(name: &str) -> Option<(&'static str, &'static str)> {
+    MODULE_COMMANDS_4_0
+        .iter()
+        .find(|(_, old, _)| *old == name)
+        .map(|(module, _, local)| (*module, *local))
+}
+
 /// A command as access rules and redaction patterns see it: one command, whichever of
 /// its names a caller wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -548,10 +548,15 @@ impl KnownCommands {
                 core.name_4_0(c).to_string(),
             )
         });
-        let simulated = mi_sim::Proxy::commands().into_iter().map(|c| {
-            let full = mi_sim::name_4_0(&c).unwrap_or_else(|| format!("{}:{}", c.module, c.name));
-            (c.name, c.module, full)
-        });
+        let simulated = mi_core::names::MODULE_COMMANDS_4_0
+            .iter()
+            .map(|(module, name, local)| {
+                (
+                    name.to_string(),
+                    module.to_string(),
+                    format!("{module}:{local}"),
+                )
+            });
         let front = added.iter().map(|(name, module)| {
             (
                 name.to_string(),

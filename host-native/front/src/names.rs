@@ -4,12 +4,12 @@
 //! several share (`list`) is answered `-32001 Method ambiguous` with the candidates, as
 //! OpenSIPS 4.0 answers it.
 //!
-//! A node's `which` gives 3.6 names only. Their 4.0 names come from what miwa knows: the
-//! core's table, and the modules miwa simulates (usrloc, dispatcher, dialog, drouting,
-//! load_balancer, rtpengine, clusterer, tm). A command of any other module keeps its name
-//! as its local name, reachable as `<anything>:<name>` or by that name.
+//! A node's `which` gives 3.6 names only. Their 4.0 names come from mi-core's tables: the
+//! core's, and [`mi_core::names::MODULE_COMMANDS_4_0`] (usrloc, dispatcher, dialog,
+//! drouting, load_balancer, rtpengine, clusterer, tm). A command of any other module keeps
+//! its name as its local name, reachable as `<anything>:<name>` or by that name.
 
-use mi_core::host::ModuleCommand;
+use mi_core::names::{module_command_4_0, MODULE_COMMANDS_4_0};
 use mi_core::Registry;
 
 /// What to send a node for a method.
@@ -27,7 +27,6 @@ pub enum NodeMethod {
 /// The 4.0 names miwa knows for 3.6 commands.
 pub struct NodeNames {
     core: Registry,
-    modules: Vec<ModuleCommand>,
     /// Every 3.6 name miwa knows a 4.0 name for: the commands assumed of a node never
     /// probed.
     known: Vec<String>,
@@ -36,18 +35,17 @@ pub struct NodeNames {
 impl Default for NodeNames {
     fn default() -> Self {
         let core = mi_core::commands::core_registry();
-        let modules = mi_sim::Proxy::commands();
         let known = core
             .commands()
             .iter()
             .map(|c| c.name.to_string())
-            .chain(modules.iter().map(|c| c.name.clone()))
+            .chain(
+                MODULE_COMMANDS_4_0
+                    .iter()
+                    .map(|(_, name, _)| name.to_string()),
+            )
             .collect();
-        NodeNames {
-            core,
-            modules,
-            known,
-        }
+        NodeNames { core, known }
     }
 }
 
@@ -57,21 +55,14 @@ impl NodeNames {
         if let Some(command) = self.core.find_exact(name) {
             return Some(self.core.name_4_0(command).to_string());
         }
-        self.modules
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(mi_sim::name_4_0)
+        module_command_4_0(name).map(|(module, local)| format!("{module}:{local}"))
     }
 
     /// The module of the 3.6 command `name`, when miwa knows it.
     pub(crate) fn module_of(&self, name: &str) -> Option<&str> {
         match self.core.find_exact(name) {
             Some(command) => Some(command.module),
-            None => self
-                .modules
-                .iter()
-                .find(|c| c.name == name)
-                .map(|c| c.module.as_str()),
+            None => module_command_4_0(name).map(|(module, _)| module),
         }
     }
 

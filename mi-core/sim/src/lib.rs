@@ -54,45 +54,11 @@ pub const EVENTS: [&str; 13] = [
     clusterer::EVENT,
 ];
 
-/// Each simulated command's OpenSIPS 4.0 name within its module (4.0 calls it
-/// `<module>:<name>` and keeps the 3.6 name as an alias; `modules/*/…` `mi_cmds` in 4.0).
-const NAMES_4_0: [(&str, &str); 30] = [
-    ("ul_rm", "rm"),
-    ("ul_rm_contact", "rm_contact"),
-    ("ul_dump", "dump"),
-    ("ul_flush", "flush"),
-    ("ul_show_contact", "show_contact"),
-    ("ds_set_state", "set_state"),
-    ("ds_list", "list"),
-    ("ds_reload", "reload"),
-    ("dlg_list", "list"),
-    ("dlg_end_dlg", "end_dlg"),
-    ("profile_get_size", "profile_get_size"),
-    ("dr_reload", "reload"),
-    ("dr_gw_status", "gw_status"),
-    ("dr_carrier_status", "carrier_status"),
-    ("lb_reload", "reload"),
-    ("lb_resize", "resize"),
-    ("lb_list", "list"),
-    ("lb_status", "status"),
-    ("rtpengine_enable", "enable"),
-    ("rtpengine_show", "show"),
-    ("rtpengine_reload", "reload"),
-    ("teardown", "teardown"),
-    ("clusterer_reload", "reload"),
-    ("clusterer_set_status", "set_status"),
-    ("clusterer_list", "list"),
-    ("clusterer_list_cap", "list_cap"),
-    ("t_uac_dlg", "uac_dlg"),
-    ("t_uac_cancel", "uac_cancel"),
-    ("t_hash", "hash"),
-    ("t_reply", "reply"),
-];
-
-/// The OpenSIPS 4.0 name of a simulated command, `<module>:<name>`.
+/// The OpenSIPS 4.0 name of a simulated command, `<module>:<name>`
+/// ([`mi_core::names::MODULE_COMMANDS_4_0`]).
 pub fn name_4_0(command: &ModuleCommand) -> Option<String> {
-    let local = NAMES_4_0.iter().find(|(old, _)| *old == command.name)?.1;
-    Some(format!("{}:{local}", command.module))
+    let (module, local) = mi_core::names::module_command_4_0(&command.name)?;
+    (module == command.module).then(|| format!("{module}:{local}"))
 }
 
 /// The OpenSIPS 4.0 names of `commands`, in order; with `local`, only those whose 4.0
@@ -113,12 +79,9 @@ pub fn find_command<'a>(commands: &'a [ModuleCommand], name: &str) -> Option<&'a
         Some(parts) => parts,
         None => return commands.iter().find(|c| c.name == name),
     };
-    commands.iter().find(|c| {
-        c.module == module
-            && NAMES_4_0
-                .iter()
-                .any(|(old, new)| *old == c.name && *new == local)
-    })
+    commands
+        .iter()
+        .find(|c| mi_core::names::module_command_4_0(&c.name) == Some((module, local)))
 }
 
 /// Longest jump of the simulated clock in one call, seconds (one day).
@@ -647,7 +610,7 @@ mod tests {
                 command.name
             );
         }
-        assert_eq!(commands.len(), NAMES_4_0.len());
+        assert_eq!(commands.len(), mi_core::names::MODULE_COMMANDS_4_0.len());
         assert_eq!(
             find_command(&commands, "usrloc:dump").unwrap().name,
             "ul_dump"
