@@ -123,7 +123,9 @@ test: setup playground rust-modules python-modules js-modules cargo-deb opensips
 	test -x /usr/bin/redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 	test -x /usr/bin/promtool || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 	$(CARGO) build --release
-	$(CARGO) test --release -- --show-output
+	$(CARGO) test --release -- --show-output --skip soak::
+	# The soak test measures the daemon's memory under full load: alone, not beside others.
+	$(CARGO) test --release -p miwa-tests --test all -- --show-output soak::
 
 ## Criterion benchmarks of the core (component vs native).
 bench: setup rust-modules

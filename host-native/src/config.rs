@@ -4,7 +4,7 @@ use miwa_modules::settings::{valid_name, ModuleConfig};
 use miwa_runtime::memory::MAX_MEMORY;
 use miwa_runtime::settings::CoreConfig;
 use miwa_runtime::stack::{StackPlan, MAX_WASM_STACK};
-use miwa_state::settings::{CacheConfig, EventsConfig, LogConfig, StateSettings};
+use miwa_state::settings::{within, CacheConfig, EventsConfig, LogConfig, StateSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -519,15 +519,20 @@ impl Config {
                 problem: problem.to_string(),
             })
         };
+        let check = |key: &'static str, outcome: Result<(), String>| {
+            outcome.map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                problem,
+            })
+        };
         if self.core.call_timeout_ms == 0 {
             return invalid("core.call_timeout_ms", "must be at least 1");
         }
-        if !(1 << 20..=MAX_MEMORY).contains(&self.core.max_memory) {
-            return invalid(
-                "core.max_memory",
-                "must be between 1048576 (1 MiB) and 4294967296 (4 GiB)",
-            );
-        }
+        check(
+            "core.max_memory",
+            within(self.core.max_memory, 1 << 20..=MAX_MEMORY),
+        )?;
         let largest_cap = self
             .modules
             .values()
@@ -539,15 +544,18 @@ impl Config {
                 "must be at least the largest max_memory (core and modules) and at most 68719476736 (64 GiB)",
             );
         }
-        if !(16 << 10..=MAX_WASM_STACK).contains(&self.core.max_wasm_stack) {
-            return invalid("core.max_wasm_stack", "must be between 16384 and 67108864");
-        }
-        if !(1024..=MAX_MESSAGE).contains(&self.core.max_reply) {
-            return invalid("core.max_reply", "must be between 1024 and 67108864");
-        }
-        if !(1..=MAX_NESTING).contains(&self.core.max_json_depth) {
-            return invalid("core.max_json_depth", "must be between 1 and 1024");
-        }
+        check(
+            "core.max_wasm_stack",
+            within(self.core.max_wasm_stack, 16 << 10..=MAX_WASM_STACK),
+        )?;
+        check(
+            "core.max_reply",
+            within(self.core.max_reply, 1024..=MAX_MESSAGE),
+        )?;
+        check(
+            "core.max_json_depth",
+            within(self.core.max_json_depth, 1..=MAX_NESTING),
+        )?;
         if self.http.root.is_empty()
             || !self
                 .http
@@ -579,12 +587,11 @@ impl Config {
                 "must be letters, digits and '_' only, and differ from the other roots",
             );
         }
-        if !(4..=MAX_NESTING as usize).contains(&self.http.max_xml_depth) {
-            return invalid("http.max_xml_depth", "must be between 4 and 1024");
-        }
-        if !(1..=MAX_MESSAGE).contains(&self.http.max_body) {
-            return invalid("http.max_body", "must be between 1 and 67108864");
-        }
+        check(
+            "http.max_xml_depth",
+            within(self.http.max_xml_depth, 4..=MAX_NESTING as usize),
+        )?;
+        check("http.max_body", within(self.http.max_body, 1..=MAX_MESSAGE))?;
         if self.http.tls_certificate.as_os_str().is_empty()
             != self.http.tls_key.as_os_str().is_empty()
         {
@@ -613,9 +620,13 @@ impl Config {
         if self.datagram.reply_timeout_ms == 0 {
             return invalid("datagram.reply_timeout_ms", "must be at least 1");
         }
-        if !(64..=transports::datagram::MAX_DATAGRAM).contains(&self.datagram.max_datagram) {
-            return invalid("datagram.max_datagram", "must be between 64 and 65457");
-        }
+        check(
+            "datagram.max_datagram",
+            within(
+                self.datagram.max_datagram,
+                64..=transports::datagram::MAX_DATAGRAM,
+            ),
+        )?;
         if self.fifo.enabled {
             let reply_dir = Path::new(&self.fifo.reply_dir);
             if !self.fifo.reply_dir.ends_with('/') || !reply_dir.is_dir() {
@@ -643,12 +654,11 @@ impl Config {
         if let Err(problem) = self.fifo.owner() {
             return invalid("fifo.fifo_user / fifo.fifo_group", &problem);
         }
-        if !(64..=MAX_MESSAGE).contains(&self.fifo.max_request) {
-            return invalid("fifo.max_request", "must be between 64 and 67108864");
-        }
-        if !(1..=65536).contains(&self.fifo.max_queued) {
-            return invalid("fifo.max_queued", "must be between 1 and 65536");
-        }
+        check(
+            "fifo.max_request",
+            within(self.fifo.max_request, 64..=MAX_MESSAGE),
+        )?;
+        check("fifo.max_queued", within(self.fifo.max_queued, 1..=65536))?;
         if !(self.fifo.max_request..=1 << 30).contains(&self.fifo.max_queued_bytes) {
             return invalid(
                 "fifo.max_queued_bytes",
@@ -670,9 +680,10 @@ impl Config {
                 return invalid(key, "must be between 1 and 256");
             }
         }
-        if !(8192..=1 << 20).contains(&self.http.max_header_bytes) {
-            return invalid("http.max_header_bytes", "must be between 8192 and 1048576");
-        }
+        check(
+            "http.max_header_bytes",
+            within(self.http.max_header_bytes, 8192..=1 << 20),
+        )?;
         let largest = self.http.max_body.max(self.core.max_reply);
         if !(largest..=4 << 30).contains(&self.http.max_buffered) {
             return invalid(
@@ -680,42 +691,44 @@ impl Config {
                 "must be at least http.max_body and core.max_reply, and at most 4294967296",
             );
         }
-        if !(1024..=16 << 20).contains(&self.http.ws_max_message) {
-            return invalid("http.ws_max_message", "must be between 1024 and 16777216");
-        }
-        if !(100..=3_600_000).contains(&self.http.ws_ping_ms) {
-            return invalid("http.ws_ping_ms", "must be between 100 and 3600000");
-        }
-        if !(1..=100_000).contains(&self.http.ws_max_connections) {
-            return invalid("http.ws_max_connections", "must be between 1 and 100000");
-        }
-        if !(1..=100_000).contains(&self.http.max_connections_per_client) {
-            return invalid(
-                "http.max_connections_per_client",
-                "must be between 1 and 100000",
-            );
-        }
+        check(
+            "http.ws_max_message",
+            within(self.http.ws_max_message, 1024..=16 << 20),
+        )?;
+        check(
+            "http.ws_ping_ms",
+            within(self.http.ws_ping_ms, 100..=3_600_000),
+        )?;
+        check(
+            "http.ws_max_connections",
+            within(self.http.ws_max_connections, 1..=100_000),
+        )?;
+        check(
+            "http.max_connections_per_client",
+            within(self.http.max_connections_per_client, 1..=100_000),
+        )?;
         if !(8..=32).contains(&self.http.client_prefix_v4) {
             return invalid("http.client_prefix_v4", "must be between 8 and 32");
         }
         if !(16..=128).contains(&self.http.client_prefix_v6) {
             return invalid("http.client_prefix_v6", "must be between 16 and 128");
         }
-        if !(1..=100_000).contains(&self.http.max_connections) {
-            return invalid("http.max_connections", "must be between 1 and 100000");
-        }
-        if !(1000..=600_000).contains(&self.http.ws_ticket_ms) {
-            return invalid("http.ws_ticket_ms", "must be between 1000 and 600000");
-        }
-        if !(1..=100_000).contains(&self.http.ws_max_tickets) {
-            return invalid("http.ws_max_tickets", "must be between 1 and 100000");
-        }
-        if !(1..=100_000).contains(&self.http.ws_tickets_per_identity) {
-            return invalid(
-                "http.ws_tickets_per_identity",
-                "must be between 1 and 100000",
-            );
-        }
+        check(
+            "http.max_connections",
+            within(self.http.max_connections, 1..=100_000),
+        )?;
+        check(
+            "http.ws_ticket_ms",
+            within(self.http.ws_ticket_ms, 1000..=600_000),
+        )?;
+        check(
+            "http.ws_max_tickets",
+            within(self.http.ws_max_tickets, 1..=100_000),
+        )?;
+        check(
+            "http.ws_tickets_per_identity",
+            within(self.http.ws_tickets_per_identity, 1..=100_000),
+        )?;
         if let Some(name) = self
             .http
             .hosts
@@ -727,66 +740,65 @@ impl Config {
                 &format!("`{name}` is not a DNS name (letters, digits, `-` and `.`; no port, no wildcard)"),
             );
         }
-        if !(100..=600_000).contains(&self.http.sse_ping_ms) {
-            return invalid("http.sse_ping_ms", "must be between 100 and 600000");
-        }
-        if !(1..=100_000).contains(&self.http.sse_max_streams) {
-            return invalid("http.sse_max_streams", "must be between 1 and 100000");
-        }
-        if !(1..=100_000).contains(&self.http.ws_connections_per_client) {
-            return invalid(
-                "http.ws_connections_per_client",
-                "must be between 1 and 100000",
-            );
-        }
-        if !(1..=100_000).contains(&self.http.sse_streams_per_client) {
-            return invalid(
-                "http.sse_streams_per_client",
-                "must be between 1 and 100000",
-            );
-        }
-        if !(1..=1024).contains(&self.http.max_headers) {
-            return invalid("http.max_headers", "must be between 1 and 1024");
-        }
-        if !(1024..=MAX_TOTAL_MEMORY).contains(&self.cache.max_bytes) {
-            return invalid(
-                "cache.max_bytes",
-                "must be between 1024 and 68719476736 (64 GiB)",
-            );
-        }
+        check(
+            "http.sse_ping_ms",
+            within(self.http.sse_ping_ms, 100..=600_000),
+        )?;
+        check(
+            "http.sse_max_streams",
+            within(self.http.sse_max_streams, 1..=100_000),
+        )?;
+        check(
+            "http.ws_connections_per_client",
+            within(self.http.ws_connections_per_client, 1..=100_000),
+        )?;
+        check(
+            "http.sse_streams_per_client",
+            within(self.http.sse_streams_per_client, 1..=100_000),
+        )?;
+        check("http.max_headers", within(self.http.max_headers, 1..=1024))?;
+        check(
+            "cache.max_bytes",
+            within(self.cache.max_bytes, 1024..=MAX_TOTAL_MEMORY),
+        )?;
         if self.cache.systems.len() > 256 {
             return invalid("cache.systems", "at most 256 systems");
         }
         if self.cache.systems.iter().any(|s| s.is_empty()) {
             return invalid("cache.systems", "names must not be empty");
         }
-        if !(1..=1 << 20).contains(&self.events.queue_depth) {
-            return invalid("events.queue_depth", "must be between 1 and 1048576");
-        }
-        if !(1024..=1 << 30).contains(&self.events.max_event) {
-            return invalid("events.max_event", "must be between 1024 and 1073741824");
-        }
+        check(
+            "events.queue_depth",
+            within(self.events.queue_depth, 1..=1 << 20),
+        )?;
+        check(
+            "events.max_event",
+            within(self.events.max_event, 1024..=1 << 30),
+        )?;
         if !(self.events.max_event..=1 << 30).contains(&self.events.queue_bytes) {
             return invalid(
                 "events.queue_bytes",
                 "must be at least events.max_event and at most 1073741824",
             );
         }
-        if !(1..=1 << 20).contains(&self.events.fanout_depth) {
-            return invalid("events.fanout_depth", "must be between 1 and 1048576");
-        }
+        check(
+            "events.fanout_depth",
+            within(self.events.fanout_depth, 1..=1 << 20),
+        )?;
         if !(self.events.max_event..=1 << 30).contains(&self.events.fanout_bytes) {
             return invalid(
                 "events.fanout_bytes",
                 "must be at least events.max_event and at most 1073741824",
             );
         }
-        if !(1..=4096).contains(&self.events.max_subscribers) {
-            return invalid("events.max_subscribers", "must be between 1 and 4096");
-        }
-        if !(1..=4096).contains(&self.events.max_per_channel) {
-            return invalid("events.max_per_channel", "must be between 1 and 4096");
-        }
+        check(
+            "events.max_subscribers",
+            within(self.events.max_subscribers, 1..=4096),
+        )?;
+        check(
+            "events.max_per_channel",
+            within(self.events.max_per_channel, 1..=4096),
+        )?;
         if self.events.attempts == 0 {
             return invalid("events.attempts", "must be at least 1");
         }

@@ -3,6 +3,7 @@
 use crate::grant::Grant;
 use miwa_runtime::memory::MAX_MEMORY;
 use miwa_runtime::stack::{StackPlan, MAX_MI_DEPTH, MAX_WASM_STACK};
+use miwa_state::settings::within;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -152,11 +153,11 @@ impl ModuleConfig {
         if self.timeout_ms == 0 {
             return Some("`timeout_ms` must be at least 1".into());
         }
-        if !(1 << 20..=MAX_MEMORY).contains(&self.max_memory) {
-            return Some("`max_memory` must be between 1048576 (1 MiB) and 4294967296".into());
+        if let Err(problem) = within(self.max_memory, 1 << 20..=MAX_MEMORY) {
+            return Some(format!("`max_memory` {problem}"));
         }
-        if !(16 << 10..=MAX_WASM_STACK).contains(&self.max_wasm_stack) {
-            return Some("`max_wasm_stack` must be between 16384 and 67108864".into());
+        if let Err(problem) = within(self.max_wasm_stack, 16 << 10..=MAX_WASM_STACK) {
+            return Some(format!("`max_wasm_stack` {problem}"));
         }
         if self.mi_depth > MAX_MI_DEPTH {
             return Some(format!("`mi_depth` must be at most {MAX_MI_DEPTH}"));
@@ -164,36 +165,32 @@ impl ModuleConfig {
         if self.max_reply == 0 {
             return Some("`max_reply` must be at least 1".into());
         }
-        if !(1..=1024).contains(&self.max_instances) {
-            return Some("`max_instances` must be between 1 and 1024".into());
+        if let Err(problem) = within(self.max_instances, 1..=1024) {
+            return Some(format!("`max_instances` {problem}"));
         }
-        if !(1..=MAX_IO_TIMEOUT_MS).contains(&self.io_timeout_ms) {
-            return Some(format!(
-                "`io_timeout_ms` must be between 1 and {MAX_IO_TIMEOUT_MS}"
-            ));
+        if let Err(problem) = within(self.io_timeout_ms, 1..=MAX_IO_TIMEOUT_MS) {
+            return Some(format!("`io_timeout_ms` {problem}"));
         }
-        if !(1..=100_000).contains(&self.log_lines_per_second) {
-            return Some("`log_lines_per_second` must be between 1 and 100000".into());
+        if let Err(problem) = within(self.log_lines_per_second, 1..=100_000) {
+            return Some(format!("`log_lines_per_second` {problem}"));
         }
-        if !(1024..=16 << 20).contains(&self.log_bytes_per_second) {
-            return Some("`log_bytes_per_second` must be between 1024 and 16777216".into());
+        if let Err(problem) = within(self.log_bytes_per_second, 1024..=16 << 20) {
+            return Some(format!("`log_bytes_per_second` {problem}"));
         }
-        if !(1..=64).contains(&self.max_blocking) {
-            return Some("`max_blocking` must be between 1 and 64".into());
+        if let Err(problem) = within(self.max_blocking, 1..=64) {
+            return Some(format!("`max_blocking` {problem}"));
         }
-        if !(1..=65_536).contains(&self.max_descriptors) {
-            return Some("`max_descriptors` must be between 1 and 65536".into());
+        if let Err(problem) = within(self.max_descriptors, 1..=65_536) {
+            return Some(format!("`max_descriptors` {problem}"));
         }
-        if !(64 << 10..=1 << 32).contains(&self.max_host_memory) {
-            return Some("`max_host_memory` must be between 65536 and 4294967296".into());
+        if let Err(problem) = within(self.max_host_memory, 64 << 10..=1 << 32) {
+            return Some(format!("`max_host_memory` {problem}"));
         }
-        if !(64..=1_000_000).contains(&self.max_handles) {
-            return Some("`max_handles` must be between 64 and 1000000".into());
+        if let Err(problem) = within(self.max_handles, 64..=1_000_000) {
+            return Some(format!("`max_handles` {problem}"));
         }
-        if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&self.tick_ms) {
-            return Some(format!(
-                "`tick_ms` must be between {MIN_TICK_MS} and {MAX_TICK_MS}"
-            ));
+        if let Err(problem) = within(self.tick_ms, MIN_TICK_MS..=MAX_TICK_MS) {
+            return Some(format!("`tick_ms` {problem}"));
         }
         if let Some(bad) = self.allowed_tcp.iter().find(|p| !crate::is_tcp_pattern(p)) {
             return Some(format!(
@@ -209,10 +206,8 @@ impl ModuleConfig {
                 "`allowed_outbound_hosts`: `{bad}` is not a scheme://host:port pattern (scheme: http, https or *; the port may be left out for http and https)"
             ));
         }
-        if !(1..=MAX_HTTP_RESPONSE).contains(&self.max_http_response) {
-            return Some(format!(
-                "`max_http_response` must be between 1 and {MAX_HTTP_RESPONSE}"
-            ));
+        if let Err(problem) = within(self.max_http_response, 1..=MAX_HTTP_RESPONSE) {
+            return Some(format!("`max_http_response` {problem}"));
         }
         if let Some(dir) = self
             .read_only_dirs

@@ -5,6 +5,23 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `Ok` when `value` is within `range`; otherwise the problem, its bounds those of the
+/// range (`must be between 1 and 64`), so that a message never repeats a bound by hand.
+pub fn within<T: PartialOrd + std::fmt::Display>(
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), String> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be between {} and {}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
 /// What the state starts with.
 #[derive(Debug, Clone)]
 pub struct StateSettings {

@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod cli;
 mod clients;
+mod configuration;
 mod conformance_datagram;
 mod conformance_fifo;
 mod conformance_html;
