@@ -1,15 +1,22 @@
 //! `miwa`: the OpenSIPS-compatible Management Interface daemon and its command-line client.
 //!
+//! # Layout
+//!
 //! - `serve`: the daemon (`serve.rs`);
 //! - `call`, `script`: the client (`call.rs`), addressed by `target.rs`;
 //! - `events`: a WebSocket subscriber;
 //! - `completions`: shell completion (`complete.rs`);
 //! - `manpages` (hidden): the manual pages, for packaging (`manpages.rs`);
-//! - `hash-password`, `hash-token`: secrets for the access configuration.
+//! - `hash-password`, `hash-token`: secrets for the access configuration;
+//! - `config`: `miwa.toml`, each crate's section aggregated and checked; `serve` is the
+//!   composition root that builds the daemon's crates from it;
+//! - `exit`, `output`: the client's exit codes and printed forms.
 //!
 //! Exit codes of the client commands: 0 ok, 1 MI error, 2 usage, 3 unreachable, 4 timed
 //! out, 5 refused by the transport, 6 unreadable reply or other failure
 //! ([`crate::exit::Exit`]).
+
+#![forbid(unsafe_code)]
 
 mod call;
 mod complete;

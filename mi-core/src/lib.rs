@@ -4,6 +4,13 @@
 //! Pure logic: no sockets, threads or clocks. Everything stateful is asked of a [`Host`].
 //! It compiles natively (tests, benchmark baseline), as a wasm32-wasip2 component (what the
 //! daemon runs, see `mi-core/component`) and for the browser (`host-wasm-web`).
+//!
+//! # Layout
+//! - `registry`, `rpc`, `request`: the command registry, the JSON-RPC layer and the one
+//!   reading of a request; `names`: the 3.6 and 4.0 names; `access`: role rules;
+//! - `params`, `json`, `error`: parameters and recipes, the cJSON-compatible JSON, MI
+//!   errors; `commands/`: the core commands; `host`: the `Host` trait they ask;
+//! - `chart`, `openrpc` and the rest: what the HTML page and `rpc.discover` build on.
 #![forbid(unsafe_code)]
 
 pub mod access;

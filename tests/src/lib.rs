@@ -1,5 +1,13 @@
 //! Helpers for miwa's end-to-end tests: a daemon under test, raw HTTP exchanges, and the
 //! comparison rules of the conformance recordings.
+//!
+//! # Layout
+//! - this file: [`Daemon`], the binary under test ([`miwa_bin`]), [`Heavy`] environments,
+//!   raw exchanges over every transport;
+//! - `conformance`: replaying the recordings; `front`: fronts of test nodes;
+//! - `opensips`, `kamailio`, `redis`: real servers started for a test; `hostile_node`:
+//!   nodes that misbehave on purpose.
+#![forbid(unsafe_code)]
 
 pub mod conformance;
 pub mod front;
@@ -15,6 +23,55 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A heavy environment some tests need, each behind one switch: `MIWA_TEST_SKIP`, a
+/// comma-separated list of their names, leaves the tests that need them out (each says it
+/// is skipped). `make test` runs them all, and under `CI` none may be left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heavy {
+    /// `debian`: root, dpkg and systemd, to build, install and remove the package.
+    Debian,
+    /// `chromium`: Debian's headless Chromium driven by playwright-core.
+    Chromium,
+    /// `kamailio`: a real Kamailio node (Debian's package).
+    Kamailio,
+    /// `opensips`: real OpenSIPS 3.6.8 and 4.0.1 nodes built from `../shared/opensips`.
+    OpenSips,
+}
+
+impl Heavy {
+    /// Its name in `MIWA_TEST_SKIP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Heavy::Debian => "debian",
+            Heavy::Chromium => "chromium",
+            Heavy::Kamailio => "kamailio",
+            Heavy::OpenSips => "opensips",
+        }
+    }
+
+    /// Whether the tests that need it run: true unless `MIWA_TEST_SKIP` names it, and then
+    /// the test says it is skipped. Skipping under `CI` fails the test instead.
+    pub fn runs(self) -> bool {
+        let skipped = std::env::var("MIWA_TEST_SKIP")
+            .unwrap_or_default()
+            .split(',')
+            .any(|name| name.trim() == self.name());
+        if !skipped {
+            return true;
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MIWA_TEST_SKIP leaves out {} under CI, where every test must run",
+            self.name()
+        );
+        eprintln!(
+            "\n*** SKIPPED: this test needs {} (MIWA_TEST_SKIP) ***\n",
+            self.name()
+        );
+        false
+    }
+}
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {

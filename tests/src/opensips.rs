@@ -123,6 +123,9 @@ impl OpenSips {
     }
 
     fn start_with(version: &'static str, on_unix: bool) -> anyhow::Result<Option<OpenSips>> {
+        if !crate::Heavy::OpenSips.runs() {
+            return Ok(None);
+        }
         let Some(binary) = binary(version)? else {
             return Ok(None);
         };

@@ -1,5 +1,12 @@
 //! The MI transports of miwa. Each moves bytes and talks to one [`Dispatcher`]; none knows
 //! how the core is run.
+//!
+//! # Layout
+//! - this file: the [`Dispatcher`] seam, [`Caller`], [`Reply`];
+//! - `fifo`, `datagram`, `http`: the transports; `xmlrpc`, `html`, `ws`, `sse`, `metrics`,
+//!   `openrpc`, `playground`: what `http` serves besides JSON-RPC;
+//! - `browser`, `ticket`, `tls`: the defences of the HTTP listener; `budget`, `share`: the
+//!   byte budget and the per-client shares of what it pools.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! [`FrontDispatcher`] is a [`Dispatcher`] that sits before miwa's own ([`MiDispatcher`]):
 //! each request (each batch member) goes to a node or to miwa itself.
 //!
+//! # Layout
+//!
 //! - `settings`: `[upstreams.<name>]` and `[front]`.
 //! - `request`: the request split into members, method and id found.
 //! - `link`: one exchange with a node over its FIFO, datagram socket or HTTP URL.

@@ -1,7 +1,7 @@
 //! mi-core as a WebAssembly component of the `miwa:mi/core` world.
 //!
 //! The `Host` trait of mi-core is implemented with the WIT imports; the `engine` export
-//! hands requests to the core; `arena` is the allocator, which starts over between calls. Built for `wasm32-wasip2` only (by `host-native/build.rs`).
+//! hands requests to the core; `arena` is the allocator, which starts over between calls. Built for `wasm32-wasip2` only (by `host-native/runtime/build.rs`).
 #![cfg(target_arch = "wasm32")]
 
 mod arena;

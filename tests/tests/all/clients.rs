@@ -312,6 +312,9 @@ fn miwa_script_runs_mi_script_lines() {
 
 #[test]
 fn html_interface_in_headless_chromium() {
+    if !miwa_tests::Heavy::Chromium.runs() {
+        return;
+    }
     let daemon = Daemon::start("").unwrap();
     let browser = workspace().join("tests/browser");
     assert!(

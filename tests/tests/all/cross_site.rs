@@ -251,6 +251,9 @@ fn one_caller_cannot_push_out_another_callers_tickets() {
 
 #[test]
 fn a_page_of_another_site_in_chromium_runs_nothing() {
+    if !miwa_tests::Heavy::Chromium.runs() {
+        return;
+    }
     let mut daemon = Daemon::start("").unwrap();
     let browser = workspace().join("tests/browser");
     let output = Command::new("node")

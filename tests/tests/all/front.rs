@@ -433,6 +433,9 @@ fn roles_reach_nodes_by_name() {
 
 #[test]
 fn a_real_kamailio_is_a_node_over_udp_fifo_and_http() {
+    if !miwa_tests::Heavy::Kamailio.runs() {
+        return;
+    }
     let kamailio = Kamailio::start().unwrap();
     let tables = format!(
         "[upstreams.kam]\nudp = \"{}\"\ndialect = \"kamailio\"\n[upstreams.kamfifo]\nfifo = \"{}\"\nreply_dir = \"{}/\"\ndialect = \"kamailio\"\n[upstreams.kamhttp]\nurl = \"{}\"\ndialect = \"kamailio\"\n",

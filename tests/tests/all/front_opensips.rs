@@ -198,6 +198,9 @@ fn opensips_4_with_httpd_authentication_is_fronted_and_its_password_never_shown(
 
 #[test]
 fn nodes_run_reaches_a_3_6_a_4_0_and_a_kamailio_node_under_names_each_understands() {
+    if !miwa_tests::Heavy::Kamailio.runs() {
+        return;
+    }
     let (Some(old), Some(new)) = (node("3.6.8"), node("4.0.1")) else {
         return;
     };

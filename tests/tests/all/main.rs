@@ -4,8 +4,8 @@
 //!
 //! They need what `make test` installs: Debian's chromium, Kamailio, Redis and
 //! Prometheus, the Python clients in `tests/.venv`, playwright-core, and the OpenSIPS
-//! builds of `make opensips` (without `../shared/opensips`, the real-OpenSIPS tests say
-//! they are skipped, except under `CI`, where they fail).
+//! builds of `make opensips`. `MIWA_TEST_SKIP` leaves heavy environments out
+//! ([`miwa_tests::Heavy`], `docs/testing.md`).
 
 mod access;
 mod audit;

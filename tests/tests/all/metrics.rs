@@ -238,6 +238,9 @@ fn scraping_takes_credentials_and_a_role_that_may_read_statistics() {
 
 #[test]
 fn front_mode_scrapes_every_node_at_once_and_a_down_node_is_zero() {
+    if !miwa_tests::Heavy::Kamailio.runs() {
+        return;
+    }
     let node = Daemon::start("").unwrap();
     let kamailio = Kamailio::start().unwrap();
     let mute = HostileNode::udp("mute", Behaviour::Mute);
@@ -555,6 +558,9 @@ fn unsafe_chart_and_metrics_settings_are_refused_at_start() {
 
 #[test]
 fn the_chart_page_in_chromium_updates_itself() {
+    if !miwa_tests::Heavy::Chromium.runs() {
+        return;
+    }
     let daemon = Daemon::start("\n[charts]\ninterval_ms = 200\nsamples = 150\n").unwrap();
     let browser = workspace().join("tests/browser");
     let shots = workspace().join("tests/artifacts");

@@ -137,6 +137,9 @@ role = "readonly"
 
 #[test]
 fn a_node_in_front_mode_is_described_untyped_from_its_own_answers() {
+    if !miwa_tests::Heavy::Kamailio.runs() {
+        return;
+    }
     let node = Daemon::start_with_args("", &["--simulate"]).unwrap();
     let kamailio = miwa_tests::kamailio::Kamailio::start().unwrap();
     let front = Daemon::start(&format!(

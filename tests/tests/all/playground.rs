@@ -73,6 +73,9 @@ fn the_simulated_host_answers_through_the_wasm_bindgen_api() {
 /// Runs `script` in Chromium against a daemon serving the playground; it must leave the
 /// screenshots `<prefix><name>.png` in `tests/artifacts/`.
 fn in_chromium(script: &str, prefix: &str, shots: &[&str]) {
+    if !miwa_tests::Heavy::Chromium.runs() {
+        return;
+    }
     built();
     let daemon = Daemon::start("").unwrap();
     let dir = workspace().join("tests/artifacts");
@@ -119,6 +122,9 @@ fn every_task_lesson_can_be_completed_in_chromium() {
 
 #[test]
 fn the_playground_runs_live_against_the_daemon_that_serves_it_in_chromium() {
+    if !miwa_tests::Heavy::Chromium.runs() {
+        return;
+    }
     built();
     let daemon = Daemon::start(&format!(
         "[access]\nprotect = [\"mi\"]\n[access.roles.viewer]\nallow = [\"uptime\"]\n[[access.users]]\nname = \"ops\"\npassword = \"{}\"\nrole = \"full\"\n[[access.users]]\nname = \"viewer\"\npassword = \"{}\"\nrole = \"viewer\"\n",
