@@ -2,6 +2,12 @@
 //! wasm-bindgen for the playground (`/playground`). The replies have exactly the shape and
 //! errors of the daemon's because the same core produces them; only the state behind them
 //! (processes, statistics, cache, events, status reports) is simulated.
+//!
+//! # Layout
+//! - this file: the wasm-bindgen API the page calls;
+//! - `sim/`: the simulated node's host state; `explain`: why the core refused a request.
+
+#![forbid(unsafe_code)]
 
 mod explain;
 pub mod sim;
