@@ -8,6 +8,7 @@ use miwa_dispatch::audit::{AuditLog, AuditedDispatcher};
 use miwa_dispatch::{Answer, Executor, MiDispatcher};
 use miwa_front::FrontDispatcher;
 use miwa_modules::Modules;
+use miwa_state::simulated::SimulatedProxy;
 use miwa_state::{logging, readiness, HostState};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,11 +30,14 @@ pub fn serve(
     };
     let state = HostState::start(&config.state_settings(), std::env::args().collect())
         .context("starting host services")?;
-    if let Some(seed) = simulate {
-        state
-            .simulate(seed)
-            .context("starting the simulated proxy")?;
-    }
+    let simulated = match simulate {
+        Some(seed) => Some(
+            state
+                .simulate(seed)
+                .context("starting the simulated proxy")?,
+        ),
+        None => None,
+    };
     logging::init(
         state.processes.global_level(),
         state.consumers.clone(),
@@ -92,6 +96,11 @@ pub fn serve(
     )
     .with_access(access.clone())
     .with_max_reply(config.core.max_reply);
+    // Statistics sources in the order `get_statistics` lists their groups: access (above),
+    // modules, the fleet, the audit log, the HTTP client shares, the simulated proxy.
+    if let Some(modules) = &modules {
+        state.add_statistics(modules.clone());
+    }
     let metrics = miwa_dispatch::metrics::Metrics::start(
         &state,
         config.charts.sampler(),
@@ -135,6 +144,7 @@ pub fn serve(
         dispatcher,
         modules,
         audit,
+        simulated,
         thread_stack,
     ));
     if let Some(fleet) = fleet {
@@ -239,13 +249,15 @@ fn start_fifo(
 }
 
 /// Serves every configured transport until shutdown (SIGHUP reopens `audit`); WebAssembly
-/// threads get `thread_stack` bytes of stack.
+/// threads get `thread_stack` bytes of stack. The statistics of the `simulated` proxy are
+/// registered after the HTTP listener's.
 async fn run(
     config: Config,
     state: Arc<HostState>,
     dispatcher: Arc<dyn transports::Dispatcher>,
     modules: Option<Arc<Modules>>,
     audit: Option<Arc<AuditLog>>,
+    mut simulated: Option<Arc<SimulatedProxy>>,
     thread_stack: usize,
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -277,6 +289,9 @@ async fn run(
             },
         );
         state.add_statistics(client_shares.clone());
+        if let Some(proxy) = simulated.take() {
+            state.add_statistics(proxy);
+        }
         let prefixes = transports::share::ClientPrefixes {
             v4: config.http.client_prefix_v4,
             v6: config.http.client_prefix_v6,
@@ -357,6 +372,9 @@ async fn run(
             state.shutdown_signal(),
         ));
         endpoints.push(format!("http={bound}"));
+    }
+    if let Some(proxy) = simulated {
+        state.add_statistics(proxy);
     }
     let datagram = start_datagram(&config, &state, &dispatcher, thread_stack)?;
     let fifo = start_fifo(&config, &state, &dispatcher, thread_stack)?;

@@ -100,8 +100,9 @@ fn lifecycle_for_mi(mutex: &Mutex<()>) -> Result<MutexGuard<'_, ()>, MiError> {
 impl Modules {
     /// The module manager of a daemon, with the `declared` modules; nothing is loaded until
     /// [`Modules::start`]. `config_path` is re-read with `reread` by `module_load`,
-    /// `module_reload` and SIGHUP. It registers with `state` as its modules, their commands
-    /// and their statistics.
+    /// `module_reload` and SIGHUP. It registers with `state` as its modules and their
+    /// commands; the caller registers their statistics where they belong in
+    /// `get_statistics`.
     pub fn new(
         state: &Arc<HostState>,
         core: &Arc<CoreRuntime>,
@@ -124,7 +125,6 @@ impl Modules {
         });
         state.set_module_control(modules.clone());
         state.add_commands(modules.clone());
-        state.add_statistics(modules.clone());
         Ok(modules)
     }
 

@@ -269,17 +269,21 @@ impl HostState {
     }
 
     /// Runs the simulated OpenSIPS proxy seeded with `seed` behind the module-command seam
-    /// (`miwa serve --simulate`): its events are declared, its clock starts now.
-    pub fn simulate(self: &Arc<Self>, seed: u32) -> std::io::Result<()> {
+    /// (`miwa serve --simulate`): its events are declared, its clock starts now, its
+    /// commands are registered. The caller registers its statistics
+    /// ([`HostState::add_statistics`]) where their group belongs in `get_statistics`.
+    pub fn simulate(
+        self: &Arc<Self>,
+        seed: u32,
+    ) -> std::io::Result<Arc<simulated::SimulatedProxy>> {
         for event in mi_sim::EVENTS {
             self.events.declare(event);
         }
         let proxy = Arc::new(simulated::SimulatedProxy::new(seed, unix_now()));
         proxy.start(Arc::downgrade(self), unix_now)?;
         let _first_only = self.simulated_label.set(proxy.label());
-        self.add_statistics(proxy.clone());
-        self.add_commands(proxy);
-        Ok(())
+        self.add_commands(proxy.clone());
+        Ok(proxy)
     }
 
     /// Adds a source of statistics: `get_statistics` reads it after the ones before.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 /// The simulated proxy of a daemon.
-pub(crate) struct SimulatedProxy {
+pub struct SimulatedProxy {
     seed: u32,
     proxy: Mutex<Proxy>,
     commands: Vec<ModuleCommand>,
@@ -26,7 +26,7 @@ pub(crate) trait Raise: Send + Sync + 'static {
 
 impl SimulatedProxy {
     /// A proxy seeded with `seed`, its clock at `now`.
-    pub fn new(seed: u32, now: i64) -> SimulatedProxy {
+    pub(crate) fn new(seed: u32, now: i64) -> SimulatedProxy {
         SimulatedProxy {
             seed,
             proxy: Mutex::new(Proxy::new(seed, now)),
@@ -35,7 +35,7 @@ impl SimulatedProxy {
     }
 
     /// What `ps` and `version` call it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("simulated OpenSIPS proxy (seed {})", self.seed)
     }
 
@@ -45,7 +45,7 @@ impl SimulatedProxy {
 
     /// Starts the thread that moves the clock each second to `now()`, raising the modules'
     /// events through `sink`, until `sink` is gone.
-    pub fn start<S: Raise>(
+    pub(crate) fn start<S: Raise>(
         self: &Arc<Self>,
         sink: Weak<S>,
         now: fn() -> i64,
@@ -78,7 +78,7 @@ impl SimulatedProxy {
     }
 
     /// Runs a simulated module's command; its events go through `sink`.
-    pub fn call(
+    pub(crate) fn call(
         &self,
         module: &str,
         command: &str,
