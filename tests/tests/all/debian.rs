@@ -212,7 +212,13 @@ fn the_package_installs_runs_and_removes_cleanly() {
         !cached.is_empty(),
         "the precompiled core is cached at first start"
     );
-    let audited = audit_lines("/var/log/miwa/audit.log");
+    // The audit log is written by its own thread: the lines come soon, not at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut audited = audit_lines("/var/log/miwa/audit.log");
+    while audited.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        audited = audit_lines("/var/log/miwa/audit.log");
+    }
     assert!(audited.len() >= 2, "{audited:?}");
 
     let state = tempfile::NamedTempFile::new().unwrap();
