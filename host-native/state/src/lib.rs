@@ -308,15 +308,18 @@ impl HostState {
             .is_some_and(|control| control.is_loaded(name))
     }
 
-    /// The command sources, read-locked: a source's lookups never enter the state again
-    /// (a module's call does, so it runs on its own `Arc`, outside the lock).
-    fn command_sources(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<dyn CommandSource>>> {
-        read(&self.command_sources)
+    fn command_sources(&self) -> Vec<Arc<dyn CommandSource>> {
+        self.command_sources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
-    /// The statistics sources, read-locked: reading them never enters the state again.
-    fn statistics_sources(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<dyn StatisticsSource>>> {
-        read(&self.statistics_sources)
+    fn statistics_sources(&self) -> Vec<Arc<dyn StatisticsSource>> {
+        self.statistics_sources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Raises `E_MODULE_LOADED` (ignored when nobody listens).
@@ -519,7 +522,7 @@ impl Host for HostState {
         }));
         out.extend(self.events.statistics());
         out.extend(self.calls.statistics());
-        for source in self.statistics_sources().iter() {
+        for source in self.statistics_sources() {
             out.extend(source.statistics());
         }
         out
@@ -537,7 +540,7 @@ impl Host for HostState {
     fn reset_all_statistics(&self) {
         self.counters.reset_all();
         self.events.reset_all_statistics();
-        for source in self.statistics_sources().iter() {
+        for source in self.statistics_sources() {
             source.reset_all_statistics();
         }
     }
@@ -650,12 +653,11 @@ impl Host for HostState {
     }
 
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
-        let source = self
+        match self
             .command_sources()
-            .iter()
+            .into_iter()
             .find(|source| source.has_module(module))
-            .cloned();
-        match source {
+        {
             Some(source) => source.call(module, command, params, self),
             None if self.module_control.get().is_some() => Err(MiError::new(
                 404,
@@ -696,11 +698,6 @@ impl Host for HostState {
 
 /// The sources of a lock a panicking writer left behind are still whole: each push is one
 /// step.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// As [`read`], for adding a source.
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
