@@ -430,7 +430,14 @@ fn hostile_modules(daemon: &Daemon, stop: &AtomicBool) -> Tally {
         let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id});
         tally.record(match daemon.rpc(&request.to_string()) {
             Ok(reply) if reply["id"] == id.as_str() => match reply["error"]["message"].as_str() {
-                Some(message) if message.contains(expected) => Ok(()),
+                // On a machine the soak saturates, a hostile call may reach its 50 ms
+                // deadline before its own limit: either way it fails only itself. Each
+                // limit is tested at its edge in `limits.rs`.
+                Some(message)
+                    if message.contains(expected) || message.contains("ms time limit") =>
+                {
+                    Ok(())
+                }
                 _ => Err(format!("{method}: {reply}")),
             },
             other => Err(format!("{method}: {other:?}")),
