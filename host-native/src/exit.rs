@@ -20,7 +20,8 @@ pub enum Exit {
     TimedOut = 4,
     /// 5: the transport refused the request (HTTP 401, 429, 503; a refused WebSocket).
     Refused = 5,
-    /// 6: the reply is not a JSON-RPC reply, or another failure on the way.
+    /// 6: the reply is not a JSON-RPC reply (or answers another request id), or another
+    /// failure on the way.
     Failed = 6,
 }
 
@@ -67,7 +68,7 @@ pub const MEANINGS: [(Exit, &str); 7] = [
     ),
     (
         Exit::Failed,
-        "the reply is not a JSON-RPC reply, or another failure on the way",
+        "the reply is not a JSON-RPC reply (or answers another request id), or another failure on the way",
     ),
 ];
 

@@ -83,15 +83,19 @@ impl Target {
             authorization: None,
             ca_file: self.cacert.clone(),
         };
-        Ok(match (&self.user, &self.token) {
+        let authorization = match (&self.user, &self.token) {
             (Some(user), _) => {
                 let password = std::env::var("MIWA_PASSWORD").context(
                     "--user needs the password in the MIWA_PASSWORD environment variable",
                 )?;
-                target.basic(user, &password)
+                Some(client::credentials::basic(user, Some(&password))?)
             }
-            (None, Some(token)) => target.bearer(token),
-            (None, None) => target,
+            (None, Some(token)) => Some(client::credentials::bearer(token)?),
+            (None, None) => None,
+        };
+        Ok(client::HttpTarget {
+            authorization,
+            ..target
         })
     }
 

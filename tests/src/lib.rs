@@ -3,7 +3,10 @@
 //!
 //! # Layout
 //! - this file: [`Daemon`], the binary under test ([`miwa_bin`]), [`Heavy`] environments,
-//!   raw exchanges over every transport;
+//!   raw exchanges over every transport (bytes as they go on the wire, for the tests of
+//!   the wire itself, and a real node's own answers); JSON-RPC calls of the daemon
+//!   ([`Daemon::call`], [`uptime_everywhere`]) go through the MI wire client, `miwa-client`, as the front's
+//!   and `miwa call`'s do;
 //! - `conformance`: replaying the recordings; `front`: fronts of test nodes;
 //! - `opensips`, `kamailio`, `redis`: real servers started for a test; `hostile_node`:
 //!   nodes that misbehave on purpose.
@@ -17,6 +20,7 @@ pub mod opensips;
 pub mod redis;
 
 use anyhow::{bail, Context as _};
+use miwa_client::Endpoint;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -560,12 +564,24 @@ impl Daemon {
         })
     }
 
-    /// Calls `method` with `params` over HTTP; the whole reply.
+    /// The daemon's JSON-RPC over HTTP, as the MI wire client reaches it.
+    pub fn http_endpoint(&self) -> Endpoint {
+        Endpoint::Http(miwa_client::HttpTarget {
+            url: self.url(),
+            ..Default::default()
+        })
+    }
+
+    /// Calls `method` with `params` over HTTP with the MI wire client (which checks the
+    /// reply answers the request's id); the whole reply.
     pub fn call(&self, method: &str, params: Value) -> Value {
         let body =
             serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
-        self.rpc(&body.to_string())
-            .unwrap_or_else(|e| panic!("{method}: {e:#}"))
+        let reply = self
+            .http_endpoint()
+            .exchange(&body.to_string(), Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{method}: {e:#}"));
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{method}: {e}: {reply}"))
     }
 
     /// Calls `method` and returns its result, failing the test on an error reply.
@@ -1007,7 +1023,9 @@ pub fn stop_node(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A node's own answer to `request` over its UDP socket `udp`, as text.
+/// A node's own answer to `request` over its UDP socket `udp`, as text: the datagram as it
+/// came, unchecked (the tests compare what a node answers with what miwa answers for it,
+/// plain-text errors and ids as the node writes them included).
 pub fn node_udp_call(udp: SocketAddr, request: &str) -> anyhow::Result<String> {
     let reply = udp_exchange(udp, request.as_bytes(), Duration::from_secs(3))?
         .context("the node did not answer")?;
@@ -1040,27 +1058,24 @@ pub fn dir_with_stuck_fifo() -> (tempfile::TempDir, PathBuf) {
 pub fn uptime_everywhere(daemon: &Daemon, within: Duration) -> Result<(), String> {
     const UPTIME: &str = r#"{"jsonrpc":"2.0","method":"uptime","id":1}"#;
     let wait = Duration::from_secs(5);
-    let http = || {
-        daemon
-            .rpc(UPTIME)
-            .map_err(|e| e.to_string())
-            .map(|reply| reply["result"]["Up since"].is_string())
-    };
-    let fifo = || {
-        let reply = ReplyFifo::create(&daemon.reply_dir(), "uptime").map_err(|e| e.to_string())?;
-        fifo_write(&daemon.fifo, format!(":uptime:{UPTIME}").as_bytes())
-            .map_err(|e| e.to_string())?;
-        let answer = reply.read(wait).map_err(|e| e.to_string())?;
-        Ok(answer.is_some_and(|a| String::from_utf8_lossy(&a).contains("Up since")))
-    };
-    let udp = || {
-        let answer =
-            udp_exchange(daemon.udp, UPTIME.as_bytes(), wait).map_err(|e| e.to_string())?;
-        Ok(answer.is_some_and(|a| String::from_utf8_lossy(&a).contains("Up since")))
-    };
-    type Ask<'a> = &'a dyn Fn() -> Result<bool, String>;
-    let transports: [(&str, Ask<'_>); 3] = [("HTTP", &http), ("FIFO", &fifo), ("UDP", &udp)];
-    for (transport, ask) in transports {
+    let endpoints = [
+        ("HTTP", daemon.http_endpoint()),
+        (
+            "FIFO",
+            Endpoint::Fifo {
+                fifo: daemon.fifo.clone(),
+                reply_dir: daemon.reply_dir(),
+            },
+        ),
+        ("UDP", Endpoint::Udp(daemon.udp.to_string())),
+    ];
+    for (transport, endpoint) in endpoints {
+        let ask = || {
+            endpoint
+                .exchange(UPTIME, wait)
+                .map_err(|e| format!("{e:#}"))
+                .map(|reply| reply.contains("Up since"))
+        };
         let mut took = Vec::new();
         for _ in 0..3 {
             let asked = std::time::Instant::now();

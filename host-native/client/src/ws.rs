@@ -2,7 +2,8 @@
 //! its reply) and `miwa events` (subscriptions on the connection itself, `ws:`, and each
 //! notification printed as it arrives).
 
-use super::{refusal, Failure, HttpTarget, Io};
+use crate::endpoint::{failure, refusal, Failure, HttpTarget};
+use crate::tls::{self, Io};
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -15,15 +16,26 @@ type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// Connects to `target`'s `ws://` or `wss://` URL with its credentials.
 async fn connect(target: &HttpTarget) -> anyhow::Result<Socket> {
-    let url = &target.url;
-    let stream = super::connect(url, "ws", "wss", target.ca_file.as_deref())
-        .await?
-        .stream;
-    let mut request = url.as_str().into_client_request()?;
-    if let Some(authorization) = &target.authorization {
+    let (uri, authorization) = target.resolve()?;
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => bail!("only ws:// and wss:// URLs are supported here: {uri}"),
+    };
+    let host = uri.host().context("URL without host")?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let authority = format!("{host}:{port}");
+    let tls = secure
+        .then(|| tls::connector(target.ca_file.as_deref()))
+        .transpose()?;
+    let stream = tls::open(&authority, tls.as_ref())
+        .await
+        .map_err(|error| failure(error, &authority))?;
+    let mut request = uri.into_client_request()?;
+    if let Some(authorization) = authorization {
         request
             .headers_mut()
-            .insert(hyper::header::AUTHORIZATION, authorization.parse()?);
+            .insert(hyper::header::AUTHORIZATION, authorization);
     }
     match tokio_tungstenite::client_async(request, stream).await {
         Ok((socket, _)) => Ok(socket),

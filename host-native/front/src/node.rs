@@ -1,10 +1,10 @@
 //! One node: its links, its health (probed in the background), its command list and its
 //! counters.
 
-use super::link::{Budget, Link, LinkError};
+use super::link;
 use super::settings::{Dialect, UpstreamConfig};
+use miwa_client::{Budget, Link, LinkError};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -125,39 +125,6 @@ pub struct Node {
     wake: tokio::sync::Notify,
 }
 
-/// A reply's shape, as far as matching it to its request needs (`result` and `error`:
-/// present, whatever their value, `null` included).
-#[derive(Deserialize)]
-struct ReplyShape<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(default, deserialize_with = "present")]
-    result: bool,
-    #[serde(default, deserialize_with = "present")]
-    error: bool,
-}
-
-/// `true` for a member that is there, whatever its value.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
-}
-
-/// Whether two JSON texts are the same value (numbers by value: `1e3` is `1000`).
-fn same_json(a: &str, b: &str) -> bool {
-    use serde_json::Value;
-    if a == b {
-        return true;
-    }
-    match (
-        serde_json::from_str::<Value>(a),
-        serde_json::from_str::<Value>(b),
-    ) {
-        (Ok(Value::Number(x)), Ok(Value::Number(y))) => x.as_f64() == y.as_f64(),
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 impl Node {
     /// A node from its section; its links are set up, not yet contacted. Its stream
     /// replies are read within `budget`.
@@ -165,8 +132,8 @@ impl Node {
         Ok(Node {
             name: name.to_string(),
             config: config.clone(),
-            datagram: Link::datagram(config),
-            stream: Link::stream(config, budget)?,
+            datagram: link::datagram(config),
+            stream: link::stream(config, budget)?,
             in_flight: AtomicUsize::new(0),
             health: Mutex::new(Health {
                 state: State::Unknown,
@@ -344,12 +311,14 @@ impl Node {
             Err(_) => return Err(NodeError::Timeout(self.config.timeout_ms)),
             Ok(Err(LinkError::Unreachable(why))) => return Err(NodeError::Unreachable(why)),
             Ok(Err(LinkError::NoRoom)) => return Err(NodeError::NoRoom),
+            Ok(Err(LinkError::Tls(why))) => return Err(NodeError::Unreachable(why)),
             Ok(Err(other)) => return Err(NodeError::BadReply(other.to_string())),
             Ok(Ok(reply)) => reply,
         };
         let text = String::from_utf8(reply)
             .map_err(|_| NodeError::BadReply("the reply is not UTF-8".into()))?;
-        let error = check_reply(&text, id)?;
+        let error =
+            miwa_client::check(&text, id).map_err(|e| NodeError::BadReply(e.to_string()))?;
         Ok(Answer { text, error })
     }
 
@@ -406,50 +375,5 @@ impl Node {
             status(&self);
             let _ = tokio::time::timeout(wait, self.wake.notified()).await;
         }
-    }
-}
-
-/// Checks that `text` is a JSON-RPC reply whose id is `id`; `Ok(true)` for an error reply.
-pub(crate) fn check_reply(text: &str, id: &str) -> Result<bool, NodeError> {
-    let shape: ReplyShape<'_> = serde_json::from_str(text.trim()).map_err(|_| {
-        let shown: String = text.chars().take(80).collect();
-        NodeError::BadReply(format!("the reply is not JSON-RPC: {shown:?}"))
-    })?;
-    if !shape.result && !shape.error {
-        return Err(NodeError::BadReply(
-            "the reply has neither result nor error".into(),
-        ));
-    }
-    let got = shape.id.map_or("null", |raw| raw.get());
-    if !same_json(got, id) {
-        return Err(NodeError::BadReply(format!(
-            "the reply is for request id {got}, not {id}"
-        )));
-    }
-    Ok(shape.error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replies_are_matched_by_id() {
-        assert_eq!(
-            check_reply(r#"{"jsonrpc":"2.0","result":1,"id":7}"#, "7"),
-            Ok(false)
-        );
-        assert!(check_reply("{\n\t\"result\":\t{},\n\t\"id\":\t\"a\"\n}", r#""a""#).is_ok());
-        assert!(matches!(
-            check_reply(r#"{"jsonrpc":"2.0","result":1,"id":8}"#, "7"),
-            Err(NodeError::BadReply(_))
-        ));
-        assert!(check_reply(r#"{"jsonrpc":"2.0","result":1"#, "7").is_err());
-        assert!(check_reply(r#"{"jsonrpc":"2.0","id":7}"#, "7").is_err());
-        assert_eq!(
-            check_reply(r#"{"jsonrpc":"2.0","error":{},"id":1000}"#, "1e3"),
-            Ok(true)
-        );
-        assert!(check_reply(r#"{"jsonrpc":"2.0","result":null,"id":1}"#, "1").is_ok());
     }
 }

@@ -162,10 +162,6 @@ impl UpstreamConfig {
     }
 }
 
-/// Largest request OpenSIPS's FIFO takes, bytes, framing included: it reads one request
-/// in one read of at most this and drops the rest.
-pub(crate) const OPENSIPS_FIFO_REQUEST: usize = 4096;
-
 /// Default `max_http_request` of an OpenSIPS node: its httpd's `receive_buf_size`.
 pub(crate) const OPENSIPS_HTTP_REQUEST: usize = 1024;
 

@@ -276,6 +276,33 @@ fn miwa_call_sends_credentials_from_its_environment() {
             "{transport}, no password: {said}"
         );
 
+        // Credentials in the URL are sent as HTTP Basic, and never shown.
+        let scheme = if transport == "ws" { "ws" } else { "http" };
+        let path = match transport {
+            "xmlrpc" => "RPC2",
+            "ws" => "ws",
+            _ => "mi",
+        };
+        let in_url = |password: &str| format!("{scheme}://ops:{password}@{}/{path}", daemon.http);
+        let with_url = |url: &str| {
+            let output = Command::new(miwa_bin())
+                .args(["call", "--transport", transport, "--url", url, "uptime"])
+                .env_remove("MIWA_USER")
+                .env_remove("MIWA_TOKEN")
+                .output()
+                .unwrap();
+            let said = [output.stdout, output.stderr].concat();
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&said).into_owned(),
+            )
+        };
+        let (ok, said) = with_url(&in_url("correct%20horse"));
+        assert!(ok && said.contains("Up since"), "{transport}: {said}");
+        let (ok, said) = with_url(&in_url("wr0ng-secret"));
+        assert!(!ok && said.contains("401"), "{transport}: {said}");
+        assert!(!said.contains("wr0ng-secret"), "{transport}: {said}");
+
         let token = [("MIWA_TOKEN", "reader-token")];
         let (ok, said) = miwa_call(&daemon, transport, &token, &["ps"]);
         assert!(ok && said.contains("Type"), "{transport}: {said}");

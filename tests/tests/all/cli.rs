@@ -181,6 +181,33 @@ fn exit_codes() {
     drop(listener);
 }
 
+/// A server that answers each request datagram with a reply to another request id (a
+/// stray or forged reply) must not be taken as the answer.
+#[test]
+fn a_reply_to_another_request_id_is_refused() {
+    let forger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = forger.local_addr().unwrap().to_string();
+    let answering = std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        let (_, from) = forger.recv_from(&mut buffer).unwrap();
+        forger
+            .send_to(
+                br#"{"jsonrpc":"2.0","result":{"Up since":"forged"},"id":"forged"}"#,
+                from,
+            )
+            .unwrap();
+    });
+    let forged = miwa(&["call", "-t", "udp", "--udp", &address, "uptime"]);
+    answering.join().unwrap();
+    assert_eq!(forged.status.code(), Some(6), "{}", stderr(&forged));
+    assert!(
+        stderr(&forged).contains("the reply is for request id \"forged\""),
+        "{}",
+        stderr(&forged)
+    );
+    assert!(!stdout(&forged).contains("forged"), "{}", stdout(&forged));
+}
+
 #[test]
 fn exit_code_5_is_a_refusal_by_the_transport() {
     let daemon = Daemon::start(&format!(
