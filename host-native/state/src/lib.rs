@@ -122,8 +122,8 @@ pub struct HostState {
     status: status::StatusBoard,
     /// The limit on requests running at once.
     pub calls: calls::CallLimit,
-    statistics_sources: RwLock<Vec<Arc<dyn StatisticsSource>>>,
-    command_sources: RwLock<Vec<Arc<dyn CommandSource>>>,
+    statistics_sources: Sources<dyn StatisticsSource>,
+    command_sources: Sources<dyn CommandSource>,
     module_control: OnceLock<Arc<dyn ModuleControl>>,
     simulated_label: OnceLock<String>,
     build: settings::Build,
@@ -185,8 +185,8 @@ impl HostState {
             events: events::Events::start(config.events.delivery(), config.events.flatstore_dir())?,
             status: status::StatusBoard::default(),
             calls: calls::CallLimit::new(config.max_concurrent_calls),
-            statistics_sources: RwLock::new(Vec::new()),
-            command_sources: RwLock::new(Vec::new()),
+            statistics_sources: Sources::default(),
+            command_sources: Sources::default(),
             module_control: OnceLock::new(),
             simulated_label: OnceLock::new(),
             build: config.build.clone(),
@@ -288,12 +288,12 @@ impl HostState {
 
     /// Adds a source of statistics: `get_statistics` reads it after the ones before.
     pub fn add_statistics(&self, source: Arc<dyn StatisticsSource>) {
-        write(&self.statistics_sources).push(source);
+        self.statistics_sources.add(source);
     }
 
     /// Adds a source of commands: a name is looked up in the ones before it first.
     pub fn add_commands(&self, source: Arc<dyn CommandSource>) {
-        write(&self.command_sources).push(source);
+        self.command_sources.add(source);
     }
 
     /// Sets what `module_load` and its kin drive (the first call wins).
@@ -308,18 +308,12 @@ impl HostState {
             .is_some_and(|control| control.is_loaded(name))
     }
 
-    fn command_sources(&self) -> Vec<Arc<dyn CommandSource>> {
-        self.command_sources
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    fn command_sources(&self) -> Arc<[Arc<dyn CommandSource>]> {
+        self.command_sources.now()
     }
 
-    fn statistics_sources(&self) -> Vec<Arc<dyn StatisticsSource>> {
-        self.statistics_sources
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    fn statistics_sources(&self) -> Arc<[Arc<dyn StatisticsSource>]> {
+        self.statistics_sources.now()
     }
 
     /// Raises `E_MODULE_LOADED` (ignored when nobody listens).
@@ -522,7 +516,7 @@ impl Host for HostState {
         }));
         out.extend(self.events.statistics());
         out.extend(self.calls.statistics());
-        for source in self.statistics_sources() {
+        for source in self.statistics_sources().iter() {
             out.extend(source.statistics());
         }
         out
@@ -540,7 +534,7 @@ impl Host for HostState {
     fn reset_all_statistics(&self) {
         self.counters.reset_all();
         self.events.reset_all_statistics();
-        for source in self.statistics_sources() {
+        for source in self.statistics_sources().iter() {
             source.reset_all_statistics();
         }
     }
@@ -653,11 +647,8 @@ impl Host for HostState {
     }
 
     fn call_module(&self, module: &str, command: &str, params: &str) -> Result<String, MiError> {
-        match self
-            .command_sources()
-            .into_iter()
-            .find(|source| source.has_module(module))
-        {
+        let sources = self.command_sources();
+        match sources.iter().find(|source| source.has_module(module)) {
             Some(source) => source.call(module, command, params, self),
             None if self.module_control.get().is_some() => Err(MiError::new(
                 404,
@@ -696,11 +687,41 @@ impl Host for HostState {
     }
 }
 
-/// The sources of a lock a panicking writer left behind are still whole: each push is one
-/// step.
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Sources registered with the state, read as snapshots: a lookup takes the current list
+/// (one `Arc`) and holds no lock while it calls into a source, which may enter the state
+/// again; adding one (at start, rarely after) makes a new list.
+struct Sources<T: ?Sized> {
+    list: RwLock<Arc<[Arc<T>]>>,
+}
+
+impl<T: ?Sized> Default for Sources<T> {
+    fn default() -> Self {
+        Sources {
+            list: RwLock::new(Arc::from(Vec::new())),
+        }
+    }
+}
+
+impl<T: ?Sized> Sources<T> {
+    /// The list now. A lock a panicking writer left behind still holds a whole list: the
+    /// list is replaced in one step.
+    fn now(&self) -> Arc<[Arc<T>]> {
+        self.list
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Adds `source` after the others.
+    fn add(&self, source: Arc<T>) {
+        let mut list = self
+            .list
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut grown: Vec<Arc<T>> = list.iter().cloned().collect();
+        grown.push(source);
+        *list = Arc::from(grown);
+    }
 }
 
 /// The HTTP listener's per-client connection shares.
