@@ -78,6 +78,7 @@ pub struct Modules {
     loaded: RwLock<Vec<Arc<LoadedModule>>>,
     failures: Mutex<BTreeMap<String, String>>,
     lifecycle: Mutex<()>,
+    io_runtimes: wasi::blocking::IoRuntimes,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,6 +123,7 @@ impl Modules {
             loaded: RwLock::new(Vec::new()),
             failures: Mutex::new(BTreeMap::new()),
             lifecycle: Mutex::new(()),
+            io_runtimes: wasi::blocking::IoRuntimes::default(),
         });
         state.set_module_control(modules.clone());
         state.add_commands(modules.clone());
@@ -245,6 +247,7 @@ impl Modules {
                 ticker,
                 cache_dir: self.cache_dir.as_deref(),
                 taken: &taken,
+                io_runtimes: &self.io_runtimes,
             },
         )
     }

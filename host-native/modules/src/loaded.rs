@@ -131,6 +131,8 @@ pub(crate) struct LoadContext<'a> {
     pub cache_dir: Option<&'a Path>,
     /// Command names taken by the core and by other modules.
     pub taken: &'a dyn Fn(&str) -> Option<String>,
+    /// The modules' I/O runtimes, kept across loads.
+    pub io_runtimes: &'a wasi::blocking::IoRuntimes,
 }
 
 /// Checks that every `miwa:module` interface `component` imports is one this daemon
@@ -221,10 +223,10 @@ impl LoadedModule {
             .map(|core| core.memory().clone())
             .ok_or_else(|| LoadError::Invalid("the daemon is shutting down".into()))?;
         let timeout = Duration::from_millis(config.timeout_ms);
-        let sandbox =
-            Arc::new(wasi::Sandbox::new(name, config).map_err(|e| {
-                LoadError::Invalid(format!("its I/O threads could not start: {e}"))
-            })?);
+        let sandbox = Arc::new(
+            wasi::Sandbox::new(name, config, context.io_runtimes)
+                .map_err(|e| LoadError::Invalid(format!("its I/O threads could not start: {e}")))?,
+        );
         let mut loading = LoadedModule {
             shared: Arc::new(ModuleShared {
                 name: name.to_string(),

@@ -86,6 +86,21 @@ fn opens_stuck_on_a_fifo_take_only_the_modules_own_blocking_threads() {
     assert_eq!(stat(&daemon, "sandbox:blocking_refused"), 51);
     uptime_everywhere(&daemon, PROMPT).unwrap();
 
+    // Loaded again, the module finds its stuck threads still its own: a stuck read after
+    // each reload is refused, and no thread is left behind uncounted.
+    for _ in 0..5 {
+        assert_eq!(
+            daemon.result("module_reload", json!({"name": "sandbox"})),
+            "OK"
+        );
+        assert_eq!(stat(&daemon, "sandbox:blocking_threads"), 2);
+        assert_eq!(daemon.failure("sandbox_read", stuck.clone()), busy);
+    }
+    assert!(
+        proc_status(daemon.pid(), "Threads:") <= threads + 2,
+        "reloads leave no stuck thread behind"
+    );
+
     // A writer comes: the stuck opens return, the threads end, the module reads again.
     drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
     eventually("the blocking threads end", || {

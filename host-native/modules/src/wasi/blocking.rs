@@ -16,9 +16,14 @@
 //! A blocking thread that has finished its work waits [`KEEP_ALIVE`] for more before it
 //! ends. The pool counts as busy when all `max_blocking` threads exist and none of them
 //! takes a no-op probe within [`PROBE_WAIT`].
+//!
+//! A thread stuck in an operation cannot be stopped, only abandoned, so a module's runtime
+//! outlives its loads ([`IoRuntimes`]): a reload, or an unload and a load, takes the same
+//! runtime again, its stuck threads still counted against its `max_blocking`, instead of
+//! leaving them behind uncounted.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
@@ -117,6 +122,37 @@ impl ModuleIo {
     }
 }
 
+/// The I/O runtimes of a daemon's modules, kept across their loads.
+///
+/// A module loaded again with the same `max_blocking` takes its runtime again. A runtime
+/// no loaded module uses is dropped once none of its blocking threads is left; one with
+/// threads still stuck is kept (their work may yet return), so that they stay counted and
+/// visible. The runtimes kept are thus at most one per module name and `max_blocking`
+/// value the configuration has held.
+#[derive(Debug, Default)]
+pub(crate) struct IoRuntimes {
+    kept: Mutex<Vec<(String, Arc<ModuleIo>)>>,
+}
+
+impl IoRuntimes {
+    /// The runtime of module `name` with `max_blocking` blocking threads: the one it had,
+    /// or a new one.
+    pub fn get(&self, name: &str, max_blocking: usize) -> std::io::Result<Arc<ModuleIo>> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted =
+            |module: &str, io: &ModuleIo| module == name && io.max_blocking == max_blocking;
+        kept.retain(|(module, io)| {
+            Arc::strong_count(io) > 1 || io.blocking_threads() > 0 || wanted(module, io)
+        });
+        if let Some((_, io)) = kept.iter().find(|(module, io)| wanted(module, io)) {
+            return Ok(io.clone());
+        }
+        let io = Arc::new(ModuleIo::new(name, max_blocking)?);
+        kept.push((name.to_string(), io.clone()));
+        Ok(io)
+    }
+}
+
 impl Drop for ModuleIo {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
@@ -172,5 +208,61 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(io.slot().is_ok(), "its threads end once their work returns");
+    }
+
+    #[test]
+    fn a_module_loaded_again_finds_its_stuck_threads_still_counted() {
+        let runtimes = IoRuntimes::default();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(std::sync::Mutex::new(held));
+        let first = runtimes.get("stuck", 2).unwrap();
+        {
+            let _entered = first.enter();
+            for _ in 0..2 {
+                let held = held.clone();
+                drop(tokio::task::spawn_blocking(move || {
+                    let _ = held.lock().unwrap().recv();
+                }));
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while first.blocking_threads() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(first);
+        let again = runtimes.get("stuck", 2).unwrap();
+        assert_eq!(again.blocking_threads(), 2, "the same runtime, its threads");
+        assert!(matches!(again.slot(), Err(BlockingBusy(2))));
+        let other = runtimes.get("other", 2).unwrap();
+        assert_eq!(other.blocking_threads(), 0);
+        drop(other);
+
+        let wider = runtimes.get("stuck", 3).unwrap();
+        assert_eq!(
+            wider.blocking_threads(),
+            0,
+            "another max_blocking, a new runtime"
+        );
+        drop(again);
+        assert_eq!(
+            runtimes.kept.lock().unwrap().len(),
+            2,
+            "the stuck runtime is kept; the unused idle one went"
+        );
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while runtimes.kept.lock().unwrap()[0].1.blocking_threads() > 0
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(runtimes.get("stuck", 3).unwrap());
+        assert_eq!(
+            runtimes.kept.lock().unwrap().len(),
+            1,
+            "once its threads end, the unused runtime goes"
+        );
+        drop(wider);
     }
 }

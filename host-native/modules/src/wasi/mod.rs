@@ -82,12 +82,16 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
-    /// The sandbox of module `name`, configured by `config`; an error if its I/O runtime
-    /// cannot start.
-    pub fn new(name: &str, config: &ModuleConfig) -> std::io::Result<Sandbox> {
+    /// The sandbox of module `name`, configured by `config`, its I/O runtime (if it does
+    /// I/O) taken from `runtimes`; an error if that runtime cannot start.
+    pub fn new(
+        name: &str,
+        config: &ModuleConfig,
+        runtimes: &blocking::IoRuntimes,
+    ) -> std::io::Result<Sandbox> {
         let io = config
             .does_io()
-            .then(|| blocking::ModuleIo::new(name, config.max_blocking).map(Arc::new))
+            .then(|| runtimes.get(name, config.max_blocking))
             .transpose()?;
         let mut sandbox = Sandbox {
             read_only_dirs: Vec::new(),
