@@ -18,6 +18,12 @@
 
 #![forbid(unsafe_code)]
 
+/// The daemon's allocator: jemalloc returns memory freed by one thread for the others to
+/// use and to the system, where glibc's per-thread arenas let a long-running daemon's
+/// resident size creep up with its many worker threads (`docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod call;
 mod complete;
 mod config;

@@ -9,7 +9,7 @@
 //! its warmed-up size, and it still answers.
 //!
 //! A longer manual run: `MIWA_SOAK_SECS=1800 cargo test --release -p miwa-tests --test
-//! soak -- --nocapture`.
+//! all soak:: -- --nocapture`.
 
 use miwa_tests::{fifo_write, module_table, rss_bytes, Daemon, ReplyFifo};
 use serde_json::{json, Value};
