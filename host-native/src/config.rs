@@ -676,8 +676,8 @@ impl Config {
             ("datagram.workers", self.datagram.workers),
             ("fifo.workers", self.fifo.workers),
         ] {
-            if workers.is_some_and(|n| !(1..=MAX_WORKERS).contains(&n)) {
-                return invalid(key, "must be between 1 and 256");
+            if let Some(workers) = workers {
+                check(key, within(workers, 1..=MAX_WORKERS))?;
             }
         }
         check(
@@ -707,12 +707,14 @@ impl Config {
             "http.max_connections_per_client",
             within(self.http.max_connections_per_client, 1..=100_000),
         )?;
-        if !(8..=32).contains(&self.http.client_prefix_v4) {
-            return invalid("http.client_prefix_v4", "must be between 8 and 32");
-        }
-        if !(16..=128).contains(&self.http.client_prefix_v6) {
-            return invalid("http.client_prefix_v6", "must be between 16 and 128");
-        }
+        check(
+            "http.client_prefix_v4",
+            within(self.http.client_prefix_v4, 8..=32),
+        )?;
+        check(
+            "http.client_prefix_v6",
+            within(self.http.client_prefix_v6, 16..=128),
+        )?;
         check(
             "http.max_connections",
             within(self.http.max_connections, 1..=100_000),

@@ -18,6 +18,7 @@
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine as _;
 use mi_core::access::Access;
+use miwa_state::settings::within;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -176,8 +177,8 @@ impl AccessConfig {
         if self.max_failures == 0 || self.failure_window == 0 {
             return Some("`max_failures` and `failure_window` must be at least 1".into());
         }
-        if !(1..=64).contains(&self.max_concurrent_hashes) {
-            return Some("`max_concurrent_hashes` must be between 1 and 64".into());
+        if let Err(problem) = within(self.max_concurrent_hashes, 1..=64) {
+            return Some(format!("`max_concurrent_hashes` {problem}"));
         }
         None
     }

@@ -9,6 +9,7 @@ use crate::access::AccessControl;
 use crate::{Answer, Answered, Called};
 use mi_core::names::CommandName;
 use mi_core::request::{Id, Request};
+use miwa_state::settings::within;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -53,8 +54,8 @@ impl Default for AuditConfig {
 impl AuditConfig {
     /// What is wrong with the section, if anything.
     pub fn problem(&self) -> Option<String> {
-        if !(1..=1 << 20).contains(&self.queue) {
-            return Some("queue: must be between 1 and 1048576".into());
+        if let Err(problem) = within(self.queue, 1..=1 << 20) {
+            return Some(format!("queue: {problem}"));
         }
         if self.max_params > 1 << 20 {
             return Some("max_params: must be at most 1048576".into());

@@ -1,5 +1,6 @@
 //! `[upstreams.<name>]` and `[front]`: the nodes miwa stands in front of.
 
+use miwa_state::settings::within;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -136,8 +137,8 @@ impl UpstreamConfig {
             return Some("password_file: needs a url".into());
         }
         if let Some(limit) = self.max_http_request {
-            if !(64..=16 << 20).contains(&limit) {
-                return Some("max_http_request: must be between 64 and 16777216".into());
+            if let Err(problem) = within(limit, 64..=16 << 20) {
+                return Some(format!("max_http_request: {problem}"));
             }
         }
         if let Some(unix) = &self.unix {
@@ -148,17 +149,16 @@ impl UpstreamConfig {
         if !self.reply_dir.is_absolute() {
             return Some("reply_dir: must be an absolute directory".into());
         }
-        let ranges: [(&str, u64, u64, u64); 5] = [
-            ("timeout_ms", self.timeout_ms, 1, 600_000),
-            ("max_in_flight", self.max_in_flight as u64, 1, 4096),
-            ("max_reply", self.max_reply as u64, 1024, 64 << 20),
-            ("probe_interval", self.probe_interval, 1, 3600),
-            ("max_backoff_ms", self.max_backoff_ms, 100, 600_000),
+        let ranges = [
+            ("timeout_ms", within(self.timeout_ms, 1..=600_000)),
+            ("max_in_flight", within(self.max_in_flight as u64, 1..=4096)),
+            ("max_reply", within(self.max_reply as u64, 1024..=64 << 20)),
+            ("probe_interval", within(self.probe_interval, 1..=3600)),
+            ("max_backoff_ms", within(self.max_backoff_ms, 100..=600_000)),
         ];
         ranges
             .into_iter()
-            .find(|(_, value, low, high)| !(low..=high).contains(&value))
-            .map(|(key, _, low, high)| format!("{key}: must be between {low} and {high}"))
+            .find_map(|(key, range)| range.err().map(|problem| format!("{key}: {problem}")))
     }
 }
 
@@ -211,14 +211,22 @@ impl Default for FrontConfig {
 impl FrontConfig {
     /// What is wrong with this section, if anything.
     pub fn problem(&self) -> Option<String> {
-        if !(1..=1024).contains(&self.max_parallel) {
-            return Some("max_parallel: must be between 1 and 1024".into());
-        }
-        if !(1 << 20..=4 << 30).contains(&self.max_buffered) {
-            return Some("max_buffered: must be between 1048576 and 4294967296".into());
-        }
-        if !(4..=86400).contains(&self.event_expire) {
-            return Some("event_expire: must be between 4 and 86400".into());
+        let ranges = [
+            ("max_parallel", within(self.max_parallel as u64, 1..=1024)),
+            (
+                "max_buffered",
+                within(self.max_buffered as u64, 1 << 20..=4 << 30),
+            ),
+            (
+                "event_expire",
+                within(u64::from(self.event_expire), 4..=86400),
+            ),
+        ];
+        if let Some(problem) = ranges
+            .into_iter()
+            .find_map(|(key, range)| range.err().map(|problem| format!("{key}: {problem}")))
+        {
+            return Some(problem);
         }
         self.event_socket
             .parse::<std::net::SocketAddr>()

@@ -613,3 +613,57 @@ fn unsafe_limits_are_refused_at_start_naming_the_key() {
         );
     }
 }
+
+/// A value one past either end of a range is refused with that range's own bounds in the
+/// message, and the bound itself is taken.
+#[test]
+fn range_messages_give_the_ranges_bounds() {
+    let upstream = "\n[upstreams.a]\nudp = \"127.0.0.1:1\"\n";
+    for (past, bound, key, message) in [
+        (
+            "workers = 257".to_string(),
+            "workers = 256".to_string(),
+            "http.workers",
+            "must be between 1 and 256",
+        ),
+        (
+            "client_prefix_v4 = 7".into(),
+            "client_prefix_v4 = 8".into(),
+            "http.client_prefix_v4",
+            "must be between 8 and 32",
+        ),
+        (
+            "\n[charts]\ninterval_ms = 99".into(),
+            "\n[charts]\ninterval_ms = 100".into(),
+            "charts.interval_ms",
+            "must be between 100 and 3600000",
+        ),
+        (
+            "\n[access]\nmax_concurrent_hashes = 65".into(),
+            "\n[access]\nmax_concurrent_hashes = 64".into(),
+            "max_concurrent_hashes",
+            "must be between 1 and 64",
+        ),
+        (
+            format!("{upstream}timeout_ms = 0"),
+            format!("{upstream}timeout_ms = 1"),
+            "timeout_ms",
+            "must be between 1 and 600000",
+        ),
+        (
+            format!("{upstream}\n[front]\nmax_parallel = 1025"),
+            format!("{upstream}\n[front]\nmax_parallel = 1024"),
+            "max_parallel",
+            "must be between 1 and 1024",
+        ),
+    ] {
+        let refused = Daemon::start(&past).err().expect(key).to_string();
+        assert!(
+            refused.contains("miwa.toml") && refused.contains(key) && refused.contains(message),
+            "{key}: {refused}"
+        );
+        if let Err(error) = Daemon::start(&bound) {
+            panic!("{key} at its bound: {error}");
+        }
+    }
+}

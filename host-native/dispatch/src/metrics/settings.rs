@@ -1,6 +1,7 @@
 //! `[metrics]` and `[charts]`: their keys, defaults and ranges.
 
 use super::sampler::ChartSettings;
+use miwa_state::settings::within;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -75,29 +76,29 @@ impl Default for ChartsConfig {
 impl MetricsConfig {
     /// The key and problem of a value out of range, if any.
     pub fn problem(&self) -> Option<(&'static str, String)> {
-        (!(1..=MAX_NODE_TIMEOUT_MS).contains(&self.node_timeout_ms)).then(|| {
-            (
-                "metrics.node_timeout_ms",
-                format!("must be between 1 and {MAX_NODE_TIMEOUT_MS}"),
-            )
-        })
+        within(self.node_timeout_ms, 1..=MAX_NODE_TIMEOUT_MS)
+            .err()
+            .map(|problem| ("metrics.node_timeout_ms", problem))
     }
 }
 
 impl ChartsConfig {
     /// The key and problem of a value out of range, if any.
     pub fn problem(&self) -> Option<(&'static str, String)> {
-        if !(100..=3_600_000).contains(&self.interval_ms) {
-            return Some((
+        let ranges = [
+            (
                 "charts.interval_ms",
-                "must be between 100 and 3600000".into(),
-            ));
-        }
-        if !(2..=100_000).contains(&self.samples) {
-            return Some(("charts.samples", "must be between 2 and 100000".into()));
-        }
-        if !(1..=4096).contains(&self.max_series) {
-            return Some(("charts.max_series", "must be between 1 and 4096".into()));
+                within(self.interval_ms, 100..=3_600_000),
+            ),
+            ("charts.samples", within(self.samples as u64, 2..=100_000)),
+            (
+                "charts.max_series",
+                within(self.max_series as u64, 1..=4096),
+            ),
+            ("charts.max_picks", within(self.max_picks as u64, 0..=256)),
+        ];
+        if let Some((key, Err(problem))) = ranges.into_iter().find(|(_, range)| range.is_err()) {
+            return Some((key, problem));
         }
         if self.samples * self.max_series > MAX_POINTS {
             return Some((
@@ -114,9 +115,6 @@ impl ChartsConfig {
             .find_map(|spec| mi_core::chart::parse_spec(spec).err())
         {
             return Some(("charts.show", problem.to_string()));
-        }
-        if self.max_picks > 256 {
-            return Some(("charts.max_picks", "must be between 0 and 256".into()));
         }
         None
     }
