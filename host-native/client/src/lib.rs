@@ -26,4 +26,4 @@ pub mod ws;
 pub use endpoint::{run_async, Endpoint, Failure, HttpTarget};
 pub use link::{Budget, Framing, HttpOptions, Link, LinkError, ReplyAccess};
 pub use params::{build_params, request_body};
-pub use reply::{check, interpret, node_entry, request_id, ReplyError};
+pub use reply::{check, interpret, node_entry, ReplyError};

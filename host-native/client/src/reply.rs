@@ -61,7 +61,7 @@ pub fn check(text: &str, id: &str) -> Result<bool, LinkError> {
 
 /// The id of a JSON-RPC request text, as a JSON text; `None` when it has none (a
 /// notification) or is no JSON object.
-pub fn request_id(request: &str) -> Option<String> {
+pub(crate) fn request_id(request: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Request<'a> {
         #[serde(borrow)]

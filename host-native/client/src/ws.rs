@@ -62,7 +62,7 @@ async fn next_text(socket: &mut Socket) -> anyhow::Result<String> {
 }
 
 /// Sends one request and returns its reply.
-pub async fn exchange(target: &HttpTarget, request: &str) -> anyhow::Result<String> {
+pub(crate) async fn exchange(target: &HttpTarget, request: &str) -> anyhow::Result<String> {
     let mut socket = connect(target).await?;
     socket.send(Message::text(request)).await?;
     let reply = next_text(&mut socket).await?;
