@@ -116,6 +116,7 @@ test: setup playground rust-modules python-modules js-modules cargo-deb opensips
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
+	command -v dnsmasq >/dev/null || (apt-get update && apt-get install -y dnsmasq-base)
 	command -v logrotate >/dev/null || (apt-get update && apt-get install -y logrotate)
 	command -v man >/dev/null || (apt-get update && apt-get install -y man-db)
 	command -v systemd-analyze >/dev/null || (apt-get update && apt-get install -y systemd)

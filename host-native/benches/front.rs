@@ -3,7 +3,7 @@
 //! not ten, because the nodes are asked in parallel.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use miwa_front::fleet::{Fleet, RunArguments};
+use miwa_front::fleet::{Fleet, Roster, RunArguments};
 use miwa_front::names::NodeNames;
 use miwa_front::node::Node;
 use miwa_front::settings::UpstreamConfig;
@@ -51,10 +51,10 @@ fn fleet(runtime: &tokio::runtime::Runtime, size: usize) -> Fleet {
                 udp: Some(address),
                 ..UpstreamConfig::default()
             };
-            Arc::new(Node::new(&format!("n{i}"), &config, &budget).expect("node"))
+            Arc::new(Node::new(&format!("n{i}"), &config, "config", &budget).expect("node"))
         })
         .collect();
-    Fleet::new(nodes, None, 64)
+    Fleet::new(Roster::new(nodes, None), 64)
 }
 
 fn nodes_run(c: &mut Criterion) {

@@ -66,6 +66,8 @@ pub struct Config {
     pub access: miwa_dispatch::access::AccessConfig,
     /// `[upstreams.<name>]`: the nodes miwa can stand in front of, in file order.
     pub upstreams: indexmap::IndexMap<String, miwa_front::settings::UpstreamConfig>,
+    /// `[discovery.<name>]`: nodes from DNS SRV records, in file order.
+    pub discovery: indexmap::IndexMap<String, miwa_front::dns::DiscoveryConfig>,
     /// `[front]`: which node requests without a node name go to.
     pub front: miwa_front::settings::FrontConfig,
     /// `[audit]`: the audit log.
@@ -834,6 +836,17 @@ impl Config {
             }
             if let Some(problem) = upstream.problem() {
                 return invalid("upstreams", &format!("[upstreams.{name}] {problem}"));
+            }
+        }
+        for (name, discovery) in &self.discovery {
+            if !miwa_front::settings::valid_name(name) {
+                return invalid(
+                    "discovery",
+                    &format!("bad discovery name `{name}`: use 1-64 letters, digits, `_`, `-`, `.` (not `miwa`)"),
+                );
+            }
+            if let Some(problem) = discovery.problem() {
+                return invalid("discovery", &format!("[discovery.{name}] {problem}"));
             }
         }
         if let Some(problem) = self.front.problem() {

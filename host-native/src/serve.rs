@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use miwa_dispatch::access::AccessControl;
 use miwa_dispatch::audit::{AuditLog, AuditedDispatcher};
 use miwa_dispatch::{Answer, Executor, MiDispatcher};
-use miwa_front::FrontDispatcher;
+use miwa_front::{FrontDispatcher, FrontPlan};
 use miwa_modules::Modules;
 use miwa_state::simulated::SimulatedProxy;
 use miwa_state::{logging, readiness, HostState};
@@ -108,21 +108,25 @@ pub fn serve(
     )
     .context("starting the chart sampler")?;
     let local = local.with_metrics(Arc::new(metrics));
-    let mut fleet = None;
-    let answering: Arc<dyn Answer> = if config.upstreams.is_empty() {
+    let mut front = None;
+    let answering: Arc<dyn Answer> = if config.upstreams.is_empty() && config.discovery.is_empty() {
         Arc::new(local)
     } else {
-        let front = FrontDispatcher::start(
-            &config.upstreams,
-            &config.front,
+        let plan = FrontPlan {
+            upstreams: &config.upstreams,
+            discovery: &config.discovery,
+            front: &config.front,
+        };
+        let started = Arc::new(FrontDispatcher::start(
+            plan,
             config.core.max_json_depth,
             Arc::new(local),
             access.clone(),
             state.clone(),
             tokio.handle().clone(),
-        )?;
-        fleet = Some(front.fleet().clone());
-        Arc::new(front)
+        )?);
+        front = Some(started.clone());
+        started
     };
     let mut audit = None;
     let dispatcher: Arc<dyn transports::Dispatcher> = if config.audit.file.as_os_str().is_empty() {
@@ -138,12 +142,17 @@ pub fn serve(
             config.core.max_json_depth,
         ))
     };
+    let fleet = front.as_ref().map(|front| front.fleet().clone());
+    let on_hangup = OnHangup {
+        modules,
+        audit,
+        front: front.zip(config_path),
+    };
     let outcome = tokio.block_on(run(
         config,
         state.clone(),
         dispatcher,
-        modules,
-        audit,
+        on_hangup,
         simulated,
         thread_stack,
     ));
@@ -248,15 +257,14 @@ fn start_fifo(
     Ok(Some(server))
 }
 
-/// Serves every configured transport until shutdown (SIGHUP reopens `audit`); WebAssembly
+/// Serves every configured transport until shutdown (a SIGHUP also runs `on_hangup`); WebAssembly
 /// threads get `thread_stack` bytes of stack. The statistics of the `simulated` proxy are
 /// registered after the HTTP listener's.
 async fn run(
     config: Config,
     state: Arc<HostState>,
     dispatcher: Arc<dyn transports::Dispatcher>,
-    modules: Option<Arc<Modules>>,
-    audit: Option<Arc<AuditLog>>,
+    on_hangup: OnHangup,
     mut simulated: Option<Arc<SimulatedProxy>>,
     thread_stack: usize,
 ) -> anyhow::Result<()> {
@@ -397,7 +405,7 @@ async fn run(
             _ = terminate.recv() => state.request_shutdown(),
             _ = interrupt.recv() => state.request_shutdown(),
             _ = hangup.recv() => {
-                tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, reconciling modules with the configuration");
+                tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, reconciling modules and upstreams with the configuration");
                 if let Some(identity) = &tls {
                     match identity.reload() {
                         Ok(()) => tracing::info!("TLS certificate and key reloaded"),
@@ -407,16 +415,7 @@ async fn run(
                 if let Some(server) = &fifo {
                     server.recreate();
                 }
-                if let Some(audit) = &audit {
-                    audit.reopen();
-                }
-                if let Some(modules) = modules.clone() {
-                    tokio::task::spawn_blocking(move || {
-                        if let Err(error) = modules.reconcile() {
-                            tracing::error!("module reload on SIGHUP: {}", error.message);
-                        }
-                    });
-                }
+                on_hangup.run();
             }
         }
     }
@@ -436,4 +435,42 @@ async fn run(
         );
     }
     Ok(())
+}
+
+/// What a SIGHUP reloads besides the transports' own: the audit log reopened, modules and
+/// upstreams reconciled with the configuration file.
+struct OnHangup {
+    modules: Option<Arc<Modules>>,
+    audit: Option<Arc<AuditLog>>,
+    /// The front and the file its upstreams are re-read from.
+    front: Option<(Arc<FrontDispatcher>, PathBuf)>,
+}
+
+impl OnHangup {
+    /// Reopens, and starts the reconciliations in the background.
+    fn run(&self) {
+        if let Some(audit) = &self.audit {
+            audit.reopen();
+        }
+        if let Some(modules) = self.modules.clone() {
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = modules.reconcile() {
+                    tracing::error!("module reload on SIGHUP: {}", error.message);
+                }
+            });
+        }
+        if let Some((front, path)) = self.front.clone() {
+            tokio::task::spawn_blocking(move || {
+                let reloaded = Config::load(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|config| front.reconcile(&config.upstreams, &config.front.upstream));
+                match reloaded {
+                    Ok(changes) => tracing::info!("upstreams reloaded on SIGHUP: {changes}"),
+                    Err(error) => tracing::error!(
+                        "upstreams reload on SIGHUP: {error:#}; the nodes in use stay"
+                    ),
+                }
+            });
+        }
+    }
 }

@@ -8,11 +8,12 @@
 //!   ([`Daemon::call`], [`uptime_everywhere`]) go through the MI wire client, `miwa-client`, as the front's
 //!   and `miwa call`'s do;
 //! - `conformance`: replaying the recordings; `front`: fronts of test nodes;
-//! - `opensips`, `kamailio`, `redis`: real servers started for a test; `hostile_node`:
+//! - `opensips`, `kamailio`, `redis`, `dnsmasq`: real servers started for a test; `hostile_node`:
 //!   nodes that misbehave on purpose.
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod dnsmasq;
 pub mod front;
 pub mod hostile_node;
 pub mod kamailio;

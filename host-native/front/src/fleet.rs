@@ -3,29 +3,27 @@
 
 use super::names::{NodeMethod, NodeNames};
 use super::node::{Node, NodeError, State};
+use super::select::Selector;
 use super::settings::Dialect;
 use mi_core::access::Access;
 use mi_core::json::Value as MiValue;
 use mi_core::names::CommandName;
 use mi_core::MiError;
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-/// Every node, in configuration order.
-pub struct Fleet {
+/// The nodes at one moment, in configuration order, and the default one. A request is
+/// routed with the roster it started with: a node removed meanwhile still answers the
+/// calls already sent to it.
+pub struct Roster {
     nodes: Vec<Arc<Node>>,
     default: Option<usize>,
-    max_parallel: usize,
 }
 
-impl Fleet {
+impl Roster {
     /// The nodes; requests without a node name go to `default` (an index in `nodes`).
-    pub fn new(nodes: Vec<Arc<Node>>, default: Option<usize>, max_parallel: usize) -> Self {
-        Fleet {
-            nodes,
-            default,
-            max_parallel,
-        }
+    pub fn new(nodes: Vec<Arc<Node>>, default: Option<usize>) -> Roster {
+        Roster { nodes, default }
     }
 
     /// All nodes, in configuration order.
@@ -42,29 +40,67 @@ impl Fleet {
     pub(crate) fn default_node(&self) -> Option<&Arc<Node>> {
         self.default.map(|i| &self.nodes[i])
     }
+}
+
+/// Every node: the roster now, replaced whole when the configuration changes.
+pub struct Fleet {
+    roster: RwLock<Arc<Roster>>,
+    max_parallel: usize,
+}
+
+impl Fleet {
+    /// A fleet of `roster`'s nodes; `nodes_run` contacts at most `max_parallel` at once.
+    pub fn new(roster: Roster, max_parallel: usize) -> Self {
+        Fleet {
+            roster: RwLock::new(Arc::new(roster)),
+            max_parallel,
+        }
+    }
+
+    /// The nodes now.
+    pub fn roster(&self) -> Arc<Roster> {
+        self.roster
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Makes `roster` the nodes from now on; the roster it replaces is returned.
+    pub(crate) fn replace(&self, roster: Roster) -> Arc<Roster> {
+        let mut now = self
+            .roster
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::replace(&mut *now, Arc::new(roster))
+    }
 
     /// Drops every idle socket and connection to the nodes (their reply sockets' files
     /// with them): at shutdown.
     pub fn close(&self) {
-        for node in &self.nodes {
+        for node in self.roster().nodes() {
             node.close();
         }
     }
 
-    /// `nodes_list`: each node's transport, address, dialect, state, last error, average
-    /// latency, requests in flight and number of commands.
-    pub fn list(&self) -> Value {
-        let nodes: Vec<Value> = self
+    /// `nodes_list`: each node (those `selector` keeps, if given): its transport,
+    /// address, dialect, labels, state, last error, average latency, requests in flight
+    /// and number of commands.
+    pub fn list(&self, selector: Option<&Selector>) -> Value {
+        let roster = self.roster();
+        let nodes: Vec<Value> = roster
             .nodes
             .iter()
             .enumerate()
+            .filter(|(_, node)| selector.is_none_or(|s| s.matches(&node.labels())))
             .map(|(i, node)| {
                 json!({
                     "name": node.name,
                     "transport": node.transport(),
                     "address": node.address(),
                     "dialect": node.config.dialect.name(),
-                    "default": self.default == Some(i),
+                    "labels": node.labels(),
+                    "source": node.source,
+                    "default": roster.default == Some(i),
                     "state": node.state().name(),
                     "last_error": node.last_error(),
                     "latency_us": node.average_latency_us(),
@@ -76,23 +112,44 @@ impl Fleet {
         json!({ "nodes": nodes })
     }
 
-    /// The nodes `patterns` selects (names or globs; all when `None`), in configuration
-    /// order, or the pattern that matches none.
-    fn select(&self, patterns: Option<&[String]>) -> Result<Vec<&Arc<Node>>, String> {
-        let Some(patterns) = patterns else {
-            return Ok(self.nodes.iter().collect());
+    /// The nodes `patterns` (names or globs; all when `None`) and `selector` select, in
+    /// configuration order; the error names a pattern that matches no node, or the
+    /// selector when it leaves none.
+    fn select(
+        &self,
+        patterns: Option<&[String]>,
+        selector: Option<&Selector>,
+    ) -> Result<Vec<Arc<Node>>, MiError> {
+        let unknown = |what: String| MiError::with_data(404, "Unknown node", what);
+        let roster = self.roster();
+        let named = |node: &Node| {
+            patterns.is_none_or(|patterns| {
+                patterns
+                    .iter()
+                    .any(|p| mi_core::access::glob(p, &node.name))
+            })
         };
-        if let Some(unmatched) = patterns
-            .iter()
-            .find(|p| !self.nodes.iter().any(|n| mi_core::access::glob(p, &n.name)))
-        {
-            return Err(unmatched.clone());
+        if let Some(unmatched) = patterns.unwrap_or_default().iter().find(|p| {
+            !roster
+                .nodes
+                .iter()
+                .any(|n| mi_core::access::glob(p, &n.name))
+        }) {
+            return Err(unknown(format!("no node matches '{unmatched}'")));
         }
-        Ok(self
+        let selected: Vec<Arc<Node>> = roster
             .nodes
             .iter()
-            .filter(|n| patterns.iter().any(|p| mi_core::access::glob(p, &n.name)))
-            .collect())
+            .filter(|n| named(n) && selector.is_none_or(|s| s.matches(&n.labels())))
+            .cloned()
+            .collect();
+        match selector {
+            Some(selector) if selected.is_empty() => Err(unknown(format!(
+                "no node matches the selector '{}'",
+                selector.text()
+            ))),
+            _ => Ok(selected),
+        }
     }
 
     /// `nodes_run`: `command` with `params` on the selected nodes in parallel (at most
@@ -107,9 +164,7 @@ impl Fleet {
         names: &NodeNames,
         access: Option<&Access>,
     ) -> Result<Value, MiError> {
-        let selected = self.select(arguments.nodes.as_deref()).map_err(|pattern| {
-            MiError::with_data(404, "Unknown node", format!("no node matches '{pattern}'"))
-        })?;
+        let selected = self.select(arguments.nodes.as_deref(), arguments.select.as_ref())?;
         let slots = Arc::new(tokio::sync::Semaphore::new(self.max_parallel));
         let id = mi_core::request::Id::Echo(mi_core::json::Value::str("miwa-run"));
         let runs = selected.iter().map(|node| {
@@ -170,23 +225,24 @@ pub struct RunArguments {
     pub params: Option<MiValue>,
     /// Names or globs of the nodes to run it on; `None`: all.
     pub nodes: Option<Vec<String>>,
+    /// Labels the nodes must have (`site=eu,role=edge`); `None`: any.
+    pub select: Option<Selector>,
 }
 
 impl RunArguments {
-    /// Reads `command`, `params`, `nodes` by name or position (first exact name).
+    /// Reads `command`, `params`, `nodes`, `select` by name or position (first exact
+    /// name).
     pub fn from_params(params: Option<&MiValue>) -> Result<RunArguments, MiError> {
         let invalid = |why: &str| MiError::with_data(-32602, "Invalid params", why.to_string());
-        fn named<'v>(members: &'v [(String, MiValue)], name: &str) -> Option<&'v MiValue> {
-            members.iter().find(|(key, _)| key == name).map(|(_, v)| v)
-        }
-        let (command, params, nodes) = match params {
-            Some(MiValue::Array(list)) => (list.first(), list.get(1), list.get(2)),
+        let (command, params, nodes, select) = match params {
+            Some(MiValue::Array(list)) => (list.first(), list.get(1), list.get(2), list.get(3)),
             Some(MiValue::Object(members)) => (
                 named(members, "command"),
                 named(members, "params"),
                 named(members, "nodes"),
+                named(members, "select"),
             ),
-            _ => (None, None, None),
+            _ => (None, None, None, None),
         };
         let command = match command {
             Some(MiValue::String(command)) if !command.is_empty() => command.clone(),
@@ -215,7 +271,36 @@ impl RunArguments {
             command,
             params,
             nodes,
+            select: selector(select)?,
         })
+    }
+}
+
+/// The parameter named `name` of `members` (the first exact name).
+fn named<'v>(members: &'v [(String, MiValue)], name: &str) -> Option<&'v MiValue> {
+    members.iter().find(|(key, _)| key == name).map(|(_, v)| v)
+}
+
+/// A `select` parameter read: absent, or a selector string.
+fn selector(value: Option<&MiValue>) -> Result<Option<Selector>, MiError> {
+    let invalid = |why: String| MiError::with_data(-32602, "Invalid params", why);
+    match value {
+        None | Some(MiValue::Null) => Ok(None),
+        Some(MiValue::String(text)) => Selector::parse(text)
+            .map(Some)
+            .map_err(|why| invalid(format!("select: {why}"))),
+        Some(_) => Err(invalid(
+            "select must be a string (site=eu,role=edge)".into(),
+        )),
+    }
+}
+
+/// The `select` parameter of `nodes_list` (by name, or first).
+pub fn list_selector(params: Option<&MiValue>) -> Result<Option<Selector>, MiError> {
+    match params {
+        Some(MiValue::Array(list)) => selector(list.first()),
+        Some(MiValue::Object(members)) => selector(named(members, "select")),
+        _ => Ok(None),
     }
 }
 
@@ -249,7 +334,7 @@ impl miwa_state::StatisticsSource for Fleet {
     fn statistics(&self) -> Vec<mi_core::host::Statistic> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut out = Vec::new();
-        for node in &self.nodes {
+        for node in self.roster().nodes() {
             let c = &node.counters;
             let values = [
                 ("requests", c.requests.load(Relaxed), true),

@@ -7,10 +7,15 @@
 //!
 //! - `settings`: `[upstreams.<name>]` and `[front]`.
 //! - `request`: the request split into members, method and id found.
-//! - `link`: one exchange with a node over its FIFO, datagram socket or HTTP URL.
+//! - `link`: a node's links (`miwa_client::Link`) made from its section.
 //! - `names`: OpenSIPS 4.0 names for a node's 3.6 commands, and their ambiguity.
 //! - `node`: a node's health (probed in the background), command list and counters.
-//! - `fleet`: all nodes, `nodes_list` and `nodes_run`.
+//! - `fleet`: all nodes (the roster now, replaced whole on a reload), `nodes_list` and
+//!   `nodes_run`.
+//! - `select`: node labels and the selectors that pick nodes by them.
+//! - `dns`: `[discovery.<name>]`, nodes from DNS SRV records.
+//! - `sources`: where nodes come from (the configuration, the discoveries), merged into
+//!   the fleet's roster as they change.
 //! - `discover`: `rpc.discover` addressed to a node, an OpenRPC document of its commands.
 //! - `events`: miwa's own subscriptions at nodes, for its subscribers.
 //! - `metrics`: the nodes' statistics for a scrape of `/metrics`.
@@ -23,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod discover;
+pub mod dns;
 pub mod events;
 pub mod fleet;
 pub mod link;
@@ -30,7 +36,9 @@ pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod request;
+pub mod select;
 pub mod settings;
+mod sources;
 
 use fleet::{node_error, Fleet, RunArguments};
 use mi_core::json::Value as MiValue;
@@ -94,6 +102,17 @@ pub struct FrontDispatcher {
     events: Option<Arc<events::NodeEvents>>,
     transport_counters: TransportTable,
     names: NodeNames,
+    sources: Option<Arc<sources::NodeSources>>,
+}
+
+/// What front mode starts from: the configuration's node sections and `[front]`.
+pub struct FrontPlan<'a> {
+    /// `[upstreams.<name>]`, in file order.
+    pub upstreams: &'a indexmap::IndexMap<String, settings::UpstreamConfig>,
+    /// `[discovery.<name>]`, in file order.
+    pub discovery: &'a indexmap::IndexMap<String, dns::DiscoveryConfig>,
+    /// `[front]`.
+    pub front: &'a settings::FrontConfig,
 }
 
 /// Where one member goes.
@@ -136,81 +155,64 @@ impl FrontDispatcher {
             events: None,
             transport_counters,
             names: NodeNames::default(),
+            sources: None,
         }
     }
 
-    /// Front mode for the nodes of `[upstreams.*]` with `[front]`'s settings over `local`
-    /// (requests nest at most `max_depth` deep): the nodes are set up, their probes started
-    /// on `runtime` (each reports under the status group `upstreams`); the fleet's
+    /// Front mode for the nodes of `plan` over `local` (requests nest at most `max_depth`
+    /// deep): the configured nodes are set up and the discoveries started, every node
+    /// probed on `runtime` (each reports under the status group `upstreams`); the fleet's
     /// statistics register with `state`.
     pub fn start(
-        upstreams: &indexmap::IndexMap<String, settings::UpstreamConfig>,
-        front: &settings::FrontConfig,
+        plan: FrontPlan<'_>,
         max_depth: u32,
         local: Arc<MiDispatcher>,
         access: Arc<AccessControl>,
         state: Arc<HostState>,
         runtime: tokio::runtime::Handle,
     ) -> anyhow::Result<FrontDispatcher> {
-        let mut nodes = Vec::new();
-        let budget = transports::budget::ByteBudget::new(front.max_buffered);
-        for (name, upstream) in upstreams {
-            let node = Node::new(name, upstream, &budget)
-                .map_err(|e| anyhow::anyhow!("[upstreams.{name}]: {e}"))?;
-            nodes.push(Arc::new(node));
-        }
-        let default = nodes.iter().position(|n| n.name == front.upstream);
-        let fleet = Arc::new(Fleet::new(nodes, default, front.max_parallel));
+        let fleet = Arc::new(Fleet::new(
+            fleet::Roster::new(Vec::new(), None),
+            plan.front.max_parallel,
+        ));
         state.add_statistics(fleet.clone());
-        for node in fleet.nodes() {
-            let status_state = Arc::downgrade(&state);
-            state.set_status(
-                "upstreams",
-                &node.name,
-                miwa_state::readiness::INITIALIZING,
-                &format!(
-                    "{} ({}): not yet contacted",
-                    node.address(),
-                    node.config.dialect.name()
-                ),
-            );
-            runtime.spawn(node.clone().watch(move |node| {
-                let Some(state) = status_state.upgrade() else {
-                    return;
-                };
-                let (status, details) = match node.state() {
-                    node::State::Up => (
-                        miwa_state::readiness::RUNNING,
-                        format!("{}: up, {} commands", node.address(), node.commands().len()),
-                    ),
-                    _ => (
-                        miwa_state::readiness::DOWN,
-                        format!(
-                            "{}: down: {}",
-                            node.address(),
-                            node.last_error().unwrap_or_default()
-                        ),
-                    ),
-                };
-                state.set_status("upstreams", &node.name, status, &details);
-            }));
+        let budget = transports::budget::ByteBudget::new(plan.front.max_buffered);
+        let sources =
+            sources::NodeSources::new(fleet.clone(), state.clone(), runtime.clone(), budget);
+        sources.set_configured(plan.upstreams, &plan.front.upstream)?;
+        for (name, discovery) in plan.discovery {
+            sources.discover(name, discovery)?;
         }
-        let events = fleet
-            .nodes()
-            .iter()
-            .any(|n| n.config.dialect == Dialect::Opensips)
-            .then(|| {
-                events::NodeEvents::start(
-                    &front.event_socket,
-                    front.event_expire,
-                    state.clone(),
-                    &runtime,
-                )
-            })
-            .transpose()?;
+        let opensips = |dialect: &Dialect| *dialect == Dialect::Opensips;
+        let events = (plan.upstreams.values().any(|u| opensips(&u.dialect))
+            || plan.discovery.values().any(|d| opensips(&d.dialect)))
+        .then(|| {
+            events::NodeEvents::start(
+                &plan.front.event_socket,
+                plan.front.event_expire,
+                state.clone(),
+                &runtime,
+            )
+        })
+        .transpose()?;
         let mut dispatcher = FrontDispatcher::new(local, fleet, access, state, runtime, max_depth);
         dispatcher.events = events;
+        dispatcher.sources = Some(sources);
         Ok(dispatcher)
+    }
+
+    /// Makes `upstreams` the configured nodes and `default` (a name, or empty) the default
+    /// one, as a SIGHUP does with a re-read configuration (see
+    /// [`sources::NodeSources::set_configured`]); returns what changed, for the log.
+    pub fn reconcile(
+        &self,
+        upstreams: &indexmap::IndexMap<String, settings::UpstreamConfig>,
+        default: &str,
+    ) -> anyhow::Result<String> {
+        match &self.sources {
+            Some(sources) => sources.set_configured(upstreams, default),
+            None => Ok("no node sources".into()),
+        }
     }
 
     fn options(&self, pretty: bool) -> HandleOptions {
@@ -300,10 +302,11 @@ impl FrontDispatcher {
         request: &Request,
         pretty: bool,
     ) -> Answered {
+        let roster = self.fleet.roster();
         let node = match caller.node {
-            Some(name) => match self.fleet.get(name) {
+            Some(name) => match roster.get(name) {
                 Some(node) => Some(node),
-                None if names_its_command(request, name) => self.fleet.default_node(),
+                None if names_its_command(request, name) => roster.default_node(),
                 None => {
                     let error = MiError::with_data(404, "Unknown node", name.to_string());
                     let id = match request {
@@ -319,7 +322,7 @@ impl FrontDispatcher {
                     };
                 }
             },
-            None => self.fleet.default_node(),
+            None => roster.default_node(),
         };
         match request {
             Request::Single(member) => {
@@ -553,7 +556,8 @@ impl FrontDispatcher {
             return self.error(&call.id, error, pretty);
         }
         let outcome = if call.method == "nodes_list" {
-            Ok(self.fleet.list())
+            fleet::list_selector(call.params.as_ref())
+                .map(|selector| self.fleet.list(selector.as_ref()))
         } else {
             match RunArguments::from_params(call.params.as_ref()) {
                 Ok(arguments) => {
@@ -742,8 +746,15 @@ impl FrontDispatcher {
                         vec!["command".into()],
                         vec!["command".into(), "params".into()],
                         vec!["command".into(), "params".into(), "nodes".into()],
+                        vec![
+                            "command".into(),
+                            "params".into(),
+                            "nodes".into(),
+                            "select".into(),
+                        ],
                     ],
-                    "module_list" | "nodes_list" => vec![vec![]],
+                    "nodes_list" => vec![vec![], vec!["select".into()]],
+                    "module_list" => vec![vec![]],
                     _ => vec![vec!["name".into()]],
                 },
             })
@@ -841,15 +852,17 @@ impl Dispatcher for FrontDispatcher {
     }
 
     fn nodes(&self) -> Vec<String> {
-        self.fleet.nodes().iter().map(|n| n.name.clone()).collect()
+        let roster = self.fleet.roster();
+        roster.nodes().iter().map(|n| n.name.clone()).collect()
     }
 
     /// For a node: its commands (from its last probe), then the ones miwa adds; for miwa
     /// itself: its own, then `nodes_run` and `nodes_list`.
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {
+        let roster = self.fleet.roster();
         let node = match caller.node {
-            Some(name) => self.fleet.get(name),
-            None => self.fleet.default_node(),
+            Some(name) => roster.get(name),
+            None => roster.default_node(),
         };
         let access = self.caller_access(caller);
         let permitted = |c: &CommandInfo| {
@@ -894,10 +907,10 @@ impl Dispatcher for FrontDispatcher {
         Box::pin(async move {
             let metrics = self.local.metrics().ok_or(ScrapeError::NotServed)?;
             let access = self.local.scrape_access(scrape.role);
+            let roster = self.fleet.roster();
             let nodes = match scrape.node {
                 Some(name) => {
-                    let node = self
-                        .fleet
+                    let node = roster
                         .get(name)
                         .ok_or_else(|| ScrapeError::UnknownNode(name.to_string()))?;
                     miwa_dispatch::metrics::Metrics::permitted(access.as_ref(), &node.name)?;
@@ -905,7 +918,7 @@ impl Dispatcher for FrontDispatcher {
                 }
                 None => {
                     miwa_dispatch::metrics::Metrics::permitted(access.as_ref(), "statistics")?;
-                    self.fleet.nodes()
+                    roster.nodes()
                 }
             };
             let mut families = match scrape.node {
@@ -919,7 +932,7 @@ impl Dispatcher for FrontDispatcher {
 
     /// miwa's own charts, unless the page is a node's (`[front] upstream`).
     fn charts(&self, picks: &[String]) -> Option<ChartsView> {
-        match self.fleet.default_node() {
+        match self.fleet.roster().default_node() {
             Some(_) => None,
             None => self.local.charts(picks),
         }

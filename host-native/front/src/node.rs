@@ -5,7 +5,8 @@ use super::link;
 use super::settings::{Dialect, UpstreamConfig};
 use miwa_client::{Budget, Link, LinkError};
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,8 @@ struct Health {
     state: State,
     last_error: Option<String>,
     commands: Arc<Vec<String>>,
+    /// What the node said its version is, when it last came up.
+    version: Option<String>,
 }
 
 /// Counters of one node.
@@ -116,6 +119,8 @@ pub struct Node {
     pub name: String,
     /// Its section.
     pub config: UpstreamConfig,
+    /// Where it came from: `config`, or `discovery.<name>`.
+    pub source: String,
     datagram: Option<Link>,
     stream: Option<Link>,
     in_flight: AtomicUsize,
@@ -123,15 +128,22 @@ pub struct Node {
     /// Its counters.
     pub counters: NodeCounters,
     wake: tokio::sync::Notify,
+    retired: AtomicBool,
 }
 
 impl Node {
-    /// A node from its section; its links are set up, not yet contacted. Its stream
-    /// replies are read within `budget`.
-    pub fn new(name: &str, config: &UpstreamConfig, budget: &Budget) -> anyhow::Result<Node> {
+    /// A node from its section, from `source`; its links are set up, not yet contacted.
+    /// Its stream replies are read within `budget`.
+    pub fn new(
+        name: &str,
+        config: &UpstreamConfig,
+        source: &str,
+        budget: &Budget,
+    ) -> anyhow::Result<Node> {
         Ok(Node {
             name: name.to_string(),
             config: config.clone(),
+            source: source.to_string(),
             datagram: link::datagram(config),
             stream: link::stream(config, budget)?,
             in_flight: AtomicUsize::new(0),
@@ -139,10 +151,20 @@ impl Node {
                 state: State::Unknown,
                 last_error: None,
                 commands: Arc::new(Vec::new()),
+                version: None,
             }),
             counters: NodeCounters::default(),
             wake: tokio::sync::Notify::new(),
+            retired: AtomicBool::new(false),
         })
+    }
+
+    /// Takes the node out of service: its probes stop, its idle sockets and connections
+    /// close; calls already sent to it still get their answers.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.wake.notify_one();
+        self.close();
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -191,6 +213,15 @@ impl Node {
     /// The commands the node listed at its last probe.
     pub fn commands(&self) -> Arc<Vec<String>> {
         self.health().commands.clone()
+    }
+
+    /// Its labels: its section's, and `version` once the node has said it.
+    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        let mut labels = self.config.labels.clone();
+        if let Some(version) = self.health().version.clone() {
+            labels.insert(crate::select::VERSION.to_string(), version);
+        }
+        labels
     }
 
     /// Requests waiting on it now.
@@ -340,14 +371,36 @@ impl Node {
             .map_err(|_| NodeError::BadReply(format!("{method} did not answer a list of names")))
     }
 
-    /// Probes the node until `stop`: at once, then every `probe_interval` while it is up,
-    /// and with a backoff from 100 ms to `max_backoff_ms` while it is down. A forwarded
-    /// request that finds the node down or back wakes it early.
+    /// Asks the node its version (`version`, `core.version` on Kamailio); `None` when it
+    /// does not say one.
+    async fn ask_version(&self) -> Option<String> {
+        let method = match self.config.dialect {
+            Dialect::Opensips => "version",
+            Dialect::Kamailio => "core.version",
+        };
+        let id = "\"miwa-version\"";
+        let request = format!(r#"{{"jsonrpc":"2.0","method":"{method}","id":{id}}}"#);
+        let answer = self.exchange(request.as_bytes(), id).await.ok()?;
+        let reply: Value = serde_json::from_str(&answer.text).ok()?;
+        crate::select::version_in(&reply.get("result")?.to_string())
+    }
+
+    /// Probes the node until it is retired: at once, then every `probe_interval` while it
+    /// is up, and with a backoff from 100 ms to `max_backoff_ms` while it is down. A
+    /// forwarded request that finds the node down or back wakes it early.
     pub async fn watch(self: Arc<Self>, status: impl Fn(&Node)) {
         let mut backoff = Duration::from_millis(100);
         let max_backoff = Duration::from_millis(self.config.max_backoff_ms);
-        loop {
+        while !self.retired.load(Ordering::Acquire) {
             let outcome = self.probe().await;
+            if self.retired.load(Ordering::Acquire) {
+                break;
+            }
+            let came_up = outcome.is_ok() && self.state() != State::Up;
+            let version = match came_up {
+                true => self.ask_version().await,
+                false => None,
+            };
             let wait = {
                 let mut health = self.health();
                 match outcome {
@@ -357,6 +410,9 @@ impl Node {
                         }
                         health.state = State::Up;
                         health.commands = Arc::new(commands);
+                        if came_up {
+                            health.version = version.clone();
+                        }
                         backoff = Duration::from_millis(100);
                         Duration::from_secs(self.config.probe_interval)
                     }
@@ -372,7 +428,9 @@ impl Node {
                     }
                 }
             };
-            status(&self);
+            if !self.retired.load(Ordering::Acquire) {
+                status(&self);
+            }
             let _ = tokio::time::timeout(wait, self.wake.notified()).await;
         }
     }

@@ -76,6 +76,10 @@ pub struct UpstreamConfig {
     /// bodies — and no limit for `kamailio`; 64 … 16777216). A longer request goes over
     /// the node's datagram transport, or is refused at once (`413`).
     pub max_http_request: Option<usize>,
+    /// Labels that selectors pick the node by (`labels = { site = "eu", role = "edge" }`;
+    /// at most 32; names of 1 to 63 of `A-Z a-z 0-9 _ . -`, values of 1 to 128 of those and
+    /// `: /`). `version` is read from the node itself.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for UpstreamConfig {
@@ -95,6 +99,7 @@ impl Default for UpstreamConfig {
             cacert: None,
             password_file: None,
             max_http_request: None,
+            labels: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -132,6 +137,9 @@ impl UpstreamConfig {
                 };
                 return Some(format!("url: `{shown}` is not an http:// or https:// URL"));
             }
+        }
+        if let Some(problem) = crate::select::problem(&self.labels) {
+            return Some(problem);
         }
         if self.password_file.is_some() && self.url.is_none() {
             return Some("password_file: needs a url".into());

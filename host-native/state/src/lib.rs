@@ -202,6 +202,11 @@ impl HostState {
         Ok(state)
     }
 
+    /// Removes the status report `group`/`identifier` (a node no longer served).
+    pub fn remove_status(&self, group: &str, identifier: &str) {
+        self.status.remove(group, identifier);
+    }
+
     /// Sets a status-report identifier, raising `E_CORE_SR_STATUS_CHANGED` when it moves.
     pub fn set_status(&self, group: &str, identifier: &str, status: i32, details: &str) {
         let now = unix_now();

@@ -28,6 +28,17 @@ pub(crate) struct StatusBoard {
 }
 
 impl StatusBoard {
+    /// Removes `group`/`identifier` and its log; the group goes with its last identifier.
+    pub fn remove(&self, group: &str, identifier: &str) {
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = groups.iter().position(|g| g.name == group) {
+            groups[index].identifiers.retain(|i| i.name != identifier);
+            if groups[index].identifiers.is_empty() {
+                groups.remove(index);
+            }
+        }
+    }
+
     /// Sets (creating if needed) `group`/`identifier` to `status` with `details`, logs it at
     /// `now`, and returns the change when the status moved.
     pub fn set(

@@ -21,6 +21,7 @@ mod core_failures;
 mod cross_site;
 mod daemon;
 mod debian;
+mod discovery;
 mod event_stream;
 mod events;
 mod fifo;

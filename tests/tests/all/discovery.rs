@@ -1,0 +1,199 @@
+//! Where a front's nodes come from: DNS SRV records served by a real dnsmasq that the
+//! test changes while miwa runs, `[upstreams]` reloaded by SIGHUP with a call in flight,
+//! and labels with the selectors that pick nodes by them.
+
+use miwa_tests::dnsmasq::{Dnsmasq, Target};
+use miwa_tests::hostile_node::{Behaviour, HostileNode};
+use miwa_tests::Daemon;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SRV: &str = "_opensips-mi._udp.test.miwa";
+
+/// `nodes_list`'s nodes, by name, with `params`.
+fn listed(front: &Daemon, params: Value) -> Vec<Value> {
+    front.result("nodes_list", params)["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone()
+}
+
+fn names(nodes: &[Value]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits until the front lists exactly `expected` (sorted), failing after 20 s.
+fn until_listed(front: &Daemon, expected: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut now = names(&listed(front, json!({})));
+        now.sort();
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "listed {now:?}, not {expected:?}\n{}",
+            front.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn target(host: &str, node: &Daemon) -> Target {
+    Target {
+        host: host.into(),
+        port: node.udp.port(),
+    }
+}
+
+#[test]
+fn nodes_come_and_go_with_the_srv_records_and_stay_through_a_dns_outage() {
+    let (one, two) = (Daemon::start("").unwrap(), Daemon::start("").unwrap());
+    let mut dns = Dnsmasq::start(SRV, &[target("n1.test.miwa", &one)]).unwrap();
+    let front = Daemon::start(&format!(
+        "\n[discovery.edge]\nsrv = \"{SRV}\"\nnameserver = \"127.0.0.1:{}\"\nmin_ttl = 1\nmax_ttl = 1\nlabels = {{ site = \"eu\" }}\n",
+        dns.port
+    ))
+    .unwrap();
+    let n1 = format!("edge-n1.test.miwa-{}", one.udp.port());
+    let n2 = format!("edge-n2.test.miwa-{}", two.udp.port());
+    until_listed(&front, &[&n1]);
+    let node = &listed(&front, json!({}))[0];
+    assert_eq!(node["source"], "discovery.edge", "{node}");
+    assert_eq!(node["labels"]["site"], "eu", "{node}");
+    assert_eq!(node["address"], format!("udp:127.0.0.1:{}", one.udp.port()));
+
+    dns.serve(&[target("n1.test.miwa", &one), target("n2.test.miwa", &two)])
+        .unwrap();
+    let mut both = [n1.as_str(), n2.as_str()];
+    both.sort();
+    until_listed(&front, &both);
+    let ran = front.result("nodes_run", json!({"command": "uptime"}));
+    for name in [&n1, &n2] {
+        assert!(ran[name]["result"]["Up since"].is_string(), "{ran}");
+    }
+
+    dns.serve(&[target("n2.test.miwa", &two)]).unwrap();
+    until_listed(&front, &[&n2]);
+
+    // An outage: the lookups fail, the node known stays and answers.
+    dns.stop();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !front.logged("lookup failed, keeping the nodes known") {
+        assert!(Instant::now() < deadline, "{}", front.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(names(&listed(&front, json!({}))), [n2.as_str()]);
+    let ran = front.result("nodes_run", json!({"command": "uptime"}));
+    assert!(ran[&n2]["result"]["Up since"].is_string(), "{ran}");
+
+    // Back, saying the service is not available: the fleet is empty.
+    dns.serve(&[]).unwrap();
+    until_listed(&front, &[]);
+}
+
+#[test]
+fn sighup_reloads_the_upstreams_and_a_call_in_flight_gets_its_answer() {
+    let slow = HostileNode::udp("slow", Behaviour::Slow(1500));
+    let other = Daemon::start("").unwrap();
+    let tables = |names: &[&str]| {
+        let mut text = String::new();
+        if names.contains(&"slow") {
+            text.push_str(&format!(
+                "\n[upstreams.slow]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n",
+                slow.addr
+            ));
+        }
+        if names.contains(&"other") {
+            text.push_str(&format!(
+                "\n[upstreams.other]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n",
+                other.udp
+            ));
+        }
+        text
+    };
+    let front = Daemon::start(&tables(&["slow", "other"])).unwrap();
+    until_listed(&front, &["other", "slow"]);
+
+    let in_flight = std::thread::scope(|scope| {
+        let call = scope.spawn(|| {
+            miwa_tests::front::post_to(
+                &front,
+                "/mi/slow",
+                r#"{"jsonrpc":"2.0","method":"ps","id":7}"#,
+            )
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let config = std::fs::read_to_string(front.config_path()).unwrap();
+        let without = config.replace(&tables(&["slow", "other"]), &tables(&["other"]));
+        assert_ne!(config, without);
+        std::fs::write(front.config_path(), without).unwrap();
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &front.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        call.join().unwrap()
+    });
+    assert_eq!(in_flight["result"]["fixture"], "slow", "{in_flight}");
+    until_listed(&front, &["other"]);
+    let gone = miwa_tests::front::post_to(
+        &front,
+        "/mi/slow",
+        r#"{"jsonrpc":"2.0","method":"ps","id":8}"#,
+    );
+    assert_eq!(gone["error"]["code"], 404, "{gone}");
+    assert!(front.logged("upstreams reloaded on SIGHUP"));
+}
+
+#[test]
+fn selectors_pick_nodes_by_their_labels_and_version() {
+    let (eu, us) = (Daemon::start("").unwrap(), Daemon::start("").unwrap());
+    let front = Daemon::start(&format!(
+        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\", role = \"edge\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\", role = \"edge\" }}\n",
+        eu.udp, us.udp
+    ))
+    .unwrap();
+    // The version label comes from the node itself once it is up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while listed(&front, json!({}))
+        .iter()
+        .any(|n| n["labels"]["version"].is_null())
+    {
+        assert!(Instant::now() < deadline, "{}", front.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let select = |selector: &str| names(&listed(&front, json!({"select": selector})));
+    assert_eq!(select("site=eu"), ["eu1"]);
+    assert_eq!(select("role=edge"), ["eu1", "us1"]);
+    assert_eq!(select("role=edge,site!=eu"), ["us1"]);
+    assert_eq!(select("version=*.*"), ["eu1", "us1"]);
+    assert!(select("site=asia").is_empty());
+
+    let ran = front.result(
+        "nodes_run",
+        json!({"command": "uptime", "select": "site=us"}),
+    );
+    assert_eq!(ran.as_object().unwrap().keys().collect::<Vec<_>>(), ["us1"]);
+    let ran = front.call(
+        "nodes_run",
+        json!({"command": "uptime", "nodes": ["eu*"], "select": "site=us"}),
+    );
+    assert_eq!(ran["error"]["code"], 404, "{ran}");
+    let bad = front.call("nodes_list", json!({"select": "site"}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+
+    let refused =
+        Daemon::start("\n[upstreams.x]\nudp = \"127.0.0.1:1\"\nlabels = { version = \"1\" }\n")
+            .err()
+            .expect("version is the node's")
+            .to_string();
+    assert!(
+        refused.contains("`version` is read from the node itself"),
+        "{refused}"
+    );
+}
