@@ -6,6 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use miwa_front::fleet::{Fleet, Roster, RunArguments};
 use miwa_front::names::NodeNames;
 use miwa_front::node::Node;
+use miwa_front::reload::ReloadPolicy;
 use miwa_front::settings::UpstreamConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,7 @@ fn fleet(runtime: &tokio::runtime::Runtime, size: usize) -> Fleet {
             Arc::new(Node::new(&format!("n{i}"), &config, "config", &budget).expect("node"))
         })
         .collect();
-    Fleet::new(Roster::new(nodes, None), 64)
+    Fleet::new(Roster::new(nodes, None), 64, ReloadPolicy::default())
 }
 
 fn nodes_run(c: &mut Criterion) {

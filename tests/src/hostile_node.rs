@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the node does with a request. Every fixture but [`Behaviour::Mute`] answers the
@@ -38,6 +38,8 @@ pub struct HostileNode {
     pub addr: SocketAddr,
     /// Requests it has received.
     pub received: Arc<AtomicU64>,
+    /// The methods of the requests it has received (the UDP fixture's).
+    methods: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -62,7 +64,9 @@ impl HostileNode {
         let addr = socket.local_addr().expect("address");
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(AtomicU64::new(0));
+        let methods = Arc::new(Mutex::new(Vec::new()));
         let (name, stopping, counted) = (name.to_string(), stop.clone(), received.clone());
+        let seen = methods.clone();
         std::thread::spawn(move || {
             let mut buffer = vec![0u8; 65536];
             while !stopping.load(Ordering::Relaxed) {
@@ -72,6 +76,9 @@ impl HostileNode {
                 counted.fetch_add(1, Ordering::Relaxed);
                 let request: Value =
                     serde_json::from_slice(&buffer[..length]).unwrap_or(Value::Null);
+                if let Some(method) = request.get("method").and_then(Value::as_str) {
+                    seen.lock().unwrap().push(method.to_string());
+                }
                 let good = answer(&name, &request).to_string();
                 let probe = request.get("method") == Some(&json!("which"))
                     && request.get("params").is_none();
@@ -105,8 +112,19 @@ impl HostileNode {
         HostileNode {
             addr,
             received,
+            methods,
             stop,
         }
+    }
+
+    /// How many requests for `method` it has received.
+    pub fn received_method(&self, method: &str) -> usize {
+        self.methods
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| *m == method)
+            .count()
     }
 
     /// An HTTP fixture that reads a request and sends half of a response announced with
@@ -205,6 +223,7 @@ where
     HostileNode {
         addr,
         received,
+        methods: Arc::default(),
         stop,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::names::{NodeMethod, NodeNames};
 use super::node::{Node, NodeError, State};
+use super::reload::{self, ReloadPolicy};
 use super::select::Selector;
 use super::settings::Dialect;
 use mi_core::access::Access;
@@ -46,14 +47,18 @@ impl Roster {
 pub struct Fleet {
     roster: RwLock<Arc<Roster>>,
     max_parallel: usize,
+    /// How reload commands reach the nodes.
+    pub reloads: ReloadPolicy,
 }
 
 impl Fleet {
-    /// A fleet of `roster`'s nodes; `nodes_run` contacts at most `max_parallel` at once.
-    pub fn new(roster: Roster, max_parallel: usize) -> Self {
+    /// A fleet of `roster`'s nodes; `nodes_run` contacts at most `max_parallel` at once;
+    /// reloads reach the nodes as `reloads` says.
+    pub fn new(roster: Roster, max_parallel: usize, reloads: ReloadPolicy) -> Self {
         Fleet {
             roster: RwLock::new(Arc::new(roster)),
             max_parallel,
+            reloads,
         }
     }
 
@@ -157,7 +162,9 @@ impl Fleet {
     /// node's `result` or `error` — a node that is down or slow is an entry, not a failure.
     /// The command is resolved for each node as a call addressed to it is (`cache:store`
     /// is `cache_store` on an OpenSIPS node), and that resolved command is what the
-    /// caller's role is checked against and what the node receives.
+    /// caller's role is checked against and what the node receives. Rolling (`rolling`
+    /// nodes at a time), the run stops once more than `max_failures` nodes failed, and the
+    /// nodes not reached say so.
     pub async fn run(
         &self,
         arguments: RunArguments,
@@ -165,55 +172,106 @@ impl Fleet {
         access: Option<&Access>,
     ) -> Result<Value, MiError> {
         let selected = self.select(arguments.nodes.as_deref(), arguments.select.as_ref())?;
-        let slots = Arc::new(tokio::sync::Semaphore::new(self.max_parallel));
-        let id = mi_core::request::Id::Echo(mi_core::json::Value::str("miwa-run"));
-        let runs = selected.iter().map(|node| {
-            let (slots, arguments, id) = (slots.clone(), &arguments, &id);
-            async move {
-                let (method, name_4_0) = match node.config.dialect {
-                    Dialect::Opensips => {
-                        match names.resolve(&node.commands(), &arguments.command) {
-                            NodeMethod::AsIs => (arguments.command.clone(), None),
-                            NodeMethod::Renamed(name) => (name, None),
-                            NodeMethod::Ambiguous(candidates) => {
-                                let error = mi_core::names::ambiguous(&candidates);
-                                return json!({"error": error_value(&error)});
-                            }
-                        }
-                    }
-                    Dialect::Kamailio => (arguments.command.clone(), None::<String>),
-                };
-                let name_4_0 = name_4_0.or_else(|| match node.config.dialect {
-                    Dialect::Opensips => names.name_4_0(&method),
-                    Dialect::Kamailio => None,
-                });
-                let command = CommandName {
-                    name: &method,
-                    module: &node.name,
-                    name_4_0: name_4_0.as_deref(),
-                };
-                if let Some(refused) = access.filter(|a| !a.permits_named(&command)) {
-                    return json!({"error": error_value(&refused.refusal(&method))});
-                }
-                let call = mi_core::request::Call {
-                    method: method.clone(),
-                    params: arguments.params.clone(),
-                    id: id.clone(),
-                };
-                let request = call.text_as(&method, call.params.as_ref(), id);
-                let _slot = slots.acquire().await;
-                match node.forward(request.as_bytes(), "\"miwa-run\"").await {
-                    Ok(answer) => outcome_of(&answer.text),
-                    Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
-                }
-            }
-        });
-        let outcomes = futures_util::future::join_all(runs).await;
+        let slots = tokio::sync::Semaphore::new(self.max_parallel);
+        let run_on =
+            |node: &Arc<Node>| self.run_on(node.clone(), &arguments, names, access, &slots);
         let mut out = Map::new();
-        for (node, outcome) in selected.iter().zip(outcomes) {
-            out.insert(node.name.clone(), outcome);
+        let Some(rolling) = arguments.rolling else {
+            let outcomes = futures_util::future::join_all(selected.iter().map(run_on)).await;
+            for (node, outcome) in selected.iter().zip(outcomes) {
+                out.insert(node.name.clone(), outcome);
+            }
+            return Ok(Value::Object(out));
+        };
+        let mut failed = 0;
+        let mut batches = selected.chunks(rolling);
+        for batch in batches.by_ref() {
+            let outcomes = futures_util::future::join_all(batch.iter().map(run_on)).await;
+            for (node, outcome) in batch.iter().zip(outcomes) {
+                failed += usize::from(outcome.get("error").is_some());
+                out.insert(node.name.clone(), outcome);
+            }
+            if failed > arguments.max_failures {
+                break;
+            }
+        }
+        let why = format!(
+            "the rolling run stopped: {failed} nodes failed, more than max_failures {}",
+            arguments.max_failures
+        );
+        for node in batches.flatten() {
+            out.insert(node.name.clone(), json!({ "not_reached": why }));
         }
         Ok(Value::Object(out))
+    }
+
+    /// One node's entry of `nodes_run`.
+    async fn run_on(
+        &self,
+        node: Arc<Node>,
+        arguments: &RunArguments,
+        names: &NodeNames,
+        access: Option<&Access>,
+        slots: &tokio::sync::Semaphore,
+    ) -> Value {
+        let (method, name_4_0) = match node.config.dialect {
+            Dialect::Opensips => match names.resolve(&node.commands(), &arguments.command) {
+                NodeMethod::AsIs => (arguments.command.clone(), None),
+                NodeMethod::Renamed(name) => (name, None),
+                NodeMethod::Ambiguous(candidates) => {
+                    let error = mi_core::names::ambiguous(&candidates);
+                    return json!({"error": error_value(&error)});
+                }
+            },
+            Dialect::Kamailio => (arguments.command.clone(), None::<String>),
+        };
+        let name_4_0 = name_4_0.or_else(|| match node.config.dialect {
+            Dialect::Opensips => names.name_4_0(&method),
+            Dialect::Kamailio => None,
+        });
+        let command = CommandName {
+            name: &method,
+            module: &node.name,
+            name_4_0: name_4_0.as_deref(),
+        };
+        if let Some(refused) = access.filter(|a| !a.permits_named(&command)) {
+            return json!({"error": error_value(&refused.refusal(&method))});
+        }
+        let params = arguments.params.as_ref();
+        let text = |id: &str| {
+            let id = mi_core::request::Id::Echo(
+                mi_core::json::parse(id.as_bytes(), 4).map_or(MiValue::Null, |(v, _)| v),
+            );
+            let call = mi_core::request::Call {
+                method: method.clone(),
+                params: None,
+                id: id.clone(),
+            };
+            call.text_as(&method, params, &id)
+        };
+        let Ok(_slot) = slots.acquire().await else {
+            return json!({"error": {"code": 500, "message": "Server error"}});
+        };
+        if self.reloads.guards(&method) {
+            let key = text("null");
+            return match reload::forward(&node, &self.reloads, &method, key, text).await {
+                Ok(reloaded) => {
+                    let mut entry = outcome_of(&reloaded.answer.text);
+                    if reloaded.shared {
+                        entry["shared"] = Value::Bool(true);
+                    }
+                    entry
+                }
+                Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
+            };
+        }
+        match node
+            .forward(text("\"miwa-run\"").as_bytes(), "\"miwa-run\"")
+            .await
+        {
+            Ok(answer) => outcome_of(&answer.text),
+            Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
+        }
     }
 }
 
@@ -227,23 +285,50 @@ pub struct RunArguments {
     pub nodes: Option<Vec<String>>,
     /// Labels the nodes must have (`site=eu,role=edge`); `None`: any.
     pub select: Option<Selector>,
+    /// Rolling: this many nodes at a time; `None`: all at once.
+    pub rolling: Option<usize>,
+    /// Rolling: the run stops once more nodes than this failed (default 0).
+    pub max_failures: usize,
 }
 
 impl RunArguments {
-    /// Reads `command`, `params`, `nodes`, `select` by name or position (first exact
-    /// name).
+    /// Reads `command`, `params`, `nodes`, `select`, `rolling`, `max_failures` by name or
+    /// position (first exact name).
     pub fn from_params(params: Option<&MiValue>) -> Result<RunArguments, MiError> {
         let invalid = |why: &str| MiError::with_data(-32602, "Invalid params", why.to_string());
-        let (command, params, nodes, select) = match params {
-            Some(MiValue::Array(list)) => (list.first(), list.get(1), list.get(2), list.get(3)),
-            Some(MiValue::Object(members)) => (
-                named(members, "command"),
-                named(members, "params"),
-                named(members, "nodes"),
-                named(members, "select"),
-            ),
-            _ => (None, None, None, None),
+        let at = |index: usize, name: &str| match params {
+            Some(MiValue::Array(list)) => list.get(index),
+            Some(MiValue::Object(members)) => named(members, name),
+            _ => None,
         };
+        let (command, params, nodes, select) = (
+            at(0, "command"),
+            at(1, "params"),
+            at(2, "nodes"),
+            at(3, "select"),
+        );
+        let count = |index: usize, name: &str, range: std::ops::RangeInclusive<u64>| {
+            let value = match at(index, name) {
+                None | Some(MiValue::Null) => return Ok(None),
+                Some(MiValue::Number(n)) if n.fract() == 0.0 && *n >= 0.0 => Some(*n as u64),
+                Some(MiValue::String(text)) => text.parse::<u64>().ok(),
+                Some(_) => None,
+            };
+            match value {
+                Some(n) if range.contains(&n) => Ok(Some(n as usize)),
+                _ => Err(MiError::with_data(
+                    -32602,
+                    "Invalid params",
+                    format!(
+                        "{name} must be a whole number between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            }
+        };
+        let rolling = count(4, "rolling", 1..=10_000)?;
+        let max_failures = count(5, "max_failures", 0..=10_000)?.unwrap_or(0);
         let command = match command {
             Some(MiValue::String(command)) if !command.is_empty() => command.clone(),
             _ => return Err(invalid("command (a string) is required")),
@@ -272,6 +357,8 @@ impl RunArguments {
             params,
             nodes,
             select: selector(select)?,
+            rolling,
+            max_failures,
         })
     }
 }
@@ -343,6 +430,8 @@ impl miwa_state::StatisticsSource for Fleet {
                 ("latency_us", node.average_latency_us(), false),
                 ("in_flight", node.in_flight() as u64, false),
                 ("up", u64::from(node.state() == State::Up), false),
+                ("reloads_shared", node.reloads.shared.load(Relaxed), true),
+                ("reloads_refused", node.reloads.refused.load(Relaxed), true),
             ];
             for (name, value, incremental) in values {
                 out.push(mi_core::host::Statistic {

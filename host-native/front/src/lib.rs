@@ -13,6 +13,7 @@
 //! - `fleet`: all nodes (the roster now, replaced whole on a reload), `nodes_list` and
 //!   `nodes_run`.
 //! - `select`: node labels and the selectors that pick nodes by them.
+//! - `reload`: reload commands guarded per node (shared when identical, spaced in time).
 //! - `dns`: `[discovery.<name>]`, nodes from DNS SRV records.
 //! - `sources`: where nodes come from (the configuration, the discoveries), merged into
 //!   the fleet's roster as they change.
@@ -35,6 +36,7 @@ pub mod link;
 pub mod metrics;
 pub mod names;
 pub mod node;
+pub mod reload;
 pub mod request;
 pub mod select;
 pub mod settings;
@@ -174,6 +176,7 @@ impl FrontDispatcher {
         let fleet = Arc::new(Fleet::new(
             fleet::Roster::new(Vec::new(), None),
             plan.front.max_parallel,
+            plan.front.reload_policy(),
         ));
         state.add_statistics(fleet.clone());
         let budget = transports::budget::ByteBudget::new(plan.front.max_buffered);
@@ -667,6 +670,26 @@ impl FrontDispatcher {
             },
             (_, method) => call.text_as(method, call.params.as_ref(), &id),
         };
+        if call.id != Id::Absent && self.fleet.reloads.guards(&method) {
+            let key = call.text_as(&method, call.params.as_ref(), &Id::Echo(MiValue::Null));
+            let request = |reload_id: &str| {
+                let reload_id = Id::Echo(
+                    mi_core::json::parse(reload_id.as_bytes(), 4).map_or(MiValue::Null, |(v, _)| v),
+                );
+                call.text_as(&method, call.params.as_ref(), &reload_id)
+            };
+            return match reload::forward(node, &self.fleet.reloads, &method, key, request).await {
+                Ok(reloaded) => {
+                    let code = answer_code(&reloaded.answer);
+                    (with_id(&reloaded.answer.text, &id_text), called(code))
+                }
+                Err(error) => {
+                    let error = node_error(&node.name, &error);
+                    let code = error.code;
+                    (self.error(&call.id, error, pretty), called(Some(code)))
+                }
+            };
+        }
         match node.forward(text.as_bytes(), &id_text).await {
             Ok(answer) if call.id == Id::Absent => {
                 let code = answer_code(&answer);
@@ -751,6 +774,14 @@ impl FrontDispatcher {
                             "params".into(),
                             "nodes".into(),
                             "select".into(),
+                        ],
+                        vec![
+                            "command".into(),
+                            "params".into(),
+                            "nodes".into(),
+                            "select".into(),
+                            "rolling".into(),
+                            "max_failures".into(),
                         ],
                     ],
                     "nodes_list" => vec![vec![], vec!["select".into()]],
@@ -965,4 +996,34 @@ fn names_its_command(request: &Request, segment: &str) -> bool {
         && members
             .iter()
             .all(|member| matches!(member, Member::Call(call) if call.method == segment))
+}
+
+/// A node's answer to a shared call, given to one caller: its `result` or `error` with the
+/// caller's `id` (a JSON text).
+fn with_id(answer: &str, id: &str) -> Reply {
+    #[derive(serde::Deserialize)]
+    struct Outcome<'a> {
+        #[serde(borrow)]
+        result: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow)]
+        error: Option<&'a serde_json::value::RawValue>,
+    }
+    match serde_json::from_str::<Outcome<'_>>(answer) {
+        Ok(Outcome {
+            result: Some(result),
+            ..
+        }) => Reply::Text(format!(
+            r#"{{"jsonrpc":"2.0","result":{},"id":{id}}}"#,
+            result.get()
+        )),
+        Ok(Outcome {
+            error: Some(error), ..
+        }) => Reply::Text(format!(
+            r#"{{"jsonrpc":"2.0","error":{},"id":{id}}}"#,
+            error.get()
+        )),
+        _ => Reply::Text(format!(
+            r#"{{"jsonrpc":"2.0","error":{{"code":502,"message":"Bad node reply"}},"id":{id}}}"#
+        )),
+    }
 }

@@ -29,6 +29,19 @@ pub(crate) enum NodeError {
     /// Replies being read from the nodes hold all of `front.max_buffered` (503).
     #[error("replies being read from the nodes hold all of front.max_buffered; retry")]
     NoRoom,
+    /// A reload of this command started on the node less than `reload_interval_ms` ago
+    /// (429).
+    #[error(
+        "{command} started {since_ms} ms ago; one per {interval_ms} ms (front.reload_interval_ms)"
+    )]
+    TooSoon {
+        /// The reload command.
+        command: String,
+        /// Since the last one started.
+        since_ms: u64,
+        /// `reload_interval_ms`.
+        interval_ms: u64,
+    },
     /// The request fits none of the node's transports (413).
     #[error(
         "the request is {bytes} bytes; the node's {transport} transport takes at most {limit}"
@@ -52,6 +65,7 @@ impl NodeError {
             NodeError::BadReply(_) => (502, "Bad node reply"),
             NodeError::Busy(_) => (503, "Node busy"),
             NodeError::RequestTooLarge { .. } => (413, "Request too large for the node"),
+            NodeError::TooSoon { .. } => (429, "Reload too soon"),
             NodeError::NoRoom => (503, "Node busy"),
         }
     }
@@ -105,7 +119,7 @@ pub struct NodeCounters {
 }
 
 /// A node's reply to a forwarded request, checked to be a JSON-RPC reply to it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     /// The reply text.
     pub text: String,
@@ -129,6 +143,8 @@ pub struct Node {
     pub counters: NodeCounters,
     wake: tokio::sync::Notify,
     retired: AtomicBool,
+    /// Its reloads, guarded ([`crate::reload`]).
+    pub reloads: crate::reload::Reloads,
 }
 
 impl Node {
@@ -156,6 +172,7 @@ impl Node {
             counters: NodeCounters::default(),
             wake: tokio::sync::Notify::new(),
             retired: AtomicBool::new(false),
+            reloads: crate::reload::Reloads::default(),
         })
     }
 

@@ -202,6 +202,13 @@ pub struct FrontConfig {
     /// past it a request gets `503 Node busy` (`max_buffered`, default 64 MiB, 1 MiB …
     /// 4 GiB).
     pub max_buffered: usize,
+    /// Globs of the reload commands guarded per node (`reload_commands`, default
+    /// `["*_reload", "reload_*", "*.reload"]`; see [`crate::reload`]).
+    pub reload_commands: Vec<String>,
+    /// Shortest time between two reloads of one command on one node, milliseconds
+    /// (`reload_interval_ms`, default 1000, 0 … 3600000; 0: identical reloads in flight
+    /// still share one call).
+    pub reload_interval_ms: u64,
 }
 
 impl Default for FrontConfig {
@@ -212,11 +219,21 @@ impl Default for FrontConfig {
             event_socket: "127.0.0.1:0".into(),
             event_expire: 120,
             max_buffered: 64 << 20,
+            reload_commands: crate::reload::default_commands(),
+            reload_interval_ms: 1000,
         }
     }
 }
 
 impl FrontConfig {
+    /// How reload commands reach the nodes.
+    pub fn reload_policy(&self) -> crate::reload::ReloadPolicy {
+        crate::reload::ReloadPolicy {
+            commands: self.reload_commands.clone(),
+            interval: std::time::Duration::from_millis(self.reload_interval_ms),
+        }
+    }
+
     /// What is wrong with this section, if anything.
     pub fn problem(&self) -> Option<String> {
         let ranges = [

@@ -39,6 +39,7 @@ mod openrpc;
 mod playground;
 mod python_module;
 mod redis_module;
+mod reloads;
 mod sandbox;
 mod shares;
 mod simulate;
