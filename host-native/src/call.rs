@@ -33,7 +33,7 @@ pub fn fail(error: &anyhow::Error, exit: Exit) -> ExitCode {
 
 /// Runs `call` on `endpoint` and prints its result (standard output) or its error
 /// (standard error).
-pub fn call(endpoint: &client::Endpoint, call: &Call<'_>) -> ExitCode {
+pub fn call(endpoint: &client::Endpoints, call: &Call<'_>) -> ExitCode {
     let params = client::build_params(call.command, call.args, call.json_values);
     let body = match call.wrap_for {
         Some(node) => client::request_body(
@@ -69,7 +69,7 @@ pub fn call(endpoint: &client::Endpoint, call: &Call<'_>) -> ExitCode {
 
 /// Runs the mi_script lines of `file` (or standard input) one by one, printing each
 /// result; the exit code is the worst line's.
-pub fn script(endpoint: &client::Endpoint, file: Option<PathBuf>, timeout: Duration) -> ExitCode {
+pub fn script(endpoint: &client::Endpoints, file: Option<PathBuf>, timeout: Duration) -> ExitCode {
     let text = match file.filter(|f| f.as_os_str() != "-") {
         Some(path) => std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display())),

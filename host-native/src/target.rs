@@ -11,9 +11,11 @@ pub struct Target {
     #[arg(long, short = 't', default_value = "http")]
     pub transport: TransportName,
     /// URL for http, xmlrpc and ws (default http://127.0.0.1:8888/mi, /RPC2 for xmlrpc,
-    /// ws://127.0.0.1:8888/ws for ws; wss:// with HTTPS).
-    #[arg(long, env = "MIWA_URL")]
-    pub url: Option<String>,
+    /// ws://127.0.0.1:8888/ws for ws; wss:// with HTTPS). Given again (or
+    /// comma-separated), the next URLs are tried in order when nothing listens at one
+    /// (fronts that stand in for each other).
+    #[arg(long, env = "MIWA_URL", value_delimiter = ',')]
+    pub url: Vec<String>,
     /// UDP address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub udp: String,
@@ -72,9 +74,24 @@ impl Target {
     }
 
     /// Where and how to send HTTP requests, with credentials (a `--user` password from
-    /// MIWA_PASSWORD).
+    /// MIWA_PASSWORD): to the first URL.
     pub fn http_target(&self, default_url: &str) -> anyhow::Result<client::HttpTarget> {
-        let mut url = self.url.clone().unwrap_or_else(|| default_url.into());
+        Ok(self.http_targets(default_url)?.remove(0))
+    }
+
+    /// As [`Target::http_target`], one per URL, in order.
+    fn http_targets(&self, default_url: &str) -> anyhow::Result<Vec<client::HttpTarget>> {
+        let urls = match self.url.is_empty() {
+            true => vec![default_url.to_string()],
+            false => self.url.clone(),
+        };
+        urls.into_iter()
+            .map(|url| self.http_target_at(url))
+            .collect()
+    }
+
+    fn http_target_at(&self, url: String) -> anyhow::Result<client::HttpTarget> {
+        let mut url = url;
         if let Some(node) = &self.node {
             url = format!("{}/{node}", url.trim_end_matches('/'));
         }
@@ -99,21 +116,29 @@ impl Target {
         })
     }
 
-    pub fn endpoint(self) -> anyhow::Result<client::Endpoint> {
+    /// Where a client command sends its requests: one endpoint, or for http, xmlrpc and
+    /// ws one per `--url`, tried in order.
+    pub fn endpoint(self) -> anyhow::Result<client::Endpoints> {
+        let each = |targets: Vec<client::HttpTarget>,
+                    make: fn(client::HttpTarget) -> client::Endpoint| {
+            client::Endpoints(targets.into_iter().map(make).collect())
+        };
         Ok(match self.transport {
-            TransportName::Http => {
-                client::Endpoint::Http(self.http_target("http://127.0.0.1:8888/mi")?)
-            }
-            TransportName::Xmlrpc => {
-                client::Endpoint::Xmlrpc(self.http_target("http://127.0.0.1:8888/RPC2")?)
-            }
-            TransportName::Ws => client::Endpoint::Ws(self.http_target(DEFAULT_WS_URL)?),
-            TransportName::Udp => client::Endpoint::Udp(self.udp),
-            TransportName::Unix => client::Endpoint::Unix(self.unix),
-            TransportName::Fifo => client::Endpoint::Fifo {
+            TransportName::Http => each(
+                self.http_targets("http://127.0.0.1:8888/mi")?,
+                client::Endpoint::Http,
+            ),
+            TransportName::Xmlrpc => each(
+                self.http_targets("http://127.0.0.1:8888/RPC2")?,
+                client::Endpoint::Xmlrpc,
+            ),
+            TransportName::Ws => each(self.http_targets(DEFAULT_WS_URL)?, client::Endpoint::Ws),
+            TransportName::Udp => client::Endpoints(vec![client::Endpoint::Udp(self.udp)]),
+            TransportName::Unix => client::Endpoints(vec![client::Endpoint::Unix(self.unix)]),
+            TransportName::Fifo => client::Endpoints(vec![client::Endpoint::Fifo {
                 fifo: self.fifo,
                 reply_dir: self.reply_dir,
-            },
+            }]),
         })
     }
 }

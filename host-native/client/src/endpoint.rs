@@ -163,6 +163,28 @@ impl Endpoint {
     }
 }
 
+/// Endpoints tried in order: the next one only when nothing listens at one
+/// ([`Failure::Unreachable`]), so that the request reached no server and sending it again
+/// cannot run it twice. A timeout or a refusal ends the exchange.
+#[derive(Debug, Clone)]
+pub struct Endpoints(pub Vec<Endpoint>);
+
+impl Endpoints {
+    /// [`Endpoint::exchange`] with the first endpoint that listens; each may take `limit`.
+    pub fn exchange(&self, request: &str, limit: Duration) -> anyhow::Result<String> {
+        let mut last = None;
+        for endpoint in &self.0 {
+            match endpoint.exchange(request, limit) {
+                Err(error) if matches!(Failure::of(&error), Some(Failure::Unreachable(_))) => {
+                    last = Some(error);
+                }
+                outcome => return outcome,
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no endpoint to send to")))
+    }
+}
+
 /// One exchange over `link`, as text.
 async fn over(link: &Link, request: &[u8], place: &str) -> anyhow::Result<String> {
     let reply = link

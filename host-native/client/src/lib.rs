@@ -23,7 +23,7 @@ mod reply;
 mod tls;
 pub mod ws;
 
-pub use endpoint::{run_async, Endpoint, Failure, HttpTarget};
+pub use endpoint::{run_async, Endpoint, Endpoints, Failure, HttpTarget};
 pub use link::{Budget, Framing, HttpOptions, Link, LinkError, ReplyAccess};
 pub use params::{build_params, request_body};
 pub use reply::{check, interpret, node_entry, ReplyError};

@@ -1,6 +1,7 @@
 //! Where a front's nodes come from: DNS SRV records served by a real dnsmasq that the
 //! test changes while miwa runs, `[upstreams]` reloaded by SIGHUP with a call in flight,
-//! and labels with the selectors that pick nodes by them.
+//! and labels with the selectors that pick nodes by them; two fronts over the same node,
+//! and a client that fails over between them.
 
 use miwa_tests::dnsmasq::{Dnsmasq, Target};
 use miwa_tests::hostile_node::{Behaviour, HostileNode};
@@ -196,4 +197,41 @@ fn selectors_pick_nodes_by_their_labels_and_version() {
         refused.contains("`version` is read from the node itself"),
         "{refused}"
     );
+}
+
+#[test]
+fn two_fronts_over_one_node_and_a_client_that_fails_over_between_them() {
+    let node = Daemon::start("").unwrap();
+    let table = format!("[upstreams.n]\nudp = \"{}\"\n", node.udp);
+    let first = miwa_tests::front::front(&table, "n");
+    let second = miwa_tests::front::front(&table, "n");
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| first.result("nodes_run", json!({"command": "uptime"})));
+        let b = scope.spawn(|| second.result("nodes_run", json!({"command": "uptime"})));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a["n"]["result"]["Up since"].is_string(), "{a}");
+    assert!(b["n"]["result"]["Up since"].is_string(), "{b}");
+
+    let call = |urls: &[String]| {
+        let mut command = std::process::Command::new(miwa_tests::miwa_bin());
+        command.arg("call");
+        for url in urls {
+            command.args(["--url", url]);
+        }
+        command
+            .arg("uptime")
+            .env_remove("MIWA_URL")
+            .output()
+            .unwrap()
+    };
+    let (url_a, url_b) = (first.url(), second.url());
+    let both = call(&[url_a.clone(), url_b.clone()]);
+    assert!(both.status.success(), "{both:?}");
+    drop(first);
+    let failed_over = call(&[url_a.clone(), url_b.clone()]);
+    assert!(failed_over.status.success(), "{failed_over:?}");
+    assert!(String::from_utf8_lossy(&failed_over.stdout).contains("Up since"));
+    let none = call(&[url_a, "http://127.0.0.1:1/mi".to_string()]);
+    assert_eq!(none.status.code(), Some(3), "{none:?}");
 }
