@@ -201,7 +201,10 @@ impl NodeSources {
         if started.is_empty() && retired.is_empty() {
             return Ok(String::new());
         }
-        let names = |nodes: &[String]| nodes.join(", ");
+        let names = |nodes: &[String]| match nodes.len() {
+            0..=10 => nodes.join(", "),
+            more => format!("{}, … ({more} in all)", nodes[..10].join(", ")),
+        };
         let started: Vec<String> = started.iter().map(|n| n.name.clone()).collect();
         Ok(format!(
             "{kept} nodes kept, started: [{}], retired: [{}]",
