@@ -74,7 +74,7 @@ fn nodes_run(c: &mut Criterion) {
             b.iter(|| {
                 let arguments = RunArguments::from_params(Some(&params)).expect("arguments");
                 let result = runtime
-                    .block_on(fleet.run(arguments, &names, None))
+                    .block_on(fleet.run(arguments, &names, None, &|_, _| {}))
                     .expect("nodes_run");
                 assert_eq!(result.as_object().map(|o| o.len()), Some(size));
             })

@@ -26,7 +26,7 @@
 use crate::push::{ChannelKind, Pushed};
 use crate::{ChannelId, Dispatcher, Reply, Session, TransportKind};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
@@ -201,6 +201,23 @@ impl Drop for OpenChannel<'_> {
     }
 }
 
+/// Sends one pushed notification and tells its receipt; `false` when the connection broke.
+async fn send_pushed<S>(socket: &mut WebSocketStream<S>, pushed: Pushed) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(text) = Utf8Bytes::try_from(Bytes::from_owner(pushed.payload.clone())) else {
+        pushed.receipt.dropped();
+        return true;
+    };
+    if socket.send(Message::Text(text)).await.is_err() {
+        pushed.receipt.dropped();
+        return false;
+    }
+    pushed.receipt.sent();
+    true
+}
+
 /// The next notification of `channel`, or never when there is none.
 async fn next_pushed(channel: Option<&crate::Channel>) -> Option<Pushed> {
     match channel {
@@ -234,15 +251,9 @@ async fn serve<S>(
             message = socket.next() => message,
             pushed = next_pushed(channel.as_ref()) => {
                 let Some(pushed) = pushed else { return };
-                let Ok(text) = Utf8Bytes::try_from(Bytes::from_owner(pushed.payload.clone())) else {
-                    pushed.receipt.dropped();
-                    continue;
-                };
-                if socket.send(Message::Text(text)).await.is_err() {
-                    pushed.receipt.dropped();
+                if !send_pushed(&mut socket, pushed).await {
                     return;
                 }
-                pushed.receipt.sent();
                 continue;
             }
             _ = pings.tick() => {
@@ -275,9 +286,28 @@ async fn serve<S>(
                 return;
             }
         };
-        let reply = session
-            .dispatch_async(TransportKind::Http, text.as_bytes(), settings.pretty)
-            .await;
+        // While the request runs, what it pushes to this connection (a fleet run's
+        // entries as they arrive) goes out at once.
+        let dispatching =
+            session.dispatch_async(TransportKind::Http, text.as_bytes(), settings.pretty);
+        tokio::pin!(dispatching);
+        let reply = loop {
+            tokio::select! {
+                reply = &mut dispatching => break reply,
+                pushed = next_pushed(channel.as_ref()) => {
+                    let Some(pushed) = pushed else { return };
+                    if !send_pushed(&mut socket, pushed).await {
+                        return;
+                    }
+                }
+            }
+        };
+        // What the request pushed before it ended goes before its reply.
+        while let Some(Some(pushed)) = next_pushed(channel.as_ref()).now_or_never() {
+            if !send_pushed(&mut socket, pushed).await {
+                return;
+            }
+        }
         let sent = match reply {
             Reply::Text(text) | Reply::ParseError(text) => socket.send(Message::text(text)).await,
             Reply::Nothing => Ok(()),

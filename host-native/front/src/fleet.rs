@@ -164,17 +164,45 @@ impl Fleet {
     /// is `cache_store` on an OpenSIPS node), and that resolved command is what the
     /// caller's role is checked against and what the node receives. Rolling (`rolling`
     /// nodes at a time), the run stops once more than `max_failures` nodes failed, and the
-    /// nodes not reached say so.
+    /// nodes not reached say so. Each entry is also handed to `arrived` as soon as it is
+    /// known; with `deadline_ms`, a node that has not answered by then is an entry
+    /// `504 Node timeout`.
     pub async fn run(
         &self,
         arguments: RunArguments,
         names: &NodeNames,
         access: Option<&Access>,
+        arrived: &(dyn Fn(&str, &Value) + Sync),
     ) -> Result<Value, MiError> {
         let selected = self.select(arguments.nodes.as_deref(), arguments.select.as_ref())?;
         let slots = tokio::sync::Semaphore::new(self.max_parallel);
-        let run_on =
-            |node: &Arc<Node>| self.run_on(node.clone(), &arguments, names, access, &slots);
+        let deadline = arguments
+            .deadline_ms
+            .map(|ms| tokio::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let run_on = |node: &Arc<Node>| {
+            let running = self.run_on(node.clone(), &arguments, names, access, &slots);
+            let name = node.name.clone();
+            let deadline_ms = arguments.deadline_ms.unwrap_or_default();
+            async move {
+                let entry = match deadline {
+                    Some(deadline) => tokio::time::timeout_at(deadline, running)
+                        .await
+                        .unwrap_or_else(|_| {
+                            let error = MiError::with_data(
+                                504,
+                                "Node timeout",
+                                format!(
+                                    "{name}: no answer within the run's deadline_ms {deadline_ms}"
+                                ),
+                            );
+                            json!({"error": error_value(&error)})
+                        }),
+                    None => running.await,
+                };
+                arrived(&name, &entry);
+                entry
+            }
+        };
         let mut out = Map::new();
         let Some(rolling) = arguments.rolling else {
             let outcomes = futures_util::future::join_all(selected.iter().map(run_on)).await;
@@ -200,7 +228,9 @@ impl Fleet {
             arguments.max_failures
         );
         for node in batches.flatten() {
-            out.insert(node.name.clone(), json!({ "not_reached": why }));
+            let entry = json!({ "not_reached": why });
+            arrived(&node.name, &entry);
+            out.insert(node.name.clone(), entry);
         }
         Ok(Value::Object(out))
     }
@@ -289,6 +319,12 @@ pub struct RunArguments {
     pub rolling: Option<usize>,
     /// Rolling: the run stops once more nodes than this failed (default 0).
     pub max_failures: usize,
+    /// The whole run ends by then, milliseconds (`deadline_ms`); `None`: each node's own
+    /// `timeout_ms` alone bounds it.
+    pub deadline_ms: Option<u64>,
+    /// Each node's entry is also sent, as it arrives, to the caller's WebSocket
+    /// (`stream`).
+    pub stream: bool,
 }
 
 impl RunArguments {
@@ -329,6 +365,13 @@ impl RunArguments {
         };
         let rolling = count(4, "rolling", 1..=10_000)?;
         let max_failures = count(5, "max_failures", 0..=10_000)?.unwrap_or(0);
+        let deadline_ms = count(6, "deadline_ms", 1..=3_600_000)?.map(|ms| ms as u64);
+        let stream = match at(7, "stream") {
+            None | Some(MiValue::Null) | Some(MiValue::Bool(false)) => false,
+            Some(MiValue::Bool(true)) => true,
+            Some(MiValue::String(text)) if text == "true" || text == "false" => text == "true",
+            Some(_) => return Err(invalid("stream must be true or false")),
+        };
         let command = match command {
             Some(MiValue::String(command)) if !command.is_empty() => command.clone(),
             _ => return Err(invalid("command (a string) is required")),
@@ -359,6 +402,8 @@ impl RunArguments {
             select: selector(select)?,
             rolling,
             max_failures,
+            deadline_ms,
+            stream,
         })
     }
 }

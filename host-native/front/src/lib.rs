@@ -89,6 +89,18 @@ const ADDED: [(&str, &str); 6] = [
     ("module_reload", "reloads a WebAssembly command module"),
 ];
 
+/// The parameters of `nodes_run`, in their positional order.
+const RUN_PARAMS: [&str; 8] = [
+    "command",
+    "params",
+    "nodes",
+    "select",
+    "rolling",
+    "max_failures",
+    "deadline_ms",
+    "stream",
+];
+
 /// The prefix that reaches miwa's own commands in front mode (`miwa:ps`).
 pub(crate) const OWN_PREFIX: &str = "miwa:";
 
@@ -563,9 +575,31 @@ impl FrontDispatcher {
                 .map(|selector| self.fleet.list(selector.as_ref()))
         } else {
             match RunArguments::from_params(call.params.as_ref()) {
+                Ok(arguments) if arguments.stream && caller.channel.is_none() => {
+                    Err(MiError::with_data(
+                        -32602,
+                        "Invalid params",
+                        "stream: the entries go to the caller's WebSocket; call over /ws"
+                            .to_string(),
+                    ))
+                }
                 Ok(arguments) => {
+                    let channel = caller.channel.filter(|_| arguments.stream);
+                    let id = request::id_text(&call.id).unwrap_or_else(|| "null".into());
+                    let arrived = |node: &str, entry: &Value| {
+                        if let Some(channel) = channel {
+                            let notification = serde_json::json!({
+                                "jsonrpc": "2.0",
+                                "method": "nodes_run.entry",
+                                "params": {"id": serde_json::from_str::<Value>(&id).unwrap_or(Value::Null), "node": node, "entry": entry}
+                            });
+                            self.state
+                                .events
+                                .push_to_channel(channel, notification.to_string().as_bytes());
+                        }
+                    };
                     self.fleet
-                        .run(arguments, &self.names, access.as_ref())
+                        .run(arguments, &self.names, access.as_ref(), &arrived)
                         .await
                 }
                 Err(error) => Err(error),
@@ -765,25 +799,9 @@ impl FrontDispatcher {
                 },
                 help: Some(help.to_string()),
                 recipes: match *name {
-                    "nodes_run" => vec![
-                        vec!["command".into()],
-                        vec!["command".into(), "params".into()],
-                        vec!["command".into(), "params".into(), "nodes".into()],
-                        vec![
-                            "command".into(),
-                            "params".into(),
-                            "nodes".into(),
-                            "select".into(),
-                        ],
-                        vec![
-                            "command".into(),
-                            "params".into(),
-                            "nodes".into(),
-                            "select".into(),
-                            "rolling".into(),
-                            "max_failures".into(),
-                        ],
-                    ],
+                    "nodes_run" => [1, 2, 3, 4, 6, 8]
+                        .map(|count| RUN_PARAMS[..count].iter().map(|p| p.to_string()).collect())
+                        .to_vec(),
                     "nodes_list" => vec![vec![], vec!["select".into()]],
                     "module_list" => vec![vec![]],
                     _ => vec![vec!["name".into()]],

@@ -1,6 +1,7 @@
-//! Reloads a fleet can take: identical reloads in flight to a node share one call, a
-//! reload sooner than `reload_interval_ms` is refused, and `nodes_run` can roll a command
-//! over the nodes a few at a time, stopping at a failure budget.
+//! Reloads and long runs a fleet can take: identical reloads in flight to a node share
+//! one call, a reload sooner than `reload_interval_ms` is refused, `nodes_run` can roll a
+//! command over the nodes a few at a time, stopping at a failure budget, and streams each
+//! node's entry to the caller's WebSocket as it arrives, within an overall deadline.
 
 use miwa_tests::front::{front, post_to};
 use miwa_tests::hostile_node::{Behaviour, HostileNode};
@@ -159,4 +160,83 @@ fn a_rolling_run_stops_at_its_failure_budget_and_names_the_nodes_not_reached() {
 
     let bad = front.call("nodes_run", json!({"command": "ps", "rolling": 0}));
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
+}
+
+#[test]
+fn entries_stream_to_the_callers_websocket_as_they_arrive_within_the_runs_deadline() {
+    let nodes = [
+        HostileNode::udp("fast1", Behaviour::Answer),
+        HostileNode::udp("slow", Behaviour::Slow(4000)),
+        HostileNode::udp("fast2", Behaviour::Answer),
+    ];
+    let tables: String = ["fast1", "slow", "fast2"]
+        .iter()
+        .zip(&nodes)
+        .map(|(name, n)| format!("[upstreams.{name}]\nudp = \"{}\"\n", n.addr))
+        .collect();
+    let front = front(&tables, "");
+    all_up(&front);
+    let run = json!({"jsonrpc": "2.0", "method": "nodes_run", "id": "r1",
+        "params": {"command": "ps", "deadline_ms": 1000, "stream": true}});
+    let started = Instant::now();
+    let mut client =
+        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
+            .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
+            .arg(format!("ws://{}/ws", front.http))
+            .args(["--wait", "2"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = client.stdin.take().unwrap();
+        writeln!(stdin, "{}", json!({"text": run.to_string()})).unwrap();
+    }
+    let lines = {
+        use std::io::BufRead;
+        let stdout = std::io::BufReader::new(client.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        for line in stdout.lines() {
+            let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let Some(text) = line["text"].as_str() else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(text).unwrap();
+            let done = frame["id"] == "r1";
+            seen.push((frame, started.elapsed()));
+            if done {
+                break;
+            }
+        }
+        seen
+    };
+    let _ = client.kill();
+    let _ = client.wait();
+    let (reply, replied_at) = lines.last().expect("a reply").clone();
+    assert!(
+        replied_at < Duration::from_millis(3500),
+        "the deadline ends the run: {replied_at:?}"
+    );
+    let entries: Vec<&Value> = lines[..lines.len() - 1].iter().map(|(f, _)| f).collect();
+    assert_eq!(entries.len(), 3, "{lines:?}");
+    for entry in &entries {
+        assert_eq!(entry["method"], "nodes_run.entry", "{entry}");
+        assert_eq!(entry["params"]["id"], "r1", "{entry}");
+    }
+    let last = entries.last().unwrap();
+    assert_eq!(
+        last["params"]["node"], "slow",
+        "the slow node comes last: {lines:?}"
+    );
+    assert_eq!(last["params"]["entry"]["error"]["code"], 504, "{last}");
+    assert_eq!(
+        reply["result"]["fast1"]["result"]["method"], "ps",
+        "{reply}"
+    );
+    assert_eq!(reply["result"]["slow"]["error"]["code"], 504, "{reply}");
+
+    // Over plain HTTP there is no connection to stream to.
+    let refused = front.call("nodes_run", json!({"command": "ps", "stream": true}));
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }

@@ -104,6 +104,18 @@ impl Channels {
         }
     }
 
+    /// Queues `payload` (a JSON-RPC notification) on channel `id`; `false` when the channel
+    /// is gone or its queue is full.
+    pub fn push(&self, id: ChannelId, payload: &[u8]) -> bool {
+        struct Unwatched;
+        impl transports::push::Receipt for Unwatched {
+            fn sent(&self) {}
+            fn dropped(&self) {}
+        }
+        let queue = self.open().get(&id).map(|(_, queue)| queue.clone());
+        queue.is_some_and(|queue| queue.push(Arc::from(payload), Arc::new(Unwatched)))
+    }
+
     /// The socket text of channel `id`, `ws:<id>` or `sse:<id>`.
     pub fn socket(&self, id: ChannelId) -> Option<String> {
         self.open()

@@ -274,6 +274,12 @@ impl Events {
         self.channels.start(kind)
     }
 
+    /// Queues the notification `payload` on channel `id` (a caller's own connection);
+    /// `false` when it is gone or its queue is full.
+    pub fn push_to_channel(&self, id: transports::ChannelId, payload: &[u8]) -> bool {
+        self.channels.push(id, payload)
+    }
+
     /// Closes channel `id`: its subscriptions end and its queue is let go.
     pub fn close_channel(&self, id: transports::ChannelId) {
         self.subscriptions
