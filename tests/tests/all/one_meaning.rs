@@ -45,13 +45,14 @@ fn commands(lines: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// The audit lines of a node, without the front's probes of its command list (`which`).
+/// The audit lines of a node, without the front's probes: of its command list (`which`)
+/// and, when it comes up, of its version (`version`).
 fn node_lines(path: &Path, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let lines: Vec<Value> = audit_lines(path, 0)
             .into_iter()
-            .filter(|l| l["command"] != "which")
+            .filter(|l| l["command"] != "which" && l["command"] != "version")
             .collect();
         if lines.len() >= count || Instant::now() > deadline {
             return lines;
