@@ -838,6 +838,15 @@ impl Config {
                 return invalid("upstreams", &format!("[upstreams.{name}] {problem}"));
             }
         }
+        for (name, role) in &self.access.roles {
+            if let Some(Err(problem)) = role
+                .nodes
+                .as_deref()
+                .map(miwa_front::select::Selector::parse)
+            {
+                return invalid("access", &format!("[access.roles.{name}] nodes: {problem}"));
+            }
+        }
         for (name, discovery) in &self.discovery {
             if !miwa_front::settings::valid_name(name) {
                 return invalid(

@@ -55,6 +55,10 @@ pub struct RoleConfig {
     pub allow: Vec<String>,
     /// Command globs it may not run, winning over `allow` (`deny`, default none).
     pub deny: Vec<String>,
+    /// In front mode, the nodes it may reach: a selector over their labels
+    /// (`nodes = "site=eu"`); default all. Other nodes are refused (`403`) and left out of
+    /// `nodes_list` and `nodes_run`.
+    pub nodes: Option<String>,
 }
 
 impl Default for RoleConfig {
@@ -62,6 +66,7 @@ impl Default for RoleConfig {
         RoleConfig {
             allow: vec!["*".into()],
             deny: Vec::new(),
+            nodes: None,
         }
     }
 }
@@ -283,6 +288,11 @@ impl AccessControl {
             allow: config.allow.clone(),
             deny: config.deny.clone(),
         })
+    }
+
+    /// The node selector `role` is scoped by (`nodes`), if any.
+    pub fn node_scope(&self, role: &str) -> Option<&str> {
+        self.config.roles.get(role)?.nodes.as_deref()
     }
 
     /// The role of a caller: its credentials' role, or its transport's default.
@@ -640,6 +650,7 @@ mod tests {
             RoleConfig {
                 allow: vec!["ps".into(), "uptime".into(), "get_statistics".into()],
                 deny: Vec::new(),
+                nodes: None,
             },
         );
         config.users.push(UserConfig {

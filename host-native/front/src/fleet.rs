@@ -90,13 +90,18 @@ impl Fleet {
     /// `nodes_list`: each node (those `selector` keeps, if given): its transport,
     /// address, dialect, labels, state, last error, average latency, requests in flight
     /// and number of commands.
-    pub fn list(&self, selector: Option<&Selector>) -> Value {
+    /// `scope` (the caller's role's) leaves out the nodes it does not match.
+    pub fn list(&self, selector: Option<&Selector>, scope: Option<&Selector>) -> Value {
         let roster = self.roster();
         let nodes: Vec<Value> = roster
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, node)| selector.is_none_or(|s| s.matches(&node.labels())))
+            .filter(|(_, node)| {
+                let labels = node.labels();
+                selector.is_none_or(|s| s.matches(&labels))
+                    && scope.is_none_or(|s| s.matches(&labels))
+            })
             .map(|(i, node)| {
                 json!({
                     "name": node.name,
@@ -124,9 +129,15 @@ impl Fleet {
         &self,
         patterns: Option<&[String]>,
         selector: Option<&Selector>,
+        scope: Option<&Selector>,
     ) -> Result<Vec<Arc<Node>>, MiError> {
         let unknown = |what: String| MiError::with_data(404, "Unknown node", what);
         let roster = self.roster();
+        let visible: Vec<&Arc<Node>> = roster
+            .nodes
+            .iter()
+            .filter(|n| scope.is_none_or(|s| s.matches(&n.labels())))
+            .collect();
         let named = |node: &Node| {
             patterns.is_none_or(|patterns| {
                 patterns
@@ -134,17 +145,15 @@ impl Fleet {
                     .any(|p| mi_core::access::glob(p, &node.name))
             })
         };
-        if let Some(unmatched) = patterns.unwrap_or_default().iter().find(|p| {
-            !roster
-                .nodes
-                .iter()
-                .any(|n| mi_core::access::glob(p, &n.name))
-        }) {
+        if let Some(unmatched) = patterns
+            .unwrap_or_default()
+            .iter()
+            .find(|p| !visible.iter().any(|n| mi_core::access::glob(p, &n.name)))
+        {
             return Err(unknown(format!("no node matches '{unmatched}'")));
         }
-        let selected: Vec<Arc<Node>> = roster
-            .nodes
-            .iter()
+        let selected: Vec<Arc<Node>> = visible
+            .into_iter()
             .filter(|n| named(n) && selector.is_none_or(|s| s.matches(&n.labels())))
             .cloned()
             .collect();
@@ -174,7 +183,11 @@ impl Fleet {
         access: Option<&Access>,
         arrived: &(dyn Fn(&str, &Value) + Sync),
     ) -> Result<Value, MiError> {
-        let selected = self.select(arguments.nodes.as_deref(), arguments.select.as_ref())?;
+        let selected = self.select(
+            arguments.nodes.as_deref(),
+            arguments.select.as_ref(),
+            arguments.scope.as_ref(),
+        )?;
         let slots = tokio::sync::Semaphore::new(self.max_parallel);
         let deadline = arguments
             .deadline_ms
@@ -325,6 +338,8 @@ pub struct RunArguments {
     /// Each node's entry is also sent, as it arrives, to the caller's WebSocket
     /// (`stream`).
     pub stream: bool,
+    /// The nodes the caller's role may reach (not a parameter: its role's `nodes`).
+    pub scope: Option<Selector>,
 }
 
 impl RunArguments {
@@ -404,6 +419,7 @@ impl RunArguments {
             max_failures,
             deadline_ms,
             stream,
+            scope: None,
         })
     }
 }

@@ -480,6 +480,14 @@ impl FrontDispatcher {
                 let called = record(&call.method, "core", None, &reply);
                 counted(reply, called)
             }
+            Route::Node(node) | Route::Discover(node) | Route::Subscribe(node)
+                if self.out_of_scope(caller, node).is_some() =>
+            {
+                let refused = self.out_of_scope(caller, node).expect("checked");
+                let reply = self.error(&call.id, refused, pretty);
+                let called = node_called(index, &call.method, None, node, Some(403));
+                (reply, vec![called], Some(true))
+            }
             Route::Node(node) => {
                 let (reply, called) = self.forward(caller, index, call, node, pretty).await;
                 let failed = called.error.is_some();
@@ -561,6 +569,27 @@ impl FrontDispatcher {
             .access(self.access.role(caller.transport, caller.role))
     }
 
+    /// The nodes the caller's role may reach (`nodes` of its role); `None`: all.
+    fn caller_scope(&self, caller: Caller<'_>) -> Option<select::Selector> {
+        let role = self.access.role(caller.transport, caller.role);
+        self.access
+            .node_scope(role)
+            .and_then(|text| select::Selector::parse(text).ok())
+    }
+
+    /// The refusal of a call to `node` by a caller whose role's scope leaves it out.
+    fn out_of_scope(&self, caller: Caller<'_>, node: &Node) -> Option<MiError> {
+        let scope = self.caller_scope(caller)?;
+        (!scope.matches(&node.labels())).then(|| {
+            let role = self.access.role(caller.transport, caller.role);
+            MiError::with_data(
+                403,
+                "Forbidden",
+                format!("role '{role}' may not reach node '{}'", node.name),
+            )
+        })
+    }
+
     async fn fleet_command(&self, caller: Caller<'_>, call: &Call, pretty: bool) -> Reply {
         let access = self.caller_access(caller);
         if let Some(refused) = access
@@ -570,9 +599,10 @@ impl FrontDispatcher {
             let error = refused.refusal(&call.method);
             return self.error(&call.id, error, pretty);
         }
+        let scope = self.caller_scope(caller);
         let outcome = if call.method == "nodes_list" {
             fleet::list_selector(call.params.as_ref())
-                .map(|selector| self.fleet.list(selector.as_ref()))
+                .map(|selector| self.fleet.list(selector.as_ref(), scope.as_ref()))
         } else {
             match RunArguments::from_params(call.params.as_ref()) {
                 Ok(arguments) if arguments.stream && caller.channel.is_none() => {
@@ -583,7 +613,8 @@ impl FrontDispatcher {
                             .to_string(),
                     ))
                 }
-                Ok(arguments) => {
+                Ok(mut arguments) => {
+                    arguments.scope = scope;
                     let channel = caller.channel.filter(|_| arguments.stream);
                     let id = request::id_text(&call.id).unwrap_or_else(|| "null".into());
                     let arrived = |node: &str, entry: &Value| {

@@ -235,3 +235,77 @@ fn two_fronts_over_one_node_and_a_client_that_fails_over_between_them() {
     let none = call(&[url_a, "http://127.0.0.1:1/mi".to_string()]);
     assert_eq!(none.status.code(), Some(3), "{none:?}");
 }
+
+#[test]
+fn a_role_scoped_by_labels_reaches_only_its_nodes() {
+    let (eu, us) = (Daemon::start("").unwrap(), Daemon::start("").unwrap());
+    let token = |secret: &str, role: &str| {
+        format!(
+            "[[access.tokens]]\nsha256 = \"{}\"\nrole = \"{role}\"\n",
+            miwa_tests::hashed_secret("hash-token", secret)
+        )
+    };
+    let front = Daemon::start(&format!(
+        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n[access]\nprotect = [\"mi\"]\n[access.roles.eu-ops]\nallow = [\"*\"]\nnodes = \"site=eu\"\n{}{}",
+        eu.udp,
+        us.udp,
+        token("eu-secret", "eu-ops"),
+        token("all-secret", "full")
+    ))
+    .unwrap();
+    let call = |secret: &str, path: &str, method: &str, params: Value| -> Value {
+        let endpoint = miwa_client::Endpoint::Http(miwa_client::HttpTarget {
+            url: format!("http://{}{path}", front.http),
+            authorization: Some(miwa_client::credentials::bearer(secret).unwrap()),
+            ca_file: None,
+        });
+        let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+        let reply = endpoint
+            .exchange(&request.to_string(), Duration::from_secs(10))
+            .unwrap();
+        serde_json::from_str(&reply).unwrap()
+    };
+    let up = call("eu-secret", "/mi/eu1", "uptime", json!([]));
+    assert!(up["result"]["Up since"].is_string(), "{up}");
+    let refused = call("eu-secret", "/mi/us1", "uptime", json!([]));
+    assert_eq!(refused["error"]["code"], 403, "{refused}");
+    assert_eq!(
+        refused["error"]["data"], "role 'eu-ops' may not reach node 'us1'",
+        "{refused}"
+    );
+    let listed = call("eu-secret", "/mi", "nodes_list", json!({}));
+    assert_eq!(
+        names(listed["result"]["nodes"].as_array().unwrap()),
+        ["eu1"]
+    );
+    let ran = call(
+        "eu-secret",
+        "/mi",
+        "nodes_run",
+        json!({"command": "uptime"}),
+    );
+    assert_eq!(
+        ran["result"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["eu1"],
+        "{ran}"
+    );
+    let named = call(
+        "eu-secret",
+        "/mi",
+        "nodes_run",
+        json!({"command": "uptime", "nodes": ["us1"]}),
+    );
+    assert_eq!(named["error"]["code"], 404, "{named}");
+    let all = call("all-secret", "/mi", "nodes_list", json!({}));
+    assert_eq!(all["result"]["nodes"].as_array().unwrap().len(), 2, "{all}");
+
+    let refused = Daemon::start("\n[access.roles.bad]\nnodes = \"site\"\n")
+        .err()
+        .expect("a bad scope refuses the start")
+        .to_string();
+    assert!(refused.contains("[access.roles.bad] nodes"), "{refused}");
+}
