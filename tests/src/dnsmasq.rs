@@ -26,20 +26,41 @@ pub struct Dnsmasq {
 }
 
 impl Dnsmasq {
-    /// Starts dnsmasq on a free port, serving `targets` under the SRV name `name`.
+    /// Starts dnsmasq on a free port, serving `targets` under the SRV name `name`. A port
+    /// taken meanwhile by another test's socket makes it try another.
     pub fn start(name: &str, targets: &[Target]) -> anyhow::Result<Dnsmasq> {
-        let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut dns = Dnsmasq {
-            port,
-            name: name.to_string(),
-            child: None,
-        };
-        dns.serve(targets)?;
-        Ok(dns)
+        let mut last = None;
+        for _ in 0..5 {
+            let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut dns = Dnsmasq {
+                port,
+                name: name.to_string(),
+                child: None,
+            };
+            match dns.launch(targets) {
+                Ok(()) => return Ok(dns),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.expect("tried"))
     }
 
-    /// Serves `targets` from now on (a restart on the same port).
+    /// Serves `targets` from now on (a restart on the same port; tried again while the
+    /// old process's port is being let go).
     pub fn serve(&mut self, targets: &[Target]) -> anyhow::Result<()> {
+        let mut last = None;
+        for _ in 0..5 {
+            match self.launch(targets) {
+                Ok(()) => return Ok(()),
+                Err(error) => last = Some(error),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(last.expect("tried"))
+    }
+
+    /// One start of dnsmasq with `targets`, waiting until it answers.
+    fn launch(&mut self, targets: &[Target]) -> anyhow::Result<()> {
         self.stop();
         let mut command = Command::new("dnsmasq");
         command.args([
@@ -75,8 +96,17 @@ impl Dnsmasq {
             if self.answers() {
                 return Ok(());
             }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+            if exited {
+                self.child = None;
+                bail!("dnsmasq ended at once (port {} taken?)", self.port);
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        self.stop();
         bail!("dnsmasq did not answer on port {}", self.port)
     }
 

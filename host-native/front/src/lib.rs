@@ -987,18 +987,32 @@ impl Dispatcher for FrontDispatcher {
         Box::pin(async move {
             let metrics = self.local.metrics().ok_or(ScrapeError::NotServed)?;
             let access = self.local.scrape_access(scrape.role);
+            let role = self
+                .access
+                .role(transports::TransportKind::Http, scrape.role);
+            let scope = self
+                .access
+                .node_scope(role)
+                .and_then(|text| select::Selector::parse(text).ok());
             let roster = self.fleet.roster();
+            let visible: Vec<Arc<Node>> = roster
+                .nodes()
+                .iter()
+                .filter(|node| scope.as_ref().is_none_or(|s| s.matches(&node.labels())))
+                .cloned()
+                .collect();
             let nodes = match scrape.node {
                 Some(name) => {
-                    let node = roster
-                        .get(name)
+                    let node = visible
+                        .iter()
+                        .find(|node| node.name == name)
                         .ok_or_else(|| ScrapeError::UnknownNode(name.to_string()))?;
                     miwa_dispatch::metrics::Metrics::permitted(access.as_ref(), &node.name)?;
                     std::slice::from_ref(node)
                 }
                 None => {
                     miwa_dispatch::metrics::Metrics::permitted(access.as_ref(), "statistics")?;
-                    roster.nodes()
+                    &visible[..]
                 }
             };
             let mut families = match scrape.node {

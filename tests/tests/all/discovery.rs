@@ -246,7 +246,7 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
         )
     };
     let front = Daemon::start(&format!(
-        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n[access]\nprotect = [\"mi\"]\n[access.roles.eu-ops]\nallow = [\"*\"]\nnodes = \"site=eu\"\n{}{}",
+        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n[access]\nprotect = [\"mi\", \"metrics\"]\n[access.roles.eu-ops]\nallow = [\"*\"]\nnodes = \"site=eu\"\n{}{}",
         eu.udp,
         us.udp,
         token("eu-secret", "eu-ops"),
@@ -302,6 +302,23 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     assert_eq!(named["error"]["code"], 404, "{named}");
     let all = call("all-secret", "/mi", "nodes_list", json!({}));
     assert_eq!(all["result"]["nodes"].as_array().unwrap().len(), 2, "{all}");
+    // A scrape by the scoped role holds only its nodes' own statistics (the front's own
+    // per-node counters, `miwa_upstream_*`, still name every node).
+    let scrape = |secret: &str, query: &str| {
+        front
+            .get(
+                &format!("/metrics{query}"),
+                &format!("Authorization: Bearer {secret}\r\n"),
+            )
+            .unwrap()
+    };
+    let scoped = scrape("eu-secret", "");
+    let text = String::from_utf8_lossy(&scoped.body);
+    assert!(text.contains(r#"miwa_node_up{node="eu1"}"#), "{text}");
+    assert!(!text.contains(r#"miwa_node_up{node="us1"}"#), "{text}");
+    assert_eq!(scrape("eu-secret", "?node=us1").status, 404);
+    let everything = scrape("all-secret", "");
+    assert!(String::from_utf8_lossy(&everything.body).contains(r#"miwa_node_up{node="us1"}"#));
 
     let refused = Daemon::start("\n[access.roles.bad]\nnodes = \"site\"\n")
         .err()
