@@ -273,6 +273,37 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
         refused["error"]["data"], "role 'eu-ops' may not reach node 'us1'",
         "{refused}"
     );
+    // A batch to the node out of scope: every member refused, none forwarded; `nodes_run`
+    // naming it by a glob finds nothing.
+    let batch = miwa_client::Endpoint::Http(miwa_client::HttpTarget {
+        url: format!("http://{}/mi/us1", front.http),
+        authorization: Some(miwa_client::credentials::bearer("eu-secret").unwrap()),
+        ca_file: None,
+    });
+    let members = json!([
+        {"jsonrpc": "2.0", "method": "uptime", "id": 1},
+        {"jsonrpc": "2.0", "METHOD": "ps", "method": "uptime", "id": 2}
+    ]);
+    let replies: Value = serde_json::from_str(
+        &batch
+            .exchange(&members.to_string(), Duration::from_secs(10))
+            .unwrap(),
+    )
+    .unwrap();
+    for reply in replies.as_array().unwrap() {
+        assert!(
+            reply["error"]["code"] == 403 || reply["error"]["code"] == -32600,
+            "{replies}"
+        );
+        assert!(reply.get("result").is_none(), "{replies}");
+    }
+    let globbed = call(
+        "eu-secret",
+        "/mi",
+        "nodes_run",
+        json!({"command": "uptime", "nodes": ["us*"]}),
+    );
+    assert_eq!(globbed["error"]["code"], 404, "{globbed}");
     let listed = call("eu-secret", "/mi", "nodes_list", json!({}));
     assert_eq!(
         names(listed["result"]["nodes"].as_array().unwrap()),
