@@ -5,8 +5,10 @@
 //!
 //! `cargo run --release -p transports --example simulated_nodes -- 1000 <dir>` binds
 //! 1000 loopback UDP sockets, writes `<dir>/upstreams.toml` (one `[upstreams.sN]` table
-//! each) and `<dir>/srv.conf` (dnsmasq `srv-host` and `host-record` lines for
-//! `_sim-mi._udp.sim.miwa`), then prints `ready` and serves until killed.
+//! each), `<dir>/srv.conf` (dnsmasq `srv-host` and `host-record` lines for
+//! `_sim-mi._udp.sim.miwa`, a host name per node) and `<dir>/srv-one-host.conf` (the same
+//! records, every node on the one host `sim.miwa` as they really are), then prints
+//! `ready` and serves until killed.
 
 use std::fmt::Write as _;
 use tokio::net::UdpSocket;
@@ -41,6 +43,7 @@ async fn main() -> std::io::Result<()> {
     let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
     let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| ".".into()));
     let (mut upstreams, mut srv) = (String::new(), String::new());
+    let mut one_host = String::from("host-record=sim.miwa,127.0.0.1\n");
     let mut sockets = Vec::with_capacity(count);
     for index in 0..count {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
@@ -54,10 +57,15 @@ async fn main() -> std::io::Result<()> {
             "srv-host=_sim-mi._udp.sim.miwa,s{index}.sim.miwa,{port},0,0"
         );
         let _ = writeln!(srv, "host-record=s{index}.sim.miwa,127.0.0.1");
+        let _ = writeln!(
+            one_host,
+            "srv-host=_sim-mi._udp.sim.miwa,sim.miwa,{port},0,0"
+        );
         sockets.push(socket);
     }
     std::fs::write(dir.join("upstreams.toml"), upstreams)?;
     std::fs::write(dir.join("srv.conf"), srv)?;
+    std::fs::write(dir.join("srv-one-host.conf"), one_host)?;
     for (index, socket) in sockets.into_iter().enumerate() {
         tokio::spawn(async move {
             let mut buffer = vec![0u8; 65536];

@@ -192,11 +192,13 @@ impl Fleet {
         let deadline = arguments
             .deadline_ms
             .map(|ms| tokio::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let prepared = request_text(&arguments.command, arguments.params.as_ref(), RUN_ID);
         let run_on = |node: &Arc<Node>| {
-            let running = self.run_on(node.clone(), &arguments, names, access, &slots);
+            let running = self.run_on(node.clone(), &arguments, &prepared, names, access, &slots);
             let name = node.name.clone();
             let deadline_ms = arguments.deadline_ms.unwrap_or_default();
-            async move {
+            // Boxed once here: the futures of a thousand nodes are then moved as pointers.
+            Box::pin(async move {
                 let entry = match deadline {
                     Some(deadline) => tokio::time::timeout_at(deadline, running)
                         .await
@@ -214,7 +216,7 @@ impl Fleet {
                 };
                 arrived(&name, &entry);
                 entry
-            }
+            })
         };
         let mut out = Map::new();
         let Some(rolling) = arguments.rolling else {
@@ -248,11 +250,13 @@ impl Fleet {
         Ok(Value::Object(out))
     }
 
-    /// One node's entry of `nodes_run`.
+    /// One node's entry of `nodes_run`; `prepared` is the request text of the command as
+    /// the caller named it, sent as is to every node that knows it by that name.
     async fn run_on(
         &self,
         node: Arc<Node>,
         arguments: &RunArguments,
+        prepared: &str,
         names: &NodeNames,
         access: Option<&Access>,
         slots: &tokio::sync::Semaphore,
@@ -281,17 +285,7 @@ impl Fleet {
             return json!({"error": error_value(&refused.refusal(&method))});
         }
         let params = arguments.params.as_ref();
-        let text = |id: &str| {
-            let id = mi_core::request::Id::Echo(
-                mi_core::json::parse(id.as_bytes(), 4).map_or(MiValue::Null, |(v, _)| v),
-            );
-            let call = mi_core::request::Call {
-                method: method.clone(),
-                params: None,
-                id: id.clone(),
-            };
-            call.text_as(&method, params, &id)
-        };
+        let text = |id: &str| request_text(&method, params, id);
         let Ok(_slot) = slots.acquire().await else {
             return json!({"error": {"code": 500, "message": "Server error"}});
         };
@@ -308,10 +302,14 @@ impl Fleet {
                 Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
             };
         }
-        match node
-            .forward(text("\"miwa-run\"").as_bytes(), "\"miwa-run\"")
-            .await
-        {
+        let renamed;
+        let request = if method == arguments.command {
+            prepared
+        } else {
+            renamed = text(RUN_ID);
+            &renamed
+        };
+        match node.forward(request.as_bytes(), RUN_ID).await {
             Ok(answer) => outcome_of(&answer.text),
             Err(error) => json!({"error": error_value(&node_error(&node.name, &error))}),
         }
@@ -452,12 +450,34 @@ pub fn list_selector(params: Option<&MiValue>) -> Result<Option<Selector>, MiErr
     }
 }
 
-/// A node's reply as a `nodes_run` entry: `{"result": …}` or `{"error": …}`.
+/// The id of the requests `nodes_run` sends (a JSON text).
+const RUN_ID: &str = "\"miwa-run\"";
+
+/// The canonical request text of `method` with `params` and the id `id` (a JSON text).
+fn request_text(method: &str, params: Option<&MiValue>, id: &str) -> String {
+    let id = mi_core::request::Id::Echo(
+        mi_core::json::parse(id.as_bytes(), 4).map_or(MiValue::Null, |(v, _)| v),
+    );
+    let call = mi_core::request::Call {
+        method: method.to_string(),
+        params: None,
+        id: id.clone(),
+    };
+    call.text_as(method, params, &id)
+}
+
+/// A node's reply as a `nodes_run` entry: `{"result": …}` or `{"error": …}`, the node's
+/// value moved into it, not copied.
 fn outcome_of(text: &str) -> Value {
-    let reply: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
-    match (reply.get("result"), reply.get("error")) {
-        (Some(result), _) => json!({ "result": result }),
-        (None, Some(error)) => json!({ "error": error }),
+    let mut reply: Map<String, Value> = serde_json::from_str(text.trim()).unwrap_or_default();
+    let entry = |member: &str, value: Value| {
+        let mut entry = Map::with_capacity(1);
+        entry.insert(member.to_string(), value);
+        Value::Object(entry)
+    };
+    match (reply.remove("result"), reply.remove("error")) {
+        (Some(result), _) => entry("result", result),
+        (None, Some(error)) => entry("error", error),
         _ => json!({"error": {"code": 502, "message": "Bad node reply"}}),
     }
 }
