@@ -497,6 +497,26 @@ pub(crate) fn error_value(error: &MiError) -> Value {
     value
 }
 
+/// What group `upstreams` counts per node: its statistics are `<node>_<what>`.
+const NODE_STATISTICS: [&str; 8] = [
+    "requests",
+    "errors",
+    "timeouts",
+    "latency_us",
+    "in_flight",
+    "up",
+    "reloads_shared",
+    "reloads_refused",
+];
+
+/// The node a statistic of group `upstreams` is about.
+pub(crate) fn statistic_node(name: &str) -> Option<&str> {
+    NODE_STATISTICS.iter().find_map(|what| {
+        name.strip_suffix(what)
+            .and_then(|rest| rest.strip_suffix('_'))
+    })
+}
+
 /// Statistics of group `upstreams`, per node.
 impl miwa_state::StatisticsSource for Fleet {
     fn statistics(&self) -> Vec<mi_core::host::Statistic> {
@@ -505,16 +525,16 @@ impl miwa_state::StatisticsSource for Fleet {
         for node in self.roster().nodes() {
             let c = &node.counters;
             let values = [
-                ("requests", c.requests.load(Relaxed), true),
-                ("errors", c.errors.load(Relaxed), true),
-                ("timeouts", c.timeouts.load(Relaxed), true),
-                ("latency_us", node.average_latency_us(), false),
-                ("in_flight", node.in_flight() as u64, false),
-                ("up", u64::from(node.state() == State::Up), false),
-                ("reloads_shared", node.reloads.shared.load(Relaxed), true),
-                ("reloads_refused", node.reloads.refused.load(Relaxed), true),
+                (c.requests.load(Relaxed), true),
+                (c.errors.load(Relaxed), true),
+                (c.timeouts.load(Relaxed), true),
+                (node.average_latency_us(), false),
+                (node.in_flight() as u64, false),
+                (u64::from(node.state() == State::Up), false),
+                (node.reloads.shared.load(Relaxed), true),
+                (node.reloads.refused.load(Relaxed), true),
             ];
-            for (name, value, incremental) in values {
+            for (name, (value, incremental)) in NODE_STATISTICS.into_iter().zip(values) {
                 out.push(mi_core::host::Statistic {
                     group: "upstreams".into(),
                     name: format!("{}_{name}", node.name),

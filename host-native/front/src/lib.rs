@@ -1015,9 +1015,18 @@ impl Dispatcher for FrontDispatcher {
                     &visible[..]
                 }
             };
-            let mut families = match scrape.node {
-                Some(_) => Default::default(),
-                None => metrics.own(),
+            let mut families = match (scrape.node, &scope) {
+                (Some(_), _) => Default::default(),
+                (None, None) => metrics.own(),
+                (None, Some(_)) => {
+                    let reached: std::collections::HashSet<&str> =
+                        visible.iter().map(|node| node.name.as_str()).collect();
+                    metrics.own_where(|stat| {
+                        stat.group != "upstreams"
+                            || fleet::statistic_node(&stat.name)
+                                .is_some_and(|node| reached.contains(node))
+                    })
+                }
             };
             families.extend(crate::metrics::nodes(metrics, nodes, access.as_ref()).await);
             Ok(families.text(scrape.openmetrics))

@@ -333,8 +333,8 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     assert_eq!(named["error"]["code"], 404, "{named}");
     let all = call("all-secret", "/mi", "nodes_list", json!({}));
     assert_eq!(all["result"]["nodes"].as_array().unwrap().len(), 2, "{all}");
-    // A scrape by the scoped role holds only its nodes' own statistics (the front's own
-    // per-node counters, `miwa_upstream_*`, still name every node).
+    // A scrape by the scoped role holds only its nodes: their own statistics and the
+    // front's counters about them (`miwa_upstream_*`).
     let scrape = |secret: &str, query: &str| {
         front
             .get(
@@ -347,9 +347,16 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     let text = String::from_utf8_lossy(&scoped.body);
     assert!(text.contains(r#"miwa_node_up{node="eu1"}"#), "{text}");
     assert!(!text.contains(r#"miwa_node_up{node="us1"}"#), "{text}");
+    assert!(
+        text.contains(r#"miwa_upstream_requests_total{node="eu1"}"#),
+        "{text}"
+    );
+    assert!(!text.contains("us1"), "nothing about us1: {text}");
     assert_eq!(scrape("eu-secret", "?node=us1").status, 404);
     let everything = scrape("all-secret", "");
-    assert!(String::from_utf8_lossy(&everything.body).contains(r#"miwa_node_up{node="us1"}"#));
+    let everything = String::from_utf8_lossy(&everything.body);
+    assert!(everything.contains(r#"miwa_node_up{node="us1"}"#));
+    assert!(everything.contains(r#"miwa_upstream_requests_total{node="us1"}"#));
 
     let refused = Daemon::start("\n[access.roles.bad]\nnodes = \"site\"\n")
         .err()

@@ -73,7 +73,14 @@ impl Metrics {
 
     /// The daemon's own statistics.
     pub fn own(&self) -> Families {
-        let stats = self.state.statistics();
+        self.own_where(|_| true)
+    }
+
+    /// The daemon's own statistics that `keep` keeps (a front leaves out the counters of
+    /// the nodes a caller's role does not reach).
+    pub fn own_where(&self, keep: impl Fn(&mi_core::host::Statistic) -> bool) -> Families {
+        let mut stats = self.state.statistics();
+        stats.retain(keep);
         let processes = self.state.processes.snapshot();
         let is_module = |group: &str| self.state.is_module(group);
         let process_type = |id: u32| {
