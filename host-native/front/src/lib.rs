@@ -457,6 +457,17 @@ impl FrontDispatcher {
             (reply, vec![called], Some(failed))
         };
         match route {
+            Route::Local(own)
+                if self
+                    .local_out_of_scope(caller, own.unwrap_or(&call.method))
+                    .is_some() =>
+            {
+                let method = own.unwrap_or(&call.method);
+                let refused = self.local_out_of_scope(caller, method).expect("checked");
+                let reply = self.error(&call.id, refused, pretty);
+                let called = record(method, "core", None, &reply);
+                (reply, vec![called], None)
+            }
             Route::Local(None) => {
                 let member = Member::Call(call.clone());
                 let (reply, calls) = self.local_member(caller, index, member, pretty);
@@ -588,6 +599,33 @@ impl FrontDispatcher {
                 format!("role '{role}' may not reach node '{}'", node.name),
             )
         })
+    }
+
+    /// The refusal of miwa's own statistics commands to a caller whose role is scoped to
+    /// some nodes: group `upstreams` counts every node, and a statistic is found by its
+    /// name alone, so none of them is in such a role's reach (its nodes' statistics are,
+    /// from the nodes and in `/metrics`).
+    fn local_out_of_scope(&self, caller: Caller<'_>, method: &str) -> Option<MiError> {
+        const STATISTICS: [&str; 6] = [
+            "get_statistics",
+            "list_statistics",
+            "reset_statistics",
+            "statistics:get",
+            "statistics:list",
+            "statistics:reset",
+        ];
+        if !STATISTICS.contains(&method) {
+            return None;
+        }
+        let role = self.access.role(caller.transport, caller.role);
+        self.access.node_scope(role)?;
+        Some(MiError::with_data(
+            403,
+            "Forbidden",
+            format!(
+                "role '{role}' is scoped to some nodes; miwa's own statistics count every node"
+            ),
+        ))
     }
 
     async fn fleet_command(&self, caller: Caller<'_>, call: &Call, pretty: bool) -> Reply {

@@ -333,6 +333,25 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     assert_eq!(named["error"]["code"], 404, "{named}");
     let all = call("all-secret", "/mi", "nodes_list", json!({}));
     assert_eq!(all["result"]["nodes"].as_array().unwrap().len(), 2, "{all}");
+    // miwa's own statistics count every node (group `upstreams`, and a statistic is found
+    // by its bare name too): refused to the scoped role, by any name of the command.
+    for (method, params) in [
+        ("miwa:get_statistics", json!([["upstreams:"]])),
+        ("get_statistics", json!([["us1_requests"]])),
+        ("statistics:list", json!([])),
+        ("miwa:reset_statistics", json!([["us1_requests"]])),
+    ] {
+        let refused = call("eu-secret", "/mi", method, params);
+        assert_eq!(refused["error"]["code"], 403, "{method}: {refused}");
+        assert!(!refused.to_string().contains("us1_"), "{refused}");
+    }
+    let counted = call(
+        "all-secret",
+        "/mi",
+        "miwa:get_statistics",
+        json!([["upstreams:"]]),
+    );
+    assert!(counted["result"]["upstreams:us1_requests"].is_u64(), "{counted}");
     // A scrape by the scoped role holds only its nodes: their own statistics and the
     // front's counters about them (`miwa_upstream_*`).
     let scrape = |secret: &str, query: &str| {
