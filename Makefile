@@ -3,7 +3,9 @@
 
 CARGO ?= cargo
 VENV := tests/.venv
-PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1 websockets==15.0.1
+PYTHON_CLIENTS := opensips==0.1.11 opensipscli==0.4.1 websockets==15.0.1 mcp==2.3.0
+# The venv is (re)made when the list above changes: its stamp is named by the list's digest.
+VENV_STAMP := $(VENV)/.clients-$(shell echo '$(PYTHON_CLIENTS)' | sha256sum | cut -c1-12)
 WASM_BINDGEN_VERSION := 0.2.130
 PLAYGROUND := target/playground
 COMPONENTIZE_PY := componentize-py==0.25.1
@@ -91,9 +93,10 @@ run: setup playground
 	$(CARGO) run --release -p host-native --bin miwa -- serve
 
 ## The real MI clients the end-to-end tests drive.
-$(VENV)/bin/opensips-cli:
+$(VENV_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet $(PYTHON_CLIENTS)
+	touch $@
 
 ## The whole suite: unit tests, the core in wasmtime, conformance replay, real clients,
 ## Debian's Kamailio as a node of front mode, Debian's Redis behind the blocklist module,
@@ -112,7 +115,7 @@ opensips:
 	  echo "*** no $(OPENSIPS_SOURCES)/build.sh: the real-OpenSIPS tests will be skipped ***"; \
 	fi
 
-test: setup playground rust-modules python-modules js-modules cargo-deb opensips $(VENV)/bin/opensips-cli tests/browser/node_modules/playwright-core
+test: setup playground rust-modules python-modules js-modules cargo-deb opensips $(VENV_STAMP) tests/browser/node_modules/playwright-core
 	command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)

@@ -11,6 +11,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod mcp;
+
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -76,6 +78,8 @@ pub struct Config {
     pub metrics: miwa_dispatch::metrics::settings::MetricsConfig,
     /// `[charts]`: the HTML page's charts and the samples behind them.
     pub charts: miwa_dispatch::metrics::settings::ChartsConfig,
+    /// `[mcp]`: the MCP server at `/mcp`.
+    pub mcp: mcp::McpConfig,
 }
 
 /// Deepest accepted `core.max_json_depth` and `http.max_xml_depth`: requests are also
@@ -879,19 +883,30 @@ impl Config {
         if let Some((key, problem)) = self.metrics.problem().or_else(|| self.charts.problem()) {
             return invalid(key, &problem);
         }
-        if self.metrics.enabled
-            && [
+        if let Some((key, problem)) = self.mcp.problem(self.access.roles.keys()) {
+            return invalid(key, &problem);
+        }
+        for (enabled, reserved, section) in [
+            (self.mcp.enabled, transports::mcp::MCP_ROOT, "mcp"),
+            (
+                self.metrics.enabled,
+                transports::metrics::METRICS_ROOT,
+                "metrics",
+            ),
+        ] {
+            let roots = [
                 &self.http.root,
                 &self.http.xmlrpc_root,
                 &self.http.html_root,
-            ]
-            .iter()
-            .any(|root| root.as_str() == transports::metrics::METRICS_ROOT)
-        {
-            return invalid(
-                "http.root / http.xmlrpc_root / http.html_root",
-                "`metrics` is the root of /metrics (turn metrics.enabled off to use it)",
-            );
+            ];
+            if enabled && roots.iter().any(|root| root.as_str() == reserved) {
+                return invalid(
+                    "http.root / http.xmlrpc_root / http.html_root",
+                    &format!(
+                        "`{reserved}` is the root of /{reserved} (turn {section}.enabled off to use it)"
+                    ),
+                );
+            }
         }
         let upstream = &self.front.upstream;
         if !upstream.is_empty() && !self.upstreams.contains_key(upstream) {
@@ -971,6 +986,27 @@ mod tests {
         );
         assert_eq!(example.front, defaults.front);
         assert_eq!(example.audit, defaults.audit);
+        assert_eq!(example.mcp, defaults.mcp);
+    }
+
+    #[test]
+    fn mcp_values_are_checked() {
+        for (text, key) in [
+            ("[mcp]\nmax_result_bytes = 100\n", "mcp.max_result_bytes"),
+            ("[mcp]\nmax_sessions = 0\n", "mcp.max_sessions"),
+            ("[mcp]\nsession_idle = 0\n", "mcp.session_idle"),
+            (
+                "[mcp]\ndestructive_roles = [\"ops\"]\n",
+                "mcp.destructive_roles",
+            ),
+            ("[http]\nroot = \"mcp\"\n", "http.root"),
+        ] {
+            let refused = parse(text).unwrap_err().to_string();
+            assert!(refused.contains(key), "{text}: {refused}");
+        }
+        let ok = parse("[mcp]\nmax_result_bytes = 256\ndestructive_roles = [\"full\", \"ops\"]\n[access.roles.ops]\nallow = [\"*\"]\n");
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(parse("[mcp]\nenabled = false\n[http]\nroot = \"mcp\"\n").is_ok());
     }
 
     #[test]

@@ -346,6 +346,12 @@ async fn run(
             tls: tls.clone(),
             max_buffered: config.http.max_buffered,
             metrics: config.metrics.enabled,
+            mcp: config.mcp.enabled.then(|| {
+                let default_role = config.access.transports.get("mcp");
+                config
+                    .mcp
+                    .settings(default_role.map_or("full", String::as_str).to_string())
+            }),
             hosts: transports::browser::HostNames::new(&config.http.hosts),
             form_tokens: Arc::new(transports::browser::FormTokens::new(secret)),
             client_shares: client_shares.clone(),

@@ -10,12 +10,14 @@
 //!   reading of a request; `names`: the 3.6 and 4.0 names; `access`: role rules;
 //! - `params`, `json`, `error`: parameters and recipes, the cJSON-compatible JSON, MI
 //!   errors; `commands/`: the core commands; `host`: the `Host` trait they ask;
+//!   `effects`: what each command does (reads, changes, destroys);
 //! - `chart`, `openrpc` and the rest: what the HTML page and `rpc.discover` build on.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod chart;
 pub mod commands;
+pub mod effects;
 pub mod error;
 pub mod glob;
 pub mod host;

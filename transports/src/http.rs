@@ -56,6 +56,8 @@ pub struct HttpSettings {
     pub sse: Option<crate::sse::SseSettings>,
     /// Serve `GET /metrics` (the dispatcher's [`Dispatcher::scrape`]).
     pub metrics: bool,
+    /// The MCP server at `/mcp`; `None` disables the route.
+    pub mcp: Option<crate::mcp::McpSettings>,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
     /// Header fields per request; more get `431`.
@@ -97,6 +99,8 @@ enum Content {
     /// An event stream; each message sent counts as activity on the connection, so a
     /// stream the client reads is not idle, and one it stopped reading is.
     Stream(tokio::sync::mpsc::Receiver<Bytes>, Arc<Clock>),
+    /// An MCP reply, whole or an event stream, counted as activity the same way.
+    Mcp(crate::mcp::McpBody, Arc<Clock>),
 }
 
 impl hyper::body::Body for HeldBody {
@@ -115,6 +119,12 @@ impl hyper::body::Body for HeldBody {
                     Ok(hyper::body::Frame::data(bytes))
                 })
             }),
+            Content::Mcp(body, clock) => Pin::new(body).poll_frame(cx).map(|frame| {
+                if frame.is_some() {
+                    clock.active();
+                }
+                frame
+            }),
         }
     }
 
@@ -122,6 +132,7 @@ impl hyper::body::Body for HeldBody {
         match &self.body {
             Content::Whole(body) => body.is_end_stream(),
             Content::Stream(..) => false,
+            Content::Mcp(body, _) => body.is_end_stream(),
         }
     }
 
@@ -129,6 +140,7 @@ impl hyper::body::Body for HeldBody {
         match &self.body {
             Content::Whole(body) => body.size_hint(),
             Content::Stream(..) => hyper::body::SizeHint::default(),
+            Content::Mcp(body, _) => body.size_hint(),
         }
     }
 }
@@ -517,6 +529,83 @@ async fn event_stream(
     }
 }
 
+/// The answer to a request whose `Host` names another server (`421`) or that a page of
+/// another site sent (`403`); `None` for any other.
+fn browser_refusal(
+    settings: &HttpSettings,
+    request: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Option<Response<Full<Bytes>>> {
+    match settings.hosts.check(request.headers()) {
+        Ok(()) => None,
+        Err(crate::browser::Refusal::ForeignHost) => {
+            tracing::warn!(%peer, path = request.uri().path(), "HTTP request refused: Host names another server");
+            Some(respond(StatusCode::MISDIRECTED_REQUEST, HTML, FOREIGN_HOST))
+        }
+        Err(crate::browser::Refusal::CrossSite) => {
+            tracing::warn!(%peer, path = request.uri().path(), "HTTP request refused: sent from another site's page");
+            Some(respond(StatusCode::FORBIDDEN, HTML, CROSS_SITE))
+        }
+    }
+}
+
+/// `/mcp` (GET, POST, DELETE): the MCP server, once the `Host` and `Origin` rules, the
+/// credentials (as route `mi`) and the body limits passed.
+async fn mcp_request(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    settings: &HttpSettings,
+    route: &crate::mcp::McpRoute,
+    dispatcher: Arc<dyn Dispatcher>,
+    budget: &Buffered,
+    clock: Arc<Clock>,
+) -> Response<HeldBody> {
+    let whole = |response: Response<Full<Bytes>>| {
+        response.map(|body| HeldBody {
+            body: Content::Whole(body),
+            _held: None,
+        })
+    };
+    if let Some(refused) = browser_refusal(settings, &request, peer) {
+        return whole(refused);
+    }
+    let outcome = authenticate(&request, peer, dispatcher.as_ref(), "mi").await;
+    let Authentication::Granted { role, identity } = outcome else {
+        return whole(refusal(&outcome));
+    };
+    let node = node_segment(request.uri().path(), crate::mcp::MCP_ROOT).map(str::to_string);
+    if let Some(name) = &node {
+        if !dispatcher.nodes().contains(name) {
+            return whole(respond(StatusCode::NOT_FOUND, HTML, Bytes::new()));
+        }
+    }
+    let (parts, body) = request.into_parts();
+    let (body, _held) = match parts.method {
+        Method::POST => {
+            match collect_body(body, settings.max_body, settings.request_timeout, budget).await {
+                Ok(read) => read,
+                Err(StatusCode::SERVICE_UNAVAILABLE) => return whole(busy()),
+                Err(status) => return whole(respond(status, JSON, Bytes::new())),
+            }
+        }
+        Method::GET | Method::DELETE => (Bytes::new(), None),
+        _ => return whole(respond(StatusCode::METHOD_NOT_ALLOWED, HTML, Bytes::new())),
+    };
+    let caller = crate::mcp::McpCaller {
+        role,
+        identity,
+        peer: Some(peer),
+        node,
+    };
+    let response = route
+        .serve(Request::from_parts(parts, Full::new(body)), caller)
+        .await;
+    response.map(|body| HeldBody {
+        body: Content::Mcp(body, clock),
+        _held: None,
+    })
+}
+
 async fn serve_request(
     request: Request<Incoming>,
     peer: SocketAddr,
@@ -531,16 +620,8 @@ async fn serve_request(
             .insert(CONNECTION, HeaderValue::from_static("close"));
         return Ok(response);
     }
-    match settings.hosts.check(request.headers()) {
-        Ok(()) => {}
-        Err(crate::browser::Refusal::ForeignHost) => {
-            tracing::warn!(%peer, "HTTP request refused: Host names another server");
-            return Ok(respond(StatusCode::MISDIRECTED_REQUEST, HTML, FOREIGN_HOST));
-        }
-        Err(crate::browser::Refusal::CrossSite) => {
-            tracing::warn!(%peer, "HTTP request refused: sent from another site's page");
-            return Ok(respond(StatusCode::FORBIDDEN, HTML, CROSS_SITE));
-        }
+    if let Some(refused) = browser_refusal(&settings, &request, peer) {
+        return Ok(refused);
     }
     let path = request.uri().path();
     let route = if settings.metrics && under_root(path, crate::metrics::METRICS_ROOT) {
@@ -878,6 +959,13 @@ pub async fn serve(
     let settings = Arc::new(settings);
     let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
     let budget: Buffered = crate::budget::ByteBudget::new(settings.max_buffered);
+    let mcp = settings.mcp.clone().map(|mcp| {
+        Arc::new(crate::mcp::McpRoute::new(
+            dispatcher.clone(),
+            mcp,
+            settings.max_body,
+        ))
+    });
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -912,16 +1000,17 @@ pub async fn serve(
             refuse(stream);
             continue;
         };
+        let listener = Listener {
+            settings: settings.clone(),
+            dispatcher: dispatcher.clone(),
+            budget: budget.clone(),
+            mcp: mcp.clone(),
+        };
         let settings = settings.clone();
-        let dispatcher = dispatcher.clone();
         let mut shutdown = shutdown.clone();
-        let budget = budget.clone();
         connections.spawn(async move {
             match settings.tls.as_ref().map(|tls| tls.acceptor()) {
-                None => {
-                    serve_connection(stream, peer, settings, dispatcher, budget, &mut shutdown)
-                        .await
-                }
+                None => serve_connection(stream, peer, listener, &mut shutdown).await,
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
                     let secured = match settings.request_timeout.or(settings.idle_timeout) {
@@ -931,17 +1020,7 @@ pub async fn serve(
                         None => handshake.await,
                     };
                     match secured {
-                        Ok(stream) => {
-                            serve_connection(
-                                stream,
-                                peer,
-                                settings,
-                                dispatcher,
-                                budget,
-                                &mut shutdown,
-                            )
-                            .await
-                        }
+                        Ok(stream) => serve_connection(stream, peer, listener, &mut shutdown).await,
                         Err(error) => tracing::debug!(%peer, %error, "tls handshake failed"),
                     }
                 }
@@ -1090,16 +1169,29 @@ async fn next_check(ticker: &mut Option<tokio::time::Interval>) {
     }
 }
 
-async fn serve_connection<S>(
-    stream: S,
-    peer: SocketAddr,
+/// What every connection of one listener shares.
+#[derive(Clone)]
+struct Listener {
     settings: Arc<HttpSettings>,
     dispatcher: Arc<dyn Dispatcher>,
     budget: Buffered,
+    mcp: Option<Arc<crate::mcp::McpRoute>>,
+}
+
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    listener: Listener,
     shutdown: &mut watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Listener {
+        settings,
+        dispatcher,
+        budget,
+        mcp,
+    } = listener;
     let service_settings = settings.clone();
     let served = Arc::new(AtomicU64::new(0));
     let limit = settings.max_requests_per_connection;
@@ -1111,8 +1203,26 @@ async fn serve_connection<S>(
         let served = served.clone();
         let clock = service_clock.clone();
         let budget = budget.clone();
+        let mcp = mcp.clone();
         clock.service_started();
         async move {
+            if let Some(route) = mcp
+                .as_ref()
+                .filter(|_| under_root(request.uri().path(), crate::mcp::MCP_ROOT))
+            {
+                let response = mcp_request(
+                    request,
+                    peer,
+                    &settings,
+                    route,
+                    dispatcher,
+                    &budget,
+                    clock.clone(),
+                )
+                .await;
+                clock.service_ended();
+                return Ok::<_, hyper::Error>(response);
+            }
             let streams = settings.sse.as_ref().filter(|_| {
                 request.method() == Method::GET
                     && under_root(request.uri().path(), crate::sse::SSE_ROOT)

@@ -18,6 +18,7 @@ pub mod fifo;
 pub mod html;
 pub mod http;
 mod listing;
+pub mod mcp;
 pub mod metrics;
 pub mod openrpc;
 pub mod playground;
@@ -104,20 +105,23 @@ pub enum TransportKind {
     Xmlrpc,
     /// The HTML interface (`/html`).
     Html,
+    /// The Model Context Protocol (`/mcp`, `miwa mcp`).
+    Mcp,
 }
 
 impl TransportKind {
     /// Every transport, in the order their statistics are listed.
-    pub const ALL: [TransportKind; 6] = [
+    pub const ALL: [TransportKind; 7] = [
         TransportKind::Http,
         TransportKind::Udp,
         TransportKind::Unix,
         TransportKind::Fifo,
         TransportKind::Xmlrpc,
         TransportKind::Html,
+        TransportKind::Mcp,
     ];
 
-    /// A short stable name (`http`, `udp`, `unix`, `fifo`, `xmlrpc`, `html`).
+    /// A short stable name (`http`, `udp`, `unix`, `fifo`, `xmlrpc`, `html`, `mcp`).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::Http => "http",
@@ -126,6 +130,7 @@ impl TransportKind {
             TransportKind::Fifo => "fifo",
             TransportKind::Xmlrpc => "xmlrpc",
             TransportKind::Html => "html",
+            TransportKind::Mcp => "mcp",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `rpc.discover` addressed to a node: an OpenRPC document of the node's commands (those
-//! the caller may run), then the commands miwa adds in front of it.
+//! the caller may run), then the commands miwa adds in front of it. Addressed to no node,
+//! miwa's own document gains the fleet commands ([`with_fleet_methods`]).
 //!
 //! A node describes less than miwa's registry: an OpenSIPS node gives each command's
 //! recipes (`which <command>`, asked of it, at most half its `max_in_flight` at once, so
@@ -107,4 +108,53 @@ pub async fn document(
          parameters untyped. Then the commands miwa adds in front of the node.",
         node_methods.chain(added_methods).collect(),
     ))
+}
+
+/// The fleet commands as OpenRPC methods, typed: `nodes_run` and `nodes_list` take
+/// their parameters by name, any of them beside the required ones.
+fn fleet_methods() -> [Value; 2] {
+    use serde_json::json;
+    let param = |name: &str, required: bool, schema: Value| json!({"name": name, "required": required, "schema": schema});
+    let errors = json!([{"code": -32602, "message": "Invalid params"}, {"code": 403, "message": "Forbidden"}, {"code": 404, "message": "Unknown node"}]);
+    let nodes_run = json!({
+        "name": "nodes_run",
+        "summary": "runs one command on many nodes in parallel (or rolling, a few at a time); one entry per node",
+        "tags": [{"name": "front"}],
+        "paramStructure": "by-name",
+        "params": [
+            param("command", true, json!({"type": "string"})),
+            param("params", false, json!({"type": ["array", "object"]})),
+            param("nodes", false, json!({"type": "array", "items": {"type": "string"}})),
+            param("select", false, json!({"type": "string"})),
+            param("rolling", false, json!({"type": "integer", "minimum": 1})),
+            param("max_failures", false, json!({"type": "integer", "minimum": 0})),
+            param("deadline_ms", false, json!({"type": "integer", "minimum": 1})),
+            param("stream", false, json!({"type": "boolean"})),
+        ],
+        "result": {"name": "result", "schema": {"type": "object"}},
+        "errors": errors,
+        "x-opensips-4-name": "front:nodes_run",
+    });
+    let nodes_list = json!({
+        "name": "nodes_list",
+        "summary": "lists the nodes miwa is in front of: transport, address, labels, state",
+        "tags": [{"name": "front"}],
+        "paramStructure": "by-name",
+        "params": [param("select", false, json!({"type": "string"}))],
+        "result": {"name": "result", "schema": {"type": "object"}},
+        "errors": errors,
+        "x-opensips-4-name": "front:nodes_list",
+    });
+    [nodes_run, nodes_list]
+}
+
+/// miwa's own document (`rpc.discover` to no node) with the fleet commands the caller
+/// may run added to its methods.
+pub fn with_fleet_methods(mut document: Value, access: Option<&Access>) -> Value {
+    if let Some(methods) = document["methods"].as_array_mut() {
+        methods.extend(fleet_methods().into_iter().filter(|m| {
+            access.is_none_or(|a| a.permits(m["name"].as_str().unwrap_or_default(), "front"))
+        }));
+    }
+    document
 }

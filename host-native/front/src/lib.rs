@@ -141,6 +141,8 @@ enum Route<'a> {
     Node(&'a Arc<Node>),
     /// `rpc.discover` addressed to the node: miwa's document of it.
     Discover(&'a Arc<Node>),
+    /// `rpc.discover` addressed to no node: miwa's own document and the fleet commands.
+    DiscoverFleet,
     /// `event_subscribe`: miwa's, after subscribing itself at the node when it raises the
     /// event.
     Subscribe(&'a Arc<Node>),
@@ -265,6 +267,9 @@ impl FrontDispatcher {
             }
         }
         let Some(node) = node else {
+            if method == mi_core::openrpc::DISCOVER {
+                return Route::DiscoverFleet;
+            }
             return Route::Local(None);
         };
         if method == mi_core::openrpc::DISCOVER {
@@ -512,6 +517,20 @@ impl FrontDispatcher {
                 let reply = self.result(call, &document, pretty);
                 let called = record(&call.method, &node.name, Some(&node.name), &reply);
                 counted(reply, called)
+            }
+            Route::DiscoverFleet => {
+                let member = Member::Call(call.clone());
+                let (reply, calls) = self.local_member(caller, index, member, pretty);
+                let Reply::Text(text) = &reply else {
+                    return (reply, calls, None);
+                };
+                let own: Value = serde_json::from_str(text).unwrap_or_default();
+                let Some(document) = own.get("result").cloned() else {
+                    return (reply, calls, None);
+                };
+                let access = self.caller_access(caller);
+                let document = discover::with_fleet_methods(document, access.as_ref());
+                (self.result(call, &document, pretty), calls, None)
             }
             Route::Subscribe(node) => {
                 let access = self.caller_access(caller);

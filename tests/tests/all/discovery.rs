@@ -351,7 +351,10 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
         "miwa:get_statistics",
         json!([["upstreams:"]]),
     );
-    assert!(counted["result"]["upstreams:us1_requests"].is_u64(), "{counted}");
+    assert!(
+        counted["result"]["upstreams:us1_requests"].is_u64(),
+        "{counted}"
+    );
     // A scrape by the scoped role holds only its nodes: their own statistics and the
     // front's counters about them (`miwa_upstream_*`).
     let scrape = |secret: &str, query: &str| {

@@ -31,6 +31,7 @@ mod hardening;
 mod http_limits;
 mod js_module;
 mod limits;
+mod mcp;
 mod metrics;
 mod module_worlds;
 mod modules;

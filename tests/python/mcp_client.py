@@ -1,0 +1,90 @@
+"""An MCP client for the tests: the official MCP Python SDK (PyPI `mcp`), driven by steps.
+
+    mcp_client.py --url http://127.0.0.1:8888/mcp [--header 'Authorization: Bearer s']
+                  [--mode auto|legacy] < steps
+    mcp_client.py --stdio miwa mcp --url http://… < steps
+
+Each line of standard input is one step, a JSON object; each answer is one JSON line:
+    {"op": "list"}                     -> {"tools": [...], "invalid_schemas": [...]}
+    {"op": "call", "tool": t, "args": {...}}
+        -> {"is_error": b, "text": "...", "structured": {...} | null}
+           or {"error": {"code": c, "message": m}} for a protocol error,
+           or {"exception": "..."} when the connection failed
+    {"op": "info"}                     -> {"protocol": version, "server": name}
+The steps run in one connection (one session where the protocol has them).
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+
+import httpx2
+import jsonschema
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+
+def dump(value):
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def run(args, steps):
+    if args.stdio:
+        server = StdioServerParameters(command=args.stdio[0], args=args.stdio[1:])
+    else:
+        headers = dict(h.split(": ", 1) for h in args.header)
+        http = httpx2.AsyncClient(headers=headers, timeout=30)
+        server = streamable_http_client(args.url, http_client=http)
+    async with Client(server, mode=args.mode) as client:
+        for step in steps:
+            op = step["op"]
+            try:
+                if op == "list":
+                    tools = [dump(t) for t in (await client.list_tools()).tools]
+                    invalid = []
+                    for tool in tools:
+                        try:
+                            jsonschema.Draft202012Validator.check_schema(tool["inputSchema"])
+                        except jsonschema.SchemaError as error:
+                            invalid.append({"tool": tool["name"], "why": str(error)[:200]})
+                    answer = {"tools": tools, "invalid_schemas": invalid}
+                elif op == "call":
+                    result = await client.call_tool(step["tool"], step.get("args", {}))
+                    text = "".join(c.text for c in result.content if hasattr(c, "text"))
+                    answer = {
+                        "is_error": bool(result.is_error),
+                        "text": text,
+                        "structured": result.structured_content,
+                    }
+                elif op == "info":
+                    session = client.session
+                    result = session.initialize_result or session.discover_result
+                    answer = {"protocol": str(getattr(result, "protocol_version", None) or
+                                              getattr(result, "supported_versions", [None])[-1])}
+                else:
+                    answer = {"bad_step": step}
+            except MCPError as error:
+                answer = {"error": {"code": error.error.code, "message": error.error.message}}
+            except Exception as error:  # the connection itself failed
+                answer = {"exception": f"{type(error).__name__}: {error}"}
+            print(json.dumps(answer), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url")
+    parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--mode", default="auto")
+    parser.add_argument("--stdio", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    steps = [json.loads(line) for line in sys.stdin if line.strip()]
+    try:
+        asyncio.run(run(args, steps))
+    except BaseException as error:  # closing a connection the server dropped (after kill)
+        print(f"mcp_client: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

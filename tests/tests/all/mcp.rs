@@ -1,0 +1,451 @@
+//! The MCP server at `/mcp`, with the official MCP Python SDK (PyPI `mcp`, in
+//! tests/.venv) as the client: tools generated from each role's `rpc.discover`, valid
+//! schemas and hints, read-only and destructive calls, bad input, the result cap, the
+//! audit line, both protocol eras, sessions bound to their identity and capped, and
+//! browser origins refused.
+
+use miwa_tests::{hashed_secret, workspace, Daemon};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Runs `steps` through tests/python/mcp_client.py against `daemon`'s `/mcp` (`path`
+/// below it), with a Bearer `token`, in protocol `mode` (`auto` or `legacy`); one answer
+/// per step.
+fn mcp(
+    daemon: &Daemon,
+    path: &str,
+    token: Option<&str>,
+    mode: &str,
+    steps: &[Value],
+) -> Vec<Value> {
+    let (answers, stderr) = mcp_answers(daemon, path, token, mode, steps);
+    assert_eq!(
+        answers.len(),
+        steps.len(),
+        "one answer per step; stderr: {stderr}"
+    );
+    answers
+}
+
+/// [`mcp`] without expecting an answer to each step (a step may stop the daemon); the
+/// client's standard error beside them.
+fn mcp_answers(
+    daemon: &Daemon,
+    path: &str,
+    token: Option<&str>,
+    mode: &str,
+    steps: &[Value],
+) -> (Vec<Value>, String) {
+    let python = workspace().join("tests/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "tests/.venv is missing: `make test` installs the MCP Python SDK there"
+    );
+    let mut command = Command::new(python);
+    command
+        .arg(workspace().join("tests/python/mcp_client.py"))
+        .args(["--url", &format!("http://{}/mcp{path}", daemon.http)])
+        .args(["--mode", mode]);
+    if let Some(token) = token {
+        command.args(["--header", &format!("Authorization: Bearer {token}")]);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for step in steps {
+            writeln!(stdin, "{step}").unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    let answers: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (answers, String::from_utf8_lossy(&output.stderr).to_string())
+}
+
+/// The result of `method` over `/mi` with a Bearer `token`.
+fn result_as(daemon: &Daemon, token: &str, method: &str) -> Value {
+    let endpoint = miwa_client::Endpoint::Http(miwa_client::HttpTarget {
+        url: format!("http://{}/mi", daemon.http),
+        authorization: Some(miwa_client::credentials::bearer(token).unwrap()),
+        ca_file: None,
+    });
+    let request = json!({"jsonrpc": "2.0", "method": method, "id": 1});
+    let reply: Value = serde_json::from_str(
+        &endpoint
+            .exchange(&request.to_string(), Duration::from_secs(10))
+            .unwrap(),
+    )
+    .unwrap();
+    reply["result"].clone()
+}
+
+/// The names of the tools a `list` step answered.
+fn names(listed: &Value) -> Vec<String> {
+    listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A raw HTTP exchange with `/mcp`: the status, the headers' text and the body.
+fn raw(daemon: &Daemon, method: &str, headers: &str, body: &str) -> (u16, String, String) {
+    let request = format!(
+        "{method} /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let bytes =
+        miwa_tests::exchange(daemon.http, request.as_bytes(), Duration::from_secs(5)).unwrap();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let status = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_lowercase(), body.to_string())
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+/// The session number an `initialize` answer carries.
+fn session_of(head: &str) -> String {
+    head.lines()
+        .find_map(|line| line.strip_prefix("mcp-session-id: "))
+        .expect("a session header")
+        .trim()
+        .to_string()
+}
+
+fn daemon(extra: &str) -> (Daemon, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&format!(
+        r#"
+[audit]
+file = "{}"
+[access]
+protect = ["mi"]
+[access.roles.readonly]
+allow = ["uptime", "ps", "get_statistics", "cache_fetch"]
+[[access.tokens]]
+sha256 = "{}"
+role = "full"
+name = "admin"
+[[access.tokens]]
+sha256 = "{}"
+role = "readonly"
+name = "agent"
+[mcp]
+destructive_roles = ["full"]
+{extra}
+"#,
+        dir.path().join("audit.log").display(),
+        hashed_secret("hash-token", "admin-secret"),
+        hashed_secret("hash-token", "agent-secret"),
+    ))
+    .unwrap();
+    (daemon, dir)
+}
+
+#[test]
+fn tools_are_each_roles_commands_with_valid_schemas_and_hints() {
+    let (daemon, _dir) = daemon("");
+    for mode in ["auto", "legacy"] {
+        let answers = mcp(
+            &daemon,
+            "",
+            Some("admin-secret"),
+            mode,
+            &[json!({"op": "info"}), json!({"op": "list"})],
+        );
+        let expected_protocol = if mode == "auto" {
+            "2026-07-28"
+        } else {
+            "2025-11-25"
+        };
+        assert_eq!(answers[0]["protocol"], expected_protocol, "{mode}");
+        let listed = &answers[1];
+        assert_eq!(listed["invalid_schemas"], json!([]), "{listed}");
+        let discovered = result_as(&daemon, "admin-secret", "rpc.discover");
+        let methods = discovered["methods"].as_array().unwrap().len();
+        assert_eq!(names(listed).len(), methods, "one tool per method: {mode}");
+        let tool = |name: &str| {
+            listed["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no tool {name}"))
+        };
+        assert_eq!(tool("uptime")["annotations"]["readOnlyHint"], true);
+        assert_eq!(tool("kill")["annotations"]["destructiveHint"], true);
+        assert_eq!(tool("kill")["annotations"]["readOnlyHint"], false);
+        assert_eq!(tool("cache_store")["annotations"]["destructiveHint"], false);
+        assert!(
+            tool("kill")["inputSchema"]["properties"]["confirm"].is_object(),
+            "{}",
+            tool("kill")
+        );
+        let store = tool("cache_store");
+        assert_eq!(store["inputSchema"]["anyOf"].as_array().unwrap().len(), 2);
+        assert!(store["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("stores in a cache system"));
+    }
+    // A role sees only what it may run; the others' tools do not exist for it.
+    let answers = mcp(
+        &daemon,
+        "",
+        Some("agent-secret"),
+        "auto",
+        &[
+            json!({"op": "list"}),
+            json!({"op": "call", "tool": "cache_store", "args": {"system": "local", "attr": "a", "value": "v"}}),
+            json!({"op": "call", "tool": "kill", "args": {"confirm": true}}),
+            json!({"op": "call", "tool": "cache_fetch", "args": {"system": "local", "attr": "a"}}),
+        ],
+    );
+    let mut seen = names(&answers[0]);
+    seen.sort();
+    assert_eq!(seen, ["cache_fetch", "get_statistics", "ps", "uptime"]);
+    assert_eq!(answers[1]["error"]["code"], -32602, "{}", answers[1]);
+    assert_eq!(answers[2]["error"]["code"], -32602, "{}", answers[2]);
+    assert!(
+        answers[3]["text"].as_str().unwrap().contains("not found"),
+        "nothing was stored: {}",
+        answers[3]
+    );
+}
+
+#[test]
+fn calls_run_once_as_the_caller_and_destructive_ones_need_confirmation() {
+    let (daemon, dir) = daemon("max_result_bytes = 256\n");
+    let answers = mcp(
+        &daemon,
+        "",
+        Some("admin-secret"),
+        "auto",
+        &[
+            json!({"op": "call", "tool": "uptime"}),
+            json!({"op": "call", "tool": "cache_store", "args": {"system": "local", "attr": "a"}}),
+            json!({"op": "call", "tool": "cache_store", "args": {"system": "local", "atr": "a", "value": "v"}}),
+            json!({"op": "call", "tool": "cache_store", "args": {"system": "local", "attr": "a", "value": "v"}}),
+            json!({"op": "call", "tool": "cache_fetch", "args": {"system": "local", "attr": "a"}}),
+            json!({"op": "call", "tool": "no_such_tool"}),
+            json!({"op": "call", "tool": "kill"}),
+            json!({"op": "call", "tool": "kill", "args": {"confirm": false}}),
+            json!({"op": "call", "tool": "get_statistics", "args": {"statistics": ["all"]}}),
+            json!({"op": "call", "tool": "cache_fetch", "args": {"system": "nowhere", "attr": "a"}}),
+        ],
+    );
+    let uptime = &answers[0];
+    assert_eq!(uptime["is_error"], false, "{uptime}");
+    assert!(uptime["structured"]["Up time"].is_string(), "{uptime}");
+    for bad in &answers[1..3] {
+        assert_eq!(bad["is_error"], true, "{bad}");
+        assert!(
+            bad["text"].as_str().unwrap().contains("nothing was run"),
+            "{bad}"
+        );
+    }
+    assert!(answers[2]["text"]
+        .as_str()
+        .unwrap()
+        .contains("no argument 'atr'"));
+    assert_eq!(answers[3]["is_error"], false, "{}", answers[3]);
+    assert_eq!(answers[4]["structured"]["value"], "v", "{}", answers[4]);
+    assert_eq!(answers[5]["error"]["code"], -32602, "{}", answers[5]);
+    for unconfirmed in &answers[6..8] {
+        assert_eq!(unconfirmed["is_error"], true, "{unconfirmed}");
+        assert!(
+            unconfirmed["text"]
+                .as_str()
+                .unwrap()
+                .contains("\"confirm\": true"),
+            "{unconfirmed}"
+        );
+    }
+    let cut = answers[8]["text"].as_str().unwrap();
+    assert!(cut.contains("cut by miwa"), "{cut}");
+    assert!(cut.len() < 256 + 300, "{}", cut.len());
+    assert!(answers[8]["structured"].is_null(), "{}", answers[8]);
+    assert_eq!(answers[9]["is_error"], true, "an MI error is a tool error");
+    assert!(answers[9]["text"].as_str().unwrap().starts_with("MI error"));
+    // The daemon still runs: the unconfirmed kills ran nothing.
+    assert!(result_as(&daemon, "admin-secret", "uptime")["Up time"].is_string());
+
+    // Every call that ran is one audit line of transport mcp, with the caller's identity;
+    // the calls refused before running are none.
+    let audit = dir.path().join("audit.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let lines: Vec<Value> = loop {
+        let lines: Vec<Value> = std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|l: &Value| l["transport"] == "mcp" && l["command"] != "rpc.discover")
+            .collect();
+        if lines.len() >= 5 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let commands: Vec<&str> = lines
+        .iter()
+        .map(|l| l["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "uptime",
+            "cache_store",
+            "cache_fetch",
+            "get_statistics",
+            "cache_fetch"
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l["identity"] == "token:admin"),
+        "{lines:?}"
+    );
+
+    // Confirmed, the destructive call runs: the daemon stops (and may not finish its
+    // reply).
+    let (killed, _) = mcp_answers(
+        &daemon,
+        "",
+        Some("admin-secret"),
+        "auto",
+        &[json!({"op": "call", "tool": "kill", "args": {"confirm": true}})],
+    );
+    assert!(
+        killed
+            .first()
+            .is_none_or(|k| k["is_error"] == false || k["exception"].is_string()),
+        "{killed:?}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(daemon.http).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kill stops the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sessions_are_their_owners_capped_and_browsers_are_refused() {
+    let (daemon, _dir) = daemon("max_sessions = 2\n");
+    let admin = "Authorization: Bearer admin-secret\r\n";
+    let agent = "Authorization: Bearer agent-secret\r\n";
+    // No credentials: as on /mi.
+    let (status, head, _) = raw(&daemon, "POST", "", INITIALIZE);
+    assert_eq!(status, 401, "{head}");
+    assert!(head.contains("www-authenticate"), "{head}");
+    // A page of another site.
+    let (status, _, _) = raw(
+        &daemon,
+        "POST",
+        &format!("{admin}Origin: http://evil.example\r\n"),
+        INITIALIZE,
+    );
+    assert_eq!(status, 403);
+    // A session opened by one identity is not another's.
+    let (status, head, _) = raw(&daemon, "POST", admin, INITIALIZE);
+    assert_eq!(status, 200, "{head}");
+    let session = session_of(&head);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let with = |who: &str| {
+        format!("{who}Mcp-Session-Id: {session}\r\nMcp-Protocol-Version: 2025-11-25\r\n")
+    };
+    let (status, _, _) = raw(&daemon, "POST", &with(agent), list);
+    assert_eq!(status, 404, "another identity's session is unknown to it");
+    let (status, _, body) = raw(&daemon, "POST", &with(admin), list);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"uptime\""), "{body}");
+    // Sessions are capped: a second opens, a third is refused; ending one makes room.
+    let (status, head, _) = raw(&daemon, "POST", admin, INITIALIZE);
+    assert_eq!(status, 200);
+    let second = session_of(&head);
+    let (status, _, body) = raw(&daemon, "POST", admin, INITIALIZE);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("max_sessions"), "{body}");
+    let (status, _, _) = raw(
+        &daemon,
+        "DELETE",
+        &format!("{admin}Mcp-Session-Id: {second}\r\nMcp-Protocol-Version: 2025-11-25\r\n"),
+        "",
+    );
+    assert_eq!(status, 204);
+    let (status, _, _) = raw(&daemon, "POST", admin, INITIALIZE);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn module_and_node_commands_are_tools() {
+    let node = Daemon::start(&miwa_tests::module_table(
+        "dispatcher",
+        "dispatcher",
+        "grants = [\"log\", \"stats\", \"cache\", \"events\"]",
+    ))
+    .unwrap();
+    let module_tools = mcp(
+        &node,
+        "",
+        None,
+        "auto",
+        &[
+            json!({"op": "list"}),
+            json!({"op": "call", "tool": "ds_list"}),
+        ],
+    );
+    assert!(names(&module_tools[0]).contains(&"ds_list".to_string()));
+    assert_eq!(module_tools[1]["is_error"], false, "{}", module_tools[1]);
+    let front = Daemon::start(&format!("\n[upstreams.edge1]\nudp = \"{}\"\n", node.udp)).unwrap();
+    let answers = mcp(
+        &front,
+        "/edge1",
+        None,
+        "auto",
+        &[
+            json!({"op": "list"}),
+            json!({"op": "call", "tool": "ds_list"}),
+        ],
+    );
+    assert!(
+        names(&answers[0]).contains(&"ds_list".to_string()),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(answers[1]["is_error"], false, "{}", answers[1]);
+    let fleet = mcp(
+        &front,
+        "",
+        None,
+        "auto",
+        &[json!({"op": "call", "tool": "nodes_run", "args": {"command": "uptime"}})],
+    );
+    assert!(
+        fleet[0]["structured"]["edge1"]["result"]["Up time"].is_string(),
+        "{}",
+        fleet[0]
+    );
+    let (status, _, _) = {
+        let request = "POST /mcp/nowhere HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+        let bytes =
+            miwa_tests::exchange(front.http, request.as_bytes(), Duration::from_secs(5)).unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        (text[9..12].parse::<u16>().unwrap(), (), ())
+    };
+    assert_eq!(status, 404, "an unknown node");
+}

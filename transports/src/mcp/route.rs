@@ -1,0 +1,154 @@
+//! `/mcp` on the HTTP listener: MCP's streamable HTTP transport, served by `rmcp` once
+//! the daemon's own checks passed (the `Host` and `Origin` rules, the credentials, the
+//! body limits). Every MCP message runs as the caller its own HTTP request authenticated;
+//! a session (protocol revisions up to 2025-11-25) grants nothing by itself, and its
+//! number is refused to anyone but the identity that opened it.
+
+use super::{DispatcherBackend, McpCaller, McpServer, McpSettings};
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+/// The session header of the protocol revisions with sessions.
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// A response body as `rmcp` makes it (whole, or an event stream).
+pub(crate) type McpBody = BoxBody<Bytes, Infallible>;
+
+/// The `/mcp` route: the MCP service and the sessions it holds.
+pub struct McpRoute {
+    service: StreamableHttpService<McpServer, LocalSessionManager>,
+    sessions: Arc<LocalSessionManager>,
+    /// Each open session's owner (its identity, or its peer's address without one).
+    owners: Mutex<HashMap<String, String>>,
+    max_sessions: usize,
+}
+
+impl McpRoute {
+    /// The route over `dispatcher`, with `settings`; request bodies up to `max_body`.
+    pub fn new(
+        dispatcher: Arc<dyn crate::Dispatcher>,
+        settings: McpSettings,
+        max_body: usize,
+    ) -> Self {
+        let backend = Arc::new(DispatcherBackend::new(
+            dispatcher,
+            settings.default_role.clone(),
+        ));
+        let mut session_config = SessionConfig::default();
+        session_config.keep_alive = Some(settings.session_idle);
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config = session_config;
+        let sessions = Arc::new(sessions);
+        let max_sessions = settings.max_sessions;
+        let settings = Arc::new(settings);
+        let mut config = StreamableHttpServerConfig::default()
+            .disable_allowed_hosts()
+            .enforce_origin_validation();
+        config.max_request_body_bytes = max_body;
+        let server = McpServer::new(backend, settings);
+        let service =
+            StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
+        McpRoute {
+            service,
+            sessions,
+            owners: Mutex::new(HashMap::new()),
+            max_sessions,
+        }
+    }
+
+    /// Serves one authenticated request whose body was read whole.
+    pub(crate) async fn serve(
+        &self,
+        mut request: Request<Full<Bytes>>,
+        caller: McpCaller,
+    ) -> Response<McpBody> {
+        let owner = caller
+            .identity
+            .clone()
+            .or_else(|| caller.peer.map(|p| format!("address {}", p.ip())))
+            .unwrap_or_default();
+        let session = request
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match &session {
+            Some(id) => {
+                let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+                if owners.get(id).is_some_and(|o| *o != owner) {
+                    tracing::warn!(%owner, "MCP session of another identity refused");
+                    return plain(StatusCode::NOT_FOUND, "Session not found");
+                }
+            }
+            None if request.method() == hyper::Method::POST => {
+                let open = self.sessions.sessions.read().await.len();
+                if open >= self.max_sessions {
+                    self.forget_closed().await;
+                    if self.sessions.sessions.read().await.len() >= self.max_sessions {
+                        return plain(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Too many MCP sessions (max_sessions)",
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
+        let ending = request.method() == hyper::Method::DELETE;
+        request.extensions_mut().insert(caller);
+        let mut service = self.service.clone();
+        let mut response = tower_call(&mut service, request).await;
+        if ending && response.status() == StatusCode::ACCEPTED {
+            // The session ended: said as `204`, which the official clients expect.
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            if let Some(id) = &session {
+                let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+                owners.remove(id);
+            }
+        }
+        if let Some(id) = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            if session.is_none() {
+                let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+                owners.insert(id.to_string(), owner);
+            }
+        }
+        response
+    }
+
+    /// Forgets the owners of sessions that ended.
+    async fn forget_closed(&self) {
+        let open = self.sessions.sessions.read().await;
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.retain(|id, _| open.keys().any(|open_id| open_id.as_ref() == id.as_str()));
+    }
+}
+
+/// Calls the `rmcp` service (it is always ready, and never fails).
+async fn tower_call(
+    service: &mut StreamableHttpService<McpServer, LocalSessionManager>,
+    request: Request<Full<Bytes>>,
+) -> Response<McpBody> {
+    use tower_service::Service;
+    match service.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// A plain-text answer.
+fn plain(status: StatusCode, text: &'static str) -> Response<McpBody> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed());
+    *response.status_mut() = status;
+    response
+}
