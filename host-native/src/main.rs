@@ -29,6 +29,7 @@ mod complete;
 mod config;
 mod exit;
 mod manpages;
+mod mcp;
 mod output;
 mod serve;
 mod target;
@@ -142,6 +143,14 @@ enum Command {
         /// The script; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
+    /// Serves a daemon's MCP tools on standard input and output, for AI clients that
+    /// start their MCP servers as programs (Claude Desktop, IDEs): each message goes to
+    /// the daemon's /mcp at --url (default http://127.0.0.1:8888/mcp) with the
+    /// credentials given (--user with MIWA_PASSWORD, or --token / MIWA_TOKEN).
+    Mcp {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Prints the script that registers miwa's completion with a shell; command and
     /// parameter names are completed from the running daemon. bash:
     /// `source <(miwa completions bash)`; zsh: `source <(miwa completions zsh)`; fish:
@@ -224,6 +233,10 @@ fn main() -> ExitCode {
                 Err(error) => call::fail(&error, Exit::Usage),
             }
         }
+        Command::Mcp { target } => match mcp::run(target) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => call::fail(&error, Exit::Unreachable),
+        },
         Command::Events {
             target,
             expire,

@@ -10,7 +10,11 @@ Each line of standard input is one step, a JSON object; each answer is one JSON 
         -> {"is_error": b, "text": "...", "structured": {...} | null}
            or {"error": {"code": c, "message": m}} for a protocol error,
            or {"exception": "..."} when the connection failed
-    {"op": "info"}                     -> {"protocol": version, "server": name}
+    {"op": "info"}                     -> {"protocol": version}
+    {"op": "watch_tools", "trigger": [argv...], "timeout": s}
+        -> {"changed": b, "tools": n}: listens for tool list changes (`subscriptions/listen`
+           on 2026-07-28, the session's stream before), runs the trigger command, and says
+           whether a change came within the timeout and how many tools there are then
 The steps run in one connection (one session where the protocol has them).
 """
 
@@ -19,7 +23,9 @@ import asyncio
 import json
 import sys
 
+import anyio
 import httpx2
+import mcp_types as types
 import jsonschema
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -30,6 +36,42 @@ def dump(value):
     return value.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+async def watch_tools(client, step, list_changed):
+    timeout = step.get("timeout", 10)
+    changed = False
+    if client.session.discover_result is not None and client.session.initialize_result is None:
+        async with client.listen(tools_list_changed=True) as subscription:
+            await anyio.run_process(step["trigger"])
+            with anyio.move_on_after(timeout):
+                async for _event in subscription:
+                    changed = True
+                    break
+    else:
+        list_changed.clear()
+        await anyio.run_process(step["trigger"])
+        with anyio.move_on_after(timeout):
+            await list_changed.wait()
+            changed = True
+    tools = (await client.list_tools()).tools
+    return {"changed": changed, "tools": len(tools)}
+
+
+class Flag:
+    """An event that can be cleared: set by each tool list change notification."""
+
+    def __init__(self):
+        self.event = anyio.Event()
+
+    def clear(self):
+        self.event = anyio.Event()
+
+    def set(self):
+        self.event.set()
+
+    async def wait(self):
+        await self.event.wait()
+
+
 async def run(args, steps):
     if args.stdio:
         server = StdioServerParameters(command=args.stdio[0], args=args.stdio[1:])
@@ -37,7 +79,17 @@ async def run(args, steps):
         headers = dict(h.split(": ", 1) for h in args.header)
         http = httpx2.AsyncClient(headers=headers, timeout=30)
         server = streamable_http_client(args.url, http_client=http)
-    async with Client(server, mode=args.mode) as client:
+    list_changed = Flag()
+
+    async def on_message(message):
+        if isinstance(message, types.ServerNotification) and isinstance(
+            message.root if hasattr(message, "root") else message, types.ToolListChangedNotification
+        ):
+            list_changed.set()
+        elif isinstance(message, types.ToolListChangedNotification):
+            list_changed.set()
+
+    async with Client(server, mode=args.mode, message_handler=on_message) as client:
         for step in steps:
             op = step["op"]
             try:
@@ -58,6 +110,8 @@ async def run(args, steps):
                         "text": text,
                         "structured": result.structured_content,
                     }
+                elif op == "watch_tools":
+                    answer = await watch_tools(client, step, list_changed)
                 elif op == "info":
                     session = client.session
                     result = session.initialize_result or session.discover_result

@@ -401,6 +401,12 @@ pub trait Dispatcher: Send + Sync + 'static {
         None
     }
 
+    /// A receiver that changes whenever the commands callers can reach change (a module
+    /// loaded or unloaded, a node's command list); `None` (the default): they never do.
+    fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// The names of the nodes requests can be addressed to (front mode), in configuration
     /// order; none by default.
     fn nodes(&self) -> Vec<String> {

@@ -27,3 +27,4 @@ pub use endpoint::{run_async, Endpoint, Endpoints, Failure, HttpTarget};
 pub use link::{Budget, Framing, HttpOptions, Link, LinkError, ReplyAccess};
 pub use params::{build_params, request_body};
 pub use reply::{check, interpret, node_entry, ReplyError};
+pub use tls::client_config;

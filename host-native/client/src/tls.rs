@@ -11,6 +11,13 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// A TLS client configuration trusting `ca_file`'s certificates, or the public web roots.
 pub(crate) fn connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        client_config(ca_file)?,
+    )))
+}
+
+/// The TLS client configuration of [`connector`], for another HTTP client.
+pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
@@ -31,13 +38,10 @@ pub(crate) fn connector(ca_file: Option<&Path>) -> anyhow::Result<tokio_rustls::
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
-        config,
-    )))
+        .with_no_client_auth())
 }
 
 /// A stream to `authority` (`host:port`), over TLS when `tls` is given (the host is the

@@ -430,6 +430,10 @@ impl MiDispatcher {
 }
 
 impl Dispatcher for MiDispatcher {
+    fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.state.catalogue_changes())
+    }
+
     /// The core is the request's only reader here: its bytes go to it as they came.
     fn dispatch(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Reply {
         self.answer_text(caller, request, pretty).reply

@@ -988,6 +988,10 @@ impl Dispatcher for FrontDispatcher {
         })
     }
 
+    fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.state.catalogue_changes())
+    }
+
     fn nodes(&self) -> Vec<String> {
         let roster = self.fleet.roster();
         roster.nodes().iter().map(|n| n.name.clone()).collect()

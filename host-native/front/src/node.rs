@@ -404,8 +404,9 @@ impl Node {
 
     /// Probes the node until it is retired: at once, then every `probe_interval` while it
     /// is up, and with a backoff from 100 ms to `max_backoff_ms` while it is down. A
-    /// forwarded request that finds the node down or back wakes it early.
-    pub async fn watch(self: Arc<Self>, status: impl Fn(&Node)) {
+    /// forwarded request that finds the node down or back wakes it early. After each
+    /// probe, `status` is told the node and whether its command list changed.
+    pub async fn watch(self: Arc<Self>, status: impl Fn(&Node, bool)) {
         let mut backoff = Duration::from_millis(100);
         let max_backoff = Duration::from_millis(self.config.max_backoff_ms);
         while !self.retired.load(Ordering::Acquire) {
@@ -418,6 +419,7 @@ impl Node {
                 true => self.ask_version().await,
                 false => None,
             };
+            let mut listed_anew = false;
             let wait = {
                 let mut health = self.health();
                 match outcome {
@@ -426,6 +428,7 @@ impl Node {
                             tracing::info!(node = %self.name, commands = commands.len(), "node up");
                         }
                         health.state = State::Up;
+                        listed_anew = *health.commands != commands;
                         health.commands = Arc::new(commands);
                         if came_up {
                             health.version = version.clone();
@@ -446,7 +449,7 @@ impl Node {
                 }
             };
             if !self.retired.load(Ordering::Acquire) {
-                status(&self);
+                status(&self, listed_anew);
             }
             let _ = tokio::time::timeout(wait, self.wake.notified()).await;
         }

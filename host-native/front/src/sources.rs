@@ -228,10 +228,13 @@ fn watch(state: &Arc<HostState>, runtime: &tokio::runtime::Handle, node: &Arc<No
         ),
     );
     let status_state = Arc::downgrade(state);
-    runtime.spawn(node.clone().watch(move |node| {
+    runtime.spawn(node.clone().watch(move |node, listed_anew| {
         let Some(state) = status_state.upgrade() else {
             return;
         };
+        if listed_anew {
+            state.catalogue_changed();
+        }
         let (status, details) = match node.state() {
             node::State::Up => (
                 miwa_state::readiness::RUNNING,

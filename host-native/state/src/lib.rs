@@ -128,6 +128,9 @@ pub struct HostState {
     simulated_label: OnceLock<String>,
     build: settings::Build,
     shutdown: watch::Sender<bool>,
+    /// Counts the changes of the commands callers can reach (modules loaded or unloaded,
+    /// a node's command list).
+    catalogue: watch::Sender<u64>,
     http_roots: Vec<(String, String)>,
     which_names: core::WhichNames,
     core_memory_cap: u64,
@@ -167,6 +170,7 @@ impl HostState {
     /// (`main`) and starts the helper threads.
     pub fn start(config: &StateSettings, arguments: Vec<String>) -> std::io::Result<Arc<Self>> {
         let (shutdown, _) = watch::channel(false);
+        let (catalogue, _) = watch::channel(0);
         let processes = Arc::new(processes::ProcessTable::new(config.log.level));
         processes.register_current("main");
         let started = unix_now();
@@ -191,6 +195,7 @@ impl HostState {
             simulated_label: OnceLock::new(),
             build: config.build.clone(),
             shutdown,
+            catalogue,
             http_roots: config.http_roots.clone(),
             which_names: config.which_names,
             core_memory_cap: config.core_memory_cap,
@@ -321,8 +326,19 @@ impl HostState {
         self.statistics_sources.now()
     }
 
-    /// Raises `E_MODULE_LOADED` (ignored when nobody listens).
+    /// Says that the commands callers can reach changed.
+    pub fn catalogue_changed(&self) {
+        self.catalogue.send_modify(|changes| *changes += 1);
+    }
+
+    /// A receiver that changes whenever the commands callers can reach do.
+    pub fn catalogue_changes(&self) -> watch::Receiver<u64> {
+        self.catalogue.subscribe()
+    }
+
+    /// Raises `E_MODULE_LOADED` (ignored when nobody listens); the commands changed.
     pub fn raise_module_loaded(&self, module: &str, version: &str, sha256: &str) {
+        self.catalogue_changed();
         let params = EventParams::Named(vec![
             ("module".into(), EventValue::Text(module.into())),
             ("version".into(), EventValue::Text(version.into())),
@@ -331,8 +347,9 @@ impl HostState {
         let _ = self.events.raise(events::CORE_EVENTS[3], &params);
     }
 
-    /// Raises `E_MODULE_UNLOADED` (ignored when nobody listens).
+    /// Raises `E_MODULE_UNLOADED` (ignored when nobody listens); the commands changed.
     pub fn raise_module_unloaded(&self, module: &str) {
+        self.catalogue_changed();
         let params = EventParams::Named(vec![("module".into(), EventValue::Text(module.into()))]);
         let _ = self.events.raise(events::CORE_EVENTS[4], &params);
     }

@@ -10,9 +10,13 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// A `path` of [`mcp`] that goes through `miwa mcp` on standard input and output (the
+/// rest of the path follows `/mcp` in its `--url`).
+const STDIO: &str = "stdio:";
+
 /// Runs `steps` through tests/python/mcp_client.py against `daemon`'s `/mcp` (`path`
-/// below it), with a Bearer `token`, in protocol `mode` (`auto` or `legacy`); one answer
-/// per step.
+/// below it, or through `miwa mcp` for a path starting [`STDIO`]), with a Bearer `token`,
+/// in protocol `mode` (`auto` or `legacy`); one answer per step.
 fn mcp(
     daemon: &Daemon,
     path: &str,
@@ -46,10 +50,23 @@ fn mcp_answers(
     let mut command = Command::new(python);
     command
         .arg(workspace().join("tests/python/mcp_client.py"))
-        .args(["--url", &format!("http://{}/mcp{path}", daemon.http)])
         .args(["--mode", mode]);
-    if let Some(token) = token {
-        command.args(["--header", &format!("Authorization: Bearer {token}")]);
+    match path.strip_prefix(STDIO) {
+        // `miwa mcp` as the server, started by the client as desktop AI clients do.
+        Some(rest) => {
+            let url = format!("http://{}/mcp{rest}", daemon.http);
+            let bin = miwa_tests::miwa_bin();
+            command.args(["--stdio", bin.to_str().unwrap(), "mcp", "--url", &url]);
+            if let Some(token) = token {
+                command.args(["--token", token]);
+            }
+        }
+        None => {
+            command.args(["--url", &format!("http://{}/mcp{path}", daemon.http)]);
+            if let Some(token) = token {
+                command.args(["--header", &format!("Authorization: Bearer {token}")]);
+            }
+        }
     }
     let mut child = command
         .stdin(Stdio::piped())
@@ -448,4 +465,124 @@ fn module_and_node_commands_are_tools() {
         (text[9..12].parse::<u16>().unwrap(), (), ())
     };
     assert_eq!(status, 404, "an unknown node");
+}
+
+#[test]
+fn tools_list_changed_follows_module_load_over_http_and_stdio() {
+    let daemon = Daemon::start(&miwa_tests::module_table(
+        "dispatcher",
+        "dispatcher",
+        "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
+    ))
+    .unwrap();
+    let load =
+        json!({"jsonrpc": "2.0", "method": "module_load", "params": ["dispatcher"], "id": 1});
+    let trigger = json!([
+        "curl",
+        "-s",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        load.to_string(),
+        format!("http://{}/mi", daemon.http)
+    ]);
+    for (path, mode) in [
+        ("", "auto"),
+        ("", "legacy"),
+        (STDIO, "auto"),
+        (STDIO, "legacy"),
+    ] {
+        let unloaded = daemon.call("module_unload", json!(["dispatcher"]));
+        assert!(unloaded.get("result").is_some() || unloaded["error"]["code"] == 404);
+        let answers = mcp(
+            &daemon,
+            path,
+            None,
+            mode,
+            &[
+                json!({"op": "list"}),
+                json!({"op": "watch_tools", "trigger": trigger, "timeout": 10}),
+            ],
+        );
+        let before = names(&answers[0]).len();
+        assert!(!names(&answers[0]).contains(&"ds_list".to_string()));
+        assert_eq!(answers[1]["changed"], true, "{path}{mode}: {}", answers[1]);
+        assert!(
+            answers[1]["tools"].as_u64().unwrap() as usize > before,
+            "{path}{mode}: {}",
+            answers[1]
+        );
+    }
+}
+
+#[test]
+fn miwa_mcp_bridges_to_the_daemon_with_its_credentials() {
+    let (daemon, dir) = daemon("");
+    let answers = mcp(
+        &daemon,
+        STDIO,
+        Some("agent-secret"),
+        "auto",
+        &[
+            json!({"op": "list"}),
+            json!({"op": "call", "tool": "uptime"}),
+            json!({"op": "call", "tool": "kill", "args": {"confirm": true}}),
+        ],
+    );
+    let mut seen = names(&answers[0]);
+    seen.sort();
+    assert_eq!(seen, ["cache_fetch", "get_statistics", "ps", "uptime"]);
+    assert!(
+        answers[1]["structured"]["Up time"].is_string(),
+        "{}",
+        answers[1]
+    );
+    assert_eq!(answers[2]["error"]["code"], -32602, "{}", answers[2]);
+    // The daemon audits the calls as its own MCP calls, of the bridge's credentials.
+    let audit = dir.path().join("audit.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&audit).unwrap_or_default();
+        let line = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|l| l["command"] == "uptime");
+        if let Some(line) = line {
+            assert_eq!(line["transport"], "mcp", "{line}");
+            assert_eq!(line["identity"], "token:agent", "{line}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit line: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Wrong credentials: the bridge cannot connect and says so; nothing is served.
+    let (answers, _) = mcp_answers(
+        &daemon,
+        STDIO,
+        Some("wrong"),
+        "auto",
+        &[json!({"op": "list"})],
+    );
+    assert!(
+        answers.first().is_none_or(|a| a.get("tools").is_none()),
+        "{answers:?}"
+    );
+    let bridge = Command::new(miwa_tests::miwa_bin())
+        .args([
+            "mcp",
+            "--url",
+            &format!("http://{}/mcp", daemon.http),
+            "--token",
+            "wrong",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!bridge.status.success());
+    let said = String::from_utf8_lossy(&bridge.stderr);
+    assert!(said.contains("cannot reach the MCP server"), "{said}");
+    assert!(!said.contains("wrong"), "the token is never shown: {said}");
 }

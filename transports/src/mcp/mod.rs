@@ -25,7 +25,7 @@ mod tools;
 
 pub(crate) use route::McpBody;
 pub use route::McpRoute;
-pub use server::McpServer;
+pub use server::{server_config, stream_changes, tell_changes, tools_only, McpServer};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -37,6 +37,7 @@ impl McpRoute {
         settings: McpSettings,
         max_body: usize,
     ) -> Self {
+        let changes = dispatcher.catalogue_changes();
         let backend = Arc::new(DispatcherBackend::new(
             dispatcher,
             settings.default_role.clone(),
@@ -52,7 +53,7 @@ impl McpRoute {
             .disable_allowed_hosts()
             .enforce_origin_validation();
         config.max_request_body_bytes = max_body;
-        let server = McpServer::new(backend, settings);
+        let server = McpServer::new(backend, settings, changes);
         let service =
             StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
         McpRoute {

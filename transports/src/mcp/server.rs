@@ -4,26 +4,39 @@
 use super::tools::{self, ToolPlan, CONFIRM};
 use super::{Backend, McpCaller, McpSettings};
 use mi_core::effects::Effect;
+use rmcp::model::SubscriptionFilter;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// The MCP server of one session (or one stateless request): tools over `backend`.
 #[derive(Clone)]
 pub struct McpServer {
     backend: Arc<dyn Backend>,
     settings: Arc<McpSettings>,
+    /// Changes whenever the commands do (`notifications/tools/list_changed`).
+    changes: Option<watch::Receiver<u64>>,
 }
 
 impl McpServer {
-    /// A server whose MI requests go to `backend`.
-    pub fn new(backend: Arc<dyn Backend>, settings: Arc<McpSettings>) -> Self {
-        McpServer { backend, settings }
+    /// A server whose MI requests go to `backend`; `changes` changes whenever the
+    /// commands do.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        settings: Arc<McpSettings>,
+        changes: Option<watch::Receiver<u64>>,
+    ) -> Self {
+        McpServer {
+            backend,
+            settings,
+            changes,
+        }
     }
 
     /// The tools the caller may see: its `rpc.discover` document's methods.
@@ -114,13 +127,28 @@ fn caller_of(context: &RequestContext<RoleServer>) -> Option<McpCaller> {
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("miwa", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "The OpenSIPS Management Interface (MI) of a miwa daemon: each tool is one MI \
-                 command this role may run. Read-only tools are safe to call; destructive ones \
-                 need \"confirm\": true, given only once the user agreed to that very call.",
-            )
+        server_config()
+    }
+
+    /// A session of a protocol revision with sessions: told of every change of the
+    /// commands on its own stream while it lasts.
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if let Some(changes) = self.changes.clone() {
+            tell_changes(changes, context.peer);
+        }
+    }
+
+    /// `subscriptions/listen` (2026-07-28): tool list changes only.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(tools_only(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        stream_changes(self.changes.clone(), context).await;
+        Ok(())
     }
 
     async fn list_tools(
@@ -169,4 +197,61 @@ impl ServerHandler for McpServer {
             .map_err(|why| McpError::internal_error(why, None))?;
         Ok(self.answer(&reply).into())
     }
+}
+
+/// Of a `subscriptions/listen` filter, what miwa serves: tool list changes.
+pub fn tools_only(requested: &SubscriptionFilter) -> SubscriptionFilter {
+    let mut accepted = SubscriptionFilter::new();
+    accepted.tools_list_changed = requested.tools_list_changed;
+    accepted
+}
+
+/// Tells `peer` (a session of a revision with sessions) of each change of `changes`
+/// from now on, until it is gone.
+pub fn tell_changes(mut changes: watch::Receiver<u64>, peer: rmcp::Peer<RoleServer>) {
+    changes.mark_unchanged();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            if peer.notify_tool_list_changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Sends each change of `changes` on the subscription of `context` (2026-07-28) until
+/// the client ends it.
+pub async fn stream_changes(changes: Option<watch::Receiver<u64>>, context: SubscriptionContext) {
+    let Some(mut changes) = changes else {
+        context.cancelled().await;
+        return;
+    };
+    changes.mark_unchanged();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() || context.sink().notify_tool_list_changed().await.is_err() {
+                    return;
+                }
+            }
+            _ = context.cancelled() => return,
+        }
+    }
+}
+
+/// What miwa's MCP server says of itself: tools whose list can change, and how to use
+/// them.
+pub fn server_config() -> ServerConfig {
+    ServerConfig::new(
+        ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build(),
+    )
+    .with_server_info(Implementation::new("miwa", env!("CARGO_PKG_VERSION")))
+    .with_instructions(
+        "The OpenSIPS Management Interface (MI) of a miwa daemon: each tool is one MI \
+             command this role may run. Read-only tools are safe to call; destructive ones \
+             need \"confirm\": true, given only once the user agreed to that very call.",
+    )
 }
