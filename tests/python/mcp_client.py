@@ -11,6 +11,12 @@ Each line of standard input is one step, a JSON object; each answer is one JSON 
            or {"error": {"code": c, "message": m}} for a protocol error,
            or {"exception": "..."} when the connection failed
     {"op": "info"}                     -> {"protocol": version}
+    {"op": "resources"}                -> {"resources": [uri, ...]}
+    {"op": "read", "uri": u}           -> {"text": "..."} or {"error": ...}
+    {"op": "watch_resource", "uri": u, "trigger": [argv...], "timeout": s}
+        -> {"updated": b, "text": "..."}: subscribes to the resource (`subscriptions/listen`
+           on 2026-07-28, `resources/subscribe` before), runs the trigger, says whether an
+           update came within the timeout, and reads the resource then
     {"op": "watch_tools", "trigger": [argv...], "timeout": s}
         -> {"changed": b, "tools": n}: listens for tool list changes (`subscriptions/listen`
            on 2026-07-28, the session's stream before), runs the trigger command, and says
@@ -41,6 +47,8 @@ async def watch_tools(client, step, list_changed):
     changed = False
     if client.session.discover_result is not None and client.session.initialize_result is None:
         async with client.listen(tools_list_changed=True) as subscription:
+            # The server sets the subscription up just after acknowledging it.
+            await anyio.sleep(0.5)
             await anyio.run_process(step["trigger"])
             with anyio.move_on_after(timeout):
                 async for _event in subscription:
@@ -54,6 +62,30 @@ async def watch_tools(client, step, list_changed):
             changed = True
     tools = (await client.list_tools()).tools
     return {"changed": changed, "tools": len(tools)}
+
+
+async def watch_resource(client, step, updated):
+    timeout = step.get("timeout", 10)
+    uri = step["uri"]
+    seen = False
+    if client.session.discover_result is not None and client.session.initialize_result is None:
+        async with client.listen(resource_subscriptions=[uri]) as subscription:
+            # The server sets the subscription up just after acknowledging it.
+            await anyio.sleep(0.5)
+            await anyio.run_process(step["trigger"])
+            with anyio.move_on_after(timeout):
+                async for _event in subscription:
+                    seen = True
+                    break
+    else:
+        updated.clear()
+        await client.session.subscribe_resource(uri)
+        await anyio.run_process(step["trigger"])
+        with anyio.move_on_after(timeout):
+            await updated.wait()
+            seen = True
+    read = await client.read_resource(uri)
+    return {"updated": seen, "text": "".join(c.text for c in read.contents if hasattr(c, "text"))}
 
 
 class Flag:
@@ -80,8 +112,11 @@ async def run(args, steps):
         http = httpx2.AsyncClient(headers=headers, timeout=30)
         server = streamable_http_client(args.url, http_client=http)
     list_changed = Flag()
+    resource_updated = Flag()
 
     async def on_message(message):
+        if isinstance(message, types.ResourceUpdatedNotification):
+            resource_updated.set()
         if isinstance(message, types.ServerNotification) and isinstance(
             message.root if hasattr(message, "root") else message, types.ToolListChangedNotification
         ):
@@ -110,6 +145,14 @@ async def run(args, steps):
                         "text": text,
                         "structured": result.structured_content,
                     }
+                elif op == "resources":
+                    listed = (await client.list_resources()).resources
+                    answer = {"resources": [str(r.uri) for r in listed]}
+                elif op == "read":
+                    read = await client.read_resource(step["uri"])
+                    answer = {"text": "".join(c.text for c in read.contents if hasattr(c, "text"))}
+                elif op == "watch_resource":
+                    answer = await watch_resource(client, step, resource_updated)
                 elif op == "watch_tools":
                     answer = await watch_tools(client, step, list_changed)
                 elif op == "info":

@@ -18,14 +18,17 @@ pub enum ChannelKind {
     WebSocket,
     /// A Server-Sent Events stream (`sse:`).
     EventStream,
+    /// An MCP session's resource subscription (`mcp:`).
+    Mcp,
 }
 
 impl ChannelKind {
-    /// The socket scheme of this kind, `ws` or `sse`.
+    /// The socket scheme of this kind, `ws`, `sse` or `mcp`.
     pub fn scheme(self) -> &'static str {
         match self {
             ChannelKind::WebSocket => "ws",
             ChannelKind::EventStream => "sse",
+            ChannelKind::Mcp => "mcp",
         }
     }
 }

@@ -88,21 +88,54 @@ fn mcp_answers(
     (answers, String::from_utf8_lossy(&output.stderr).to_string())
 }
 
-/// The result of `method` over `/mi` with a Bearer `token`.
-fn result_as(daemon: &Daemon, token: &str, method: &str) -> Value {
+/// The reply to `method` with `params` over `/mi` with a Bearer `token`.
+fn call_as(daemon: &Daemon, token: &str, method: &str, params: Value) -> Value {
     let endpoint = miwa_client::Endpoint::Http(miwa_client::HttpTarget {
         url: format!("http://{}/mi", daemon.http),
         authorization: Some(miwa_client::credentials::bearer(token).unwrap()),
         ca_file: None,
     });
-    let request = json!({"jsonrpc": "2.0", "method": method, "id": 1});
-    let reply: Value = serde_json::from_str(
+    let request = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+    serde_json::from_str(
         &endpoint
             .exchange(&request.to_string(), Duration::from_secs(10))
             .unwrap(),
     )
-    .unwrap();
-    reply["result"].clone()
+    .unwrap()
+}
+
+/// The result of `method` over `/mi` with a Bearer `token`.
+fn result_as(daemon: &Daemon, token: &str, method: &str) -> Value {
+    call_as(daemon, token, method, json!([]))["result"].clone()
+}
+
+/// Each way an MCP client reaches the daemon: over HTTP and through `miwa mcp`, in each
+/// protocol era.
+const WAYS: [(&str, &str); 4] = [
+    ("", "auto"),
+    ("", "legacy"),
+    (STDIO, "auto"),
+    (STDIO, "legacy"),
+];
+
+/// The command line that loads module `dispatcher` over `/mi` (with a Bearer `token`).
+fn module_load_trigger(daemon: &Daemon, token: Option<&str>) -> Value {
+    let load =
+        json!({"jsonrpc": "2.0", "method": "module_load", "params": ["dispatcher"], "id": 1});
+    let mut command = vec![
+        "curl".to_string(),
+        "-s".into(),
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "-d".into(),
+        load.to_string(),
+        format!("http://{}/mi", daemon.http),
+    ];
+    if let Some(token) = token {
+        command.insert(2, "-H".into());
+        command.insert(3, format!("Authorization: Bearer {token}"));
+    }
+    json!(command)
 }
 
 /// The names of the tools a `list` step answered.
@@ -475,23 +508,8 @@ fn tools_list_changed_follows_module_load_over_http_and_stdio() {
         "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
     ))
     .unwrap();
-    let load =
-        json!({"jsonrpc": "2.0", "method": "module_load", "params": ["dispatcher"], "id": 1});
-    let trigger = json!([
-        "curl",
-        "-s",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        load.to_string(),
-        format!("http://{}/mi", daemon.http)
-    ]);
-    for (path, mode) in [
-        ("", "auto"),
-        ("", "legacy"),
-        (STDIO, "auto"),
-        (STDIO, "legacy"),
-    ] {
+    let trigger = module_load_trigger(&daemon, None);
+    for (path, mode) in WAYS {
         let unloaded = daemon.call("module_unload", json!(["dispatcher"]));
         assert!(unloaded.get("result").is_some() || unloaded["error"]["code"] == 404);
         let answers = mcp(
@@ -585,4 +603,72 @@ fn miwa_mcp_bridges_to_the_daemon_with_its_credentials() {
     let said = String::from_utf8_lossy(&bridge.stderr);
     assert!(said.contains("cannot reach the MCP server"), "{said}");
     assert!(!said.contains("wrong"), "the token is never shown: {said}");
+}
+
+#[test]
+fn statistics_nodes_and_events_are_resources_with_updates() {
+    let daemon = Daemon::start(&format!(
+        "{}\n[access]\nprotect = [\"mi\"]\n[access.roles.uptime-only]\nallow = [\"uptime\"]\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"full\"\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"uptime-only\"\n",
+        miwa_tests::module_table(
+            "dispatcher",
+            "dispatcher",
+            "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
+        ),
+        hashed_secret("hash-token", "admin-secret"),
+        hashed_secret("hash-token", "narrow-secret"),
+    ))
+    .unwrap();
+    let trigger = module_load_trigger(&daemon, Some("admin-secret"));
+    for (path, mode) in WAYS {
+        call_as(
+            &daemon,
+            "admin-secret",
+            "module_unload",
+            json!(["dispatcher"]),
+        );
+        let answers = mcp(
+            &daemon,
+            path,
+            Some("admin-secret"),
+            mode,
+            &[
+                json!({"op": "resources"}),
+                json!({"op": "read", "uri": "miwa://statistics/transports"}),
+                json!({"op": "watch_resource", "uri": "miwa://events/E_MODULE_LOADED", "trigger": trigger, "timeout": 10}),
+                json!({"op": "read", "uri": "miwa://nowhere"}),
+            ],
+        );
+        let uris: Vec<&str> = answers[0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap())
+            .collect();
+        assert!(uris.contains(&"miwa://statistics/transports"), "{uris:?}");
+        assert!(uris.contains(&"miwa://events/E_MODULE_LOADED"), "{uris:?}");
+        let stats: Value = serde_json::from_str(answers[1]["text"].as_str().unwrap()).unwrap();
+        assert!(stats["transports:mcp_requests"].is_u64(), "{stats}");
+        let watched = &answers[2];
+        assert_eq!(watched["updated"], true, "{path}{mode}: {watched}");
+        let raised: Value = serde_json::from_str(watched["text"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            raised["params"]["module"], "dispatcher",
+            "{path}{mode}: {raised}"
+        );
+        assert!(answers[3]["error"]["code"].is_i64(), "{}", answers[3]);
+    }
+    // A role that may not read statistics nor subscribe sees no such resources, and
+    // cannot read them by name.
+    let narrow = mcp(
+        &daemon,
+        "",
+        Some("narrow-secret"),
+        "auto",
+        &[
+            json!({"op": "resources"}),
+            json!({"op": "read", "uri": "miwa://statistics/core"}),
+        ],
+    );
+    assert_eq!(narrow[0]["resources"], json!([]), "{}", narrow[0]);
+    assert!(narrow[1]["error"]["code"].is_i64(), "{}", narrow[1]);
 }

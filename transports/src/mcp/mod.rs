@@ -10,7 +10,9 @@
 //! # Layout
 //! - `tools`: the tools of an OpenRPC document (names, input schemas from the recipes,
 //!   read-only and destructive hints) and a tool call's MI request;
-//! - `server`: the MCP server: `tools/list` and `tools/call` over a [`Backend`];
+//! - `resources`: statistics groups, the node list and events as resources;
+//! - `server`: the MCP server: tools, resources and their notifications over a
+//!   [`Backend`];
 //! - `route`: `/mcp` on the HTTP listener (sessions capped, each bound to the identity
 //!   that opened it).
 //!
@@ -19,6 +21,7 @@
 //! only when called with `"confirm": true`; results past `max_result_bytes` are cut with
 //! a note; sessions are capped by `max_sessions`.
 
+mod resources;
 mod route;
 mod server;
 mod tools;
@@ -77,9 +80,20 @@ pub trait Backend: Send + Sync + 'static {
     fn role(&self, caller: Option<&McpCaller>) -> Option<String>;
 
     /// Sends one JSON-RPC request text as `caller` (from the HTTP request the MCP message
-    /// came in; `None` over standard input/output) and returns the reply text, or why
-    /// there is none.
-    fn call<'a>(&'a self, caller: Option<&'a McpCaller>, request: String) -> Replying<'a>;
+    /// came in; `None` over standard input/output), on the push channel `channel` if
+    /// given, and returns the reply text, or why there is none.
+    fn call<'a>(
+        &'a self,
+        caller: Option<&'a McpCaller>,
+        channel: Option<crate::ChannelId>,
+        request: String,
+    ) -> Replying<'a>;
+
+    /// Opens a push channel for an event subscription; `None`: no events here.
+    fn open_channel(&self) -> Option<crate::Channel>;
+
+    /// Closes a channel [`Backend::open_channel`] opened: its subscriptions end.
+    fn close_channel(&self, id: crate::ChannelId);
 }
 
 /// The daemon's own dispatcher as a [`Backend`]: each request runs as the HTTP caller,
@@ -109,7 +123,12 @@ impl Backend for DispatcherBackend {
         )
     }
 
-    fn call<'a>(&'a self, caller: Option<&'a McpCaller>, request: String) -> Replying<'a> {
+    fn call<'a>(
+        &'a self,
+        caller: Option<&'a McpCaller>,
+        channel: Option<crate::ChannelId>,
+        request: String,
+    ) -> Replying<'a> {
         Box::pin(async move {
             let caller = caller.ok_or("no HTTP caller")?;
             let caller = crate::Caller {
@@ -118,7 +137,7 @@ impl Backend for DispatcherBackend {
                 node: caller.node.as_deref(),
                 identity: caller.identity.as_deref(),
                 peer: caller.peer,
-                channel: None,
+                channel,
             };
             match self
                 .dispatcher
@@ -130,5 +149,13 @@ impl Backend for DispatcherBackend {
                 crate::Reply::Unprintable => Err("the reply could not be made".to_string()),
             }
         })
+    }
+
+    fn open_channel(&self) -> Option<crate::Channel> {
+        self.dispatcher.open_channel(crate::push::ChannelKind::Mcp)
+    }
+
+    fn close_channel(&self, id: crate::ChannelId) {
+        self.dispatcher.close_channel(id);
     }
 }

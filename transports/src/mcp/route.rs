@@ -55,7 +55,7 @@ impl McpRoute {
         config.max_request_body_bytes = max_body;
         let server = McpServer::new(backend, settings, changes);
         let service =
-            StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
+            StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), config);
         McpRoute {
             service,
             sessions,

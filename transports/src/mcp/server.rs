@@ -1,27 +1,39 @@
 //! The MCP server: `tools/list` answers the tools of the caller's own `rpc.discover`
 //! document, `tools/call` turns a call into one MI request through the [`Backend`].
 
+use super::resources;
 use super::tools::{self, ToolPlan, CONFIRM};
 use super::{Backend, McpCaller, McpSettings};
 use mi_core::effects::Effect;
-use rmcp::model::SubscriptionFilter;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
+use rmcp::model::{
+    ListResourcesResult, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ResourceUpdatedNotificationParam, ResultType, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
+};
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// The MCP server of one session (or one stateless request): tools over `backend`.
+/// The MCP server of one session (or one stateless request): tools and resources over
+/// `backend`.
 #[derive(Clone)]
 pub struct McpServer {
     backend: Arc<dyn Backend>,
     settings: Arc<McpSettings>,
     /// Changes whenever the commands do (`notifications/tools/list_changed`).
     changes: Option<watch::Receiver<u64>>,
+    /// Each event's parameters the last time a subscription received it (the same for
+    /// every session: reading one needs a role that may subscribe to it).
+    last: Arc<Mutex<HashMap<String, Value>>>,
+    /// The session's event subscriptions, ended with it.
+    session: Arc<Mutex<HashMap<String, resources::Subscription>>>,
 }
 
 impl McpServer {
@@ -36,6 +48,16 @@ impl McpServer {
             backend,
             settings,
             changes,
+            last: Arc::default(),
+            session: Arc::default(),
+        }
+    }
+
+    /// The server of a new session: the same tools, subscriptions of its own.
+    pub fn for_session(&self) -> Self {
+        McpServer {
+            session: Arc::default(),
+            ..self.clone()
         }
     }
 
@@ -44,7 +66,7 @@ impl McpServer {
         let request = r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#.to_string();
         let reply = self
             .backend
-            .call(caller, request)
+            .call(caller, None, request)
             .await
             .map_err(|why| McpError::internal_error(why, None))?;
         let reply: Value = serde_json::from_str(&reply)
@@ -138,16 +160,144 @@ impl ServerHandler for McpServer {
         }
     }
 
-    /// `subscriptions/listen` (2026-07-28): tool list changes only.
+    /// `subscriptions/listen` (2026-07-28): tool list changes, and events.
     fn accepted_subscription_filter(
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(tools_only(requested))
+        let mut accepted = tools_only(requested);
+        accepted.resource_subscriptions = requested.resource_subscriptions.clone();
+        Some(accepted)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        stream_changes(self.changes.clone(), context).await;
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        if uris.is_empty() {
+            stream_changes(self.changes.clone(), context).await;
+            return Ok(());
+        }
+        let caller = caller_of(context.request_context());
+        let plans = self.tools(caller.as_ref()).await?;
+        let (raised, mut updates) = tokio::sync::mpsc::channel::<String>(64);
+        let mut held = Vec::new();
+        for uri in &uris {
+            let raised = raised.clone();
+            held.push(
+                resources::subscribe(
+                    self.backend.clone(),
+                    caller.clone(),
+                    &plans,
+                    uri,
+                    self.last.clone(),
+                    move |uri| {
+                        let raised = raised.clone();
+                        async move { raised.send(uri).await.is_ok() }
+                    },
+                )
+                .await?,
+            );
+        }
+        let mut changes = self.changes.clone();
+        if let Some(changes) = changes.as_mut() {
+            changes.mark_unchanged();
+        }
+        loop {
+            tokio::select! {
+                Some(uri) = updates.recv() => {
+                    if context.sink().notify_resource_updated(uri).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(()) = async { match changes.as_mut() { Some(c) => c.changed().await.map_err(drop), None => std::future::pending().await } } => {
+                    if context.accepted().tools_list_changed == Some(true) {
+                        let _ = context.sink().notify_tool_list_changed().await;
+                    }
+                }
+                _ = context.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let caller = caller_of(&context);
+        let plans = self.tools(caller.as_ref()).await?;
+        let listed = resources::list(self.backend.as_ref(), caller.as_ref(), &plans).await;
+        let mut listed: ListResourcesResult =
+            serde_json::from_value(serde_json::json!({"resources": listed}))
+                .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        listed.result_type = Some(ResultType::COMPLETE);
+        Ok(listed)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let caller = caller_of(&context);
+        let plans = self.tools(caller.as_ref()).await?;
+        let text = resources::read(
+            self.backend.as_ref(),
+            caller.as_ref(),
+            &plans,
+            &request.uri,
+            &self.last,
+        )
+        .await?;
+        let mut read: ReadResourceResult = serde_json::from_value(serde_json::json!({
+            "contents": [{"uri": request.uri, "mimeType": "application/json", "text": text}]
+        }))
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        read.result_type = Some(ResultType::COMPLETE);
+        Ok(ReadResourceResponse::Complete(read))
+    }
+
+    /// `resources/subscribe` (revisions with sessions): an event's updates on the
+    /// session's stream until it unsubscribes or ends.
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller_of(&context);
+        let plans = self.tools(caller.as_ref()).await?;
+        let peer = context.peer.clone();
+        let subscription = resources::subscribe(
+            self.backend.clone(),
+            caller,
+            &plans,
+            &request.uri,
+            self.last.clone(),
+            move |uri| {
+                let peer = peer.clone();
+                async move {
+                    peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                        .await
+                        .is_ok()
+                }
+            },
+        )
+        .await?;
+        lock(&self.session).insert(request.uri, subscription);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        lock(&self.session).remove(&request.uri);
         Ok(())
     }
 
@@ -192,7 +342,7 @@ impl ServerHandler for McpServer {
         };
         let reply = self
             .backend
-            .call(caller.as_ref(), mi_request)
+            .call(caller.as_ref(), None, mi_request)
             .await
             .map_err(|why| McpError::internal_error(why, None))?;
         Ok(self.answer(&reply).into())
@@ -244,6 +394,8 @@ pub async fn stream_changes(changes: Option<watch::Receiver<u64>>, context: Subs
 pub fn server_config() -> ServerConfig {
     ServerConfig::new(
         ServerCapabilities::builder()
+            .enable_resources()
+            .enable_resources_subscribe()
             .enable_tools()
             .enable_tool_list_changed()
             .build(),
@@ -254,4 +406,8 @@ pub fn server_config() -> ServerConfig {
              command this role may run. Read-only tools are safe to call; destructive ones \
              need \"confirm\": true, given only once the user agreed to that very call.",
     )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -85,10 +85,13 @@ impl Channels {
         let Some((scheme, rest)) = socket.split_once(':') else {
             return Named::NotAChannel;
         };
-        let Some(kind) = [ChannelKind::WebSocket, ChannelKind::EventStream]
-            .into_iter()
-            .find(|kind| kind.scheme() == scheme)
-        else {
+        let Some(kind) = [
+            ChannelKind::WebSocket,
+            ChannelKind::EventStream,
+            ChannelKind::Mcp,
+        ]
+        .into_iter()
+        .find(|kind| kind.scheme() == scheme) else {
             return Named::NotAChannel;
         };
         let resolved = current()
