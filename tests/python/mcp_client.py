@@ -1,13 +1,13 @@
 """An MCP client for the tests: the official MCP Python SDK (PyPI `mcp`), driven by steps.
 
     mcp_client.py --url http://127.0.0.1:8888/mcp [--header 'Authorization: Bearer s']
-                  [--mode auto|legacy] < steps
+                  [--mode auto|legacy] [--elicit yes|no] < steps
     mcp_client.py --stdio miwa mcp --url http://… < steps
 
 Each line of standard input is one step, a JSON object; each answer is one JSON line:
     {"op": "list"}                     -> {"tools": [...], "invalid_schemas": [...]}
     {"op": "call", "tool": t, "args": {...}}
-        -> {"is_error": b, "text": "...", "structured": {...} | null}
+        -> {"is_error": b, "text": "...", "structured": {...} | null, "asked": [questions]}
            or {"error": {"code": c, "message": m}} for a protocol error,
            or {"exception": "..."} when the connection failed
     {"op": "info"}                     -> {"protocol": version}
@@ -124,7 +124,16 @@ async def run(args, steps):
         elif isinstance(message, types.ToolListChangedNotification):
             list_changed.set()
 
-    async with Client(server, mode=args.mode, message_handler=on_message) as client:
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        if args.elicit == "yes":
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        return types.ElicitResult(action="decline")
+
+    options = {"elicitation_callback": on_elicit} if args.elicit else {}
+    async with Client(server, mode=args.mode, message_handler=on_message, **options) as client:
         for step in steps:
             op = step["op"]
             try:
@@ -144,7 +153,9 @@ async def run(args, steps):
                         "is_error": bool(result.is_error),
                         "text": text,
                         "structured": result.structured_content,
+                        "asked": asked[:],
                     }
+                    asked.clear()
                 elif op == "resources":
                     listed = (await client.list_resources()).resources
                     answer = {"resources": [str(r.uri) for r in listed]}
@@ -174,6 +185,7 @@ def main():
     parser.add_argument("--url")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--mode", default="auto")
+    parser.add_argument("--elicit", choices=["yes", "no"], help="answer elicitations so")
     parser.add_argument("--stdio", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     steps = [json.loads(line) for line in sys.stdin if line.strip()]

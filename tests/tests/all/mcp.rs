@@ -24,7 +24,7 @@ fn mcp(
     mode: &str,
     steps: &[Value],
 ) -> Vec<Value> {
-    let (answers, stderr) = mcp_answers(daemon, path, token, mode, steps);
+    let (answers, stderr) = mcp_answers(daemon, path, token, &["--mode", mode], steps);
     assert_eq!(
         answers.len(),
         steps.len(),
@@ -33,13 +33,14 @@ fn mcp(
     answers
 }
 
-/// [`mcp`] without expecting an answer to each step (a step may stop the daemon); the
-/// client's standard error beside them.
+/// [`mcp`] with the client's `options` (`--mode`, `--elicit`), without expecting an
+/// answer to each step (a step may stop the daemon); the client's standard error beside
+/// them.
 fn mcp_answers(
     daemon: &Daemon,
     path: &str,
     token: Option<&str>,
-    mode: &str,
+    options: &[&str],
     steps: &[Value],
 ) -> (Vec<Value>, String) {
     let python = workspace().join("tests/.venv/bin/python");
@@ -50,7 +51,7 @@ fn mcp_answers(
     let mut command = Command::new(python);
     command
         .arg(workspace().join("tests/python/mcp_client.py"))
-        .args(["--mode", mode]);
+        .args(options);
     match path.strip_prefix(STDIO) {
         // `miwa mcp` as the server, started by the client as desktop AI clients do.
         Some(rest) => {
@@ -374,7 +375,7 @@ fn calls_run_once_as_the_caller_and_destructive_ones_need_confirmation() {
         &daemon,
         "",
         Some("admin-secret"),
-        "auto",
+        &["--mode", "auto"],
         &[json!({"op": "call", "tool": "kill", "args": {"confirm": true}})],
     );
     assert!(
@@ -581,7 +582,7 @@ fn miwa_mcp_bridges_to_the_daemon_with_its_credentials() {
         &daemon,
         STDIO,
         Some("wrong"),
-        "auto",
+        &["--mode", "auto"],
         &[json!({"op": "list"})],
     );
     assert!(
@@ -671,4 +672,61 @@ fn statistics_nodes_and_events_are_resources_with_updates() {
     );
     assert_eq!(narrow[0]["resources"], json!([]), "{}", narrow[0]);
     assert!(narrow[1]["error"]["code"].is_i64(), "{}", narrow[1]);
+}
+
+#[test]
+fn the_user_confirms_destructive_calls_when_the_client_can_ask() {
+    let (daemon, _dir) = daemon("");
+    let store = json!({"op": "call", "tool": "cache_store", "args": {"system": "local", "attr": "k", "value": "v"}});
+    let remove =
+        json!({"op": "call", "tool": "cache_remove", "args": {"system": "local", "attr": "k"}});
+    let fetch =
+        json!({"op": "call", "tool": "cache_fetch", "args": {"system": "local", "attr": "k"}});
+    for mode in ["auto", "legacy"] {
+        // The user says no: asked, nothing removed.
+        let (answers, stderr) = mcp_answers(
+            &daemon,
+            "",
+            Some("admin-secret"),
+            &["--mode", mode, "--elicit", "no"],
+            &[store.clone(), remove.clone(), fetch.clone()],
+        );
+        assert_eq!(answers.len(), 3, "{stderr}");
+        let refused = &answers[1];
+        assert_eq!(refused["is_error"], true, "{mode}: {refused}");
+        assert!(
+            refused["text"]
+                .as_str()
+                .unwrap()
+                .contains("did not confirm"),
+            "{refused}"
+        );
+        assert!(
+            refused["asked"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("Run 'cache_remove'"),
+            "{refused}"
+        );
+        assert_eq!(
+            answers[2]["structured"]["value"], "v",
+            "{mode}: still there"
+        );
+        // The user says yes: asked, removed.
+        let (answers, stderr) = mcp_answers(
+            &daemon,
+            "",
+            Some("admin-secret"),
+            &["--mode", mode, "--elicit", "yes"],
+            &[remove.clone(), fetch.clone()],
+        );
+        assert_eq!(answers.len(), 2, "{stderr}");
+        assert_eq!(answers[0]["is_error"], false, "{mode}: {}", answers[0]);
+        assert_eq!(answers[0]["asked"].as_array().unwrap().len(), 1);
+        assert!(
+            answers[1]["text"].as_str().unwrap().contains("not found"),
+            "{mode}: removed: {}",
+            answers[1]
+        );
+    }
 }

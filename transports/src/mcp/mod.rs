@@ -10,6 +10,8 @@
 //! # Layout
 //! - `tools`: the tools of an OpenRPC document (names, input schemas from the recipes,
 //!   read-only and destructive hints) and a tool call's MI request;
+//! - `confirm`: the user's confirmation of a destructive call (elicitation, or the
+//!   `confirm` argument);
 //! - `resources`: statistics groups, the node list and events as resources;
 //! - `server`: the MCP server: tools, resources and their notifications over a
 //!   [`Backend`];
@@ -18,9 +20,10 @@
 //!
 //! Secure defaults: a destructive tool (`kill`, `*_reload`, `reset_*`, …, see
 //! [`mi_core::effects`]) is listed only to the roles `destructive_roles` names, and runs
-//! only when called with `"confirm": true`; results past `max_result_bytes` are cut with
+//! only once the user confirmed it (asked through the client, or `"confirm": true`); results past `max_result_bytes` are cut with
 //! a note; sessions are capped by `max_sessions`.
 
+mod confirm;
 mod resources;
 mod route;
 mod server;

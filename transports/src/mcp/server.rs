@@ -1,6 +1,7 @@
 //! The MCP server: `tools/list` answers the tools of the caller's own `rpc.discover`
 //! document, `tools/call` turns a call into one MI request through the [`Backend`].
 
+use super::confirm::{self, Confirmation};
 use super::resources;
 use super::tools::{self, ToolPlan, CONFIRM};
 use super::{Backend, McpCaller, McpSettings};
@@ -326,15 +327,28 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let mut arguments: Map<String, Value> = request.arguments.unwrap_or_default();
+        let mut arguments: Map<String, Value> = request.arguments.clone().unwrap_or_default();
         let confirmed = arguments.remove(CONFIRM) == Some(Value::Bool(true));
         if plan.effect == Effect::Destructive && !confirmed {
-            return Ok(tool_error(format!(
-                "'{}' is destructive: nothing was run. Ask the user, then call it again with \
-                 \"confirm\": true.",
-                plan.method
-            ))
-            .into());
+            match confirm::confirm(&plan.method, &arguments, &request, &context).await {
+                Confirmation::Given => {}
+                Confirmation::Ask(asked) => return Ok(CallToolResponse::InputRequired(*asked)),
+                Confirmation::Refused(why) => {
+                    return Ok(tool_error(format!(
+                        "'{}' is destructive and {why}: nothing was run.",
+                        plan.method
+                    ))
+                    .into())
+                }
+                Confirmation::Unsupported => {
+                    return Ok(tool_error(format!(
+                        "'{}' is destructive: nothing was run. Ask the user, then call it again \
+                         with \"confirm\": true.",
+                        plan.method
+                    ))
+                    .into())
+                }
+            }
         }
         let mi_request = match tools::request(plan, &arguments) {
             Ok(text) => text,
