@@ -10,6 +10,7 @@
 //! The document lists only what the caller's role may run.
 
 pub mod errors;
+pub mod results;
 pub mod schema;
 
 use crate::access::Access;
@@ -87,6 +88,7 @@ pub fn untyped_method(
                 .map(|r| r.iter().map(String::as_str).collect())
                 .collect(),
             errors: Vec::new(),
+            result: None,
         },
         |_| ParamType::Any,
     );
@@ -129,6 +131,8 @@ struct MethodFacts<'a> {
     named_only: bool,
     recipes: Vec<Vec<&'a str>>,
     errors: Vec<ErrorEntry>,
+    /// The result's JSON Schema text, when its shape is fixed.
+    result: Option<&'static str>,
 }
 
 fn method(facts: MethodFacts<'_>, kind: impl Fn(&str) -> ParamType) -> Value {
@@ -177,7 +181,13 @@ fn method(facts: MethodFacts<'_>, kind: impl Fn(&str) -> ParamType) -> Value {
             "result".to_string(),
             object([
                 ("name", Value::str("result")),
-                ("schema", Value::Object(Vec::new())),
+                (
+                    "schema",
+                    facts
+                        .result
+                        .and_then(|text| crate::json::parse(text.as_bytes(), 16).ok())
+                        .map_or(Value::Object(Vec::new()), |(schema, _)| schema),
+                ),
             ]),
         ),
         (
@@ -218,6 +228,7 @@ fn core_method(registry: &Registry, command: &Command) -> Value {
             named_only: command.named_only,
             recipes: command.recipes.iter().map(|r| r.params.to_vec()).collect(),
             errors: errors::of_core_command(command.name).to_vec(),
+            result: results::of_core_command(command.name),
         },
         ParamType::of_core_param,
     )
@@ -237,6 +248,7 @@ fn module_method(command: &ModuleCommand, name_4_0: &str) -> Value {
                 .map(|r| r.iter().map(String::as_str).collect())
                 .collect(),
             errors: vec![errors::MODULE_FAILED],
+            result: None,
         },
         |param| command.param_type(param),
     )

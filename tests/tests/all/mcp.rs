@@ -236,6 +236,12 @@ fn tools_are_each_roles_commands_with_valid_schemas_and_hints() {
                 .unwrap_or_else(|| panic!("no tool {name}"))
         };
         assert_eq!(tool("uptime")["annotations"]["readOnlyHint"], true);
+        assert_eq!(
+            tool("uptime")["outputSchema"]["required"],
+            json!(["Now", "Up since", "Up time"]),
+            "a fixed result shape is an output schema"
+        );
+        assert!(tool("get_statistics").get("outputSchema").is_none());
         assert_eq!(tool("kill")["annotations"]["destructiveHint"], true);
         assert_eq!(tool("kill")["annotations"]["readOnlyHint"], false);
         assert_eq!(tool("cache_store")["annotations"]["destructiveHint"], false);

@@ -92,7 +92,7 @@ impl McpServer {
     /// A tool's answer to an MI reply: its result as JSON text (and as structured
     /// content when it is an object), cut past `max_result_bytes`; an MI error as a tool
     /// error.
-    fn answer(&self, reply: &str) -> CallToolResult {
+    fn answer(&self, plan: &ToolPlan, reply: &str) -> CallToolResult {
         let reply: Value = match serde_json::from_str(reply) {
             Ok(reply) => reply,
             Err(_) => return tool_error("the MI reply is not JSON".to_string()),
@@ -130,7 +130,12 @@ impl McpServer {
              first {end} bytes are shown. Ask for less: a statistics group, a filter, one node.]",
             text.len()
         );
-        CallToolResult::success(vec![ContentBlock::text(format!("{}{note}", &text[..end]))])
+        let shown = vec![ContentBlock::text(format!("{}{note}", &text[..end]))];
+        match plan.tool.output_schema {
+            // A declared shape the cut text no longer has: said as a failure.
+            Some(_) => CallToolResult::error(shown),
+            None => CallToolResult::success(shown),
+        }
     }
 }
 
@@ -359,7 +364,7 @@ impl ServerHandler for McpServer {
             .call(caller.as_ref(), None, mi_request)
             .await
             .map_err(|why| McpError::internal_error(why, None))?;
-        Ok(self.answer(&reply).into())
+        Ok(self.answer(plan, &reply).into())
     }
 }
 

@@ -186,7 +186,7 @@ fn plan(method: &Value, effects: &Effects) -> Option<ToolPlan> {
         }
         Shape::Named { .. } | Shape::Unknown => {}
     }
-    let tool = serde_json::from_value(json!({
+    let mut tool = json!({
         "name": tool_name(name),
         "title": name,
         "description": description,
@@ -198,8 +198,12 @@ fn plan(method: &Value, effects: &Effects) -> Option<ToolPlan> {
             "idempotentHint": effect == Effect::ReadOnly,
             "openWorldHint": false,
         },
-    }))
-    .ok()?;
+    });
+    let result = &method["result"]["schema"];
+    if result["type"] == "object" {
+        tool["outputSchema"] = result.clone();
+    }
+    let tool: rmcp::model::Tool = serde_json::from_value(tool).ok()?;
     Some(ToolPlan {
         tool,
         method: name.to_string(),
