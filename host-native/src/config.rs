@@ -994,6 +994,10 @@ mod tests {
         for (text, key) in [
             ("[mcp]\nmax_result_bytes = 100\n", "mcp.max_result_bytes"),
             ("[mcp]\nmax_sessions = 0\n", "mcp.max_sessions"),
+            (
+                "[mcp]\nmax_sessions = 4\nmax_sessions_per_client = 5\n",
+                "mcp.max_sessions_per_client",
+            ),
             ("[mcp]\nsession_idle = 0\n", "mcp.session_idle"),
             (
                 "[mcp]\ndestructive_roles = [\"ops\"]\n",

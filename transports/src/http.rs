@@ -597,9 +597,7 @@ async fn mcp_request(
         peer: Some(peer),
         node,
     };
-    let response = route
-        .serve(Request::from_parts(parts, Full::new(body)), caller)
-        .await;
+    let response = route.serve(parts, body, caller).await;
     response.map(|body| HeldBody {
         body: Content::Mcp(body, clock),
         _held: None,

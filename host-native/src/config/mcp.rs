@@ -18,6 +18,9 @@ pub struct McpConfig {
     pub max_result_bytes: usize,
     /// MCP sessions open at once (`max_sessions`, default 64, 1 … 10000).
     pub max_sessions: usize,
+    /// Of `max_sessions`, those one client may hold: an identity, or an address without
+    /// credentials (`max_sessions_per_client`, default 8, 1 … `max_sessions`).
+    pub max_sessions_per_client: usize,
     /// A session idle this long is closed, seconds (`session_idle`, default 300, 1 …
     /// 86400).
     pub session_idle: u64,
@@ -36,6 +39,7 @@ impl Default for McpConfig {
             destructive_roles: Vec::new(),
             max_result_bytes: 16384,
             max_sessions: 64,
+            max_sessions_per_client: 8,
             session_idle: 300,
             read_only: Vec::new(),
             destructive: Vec::new(),
@@ -54,6 +58,9 @@ impl McpConfig {
         }
         if let Err(problem) = within(self.max_sessions, 1..=10_000) {
             return Some(("mcp.max_sessions", problem));
+        }
+        if let Err(problem) = within(self.max_sessions_per_client, 1..=self.max_sessions) {
+            return Some(("mcp.max_sessions_per_client", problem));
         }
         if let Err(problem) = within(self.session_idle, 1..=86_400) {
             return Some(("mcp.session_idle", problem));
@@ -77,6 +84,7 @@ impl McpConfig {
             destructive_roles: self.destructive_roles.clone(),
             max_result_bytes: self.max_result_bytes,
             max_sessions: self.max_sessions,
+            max_sessions_per_client: self.max_sessions_per_client,
             session_idle: Duration::from_secs(self.session_idle),
             effects: mi_core::effects::Effects::with_overrides(
                 self.read_only.clone(),

@@ -402,7 +402,7 @@ fn calls_run_once_as_the_caller_and_destructive_ones_need_confirmation() {
 
 #[test]
 fn sessions_are_their_owners_capped_and_browsers_are_refused() {
-    let (daemon, _dir) = daemon("max_sessions = 2\n");
+    let (daemon, _dir) = daemon("max_sessions = 3\nmax_sessions_per_client = 2\n");
     let admin = "Authorization: Bearer admin-secret\r\n";
     let agent = "Authorization: Bearer agent-secret\r\n";
     // No credentials: as on /mi.
@@ -430,13 +430,28 @@ fn sessions_are_their_owners_capped_and_browsers_are_refused() {
     let (status, _, body) = raw(&daemon, "POST", &with(admin), list);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"uptime\""), "{body}");
-    // Sessions are capped: a second opens, a third is refused; ending one makes room.
+    // Sessions are shared out: a client holds two at most, so a third of the admin's is
+    // refused while another client still gets one; then the total is reached. Ending one
+    // makes room. Stateless requests (2026-07-28) open no session and are never refused so.
     let (status, head, _) = raw(&daemon, "POST", admin, INITIALIZE);
     assert_eq!(status, 200);
     let second = session_of(&head);
     let (status, _, body) = raw(&daemon, "POST", admin, INITIALIZE);
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("max_sessions"), "{body}");
+    assert!(body.contains("max_sessions_per_client"), "{body}");
+    let (status, _, _) = raw(&daemon, "POST", agent, INITIALIZE);
+    assert_eq!(status, 200, "another client has its own share");
+    let (status, _, body) = raw(&daemon, "POST", agent, INITIALIZE);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("(max_sessions)"), "{body}");
+    let stateless = mcp(
+        &daemon,
+        "",
+        Some("agent-secret"),
+        "auto",
+        &[json!({"op": "call", "tool": "uptime"})],
+    );
+    assert_eq!(stateless[0]["is_error"], false, "{stateless:?}");
     let (status, _, _) = raw(
         &daemon,
         "DELETE",

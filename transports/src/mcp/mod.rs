@@ -21,7 +21,8 @@
 //! Secure defaults: a destructive tool (`kill`, `*_reload`, `reset_*`, …, see
 //! [`mi_core::effects`]) is listed only to the roles `destructive_roles` names, and runs
 //! only once the user confirmed it (asked through the client, or `"confirm": true`); results past `max_result_bytes` are cut with
-//! a note; sessions are capped by `max_sessions`.
+//! a note; sessions are capped by `max_sessions`, and per client by
+//! `max_sessions_per_client`.
 
 mod confirm;
 mod resources;
@@ -49,6 +50,8 @@ pub struct McpSettings {
     pub max_result_bytes: usize,
     /// Sessions open at once (for clients of the protocol revisions with sessions).
     pub max_sessions: usize,
+    /// Sessions one client (an identity, or an address without credentials) may hold.
+    pub max_sessions_per_client: usize,
     /// A session without a request for this long is closed.
     pub session_idle: std::time::Duration,
     /// What each command does, the built-in classification under the configuration's

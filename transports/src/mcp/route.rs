@@ -2,7 +2,9 @@
 //! the daemon's own checks passed (the `Host` and `Origin` rules, the credentials, the
 //! body limits). Every MCP message runs as the caller its own HTTP request authenticated;
 //! a session (protocol revisions up to 2025-11-25) grants nothing by itself, and its
-//! number is refused to anyone but the identity that opened it.
+//! number is refused to anyone but the identity that opened it. Sessions are capped in
+//! all (`max_sessions`) and per client (`max_sessions_per_client`: an identity, or an
+//! address without credentials).
 
 use super::{DispatcherBackend, McpCaller, McpServer, McpSettings};
 use bytes::Bytes;
@@ -28,6 +30,7 @@ pub struct McpRoute {
     /// Each open session's owner (its identity, or its peer's address without one).
     owners: Mutex<HashMap<String, String>>,
     max_sessions: usize,
+    max_sessions_per_client: usize,
 }
 
 impl McpRoute {
@@ -47,7 +50,8 @@ impl McpRoute {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config = session_config;
         let sessions = Arc::new(sessions);
-        let max_sessions = settings.max_sessions;
+        let (max_sessions, max_sessions_per_client) =
+            (settings.max_sessions, settings.max_sessions_per_client);
         let settings = Arc::new(settings);
         let mut config = StreamableHttpServerConfig::default()
             .disable_allowed_hosts()
@@ -61,15 +65,19 @@ impl McpRoute {
             sessions,
             owners: Mutex::new(HashMap::new()),
             max_sessions,
+            max_sessions_per_client,
         }
     }
 
-    /// Serves one authenticated request whose body was read whole.
+    /// Serves one authenticated request (`parts` and its body, read whole).
     pub(crate) async fn serve(
         &self,
-        mut request: Request<Full<Bytes>>,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
         caller: McpCaller,
     ) -> Response<McpBody> {
+        let opens = parts.method == hyper::Method::POST && opens_a_session(&body);
+        let mut request = Request::from_parts(parts, Full::new(body));
         let owner = caller
             .identity
             .clone()
@@ -88,16 +96,24 @@ impl McpRoute {
                     return plain(StatusCode::NOT_FOUND, "Session not found");
                 }
             }
-            None if request.method() == hyper::Method::POST => {
-                let open = self.sessions.sessions.read().await.len();
-                if open >= self.max_sessions {
-                    self.forget_closed().await;
-                    if self.sessions.sessions.read().await.len() >= self.max_sessions {
-                        return plain(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "Too many MCP sessions (max_sessions)",
-                        );
-                    }
+            None if opens => {
+                self.forget_closed().await;
+                if self.sessions.sessions.read().await.len() >= self.max_sessions {
+                    return plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Too many MCP sessions (max_sessions)",
+                    );
+                }
+                let own = {
+                    let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+                    owners.values().filter(|o| **o == owner).count()
+                };
+                if own >= self.max_sessions_per_client {
+                    tracing::warn!(%owner, "MCP session refused: this client holds its share");
+                    return plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Too many MCP sessions for this client (max_sessions_per_client)",
+                    );
                 }
             }
             None => {}
@@ -133,6 +149,12 @@ impl McpRoute {
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         owners.retain(|id, _| open.keys().any(|open_id| open_id.as_ref() == id.as_str()));
     }
+}
+
+/// Whether `body` opens a session: an `initialize` request (a batch is not one).
+fn opens_a_session(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|message| message["method"] == "initialize")
 }
 
 /// Calls the `rmcp` service (it is always ready, and never fails).
