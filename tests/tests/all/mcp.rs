@@ -751,3 +751,43 @@ fn the_user_confirms_destructive_calls_when_the_client_can_ask() {
         );
     }
 }
+
+#[test]
+fn other_name_forms_reach_no_tool_a_role_may_not_see() {
+    let (daemon, _dir) = daemon("");
+    // The agent may run uptime, ps, get_statistics and cache_fetch. Every other form of
+    // a command it may not run, and of one it may, is no tool: tools go by their listed
+    // names only, and nothing runs.
+    let forms = [
+        "statistics:reset",
+        "reset_statistics",
+        "core:kill",
+        "miwa:kill",
+        "KILL",
+        "kill ",
+        "cache:store",
+        "core:uptime",
+        "statistics:get",
+        "rpc.discover",
+    ];
+    let steps: Vec<Value> = forms
+        .iter()
+        .map(|tool| json!({"op": "call", "tool": tool, "args": {"confirm": true}}))
+        .collect();
+    let answers = mcp(&daemon, "", Some("agent-secret"), "auto", &steps);
+    for (tool, answer) in forms.iter().zip(&answers) {
+        assert_eq!(answer["error"]["code"], -32602, "{tool}: {answer}");
+    }
+    // The daemon still runs, and the statistics were not reset.
+    assert!(result_as(&daemon, "admin-secret", "uptime")["Up time"].is_string());
+    let stats = call_as(
+        &daemon,
+        "admin-secret",
+        "get_statistics",
+        json!([["transports:"]]),
+    );
+    assert!(
+        stats["result"]["transports:mcp_requests"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+}
