@@ -468,6 +468,15 @@ fn refusal(outcome: &Authentication) -> Response<Full<Bytes>> {
     unauthorized(outcome).unwrap_or_else(|| respond(StatusCode::UNAUTHORIZED, HTML, UNAUTHORIZED))
 }
 
+/// A whole reply that holds no share of the buffer budget (refusals and errors of the
+/// streaming routes).
+fn whole(response: Response<Full<Bytes>>) -> Response<HeldBody> {
+    response.map(|body| HeldBody {
+        body: Content::Whole(body),
+        _held: None,
+    })
+}
+
 /// `GET /events?subscribe=…`: an event stream, authenticated as route `mi`.
 async fn event_stream(
     request: Request<Incoming>,
@@ -476,12 +485,6 @@ async fn event_stream(
     dispatcher: Arc<dyn Dispatcher>,
     clock: Arc<Clock>,
 ) -> Response<HeldBody> {
-    let whole = |response: Response<Full<Bytes>>| {
-        response.map(|body| HeldBody {
-            body: Content::Whole(body),
-            _held: None,
-        })
-    };
     let ticket = request.uri().query().and_then(|query| {
         form_urlencoded::parse(query.as_bytes())
             .find(|(key, _)| key == "ticket")
@@ -560,12 +563,6 @@ async fn mcp_request(
     budget: &Buffered,
     clock: Arc<Clock>,
 ) -> Response<HeldBody> {
-    let whole = |response: Response<Full<Bytes>>| {
-        response.map(|body| HeldBody {
-            body: Content::Whole(body),
-            _held: None,
-        })
-    };
     if let Some(refused) = browser_refusal(settings, &request, peer) {
         return whole(refused);
     }
