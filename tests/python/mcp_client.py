@@ -17,6 +17,12 @@ Each line of standard input is one step, a JSON object; each answer is one JSON 
         -> {"updated": b, "text": "..."}: subscribes to the resource (`subscriptions/listen`
            on 2026-07-28, `resources/subscribe` before), runs the trigger, says whether an
            update came within the timeout, and reads the resource then
+    {"op": "subscribe", "uri": u} / {"op": "unsubscribe", "uri": u}
+        -> {"done": true} or {"error": ...}: `resources/subscribe` and `unsubscribe`
+           (revisions with sessions)
+    {"op": "listen", "uris": [u, ...], "timeout": s}
+        -> {"acknowledged": b, "ended": why | null}: `subscriptions/listen` (2026-07-28)
+           on the resources, and how the stream ended within the timeout (null: open)
     {"op": "watch_tools", "trigger": [argv...], "timeout": s}
         -> {"changed": b, "tools": n}: listens for tool list changes (`subscriptions/listen`
            on 2026-07-28, the session's stream before), runs the trigger command, and says
@@ -86,6 +92,27 @@ async def watch_resource(client, step, updated):
             seen = True
     read = await client.read_resource(uri)
     return {"updated": seen, "text": "".join(c.text for c in read.contents if hasattr(c, "text"))}
+
+
+async def listen(client, step):
+    ended = None
+    acknowledged = False
+    try:
+        async with client.listen(resource_subscriptions=step["uris"]) as subscription:
+            acknowledged = True
+            with anyio.move_on_after(step.get("timeout", 3)):
+                async for _event in subscription:
+                    pass
+                ended = "closed"
+    except MCPError as error:
+        ended = f"error {error.error.code}: {error.error.message}"
+    except Exception as error:  # an error after the acknowledgment: the cause says it
+        cause = error.__cause__
+        if isinstance(cause, MCPError):
+            ended = f"error {cause.error.code}: {cause.error.message}"
+        else:
+            ended = f"{type(error).__name__}: {error}"
+    return {"acknowledged": acknowledged, "ended": ended}
 
 
 class Flag:
@@ -164,6 +191,14 @@ async def run(args, steps):
                     answer = {"text": "".join(c.text for c in read.contents if hasattr(c, "text"))}
                 elif op == "watch_resource":
                     answer = await watch_resource(client, step, resource_updated)
+                elif op == "subscribe":
+                    await client.session.subscribe_resource(step["uri"])
+                    answer = {"done": True}
+                elif op == "unsubscribe":
+                    await client.session.unsubscribe_resource(step["uri"])
+                    answer = {"done": True}
+                elif op == "listen":
+                    answer = await listen(client, step)
                 elif op == "watch_tools":
                     answer = await watch_tools(client, step, list_changed)
                 elif op == "info":

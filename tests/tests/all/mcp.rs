@@ -464,6 +464,21 @@ fn sessions_are_their_owners_capped_and_browsers_are_refused() {
 }
 
 #[test]
+fn sessions_opened_at_once_still_keep_to_the_shares() {
+    let (daemon, _dir) = daemon("max_sessions = 16\nmax_sessions_per_client = 2\n");
+    let admin = "Authorization: Bearer admin-secret\r\n";
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let opening: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| raw(&daemon, "POST", admin, INITIALIZE).0))
+            .collect();
+        opening.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let opened = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!((opened, refused), (2, 6), "{statuses:?}");
+}
+
+#[test]
 fn module_and_node_commands_are_tools() {
     let node = Daemon::start(&miwa_tests::module_table(
         "dispatcher",
@@ -790,4 +805,72 @@ fn other_name_forms_reach_no_tool_a_role_may_not_see() {
         stats["result"]["transports:mcp_requests"].as_u64().unwrap() > 0,
         "{stats}"
     );
+}
+
+/// The `mcp:` subscriptions of `event` the daemon holds (`subscribers_list`).
+fn mcp_subscribers(daemon: &Daemon, event: &str) -> usize {
+    let listed = call_as(daemon, "admin-secret", "subscribers_list", json!([event]));
+    listed["result"]["Subscribers"]
+        .as_array()
+        .map_or(0, |subscribers| {
+            subscribers
+                .iter()
+                .filter(|s| s["socket"].as_str().is_some_and(|s| s.starts_with("mcp:")))
+                .count()
+        })
+}
+
+#[test]
+fn a_sessions_event_subscriptions_share_one_channel_and_its_bound() {
+    // Two subscriptions per push channel: a session (or a `subscriptions/listen`) is one.
+    let (daemon, _dir) = daemon("[events]\nmax_per_channel = 2\n");
+    let events = [
+        "E_CORE_THRESHOLD",
+        "E_MODULE_UNLOADED",
+        "E_CORE_SR_STATUS_CHANGED",
+    ];
+    let uri = |event: &str| format!("miwa://events/{event}");
+    let answers = mcp(
+        &daemon,
+        "",
+        Some("admin-secret"),
+        "legacy",
+        &[
+            json!({"op": "subscribe", "uri": uri(events[0])}),
+            json!({"op": "subscribe", "uri": uri(events[1])}),
+            json!({"op": "subscribe", "uri": uri(events[2])}),
+            json!({"op": "unsubscribe", "uri": uri(events[0])}),
+            json!({"op": "subscribe", "uri": uri(events[2])}),
+            json!({"op": "subscribe", "uri": uri(events[1])}),
+            json!({"op": "call", "tool": "subscribers_list"}),
+        ],
+    );
+    assert_eq!(answers[0], json!({"done": true}));
+    assert_eq!(answers[1], json!({"done": true}));
+    let refused = answers[2]["error"]["message"].as_str().unwrap_or_default();
+    assert!(refused.contains("Too many subscribers"), "{}", answers[2]);
+    // Unsubscribing frees the place; subscribing again to one held renews it.
+    assert_eq!(answers[3], json!({"done": true}));
+    assert_eq!(answers[4], json!({"done": true}), "{}", answers[4]);
+    assert_eq!(answers[5], json!({"done": true}), "{}", answers[5]);
+    let held = answers[6]["text"].as_str().unwrap_or_default();
+    assert_eq!(held.matches("\"mcp:").count(), 2, "{held}");
+    assert!(!held.contains(events[0]), "{held}");
+    // The session ended: its subscriptions with it.
+    for event in events {
+        assert_eq!(mcp_subscribers(&daemon, event), 0, "{event}");
+    }
+    // Over 2026-07-28, one `subscriptions/listen` asking for three is refused whole.
+    let listened = mcp(
+        &daemon,
+        "",
+        Some("admin-secret"),
+        "auto",
+        &[json!({"op": "listen", "uris": events.map(uri), "timeout": 3})],
+    );
+    let ended = listened[0]["ended"].as_str().unwrap_or_default();
+    assert!(ended.contains("Too many subscribers"), "{}", listened[0]);
+    for event in events {
+        assert_eq!(mcp_subscribers(&daemon, event), 0, "{event}");
+    }
 }

@@ -2,9 +2,9 @@
 //! (`miwa://nodes`, in front mode) and the events (`miwa://events/<event>`), each listed
 //! only to a role whose tools include the command that reads it (`get_statistics`,
 //! `nodes_list`, `event_subscribe`). Reading one is that command, run as the caller. A
-//! subscription to an event is an `event_subscribe` on a push channel of its own
-//! (socket `mcp:`), renewed while it lasts; each event raised is a resource update, and
-//! reading the resource then gives the event's parameters.
+//! subscription to an event is an `event_subscribe` on the session's push channel
+//! (socket `mcp:`, one [`Feed`] per session), renewed while it lasts; each event raised
+//! is a resource update, and reading the resource then gives the event's parameters.
 
 use super::tools::ToolPlan;
 use super::{Backend, McpCaller};
@@ -168,93 +168,141 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An event subscription: its channel, closed with it, and the task that reads it.
-pub(crate) struct Subscription {
+/// Event subscriptions over one push channel (socket `mcp:`): a session's, or one
+/// `subscriptions/listen` request's. Sharing the channel makes `[events]
+/// max_per_channel` bound them as it bounds a WebSocket connection's. Dropping the feed
+/// closes the channel, which ends its subscriptions.
+pub(crate) struct Feed {
     backend: Arc<dyn Backend>,
     channel: crate::ChannelId,
+    /// Each event subscribed to, with the caller that subscribed (renewals run as it).
+    events: Arc<Mutex<HashMap<String, Option<McpCaller>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Subscription {
+impl Drop for Feed {
     fn drop(&mut self) {
         self.task.abort();
         self.backend.close_channel(self.channel);
     }
 }
 
-/// Subscribes the caller to the event `uri` names: each time it is raised, its
-/// parameters are kept in `last` and `updated` is called with the URI.
-pub(crate) async fn subscribe<F, Fut>(
-    backend: Arc<dyn Backend>,
-    caller: Option<McpCaller>,
-    plans: &[ToolPlan],
-    uri: &str,
-    last: Arc<Mutex<HashMap<String, Value>>>,
-    updated: F,
-) -> Result<Subscription, McpError>
-where
-    F: Fn(String) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let refused = || {
-        McpError::invalid_params(
-            format!("{uri} is not an event this role may subscribe to"),
-            None,
-        )
-    };
-    let Some(Named::Event(event)) = named(uri) else {
-        return Err(refused());
-    };
-    if !may(plans, "event_subscribe") {
-        return Err(refused());
-    }
-    let channel = backend
-        .open_channel()
-        .ok_or_else(|| McpError::internal_error("events are not served here", None))?;
-    let params = json!({"event": event, "socket": "mcp:", "expire": EXPIRE.as_secs()});
-    if let Err(why) = mi(
-        backend.as_ref(),
-        caller.as_ref(),
-        Some(channel.id),
-        "event_subscribe",
-        params.clone(),
-    )
-    .await
+impl Feed {
+    /// Opens the channel: each event raised on it has its parameters kept in `last`, and
+    /// `updated` called with its URI (the feed stops when that answers `false`).
+    pub(crate) fn open<F, Fut>(
+        backend: Arc<dyn Backend>,
+        last: Arc<Mutex<HashMap<String, Value>>>,
+        updated: F,
+    ) -> Result<Feed, McpError>
+    where
+        F: Fn(String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
     {
-        backend.close_channel(channel.id);
-        return Err(McpError::invalid_params(why, None));
-    }
-    let uri = uri.to_string();
-    let channel_id = channel.id;
-    let task_backend = backend.clone();
-    let task = tokio::spawn(async move {
-        let mut renew = tokio::time::interval(EXPIRE / 2);
-        renew.tick().await;
-        loop {
-            tokio::select! {
-                pushed = channel.queue.next() => {
-                    let Some(pushed) = pushed else { return };
-                    let notification: Value =
-                        serde_json::from_slice(&pushed.payload).unwrap_or_default();
-                    let raised = json!({"event": notification["method"], "params": notification["params"]});
-                    lock(&last).insert(uri.clone(), raised);
-                    pushed.receipt.sent();
-                    if !updated(uri.clone()).await {
-                        return;
+        let channel = backend
+            .open_channel()
+            .ok_or_else(|| McpError::internal_error("events are not served here", None))?;
+        let channel_id = channel.id;
+        let events: Arc<Mutex<HashMap<String, Option<McpCaller>>>> = Arc::default();
+        let subscribed = events.clone();
+        let task_backend = backend.clone();
+        let task = tokio::spawn(async move {
+            let mut renew = tokio::time::interval(EXPIRE / 2);
+            renew.tick().await;
+            loop {
+                tokio::select! {
+                    pushed = channel.queue.next() => {
+                        let Some(pushed) = pushed else { return };
+                        pushed.receipt.sent();
+                        let notification: Value =
+                            serde_json::from_slice(&pushed.payload).unwrap_or_default();
+                        let Some(event) = notification["method"].as_str() else { continue };
+                        if !lock(&subscribed).contains_key(event) {
+                            continue;
+                        }
+                        let uri = format!("{EVENTS}{event}");
+                        let raised = json!({"event": event, "params": notification["params"]});
+                        lock(&last).insert(uri.clone(), raised);
+                        if !updated(uri).await {
+                            return;
+                        }
                     }
-                }
-                _ = renew.tick() => {
-                    let renewed = mi(task_backend.as_ref(), caller.as_ref(), Some(channel.id), "event_subscribe", params.clone()).await;
-                    if renewed.is_err() {
-                        return;
+                    _ = renew.tick() => {
+                        let renewing: Vec<(String, Option<McpCaller>)> =
+                            lock(&subscribed).iter().map(|(e, c)| (e.clone(), c.clone())).collect();
+                        for (event, caller) in renewing {
+                            let params = json!({"event": event, "socket": "mcp:", "expire": EXPIRE.as_secs()});
+                            let renewed = mi(task_backend.as_ref(), caller.as_ref(), Some(channel.id), "event_subscribe", params).await;
+                            if renewed.is_err() {
+                                lock(&subscribed).remove(&event);
+                            }
+                        }
                     }
                 }
             }
+        });
+        Ok(Feed {
+            backend,
+            channel: channel_id,
+            events,
+            task,
+        })
+    }
+
+    /// Subscribes the caller (whose tools are `plans`) to the event `uri` names; again
+    /// for an event already subscribed to renews it.
+    pub(crate) async fn add(
+        &self,
+        caller: Option<McpCaller>,
+        plans: &[ToolPlan],
+        uri: &str,
+    ) -> Result<(), McpError> {
+        let refused = || {
+            McpError::invalid_params(
+                format!("{uri} is not an event this role may subscribe to"),
+                None,
+            )
+        };
+        let Some(Named::Event(event)) = named(uri) else {
+            return Err(refused());
+        };
+        if !may(plans, "event_subscribe") {
+            return Err(refused());
         }
-    });
-    Ok(Subscription {
-        backend,
-        channel: channel_id,
-        task,
-    })
+        let params = json!({"event": event, "socket": "mcp:", "expire": EXPIRE.as_secs()});
+        mi(
+            self.backend.as_ref(),
+            caller.as_ref(),
+            Some(self.channel),
+            "event_subscribe",
+            params,
+        )
+        .await
+        .map_err(|why| McpError::invalid_params(why, None))?;
+        lock(&self.events).insert(event.to_string(), caller);
+        Ok(())
+    }
+
+    /// Ends the subscription to the event `uri` names, if there is one (an
+    /// `event_subscribe` with `expire` 0, as the caller that subscribed).
+    pub(crate) async fn remove(&self, uri: &str) {
+        let Some(Named::Event(event)) = named(uri) else {
+            return;
+        };
+        let Some(caller) = lock(&self.events).remove(event) else {
+            return;
+        };
+        let params = json!({"event": event, "socket": "mcp:", "expire": 0});
+        let ended = mi(
+            self.backend.as_ref(),
+            caller.as_ref(),
+            Some(self.channel),
+            "event_subscribe",
+            params,
+        )
+        .await;
+        if let Err(why) = ended {
+            tracing::debug!(%why, "MCP unsubscription not acknowledged");
+        }
+    }
 }

@@ -29,6 +29,9 @@ pub struct McpRoute {
     sessions: Arc<LocalSessionManager>,
     /// Each open session's owner (its identity, or its peer's address without one).
     owners: Mutex<HashMap<String, String>>,
+    /// Held by a request opening a session from its count to its owner's record, so two
+    /// at once cannot both take the last place.
+    opening: tokio::sync::Mutex<()>,
     max_sessions: usize,
     max_sessions_per_client: usize,
 }
@@ -64,6 +67,7 @@ impl McpRoute {
             service,
             sessions,
             owners: Mutex::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
             max_sessions,
             max_sessions_per_client,
         }
@@ -76,18 +80,24 @@ impl McpRoute {
         body: Bytes,
         caller: McpCaller,
     ) -> Response<McpBody> {
-        let opens = parts.method == hyper::Method::POST && opens_a_session(&body);
+        let session = parts
+            .headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let opens =
+            session.is_none() && parts.method == hyper::Method::POST && opens_a_session(&body);
         let mut request = Request::from_parts(parts, Full::new(body));
         let owner = caller
             .identity
             .clone()
             .or_else(|| caller.peer.map(|p| format!("address {}", p.ip())))
             .unwrap_or_default();
-        let session = request
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let _opening = if opens {
+            Some(self.opening.lock().await)
+        } else {
+            None
+        };
         match &session {
             Some(id) => {
                 let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());

@@ -33,8 +33,8 @@ pub struct McpServer {
     /// Each event's parameters the last time a subscription received it (the same for
     /// every session: reading one needs a role that may subscribe to it).
     last: Arc<Mutex<HashMap<String, Value>>>,
-    /// The session's event subscriptions, ended with it.
-    session: Arc<Mutex<HashMap<String, resources::Subscription>>>,
+    /// The session's event subscriptions (opened at the first), ended with it.
+    feed: Arc<tokio::sync::Mutex<Option<resources::Feed>>>,
 }
 
 impl McpServer {
@@ -50,14 +50,14 @@ impl McpServer {
             settings,
             changes,
             last: Arc::default(),
-            session: Arc::default(),
+            feed: Arc::default(),
         }
     }
 
     /// The server of a new session: the same tools, subscriptions of its own.
     pub fn for_session(&self) -> Self {
         McpServer {
-            session: Arc::default(),
+            feed: Arc::default(),
             ..self.clone()
         }
     }
@@ -189,23 +189,12 @@ impl ServerHandler for McpServer {
         let caller = caller_of(context.request_context());
         let plans = self.tools(caller.as_ref()).await?;
         let (raised, mut updates) = tokio::sync::mpsc::channel::<String>(64);
-        let mut held = Vec::new();
-        for uri in &uris {
+        let feed = resources::Feed::open(self.backend.clone(), self.last.clone(), move |uri| {
             let raised = raised.clone();
-            held.push(
-                resources::subscribe(
-                    self.backend.clone(),
-                    caller.clone(),
-                    &plans,
-                    uri,
-                    self.last.clone(),
-                    move |uri| {
-                        let raised = raised.clone();
-                        async move { raised.send(uri).await.is_ok() }
-                    },
-                )
-                .await?,
-            );
+            async move { raised.send(uri).await.is_ok() }
+        })?;
+        for uri in &uris {
+            feed.add(caller.clone(), &plans, uri).await?;
         }
         let mut changes = self.changes.clone();
         if let Some(changes) = changes.as_mut() {
@@ -276,25 +265,26 @@ impl ServerHandler for McpServer {
     ) -> Result<(), McpError> {
         let caller = caller_of(&context);
         let plans = self.tools(caller.as_ref()).await?;
-        let peer = context.peer.clone();
-        let subscription = resources::subscribe(
-            self.backend.clone(),
-            caller,
-            &plans,
-            &request.uri,
-            self.last.clone(),
-            move |uri| {
-                let peer = peer.clone();
-                async move {
-                    peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
-                        .await
-                        .is_ok()
-                }
-            },
-        )
-        .await?;
-        lock(&self.session).insert(request.uri, subscription);
-        Ok(())
+        let mut feed = self.feed.lock().await;
+        if feed.is_none() {
+            let peer = context.peer.clone();
+            *feed = Some(resources::Feed::open(
+                self.backend.clone(),
+                self.last.clone(),
+                move |uri| {
+                    let peer = peer.clone();
+                    async move {
+                        peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                            .await
+                            .is_ok()
+                    }
+                },
+            )?);
+        }
+        match feed.as_ref() {
+            Some(feed) => feed.add(caller, &plans, &request.uri).await,
+            None => Ok(()),
+        }
     }
 
     #[allow(deprecated)]
@@ -303,7 +293,9 @@ impl ServerHandler for McpServer {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        lock(&self.session).remove(&request.uri);
+        if let Some(feed) = self.feed.lock().await.as_ref() {
+            feed.remove(&request.uri).await;
+        }
         Ok(())
     }
 
@@ -425,8 +417,4 @@ pub fn server_config() -> ServerConfig {
              command this role may run. Read-only tools are safe to call; destructive ones \
              need \"confirm\": true, given only once the user agreed to that very call.",
     )
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
