@@ -385,6 +385,10 @@ impl Dispatcher for AuditedDispatcher {
         self.inner.open_channel(kind)
     }
 
+    fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.inner.catalogue_changes()
+    }
+
     fn close_channel(&self, id: transports::ChannelId) {
         self.inner.close_channel(id);
     }

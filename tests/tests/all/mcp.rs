@@ -374,6 +374,13 @@ fn calls_run_once_as_the_caller_and_destructive_ones_need_confirmation() {
         lines.iter().all(|l| l["identity"] == "token:admin"),
         "{lines:?}"
     );
+    // The tools were asked for once: ten calls, one role, commands unchanged.
+    let discovered = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"transport\":\"mcp\"") && l.contains("\"rpc.discover\""))
+        .count();
+    assert_eq!(discovered, 1);
 
     // Confirmed, the destructive call runs: the daemon stops (and may not finish its
     // reply).
@@ -539,10 +546,16 @@ fn module_and_node_commands_are_tools() {
 
 #[test]
 fn tools_list_changed_follows_module_load_over_http_and_stdio() {
-    let daemon = Daemon::start(&miwa_tests::module_table(
-        "dispatcher",
-        "dispatcher",
-        "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
+    // With the audit log on, as in production: its layer passes the changes on.
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&format!(
+        "[audit]\nfile = \"{}\"\n{}",
+        dir.path().join("audit.log").display(),
+        miwa_tests::module_table(
+            "dispatcher",
+            "dispatcher",
+            "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
+        )
     ))
     .unwrap();
     let trigger = module_load_trigger(&daemon, None);

@@ -33,6 +33,8 @@ pub struct McpServer {
     /// Each event's parameters the last time a subscription received it (the same for
     /// every session: reading one needs a role that may subscribe to it).
     last: Arc<Mutex<HashMap<String, Value>>>,
+    /// Each caller's tools while the commands do not change (shared by all sessions).
+    catalogues: Arc<Mutex<Catalogues>>,
     /// The session's event subscriptions (opened at the first), ended with it.
     feed: Arc<tokio::sync::Mutex<Option<resources::Feed>>>,
 }
@@ -50,6 +52,7 @@ impl McpServer {
             settings,
             changes,
             last: Arc::default(),
+            catalogues: Arc::default(),
             feed: Arc::default(),
         }
     }
@@ -62,8 +65,26 @@ impl McpServer {
         }
     }
 
-    /// The tools the caller may see: its `rpc.discover` document's methods.
-    async fn tools(&self, caller: Option<&McpCaller>) -> Result<Vec<ToolPlan>, McpError> {
+    /// The tools the caller may see: its `rpc.discover` document's methods, asked once
+    /// per role, identity and node while the commands do not change.
+    async fn tools(&self, caller: Option<&McpCaller>) -> Result<Arc<Vec<ToolPlan>>, McpError> {
+        let role = self.backend.role(caller);
+        let key = match (&role, &self.changes) {
+            (Some(role), Some(changes)) => Some((
+                *changes.borrow(),
+                (
+                    role.clone(),
+                    caller.and_then(|c| c.identity.clone()),
+                    caller.and_then(|c| c.node.clone()),
+                ),
+            )),
+            _ => None,
+        };
+        if let Some((version, who)) = &key {
+            if let Some(plans) = lock(&self.catalogues).get(*version, who) {
+                return Ok(plans);
+            }
+        }
         let request = r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#.to_string();
         let reply = self
             .backend
@@ -78,15 +99,19 @@ impl McpServer {
                 None,
             ));
         }
-        let destructive = match self.backend.role(caller) {
+        let destructive = match role {
             Some(role) => self.settings.destructive_roles.contains(&role),
             None => true,
         };
-        Ok(tools::catalogue(
+        let plans = Arc::new(tools::catalogue(
             &reply["result"],
             &self.settings.effects,
             destructive,
-        ))
+        ));
+        if let Some((version, who)) = key {
+            lock(&self.catalogues).put(version, who, plans.clone());
+        }
+        Ok(plans)
     }
 
     /// A tool's answer to an MI reply: its result as JSON text (and as structured
@@ -307,7 +332,7 @@ impl ServerHandler for McpServer {
         let caller = caller_of(&context);
         let plans = self.tools(caller.as_ref()).await?;
         Ok(ListToolsResult::with_all_items(
-            plans.into_iter().map(|plan| plan.tool).collect(),
+            plans.iter().map(|plan| plan.tool.clone()).collect(),
         ))
     }
 
@@ -417,4 +442,40 @@ pub fn server_config() -> ServerConfig {
              command this role may run. Read-only tools are safe to call; destructive ones \
              need \"confirm\": true, given only once the user agreed to that very call.",
     )
+}
+
+/// Who a catalogue is for: a role, an identity and a node.
+type Whose = (String, Option<String>, Option<String>);
+
+/// The catalogues made at one version of the commands (a newer version forgets them).
+#[derive(Default)]
+struct Catalogues {
+    version: u64,
+    plans: HashMap<Whose, Arc<Vec<ToolPlan>>>,
+}
+
+impl Catalogues {
+    /// Most callers kept; past this, the cache starts over.
+    const MAX: usize = 256;
+
+    fn get(&self, version: u64, who: &Whose) -> Option<Arc<Vec<ToolPlan>>> {
+        (self.version == version)
+            .then(|| self.plans.get(who).cloned())
+            .flatten()
+    }
+
+    fn put(&mut self, version: u64, who: Whose, plans: Arc<Vec<ToolPlan>>) {
+        if version < self.version {
+            return;
+        }
+        if version > self.version || self.plans.len() >= Self::MAX {
+            self.plans.clear();
+            self.version = version;
+        }
+        self.plans.insert(who, plans);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
