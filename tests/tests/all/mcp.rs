@@ -731,18 +731,19 @@ fn the_user_confirms_destructive_calls_when_the_client_can_ask() {
         json!({"op": "call", "tool": "cache_remove", "args": {"system": "local", "attr": "k"}});
     let fetch =
         json!({"op": "call", "tool": "cache_fetch", "args": {"system": "local", "attr": "k"}});
-    for mode in ["auto", "legacy"] {
+    // Over HTTP and through `miwa mcp`, which puts the question to its own client.
+    for (path, mode) in WAYS {
         // The user says no: asked, nothing removed.
         let (answers, stderr) = mcp_answers(
             &daemon,
-            "",
+            path,
             Some("admin-secret"),
             &["--mode", mode, "--elicit", "no"],
             &[store.clone(), remove.clone(), fetch.clone()],
         );
         assert_eq!(answers.len(), 3, "{stderr}");
         let refused = &answers[1];
-        assert_eq!(refused["is_error"], true, "{mode}: {refused}");
+        assert_eq!(refused["is_error"], true, "{path}{mode}: {refused}");
         assert!(
             refused["text"]
                 .as_str()
@@ -759,22 +760,26 @@ fn the_user_confirms_destructive_calls_when_the_client_can_ask() {
         );
         assert_eq!(
             answers[2]["structured"]["value"], "v",
-            "{mode}: still there"
+            "{path}{mode}: still there"
         );
         // The user says yes: asked, removed.
         let (answers, stderr) = mcp_answers(
             &daemon,
-            "",
+            path,
             Some("admin-secret"),
             &["--mode", mode, "--elicit", "yes"],
             &[remove.clone(), fetch.clone()],
         );
         assert_eq!(answers.len(), 2, "{stderr}");
-        assert_eq!(answers[0]["is_error"], false, "{mode}: {}", answers[0]);
+        assert_eq!(
+            answers[0]["is_error"], false,
+            "{path}{mode}: {}",
+            answers[0]
+        );
         assert_eq!(answers[0]["asked"].as_array().unwrap().len(), 1);
         assert!(
             answers[1]["text"].as_str().unwrap().contains("not found"),
-            "{mode}: removed: {}",
+            "{path}{mode}: removed: {}",
             answers[1]
         );
     }

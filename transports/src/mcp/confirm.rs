@@ -3,7 +3,9 @@
 //! with sessions, an `input_required` result on 2026-07-28), else the `"confirm": true`
 //! argument. Only an explicit yes runs the call.
 
-use rmcp::model::{CallToolRequestParams, ElicitRequestParams, ElicitResult, InputRequiredResult};
+use rmcp::model::{
+    CallToolRequestParams, ElicitRequestParams, ElicitResult, InputRequiredResult, ProtocolVersion,
+};
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use serde_json::{json, Map, Value};
@@ -66,7 +68,10 @@ pub(crate) async fn confirm(
     request: &CallToolRequestParams,
     context: &RequestContext<RoleServer>,
 ) -> Confirmation {
-    if let Some(capabilities) = context.meta.client_capabilities() {
+    let stateless = context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+    if stateless {
         // 2026-07-28: the question is a result; the answer comes with the retried call.
         if let Some(answers) = &request.input_responses {
             if request.request_state.as_deref() != Some(state(method, arguments).as_str()) {
@@ -80,7 +85,11 @@ pub(crate) async fn confirm(
                 _ => Confirmation::Refused("the user did not confirm it".into()),
             };
         }
-        if capabilities.elicitation.is_none() {
+        let can_ask = context
+            .meta
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.elicitation.is_some());
+        if !can_ask {
             return Confirmation::Unsupported;
         }
         let Some(form) = form(method, arguments) else {
