@@ -892,3 +892,75 @@ fn a_sessions_event_subscriptions_share_one_channel_and_its_bound() {
         assert_eq!(mcp_subscribers(&daemon, event), 0, "{event}");
     }
 }
+
+/// Runs the MCP Inspector's CLI (tests/browser/node_modules) with `args`; its JSON answer.
+fn inspector(args: &[&str]) -> Value {
+    let cli = workspace().join("tests/browser/node_modules/.bin/mcp-inspector");
+    assert!(
+        cli.exists(),
+        "the MCP Inspector is missing: `make test` installs it in tests/browser"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let output = Command::new(cli)
+        .arg("--cli")
+        .args(args)
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|_| {
+        panic!(
+            "the Inspector answered no JSON: {text} {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn the_mcp_inspector_lists_and_calls_over_http_and_stdio() {
+    let (daemon, _dir) = daemon("");
+    let url = format!("http://{}/mcp", daemon.http);
+    let bin = miwa_tests::miwa_bin();
+    let header = "Authorization: Bearer agent-secret";
+    let over_http = ["--transport", "http", &url, "--header", header];
+    let over_stdio = [
+        bin.to_str().unwrap(),
+        "mcp",
+        "--url",
+        &url,
+        "--token",
+        "agent-secret",
+    ];
+    for (way, target) in [("http", &over_http[..]), ("stdio", &over_stdio[..])] {
+        let listed = inspector(&[target, &["--method", "tools/list"]].concat());
+        let mut seen: Vec<&str> = listed["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{way}: {listed}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["cache_fetch", "get_statistics", "ps", "uptime"],
+            "{way}"
+        );
+        let called = inspector(
+            &[
+                target,
+                &["--method", "tools/call", "--tool-name", "cache_fetch"],
+                &["--tool-arg", "system=local", "attr=nothing"],
+            ]
+            .concat(),
+        );
+        assert_eq!(called["isError"], true, "{way}: {called}");
+        let text = called["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(text.starts_with("MI error"), "{way}: {called}");
+        let uptime =
+            inspector(&[target, &["--method", "tools/call", "--tool-name", "uptime"]].concat());
+        assert!(
+            uptime["structuredContent"]["Up time"].is_string(),
+            "{way}: {uptime}"
+        );
+    }
+}
