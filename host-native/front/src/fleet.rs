@@ -10,6 +10,7 @@ use mi_core::access::Access;
 use mi_core::json::Value as MiValue;
 use mi_core::names::CommandName;
 use mi_core::MiError;
+use miwa_dispatch::metrics::families::UPSTREAM_STATISTICS;
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, RwLock};
 
@@ -497,27 +498,16 @@ pub(crate) fn error_value(error: &MiError) -> Value {
     value
 }
 
-/// What group `upstreams` counts per node: its statistics are `<node>_<what>`.
-const NODE_STATISTICS: [&str; 8] = [
-    "requests",
-    "errors",
-    "timeouts",
-    "latency_us",
-    "in_flight",
-    "up",
-    "reloads_shared",
-    "reloads_refused",
-];
-
 /// The node a statistic of group `upstreams` is about.
 pub(crate) fn statistic_node(name: &str) -> Option<&str> {
-    NODE_STATISTICS.iter().find_map(|what| {
+    UPSTREAM_STATISTICS.iter().find_map(|(what, _, _)| {
         name.strip_suffix(what)
             .and_then(|rest| rest.strip_suffix('_'))
     })
 }
 
-/// Statistics of group `upstreams`, per node.
+/// Statistics of group `upstreams`, per node: `<node>_<what>` for each `what` of
+/// [`UPSTREAM_STATISTICS`], in its order.
 impl miwa_state::StatisticsSource for Fleet {
     fn statistics(&self) -> Vec<mi_core::host::Statistic> {
         use std::sync::atomic::Ordering::Relaxed;
@@ -534,7 +524,7 @@ impl miwa_state::StatisticsSource for Fleet {
                 (node.reloads.shared.load(Relaxed), true),
                 (node.reloads.refused.load(Relaxed), true),
             ];
-            for (name, (value, incremental)) in NODE_STATISTICS.into_iter().zip(values) {
+            for ((name, _, _), (value, incremental)) in UPSTREAM_STATISTICS.iter().zip(values) {
                 out.push(mi_core::host::Statistic {
                     group: "upstreams".into(),
                     name: format!("{}_{name}", node.name),

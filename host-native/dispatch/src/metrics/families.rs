@@ -54,6 +54,52 @@ fn split_suffix<'n>(name: &'n str, suffixes: &[&'static str]) -> Option<(&'n str
     })
 }
 
+/// What group `upstreams` counts per node (front mode): statistic `<node>_<what>`, its
+/// metric family (labelled `node`) and the family's help. `latency_us` is exposed in
+/// seconds.
+pub const UPSTREAM_STATISTICS: [(&str, &str, &str); 8] = [
+    (
+        "requests",
+        "miwa_upstream_requests",
+        "Requests forwarded to a node.",
+    ),
+    (
+        "errors",
+        "miwa_upstream_errors",
+        "Forwarded requests that failed.",
+    ),
+    (
+        "timeouts",
+        "miwa_upstream_timeouts",
+        "Forwarded requests that timed out.",
+    ),
+    (
+        "latency_us",
+        "miwa_upstream_latency_seconds",
+        "A node's average reply time, seconds.",
+    ),
+    (
+        "in_flight",
+        "miwa_upstream_in_flight",
+        "Requests waiting on a node.",
+    ),
+    (
+        "up",
+        "miwa_upstream_up",
+        "Whether a node answers its probes (1) or not (0).",
+    ),
+    (
+        "reloads_shared",
+        "miwa_upstream_reloads_shared",
+        "Guarded reloads that shared an identical call already on its way to a node.",
+    ),
+    (
+        "reloads_refused",
+        "miwa_upstream_reloads_refused",
+        "Guarded reloads refused as too soon after the last one (429).",
+    ),
+];
+
 /// Adds miwa's own statistics to `families`.
 pub(crate) fn add_own(families: &mut Families, stats: &[Statistic], context: &Context<'_>) {
     for stat in stats {
@@ -197,49 +243,16 @@ fn add_one(families: &mut Families, stat: &Statistic, context: &Context<'_>) {
             return;
         }
         "upstreams" => {
-            let suffixes = [
-                "requests",
-                "errors",
-                "timeouts",
-                "latency_us",
-                "in_flight",
-                "up",
-            ];
+            let suffixes = UPSTREAM_STATISTICS.map(|(what, _, _)| what);
             if let Some((node, what)) = split_suffix(name, &suffixes) {
-                let (family, help, value) = match what {
-                    "requests" => (
-                        "miwa_upstream_requests",
-                        "Requests forwarded to a node.",
-                        value,
-                    ),
-                    "errors" => (
-                        "miwa_upstream_errors",
-                        "Forwarded requests that failed.",
-                        value,
-                    ),
-                    "timeouts" => (
-                        "miwa_upstream_timeouts",
-                        "Forwarded requests that timed out.",
-                        value,
-                    ),
-                    "latency_us" => (
-                        "miwa_upstream_latency_seconds",
-                        "A node's average reply time, seconds.",
-                        value / 1e6,
-                    ),
-                    "in_flight" => (
-                        "miwa_upstream_in_flight",
-                        "Requests waiting on a node.",
-                        value,
-                    ),
-                    _ => (
-                        "miwa_upstream_up",
-                        "Whether a node answers its probes (1) or not (0).",
-                        value,
-                    ),
-                };
-                families.add(family, kind(stat), help, &[("node", node)], value);
-                return;
+                if let Some((_, family, help)) = UPSTREAM_STATISTICS.iter().find(|s| s.0 == what) {
+                    let value = match what {
+                        "latency_us" => value / 1e6,
+                        _ => value,
+                    };
+                    families.add(family, kind(stat), help, &[("node", node)], value);
+                    return;
+                }
             }
         }
         _ if (context.is_module)(group) => {
@@ -346,6 +359,7 @@ mod tests {
             Statistic::new("load", "load-proc-2", 5, false),
             Statistic::new("pkmem", "2-used_size", 1024, false),
             Statistic::new("upstreams", "my_node_latency_us", 1500, false),
+            Statistic::new("upstreams", "my_node_reloads_refused", 2, true),
             Statistic::new("health", "io_wait_us", 2_000_000, true),
             Statistic::new("core", "timestamp", 9, false),
         ];
@@ -365,6 +379,7 @@ mod tests {
             "miwa_process_load{process=\"2\",type=\"HTTPD\"} 5",
             "miwa_process_pkmem_used_size_bytes{process=\"2\",type=\"HTTPD\"} 1024",
             "miwa_upstream_latency_seconds{node=\"my_node\"} 0.0015",
+            "miwa_upstream_reloads_refused_total{node=\"my_node\"} 2",
             "miwa_module_io_wait_seconds_total{module=\"health\"} 2",
             "miwa_core_timestamp 9",
         ] {
