@@ -964,3 +964,94 @@ fn the_mcp_inspector_lists_and_calls_over_http_and_stdio() {
         );
     }
 }
+
+#[test]
+fn batches_are_refused_and_run_nothing() {
+    let (daemon, _dir) = daemon("");
+    let admin = "Authorization: Bearer admin-secret\r\n";
+    let store = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"cache_store","arguments":{"system":"local","attr":"b","value":"v"}}}"#;
+    // MCP has no batches since 2025-06-18: in either era, with or without a session.
+    let (status, head, _) = raw(&daemon, "POST", admin, INITIALIZE);
+    assert_eq!(status, 200, "{head}");
+    let session = session_of(&head);
+    for headers in [
+        format!("{admin}Mcp-Protocol-Version: 2026-07-28\r\n"),
+        format!("{admin}Mcp-Session-Id: {session}\r\nMcp-Protocol-Version: 2025-11-25\r\n"),
+    ] {
+        let (status, _, body) = raw(&daemon, "POST", &headers, &format!(" [{store},{store}]"));
+        assert_eq!(status, 400, "{body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], -32600, "{body}");
+        assert!(error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("batch"));
+    }
+    let fetched = call_as(
+        &daemon,
+        "admin-secret",
+        "cache_fetch",
+        json!(["local", "b"]),
+    );
+    assert!(fetched.get("error").is_some(), "{fetched}");
+}
+
+#[test]
+fn a_nodes_tools_through_the_front_are_the_roles() {
+    let node = Daemon::start(&miwa_tests::module_table(
+        "dispatcher",
+        "dispatcher",
+        "grants = [\"log\", \"stats\", \"cache\", \"events\"]",
+    ))
+    .unwrap();
+    let front = Daemon::start(&format!(
+        "[access]\nprotect = [\"mi\"]\n[access.roles.narrow]\nallow = [\"uptime\"]\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"full\"\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"narrow\"\n[upstreams.edge1]\nudp = \"{}\"\n",
+        hashed_secret("hash-token", "admin-secret"),
+        hashed_secret("hash-token", "narrow-secret"),
+        node.udp,
+    ))
+    .unwrap();
+    let full = mcp(
+        &front,
+        "/edge1",
+        Some("admin-secret"),
+        "auto",
+        &[json!({"op": "list"})],
+    );
+    let listed = names(&full[0]);
+    assert!(listed.contains(&"ds_set_state".to_string()), "{listed:?}");
+    assert!(
+        !listed.contains(&"ds_reload".to_string()),
+        "destructive, and no role is in destructive_roles: {listed:?}"
+    );
+    // The narrow role sees the node's uptime only; the node's other commands, in any
+    // form (module-qualified, miwa:, the node's name, case), are no tools.
+    let forms = [
+        "ds_set_state",
+        "ds_list",
+        "dispatcher:ds_list",
+        "miwa:ds_list",
+        "edge1:ds_list",
+        "DS_LIST",
+        "nodes_run",
+    ];
+    let mut steps = vec![
+        json!({"op": "list"}),
+        json!({"op": "call", "tool": "uptime"}),
+    ];
+    steps.extend(
+        forms
+            .iter()
+            .map(|tool| json!({"op": "call", "tool": tool, "args": {"confirm": true}})),
+    );
+    let answers = mcp(&front, "/edge1", Some("narrow-secret"), "auto", &steps);
+    assert_eq!(names(&answers[0]), ["uptime"], "{}", answers[0]);
+    assert!(
+        answers[1]["structured"]["Up time"].is_string(),
+        "{}",
+        answers[1]
+    );
+    for (tool, answer) in forms.iter().zip(&answers[2..]) {
+        assert_eq!(answer["error"]["code"], -32602, "{tool}: {answer}");
+    }
+}

@@ -80,6 +80,9 @@ impl McpRoute {
         body: Bytes,
         caller: McpCaller,
     ) -> Response<McpBody> {
+        if parts.method == hyper::Method::POST && is_a_batch(&body) {
+            return batch_refused();
+        }
         let session = parts
             .headers
             .get(SESSION_HEADER)
@@ -159,6 +162,24 @@ impl McpRoute {
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         owners.retain(|id, _| open.keys().any(|open_id| open_id.as_ref() == id.as_str()));
     }
+}
+
+/// Whether `body` is a JSON-RPC batch (an array), which MCP does not take since
+/// 2025-06-18.
+fn is_a_batch(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
+/// The answer to a batch: `400` with a JSON-RPC error, nothing run.
+fn batch_refused() -> Response<McpBody> {
+    const REFUSAL: &str = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: MCP takes one message per request, not a batch"}}"#;
+    let mut response = Response::new(Full::new(Bytes::from_static(REFUSAL.as_bytes())).boxed());
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Whether `body` opens a session: an `initialize` request (a batch is not one).
