@@ -88,6 +88,7 @@ pub fn serve(
         .enable_all()
         .build()?;
     let access = Arc::new(AccessControl::new(config.access.clone()));
+    let reloadable = access.clone();
     let local = MiDispatcher::new(
         executor,
         state.clone(),
@@ -146,7 +147,9 @@ pub fn serve(
     let on_hangup = OnHangup {
         modules,
         audit,
-        front: front.zip(config_path),
+        config_path,
+        front,
+        access: reloadable,
     };
     let outcome = tokio.block_on(run(
         config,
@@ -411,7 +414,7 @@ async fn run(
             _ = terminate.recv() => state.request_shutdown(),
             _ = interrupt.recv() => state.request_shutdown(),
             _ = hangup.recv() => {
-                tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, reconciling modules and upstreams with the configuration");
+                tracing::info!("SIGHUP: recreating the request FIFO, re-reading the TLS identity, re-reading the access rules, reconciling modules and upstreams with the configuration");
                 if let Some(identity) = &tls {
                     match identity.reload() {
                         Ok(()) => tracing::info!("TLS certificate and key reloaded"),
@@ -443,13 +446,16 @@ async fn run(
     Ok(())
 }
 
-/// What a SIGHUP reloads besides the transports' own: the audit log reopened, modules and
-/// upstreams reconciled with the configuration file.
+/// What a SIGHUP reloads besides the transports' own: the audit log reopened, modules
+/// reconciled with the configuration, and from the configuration file (when there is
+/// one) the access section and the upstreams.
 struct OnHangup {
     modules: Option<Arc<Modules>>,
     audit: Option<Arc<AuditLog>>,
-    /// The front and the file its upstreams are re-read from.
-    front: Option<(Arc<FrontDispatcher>, PathBuf)>,
+    /// The file the configuration is re-read from.
+    config_path: Option<PathBuf>,
+    front: Option<Arc<FrontDispatcher>>,
+    access: Arc<AccessControl>,
 }
 
 impl OnHangup {
@@ -465,18 +471,35 @@ impl OnHangup {
                 }
             });
         }
-        if let Some((front, path)) = self.front.clone() {
-            tokio::task::spawn_blocking(move || {
-                let reloaded = Config::load(&path)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|config| front.reconcile(&config.upstreams, &config.front.upstream));
-                match reloaded {
+        let Some(path) = self.config_path.clone() else {
+            return;
+        };
+        let (front, access) = (self.front.clone(), self.access.clone());
+        tokio::task::spawn_blocking(move || {
+            let config = match Config::load(&path) {
+                Ok(config) => config,
+                Err(error) => {
+                    tracing::error!(
+                        "reload on SIGHUP: {error:#}; the access rules and nodes in use stay"
+                    );
+                    return;
+                }
+            };
+            let (users, tokens, roles) = (
+                config.access.users.len(),
+                config.access.tokens.len(),
+                config.access.roles.len(),
+            );
+            access.reload(config.access);
+            tracing::info!(users, tokens, roles, "access reloaded on SIGHUP");
+            if let Some(front) = front {
+                match front.reconcile(&config.upstreams, &config.front.upstream) {
                     Ok(changes) => tracing::info!("upstreams reloaded on SIGHUP: {changes}"),
                     Err(error) => tracing::error!(
                         "upstreams reload on SIGHUP: {error:#}; the nodes in use stay"
                     ),
                 }
-            });
-        }
+            }
+        });
     }
 }

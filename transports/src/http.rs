@@ -443,6 +443,14 @@ fn unauthorized(outcome: &Authentication) -> Option<Response<Full<Bytes>>> {
     }
 }
 
+/// The access rules' version now ([`Dispatcher::access_changes`]; 0 when they never
+/// change).
+fn access_version(dispatcher: &dyn Dispatcher) -> u64 {
+    dispatcher
+        .access_changes()
+        .map_or(0, |changes| *changes.borrow())
+}
+
 /// What `request`'s credentials are worth on `route`; a slow check (a password hash) runs
 /// on a blocking thread.
 async fn authenticate(
@@ -490,12 +498,16 @@ async fn event_stream(
             .find(|(key, _)| key == "ticket")
             .map(|(_, value)| value.into_owned())
     });
+    let mut granted_at = access_version(dispatcher.as_ref());
     let outcome = match (ticket, &settings.tickets) {
         (Some(ticket), Some(tickets)) => match tickets.redeem(&ticket) {
-            Some(holder) => Authentication::Granted {
-                role: holder.role,
-                identity: holder.identity,
-            },
+            Some(holder) => {
+                granted_at = holder.granted_at;
+                Authentication::Granted {
+                    role: holder.role,
+                    identity: holder.identity,
+                }
+            }
             None => Authentication::Refused,
         },
         _ => authenticate(&request, peer, dispatcher.as_ref(), "mi").await,
@@ -507,6 +519,7 @@ async fn event_stream(
         role,
         identity,
         peer,
+        granted_at,
     };
     let node = node_segment(request.uri().path(), crate::sse::SSE_ROOT).map(str::to_string);
     match crate::sse::open(request.uri().query(), node, settings, dispatcher, caller).await {
@@ -648,11 +661,17 @@ async fn serve_request(
         (Route::WebSocket, Some(ws)) => crate::ws::offered_ticket(&request, &ws.tickets),
         _ => None,
     };
+    // Read before the credentials are checked: a reload after it is one they may not
+    // have seen.
+    let mut granted_at = access_version(dispatcher.as_ref());
     let outcome = match offered_ticket {
-        Some(Some(holder)) => Authentication::Granted {
-            role: holder.role,
-            identity: holder.identity,
-        },
+        Some(Some(holder)) => {
+            granted_at = holder.granted_at;
+            Authentication::Granted {
+                role: holder.role,
+                identity: holder.identity,
+            }
+        }
         Some(None) => Authentication::Refused,
         None => authenticate(&request, peer, dispatcher.as_ref(), route.name()).await,
     };
@@ -729,7 +748,11 @@ async fn serve_request(
             let owner = identity
                 .clone()
                 .unwrap_or_else(|| format!("address {}", peer.ip()));
-            let holder = crate::ticket::Holder { role, identity };
+            let holder = crate::ticket::Holder {
+                role,
+                identity,
+                granted_at,
+            };
             let Some(ticket) = ws.tickets.issue(holder, &owner) else {
                 return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, JSON, Bytes::new()));
             };
@@ -759,6 +782,7 @@ async fn serve_request(
                 identity,
                 node: node_segment(path, crate::ws::WS_ROOT).map(str::to_string),
                 peer,
+                granted_at,
             };
             return Ok(crate::ws::accept(request, ws, dispatcher.clone(), caller));
         }

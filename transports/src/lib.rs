@@ -407,6 +407,17 @@ pub trait Dispatcher: Send + Sync + 'static {
         None
     }
 
+    /// A receiver that changes whenever the access rules are reloaded, read when
+    /// credentials are granted so that [`Dispatcher::still_granted`] can be asked later;
+    /// `None`: they never are.
+    fn access_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
+
+    /// Whether credentials that granted `role` to `identity` when
+    /// [`Dispatcher::access_changes`] read `since` still do. Asked by connections that
+    /// outlive a request (a WebSocket, an event stream) each time the access rules change:
+    /// one whose grant is gone is closed.
+    fn still_granted(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool;
+
     /// The names of the nodes requests can be addressed to (front mode), in configuration
     /// order; none by default.
     fn nodes(&self) -> Vec<String> {
@@ -433,4 +444,15 @@ pub trait Dispatcher: Send + Sync + 'static {
 
     /// Called on a transport thread right before it ends.
     fn thread_stopped(&self);
+}
+
+/// Waits for the next change of the access rules: `true` when they changed, `false` when
+/// they never will again; never returns without a receiver.
+pub(crate) async fn access_changed(
+    changes: Option<&mut tokio::sync::watch::Receiver<u64>>,
+) -> bool {
+    match changes {
+        Some(changes) => changes.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
 }

@@ -54,6 +54,8 @@ pub struct SseCaller {
     pub identity: Option<String>,
     /// The peer.
     pub peer: std::net::SocketAddr,
+    /// The access rules' version when its credentials were granted.
+    pub granted_at: u64,
 }
 
 /// Why a stream was not opened: the HTTP status and the body explaining it.
@@ -219,9 +221,11 @@ struct PumpState {
     _slot: (OwnedSemaphorePermit, crate::share::Share),
 }
 
-/// Feeds the stream until the client goes: events as they are pushed, a ping and the
+/// Feeds the stream until the client goes, or the access rules change so that its
+/// credentials are no longer granted: events as they are pushed, a ping and the
 /// subscriptions' renewal every interval.
 async fn pump(state: PumpState, sender: mpsc::Sender<Bytes>) {
+    let mut access = state.owned.dispatcher.access_changes();
     let mut pings = tokio::time::interval(state.ping_interval);
     pings.tick().await;
     if sender
@@ -233,6 +237,20 @@ async fn pump(state: PumpState, sender: mpsc::Sender<Bytes>) {
     }
     loop {
         tokio::select! {
+            biased;
+            changed = crate::access_changed(access.as_mut()) => {
+                if !changed {
+                    access = None;
+                } else if !state.owned.dispatcher.still_granted(
+                    state.caller.role.as_deref(),
+                    state.caller.identity.as_deref(),
+                    state.caller.granted_at,
+                ) {
+                    tracing::info!(peer = %state.caller.peer, "event stream closed: its credentials are no longer granted");
+                    let _ = sender.send(Bytes::from_static(b": credentials no longer granted\n\n")).await;
+                    return;
+                }
+            }
             pushed = state.channel.queue.next() => {
                 let Some(pushed) = pushed else { return };
                 if sender.send(message(&pushed.payload)).await.is_err() {

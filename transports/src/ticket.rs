@@ -31,6 +31,9 @@ pub struct Holder {
     pub role: Option<String>,
     /// Who the credentials named.
     pub identity: Option<String>,
+    /// The access rules' version when the credentials were granted
+    /// ([`crate::Dispatcher::access_changes`]).
+    pub granted_at: u64,
 }
 
 struct Issued {
@@ -147,6 +150,7 @@ mod tests {
         Holder {
             role: Some(role.into()),
             identity: Some("ops".into()),
+            granted_at: 0,
         }
     }
 

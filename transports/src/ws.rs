@@ -112,6 +112,8 @@ pub struct WsCaller {
     pub node: Option<String>,
     /// The peer.
     pub peer: std::net::SocketAddr,
+    /// The access rules' version when its credentials were granted.
+    pub granted_at: u64,
 }
 
 /// Answers an upgrade request: `101 Switching Protocols` and the connection served on a
@@ -243,11 +245,28 @@ async fn serve<S>(
         .to_node(caller.node.as_deref())
         .of(caller.identity.as_deref(), Some(caller.peer))
         .on_channel(channel.as_ref().map(|channel| channel.id));
+    let mut access = dispatcher.access_changes();
     let mut pings = tokio::time::interval(settings.ping_interval);
     pings.tick().await;
     let mut silent_periods = 0u32;
     loop {
         let message = tokio::select! {
+            // First: a message that arrives with a reload is run under the new rules.
+            biased;
+            changed = crate::access_changed(access.as_mut()) => {
+                if !changed {
+                    access = None;
+                } else if !dispatcher.still_granted(
+                    caller.role.as_deref(),
+                    caller.identity.as_deref(),
+                    caller.granted_at,
+                ) {
+                    tracing::info!(peer = %caller.peer, "websocket closed: its credentials are no longer granted");
+                    close(&mut socket, CloseCode::Policy, "credentials no longer granted").await;
+                    return;
+                }
+                continue;
+            }
             message = socket.next() => message,
             pushed = next_pushed(channel.as_ref()) => {
                 let Some(pushed) = pushed else { return };

@@ -24,9 +24,10 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
+use tokio::sync::watch;
 use transports::{Authentication, Deferred, TransportKind};
 
 /// The built-in role that may run every command.
@@ -228,14 +229,77 @@ fn network(peer: IpAddr) -> IpAddr {
     }
 }
 
-/// The access policy in force.
-pub struct AccessControl {
+/// The parts of the policy a reload replaces: the `[access]` section, and the decoy hash
+/// an unknown user name is checked against.
+struct Policy {
     config: AccessConfig,
+    decoy: String,
+    /// Each identity credentials grant (`bob`, `token:monitor`): its role, and the reload
+    /// since which its entry is as it is (a changed password, token or role is a new
+    /// entry).
+    grants: HashMap<String, (String, u64)>,
+}
+
+impl Policy {
+    /// The policy of `config` at reload `generation`, keeping from `before` the age of
+    /// the entries that did not change.
+    fn new(config: AccessConfig, generation: u64, before: Option<&Policy>) -> Self {
+        let decoy = match config.users.is_empty() {
+            true => String::new(),
+            false => hash_password("the decoy for unknown user names").unwrap_or_default(),
+        };
+        let mut grants = HashMap::new();
+        for (identity, role, secret) in entries(&config) {
+            let since = before
+                .and_then(|before| {
+                    let kept = entries(&before.config)
+                        .any(|(i, r, s)| i == identity && r == role && s == secret);
+                    kept.then(|| before.grants.get(&identity).map(|(_, since)| *since))
+                        .flatten()
+                })
+                .unwrap_or(generation);
+            grants.insert(identity, (role.to_string(), since));
+        }
+        Policy {
+            config,
+            decoy,
+            grants,
+        }
+    }
+}
+
+/// Each credential of `config`: the identity it grants, its role, and its secret (the
+/// password hash, the token digest).
+fn entries(config: &AccessConfig) -> impl Iterator<Item = (String, &str, &str)> {
+    let users = config
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), u.role.as_str(), u.password.as_str()));
+    let tokens = config
+        .tokens
+        .iter()
+        .map(|t| (token_identity(t), t.role.as_str(), t.sha256.as_str()));
+    users.chain(tokens)
+}
+
+/// The identity a token grants: `token:<name>`, or `token:<first 8 hex digits>` for a
+/// token without a name.
+fn token_identity(token: &TokenConfig) -> String {
+    match token.name.is_empty() {
+        true => format!("token:{}", token.sha256.get(..8).unwrap_or_default()),
+        false => format!("token:{}", token.name),
+    }
+}
+
+/// The access policy in force. [`AccessControl::reload`] replaces it whole; every check
+/// made after reads the new one.
+pub struct AccessControl {
+    policy: RwLock<Arc<Policy>>,
+    /// Counts the reloads, for connections that hold credentials checked before.
+    changes: watch::Sender<u64>,
     verified: Mutex<HashMap<[u8; 32], (String, String)>>,
     failures: Mutex<HashMap<Source, Failures>>,
     hashing: AtomicUsize,
-    /// A hash of the parameters `miwa hash-password` uses, checked for an unknown user.
-    decoy: String,
     /// Failed authentications (wrong credentials; a request without any is not a failure,
     /// it is how browsers ask for the challenge).
     pub failed: AtomicU64,
@@ -265,48 +329,106 @@ impl Drop for Hashing<'_> {
 impl AccessControl {
     /// The policy of a validated `[access]` section.
     pub fn new(config: AccessConfig) -> Self {
-        let decoy = match config.users.is_empty() {
-            true => String::new(),
-            false => hash_password("the decoy for unknown user names").unwrap_or_default(),
-        };
         AccessControl {
-            config,
+            policy: RwLock::new(Arc::new(Policy::new(config, 0, None))),
+            changes: watch::channel(0).0,
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             hashing: AtomicUsize::new(0),
-            decoy,
             failed: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
         }
     }
 
-    /// What `role` may run; `None` for the `full` role (anything).
+    /// The policy in force.
+    fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the policy with a validated `[access]` section: users, tokens, roles and
+    /// transport defaults take effect at once, for every check made after. Credentials
+    /// verified before stay verified only when their entry is unchanged. When the section
+    /// changed, [`AccessControl::changes`] tells the connections that hold credentials,
+    /// which ask [`AccessControl::holds`] whether theirs still do.
+    pub fn reload(&self, config: AccessConfig) {
+        let old = self.policy();
+        if old.config == config {
+            return;
+        }
+        let generation = *self.changes.borrow() + 1;
+        let policy = Arc::new(Policy::new(config, generation, Some(&old)));
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            verified.retain(|_, (_, identity)| {
+                let before = old.grants.get(identity.as_str());
+                matches!((before, policy.grants.get(identity.as_str())), (Some(b), Some(n)) if b == n)
+            });
+            *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
+        }
+        self.changes.send_replace(generation);
+    }
+
+    /// Whether credentials that granted `role` to `identity` at reload `since` (a value
+    /// of [`AccessControl::changes`]) still do: the identity's entry is there, with that
+    /// role, unchanged since. A caller without credentials (`identity` `None`) holds
+    /// nothing that can be revoked: its role is its transport's, looked up each time.
+    pub fn holds(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool {
+        let (Some(role), Some(identity)) = (role, identity) else {
+            return identity.is_none() && role.is_none();
+        };
+        self.policy()
+            .grants
+            .get(identity)
+            .is_some_and(|(granted, from)| granted == role && *from <= since)
+    }
+
+    /// Changes at each [`AccessControl::reload`].
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// What `role` may run; `None` for the `full` role (anything). A role the policy
+    /// does not know (one a reload removed, held by an open connection) may run nothing.
     pub fn access(&self, role: &str) -> Option<Access> {
-        let config = self.config.roles.get(role)?;
+        if role == FULL {
+            return None;
+        }
+        let policy = self.policy();
+        let (allow, deny) = match policy.config.roles.get(role) {
+            Some(config) => (config.allow.clone(), config.deny.clone()),
+            None => (Vec::new(), vec!["*".to_string()]),
+        };
         Some(Access {
             role: role.to_string(),
-            allow: config.allow.clone(),
-            deny: config.deny.clone(),
+            allow,
+            deny,
         })
     }
 
     /// The node selector `role` is scoped by (`nodes`), if any.
-    pub fn node_scope(&self, role: &str) -> Option<&str> {
-        self.config.roles.get(role)?.nodes.as_deref()
+    pub fn node_scope(&self, role: &str) -> Option<String> {
+        self.policy().config.roles.get(role)?.nodes.clone()
     }
 
     /// The role of a caller: its credentials' role, or its transport's default.
-    pub fn role<'a>(&'a self, transport: TransportKind, credentials: Option<&'a str>) -> &'a str {
-        credentials.unwrap_or_else(|| {
-            self.config
+    pub fn role(&self, transport: TransportKind, credentials: Option<&str>) -> String {
+        match credentials {
+            Some(role) => role.to_string(),
+            None => self
+                .policy()
+                .config
                 .transports
                 .get(transport.name())
                 .map_or(FULL, String::as_str)
-        })
+                .to_string(),
+        }
     }
 
     fn window(&self) -> Duration {
-        Duration::from_secs(self.config.failure_window)
+        Duration::from_secs(self.policy().config.failure_window)
     }
 
     /// Whether `source` failed `max_failures` times within the window.
@@ -315,7 +437,7 @@ impl AccessControl {
         failures.retain(|_, f| f.since.elapsed() < window);
         failures
             .get(source)
-            .is_some_and(|f| f.count >= self.config.max_failures)
+            .is_some_and(|f| f.count >= self.policy().config.max_failures)
     }
 
     fn throttled(&self, peer: IpAddr) -> bool {
@@ -415,14 +537,15 @@ impl AccessControl {
         key: [u8; 32],
         peer: IpAddr,
     ) -> Authentication {
-        if self.hashing.fetch_add(1, Ordering::AcqRel) >= self.config.max_concurrent_hashes {
+        let policy = self.policy();
+        if self.hashing.fetch_add(1, Ordering::AcqRel) >= policy.config.max_concurrent_hashes {
             self.hashing.fetch_sub(1, Ordering::AcqRel);
             self.throttled.fetch_add(1, Ordering::Relaxed);
             return Authentication::Throttled;
         }
         let _slot = Hashing(&self.hashing);
-        let user = self.config.users.iter().find(|u| u.name == name);
-        let stored = user.map_or(self.decoy.as_str(), |u| u.password.as_str());
+        let user = policy.config.users.iter().find(|u| u.name == name);
+        let stored = user.map_or(policy.decoy.as_str(), |u| u.password.as_str());
         let matches = PasswordHash::new(stored).is_ok_and(|hash| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &hash)
@@ -452,7 +575,7 @@ impl AccessControl {
     fn bearer(&self, token: &str) -> Option<(String, String)> {
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         let mut found = None;
-        for configured in &self.config.tokens {
+        for configured in &self.policy().config.tokens {
             let mut expected = [0u8; 32];
             let valid = configured.sha256.len() == 64
                 && (0..32).all(|i| {
@@ -461,12 +584,7 @@ impl AccessControl {
                         .is_ok()
                 });
             if valid && bool::from(presented.ct_eq(&expected)) && found.is_none() {
-                let name = if configured.name.is_empty() {
-                    &configured.sha256[..8]
-                } else {
-                    configured.name.as_str()
-                };
-                found = Some((configured.role.clone(), format!("token:{name}")));
+                found = Some((configured.role.clone(), token_identity(configured)));
             }
         }
         found
@@ -481,8 +599,9 @@ impl AccessControl {
         peer: IpAddr,
         route: &str,
     ) -> Authentication {
-        let required = !(self.config.users.is_empty() && self.config.tokens.is_empty())
-            && self.config.protect.iter().any(|r| r == route);
+        let policy = self.policy();
+        let required = !(policy.config.users.is_empty() && policy.config.tokens.is_empty())
+            && policy.config.protect.iter().any(|r| r == route);
         if !required {
             return Authentication::Granted {
                 role: None,
@@ -801,6 +920,43 @@ mod tests {
         assert!(control.access(FULL).is_none());
         let readonly = control.access("readonly").unwrap();
         assert!(readonly.permits("ps", "core") && !readonly.permits("kill", "core"));
+        let gone = control.access("removed-by-a-reload").unwrap();
+        assert!(!gone.permits("ps", "core"), "an unknown role runs nothing");
+    }
+
+    #[test]
+    fn a_reload_revokes_at_once_what_it_removes_or_changes() {
+        let control = Arc::new(control());
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let ops = basic("ops", "s3cret");
+        assert_eq!(outcome(&control, Some(&ops), peer), "granted full ops");
+        let mut config = control.policy().config.clone();
+        let start = *control.changes().borrow();
+        // The same section again changes nothing.
+        control.reload(config.clone());
+        assert_eq!(*control.changes().borrow(), start);
+        // The token's role narrows, the user goes.
+        config.users.clear();
+        config.tokens[0].role = FULL.into();
+        control.reload(config.clone());
+        let now = *control.changes().borrow();
+        assert!(now > start);
+        assert_eq!(outcome(&control, Some(&ops), peer), "refused");
+        assert_eq!(
+            outcome(&control, Some("Bearer tok"), peer),
+            "granted full token:monitor"
+        );
+        // Connections opened before: the user's and the token's old grants are gone; a
+        // grant made after the reload holds; callers without credentials hold theirs.
+        assert!(!control.holds(Some(FULL), Some("ops"), start));
+        assert!(!control.holds(Some("readonly"), Some("token:monitor"), start));
+        assert!(!control.holds(Some(FULL), Some("token:monitor"), start));
+        assert!(control.holds(Some(FULL), Some("token:monitor"), now));
+        assert!(control.holds(None, None, start));
+        // An entry a reload leaves as it was keeps holding.
+        config.roles.insert("other".into(), RoleConfig::default());
+        control.reload(config);
+        assert!(control.holds(Some(FULL), Some("token:monitor"), now));
     }
 
     #[test]

@@ -389,6 +389,14 @@ impl Dispatcher for AuditedDispatcher {
         self.inner.catalogue_changes()
     }
 
+    fn access_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.inner.access_changes()
+    }
+
+    fn still_granted(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool {
+        self.inner.still_granted(role, identity, since)
+    }
+
     fn close_channel(&self, id: transports::ChannelId) {
         self.inner.close_channel(id);
     }

@@ -247,7 +247,7 @@ impl MiDispatcher {
     /// `/metrics` is checked.
     pub fn scrape_access(&self, role: Option<&str>) -> Option<Access> {
         self.access
-            .access(self.access.role(transports::TransportKind::Http, role))
+            .access(&self.access.role(transports::TransportKind::Http, role))
     }
 
     /// Applies an access policy (credentials, roles, transport defaults).
@@ -305,7 +305,7 @@ impl MiDispatcher {
     fn answer_text(&self, caller: Caller<'_>, request: &[u8], pretty: bool) -> Answered {
         let transport = caller.transport;
         let role = self.access.role(transport, caller.role);
-        let access = self.access.access(role);
+        let access = self.access.access(&role);
         let started = Instant::now();
         let slot = self.state.calls.enter();
         let answered = match &slot {
@@ -430,6 +430,14 @@ impl MiDispatcher {
 }
 
 impl Dispatcher for MiDispatcher {
+    fn access_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.access.changes())
+    }
+
+    fn still_granted(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool {
+        self.access.holds(role, identity, since)
+    }
+
     fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.state.catalogue_changes())
     }
@@ -444,7 +452,7 @@ impl Dispatcher for MiDispatcher {
     fn commands(&self, caller: Caller<'_>) -> Vec<CommandInfo> {
         let access = self
             .access
-            .access(self.access.role(caller.transport, caller.role));
+            .access(&self.access.role(caller.transport, caller.role));
         self.commands
             .get_or_init(|| match &self.executor {
                 Executor::Component(runtime) => match runtime.commands() {

@@ -596,15 +596,15 @@ impl FrontDispatcher {
     /// The caller's role, as access control sees it.
     fn caller_access(&self, caller: Caller<'_>) -> Option<mi_core::access::Access> {
         self.access
-            .access(self.access.role(caller.transport, caller.role))
+            .access(&self.access.role(caller.transport, caller.role))
     }
 
     /// The nodes the caller's role may reach (`nodes` of its role); `None`: all.
     fn caller_scope(&self, caller: Caller<'_>) -> Option<select::Selector> {
         let role = self.access.role(caller.transport, caller.role);
         self.access
-            .node_scope(role)
-            .and_then(|text| select::Selector::parse(text).ok())
+            .node_scope(&role)
+            .and_then(|text| select::Selector::parse(&text).ok())
     }
 
     /// The refusal of a call to `node` by a caller whose role's scope leaves it out.
@@ -637,7 +637,7 @@ impl FrontDispatcher {
             return None;
         }
         let role = self.access.role(caller.transport, caller.role);
-        self.access.node_scope(role)?;
+        self.access.node_scope(&role)?;
         Some(MiError::with_data(
             403,
             "Forbidden",
@@ -988,6 +988,14 @@ impl Dispatcher for FrontDispatcher {
         })
     }
 
+    fn access_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.access.changes())
+    }
+
+    fn still_granted(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool {
+        self.access.holds(role, identity, since)
+    }
+
     fn catalogue_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.state.catalogue_changes())
     }
@@ -1053,8 +1061,8 @@ impl Dispatcher for FrontDispatcher {
                 .role(transports::TransportKind::Http, scrape.role);
             let scope = self
                 .access
-                .node_scope(role)
-                .and_then(|text| select::Selector::parse(text).ok());
+                .node_scope(&role)
+                .and_then(|text| select::Selector::parse(&text).ok());
             let roster = self.fleet.roster();
             let visible: Vec<Arc<Node>> = roster
                 .nodes()

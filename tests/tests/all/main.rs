@@ -8,6 +8,7 @@
 //! ([`miwa_tests::Heavy`], `docs/testing.md`).
 
 mod access;
+mod access_reload;
 mod audit;
 mod cli;
 mod clients;
