@@ -579,6 +579,7 @@ async fn mcp_request(
     if let Some(refused) = browser_refusal(settings, &request, peer) {
         return whole(refused);
     }
+    let granted_at = access_version(dispatcher.as_ref());
     let outcome = authenticate(&request, peer, dispatcher.as_ref(), "mi").await;
     let Authentication::Granted { role, identity } = outcome else {
         return whole(refusal(&outcome));
@@ -606,6 +607,7 @@ async fn mcp_request(
         identity,
         peer: Some(peer),
         node,
+        granted_at,
     };
     let response = route.serve(parts, body, caller).await;
     response.map(|body| HeldBody {

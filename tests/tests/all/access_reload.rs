@@ -218,3 +218,94 @@ fn a_sighup_revokes_removed_and_changed_credentials_at_once() {
     ops_stream.kill().unwrap();
     ops_ws.kill().unwrap();
 }
+
+/// Runs MCP `steps` (tests/python/mcp_client.py, the official SDK, protocol revision with
+/// sessions) as `authorization`: one answer per step.
+fn mcp(daemon: &Daemon, authorization: &str, steps: &[Value]) -> Vec<Value> {
+    let mut child = Command::new(workspace().join("tests/.venv/bin/python"))
+        .arg(workspace().join("tests/python/mcp_client.py"))
+        .args(["--url", &format!("http://{}/mcp", daemon.http)])
+        .args(["--header", &format!("Authorization: {authorization}")])
+        .args(["--mode", "legacy"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for step in steps {
+        writeln!(stdin, "{step}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A command line that puts `config` in the daemon's configuration file and sends SIGHUP.
+fn reload_trigger(daemon: &Daemon, dir: &std::path::Path, name: &str, config: &str) -> Value {
+    let staged = dir.join(name);
+    std::fs::write(&staged, config).unwrap();
+    json!([
+        "sh",
+        "-c",
+        format!(
+            "cp {} {} && kill -HUP {}",
+            staged.display(),
+            daemon.config_path().display(),
+            daemon.pid()
+        )
+    ])
+}
+
+#[test]
+fn mcp_sessions_follow_a_reload_of_the_access_rules() {
+    let hashes = Hashes {
+        ops: hashed_secret("hash-password", "ops-password"),
+        bob: hashed_secret("hash-password", "bob-password"),
+        monitor: hashed_secret("hash-token", "monitor-token"),
+    };
+    let first = access(&hashes, true, "\"ps\", \"uptime\"");
+    let daemon = Daemon::start(&first).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(daemon.config_path()).unwrap();
+    let narrowed = config.replace(&first, &access(&hashes, true, "\"uptime\""));
+    let without_bob = config.replace(&first, &access(&hashes, false, "\"uptime\""));
+    // The token's role narrows: its session is told the tools changed, and sees one.
+    let monitor = mcp(
+        &daemon,
+        "Bearer monitor-token",
+        &[
+            json!({"op": "list"}),
+            json!({"op": "watch_tools", "trigger": reload_trigger(&daemon, dir.path(), "narrowed.toml", &narrowed), "timeout": 10}),
+            json!({"op": "call", "tool": "ps"}),
+        ],
+    );
+    assert_eq!(
+        monitor[0]["tools"].as_array().unwrap().len(),
+        2,
+        "{}",
+        monitor[0]
+    );
+    assert_eq!(monitor[1], json!({"changed": true, "tools": 1}));
+    assert_eq!(monitor[2]["error"]["code"], -32602, "{}", monitor[2]);
+    // bob is removed: his session is closed, and nothing more runs in it.
+    let bob = basic("bob", "bob-password");
+    let answers = mcp(
+        &daemon,
+        &bob,
+        &[
+            json!({"op": "call", "tool": "uptime"}),
+            json!({"op": "watch_tools", "trigger": reload_trigger(&daemon, dir.path(), "without-bob.toml", &without_bob), "timeout": 3}),
+            json!({"op": "call", "tool": "uptime"}),
+        ],
+    );
+    assert_eq!(answers[0]["is_error"], false, "{}", answers[0]);
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(
+        answers[2]["error"]["code"].is_i64() && answers[2]["structured"].is_null(),
+        "nothing runs for bob after the reload: {answers:?}"
+    );
+    assert!(daemon.logged("MCP session closed: its credentials are no longer granted"));
+}

@@ -32,7 +32,7 @@ mod tools;
 
 pub(crate) use route::McpBody;
 pub use route::McpRoute;
-pub use server::{server_config, stream_changes, tell_changes, tools_only, McpServer};
+pub use server::{server_config, tell_changes, tools_only, McpServer};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +73,8 @@ pub struct McpCaller {
     pub peer: Option<std::net::SocketAddr>,
     /// The node its path names (`/mcp/<node>`).
     pub node: Option<String>,
+    /// The access rules' version when its credentials were granted.
+    pub granted_at: u64,
 }
 
 /// A reply to come from a [`Backend`].
@@ -94,6 +96,10 @@ pub trait Backend: Send + Sync + 'static {
         channel: Option<crate::ChannelId>,
         request: String,
     ) -> Replying<'a>;
+
+    /// Whether the credentials `caller` came with are still granted (asked by long
+    /// requests when the access rules change).
+    fn still_granted(&self, caller: Option<&McpCaller>) -> bool;
 
     /// Opens a push channel for an event subscription; `None`: no events here.
     fn open_channel(&self) -> Option<crate::Channel>;
@@ -154,6 +160,13 @@ impl Backend for DispatcherBackend {
                 crate::Reply::Nothing => Err("no reply".to_string()),
                 crate::Reply::Unprintable => Err("the reply could not be made".to_string()),
             }
+        })
+    }
+
+    fn still_granted(&self, caller: Option<&McpCaller>) -> bool {
+        caller.is_none_or(|c| {
+            self.dispatcher
+                .still_granted(c.role.as_deref(), c.identity.as_deref(), c.granted_at)
         })
     }
 

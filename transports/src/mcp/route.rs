@@ -23,12 +23,23 @@ const SESSION_HEADER: &str = "mcp-session-id";
 /// A response body as `rmcp` makes it (whole, or an event stream).
 pub(crate) type McpBody = BoxBody<Bytes, Infallible>;
 
+/// Who opened a session.
+struct Owner {
+    /// Its identity, or its peer's address without one: a session is refused to others.
+    name: String,
+    /// The credentials' role and identity, and the access rules' version they were
+    /// granted at: a reload that revokes them closes the session.
+    role: Option<String>,
+    identity: Option<String>,
+    granted_at: u64,
+}
+
 /// The `/mcp` route: the MCP service and the sessions it holds.
 pub struct McpRoute {
     service: StreamableHttpService<McpServer, LocalSessionManager>,
     sessions: Arc<LocalSessionManager>,
-    /// Each open session's owner (its identity, or its peer's address without one).
-    owners: Mutex<HashMap<String, String>>,
+    /// Each open session's owner.
+    owners: Arc<Mutex<HashMap<String, Owner>>>,
     /// Held by a request opening a session from its count to its owner's record, so two
     /// at once cannot both take the last place.
     opening: tokio::sync::Mutex<()>,
@@ -43,7 +54,10 @@ impl McpRoute {
         settings: McpSettings,
         max_body: usize,
     ) -> Self {
-        let changes = dispatcher.catalogue_changes();
+        let access = dispatcher.access_changes();
+        let changes = either(dispatcher.catalogue_changes(), access.clone());
+        let owners: Arc<Mutex<HashMap<String, Owner>>> = Arc::default();
+        let dispatcher_for_revocation = dispatcher.clone();
         let backend = Arc::new(DispatcherBackend::new(
             dispatcher,
             settings.default_role.clone(),
@@ -63,10 +77,18 @@ impl McpRoute {
         let server = McpServer::new(backend, settings, changes);
         let service =
             StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), config);
+        if let Some(access) = access {
+            tokio::spawn(close_revoked(
+                access,
+                dispatcher_for_revocation,
+                owners.clone(),
+                sessions.clone(),
+            ));
+        }
         McpRoute {
             service,
             sessions,
-            owners: Mutex::new(HashMap::new()),
+            owners,
             opening: tokio::sync::Mutex::new(()),
             max_sessions,
             max_sessions_per_client,
@@ -91,11 +113,16 @@ impl McpRoute {
         let opens =
             session.is_none() && parts.method == hyper::Method::POST && opens_a_session(&body);
         let mut request = Request::from_parts(parts, Full::new(body));
-        let owner = caller
-            .identity
-            .clone()
-            .or_else(|| caller.peer.map(|p| format!("address {}", p.ip())))
-            .unwrap_or_default();
+        let owner = Owner {
+            name: caller
+                .identity
+                .clone()
+                .or_else(|| caller.peer.map(|p| format!("address {}", p.ip())))
+                .unwrap_or_default(),
+            role: caller.role.clone(),
+            identity: caller.identity.clone(),
+            granted_at: caller.granted_at,
+        };
         let _opening = if opens {
             Some(self.opening.lock().await)
         } else {
@@ -104,8 +131,8 @@ impl McpRoute {
         match &session {
             Some(id) => {
                 let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
-                if owners.get(id).is_some_and(|o| *o != owner) {
-                    tracing::warn!(%owner, "MCP session of another identity refused");
+                if owners.get(id).is_some_and(|o| o.name != owner.name) {
+                    tracing::warn!(owner = %owner.name, "MCP session of another identity refused");
                     return plain(StatusCode::NOT_FOUND, "Session not found");
                 }
             }
@@ -119,10 +146,10 @@ impl McpRoute {
                 }
                 let own = {
                     let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
-                    owners.values().filter(|o| **o == owner).count()
+                    owners.values().filter(|o| o.name == owner.name).count()
                 };
                 if own >= self.max_sessions_per_client {
-                    tracing::warn!(%owner, "MCP session refused: this client holds its share");
+                    tracing::warn!(owner = %owner.name, "MCP session refused: this client holds its share");
                     return plain(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "Too many MCP sessions for this client (max_sessions_per_client)",
@@ -161,6 +188,67 @@ impl McpRoute {
         let open = self.sessions.sessions.read().await;
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         owners.retain(|id, _| open.keys().any(|open_id| open_id.as_ref() == id.as_str()));
+    }
+}
+
+/// One receiver that changes whenever `a` or `b` does (the tools a caller sees depend on
+/// the commands and on the access rules).
+fn either(
+    a: Option<tokio::sync::watch::Receiver<u64>>,
+    b: Option<tokio::sync::watch::Receiver<u64>>,
+) -> Option<tokio::sync::watch::Receiver<u64>> {
+    let (Some(mut a), Some(mut b)) = (a.clone(), b.clone()) else {
+        return a.or(b);
+    };
+    let (sender, receiver) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
+        loop {
+            let changed = tokio::select! {
+                changed = a.changed() => changed,
+                changed = b.changed() => changed,
+                _ = sender.closed() => return,
+            };
+            if changed.is_err() {
+                return;
+            }
+            sender.send_modify(|version| *version += 1);
+        }
+    });
+    Some(receiver)
+}
+
+/// Closes, at each change of the access rules, the sessions whose owner's credentials
+/// are no longer granted.
+async fn close_revoked(
+    mut access: tokio::sync::watch::Receiver<u64>,
+    dispatcher: Arc<dyn crate::Dispatcher>,
+    owners: Arc<Mutex<HashMap<String, Owner>>>,
+    sessions: Arc<LocalSessionManager>,
+) {
+    use rmcp::transport::streamable_http_server::SessionManager as _;
+    while access.changed().await.is_ok() {
+        let revoked: Vec<String> = {
+            let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
+            let revoked: Vec<String> = owners
+                .iter()
+                .filter(|(_, o)| {
+                    !dispatcher.still_granted(
+                        o.role.as_deref(),
+                        o.identity.as_deref(),
+                        o.granted_at,
+                    )
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &revoked {
+                owners.remove(id);
+            }
+            revoked
+        };
+        for id in revoked {
+            tracing::info!("MCP session closed: its credentials are no longer granted");
+            let _ = sessions.close_session(&id.as_str().into()).await;
+        }
     }
 }
 

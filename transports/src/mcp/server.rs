@@ -207,20 +207,24 @@ impl ServerHandler for McpServer {
             .resource_subscriptions
             .clone()
             .unwrap_or_default();
-        if uris.is_empty() {
-            stream_changes(self.changes.clone(), context).await;
-            return Ok(());
-        }
         let caller = caller_of(context.request_context());
-        let plans = self.tools(caller.as_ref()).await?;
         let (raised, mut updates) = tokio::sync::mpsc::channel::<String>(64);
-        let feed = resources::Feed::open(self.backend.clone(), self.last.clone(), move |uri| {
-            let raised = raised.clone();
-            async move { raised.send(uri).await.is_ok() }
-        })?;
-        for uri in &uris {
-            feed.add(caller.clone(), &plans, uri).await?;
-        }
+        // Held while the subscription lasts: its events' channel (none without events).
+        let _feed = match uris.is_empty() {
+            true => None,
+            false => {
+                let plans = self.tools(caller.as_ref()).await?;
+                let feed =
+                    resources::Feed::open(self.backend.clone(), self.last.clone(), move |uri| {
+                        let raised = raised.clone();
+                        async move { raised.send(uri).await.is_ok() }
+                    })?;
+                for uri in &uris {
+                    feed.add(caller.clone(), &plans, uri).await?;
+                }
+                Some(feed)
+            }
+        };
         let mut changes = self.changes.clone();
         if let Some(changes) = changes.as_mut() {
             changes.mark_unchanged();
@@ -233,6 +237,10 @@ impl ServerHandler for McpServer {
                     }
                 }
                 Ok(()) = async { match changes.as_mut() { Some(c) => c.changed().await.map_err(drop), None => std::future::pending().await } } => {
+                    if !self.backend.still_granted(caller.as_ref()) {
+                        tracing::info!("MCP subscription ended: its credentials are no longer granted");
+                        return Ok(());
+                    }
                     if context.accepted().tools_list_changed == Some(true) {
                         let _ = context.sink().notify_tool_list_changed().await;
                     }
@@ -403,26 +411,6 @@ pub fn tell_changes(mut changes: watch::Receiver<u64>, peer: rmcp::Peer<RoleServ
             }
         }
     });
-}
-
-/// Sends each change of `changes` on the subscription of `context` (2026-07-28) until
-/// the client ends it.
-pub async fn stream_changes(changes: Option<watch::Receiver<u64>>, context: SubscriptionContext) {
-    let Some(mut changes) = changes else {
-        context.cancelled().await;
-        return;
-    };
-    changes.mark_unchanged();
-    loop {
-        tokio::select! {
-            changed = changes.changed() => {
-                if changed.is_err() || context.sink().notify_tool_list_changed().await.is_err() {
-                    return;
-                }
-            }
-            _ = context.cancelled() => return,
-        }
-    }
 }
 
 /// What miwa's MCP server says of itself: tools whose list can change, and how to use
