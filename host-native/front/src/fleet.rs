@@ -100,8 +100,8 @@ impl Fleet {
             .enumerate()
             .filter(|(_, node)| {
                 let labels = node.labels();
-                selector.is_none_or(|s| s.matches(&labels))
-                    && scope.is_none_or(|s| s.matches(&labels))
+                selector.is_none_or(|s| s.matches(&node.name, &labels))
+                    && scope.is_none_or(|s| s.matches(&node.name, &labels))
             })
             .map(|(i, node)| {
                 json!({
@@ -137,7 +137,7 @@ impl Fleet {
         let visible: Vec<&Arc<Node>> = roster
             .nodes
             .iter()
-            .filter(|n| scope.is_none_or(|s| s.matches(&n.labels())))
+            .filter(|n| scope.is_none_or(|s| s.matches(&n.name, &n.labels())))
             .collect();
         let named = |node: &Node| {
             patterns.is_none_or(|patterns| {
@@ -155,7 +155,7 @@ impl Fleet {
         }
         let selected: Vec<Arc<Node>> = visible
             .into_iter()
-            .filter(|n| named(n) && selector.is_none_or(|s| s.matches(&n.labels())))
+            .filter(|n| named(n) && selector.is_none_or(|s| s.matches(&n.name, &n.labels())))
             .cloned()
             .collect();
         match selector {

@@ -610,7 +610,7 @@ impl FrontDispatcher {
     /// The refusal of a call to `node` by a caller whose role's scope leaves it out.
     fn out_of_scope(&self, caller: Caller<'_>, node: &Node) -> Option<MiError> {
         let scope = self.caller_scope(caller)?;
-        (!scope.matches(&node.labels())).then(|| {
+        (!scope.matches(&node.name, &node.labels())).then(|| {
             let role = self.access.role(caller.transport, caller.role);
             MiError::with_data(
                 403,
@@ -1067,7 +1067,11 @@ impl Dispatcher for FrontDispatcher {
             let visible: Vec<Arc<Node>> = roster
                 .nodes()
                 .iter()
-                .filter(|node| scope.as_ref().is_none_or(|s| s.matches(&node.labels())))
+                .filter(|node| {
+                    scope
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&node.name, &node.labels()))
+                })
                 .cloned()
                 .collect();
             let nodes = match scrape.node {

@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 /// The label a node's own version fills; a configuration cannot set it.
 pub const VERSION: &str = "version";
 
+/// The term that names nodes (`name=edge-*`): it matches the node's name, and is no label
+/// a configuration can set.
+pub const NAME: &str = "name";
+
 /// Whether `name` may name a label: 1 to 63 of `A-Z a-z 0-9 _ . -`.
 fn label_name(name: &str) -> bool {
     (1..=63).contains(&name.len())
@@ -31,6 +35,8 @@ pub fn problem(labels: &BTreeMap<String, String>) -> Option<String> {
     labels.iter().find_map(|(name, value)| {
         if name == VERSION {
             Some(format!("labels: `{VERSION}` is read from the node itself"))
+        } else if name == NAME {
+            Some(format!("labels: `{NAME}` is the node's name in selectors"))
         } else if !label_name(name) {
             Some(format!(
                 "labels: `{name}` is not a label name (1 to 63 of A-Z a-z 0-9 _ . -)"
@@ -95,12 +101,15 @@ impl Selector {
         })
     }
 
-    /// Whether `labels` hold every term.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// Whether the node `name` with `labels` holds every term (`name=…` is held by its
+    /// name).
+    pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
         self.terms.iter().all(|term| {
-            let found = labels
-                .get(&term.label)
-                .is_some_and(|value| mi_core::access::glob(&term.value, value));
+            let value = match term.label.as_str() {
+                NAME => Some(name),
+                label => labels.get(label).map(String::as_str),
+            };
+            let found = value.is_some_and(|value| mi_core::access::glob(&term.value, value));
             found != term.negated
         })
     }
@@ -138,7 +147,7 @@ mod tests {
     #[test]
     fn selectors_hold_every_term() {
         let node = labels(&[("site", "eu"), ("role", "edge"), ("version", "3.6.8")]);
-        let matches = |text: &str| Selector::parse(text).unwrap().matches(&node);
+        let matches = |text: &str| Selector::parse(text).unwrap().matches("edge1", &node);
         assert!(matches("site=eu"));
         assert!(matches("site=eu, role=edge"));
         assert!(matches("version=3.6.*"));
@@ -147,6 +156,12 @@ mod tests {
         assert!(!matches("site=eu,role=core"));
         assert!(!matches("version=4.*"));
         assert!(!matches("site!=eu"));
+        assert!(matches("name=edge1") && matches("name=edge*,site=eu"));
+        assert!(!matches("name=core*") && matches("name!=core*"));
+        assert!(
+            problem(&labels(&[("name", "x")])).is_some(),
+            "name is no label"
+        );
         for bad in [
             "",
             "site",

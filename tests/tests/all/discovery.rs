@@ -246,11 +246,12 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
         )
     };
     let front = Daemon::start(&format!(
-        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n[access]\nprotect = [\"mi\", \"metrics\"]\n[access.roles.eu-ops]\nallow = [\"*\"]\nnodes = \"site=eu\"\n{}{}",
+        "\n[upstreams.eu1]\nudp = \"{}\"\nlabels = {{ site = \"eu\" }}\n[upstreams.us1]\nudp = \"{}\"\nlabels = {{ site = \"us\" }}\n[access]\nprotect = [\"mi\", \"metrics\"]\n[access.roles.eu-ops]\nallow = [\"*\"]\nnodes = \"site=eu\"\n[access.roles.us-by-name]\nnodes = \"name=us*\"\n{}{}{}",
         eu.udp,
         us.udp,
         token("eu-secret", "eu-ops"),
-        token("all-secret", "full")
+        token("all-secret", "full"),
+        token("us-secret", "us-by-name")
     ))
     .unwrap();
     let call = |secret: &str, path: &str, method: &str, params: Value| -> Value {
@@ -333,6 +334,16 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     assert_eq!(named["error"]["code"], 404, "{named}");
     let all = call("all-secret", "/mi", "nodes_list", json!({}));
     assert_eq!(all["result"]["nodes"].as_array().unwrap().len(), 2, "{all}");
+    // A role scoped by the nodes' names (a glob) the same way.
+    let by_name = call("us-secret", "/mi", "nodes_list", json!({}));
+    assert_eq!(
+        names(by_name["result"]["nodes"].as_array().unwrap()),
+        ["us1"]
+    );
+    let up = call("us-secret", "/mi/us1", "uptime", json!([]));
+    assert!(up["result"]["Up since"].is_string(), "{up}");
+    let refused = call("us-secret", "/mi/eu1", "uptime", json!([]));
+    assert_eq!(refused["error"]["code"], 403, "{refused}");
     // miwa's own statistics count every node (group `upstreams`, and a statistic is found
     // by its bare name too): refused to the scoped role, by any name of the command.
     for (method, params) in [
