@@ -268,6 +268,14 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether `route` requires credentials: it is protected, and some exist.
+    fn requires_credentials(&self, route: &str) -> bool {
+        !(self.config.users.is_empty() && self.config.tokens.is_empty())
+            && self.config.protect.iter().any(|r| r == route)
+    }
+}
+
 /// Each credential of `config`: the identity it grants, its role, and its secret (the
 /// password hash, the token digest).
 fn entries(config: &AccessConfig) -> impl Iterator<Item = (String, &str, &str)> {
@@ -376,13 +384,17 @@ impl AccessControl {
     /// role, unchanged since. A caller without credentials (`identity` `None`) holds
     /// nothing that can be revoked: its role is its transport's, looked up each time.
     pub fn holds(&self, role: Option<&str>, identity: Option<&str>, since: u64) -> bool {
-        let (Some(role), Some(identity)) = (role, identity) else {
-            return identity.is_none() && role.is_none();
-        };
-        self.policy()
-            .grants
-            .get(identity)
-            .is_some_and(|(granted, from)| granted == role && *from <= since)
+        let policy = self.policy();
+        match (role, identity) {
+            (Some(role), Some(identity)) => policy
+                .grants
+                .get(identity)
+                .is_some_and(|(granted, from)| granted == role && *from <= since),
+            // Without credentials: as long as route `mi` (WebSockets, event streams, MCP)
+            // takes callers without them.
+            (None, None) => !policy.requires_credentials("mi"),
+            _ => false,
+        }
     }
 
     /// Changes at each [`AccessControl::reload`].
@@ -599,10 +611,7 @@ impl AccessControl {
         peer: IpAddr,
         route: &str,
     ) -> Authentication {
-        let policy = self.policy();
-        let required = !(policy.config.users.is_empty() && policy.config.tokens.is_empty())
-            && policy.config.protect.iter().any(|r| r == route);
-        if !required {
+        if !self.policy().requires_credentials(route) {
             return Authentication::Granted {
                 role: None,
                 identity: None,
@@ -952,11 +961,22 @@ mod tests {
         assert!(!control.holds(Some("readonly"), Some("token:monitor"), start));
         assert!(!control.holds(Some(FULL), Some("token:monitor"), start));
         assert!(control.holds(Some(FULL), Some("token:monitor"), now));
-        assert!(control.holds(None, None, start));
+        assert!(
+            !control.holds(None, None, start),
+            "route mi needs credentials"
+        );
         // An entry a reload leaves as it was keeps holding.
         config.roles.insert("other".into(), RoleConfig::default());
-        control.reload(config);
+        control.reload(config.clone());
         assert!(control.holds(Some(FULL), Some("token:monitor"), now));
+        // A connection opened without credentials holds while route mi takes such
+        // callers, and no longer once a reload protects it.
+        config.protect = vec!["metrics".into()];
+        control.reload(config.clone());
+        assert!(control.holds(None, None, start));
+        config.protect = vec!["mi".into()];
+        control.reload(config);
+        assert!(!control.holds(None, None, start));
     }
 
     #[test]

@@ -73,21 +73,18 @@ fn reload(daemon: &Daemon, old: &str, section: &str, said: &str) {
     }
 }
 
-/// A WebSocket client (Python `websockets`) on `/ws` with `authorization`, sending
-/// `uptime` at once; its output lines.
+/// A WebSocket client (Python `websockets`) on `/ws` with `authorization` (none
+/// without), sending `uptime` at once; its output lines.
 fn websocket(
     daemon: &Daemon,
-    authorization: &str,
+    authorization: Option<&str>,
 ) -> (std::process::Child, impl Iterator<Item = Value>) {
+    let header = authorization.map(|a| format!("Authorization:{a}"));
     let mut child = Command::new(workspace().join("tests/.venv/bin/python"))
         .arg(workspace().join("tests/python/ws_client.py"))
         .arg(format!("ws://{}/ws", daemon.http))
-        .args([
-            "--header",
-            &format!("Authorization:{authorization}"),
-            "--wait",
-            "30",
-        ])
+        .args(header.iter().flat_map(|h| ["--header", h.as_str()]))
+        .args(["--wait", "30"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -153,8 +150,8 @@ fn a_sighup_revokes_removed_and_changed_credentials_at_once() {
     assert_eq!(call(&daemon, &bob, "ps").0, 200);
     assert_eq!(call(&daemon, monitor, "ps").0, 200);
     // Connections opened before the reload, by bob and by ops.
-    let (mut bob_ws, mut bob_seen) = websocket(&daemon, &bob);
-    let (mut ops_ws, mut ops_seen) = websocket(&daemon, &ops);
+    let (mut bob_ws, mut bob_seen) = websocket(&daemon, Some(&bob));
+    let (mut ops_ws, mut ops_seen) = websocket(&daemon, Some(&ops));
     for seen in [&mut bob_seen, &mut ops_seen] {
         let reply = seen.next().unwrap();
         assert!(
@@ -308,4 +305,23 @@ fn mcp_sessions_follow_a_reload_of_the_access_rules() {
         "nothing runs for bob after the reload: {answers:?}"
     );
     assert!(daemon.logged("MCP session closed: its credentials are no longer granted"));
+}
+
+#[test]
+fn a_websocket_without_credentials_is_closed_once_a_reload_protects_its_route() {
+    let token = hashed_secret("hash-token", "monitor-token");
+    let open = format!(
+        "[access]\nprotect = [\"metrics\"]\n[[access.tokens]]\nsha256 = \"{token}\"\nrole = \"full\"\n"
+    );
+    let daemon = Daemon::start(&open).unwrap();
+    let (mut child, mut seen) = websocket(&daemon, None);
+    let reply = seen.next().unwrap();
+    assert!(
+        reply["text"].as_str().unwrap().contains("Up time"),
+        "{reply}"
+    );
+    let protected = open.replace("protect = [\"metrics\"]", "protect = [\"mi\"]");
+    reload(&daemon, &open, &protected, "access reloaded on SIGHUP");
+    assert_eq!(seen.next(), Some(json!({"closed": 1008})));
+    let _ = child.wait();
 }
