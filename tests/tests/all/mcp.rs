@@ -1055,3 +1055,47 @@ fn a_nodes_tools_through_the_front_are_the_roles() {
         assert_eq!(answer["error"]["code"], -32602, "{tool}: {answer}");
     }
 }
+
+#[test]
+fn tools_list_changed_follows_a_nodes_command_list_through_the_front() {
+    let node = Daemon::start(&miwa_tests::module_table(
+        "dispatcher",
+        "dispatcher",
+        "enabled = false\ngrants = [\"log\", \"stats\", \"cache\", \"events\"]",
+    ))
+    .unwrap();
+    let front = Daemon::start(&format!(
+        "\n[upstreams.edge1]\nudp = \"{}\"\nprobe_interval = 1\n",
+        node.udp
+    ))
+    .unwrap();
+    // The node loads a module: the front learns its new commands at its next probe, and
+    // tells the sessions of /mcp/edge1.
+    let trigger = module_load_trigger(&node, None);
+    for mode in ["auto", "legacy"] {
+        let unloaded = node.call("module_unload", json!(["dispatcher"]));
+        assert!(unloaded.get("result").is_some() || unloaded["error"]["code"] == 404);
+        std::thread::sleep(Duration::from_millis(1500));
+        let answers = mcp(
+            &front,
+            "/edge1",
+            None,
+            mode,
+            &[
+                json!({"op": "list"}),
+                json!({"op": "watch_tools", "trigger": trigger, "timeout": 10}),
+            ],
+        );
+        assert!(
+            !names(&answers[0]).contains(&"ds_list".to_string()),
+            "{mode}: {}",
+            answers[0]
+        );
+        assert_eq!(answers[1]["changed"], true, "{mode}: {}", answers[1]);
+        assert!(
+            answers[1]["tools"].as_u64().unwrap() as usize > names(&answers[0]).len(),
+            "{mode}: {}",
+            answers[1]
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! a session (protocol revisions up to 2025-11-25) grants nothing by itself, and its
 //! number is refused to anyone but the identity that opened it. Sessions are capped in
 //! all (`max_sessions`) and per client (`max_sessions_per_client`: an identity, or an
-//! address without credentials).
+//! address without credentials). A reload of the access rules closes the sessions whose
+//! credentials it revoked. A batch is refused before anything runs (MCP has none).
 
 use super::{DispatcherBackend, McpCaller, McpServer, McpSettings};
 use bytes::Bytes;
