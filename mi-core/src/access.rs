@@ -22,6 +22,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     crate::glob::matches(pattern, text)
 }
 
+/// `whoami` (name, module): every role may run it unless a `deny` pattern names it.
+const WHOAMI: (&str, &str) = ("whoami", "access");
+
 impl Access {
     /// Whether the role may run `command` of `module` (registered names; its 4.0 name is
     /// the one OpenSIPS 4.0 gives it, see [`crate::names::name_4_0_of`]).
@@ -35,9 +38,11 @@ impl Access {
     }
 
     /// Whether the role may run `command`: an `allow` pattern names it under one of its
-    /// names and no `deny` pattern does (see [`CommandName::matches`]).
+    /// names (`whoami` needs none: it tells the caller only about itself) and no `deny`
+    /// pattern does (see [`CommandName::matches`]).
     pub fn permits_named(&self, command: &CommandName<'_>) -> bool {
-        self.allow.iter().any(|p| command.matches(p))
+        let always = (command.name, command.module) == WHOAMI;
+        (always || self.allow.iter().any(|p| command.matches(p)))
             && !self.deny.iter().any(|p| command.matches(p))
     }
 

@@ -34,6 +34,7 @@ impl Effect {
 
 /// Commands that only read, by name (OpenSIPS 3.6 and 4.0, Kamailio).
 const READ_ONLY: &[&str] = &[
+    "whoami",
     "ps",
     "pwd",
     "arg",

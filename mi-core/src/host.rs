@@ -317,6 +317,19 @@ pub enum WhichNames {
     Both,
 }
 
+/// Who runs the request being handled (`whoami`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerFacts {
+    /// The transport it came over (`http`, `fifo`, …).
+    pub transport: String,
+    /// The role it runs as.
+    pub role: String,
+    /// Who its credentials name; `None` without credentials.
+    pub identity: Option<String>,
+    /// In front mode, the nodes its role may reach; `None` otherwise.
+    pub nodes: Option<Vec<String>>,
+}
+
 /// Everything the core needs from its host.
 pub trait Host {
     /// The current time and the start time.
@@ -325,6 +338,9 @@ pub trait Host {
     fn build_info(&self) -> BuildInfo;
     /// The daemon's working directory, if it can be read.
     fn working_dir(&self) -> Option<String>;
+    /// Who runs the request being handled; `None` where the host does not tell (the
+    /// browser playground).
+    fn caller(&self) -> Option<CallerFacts>;
     /// The daemon's command line, `argv[0]` first.
     fn arguments(&self) -> Vec<String>;
     /// The running processes, in `ID` order.

@@ -75,7 +75,7 @@ fn which_and_help_describe_module_commands() {
     let host = FakeHost::with_module();
     let which = text(&host, r#"{"jsonrpc":"2.0","method":"which","id":1}"#);
     assert!(
-        which.ends_with(r#""module_reload","echo_params","echo_raw"],"id":1}"#),
+        which.ends_with(r#""module_reload","whoami","echo_params","echo_raw"],"id":1}"#),
         "{which}"
     );
     assert_eq!(

@@ -206,5 +206,5 @@ fn discover_takes_no_parameters_and_answers_only_what_a_role_may_run() {
         .iter()
         .map(|m| compact(m.get_ci("name")))
         .collect();
-    assert_eq!(names, [r#""which""#, r#""ps""#]);
+    assert_eq!(names, [r#""which""#, r#""ps""#, r#""whoami""#]);
 }

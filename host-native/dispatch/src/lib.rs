@@ -310,8 +310,16 @@ impl MiDispatcher {
         let slot = self.state.calls.enter();
         let answered = match &slot {
             Some(_) => {
-                let outcome = miwa_state::events::on_channel(caller.channel, || {
-                    self.run(request, pretty, access.as_ref())
+                let facts = || mi_core::host::CallerFacts {
+                    transport: transport.name().to_string(),
+                    role: role.clone(),
+                    identity: caller.identity.map(str::to_string),
+                    nodes: None,
+                };
+                let outcome = miwa_state::caller::as_caller(facts, || {
+                    miwa_state::events::on_channel(caller.channel, || {
+                        self.run(request, pretty, access.as_ref())
+                    })
                 });
                 self.bounded(request, pretty, outcome)
             }

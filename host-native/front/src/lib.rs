@@ -64,30 +64,51 @@ use transports::metrics::{ChartsView, Scrape, ScrapeError, Scraping};
 use transports::{Authentication, Caller, CommandInfo, Dispatcher, Dispatching, Reply};
 
 /// The commands miwa adds in front of a node, as (name, module): `nodes_*` are the
-/// front's, the others the modules'.
+/// front's, `whoami` access control's, the others the modules'.
 pub fn added_commands() -> Vec<(&'static str, &'static str)> {
     ADDED
         .iter()
-        .map(|(name, _)| {
-            let module = if name.starts_with("nodes_") {
-                "front"
-            } else {
-                "modules"
-            };
-            (*name, module)
-        })
+        .map(|(name, module, _)| (*name, *module))
         .collect()
 }
 
 /// Commands miwa adds in front of a node, besides its modules' commands.
-const ADDED: [(&str, &str); 6] = [
-    ("nodes_run", "runs one command on many nodes in parallel"),
-    ("nodes_list", "lists the nodes miwa is in front of"),
-    ("module_list", "lists miwa's WebAssembly command modules"),
-    ("module_load", "loads a WebAssembly command module"),
-    ("module_unload", "unloads a WebAssembly command module"),
-    ("module_reload", "reloads a WebAssembly command module"),
+const ADDED: [(&str, &str, &str); 7] = [
+    (
+        "nodes_run",
+        "front",
+        "runs one command on many nodes in parallel",
+    ),
+    ("nodes_list", "front", "lists the nodes miwa is in front of"),
+    (
+        "module_list",
+        "modules",
+        "lists miwa's WebAssembly command modules",
+    ),
+    (
+        "module_load",
+        "modules",
+        "loads a WebAssembly command module",
+    ),
+    (
+        "module_unload",
+        "modules",
+        "unloads a WebAssembly command module",
+    ),
+    (
+        "module_reload",
+        "modules",
+        "reloads a WebAssembly command module",
+    ),
+    (
+        "whoami",
+        "access",
+        "tells the caller who it is and what it may reach",
+    ),
 ];
+
+/// The names `whoami` is called by (its 3.6 and 4.0 names).
+const WHOAMI: [&str; 2] = ["whoami", "access:whoami"];
 
 /// The parameters of `nodes_run`, in their positional order.
 const RUN_PARAMS: [&str; 8] = [
@@ -246,7 +267,8 @@ impl FrontDispatcher {
 
     /// Whether `method` is one miwa adds in front of a node.
     fn added(&self, method: &str) -> bool {
-        ADDED.iter().any(|(name, _)| *name == method)
+        ADDED.iter().any(|(name, _, _)| *name == method)
+            || WHOAMI.contains(&method)
             || mi_core::Host::module_command(self.state.as_ref(), method).is_some()
     }
 
@@ -397,8 +419,17 @@ impl FrontDispatcher {
             node: None,
             ..caller
         };
+        let whoami =
+            matches!(&member, Member::Call(call) if WHOAMI.contains(&call.method.as_str()));
         let request = Request::Single(member);
-        let answered = self.local.answer_now(local_caller, &request, pretty);
+        let answered = match whoami {
+            // `whoami` says the nodes the caller may reach, which only the front knows.
+            true => miwa_state::caller::as_caller(
+                || self.whoami_facts(caller),
+                || self.local.answer_now(local_caller, &request, pretty),
+            ),
+            false => self.local.answer_now(local_caller, &request, pretty),
+        };
         let calls = answered
             .calls
             .into_iter()
@@ -605,6 +636,29 @@ impl FrontDispatcher {
         self.access
             .node_scope(&role)
             .and_then(|text| select::Selector::parse(&text).ok())
+    }
+
+    /// The caller as `whoami` tells it: with the nodes its role may reach.
+    fn whoami_facts(&self, caller: Caller<'_>) -> mi_core::host::CallerFacts {
+        let scope = self.caller_scope(caller);
+        let nodes = self
+            .fleet
+            .roster()
+            .nodes()
+            .iter()
+            .filter(|n| {
+                scope
+                    .as_ref()
+                    .is_none_or(|s| s.matches(&n.name, &n.labels()))
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        mi_core::host::CallerFacts {
+            transport: caller.transport.name().to_string(),
+            role: self.access.role(caller.transport, caller.role),
+            identity: caller.identity.map(str::to_string),
+            nodes: Some(nodes),
+        }
     }
 
     /// The refusal of a call to `node` by a caller whose role's scope leaves it out.
@@ -878,20 +932,16 @@ impl FrontDispatcher {
         let module_commands = mi_core::Host::module_commands(self.state.as_ref());
         ADDED
             .iter()
-            .map(|(name, help)| CommandInfo {
+            .map(|(name, module, help)| CommandInfo {
                 name: name.to_string(),
-                module: if name.starts_with("nodes_") {
-                    "front".into()
-                } else {
-                    "modules".into()
-                },
+                module: module.to_string(),
                 help: Some(help.to_string()),
                 recipes: match *name {
                     "nodes_run" => [1, 2, 3, 4, 6, 8]
                         .map(|count| RUN_PARAMS[..count].iter().map(|p| p.to_string()).collect())
                         .to_vec(),
                     "nodes_list" => vec![vec![], vec!["select".into()]],
-                    "module_list" => vec![vec![]],
+                    "module_list" | "whoami" => vec![vec![]],
                     _ => vec![vec!["name".into()]],
                 },
             })

@@ -106,6 +106,15 @@ impl wit::Host for StoreData {
         self.state.working_dir()
     }
 
+    fn caller(&mut self) -> Option<wit::CallerFacts> {
+        self.state.caller().map(|c| wit::CallerFacts {
+            transport: c.transport,
+            role: c.role,
+            identity: c.identity,
+            nodes: c.nodes,
+        })
+    }
+
     fn arguments(&mut self) -> Vec<String> {
         self.state.arguments()
     }

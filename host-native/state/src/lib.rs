@@ -8,7 +8,7 @@
 //!   above register through: [`StatisticsSource`] (access, modules, the fleet, the audit
 //!   log, the HTTP shares) and [`CommandSource`] (loaded modules, the simulated proxy);
 //! - `settings`: `[log]`, `[cache]`, `[events]` and what the composition root hands over;
-//! - `cache`, `calls`, `events/`, `load`, `processes`, `stats`, `status`, `system`: one
+//! - `cache`, `caller`, `calls`, `events/`, `load`, `processes`, `stats`, `status`, `system`: one
 //!   kind of state each;
 //! - `simulated`: the simulated OpenSIPS proxy of `miwa serve --simulate`;
 //! - `logging`: `tracing` filtered by the OpenSIPS log levels.
@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod caller;
 pub mod calls;
 pub mod events;
 pub mod load;
@@ -460,6 +461,10 @@ impl Host for HostState {
             vcs: self.build.vcs.clone(),
             revision: self.build.revision.clone(),
         }
+    }
+
+    fn caller(&self) -> Option<core::CallerFacts> {
+        caller::current()
     }
 
     fn working_dir(&self) -> Option<String> {

@@ -322,6 +322,16 @@ impl Host for Simulation {
         Some("/".into())
     }
 
+    fn caller(&self) -> Option<mi_core::host::CallerFacts> {
+        // The playground's page is its only caller, with every command.
+        Some(mi_core::host::CallerFacts {
+            transport: "playground".into(),
+            role: "full".into(),
+            identity: None,
+            nodes: None,
+        })
+    }
+
     fn arguments(&self) -> Vec<String> {
         vec!["miwa".into(), "serve".into(), "--playground".into()]
     }

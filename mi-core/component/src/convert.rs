@@ -40,6 +40,15 @@ impl Host for ImportedHost {
         wit::working_dir()
     }
 
+    fn caller(&self) -> Option<core::CallerFacts> {
+        wit::caller().map(|c| core::CallerFacts {
+            transport: c.transport,
+            role: c.role,
+            identity: c.identity,
+            nodes: c.nodes,
+        })
+    }
+
     fn arguments(&self) -> Vec<String> {
         wit::arguments()
     }

@@ -69,22 +69,25 @@ fn arg(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
     ))
 }
 
+/// The 3.6 names of the commands the caller may run: the core's, then the modules'.
+pub(super) fn permitted_names(ctx: &Context<'_>) -> Vec<Value> {
+    let core = ctx
+        .registry
+        .commands()
+        .iter()
+        .filter(|c| ctx.permits(c.name, c.module))
+        .map(|c| Value::str(c.name));
+    let modules = ctx
+        .host
+        .module_commands()
+        .into_iter()
+        .filter(|c| ctx.permits(&c.name, &c.module))
+        .map(|c| Value::String(c.name));
+    core.chain(modules).collect()
+}
+
 fn which(ctx: &Context<'_>, _: &Params<'_>) -> Outcome {
-    let names_3_6 = || {
-        let core = ctx
-            .registry
-            .commands()
-            .iter()
-            .filter(|c| ctx.permits(c.name, c.module))
-            .map(|c| Value::str(c.name));
-        let modules = ctx
-            .host
-            .module_commands()
-            .into_iter()
-            .filter(|c| ctx.permits(&c.name, &c.module))
-            .map(|c| Value::String(c.name));
-        core.chain(modules).collect::<Vec<_>>()
-    };
+    let names_3_6 = || permitted_names(ctx);
     let names_4_0 = || names_4_0(ctx, "").into_iter().map(Value::String);
     Ok(Value::Array(match ctx.host.which_names() {
         WhichNames::V3_6 => names_3_6(),

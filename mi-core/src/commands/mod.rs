@@ -9,6 +9,7 @@ mod memory;
 mod modules;
 mod statistics;
 mod status;
+mod whoami;
 
 use crate::registry::{Command, Recipe, Registry};
 
@@ -49,6 +50,7 @@ pub fn core_registry() -> Registry {
         .chain(httpd::commands())
         .chain(cache::local_commands())
         .chain(modules::commands())
+        .chain(whoami::commands())
     {
         registry.register(command);
     }

@@ -110,6 +110,9 @@ impl Host for FakeHost {
     fn working_dir(&self) -> Option<String> {
         Some("/".into())
     }
+    fn caller(&self) -> Option<mi_core::host::CallerFacts> {
+        None
+    }
     fn arguments(&self) -> Vec<String> {
         vec!["miwa".into(), "serve".into()]
     }

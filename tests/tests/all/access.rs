@@ -173,6 +173,75 @@ fn credentials_and_roles_on_every_transport() {
 }
 
 #[test]
+fn whoami_tells_each_caller_who_it_is_and_what_it_may_run() {
+    let quiet = format!(
+        "\n[access.roles.quiet]\nallow = [\"uptime\"]\ndeny = [\"access:*\"]\n[[access.tokens]]\nsha256 = \"{}\"\nrole = \"quiet\"\n",
+        hashed_secret("hash-token", "quiet-token")
+    );
+    let daemon = Daemon::start(&format!("{}{quiet}", config())).unwrap();
+    let (_, ops) = rpc(&daemon, Some(OPS), "whoami", json!([]));
+    let ops = &ops["result"];
+    assert_eq!(
+        (&ops["identity"], &ops["role"], &ops["transport"]),
+        (&json!("ops"), &json!("full"), &json!("http")),
+        "{ops}"
+    );
+    let commands = |who: &Value| -> Vec<String> {
+        who["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(commands(ops).contains(&"kill".to_string()), "{ops}");
+    assert!(
+        ops.get("nodes").is_none(),
+        "no nodes outside front mode: {ops}"
+    );
+    // The token's role does not list whoami, which every role may run: the commands are
+    // those `which` lists for it, whoami among them.
+    let (_, reader) = rpc(&daemon, Some(READER), "access:whoami", json!([]));
+    let reader = &reader["result"];
+    assert_eq!(reader["role"], "readonly", "{reader}");
+    assert!(
+        reader["identity"].as_str().unwrap().starts_with("token:"),
+        "{reader}"
+    );
+    let (_, which) = rpc(&daemon, Some(READER), "which", json!([]));
+    let mut listed: Vec<String> = which["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.contains(&"whoami".to_string()), "{listed:?}");
+    listed.retain(|c| !c.contains(':'));
+    assert_eq!(commands(reader), listed);
+    // Over UDP without credentials: the transport's role, no identity.
+    let udp = udp_exchange(
+        daemon.udp,
+        br#"{"jsonrpc":"2.0","method":"whoami","id":1}"#,
+        WAIT,
+    )
+    .unwrap()
+    .unwrap();
+    let udp: Value = serde_json::from_slice(&udp).unwrap();
+    assert_eq!(
+        (
+            &udp["result"]["identity"],
+            &udp["result"]["role"],
+            &udp["result"]["transport"]
+        ),
+        (&Value::Null, &json!("readonly"), &json!("udp")),
+        "{udp}"
+    );
+    // A role's deny pattern still wins.
+    let (_, quiet) = rpc(&daemon, Some("Bearer quiet-token"), "whoami", json!([]));
+    assert_eq!(quiet["error"]["code"], 403, "{quiet}");
+}
+
+#[test]
 fn repeated_failures_are_throttled() {
     let daemon = Daemon::start(&config()).unwrap();
     for _ in 0..3 {

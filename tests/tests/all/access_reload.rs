@@ -281,11 +281,11 @@ fn mcp_sessions_follow_a_reload_of_the_access_rules() {
     );
     assert_eq!(
         monitor[0]["tools"].as_array().unwrap().len(),
-        2,
-        "{}",
+        3,
+        "ps, uptime, whoami: {}",
         monitor[0]
     );
-    assert_eq!(monitor[1], json!({"changed": true, "tools": 1}));
+    assert_eq!(monitor[1], json!({"changed": true, "tools": 2}));
     assert_eq!(monitor[2]["error"]["code"], -32602, "{}", monitor[2]);
     // bob is removed: his session is closed, and nothing more runs in it.
     let bob = basic("bob", "bob-password");

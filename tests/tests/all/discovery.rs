@@ -344,6 +344,15 @@ fn a_role_scoped_by_labels_reaches_only_its_nodes() {
     assert!(up["result"]["Up since"].is_string(), "{up}");
     let refused = call("us-secret", "/mi/eu1", "uptime", json!([]));
     assert_eq!(refused["error"]["code"], 403, "{refused}");
+    // whoami says the nodes each role reaches, at the front and at a node's path alike.
+    for (secret, path, nodes) in [
+        ("eu-secret", "/mi", json!(["eu1"])),
+        ("us-secret", "/mi/us1", json!(["us1"])),
+        ("all-secret", "/mi", json!(["eu1", "us1"])),
+    ] {
+        let who = call(secret, path, "whoami", json!([]));
+        assert_eq!(who["result"]["nodes"], nodes, "{who}");
+    }
     // miwa's own statistics count every node (group `upstreams`, and a statistic is found
     // by its bare name too): refused to the scoped role, by any name of the command.
     for (method, params) in [

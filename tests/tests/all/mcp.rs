@@ -272,7 +272,10 @@ fn tools_are_each_roles_commands_with_valid_schemas_and_hints() {
     );
     let mut seen = names(&answers[0]);
     seen.sort();
-    assert_eq!(seen, ["cache_fetch", "get_statistics", "ps", "uptime"]);
+    assert_eq!(
+        seen,
+        ["cache_fetch", "get_statistics", "ps", "uptime", "whoami"]
+    );
     assert_eq!(answers[1]["error"]["code"], -32602, "{}", answers[1]);
     assert_eq!(answers[2]["error"]["code"], -32602, "{}", answers[2]);
     assert!(
@@ -599,7 +602,10 @@ fn miwa_mcp_bridges_to_the_daemon_with_its_credentials() {
     );
     let mut seen = names(&answers[0]);
     seen.sort();
-    assert_eq!(seen, ["cache_fetch", "get_statistics", "ps", "uptime"]);
+    assert_eq!(
+        seen,
+        ["cache_fetch", "get_statistics", "ps", "uptime", "whoami"]
+    );
     assert!(
         answers[1]["structured"]["Up time"].is_string(),
         "{}",
@@ -942,7 +948,7 @@ fn the_mcp_inspector_lists_and_calls_over_http_and_stdio() {
         seen.sort();
         assert_eq!(
             seen,
-            ["cache_fetch", "get_statistics", "ps", "uptime"],
+            ["cache_fetch", "get_statistics", "ps", "uptime", "whoami"],
             "{way}"
         );
         let called = inspector(
@@ -1045,7 +1051,7 @@ fn a_nodes_tools_through_the_front_are_the_roles() {
             .map(|tool| json!({"op": "call", "tool": tool, "args": {"confirm": true}})),
     );
     let answers = mcp(&front, "/edge1", Some("narrow-secret"), "auto", &steps);
-    assert_eq!(names(&answers[0]), ["uptime"], "{}", answers[0]);
+    assert_eq!(names(&answers[0]), ["uptime", "whoami"], "{}", answers[0]);
     assert!(
         answers[1]["structured"]["Up time"].is_string(),
         "{}",

@@ -129,7 +129,7 @@ role = "readonly"
     let document: Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(
         names(&document),
-        ["get_statistics", "uptime", "which", "ps"]
+        ["get_statistics", "uptime", "which", "ps", "whoami"]
     );
     let (valid, report) = validate(&document);
     assert!(valid, "{report}");
