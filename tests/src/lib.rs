@@ -86,6 +86,23 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// A command running `script` of tests/python with the interpreter of tests/.venv (which
+/// `make test` fills with the real client libraries), its standard input and output
+/// piped; the caller adds the arguments and spawns it.
+pub fn python_client(script: &str) -> std::process::Command {
+    let python = workspace().join("tests/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "tests/.venv is missing: `make test` installs the Python clients there"
+    );
+    let mut command = std::process::Command::new(python);
+    command
+        .arg(workspace().join("tests/python").join(script))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    command
+}
+
 /// The `miwa` binary built next to this test binary (`MIWA_BIN` overrides).
 pub fn miwa_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("MIWA_BIN") {

@@ -426,16 +426,19 @@ impl AccessControl {
     }
 
     /// The role of a caller: its credentials' role, or its transport's default.
-    pub fn role(&self, transport: TransportKind, credentials: Option<&str>) -> String {
+    /// Borrowed for a caller with credentials and for the built-in default (`full`): only
+    /// a configured transport default is copied out of the policy.
+    pub fn role<'a>(
+        &self,
+        transport: TransportKind,
+        credentials: Option<&'a str>,
+    ) -> std::borrow::Cow<'a, str> {
         match credentials {
-            Some(role) => role.to_string(),
-            None => self
-                .policy()
-                .config
-                .transports
-                .get(transport.name())
-                .map_or(FULL, String::as_str)
-                .to_string(),
+            Some(role) => role.into(),
+            None => match self.policy().config.transports.get(transport.name()) {
+                Some(role) => role.clone().into(),
+                None => FULL.into(),
+            },
         }
     }
 

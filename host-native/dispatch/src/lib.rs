@@ -312,7 +312,7 @@ impl MiDispatcher {
             Some(_) => {
                 let facts = || mi_core::host::CallerFacts {
                     transport: transport.name().to_string(),
-                    role: role.clone(),
+                    role: role.to_string(),
                     identity: caller.identity.map(str::to_string),
                     nodes: None,
                 };
@@ -340,7 +340,7 @@ impl MiDispatcher {
         let Answered { reply, calls } = &answered;
         for called in calls.iter().filter(|c| c.error == Some(403)) {
             tracing::warn!(
-                role,
+                role = %role,
                 transport = transport.name(),
                 command = called.command,
                 "command refused"

@@ -655,7 +655,7 @@ impl FrontDispatcher {
             .collect();
         mi_core::host::CallerFacts {
             transport: caller.transport.name().to_string(),
-            role: self.access.role(caller.transport, caller.role),
+            role: self.access.role(caller.transport, caller.role).into_owned(),
             identity: caller.identity.map(str::to_string),
             nodes: Some(nodes),
         }

@@ -3,7 +3,7 @@
 //! stream opened with the credentials before (closed: policy violation, or the stream
 //! ended); what did not change keeps working; an invalid section keeps the rules in use.
 
-use miwa_tests::{hashed_secret, workspace, Daemon};
+use miwa_tests::{hashed_secret, Daemon};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -80,13 +80,10 @@ fn websocket(
     authorization: Option<&str>,
 ) -> (std::process::Child, impl Iterator<Item = Value>) {
     let header = authorization.map(|a| format!("Authorization:{a}"));
-    let mut child = Command::new(workspace().join("tests/.venv/bin/python"))
-        .arg(workspace().join("tests/python/ws_client.py"))
+    let mut child = miwa_tests::python_client("ws_client.py")
         .arg(format!("ws://{}/ws", daemon.http))
         .args(header.iter().flat_map(|h| ["--header", h.as_str()]))
         .args(["--wait", "30"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -219,13 +216,10 @@ fn a_sighup_revokes_removed_and_changed_credentials_at_once() {
 /// Runs MCP `steps` (tests/python/mcp_client.py, the official SDK, protocol revision with
 /// sessions) as `authorization`: one answer per step.
 fn mcp(daemon: &Daemon, authorization: &str, steps: &[Value]) -> Vec<Value> {
-    let mut child = Command::new(workspace().join("tests/.venv/bin/python"))
-        .arg(workspace().join("tests/python/mcp_client.py"))
+    let mut child = miwa_tests::python_client("mcp_client.py")
         .args(["--url", &format!("http://{}/mcp", daemon.http)])
         .args(["--header", &format!("Authorization: {authorization}")])
         .args(["--mode", "legacy"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();

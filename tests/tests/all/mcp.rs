@@ -43,15 +43,8 @@ fn mcp_answers(
     options: &[&str],
     steps: &[Value],
 ) -> (Vec<Value>, String) {
-    let python = workspace().join("tests/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "tests/.venv is missing: `make test` installs the MCP Python SDK there"
-    );
-    let mut command = Command::new(python);
-    command
-        .arg(workspace().join("tests/python/mcp_client.py"))
-        .args(options);
+    let mut command = miwa_tests::python_client("mcp_client.py");
+    command.args(options);
     match path.strip_prefix(STDIO) {
         // `miwa mcp` as the server, started by the client as desktop AI clients do.
         Some(rest) => {
@@ -69,12 +62,7 @@ fn mcp_answers(
             }
         }
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     {
         let mut stdin = child.stdin.take().unwrap();
         for step in steps {

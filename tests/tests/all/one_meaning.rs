@@ -179,15 +179,11 @@ fn a_websocket_with_a_ticket_cannot_smuggle_either() {
         .iter()
         .map(|f| format!("{}\n", json!({ "text": f })))
         .collect();
-    let mut child =
-        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
-            .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
-            .arg(format!("ws://{}/ws/edge1", pair.front.http))
-            .args(["--subprotocol", &ticket, "--wait", "2"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    let mut child = miwa_tests::python_client("ws_client.py")
+        .arg(format!("ws://{}/ws/edge1", pair.front.http))
+        .args(["--subprotocol", &ticket, "--wait", "2"])
+        .spawn()
+        .unwrap();
     use std::io::Write;
     child
         .stdin

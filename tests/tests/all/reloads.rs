@@ -179,15 +179,11 @@ fn entries_stream_to_the_callers_websocket_as_they_arrive_within_the_runs_deadli
     let run = json!({"jsonrpc": "2.0", "method": "nodes_run", "id": "r1",
         "params": {"command": "ps", "deadline_ms": 1000, "stream": true}});
     let started = Instant::now();
-    let mut client =
-        std::process::Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
-            .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
-            .arg(format!("ws://{}/ws", front.http))
-            .args(["--wait", "2"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    let mut client = miwa_tests::python_client("ws_client.py")
+        .arg(format!("ws://{}/ws", front.http))
+        .args(["--wait", "2"])
+        .spawn()
+        .unwrap();
     {
         use std::io::Write;
         let mut stdin = client.stdin.take().unwrap();

@@ -218,13 +218,10 @@ fn websockets_speak_wss() {
     assert!(!untrusted.status.success());
     assert!(String::from_utf8_lossy(&untrusted.stderr).contains("TLS handshake"));
 
-    let mut client = Command::new(miwa_tests::workspace().join("tests/.venv/bin/python"))
-        .arg(miwa_tests::workspace().join("tests/python/ws_client.py"))
+    let mut client = miwa_tests::python_client("ws_client.py")
         .arg(&url)
         .arg("--cafile")
         .arg(&cert)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;

@@ -3,7 +3,7 @@
 //! unanswered, the `/mi` credentials and roles, a foreign `Origin` refused, and the
 //! message-size limit and binary frames closing the connection.
 
-use miwa_tests::{hashed_secret, workspace, Daemon};
+use miwa_tests::{hashed_secret, Daemon};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -18,17 +18,9 @@ struct WsClient {
 impl WsClient {
     /// Connects with `options` and sends `frames` (JSON lines for the client).
     fn start(daemon: &Daemon, path: &str, options: &[&str], frames: &[Value]) -> WsClient {
-        let python = workspace().join("tests/.venv/bin/python");
-        assert!(
-            python.exists(),
-            "`make test` installs websockets into tests/.venv"
-        );
-        let mut child = Command::new(python)
-            .arg(workspace().join("tests/python/ws_client.py"))
+        let mut child = miwa_tests::python_client("ws_client.py")
             .arg(format!("ws://{}{path}", daemon.http))
             .args(options)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
